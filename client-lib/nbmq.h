@@ -1,0 +1,185 @@
+/*
+ * nbmq.h: the nbmq client library (libnbmq).
+ *
+ * Applications never touch UDP: every socket lives in the nbmqd daemon and
+ * the library talks to it over a Unix domain socket.  The library has no
+ * threads, never prints and never exits.  Every call that can fail returns
+ * -1 (or NULL) and sets errno; nbmq_strerror() explains nbmq's own meanings.
+ *
+ * Errors you will see:
+ *   EAGAIN        send: the send high-water mark is reached (or, blocking,
+ *                 the send timeout passed); recv: no message (NBMQ_DONTWAIT
+ *                 or the receive timeout passed)
+ *   EHOSTUNREACH  send: the socket has no connected peer (NBMQ_ENOPEER)
+ *   EMSGSIZE      send: the message is larger than max_message_size
+ *   ENOBUFS       recv: messages were dropped at recv_hwm since the last
+ *                 receive; reported once, after the backlog was read
+ *   ENOTSUP       the operation does not exist for this socket type
+ *   ECONNREFUSED, ENOENT   nbmq_socket_new/attach: no daemon at the path
+ *   ECONNRESET, ENOTCONN   the daemon went away; the socket is dead
+ *   EPROTO        the daemon speaks another IPC protocol version
+ *   EINVAL        a bad argument (address, option, value)
+ */
+#ifndef NBMQ_H
+#define NBMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NBMQ_VERSION		"0.1.0"
+#define NBMQ_DEFAULT_IPC_PATH	"/run/nbmq/nbmqd.sock"
+#define NBMQ_ENOPEER		EHOSTUNREACH
+
+/* Socket types. */
+enum nbmq_type {
+	NBMQ_DEALER = 1,
+	NBMQ_SAFE_DEALER = 2,
+	NBMQ_RADIO = 3,
+	NBMQ_DISH = 4,
+};
+
+/* Flags for send and recv. */
+#define NBMQ_DONTWAIT		0x1
+
+/*
+ * Socket options, for nbmq_setopt()/nbmq_getopt().  Durations are in
+ * milliseconds, sizes in bytes, hwms in messages.  Options marked (local)
+ * live in the library only.
+ */
+enum nbmq_opt {
+	NBMQ_OPT_SEND_HWM = 1,
+	NBMQ_OPT_RECV_HWM,
+	NBMQ_OPT_MAX_TICK_SEND,
+	NBMQ_OPT_SAFE_RESEND_LIMIT,
+	NBMQ_OPT_SAFE_RESEND_IVL,
+	NBMQ_OPT_SAFE_HASH_DEDUP_TTL,
+	NBMQ_OPT_UNCOMPLETED_MESSAGE_TTL,
+	NBMQ_OPT_QUEUE_MAINT_IVL,
+	NBMQ_OPT_PEER_HEARTBEAT_IVL,
+	NBMQ_OPT_PEER_KEEPALIVE,
+	NBMQ_OPT_RECONNECT_WAIT,
+	NBMQ_OPT_MAX_FRAME_SIZE,
+	NBMQ_OPT_MAX_MESSAGE_SIZE,
+	NBMQ_OPT_MAX_PEERS,
+	NBMQ_OPT_LINGER,
+	NBMQ_OPT_RCVBUF,
+	NBMQ_OPT_SNDBUF,
+	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
+	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
+	NBMQ_OPT_RCVTIMEO = 128,	/* (local) blocking recv timeout, -1 = forever */
+	NBMQ_OPT_SNDTIMEO,		/* (local) blocking send timeout, -1 = forever */
+};
+
+typedef struct nbmq_ctx nbmq_ctx;
+typedef struct nbmq_socket nbmq_socket;
+typedef struct nbmq_msg nbmq_msg;
+
+/*
+ * Context: where the daemon is.  path NULL means $NBMQ_SOCKET, else
+ * NBMQ_DEFAULT_IPC_PATH.  Returns NULL with errno ENOMEM.  No connection is
+ * made until a socket is created.
+ */
+nbmq_ctx	*nbmq_ctx_new(const char *path);
+/* Frees the context.  Its sockets must be closed first. */
+void		 nbmq_ctx_destroy(nbmq_ctx *);
+
+/*
+ * Create a socket of `type` in the daemon; it lives as long as this
+ * application keeps it open.  Returns NULL and sets errno on failure
+ * (ECONNREFUSED/ENOENT: no daemon; EPROTO; EINVAL: bad type).
+ */
+nbmq_socket	*nbmq_socket_new(nbmq_ctx *, int type);
+/*
+ * Attach to a socket configured in the daemon by `name`.  Messages that
+ * arrived while no application was attached are delivered first.
+ * Returns NULL with errno ENOENT (no such socket) or EBUSY (another
+ * application is attached).
+ */
+nbmq_socket	*nbmq_attach(nbmq_ctx *, const char *name);
+/*
+ * Close the socket.  Messages already handed to the daemon still leave for
+ * up to the socket's linger time.  Returns 0, or -1 if the daemon was gone
+ * (the handle is freed either way).
+ */
+int		 nbmq_close(nbmq_socket *);
+
+/*
+ * Bind to "host:port" ("127.0.0.1:7000", "[::1]:0", "0.0.0.0:7000").
+ * Port 0 picks a free port: read it with nbmq_last_endpoint().
+ * Returns 0, or -1 (EINVAL, EADDRINUSE, EISCONN if already bound/connected).
+ */
+int		 nbmq_bind(nbmq_socket *, const char *addr);
+/*
+ * Connect to "host:port"; host may be a name, resolved again on every
+ * reconnect attempt.  Returns 0 once the daemon accepted the address (the
+ * handshake goes on in the background), or -1 (EINVAL, EISCONN).
+ */
+int		 nbmq_connect(nbmq_socket *, const char *addr);
+/*
+ * Copy the local endpoint ("127.0.0.1:40123") into buf.  Returns 0, or -1
+ * (ENOTCONN: neither bound nor connected; ENAMETOOLONG: buf too small).
+ */
+int		 nbmq_last_endpoint(nbmq_socket *, char *buf, size_t len);
+
+/* Returns 0, or -1 (EINVAL: unknown option or value out of range). */
+int		 nbmq_setopt(nbmq_socket *, int opt, int64_t value);
+/* Returns 0 and stores the value, or -1 (EINVAL). */
+int		 nbmq_getopt(nbmq_socket *, int opt, int64_t *value);
+
+/*
+ * Send one message of `nparts` parts (1..255) to one peer (dealer: round
+ * robin; radio: all peers).  peer is 0, or a session id from
+ * nbmq_msg_peer() to answer that peer only.  Without NBMQ_DONTWAIT it
+ * blocks while the high-water mark is reached or there is no peer, up to
+ * NBMQ_OPT_SNDTIMEO.  Returns 0 once the daemon owns the message, or -1
+ * (EAGAIN, EHOSTUNREACH, EMSGSIZE, ENOTSUP, ECONNRESET).
+ */
+int		 nbmq_sendv(nbmq_socket *, const struct iovec *parts,
+		    int nparts, uint64_t peer, int flags);
+/* One single-part message: nbmq_sendv with one part and peer 0. */
+int		 nbmq_send(nbmq_socket *, const void *buf, size_t len,
+		    int flags);
+
+/*
+ * Receive the next message.  Blocks (up to NBMQ_OPT_RCVTIMEO) unless
+ * NBMQ_DONTWAIT.  Returns 0 and stores a message the caller frees with
+ * nbmq_msg_free, or -1 (EAGAIN, ENOBUFS once after drops, ENOTSUP,
+ * ECONNRESET).
+ */
+int		 nbmq_recv(nbmq_socket *, nbmq_msg **msgp, int flags);
+
+/* Number of parts. */
+size_t		 nbmq_msg_parts(const nbmq_msg *);
+/* Part i (NULL if out of range); its length in *len. */
+const void	*nbmq_msg_part(const nbmq_msg *, size_t i, size_t *len);
+/* Total bytes over all parts. */
+size_t		 nbmq_msg_size(const nbmq_msg *);
+/* The sending peer's session id (never 0 for a received message). */
+uint64_t	 nbmq_msg_peer(const nbmq_msg *);
+void		 nbmq_msg_free(nbmq_msg *);
+
+/*
+ * The file descriptor to poll for input.  Like ZMQ_FD it signals that new
+ * data arrived from the daemon: after it polls readable, call nbmq_recv
+ * with NBMQ_DONTWAIT until it fails with EAGAIN before polling again.
+ * Returns the fd, or -1 (ENOTCONN).
+ */
+int		 nbmq_fd(nbmq_socket *);
+/*
+ * Non-zero when nbmq_recv would return without blocking (a message, a
+ * drop report or an error is waiting), reading the fd without blocking.
+ */
+int		 nbmq_readable(nbmq_socket *);
+
+/* Like strerror, with nbmq's meaning of EAGAIN, EHOSTUNREACH, ENOBUFS... */
+const char	*nbmq_strerror(int errnum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NBMQ_H */

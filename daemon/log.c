@@ -1,0 +1,182 @@
+/*
+ * log.c: the daemon's logging, in the style of OpenBGPD's log.c.
+ *
+ * In the foreground every line goes to stderr as
+ *	2024-05-01T12:00:00.123 nbmqd[4242]: warning: message
+ * otherwise to the systemd journal with the line's syslog priority.
+ * Levels are syslog's: a line is written when its priority is at most the
+ * configured level (LOG_ERR .. LOG_DEBUG); fatal and fatalx always write,
+ * at LOG_CRIT, then exit(1).  Logging never changes errno.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-journal.h>
+
+#include "nbmqd.h"
+
+#define LOG_LINE_MAX	2048
+
+static int	log_level = LOG_INFO;
+static int	log_to_stderr = 1;
+
+static const char *
+log_level_name(int pri)
+{
+	switch (pri) {
+	case LOG_EMERG:
+		return "emerg";
+	case LOG_ALERT:
+		return "alert";
+	case LOG_CRIT:
+		return "crit";
+	case LOG_ERR:
+		return "err";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void
+log_init(int level, int to_stderr)
+{
+	log_level = level;
+	log_to_stderr = to_stderr;
+}
+
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+int
+log_getlevel(void)
+{
+	return log_level;
+}
+
+static void
+log_emit(int pri, const char *msg)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 when[32];
+
+	if (!log_to_stderr) {
+		sd_journal_print(pri, "%s", msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (localtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		strcpy(when, "-");
+	/* stderr is unbuffered: one fprintf is one write. */
+	fprintf(stderr, "%s.%03ld nbmqd[%ld]: %s: %s\n", when,
+	    ts.tv_nsec / 1000000, (long)getpid(), log_level_name(pri), msg);
+}
+
+/*
+ * Format and write one line.  errnum > 0 appends ": strerror(errnum)".
+ * Overlong lines are cut, never dropped.
+ */
+static void
+log_vwrite(int pri, int errnum, const char *fmt, va_list ap)
+{
+	char	 buf[LOG_LINE_MAX];
+	size_t	 n;
+	int	 saved = errno;
+
+	if (pri > log_level && pri > LOG_CRIT) {
+		errno = saved;
+		return;
+	}
+	if (fmt != NULL) {
+		if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
+			strcpy(buf, "(unprintable message)");
+	} else
+		buf[0] = '\0';
+	if (errnum > 0) {
+		n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, "%s%s",
+		    n > 0 ? ": " : "", strerror(errnum));
+	}
+	log_emit(pri, buf);
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 errnum = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, errnum, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 errnum = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, errnum, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,513 @@
+/*
+ * nbmqd.h: the daemon's one private header.
+ *
+ * The core (frame.c, msg.c, reasm.c, sock.c, opts.c) is plain C over plain
+ * data: it never calls libevent, clock_gettime or sendto.  Time comes in as
+ * an argument (monotonic nanoseconds), frames go out into an outbox that the
+ * shell (udp.c) flushes with sendmmsg, and received messages wait in the
+ * socket's receive queue until the shell (ipc.c) hands them to the
+ * application.  The unit tests drive the core with a fake clock.
+ */
+#ifndef NBMQD_H
+#define NBMQD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nbmq.h"
+#include "nbmq-protocol.h"
+
+#define NBMQD_VERSION	NBMQ_VERSION
+
+typedef uint64_t nbmq_time;			/* monotonic nanoseconds */
+#define NSEC		1000000000ULL
+#define MSEC		1000000ULL
+#define NBMQ_TIME_NEVER	UINT64_MAX
+
+#define NBMQ_NAME_MAX	64
+
+/* opts.c: socket options, one table shared by the config and the IPC. */
+struct sockopts {
+	uint64_t	send_hwm;
+	uint64_t	recv_hwm;
+	uint64_t	max_tick_send;
+	uint64_t	safe_resend_limit;
+	uint64_t	safe_resend_ivl;		/* ns */
+	uint64_t	safe_hash_dedup_ttl;		/* ns */
+	uint64_t	uncompleted_message_ttl;	/* ns */
+	uint64_t	queue_maint_ivl;		/* ns */
+	uint64_t	peer_heartbeat_ivl;		/* ns */
+	uint64_t	peer_keepalive;			/* ns */
+	uint64_t	reconnect_wait;			/* ns */
+	uint64_t	max_frame_size;
+	uint64_t	max_message_size;
+	uint64_t	max_peers;
+	uint64_t	linger;				/* ns */
+	uint64_t	rcvbuf;				/* SO_RCVBUF, 0 = kernel's */
+	uint64_t	sndbuf;				/* SO_SNDBUF, 0 = kernel's */
+};
+
+enum optkind { OPTK_COUNT, OPTK_BYTES, OPTK_DURATION };
+
+struct optdesc {
+	const char	*name;		/* config key */
+	int		 id;		/* NBMQ_OPT_* */
+	enum optkind	 kind;
+	size_t		 off;		/* into struct sockopts */
+	uint64_t	 min, max;	/* in the stored unit (ns for durations) */
+};
+
+extern const struct optdesc opt_table[];
+void		 opts_defaults(struct sockopts *);
+const struct optdesc *opt_by_name(const char *);
+const struct optdesc *opt_by_id(int);
+uint64_t	 opt_get(const struct sockopts *, const struct optdesc *);
+/* Set from text ("1.5", "500ms", "16M"); 0, or -1 with a reason in why. */
+int		 opt_parse(struct sockopts *, const struct optdesc *,
+		    const char *text, char *why, size_t whylen);
+/* Set from the IPC (durations in ms); 0 or -1 when out of range. */
+int		 opt_set_ipc(struct sockopts *, const struct optdesc *, int64_t);
+int64_t		 opt_get_ipc(const struct sockopts *, const struct optdesc *);
+/* Combinations: 0, or -1 with a reason. */
+int		 opts_validate(const struct sockopts *, char *why, size_t);
+void		 opt_format(const struct sockopts *, const struct optdesc *,
+		    char *buf, size_t len);
+
+/* config.c */
+struct sockconf {
+	TAILQ_ENTRY(sockconf) entry;
+	char		 name[NBMQ_NAME_MAX + 1];
+	int		 type;		/* enum nbmq_type */
+	char		*bind;		/* at most one of bind and connect */
+	char		*connect;
+	struct sockopts	 o;
+	int		 line;		/* where [socket NAME] starts */
+};
+TAILQ_HEAD(sockconf_list, sockconf);
+
+struct config {
+	char		*path;
+	char		*ipc_path;
+	unsigned int	 ipc_mode;
+	char		*ipc_group;	/* NULL: the daemon's group */
+	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
+	uint64_t	 max_clients;
+	struct sockopts	 defaults;
+	struct sockconf_list sockets;
+};
+
+void		 config_init(struct config *);
+/* Every error printed to errf as "file:line: key: why"; returns the count. */
+int		 config_load(struct config *, const char *path, FILE *errf);
+/* Same from a string (tests, fuzzing); name is used in messages. */
+int		 config_load_string(struct config *, const char *name,
+		    const char *text, FILE *errf);
+void		 config_free(struct config *);
+void		 config_print(const struct config *, FILE *);
+const char	*socktype_name(int);
+int		 socktype_from_name(const char *);
+
+/* log.c */
+void		 log_init(int level, int to_stderr);
+void		 log_setlevel(int level);
+int		 log_getlevel(void);
+void		 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 fatal(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+void		 fatalx(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+
+/* addr.c */
+union sockaddr_any {
+	struct sockaddr		sa;
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
+	struct sockaddr_storage	ss;
+};
+struct nbaddr {
+	union sockaddr_any	u;
+	socklen_t		len;
+};
+/*
+ * Parse "host:port" / "[v6]:port".  Returns 0 with a numeric address in
+ * *a, 1 when host is a name (copied to host, port to *port), -1 on syntax.
+ */
+int		 addr_parse(const char *, struct nbaddr *a, char *host,
+		    size_t hostlen, uint16_t *port);
+int		 addr_eq(const struct nbaddr *, const struct nbaddr *);
+uint64_t	 addr_hash(const struct nbaddr *);
+const char	*addr_str(const struct nbaddr *);	/* static buffer */
+void		 addr_fmt(const struct nbaddr *, char *, size_t);
+
+/* frame.c: the v0.2.0 wire format, PROTOCOL.md section 1. */
+#define FRAME_VERSION		0x01
+#define FRAME_HDR_SIZE		10
+#define FRAME_DATA_HDR_SIZE	34
+#define FRAME_MIN_SIZE		64	/* smallest max_frame_size */
+#define FRAME_MAX_SIZE		65507	/* largest UDP payload over IPv4 */
+#define FRAME_ENCRYPTED		0x80
+
+enum frame_kind {
+	FK_DATA = 0,
+	FK_CONNECT = 1,
+	FK_CONNECTED = 2,
+	FK_DISCONNECTED = 3,
+	FK_HEARTBEAT = 4,
+	FK_ACK = 5,
+};
+
+struct frame {
+	uint8_t		 kind;
+	uint64_t	 session;
+	/* data frames */
+	uint64_t	 msgid;
+	uint8_t		 part_count;
+	uint8_t		 part_index;
+	uint32_t	 message_size;
+	uint32_t	 part_size;
+	uint16_t	 chunk_size;
+	uint32_t	 chunk_offset;
+	const uint8_t	*data;		/* data: chunk; control: payload */
+	size_t		 datalen;
+	uint64_t	 ack;		/* FK_ACK */
+};
+
+/* Why a datagram was dropped: counters and nbmqctl share these names. */
+enum drop_reason {
+	DROP_NONE = 0,
+	DROP_SHORT,		/* shorter than its kind's header */
+	DROP_VERSION,		/* version byte is not 0x01 */
+	DROP_LENGTH,		/* length != 34 + chunk_size */
+	DROP_PART_INDEX,	/* part_index >= part_count or part_count 0 */
+	DROP_CHUNK_RANGE,	/* chunk_offset + chunk_size > part_size */
+	DROP_PART_SIZE,		/* part_size > message_size */
+	DROP_OVERSIZE,		/* message_size > max_message_size */
+	DROP_INCONSISTENT,	/* disagrees with earlier frames of the message */
+	DROP_PART_SUM,		/* part sizes do not add up to message_size */
+	DROP_FRAGMENTED,	/* too many holes in one message */
+	DROP_UNKNOWN_KIND,	/* unknown control kind (ignored) */
+	DROP_ENCRYPTED,		/* encrypted frame on a plain socket */
+	DROP_UNKNOWN_SESSION,	/* answered with Disconnected */
+	DROP_NOT_BOUND,		/* Connect on a connecting socket */
+	DROP_MAX_PEERS,		/* Connect refused: max_peers */
+	DROP_RECV_HWM,		/* message dropped: recv_hwm */
+	DROP_DUPLICATE,		/* a message delivered already */
+	DROP_REASM_TIMEOUT,	/* incomplete message expired */
+	DROP_NO_RECV,		/* data on a socket that cannot receive */
+	DROP_PEER_GONE,		/* queued messages of a peer that left */
+	DROP_SEND_FAILED,	/* the kernel refused a datagram */
+	DROP_NREASONS
+};
+extern const char *const drop_reason_names[DROP_NREASONS];
+
+uint64_t	 fnv1a64(const void *, size_t);
+/* Parse and validate one datagram; DROP_NONE or why it must be dropped. */
+enum drop_reason frame_parse(const uint8_t *buf, size_t len,
+		    uint64_t max_message_size, struct frame *);
+size_t		 frame_put_ctl(uint8_t *buf, uint8_t kind, uint64_t session);
+size_t		 frame_put_ack(uint8_t *buf, uint64_t session, uint64_t hash);
+/* Write the 34-byte data header of f; returns 34. */
+size_t		 frame_put_data_hdr(uint8_t *buf, const struct frame *);
+
+/* msg.c: a multipart message in one allocation. */
+struct msg {
+	TAILQ_ENTRY(msg) entry;
+	uint64_t	 id;		/* wire message id (sent messages) */
+	uint64_t	 peer;		/* received: sender session; sent: 0 = any */
+	uint32_t	 size;		/* bytes over all parts */
+	uint16_t	 nparts;	/* 0: a drop marker in a receive queue */
+	uint16_t	 flags;
+	uint64_t	 dropped;	/* drop marker: how many */
+	uint32_t	*partsz;	/* nparts sizes, inside the allocation */
+	uint8_t		*data;		/* size bytes, inside the allocation */
+};
+TAILQ_HEAD(msgq, msg);
+
+struct msg	*msg_new(uint16_t nparts, uint32_t size);
+struct msg	*msg_new_marker(uint64_t dropped);
+void		 msg_free(struct msg *);
+void		 msgq_free(struct msgq *);
+
+/* outbox.c: datagrams waiting for one sendmmsg. */
+#define OUTBOX_SLOTS	64
+struct outbox {
+	uint8_t		*buf;		/* OUTBOX_SLOTS * slot_size */
+	size_t		 slot_size;
+	int		 n;		/* filled slots */
+	struct nbaddr	 to[OUTBOX_SLOTS];
+	uint32_t	 len[OUTBOX_SLOTS];
+};
+int		 outbox_init(struct outbox *, size_t slot_size);
+void		 outbox_free(struct outbox *);
+/* A slot of slot_size bytes for a datagram to `to`, or NULL when full. */
+uint8_t		*outbox_slot(struct outbox *, const struct nbaddr *to);
+void		 outbox_commit(struct outbox *, uint32_t len);
+/* Drop the first n sent slots, keep the rest in order. */
+void		 outbox_consume(struct outbox *, int n);
+
+/* reasm.c: reassembly of one message from its chunks. */
+struct reasm_range {
+	uint32_t	 off;		/* global: part base + chunk offset */
+	uint32_t	 end;
+};
+struct reasm_part {
+	uint32_t	 size;
+	uint32_t	 base;		/* where the part sits in buf */
+	uint32_t	 have;		/* bytes received */
+	uint8_t		 seen;
+};
+struct reasm {
+	TAILQ_ENTRY(reasm) peer_entry;	/* peer's in-progress list */
+	TAILQ_ENTRY(reasm) lru_entry;	/* socket-wide, by last frame */
+	struct peer	*peer;
+	uint64_t	 msgid;
+	nbmq_time	 last;		/* last frame arrived */
+	uint32_t	 message_size;
+	uint32_t	 placed;	/* bytes of buf given to parts */
+	uint32_t	 have;		/* bytes received over all parts */
+	uint16_t	 part_count;
+	uint16_t	 parts_seen;
+	uint8_t		 in_order;	/* parts placed in index order */
+	uint32_t	 nranges, maxranges;
+	struct reasm_range *ranges;	/* sorted, disjoint */
+	struct reasm_part *parts;	/* part_count */
+	struct msg	*m;		/* message_size bytes, parts placed */
+};
+TAILQ_HEAD(reasm_list, reasm);
+#define REASM_MAX_RANGES	4096
+
+struct reasm	*reasm_new(const struct frame *, nbmq_time now);
+/*
+ * Add one validated data frame.  Returns DROP_NONE (added or duplicate),
+ * or a reason: the frame conflicts with the message (the caller drops the
+ * frame; the message is kept).  *dup is set for a duplicate chunk.
+ */
+enum drop_reason reasm_add(struct reasm *, const struct frame *,
+		    nbmq_time now, int *dup);
+int		 reasm_complete(const struct reasm *);
+/* Turn a complete reassembly into a message; frees r. NULL on ENOMEM. */
+struct msg	*reasm_finish(struct reasm *);
+void		 reasm_free(struct reasm *);
+
+/* hmap.c: intrusive chained hash keyed by uint64. */
+struct hnode {
+	struct hnode	*next;
+	uint64_t	 key;
+};
+struct hmap {
+	struct hnode	**b;
+	size_t		 nb;		/* power of two */
+	size_t		 n;
+};
+void		 hmap_init(struct hmap *);
+void		 hmap_free(struct hmap *);
+int		 hmap_insert(struct hmap *, struct hnode *, uint64_t key);
+void		 hmap_remove(struct hmap *, struct hnode *);
+/* First node with key, then hmap_next for more with the same key. */
+struct hnode	*hmap_find(const struct hmap *, uint64_t key);
+struct hnode	*hmap_next(struct hnode *);
+
+/* sock.c + session.c: one nbmq socket, its peers and sessions. */
+
+/*
+ * Session states and transitions (PROTOCOL.md section 2).  Every change goes
+ * through session_change_state(), which logs "state A -> B (event)".
+ *
+ * Connecting socket (its link to the one remote):
+ *   IDLE        -connect()------------> CONNECTING  send Connect
+ *   CONNECTING  -reconnect timer------> CONNECTING  send Connect (re-resolve)
+ *   CONNECTING  -Connected(id)--------> UP          peer(id), send Heartbeat
+ *   UP          -Connected(id')-------> UP          replace the peer
+ *   UP          -Disconnected(id)-----> CONNECTING  drop peer, send Connect
+ *   UP          -keepalive expired----> CONNECTING  drop peer, send Connect
+ * Bound socket (one session per peer):
+ *   (none)      -Connect--------------> UP          new id, send Connected
+ *   (none)      -Connect, max_peers---> (none)      refused, counted
+ *   UP          -Connect same address-> UP          old session replaced
+ *   UP          -Disconnected(id)-----> (removed)
+ *   UP          -keepalive expired----> (removed)
+ * Both:
+ *   UP          -any frame with id----> UP          last_seen; address follows
+ *   UP          -heartbeat due--------> UP          send Heartbeat
+ *   (any)       -unknown session id---> (same)      send Disconnected(id)
+ */
+enum link_state {
+	LINK_IDLE,
+	LINK_CONNECTING,
+	LINK_UP,
+	LINK_NSTATES
+};
+extern const char *const link_state_names[LINK_NSTATES];
+
+enum peer_event {
+	PEV_UP,
+	PEV_DOWN_KEEPALIVE,
+	PEV_DOWN_DISCONNECTED,
+	PEV_DOWN_REPLACED,
+	PEV_DOWN_CLOSED,
+	PEV_ADDRESS,
+	PEV_NEVENTS
+};
+extern const char *const peer_event_names[PEV_NEVENTS];
+
+struct peer_stats {
+	uint64_t	 rx_msgs, rx_bytes, tx_msgs, tx_bytes;
+	uint64_t	 rx_frames, tx_frames;
+	uint64_t	 drops[DROP_NREASONS];
+};
+
+#define PEER_RECENT	32
+
+struct peer {
+	struct hnode	 id_node;	/* sock->by_id */
+	struct hnode	 addr_node;	/* sock->by_addr */
+	TAILQ_ENTRY(peer) entry;	/* sock->peers, round robin order */
+	TAILQ_ENTRY(peer) seen_entry;	/* sock->by_seen, oldest first */
+	TAILQ_ENTRY(peer) sent_entry;	/* sock->by_sent, oldest first */
+	TAILQ_ENTRY(peer) active_entry;	/* sock->active: has frames to send */
+	struct sock	*sock;
+	uint64_t	 session;
+	struct nbaddr	 addr;
+	struct nbaddr	 prev_addr;	/* before the last rebind */
+	nbmq_time	 up_since, last_seen, last_sent;
+	struct msgq	 sendq;
+	uint64_t	 sendq_len;	/* messages */
+	/* the message being cut into frames: sendq's head */
+	uint32_t	 cur_part, cur_off, cur_base;
+	int64_t		 deficit;
+	int		 active;
+	struct reasm_list reasms;
+	uint32_t	 reach;		/* heartbeat intervals with traffic, 8 bits */
+	uint64_t	 recent[PEER_RECENT];	/* ids delivered lately */
+	uint32_t	 recent_pos;
+	uint64_t	 last_dropped;	/* msgid dropped at recv_hwm */
+	struct peer_stats st;
+};
+TAILQ_HEAD(peer_list, peer);
+
+struct sock_stats {
+	uint64_t	 drops[DROP_NREASONS];
+	uint64_t	 rx_datagrams, tx_datagrams;
+	uint64_t	 rx_msgs, tx_msgs;
+	uint64_t	 sessions_created;
+};
+
+struct sock;
+struct sock_ops {
+	/* Push the outbox to the network; leaves what the kernel refused. */
+	void		(*flush)(void *arg, struct sock *);
+	/* The receive queue went from empty to non-empty. */
+	void		(*recv_ready)(void *arg, struct sock *);
+	/* A peer came up, went down or moved. */
+	void		(*peer_event)(void *arg, struct sock *, struct peer *,
+			    enum peer_event);
+	/* The remote is a host name: resolve it now, then sock_set_remote(). */
+	void		(*resolve)(void *arg, struct sock *);
+	/* 64 random bits (getrandom in the daemon). */
+	uint64_t	(*random64)(void *arg);
+};
+
+struct sock {
+	int		 type;		/* enum nbmq_type */
+	char		 name[NBMQ_NAME_MAX + 1];
+	struct sockopts	 o;
+	const struct sock_ops *ops;
+	void		*arg;
+
+	int		 bound;		/* bound: many peers; else connecting */
+	int		 connecting;	/* connect() was called */
+	struct nbaddr	 remote;	/* connecting: where Connect goes */
+	int		 remote_valid;
+	int		 remote_is_name;
+	enum link_state	 link;
+	nbmq_time	 reconnect_at;
+
+	struct peer_list peers;
+	uint32_t	 npeers;
+	struct hmap	 by_id, by_addr;
+	TAILQ_HEAD(, peer) by_seen;
+	TAILQ_HEAD(, peer) by_sent;
+	TAILQ_HEAD(, peer) active;
+	struct peer	*rr_next;	/* dealer round robin cursor */
+
+	struct msgq	 rq;		/* complete messages for the app */
+	uint64_t	 rq_len;	/* messages in rq (markers excluded) */
+	uint64_t	 nreasm;	/* messages being reassembled */
+	uint64_t	 drops_unreported;
+	struct reasm_list reasm_lru;
+	nbmq_time	 maint_at;
+
+	uint64_t	 next_msgid;
+	uint64_t	 accepted;	/* messages taken from the app */
+	uint64_t	 queued;	/* messages in all send queues */
+	struct msgq	 orphans;	/* connecting: queue kept over a reconnect */
+	uint64_t	 norphans;
+
+	nbmq_time	 disc_tokens_at;	/* Disconnected rate limit */
+	double		 disc_tokens;
+
+	struct outbox	 ob;
+	struct sock_stats st;
+};
+
+int		 sock_init(struct sock *, int type, const struct sockopts *,
+		    const struct sock_ops *, void *arg);
+void		 sock_destroy(struct sock *);
+/* Mark bound (the shell owns the UDP socket). */
+void		 sock_set_bound(struct sock *);
+/* Set the remote; starts connecting if it was idle. */
+void		 sock_set_remote(struct sock *, const struct nbaddr *,
+		    nbmq_time now);
+/* Connect to a host name: the shell resolves through ops->resolve. */
+void		 sock_connect_name(struct sock *, nbmq_time now);
+/* One received datagram. */
+void		 sock_input(struct sock *, nbmq_time now,
+		    const struct nbaddr *from, const uint8_t *, size_t);
+/*
+ * Queue a message (the socket owns it from now on, also on error).
+ * Returns 0, or an errno: EHOSTUNREACH (no peer), ENOTSUP (type).
+ * With force, a message is accepted over send_hwm (credit already granted).
+ */
+int		 sock_send(struct sock *, struct msg *, nbmq_time now,
+		    int force);
+/* Send up to max_tick_send frames; returns 1 if frames are still queued. */
+int		 sock_tick(struct sock *, nbmq_time now);
+/* Run due timers; returns the next deadline (NBMQ_TIME_NEVER if none). */
+nbmq_time	 sock_timers(struct sock *, nbmq_time now);
+nbmq_time	 sock_next_deadline(const struct sock *);
+/* Room under send_hwm for the credit window (dealer: sum over peers). */
+uint64_t	 sock_send_room(const struct sock *);
+int		 sock_has_output(const struct sock *);
+/* Take the next message (or drop marker) for the app; NULL if none. */
+struct msg	*sock_recv(struct sock *);
+struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
+uint64_t	 sock_recv_count(const struct sock *);
+
+/* session.c (used by sock.c) */
+int		 session_send_ctl(struct sock *, const struct nbaddr *,
+		    uint8_t kind, uint64_t session);
+void		 session_sent(struct sock *, struct peer *, nbmq_time);
+void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
+void		 session_accept(struct sock *, const struct nbaddr *,
+		    nbmq_time);
+void		 session_connected(struct sock *, uint64_t id,
+		    const struct nbaddr *, nbmq_time);
+void		 session_disconnected(struct sock *, uint64_t id, nbmq_time);
+void		 session_unknown(struct sock *, uint64_t id,
+		    const struct nbaddr *, nbmq_time);
+void		 session_seen(struct sock *, struct peer *,
+		    const struct nbaddr *, nbmq_time);
+void		 session_close_all(struct sock *);
+nbmq_time	 session_next_deadline(const struct sock *);
+void		 session_timers(struct sock *, nbmq_time);
+
+#endif /* NBMQD_H */

@@ -1,0 +1,416 @@
+/*
+ * session.c: the peers of one socket and their sessions (PROTOCOL.md
+ * section 2): handshake, heartbeats, keepalive, reconnect, NAT rebinding,
+ * Disconnected replies.  The state table is in nbmqd.h.
+ *
+ * Timers cost O(1) per peer: every peer sits in two lists ordered by time,
+ * one by last_seen and one by last_sent.  Since all peers of a socket share
+ * one keepalive and one heartbeat interval, the heads of the lists hold the
+ * earliest keepalive expiry and the earliest heartbeat due.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbmqd.h"
+
+#define STUN_COOKIE		0x2112A442U
+#define DISC_RATE		200.0	/* Disconnected replies per second */
+#define DISC_BURST		400.0
+
+const char *const link_state_names[LINK_NSTATES] = {
+	[LINK_IDLE] = "idle",
+	[LINK_CONNECTING] = "connecting",
+	[LINK_UP] = "up",
+};
+
+const char *const peer_event_names[PEV_NEVENTS] = {
+	[PEV_UP] = "up",
+	[PEV_DOWN_KEEPALIVE] = "keepalive timeout",
+	[PEV_DOWN_DISCONNECTED] = "disconnected",
+	[PEV_DOWN_REPLACED] = "replaced",
+	[PEV_DOWN_CLOSED] = "closed",
+	[PEV_ADDRESS] = "address changed",
+};
+
+static void
+session_change_state(struct sock *s, enum link_state to, const char *event)
+{
+	if (s->link == to)
+		return;
+	log_info("socket %s: %s -> %s (%s)", s->name,
+	    link_state_names[s->link], link_state_names[to], event);
+	s->link = to;
+}
+
+/* Queue one control frame; 0, or -1 when the kernel is full. */
+int
+session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
+    uint64_t session)
+{
+	uint8_t	*b;
+
+	if ((b = outbox_slot(&s->ob, to)) == NULL) {
+		s->ops->flush(s->arg, s);
+		if ((b = outbox_slot(&s->ob, to)) == NULL) {
+			s->st.drops[DROP_SEND_FAILED]++;
+			return -1;
+		}
+	}
+	outbox_commit(&s->ob, (uint32_t)frame_put_ctl(b, kind, session));
+	s->st.tx_datagrams++;
+	return 0;
+}
+
+/* The peer was sent a frame now: it moves to the back of by_sent. */
+void
+session_sent(struct sock *s, struct peer *p, nbmq_time now)
+{
+	p->last_sent = now;
+	TAILQ_REMOVE(&s->by_sent, p, sent_entry);
+	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
+	p->st.tx_frames++;
+}
+
+static void
+session_send_peer(struct sock *s, struct peer *p, uint8_t kind, nbmq_time now)
+{
+	session_send_ctl(s, &p->addr, kind, p->session);
+	session_sent(s, p, now);
+}
+
+void
+session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
+{
+	session_send_peer(s, p, FK_HEARTBEAT, now);
+}
+
+static uint64_t
+session_new_id(struct sock *s)
+{
+	uint64_t	id;
+
+	for (;;) {
+		id = s->ops->random64(s->arg);
+		/* Never 0, never the STUN cookie at datagram offsets 4..7. */
+		if (id == 0 || (uint32_t)(id >> 16) == STUN_COOKIE)
+			continue;
+		if (hmap_find(&s->by_id, id) == NULL)
+			return id;
+	}
+}
+
+static struct peer *
+session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
+    nbmq_time now)
+{
+	struct peer	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->sock = s;
+	p->session = id;
+	p->addr = *addr;
+	p->up_since = p->last_seen = p->last_sent = now;
+	p->reach = 1;
+	TAILQ_INIT(&p->sendq);
+	TAILQ_INIT(&p->reasms);
+	if (hmap_insert(&s->by_id, &p->id_node, id) == -1 ||
+	    hmap_insert(&s->by_addr, &p->addr_node, addr_hash(addr)) == -1) {
+		hmap_remove(&s->by_id, &p->id_node);
+		free(p);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&s->peers, p, entry);
+	TAILQ_INSERT_TAIL(&s->by_seen, p, seen_entry);
+	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
+	s->npeers++;
+	s->st.sessions_created++;
+	return p;
+}
+
+static void
+session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
+{
+	struct reasm	*r;
+	struct msg	*m;
+
+	log_info("socket %s peer %016llx at %s: down (%s)", s->name,
+	    (unsigned long long)p->session, addr_str(&p->addr),
+	    peer_event_names[why]);
+	hmap_remove(&s->by_id, &p->id_node);
+	hmap_remove(&s->by_addr, &p->addr_node);
+	if (s->rr_next == p)
+		s->rr_next = TAILQ_NEXT(p, entry);
+	TAILQ_REMOVE(&s->peers, p, entry);
+	TAILQ_REMOVE(&s->by_seen, p, seen_entry);
+	TAILQ_REMOVE(&s->by_sent, p, sent_entry);
+	if (p->active)
+		TAILQ_REMOVE(&s->active, p, active_entry);
+	s->npeers--;
+
+	/*
+	 * A connecting socket keeps its queue for the next session with the
+	 * same remote; a bound socket's peer took its queue with it.  The
+	 * message being cut into frames restarts whole.
+	 */
+	while ((m = TAILQ_FIRST(&p->sendq)) != NULL) {
+		TAILQ_REMOVE(&p->sendq, m, entry);
+		if (!s->bound && why != PEV_DOWN_CLOSED) {
+			TAILQ_INSERT_TAIL(&s->orphans, m, entry);
+			s->norphans++;
+		} else {
+			s->queued--;
+			s->st.drops[DROP_PEER_GONE]++;
+			msg_free(m);
+		}
+	}
+	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
+		TAILQ_REMOVE(&p->reasms, r, peer_entry);
+		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+		s->nreasm--;
+		reasm_free(r);
+	}
+	s->ops->peer_event(s->arg, s, p, why);
+	free(p);
+}
+
+/* Give a new session the queue a connecting socket kept. */
+static void
+session_adopt_orphans(struct sock *s, struct peer *p)
+{
+	if (TAILQ_EMPTY(&s->orphans))
+		return;
+	TAILQ_CONCAT(&p->sendq, &s->orphans, entry);
+	p->sendq_len += s->norphans;
+	s->norphans = 0;
+	if (!p->active) {
+		p->active = 1;
+		p->deficit = 0;
+		TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+	}
+}
+
+/* Connecting side: send Connect to the remote, or have it resolved. */
+static void
+session_attempt(struct sock *s, nbmq_time now)
+{
+	s->reconnect_at = now + s->o.reconnect_wait;
+	if (s->remote_is_name)
+		s->ops->resolve(s->arg, s);
+	else if (s->remote_valid)
+		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
+}
+
+void
+sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
+{
+	s->remote = *a;
+	s->remote_valid = 1;
+	s->connecting = 1;
+	if (s->link == LINK_IDLE) {
+		session_change_state(s, LINK_CONNECTING, "connect");
+		session_attempt(s, now);
+	} else if (s->link == LINK_CONNECTING) {
+		/* A fresh resolution: this is the attempt. */
+		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
+	}
+}
+
+void
+sock_connect_name(struct sock *s, nbmq_time now)
+{
+	s->connecting = 1;
+	s->remote_is_name = 1;
+	session_change_state(s, LINK_CONNECTING, "connect");
+	session_attempt(s, now);
+}
+
+/* Connecting side lost its peer: connect again at once. */
+static void
+session_link_down(struct sock *s, struct peer *p, enum peer_event why,
+    nbmq_time now)
+{
+	session_peer_free(s, p, why);
+	session_change_state(s, LINK_CONNECTING, peer_event_names[why]);
+	session_attempt(s, now);
+}
+
+/* Bound side: a Connect arrived. */
+void
+session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
+{
+	struct hnode	*n;
+	struct peer	*p;
+
+	if (!s->bound) {
+		s->st.drops[DROP_NOT_BOUND]++;
+		return;
+	}
+	/* The same address connecting again lost its session: replace it. */
+	for (n = hmap_find(&s->by_addr, addr_hash(from)); n != NULL;
+	    n = hmap_next(n)) {
+		p = (struct peer *)((char *)n - offsetof(struct peer, addr_node));
+		if (addr_eq(&p->addr, from)) {
+			session_peer_free(s, p, PEV_DOWN_REPLACED);
+			break;
+		}
+	}
+	if (s->npeers >= s->o.max_peers) {
+		s->st.drops[DROP_MAX_PEERS]++;
+		return;
+	}
+	if ((p = session_peer_new(s, session_new_id(s), from, now)) == NULL) {
+		log_warn("socket %s: new peer", s->name);
+		return;
+	}
+	log_info("socket %s peer %016llx at %s: up", s->name,
+	    (unsigned long long)p->session, addr_str(from));
+	session_send_peer(s, p, FK_CONNECTED, now);
+	s->ops->peer_event(s->arg, s, p, PEV_UP);
+}
+
+/* Connecting side: Connected(id) arrived. */
+void
+session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
+    nbmq_time now)
+{
+	struct peer	*p = TAILQ_FIRST(&s->peers);
+
+	if (s->bound || !s->connecting || id == 0 ||
+	    (s->remote_valid && !addr_eq(from, &s->remote))) {
+		s->st.drops[DROP_NOT_BOUND]++;
+		return;
+	}
+	if (p != NULL && p->session == id) {
+		/* Our Connect was answered twice. */
+		session_heartbeat(s, p, now);
+		return;
+	}
+	if (p != NULL)
+		session_peer_free(s, p, PEV_DOWN_REPLACED);
+	if ((p = session_peer_new(s, id, from, now)) == NULL) {
+		log_warn("socket %s: new peer", s->name);
+		return;
+	}
+	session_change_state(s, LINK_UP, "Connected");
+	log_info("socket %s peer %016llx at %s: up", s->name,
+	    (unsigned long long)id, addr_str(from));
+	s->reconnect_at = NBMQ_TIME_NEVER;
+	session_heartbeat(s, p, now);
+	session_adopt_orphans(s, p);
+	s->ops->peer_event(s->arg, s, p, PEV_UP);
+}
+
+/* Disconnected(id) arrived: the other side does not know the session. */
+void
+session_disconnected(struct sock *s, uint64_t id, nbmq_time now)
+{
+	struct peer	*p = sock_peer_by_id(s, id);
+
+	if (p == NULL)
+		return;
+	if (s->bound)
+		session_peer_free(s, p, PEV_DOWN_DISCONNECTED);
+	else
+		session_link_down(s, p, PEV_DOWN_DISCONNECTED, now);
+}
+
+/* A frame with an unknown session id: answer Disconnected, rate-limited. */
+void
+session_unknown(struct sock *s, uint64_t id, const struct nbaddr *from,
+    nbmq_time now)
+{
+	double	elapsed = (double)(now - s->disc_tokens_at) / NSEC;
+
+	s->st.drops[DROP_UNKNOWN_SESSION]++;
+	s->disc_tokens += elapsed * DISC_RATE;
+	if (s->disc_tokens > DISC_BURST)
+		s->disc_tokens = DISC_BURST;
+	s->disc_tokens_at = now;
+	if (s->disc_tokens < 1.0)
+		return;
+	s->disc_tokens -= 1.0;
+	session_send_ctl(s, from, FK_DISCONNECTED, id);
+}
+
+/* Any frame with a known session: the peer is alive, maybe elsewhere. */
+void
+session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
+    nbmq_time now)
+{
+	p->last_seen = now;
+	p->reach |= 1;
+	TAILQ_REMOVE(&s->by_seen, p, seen_entry);
+	TAILQ_INSERT_TAIL(&s->by_seen, p, seen_entry);
+	if (!addr_eq(from, &p->addr)) {
+		char	old[64];
+
+		addr_fmt(&p->addr, old, sizeof(old));
+		log_info("socket %s peer %016llx: address %s -> %s", s->name,
+		    (unsigned long long)p->session, old, addr_str(from));
+		hmap_remove(&s->by_addr, &p->addr_node);
+		p->prev_addr = p->addr;
+		p->addr = *from;
+		hmap_insert(&s->by_addr, &p->addr_node, addr_hash(from));
+		s->ops->peer_event(s->arg, s, p, PEV_ADDRESS);
+	}
+}
+
+struct peer *
+sock_peer_by_id(const struct sock *s, uint64_t id)
+{
+	struct hnode	*n = hmap_find(&s->by_id, id);
+
+	return n ? (struct peer *)((char *)n - offsetof(struct peer, id_node)) :
+	    NULL;
+}
+
+/* Close: tell nobody (the peers time out), free every peer. */
+void
+session_close_all(struct sock *s)
+{
+	struct peer	*p;
+
+	while ((p = TAILQ_FIRST(&s->peers)) != NULL)
+		session_peer_free(s, p, PEV_DOWN_CLOSED);
+}
+
+nbmq_time
+session_next_deadline(const struct sock *s)
+{
+	nbmq_time	 t = NBMQ_TIME_NEVER, d;
+	struct peer	*p;
+
+	if ((p = TAILQ_FIRST(&s->by_seen)) != NULL &&
+	    (d = p->last_seen + s->o.peer_keepalive) < t)
+		t = d;
+	if ((p = TAILQ_FIRST(&s->by_sent)) != NULL &&
+	    (d = p->last_sent + s->o.peer_heartbeat_ivl) < t)
+		t = d;
+	if (s->link == LINK_CONNECTING && s->reconnect_at < t)
+		t = s->reconnect_at;
+	return t;
+}
+
+void
+session_timers(struct sock *s, nbmq_time now)
+{
+	struct peer	*p;
+
+	while ((p = TAILQ_FIRST(&s->by_seen)) != NULL &&
+	    p->last_seen + s->o.peer_keepalive <= now) {
+		if (s->bound)
+			session_peer_free(s, p, PEV_DOWN_KEEPALIVE);
+		else
+			session_link_down(s, p, PEV_DOWN_KEEPALIVE, now);
+	}
+	while ((p = TAILQ_FIRST(&s->by_sent)) != NULL &&
+	    p->last_sent + s->o.peer_heartbeat_ivl <= now) {
+		/* The reach register shifts once per heartbeat interval. */
+		p->reach = (p->reach << 1) & 0xff;
+		session_heartbeat(s, p, now);
+	}
+	if (s->link == LINK_CONNECTING && s->reconnect_at <= now)
+		session_attempt(s, now);
+}

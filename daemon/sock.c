@@ -1,0 +1,496 @@
+/*
+ * sock.c: one nbmq socket as messaging behaviour over its sessions:
+ * received datagrams in, reassembly into the receive queue, messages out
+ * through per-peer send queues cut into frames by deficit round robin.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbmqd.h"
+
+int
+sock_init(struct sock *s, int type, const struct sockopts *o,
+    const struct sock_ops *ops, void *arg)
+{
+	memset(s, 0, sizeof(*s));
+	s->type = type;
+	s->o = *o;
+	s->ops = ops;
+	s->arg = arg;
+	s->link = LINK_IDLE;
+	s->reconnect_at = NBMQ_TIME_NEVER;
+	s->maint_at = NBMQ_TIME_NEVER;
+	s->disc_tokens = 400.0;
+	TAILQ_INIT(&s->peers);
+	TAILQ_INIT(&s->by_seen);
+	TAILQ_INIT(&s->by_sent);
+	TAILQ_INIT(&s->active);
+	TAILQ_INIT(&s->rq);
+	TAILQ_INIT(&s->reasm_lru);
+	TAILQ_INIT(&s->orphans);
+	hmap_init(&s->by_id);
+	hmap_init(&s->by_addr);
+	s->next_msgid = ops->random64(arg);
+	snprintf(s->name, sizeof(s->name), "?");
+	return outbox_init(&s->ob, o->max_frame_size);
+}
+
+void
+sock_destroy(struct sock *s)
+{
+	session_close_all(s);
+	s->queued -= s->norphans;
+	msgq_free(&s->orphans);
+	msgq_free(&s->rq);
+	hmap_free(&s->by_id);
+	hmap_free(&s->by_addr);
+	outbox_free(&s->ob);
+}
+
+void
+sock_set_bound(struct sock *s)
+{
+	s->bound = 1;
+}
+
+static void
+sock_count(struct sock *s, struct peer *p, enum drop_reason why)
+{
+	s->st.drops[why]++;
+	if (p != NULL)
+		p->st.drops[why]++;
+}
+
+/* A message for the application. */
+static void
+sock_deliver(struct sock *s, struct peer *p, struct msg *m)
+{
+	int	was_empty = TAILQ_EMPTY(&s->rq);
+
+	m->peer = p->session;
+	p->recent[p->recent_pos++ % PEER_RECENT] = m->id;
+	p->st.rx_msgs++;
+	p->st.rx_bytes += m->size;
+	s->st.rx_msgs++;
+	TAILQ_INSERT_TAIL(&s->rq, m, entry);
+	s->rq_len++;
+	if (was_empty)
+		s->ops->recv_ready(s->arg, s);
+}
+
+/* recv_hwm: drop, count, and leave a marker the app will read as ENOBUFS. */
+static void
+sock_drop_hwm(struct sock *s, struct peer *p, uint64_t msgid)
+{
+	struct msg	*last = TAILQ_LAST(&s->rq, msgq);
+
+	if (p->last_dropped == msgid && msgid != 0)
+		return;		/* another frame of a message dropped already */
+	p->last_dropped = msgid;
+	sock_count(s, p, DROP_RECV_HWM);
+	s->drops_unreported++;
+	if (last != NULL && last->nparts == 0) {
+		last->dropped++;
+		return;
+	}
+	if ((last = msg_new_marker(1)) == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&s->rq, last, entry);
+	if (TAILQ_FIRST(&s->rq) == last)
+		s->ops->recv_ready(s->arg, s);
+}
+
+static int
+sock_recent(const struct peer *p, uint64_t msgid)
+{
+	for (int i = 0; i < PEER_RECENT; i++)
+		if (p->recent[i] == msgid && msgid != 0)
+			return 1;
+	return 0;
+}
+
+static void
+sock_data(struct sock *s, struct peer *p, const struct frame *f,
+    nbmq_time now)
+{
+	struct reasm		*r;
+	struct msg		*m;
+	enum drop_reason	 why;
+	int			 dup;
+
+	if (s->type == NBMQ_RADIO) {
+		sock_count(s, p, DROP_NO_RECV);
+		return;
+	}
+	TAILQ_FOREACH(r, &p->reasms, peer_entry)
+		if (r->msgid == f->msgid)
+			break;
+	if (r == NULL) {
+		if (sock_recent(p, f->msgid)) {
+			sock_count(s, p, DROP_DUPLICATE);
+			return;
+		}
+		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
+			sock_drop_hwm(s, p, f->msgid);
+			return;
+		}
+		/* One frame, one part: no reassembly state at all. */
+		if (f->part_count == 1 && f->chunk_offset == 0 &&
+		    f->chunk_size == f->message_size) {
+			if ((m = msg_new(1, f->message_size)) == NULL)
+				return;
+			m->id = f->msgid;
+			m->partsz[0] = f->message_size;
+			memcpy(m->data, f->data, f->chunk_size);
+			sock_deliver(s, p, m);
+			return;
+		}
+		if ((r = reasm_new(f, now)) == NULL) {
+			log_warn("socket %s: reassembly", s->name);
+			return;
+		}
+		r->peer = p;
+		TAILQ_INSERT_TAIL(&p->reasms, r, peer_entry);
+		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
+		s->nreasm++;
+		if (s->maint_at == NBMQ_TIME_NEVER)
+			s->maint_at = now + s->o.queue_maint_ivl;
+	} else {
+		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
+	}
+	if ((why = reasm_add(r, f, now, &dup)) != DROP_NONE) {
+		sock_count(s, p, why);
+		return;
+	}
+	if (!reasm_complete(r))
+		return;
+	TAILQ_REMOVE(&p->reasms, r, peer_entry);
+	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+	s->nreasm--;
+	if ((m = reasm_finish(r)) != NULL)
+		sock_deliver(s, p, m);
+}
+
+void
+sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len)
+{
+	struct frame		 f;
+	struct peer		*p;
+	enum drop_reason	 why;
+
+	s->st.rx_datagrams++;
+	why = frame_parse(buf, len, s->o.max_message_size, &f);
+	if (why == DROP_SHORT || why == DROP_VERSION ||
+	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
+		sock_count(s, NULL, why);
+		return;
+	}
+	switch (f.kind) {
+	case FK_CONNECT:
+		session_accept(s, from, now);
+		return;
+	case FK_CONNECTED:
+		session_connected(s, f.session, from, now);
+		return;
+	case FK_DISCONNECTED:
+		session_disconnected(s, f.session, now);
+		return;
+	}
+	if ((p = sock_peer_by_id(s, f.session)) == NULL) {
+		session_unknown(s, f.session, from, now);
+		return;
+	}
+	p->st.rx_frames++;
+	if (why != DROP_NONE) {
+		/* A malformed data frame proves nothing about the peer. */
+		sock_count(s, p, why);
+		return;
+	}
+	session_seen(s, p, from, now);
+	if (f.kind == FK_DATA) {
+		if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
+			session_heartbeat(s, p, now);
+		sock_data(s, p, &f, now);
+	}
+	/* FK_HEARTBEAT: liveness only.  FK_ACK: safe_dealer (not yet). */
+}
+
+/* Append m to p's send queue. */
+static void
+sock_enqueue(struct sock *s, struct peer *p, struct msg *m)
+{
+	TAILQ_INSERT_TAIL(&p->sendq, m, entry);
+	p->sendq_len++;
+	s->queued++;
+	if (!p->active) {
+		p->active = 1;
+		p->deficit = 0;
+		TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+	}
+}
+
+/* Dealer: the next peer in round robin order with room under send_hwm. */
+static struct peer *
+sock_pick(struct sock *s, int force)
+{
+	struct peer	*p, *start, *best = NULL;
+
+	start = s->rr_next ? s->rr_next : TAILQ_FIRST(&s->peers);
+	p = start;
+	do {
+		if (p->sendq_len < s->o.send_hwm) {
+			s->rr_next = TAILQ_NEXT(p, entry);
+			return p;
+		}
+		if (best == NULL || p->sendq_len < best->sendq_len)
+			best = p;
+		if ((p = TAILQ_NEXT(p, entry)) == NULL)
+			p = TAILQ_FIRST(&s->peers);
+	} while (p != start);
+	if (force && best != NULL)
+		s->rr_next = TAILQ_NEXT(best, entry);
+	return force ? best : NULL;
+}
+
+int
+sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
+{
+	struct peer	*p;
+
+	if (s->type == NBMQ_DISH) {
+		msg_free(m);
+		return ENOTSUP;
+	}
+	if (m->size > s->o.max_message_size) {
+		msg_free(m);
+		return EMSGSIZE;
+	}
+	if (s->npeers == 0) {
+		msg_free(m);
+		return EHOSTUNREACH;
+	}
+	m->id = s->next_msgid++;
+	if (m->peer != 0) {
+		if ((p = sock_peer_by_id(s, m->peer)) == NULL) {
+			msg_free(m);
+			return EHOSTUNREACH;
+		}
+		if (p->sendq_len >= s->o.send_hwm && !force) {
+			msg_free(m);
+			return EAGAIN;
+		}
+		sock_enqueue(s, p, m);
+		return 0;
+	}
+	if (s->type == NBMQ_RADIO) {
+		struct peer	*last = TAILQ_LAST(&s->peers, peer_list);
+
+		TAILQ_FOREACH(p, &s->peers, entry) {
+			struct msg *c = m;
+
+			if (p != last) {
+				size_t	n = (size_t)m->nparts * 4 + m->size;
+
+				if ((c = msg_new(m->nparts, m->size)) == NULL)
+					continue;
+				memcpy(c->partsz, m->partsz, n);
+				c->id = m->id;
+			}
+			if (p->sendq_len >= s->o.send_hwm && !force) {
+				sock_count(s, p, DROP_SEND_FAILED);
+				msg_free(c);
+				continue;
+			}
+			sock_enqueue(s, p, c);
+		}
+		return 0;
+	}
+	if ((p = sock_pick(s, force)) == NULL) {
+		msg_free(m);
+		return EAGAIN;
+	}
+	sock_enqueue(s, p, m);
+	return 0;
+}
+
+/* Cut the next frame of p's head message into the outbox. */
+static void
+sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
+{
+	struct msg	*m = TAILQ_FIRST(&p->sendq);
+	struct frame	 f;
+	uint32_t	 psz = m->partsz[p->cur_part];
+	uint32_t	 maxchunk = (uint32_t)s->o.max_frame_size -
+			    FRAME_DATA_HDR_SIZE;
+	uint32_t	 chunk = psz - p->cur_off;
+
+	if (chunk > maxchunk)
+		chunk = maxchunk;
+	f.session = p->session;
+	f.msgid = m->id;
+	f.part_count = (uint8_t)m->nparts;
+	f.part_index = (uint8_t)p->cur_part;
+	f.message_size = m->size;
+	f.part_size = psz;
+	f.chunk_size = (uint16_t)chunk;
+	f.chunk_offset = p->cur_off;
+	frame_put_data_hdr(b, &f);
+	memcpy(b + FRAME_DATA_HDR_SIZE, m->data + p->cur_base + p->cur_off,
+	    chunk);
+	outbox_commit(&s->ob, FRAME_DATA_HDR_SIZE + chunk);
+	s->st.tx_datagrams++;
+	session_sent(s, p, now);
+
+	p->cur_off += chunk;
+	if (p->cur_off < psz)
+		return;
+	p->cur_base += psz;
+	p->cur_off = 0;
+	if (++p->cur_part < m->nparts)
+		return;
+	/* The whole message left. */
+	TAILQ_REMOVE(&p->sendq, m, entry);
+	p->sendq_len--;
+	s->queued--;
+	p->st.tx_msgs++;
+	p->st.tx_bytes += m->size;
+	s->st.tx_msgs++;
+	p->cur_part = p->cur_base = 0;
+	msg_free(m);
+}
+
+/* Size of the next frame p would send. */
+static uint32_t
+sock_next_frame_size(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m = TAILQ_FIRST(&p->sendq);
+	uint32_t		 left = m->partsz[p->cur_part] - p->cur_off;
+	uint32_t		 maxchunk = (uint32_t)s->o.max_frame_size -
+				    FRAME_DATA_HDR_SIZE;
+
+	return FRAME_DATA_HDR_SIZE + (left < maxchunk ? left : maxchunk);
+}
+
+int
+sock_tick(struct sock *s, nbmq_time now)
+{
+	uint64_t	 budget = s->o.max_tick_send;
+	struct peer	*p;
+	uint8_t		*b;
+
+	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
+		p->deficit += (int64_t)s->o.max_frame_size;
+		while (budget > 0 && !TAILQ_EMPTY(&p->sendq)) {
+			uint32_t size = sock_next_frame_size(s, p);
+
+			if (size > p->deficit)
+				break;
+			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
+				s->ops->flush(s->arg, s);
+				b = outbox_slot(&s->ob, &p->addr);
+				if (b == NULL) {
+					/* The kernel is full: wait. */
+					p->deficit -= (int64_t)
+					    s->o.max_frame_size;
+					return 1;
+				}
+			}
+			sock_emit(s, p, b, now);
+			p->deficit -= size;
+			budget--;
+		}
+		TAILQ_REMOVE(&s->active, p, active_entry);
+		if (TAILQ_EMPTY(&p->sendq)) {
+			p->active = 0;
+			p->deficit = 0;
+		} else
+			TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+	}
+	return !TAILQ_EMPTY(&s->active);
+}
+
+int
+sock_has_output(const struct sock *s)
+{
+	return !TAILQ_EMPTY(&s->active) || s->ob.n > 0;
+}
+
+uint64_t
+sock_send_room(const struct sock *s)
+{
+	const struct peer	*p;
+	uint64_t		 room = 0, min = UINT64_MAX;
+
+	if (s->type == NBMQ_DISH)
+		return 0;
+	TAILQ_FOREACH(p, &s->peers, entry) {
+		uint64_t r = p->sendq_len < s->o.send_hwm ?
+		    s->o.send_hwm - p->sendq_len : 0;
+
+		room += r;
+		if (r < min)
+			min = r;
+	}
+	if (s->type == NBMQ_RADIO)
+		return s->npeers ? min : 0;
+	return room;
+}
+
+static void
+sock_expire_reasm(struct sock *s, nbmq_time now)
+{
+	struct reasm	*r;
+
+	while ((r = TAILQ_FIRST(&s->reasm_lru)) != NULL &&
+	    r->last + s->o.uncompleted_message_ttl <= now) {
+		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+		TAILQ_REMOVE(&r->peer->reasms, r, peer_entry);
+		sock_count(s, r->peer, DROP_REASM_TIMEOUT);
+		s->nreasm--;
+		reasm_free(r);
+	}
+	s->maint_at = TAILQ_EMPTY(&s->reasm_lru) ? NBMQ_TIME_NEVER :
+	    now + s->o.queue_maint_ivl;
+}
+
+nbmq_time
+sock_next_deadline(const struct sock *s)
+{
+	nbmq_time	t = session_next_deadline(s);
+
+	return s->maint_at < t ? s->maint_at : t;
+}
+
+nbmq_time
+sock_timers(struct sock *s, nbmq_time now)
+{
+	session_timers(s, now);
+	if (s->maint_at <= now)
+		sock_expire_reasm(s, now);
+	return sock_next_deadline(s);
+}
+
+struct msg *
+sock_recv(struct sock *s)
+{
+	struct msg	*m;
+
+	if ((m = TAILQ_FIRST(&s->rq)) == NULL)
+		return NULL;
+	TAILQ_REMOVE(&s->rq, m, entry);
+	if (m->nparts == 0)
+		s->drops_unreported -= m->dropped <= s->drops_unreported ?
+		    m->dropped : s->drops_unreported;
+	else
+		s->rq_len--;
+	return m;
+}
+
+uint64_t
+sock_recv_count(const struct sock *s)
+{
+	return s->rq_len + s->nreasm;
+}
