@@ -510,4 +510,77 @@ void		 session_close_all(struct sock *);
 nbmq_time	 session_next_deadline(const struct sock *);
 void		 session_timers(struct sock *, nbmq_time);
 
+/*
+ * The libevent shell: daemon.c (sockets of the daemon), udp.c (UDP I/O and
+ * timers), ipc.c (application connections).
+ */
+struct client;
+struct event;
+struct event_base;
+struct evdns_base;
+struct evdns_getaddrinfo_request;
+struct bufferevent;
+struct evconnlistener;
+
+struct dsock {
+	struct sock	 core;
+	TAILQ_ENTRY(dsock) entry;
+	uint32_t	 handle;
+	int		 configured;	/* from the config: lives with the daemon */
+	struct client	*app;		/* attached application, or NULL */
+	int		 fd;		/* UDP, -1 before bind/connect */
+	struct event	*ev_read, *ev_write, *ev_timer;
+	int		 write_armed;
+	struct nbaddr	 local;
+	char		*host;		/* connect by name */
+	uint16_t	 port;
+	struct evdns_getaddrinfo_request *dns_req;
+	int		 closing;	/* lingering after close */
+	nbmq_time	 linger_until;
+	uint64_t	 credit_limit;	/* last announced */
+	uint32_t	 credit_peers;
+	int		 credit_sent;
+};
+TAILQ_HEAD(dsock_list, dsock);
+
+struct daemon {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct config	*conf;
+	struct dsock_list socks;
+	uint32_t	 next_handle;
+	nbmq_time	 started;
+};
+extern struct daemon *nbmqd;
+
+/* daemon.c */
+nbmq_time	 daemon_now(void);
+struct dsock	*dsock_new(int type, const struct sockopts *, const char *name);
+void		 dsock_free(struct dsock *);
+struct dsock	*dsock_by_handle(uint32_t);
+struct dsock	*dsock_by_name(const char *);
+/* Push output, deliver to the app, announce credit, re-arm the timer. */
+void		 dsock_sync(struct dsock *, nbmq_time now);
+/* The app closed it or went away: configured ones stay, others linger. */
+void		 dsock_release(struct dsock *, nbmq_time now);
+int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
+
+/* udp.c */
+extern const struct sock_ops udp_sock_ops;
+int		 udp_bind(struct dsock *, const char *addr);	/* 0 or errno */
+int		 udp_connect(struct dsock *, const char *addr);	/* 0 or errno */
+void		 udp_close(struct dsock *);
+void		 udp_arm_timer(struct dsock *, nbmq_time now);
+void		 udp_flush(struct dsock *);
+void		 udp_set_bufs(struct dsock *);
+
+/* ipc.c */
+int		 ipc_listen(const char *path, unsigned int mode,
+		    const char *group, uint64_t max_clients);
+void		 ipc_shutdown(void);
+/* Write queued messages and credit to the attached app. */
+void		 ipc_deliver(struct client *, struct dsock *);
+void		 ipc_sock_gone(struct client *, struct dsock *);
+int		 ipc_client_backlogged(const struct client *);
+
 #endif /* NBMQD_H */

@@ -1,0 +1,931 @@
+/*
+ * nbmq.c: libnbmq, the client side of the IPC protocol (nbmq-protocol.h).
+ *
+ * One Unix stream connection per socket, so each socket has its own fd to
+ * poll.  Sends go straight to the kernel with one sendmsg (header and the
+ * application's parts as an iovec, no copy) while the daemon's credit
+ * window allows; what the kernel does not take is kept and flushed first
+ * next time.  Received data is read in large chunks and parsed into a
+ * queue of messages, so a request waiting for its result never loses a
+ * message that arrived before it.  The library never prints or exits.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nbmq.h"
+#include "nbmq-protocol.h"
+
+#define EXPORT		__attribute__((visibility("default")))
+#define READ_CHUNK	(256U << 10)
+#define REQ_TIMEOUT_MS	10000
+
+struct nbmq_ctx {
+	char		*path;
+};
+
+struct nbmq_msg {
+	struct nbmq_msg	*next;
+	uint64_t	 peer;
+	uint64_t	 dropped;	/* > 0: a drop report, not a message */
+	uint32_t	 nparts;
+	uint32_t	 size;
+	uint32_t	*sizes;
+	uint8_t		*data;
+};
+
+struct nbmq_socket {
+	nbmq_ctx	*ctx;
+	int		 fd;
+	int		 err;		/* sticky: the connection is dead */
+	uint32_t	 handle;
+	int		 type;
+	uint32_t	 next_reqid;
+
+	uint8_t		*in;		/* unparsed input */
+	size_t		 in_len, in_cap;
+	uint8_t		*out;		/* output the kernel did not take */
+	size_t		 out_len, out_cap;
+
+	struct nbmq_msg	*head, **tailp;	/* received, in order */
+
+	uint64_t	 sent, limit;	/* credit window */
+	uint32_t	 peers;
+	uint64_t	 max_message_size;
+	int64_t		 rcvtimeo, sndtimeo;
+
+	/* The result of the request in flight. */
+	uint32_t	 wait_reqid;
+	int		 got_result;
+	struct ipc_result result;
+	char		 result_str[NBMQ_IPC_MAX_STRING];
+	char		 endpoint[NBMQ_IPC_MAX_STRING];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+EXPORT nbmq_ctx *
+nbmq_ctx_new(const char *path)
+{
+	nbmq_ctx	*ctx;
+
+	if (path == NULL || *path == '\0')
+		path = getenv("NBMQ_SOCKET");
+	if (path == NULL || *path == '\0')
+		path = NBMQ_DEFAULT_IPC_PATH;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return NULL;
+	if ((ctx->path = strdup(path)) == NULL) {
+		free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+EXPORT void
+nbmq_ctx_destroy(nbmq_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	free(ctx->path);
+	free(ctx);
+}
+
+static void
+sock_dead(nbmq_socket *s, int err)
+{
+	if (s->err == 0)
+		s->err = err;
+}
+
+/* Write what waits in s->out; 0, or -1 with s->err set. */
+static int
+out_flush(nbmq_socket *s)
+{
+	ssize_t	n;
+
+	while (s->out_len > 0) {
+		n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			memmove(s->out, s->out + n, s->out_len - (size_t)n);
+			s->out_len -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		sock_dead(s, errno == EPIPE ? ECONNRESET : errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+out_append(nbmq_socket *s, const void *p, size_t len)
+{
+	if (s->out_len + len > s->out_cap) {
+		size_t	 cap = s->out_cap ? s->out_cap : 4096;
+		uint8_t	*n;
+
+		while (cap < s->out_len + len)
+			cap *= 2;
+		if ((n = realloc(s->out, cap)) == NULL)
+			return -1;
+		s->out = n;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_len, p, len);
+	s->out_len += len;
+	return 0;
+}
+
+/*
+ * Send one IPC message made of iovecs: straight to the kernel when nothing
+ * waits, the rest buffered.  0, or -1 with errno.
+ */
+static int
+ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr	mh;
+	size_t		total = 0, done = 0;
+	ssize_t		n = 0;
+
+	if (s->err) {
+		errno = s->err;
+		return -1;
+	}
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (s->out_len > 0 && out_flush(s) == -1) {
+		errno = s->err;
+		return -1;
+	}
+	if (s->out_len == 0) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = (size_t)iovcnt;
+		do
+			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				sock_dead(s, errno == EPIPE ? ECONNRESET :
+				    errno);
+				errno = s->err;
+				return -1;
+			}
+			n = 0;
+		}
+	}
+	/* Keep the part the kernel did not take. */
+	for (int i = 0; i < iovcnt && done + iov[i].iov_len <= total; i++) {
+		size_t	len = iov[i].iov_len, skip = 0;
+
+		if ((size_t)n > done)
+			skip = (size_t)n - done < len ? (size_t)n - done : len;
+		if (skip < len && out_append(s, (const uint8_t *)
+		    iov[i].iov_base + skip, len - skip) == -1) {
+			errno = ENOMEM;
+			return -1;
+		}
+		done += len;
+	}
+	return 0;
+}
+
+static int
+ipc_send1(nbmq_socket *s, uint16_t type, uint32_t reqid, const void *p,
+    size_t len)
+{
+	struct nbmq_ipc_hdr	h = {
+		.len = (uint32_t)len,
+		.type = type,
+		.handle = s->handle,
+		.reqid = reqid,
+	};
+	struct iovec		iov[2] = {
+		{ &h, sizeof(h) },
+		{ (void *)p, len },
+	};
+
+	return ipc_sendv(s, iov, len ? 2 : 1);
+}
+
+static void
+queue_push(nbmq_socket *s, struct nbmq_msg *m)
+{
+	m->next = NULL;
+	*s->tailp = m;
+	s->tailp = &m->next;
+}
+
+/* One complete IPC message from the daemon. */
+static int
+ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
+{
+	struct ipc_msgview	 v;
+	struct nbmq_msg		*m;
+
+	switch (h->type) {
+	case IPC_MSG:
+		if (ipc_msg_parse(p, h->len, &v) != 0)
+			return EPROTO;
+		m = malloc(sizeof(*m) + (size_t)v.nparts * 4 + v.size);
+		if (m == NULL)
+			return ENOMEM;
+		m->peer = v.peer;
+		m->dropped = 0;
+		m->nparts = v.nparts;
+		m->size = v.size;
+		m->sizes = (uint32_t *)(m + 1);
+		m->data = (uint8_t *)(m->sizes + v.nparts);
+		memcpy(m->sizes, v.sizes, (size_t)v.nparts * 4);
+		memcpy(m->data, v.data, v.size);
+		queue_push(s, m);
+		return 0;
+	case IPC_DROPPED: {
+		struct ipc_dropped d;
+
+		if (h->len != sizeof(d))
+			return EPROTO;
+		memcpy(&d, p, sizeof(d));
+		if ((m = calloc(1, sizeof(*m))) == NULL)
+			return ENOMEM;
+		m->dropped = d.count ? d.count : 1;
+		queue_push(s, m);
+		return 0;
+	}
+	case IPC_CREDIT: {
+		struct ipc_credit c;
+
+		if (h->len != sizeof(c))
+			return EPROTO;
+		memcpy(&c, p, sizeof(c));
+		s->limit = c.limit;
+		s->peers = c.peers;
+		return 0;
+	}
+	case IPC_RESULT:
+	case IPC_HELLO_OK:
+		if (h->reqid != s->wait_reqid || s->got_result)
+			return EPROTO;
+		memset(&s->result, 0, sizeof(s->result));
+		s->result_str[0] = '\0';
+		if (h->type == IPC_HELLO_OK) {
+			struct ipc_hello_ok ok;
+
+			if (h->len != sizeof(ok))
+				return EPROTO;
+		} else {
+			size_t	slen;
+
+			if (h->len < sizeof(s->result) ||
+			    (slen = h->len - sizeof(s->result)) >=
+			    sizeof(s->result_str))
+				return EPROTO;
+			memcpy(&s->result, p, sizeof(s->result));
+			memcpy(s->result_str, p + sizeof(s->result), slen);
+			s->result_str[slen] = '\0';
+		}
+		s->got_result = 1;
+		return 0;
+	case IPC_SOCK_GONE:
+		return ECONNRESET;
+	}
+	return EPROTO;
+}
+
+/* Parse every complete message in the input buffer. */
+static void
+in_parse(nbmq_socket *s)
+{
+	struct nbmq_ipc_hdr	 h;
+	size_t			 off = 0;
+	int			 e;
+
+	while (s->err == 0 && s->in_len - off >= sizeof(h)) {
+		memcpy(&h, s->in + off, sizeof(h));
+		if ((e = ipc_hdr_check(&h, NBMQ_IPC_MAX_PAYLOAD)) != 0) {
+			sock_dead(s, EPROTO);
+			break;
+		}
+		if (s->in_len - off < sizeof(h) + h.len)
+			break;
+		if ((e = ipc_handle(s, &h, s->in + off + sizeof(h))) != 0)
+			sock_dead(s, e);
+		off += sizeof(h) + h.len;
+	}
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+}
+
+/* Read what the kernel has; 0, or -1 with s->err set (EOF too). */
+static int
+in_read(nbmq_socket *s)
+{
+	ssize_t	n;
+
+	for (;;) {
+		if (s->in_cap - s->in_len < READ_CHUNK / 4) {
+			size_t	 cap = s->in_cap * 2;
+			uint8_t	*b;
+
+			/* A message larger than the buffer: make room for it. */
+			if (s->in_len >= sizeof(struct nbmq_ipc_hdr)) {
+				struct nbmq_ipc_hdr h;
+
+				memcpy(&h, s->in, sizeof(h));
+				while (cap < sizeof(h) + (size_t)h.len +
+				    READ_CHUNK)
+					cap *= 2;
+			}
+			if ((b = realloc(s->in, cap)) == NULL) {
+				sock_dead(s, ENOMEM);
+				return -1;
+			}
+			s->in = b;
+			s->in_cap = cap;
+		}
+		n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
+		    MSG_DONTWAIT);
+		if (n > 0) {
+			s->in_len += (size_t)n;
+			in_parse(s);
+			if (s->err)
+				return -1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		sock_dead(s, n == 0 ? ECONNRESET : errno);
+		return -1;
+	}
+}
+
+/*
+ * Wait up to timeout ms (-1 forever) for input, flushing output meanwhile.
+ * Returns 1 when something was read, 0 on timeout, -1 on error/EINTR.
+ */
+static int
+io_wait(nbmq_socket *s, int timeout)
+{
+	struct pollfd	pfd = { .fd = s->fd, .events = POLLIN };
+	int		r;
+
+	if (s->out_len > 0)
+		pfd.events |= POLLOUT;
+	r = poll(&pfd, 1, timeout);
+	if (r == -1)
+		return -1;	/* EINTR */
+	if (r == 0)
+		return 0;
+	if ((pfd.revents & POLLOUT) && out_flush(s) == -1)
+		return -1;
+	if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (in_read(s) == -1)
+			return -1;
+		return 1;
+	}
+	return 1;
+}
+
+static int
+remaining(int64_t deadline)
+{
+	int64_t	left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	return left < 0 ? 0 : (int)(left > 60000 ? 60000 : left);
+}
+
+/* Send a request, wait for its result; 0 or errno from the daemon. */
+static int
+request(nbmq_socket *s, uint16_t type, const void *p, size_t len)
+{
+	int64_t	deadline = now_ms() + REQ_TIMEOUT_MS;
+
+	s->wait_reqid = ++s->next_reqid ? s->next_reqid : ++s->next_reqid;
+	s->got_result = 0;
+	if (ipc_send1(s, type, s->wait_reqid, p, len) == -1)
+		return errno;
+	while (!s->got_result) {
+		if (s->err)
+			return s->err;
+		if (io_wait(s, remaining(deadline)) == -1) {
+			if (s->err)
+				return s->err;
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (!s->got_result && now_ms() >= deadline)
+			return ETIMEDOUT;
+	}
+	s->wait_reqid = 0;
+	return s->result.err;
+}
+
+static void
+sock_free(nbmq_socket *s)
+{
+	struct nbmq_msg	*m;
+
+	while ((m = s->head) != NULL) {
+		s->head = m->next;
+		free(m);
+	}
+	if (s->fd != -1)
+		close(s->fd);
+	free(s->in);
+	free(s->out);
+	free(s);
+}
+
+/* Connect to the daemon and say hello. */
+static nbmq_socket *
+sock_open(nbmq_ctx *ctx)
+{
+	struct sockaddr_un	 sun;
+	struct ipc_hello	 hello;
+	nbmq_socket		*s;
+	int			 e;
+
+	if (ctx == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(ctx->path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	strcpy(sun.sun_path, ctx->path);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->ctx = ctx;
+	s->tailp = &s->head;
+	s->rcvtimeo = s->sndtimeo = -1;
+	s->max_message_size = 16U << 20;
+	s->in_cap = READ_CHUNK;
+	if ((s->in = malloc(s->in_cap)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->fd == -1 || connect(s->fd, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		e = errno;
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+	memset(&hello, 0, sizeof(hello));
+	hello.magic = NBMQ_IPC_MAGIC;
+	hello.version = NBMQ_IPC_VERSION;
+	hello.pid = (uint32_t)getpid();
+	if ((e = request(s, IPC_HELLO, &hello, sizeof(hello))) != 0) {
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+static int
+sock_cache_opts(nbmq_socket *s)
+{
+	int64_t	v;
+
+	if (nbmq_getopt(s, NBMQ_OPT_MAX_MESSAGE_SIZE, &v) == -1)
+		return -1;
+	s->max_message_size = (uint64_t)v;
+	return 0;
+}
+
+EXPORT nbmq_socket *
+nbmq_socket_new(nbmq_ctx *ctx, int type)
+{
+	struct ipc_create	 cr = { .type = (uint32_t)type };
+	nbmq_socket		*s;
+	int			 e;
+
+	if (type < NBMQ_DEALER || type > NBMQ_DISH) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = sock_open(ctx)) == NULL)
+		return NULL;
+	if ((e = request(s, IPC_SOCK_CREATE, &cr, sizeof(cr))) != 0) {
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	s->handle = (uint32_t)s->result.value;
+	s->type = type;
+	if (sock_cache_opts(s) == -1) {
+		e = errno;
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+EXPORT nbmq_socket *
+nbmq_attach(nbmq_ctx *ctx, const char *name)
+{
+	nbmq_socket	*s;
+	int		 e;
+
+	if (name == NULL || *name == '\0' ||
+	    strlen(name) >= NBMQ_IPC_MAX_STRING) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = sock_open(ctx)) == NULL)
+		return NULL;
+	if ((e = request(s, IPC_SOCK_ATTACH, name, strlen(name))) != 0) {
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	s->handle = (uint32_t)s->result.value;
+	s->type = (int)s->result.aux;
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", s->result_str);
+	if (sock_cache_opts(s) == -1) {
+		e = errno;
+		sock_free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+EXPORT int
+nbmq_close(nbmq_socket *s)
+{
+	int64_t	deadline = now_ms() + REQ_TIMEOUT_MS;
+	int	e = 0;
+
+	if (s == NULL)
+		return 0;
+	/* Messages still buffered here go first; then the daemon lingers. */
+	while (s->err == 0 && s->out_len > 0 && now_ms() < deadline)
+		if (io_wait(s, remaining(deadline)) == -1 && errno != EINTR)
+			break;
+	if (s->err == 0)
+		e = request(s, IPC_SOCK_CLOSE, NULL, 0);
+	else
+		e = s->err;
+	sock_free(s);
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+addr_request(nbmq_socket *s, uint16_t type, const char *addr)
+{
+	int	e;
+
+	if (addr == NULL || *addr == '\0' ||
+	    strlen(addr) >= NBMQ_IPC_MAX_STRING) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((e = request(s, type, addr, strlen(addr))) != 0) {
+		errno = e;
+		return -1;
+	}
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", s->result_str);
+	return 0;
+}
+
+EXPORT int
+nbmq_bind(nbmq_socket *s, const char *addr)
+{
+	return addr_request(s, IPC_SOCK_BIND, addr);
+}
+
+EXPORT int
+nbmq_connect(nbmq_socket *s, const char *addr)
+{
+	return addr_request(s, IPC_SOCK_CONNECT, addr);
+}
+
+EXPORT int
+nbmq_last_endpoint(nbmq_socket *s, char *buf, size_t len)
+{
+	if (s->endpoint[0] == '\0') {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (strlen(s->endpoint) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, s->endpoint);
+	return 0;
+}
+
+EXPORT int
+nbmq_setopt(nbmq_socket *s, int opt, int64_t value)
+{
+	struct ipc_opt	o = { .opt = (uint32_t)opt, .value = value };
+	int		e;
+
+	if (opt == NBMQ_OPT_RCVTIMEO || opt == NBMQ_OPT_SNDTIMEO) {
+		if (value < -1) {
+			errno = EINVAL;
+			return -1;
+		}
+		*(opt == NBMQ_OPT_RCVTIMEO ? &s->rcvtimeo : &s->sndtimeo) =
+		    value;
+		return 0;
+	}
+	if ((e = request(s, IPC_SOCK_SETOPT, &o, sizeof(o))) != 0) {
+		errno = e;
+		return -1;
+	}
+	if (opt == NBMQ_OPT_MAX_MESSAGE_SIZE)
+		s->max_message_size = (uint64_t)value;
+	return 0;
+}
+
+EXPORT int
+nbmq_getopt(nbmq_socket *s, int opt, int64_t *value)
+{
+	struct ipc_opt	o = { .opt = (uint32_t)opt };
+	int		e;
+
+	if (opt == NBMQ_OPT_RCVTIMEO || opt == NBMQ_OPT_SNDTIMEO) {
+		*value = opt == NBMQ_OPT_RCVTIMEO ? s->rcvtimeo : s->sndtimeo;
+		return 0;
+	}
+	if ((e = request(s, IPC_SOCK_GETOPT, &o, sizeof(o))) != 0) {
+		errno = e;
+		return -1;
+	}
+	*value = (int64_t)s->result.value;
+	return 0;
+}
+
+/* Wait for room in the credit window; 0, or -1 with errno. */
+static int
+send_wait(nbmq_socket *s, int flags)
+{
+	int64_t	deadline;
+	int	r;
+
+	if (s->sent < s->limit)
+		return 0;
+	/* The daemon may have granted more meanwhile. */
+	if (in_read(s) == -1) {
+		errno = s->err;
+		return -1;
+	}
+	if (s->sent < s->limit)
+		return 0;
+	if ((flags & NBMQ_DONTWAIT) || s->sndtimeo == 0) {
+		errno = s->peers == 0 ? EHOSTUNREACH : EAGAIN;
+		return -1;
+	}
+	deadline = s->sndtimeo < 0 ? -1 : now_ms() + s->sndtimeo;
+	while (s->sent >= s->limit) {
+		if ((r = io_wait(s, remaining(deadline))) == -1) {
+			if (s->err)
+				errno = s->err;
+			return -1;
+		}
+		if (s->sent < s->limit)
+			break;
+		if (deadline >= 0 && now_ms() >= deadline) {
+			errno = s->peers == 0 ? EHOSTUNREACH : EAGAIN;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+EXPORT int
+nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
+    uint64_t peer, int flags)
+{
+	struct nbmq_ipc_hdr	h;
+	struct ipc_msg		im;
+	uint32_t		sizes[NBMQ_IPC_MAX_PARTS];
+	struct iovec		iov[3 + NBMQ_IPC_MAX_PARTS];
+	uint64_t		total = 0;
+
+	if (s->err) {
+		errno = s->err;
+		return -1;
+	}
+	if (nparts < 1 || nparts > NBMQ_IPC_MAX_PARTS || parts == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->type == NBMQ_DISH) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	for (int i = 0; i < nparts; i++) {
+		if (parts[i].iov_len > UINT32_MAX) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		sizes[i] = (uint32_t)parts[i].iov_len;
+		total += parts[i].iov_len;
+	}
+	if (total > s->max_message_size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (send_wait(s, flags) == -1)
+		return -1;
+
+	memset(&im, 0, sizeof(im));
+	im.peer = peer;
+	im.nparts = (uint32_t)nparts;
+	memset(&h, 0, sizeof(h));
+	h.type = IPC_SEND;
+	h.handle = s->handle;
+	h.len = (uint32_t)(sizeof(im) + (size_t)nparts * 4 + total);
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = &im;
+	iov[1].iov_len = sizeof(im);
+	iov[2].iov_base = sizes;
+	iov[2].iov_len = (size_t)nparts * 4;
+	for (int i = 0; i < nparts; i++)
+		iov[3 + i] = parts[i];
+	if (ipc_sendv(s, iov, 3 + nparts) == -1)
+		return -1;
+	s->sent++;
+	return 0;
+}
+
+EXPORT int
+nbmq_send(nbmq_socket *s, const void *buf, size_t len, int flags)
+{
+	struct iovec	iov = { (void *)buf, len };
+
+	return nbmq_sendv(s, &iov, 1, 0, flags);
+}
+
+EXPORT int
+nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
+{
+	struct nbmq_msg	*m;
+	int64_t		 deadline;
+	int		 timeout = (flags & NBMQ_DONTWAIT) ? 0 :
+			    (int)(s->rcvtimeo > INT32_MAX ? INT32_MAX :
+			    s->rcvtimeo);
+
+	if (s->type == NBMQ_RADIO) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	deadline = timeout < 0 ? -1 : now_ms() + timeout;
+	while (s->head == NULL) {
+		if (s->err) {
+			errno = s->err;
+			return -1;
+		}
+		if (in_read(s) == -1 && s->head == NULL) {
+			errno = s->err;
+			return -1;
+		}
+		if (s->head != NULL)
+			break;
+		if (deadline >= 0 && now_ms() >= deadline) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (io_wait(s, remaining(deadline)) == -1 && s->head == NULL) {
+			if (s->err)
+				errno = s->err;
+			return -1;
+		}
+	}
+	m = s->head;
+	if ((s->head = m->next) == NULL)
+		s->tailp = &s->head;
+	if (m->dropped) {
+		free(m);
+		errno = ENOBUFS;
+		return -1;
+	}
+	m->next = NULL;
+	*msgp = m;
+	return 0;
+}
+
+EXPORT size_t
+nbmq_msg_parts(const nbmq_msg *m)
+{
+	return m->nparts;
+}
+
+EXPORT const void *
+nbmq_msg_part(const nbmq_msg *m, size_t i, size_t *len)
+{
+	size_t	off = 0;
+
+	if (i >= m->nparts)
+		return NULL;
+	for (size_t j = 0; j < i; j++)
+		off += m->sizes[j];
+	if (len != NULL)
+		*len = m->sizes[i];
+	return m->data + off;
+}
+
+EXPORT size_t
+nbmq_msg_size(const nbmq_msg *m)
+{
+	return m->size;
+}
+
+EXPORT uint64_t
+nbmq_msg_peer(const nbmq_msg *m)
+{
+	return m->peer;
+}
+
+EXPORT void
+nbmq_msg_free(nbmq_msg *m)
+{
+	free(m);
+}
+
+EXPORT int
+nbmq_fd(nbmq_socket *s)
+{
+	if (s->fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return s->fd;
+}
+
+EXPORT int
+nbmq_readable(nbmq_socket *s)
+{
+	if (s->head == NULL && s->err == 0)
+		in_read(s);
+	return s->head != NULL || s->err != 0;
+}
+
+EXPORT const char *
+nbmq_strerror(int e)
+{
+	switch (e) {
+	case EAGAIN:
+		return "would block (high-water mark reached or no message)";
+	case EHOSTUNREACH:
+		return "no connected peer";
+	case ENOBUFS:
+		return "messages were dropped at the receive high-water mark";
+	case EMSGSIZE:
+		return "message larger than max_message_size";
+	case ECONNRESET:
+		return "the daemon closed the connection";
+	case EPROTO:
+		return "IPC protocol mismatch with the daemon";
+	case ENXIO:
+		return "no configured socket with that name";
+	case EBUSY:
+		return "another application is attached to that socket";
+	case EUSERS:
+		return "the daemon has too many clients";
+	case ENOTSUP:
+		return "operation not supported by this socket type";
+	case EISCONN:
+		return "socket is already bound or connected";
+	}
+	return strerror(e);
+}

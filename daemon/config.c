@@ -1,0 +1,1068 @@
+/*
+ * config.c: nbmqd.conf, an ini file read with inih.
+ *
+ *	[daemon]		ipc_path, ipc_mode, ipc_group, log_level,
+ *				max_clients
+ *	[defaults]		socket options for every socket
+ *	[socket NAME]		type, bind or connect, socket options
+ *
+ * inih reads the file through config_reader(), which counts lines, handles
+ * section headers itself (so that empty, duplicate and unknown sections are
+ * seen, with their line, whatever inih's section length limit) and checks
+ * the syntax of every other line before inih splits it into key and value
+ * for config_handler().  Every error is collected with its line; after the
+ * whole file is read, [defaults] is applied to every socket (declared
+ * before or after it) for the options the socket did not set itself, and
+ * the combinations are checked.  The errors are then printed in line order
+ * as "file:line: key: what is wrong".
+ */
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <ini.h>
+
+#include "nbmqd.h"
+
+#define CONFIG_MAXOPTS		64	/* >= entries of opt_table */
+#define CONFIG_WHY		256
+#define CONFIG_MAX_CLIENTS	100000
+#define CONFIG_IPC_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum config_section {
+	SEC_NONE,		/* before the first section */
+	SEC_DAEMON,
+	SEC_DEFAULTS,
+	SEC_SOCKET,
+	SEC_IGNORE,		/* a broken header: its keys are skipped */
+};
+
+enum config_dkey {
+	DK_IPC_PATH,
+	DK_IPC_MODE,
+	DK_IPC_GROUP,
+	DK_LOG_LEVEL,
+	DK_MAX_CLIENTS,
+	DK_N
+};
+
+static const char *const config_dkeys[DK_N] = {
+	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
+};
+
+/* Keys of later versions: known, so that the message can say so. */
+static const char *const config_unsupported[] = {
+	"name", "stun_server", "stun_refresh_ivl", "encryptor",
+	"private_key_file", "peers", "peers_file", NULL
+};
+
+static const struct {
+	const char	*name;
+	int		 level;
+} config_levels[] = {
+	{ "err", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+};
+
+static const struct {
+	const char	*name;
+	int		 type;
+} config_types[] = {
+	{ "dealer", NBMQ_DEALER },
+	{ "safe_dealer", NBMQ_SAFE_DEALER },
+	{ "radio", NBMQ_RADIO },
+	{ "dish", NBMQ_DISH },
+};
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* A [socket NAME] section while the file is read. */
+struct config_sock {
+	struct sockconf	*sc;
+	char		*title;		/* "socket NAME" as written */
+	int		 listed;	/* in cf->sockets (else discarded) */
+	int		 type_line, bind_line, connect_line;
+	int		 optline[CONFIG_MAXOPTS];	/* 0: from [defaults] */
+};
+
+struct config_err {
+	int		 line;
+	size_t		 seq;
+	char		*msg;
+};
+
+struct config_parse {
+	struct config	*cf;
+	const char	*name;		/* file name for messages */
+	FILE		*errf;
+	int		 nerr;
+	struct config_err *errs;
+	size_t		 nerrs, errcap;
+
+	FILE		*fp;		/* input: a file, */
+	const char	*str;		/* or a string */
+	char		*line;
+	size_t		 linecap;
+	int		 lineno;
+
+	enum config_section sec;
+	struct config_sock *cur;
+	int		 daemon_line, defaults_line;
+	int		 dkey_line[DK_N];
+	int		 defopt_line[CONFIG_MAXOPTS];
+	struct config_sock **socks;
+	size_t		 nsocks, sockcap;
+};
+
+static void	config_err(struct config_parse *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+const char *
+socktype_name(int type)
+{
+	size_t	 i;
+
+	for (i = 0; i < NITEMS(config_types); i++)
+		if (config_types[i].type == type)
+			return config_types[i].name;
+	return NULL;
+}
+
+int
+socktype_from_name(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NITEMS(config_types); i++)
+		if (strcmp(config_types[i].name, name) == 0)
+			return config_types[i].type;
+	return -1;
+}
+
+static const char *
+config_level_name(int level)
+{
+	size_t	 i;
+
+	for (i = 0; i < NITEMS(config_levels); i++)
+		if (config_levels[i].level == level)
+			return config_levels[i].name;
+	return "info";
+}
+
+void
+config_init(struct config *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->ipc_mode = 0660;
+	cf->log_level = LOG_INFO;
+	cf->max_clients = 1024;
+	opts_defaults(&cf->defaults);
+	TAILQ_INIT(&cf->sockets);
+}
+
+static void
+config_sockconf_free(struct sockconf *sc)
+{
+	if (sc == NULL)
+		return;
+	free(sc->bind);
+	free(sc->connect);
+	free(sc);
+}
+
+void
+config_free(struct config *cf)
+{
+	struct sockconf	*sc;
+
+	while ((sc = TAILQ_FIRST(&cf->sockets)) != NULL) {
+		TAILQ_REMOVE(&cf->sockets, sc, entry);
+		config_sockconf_free(sc);
+	}
+	free(cf->path);
+	free(cf->ipc_path);
+	free(cf->ipc_group);
+	config_init(cf);
+}
+
+/* Errors. */
+
+static void
+config_err(struct config_parse *p, int line, const char *fmt, ...)
+{
+	struct config_err	*e;
+	va_list			 ap;
+	char			*msg;
+	size_t			 ncap;
+	int			 r;
+
+	p->nerr++;
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		msg = NULL;
+	if (msg != NULL && p->nerrs == p->errcap) {
+		ncap = p->errcap ? p->errcap * 2 : 16;
+		e = reallocarray(p->errs, ncap, sizeof(*e));
+		if (e == NULL) {
+			free(msg);
+			msg = NULL;
+		} else {
+			p->errs = e;
+			p->errcap = ncap;
+		}
+	}
+	if (msg == NULL) {
+		/* Out of memory: say what we can, now. */
+		if (p->errf != NULL)
+			fprintf(p->errf, "%s:%d: out of memory\n", p->name,
+			    line);
+		return;
+	}
+	e = &p->errs[p->nerrs];
+	e->line = line;
+	e->seq = p->nerrs;
+	e->msg = msg;
+	p->nerrs++;
+}
+
+static int
+config_err_cmp(const void *a, const void *b)
+{
+	const struct config_err	*x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int
+config_err_at(const struct config_parse *p, int line)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nerrs; i++)
+		if (p->errs[i].line == line)
+			return 1;
+	return 0;
+}
+
+static void
+config_err_flush(struct config_parse *p)
+{
+	size_t	 i;
+
+	if (p->nerrs > 1)
+		qsort(p->errs, p->nerrs, sizeof(*p->errs), config_err_cmp);
+	for (i = 0; i < p->nerrs; i++) {
+		if (p->errf != NULL) {
+			if (p->errs[i].line > 0)
+				fprintf(p->errf, "%s:%d: %s\n", p->name,
+				    p->errs[i].line, p->errs[i].msg);
+			else
+				fprintf(p->errf, "%s: %s\n", p->name,
+				    p->errs[i].msg);
+		}
+		free(p->errs[i].msg);
+	}
+	free(p->errs);
+	p->errs = NULL;
+	p->nerrs = p->errcap = 0;
+}
+
+/* Small parsers. */
+
+static char *
+config_lskip(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static char *
+config_trim(char *s)
+{
+	char	*e;
+
+	s = config_lskip(s);
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Decimal digits only, no sign: 0, or -1. */
+static int
+config_parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t	 n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+		if (n > max)
+			return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+static int
+config_valid_name(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_' &&
+		    s[n] != '.' && s[n] != '-')
+			return 0;
+	return n >= 1 && n <= NBMQ_NAME_MAX;
+}
+
+/*
+ * A light look at "host:port" or "[v6]:port"; addr_parse() does the real
+ * work when the socket is set up.  0, or -1 with the reason in why.
+ */
+static int
+config_check_addr(const char *s, int connecting, char *why, size_t len)
+{
+	const char	*host, *hend, *port, *c;
+	uint64_t	 pn;
+
+	if (*s == '\0') {
+		snprintf(why, len, "missing address");
+		return -1;
+	}
+	if (*s == '[') {
+		host = s + 1;
+		if ((hend = strchr(host, ']')) == NULL) {
+			snprintf(why, len, "missing ']' after the IPv6 "
+			    "address");
+			return -1;
+		}
+		if (hend == host) {
+			snprintf(why, len, "empty IPv6 address");
+			return -1;
+		}
+		for (c = host; c < hend; c++)
+			if (!isxdigit((unsigned char)*c) && *c != ':' &&
+			    *c != '.' && *c != '%' &&
+			    !isalnum((unsigned char)*c))
+				break;
+		if (c < hend || memchr(host, ':', hend - host) == NULL) {
+			snprintf(why, len, "invalid IPv6 address");
+			return -1;
+		}
+		if (hend[1] == '\0') {
+			snprintf(why, len, "missing port");
+			return -1;
+		}
+		if (hend[1] != ':') {
+			snprintf(why, len, "expected ':' and a port after "
+			    "']'");
+			return -1;
+		}
+		port = hend + 2;
+	} else {
+		if ((c = strrchr(s, ':')) == NULL) {
+			snprintf(why, len, "missing port");
+			return -1;
+		}
+		host = s;
+		hend = c;
+		port = c + 1;
+		if (memchr(host, ':', hend - host) != NULL) {
+			snprintf(why, len, "an IPv6 address needs brackets, "
+			    "like [::1]:7000");
+			return -1;
+		}
+		if (hend == host) {
+			snprintf(why, len, "missing host");
+			return -1;
+		}
+		for (c = host; c < hend; c++)
+			if (!isalnum((unsigned char)*c) && *c != '.' &&
+			    *c != '-' && *c != '_')
+				break;
+		if (c < hend) {
+			snprintf(why, len, "invalid host");
+			return -1;
+		}
+	}
+	if (*port == '\0') {
+		snprintf(why, len, "missing port");
+		return -1;
+	}
+	if (strlen(port) > 5 || config_parse_uint(port, 65535, &pn) != 0) {
+		snprintf(why, len, "invalid port (0..65535)");
+		return -1;
+	}
+	if (connecting && pn == 0) {
+		snprintf(why, len, "cannot connect to port 0");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_is_unsupported(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; config_unsupported[i] != NULL; i++)
+		if (strcmp(config_unsupported[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+config_dkey(const char *key)
+{
+	int	 i;
+
+	for (i = 0; i < DK_N; i++)
+		if (strcmp(config_dkeys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+static int
+config_optidx(const char *key, const struct optdesc **dp)
+{
+	const struct optdesc	*d;
+	ptrdiff_t		 i;
+
+	if ((d = opt_by_name(key)) == NULL)
+		return -1;
+	i = d - opt_table;
+	if (i < 0 || i >= CONFIG_MAXOPTS)
+		return -1;
+	*dp = d;
+	return (int)i;
+}
+
+/* 1 if key was already set in this section (and says so), else records it. */
+static int
+config_dup(struct config_parse *p, int *linep, const char *key)
+{
+	if (*linep != 0) {
+		config_err(p, p->lineno, "%s: duplicate key (first at line "
+		    "%d)", key, *linep);
+		return 1;
+	}
+	*linep = p->lineno;
+	return 0;
+}
+
+/*
+ * A key that does not belong to the current section: explain where it
+ * goes, or that it does not exist.
+ */
+static void
+config_misplaced(struct config_parse *p, const char *key, const char *where)
+{
+	const struct optdesc	*d;
+
+	if (config_is_unsupported(key))
+		config_err(p, p->lineno, "%s: not supported by this version "
+		    "of nbmqd", key);
+	else if (config_dkey(key) >= 0)
+		config_err(p, p->lineno, "%s: only allowed in [daemon]", key);
+	else if (config_optidx(key, &d) >= 0)
+		config_err(p, p->lineno, "%s: a socket option: put it in "
+		    "[defaults] or a [socket NAME] section", key);
+	else if (strcmp(key, "type") == 0 || strcmp(key, "bind") == 0 ||
+	    strcmp(key, "connect") == 0)
+		config_err(p, p->lineno, "%s: only allowed in a [socket NAME] "
+		    "section", key);
+	else
+		config_err(p, p->lineno, "%s: unknown key in %s", key, where);
+}
+
+/* Sections. */
+
+static void
+config_daemon_key(struct config_parse *p, const char *key, const char *val)
+{
+	struct config	*cf = p->cf;
+	uint64_t	 v;
+	char		*s;
+	size_t		 i;
+	int		 k;
+
+	if ((k = config_dkey(key)) < 0) {
+		config_misplaced(p, key, "[daemon]");
+		return;
+	}
+	if (config_dup(p, &p->dkey_line[k], key))
+		return;
+	switch (k) {
+	case DK_IPC_PATH:
+	case DK_IPC_GROUP:
+		if (k == DK_IPC_PATH && (*val == '\0' ||
+		    strlen(val) > CONFIG_IPC_PATH_MAX)) {
+			config_err(p, p->lineno, "%s: must be a path of 1 to "
+			    "%zu characters", key, CONFIG_IPC_PATH_MAX);
+			return;
+		}
+		if (k == DK_IPC_GROUP) {
+			for (i = 0; val[i] != '\0'; i++)
+				if (isspace((unsigned char)val[i]) ||
+				    val[i] == ':')
+					break;
+			if (*val == '\0' || val[i] != '\0') {
+				config_err(p, p->lineno, "%s: must be a group "
+				    "name or number, not \"%.64s\"", key, val);
+				return;
+			}
+		}
+		if ((s = strdup(val)) == NULL) {
+			config_err(p, p->lineno, "%s: out of memory", key);
+			return;
+		}
+		if (k == DK_IPC_PATH) {
+			free(cf->ipc_path);
+			cf->ipc_path = s;
+		} else {
+			free(cf->ipc_group);
+			cf->ipc_group = s;
+		}
+		break;
+	case DK_IPC_MODE:
+		for (i = 0; val[i] >= '0' && val[i] <= '7'; i++)
+			;
+		if (i == 0 || i > 4 || val[i] != '\0' ||
+		    (v = strtoul(val, NULL, 8)) > 0777) {
+			config_err(p, p->lineno, "%s: must be an octal mode "
+			    "between 0000 and 0777 (like 0660), not \"%.64s\"",
+			    key, val);
+			return;
+		}
+		cf->ipc_mode = (unsigned int)v;
+		break;
+	case DK_LOG_LEVEL:
+		for (i = 0; i < NITEMS(config_levels); i++)
+			if (strcmp(config_levels[i].name, val) == 0)
+				break;
+		if (i == NITEMS(config_levels)) {
+			config_err(p, p->lineno, "%s: must be one of err, "
+			    "warning, notice, info, debug, not \"%.64s\"",
+			    key, val);
+			return;
+		}
+		cf->log_level = config_levels[i].level;
+		break;
+	case DK_MAX_CLIENTS:
+		if (config_parse_uint(val, CONFIG_MAX_CLIENTS, &v) != 0 ||
+		    v < 1) {
+			config_err(p, p->lineno, "%s: must be an integer "
+			    "between 1 and %d, not \"%.64s\"", key,
+			    CONFIG_MAX_CLIENTS, val);
+			return;
+		}
+		cf->max_clients = v;
+		break;
+	}
+}
+
+/* A socket option into o; 0 if key is not one. */
+static int
+config_opt_key(struct config_parse *p, struct sockopts *o, int *lines,
+    const char *key, const char *val)
+{
+	const struct optdesc	*d;
+	char			 why[CONFIG_WHY];
+	int			 i;
+
+	if ((i = config_optidx(key, &d)) < 0)
+		return 0;
+	if (config_dup(p, &lines[i], key))
+		return 1;
+	if (opt_parse(o, d, val, why, sizeof(why)) != 0)
+		config_err(p, p->lineno, "%s: %s", key, why);
+	return 1;
+}
+
+static void
+config_defaults_key(struct config_parse *p, const char *key, const char *val)
+{
+	if (!config_opt_key(p, &p->cf->defaults, p->defopt_line, key, val))
+		config_misplaced(p, key, "[defaults]");
+}
+
+static void
+config_addr_key(struct config_parse *p, struct config_sock *cs, char **dst,
+    int *linep, const char *key, const char *val)
+{
+	char	 why[CONFIG_WHY];
+
+	if (config_dup(p, linep, key))
+		return;
+	if (config_check_addr(val, dst == &cs->sc->connect, why,
+	    sizeof(why)) != 0) {
+		config_err(p, p->lineno, "%s: %s: expected host:port or "
+		    "[v6]:port, not \"%.64s\"", key, why, val);
+		return;
+	}
+	if ((*dst = strdup(val)) == NULL)
+		config_err(p, p->lineno, "%s: out of memory", key);
+}
+
+static void
+config_socket_key(struct config_parse *p, const char *key, const char *val)
+{
+	struct config_sock	*cs = p->cur;
+	char			 where[96];
+	int			 t;
+
+	if (strcmp(key, "type") == 0) {
+		if (config_dup(p, &cs->type_line, key))
+			return;
+		if ((t = socktype_from_name(val)) < 0) {
+			config_err(p, p->lineno, "%s: must be one of dealer, "
+			    "safe_dealer, radio, dish, not \"%.64s\"", key,
+			    val);
+			return;
+		}
+		cs->sc->type = t;
+	} else if (strcmp(key, "bind") == 0)
+		config_addr_key(p, cs, &cs->sc->bind, &cs->bind_line, key, val);
+	else if (strcmp(key, "connect") == 0)
+		config_addr_key(p, cs, &cs->sc->connect, &cs->connect_line,
+		    key, val);
+	else if (!config_opt_key(p, &cs->sc->o, cs->optline, key, val)) {
+		snprintf(where, sizeof(where), "[%.80s]", cs->title);
+		config_misplaced(p, key, where);
+	}
+}
+
+static struct config_sock *
+config_sock_new(struct config_parse *p, const char *title, const char *name)
+{
+	struct config_sock	*cs, **v;
+	size_t			 ncap;
+
+	if (p->nsocks == p->sockcap) {
+		ncap = p->sockcap ? p->sockcap * 2 : 8;
+		if ((v = reallocarray(p->socks, ncap, sizeof(*v))) == NULL)
+			return NULL;
+		p->socks = v;
+		p->sockcap = ncap;
+	}
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
+		return NULL;
+	if ((cs->sc = calloc(1, sizeof(*cs->sc))) == NULL ||
+	    (cs->title = strdup(title)) == NULL) {
+		free(cs->sc);
+		free(cs);
+		return NULL;
+	}
+	snprintf(cs->sc->name, sizeof(cs->sc->name), "%s", name);
+	cs->sc->type = 0;
+	cs->sc->line = p->lineno;
+	opts_defaults(&cs->sc->o);
+	p->socks[p->nsocks++] = cs;
+	return cs;
+}
+
+static struct config_sock *
+config_sock_find(struct config_parse *p, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nsocks; i++)
+		if (p->socks[i]->listed &&
+		    strcmp(p->socks[i]->sc->name, name) == 0)
+			return p->socks[i];
+	return NULL;
+}
+
+/* A section header "[title]". */
+static void
+config_section(struct config_parse *p, char *title)
+{
+	struct config_sock	*cs, *first;
+	char			*name;
+	int			*linep = NULL;
+
+	p->cur = NULL;
+	p->sec = SEC_IGNORE;
+	if (strcmp(title, "daemon") == 0) {
+		p->sec = SEC_DAEMON;
+		linep = &p->daemon_line;
+	} else if (strcmp(title, "defaults") == 0) {
+		p->sec = SEC_DEFAULTS;
+		linep = &p->defaults_line;
+	}
+	if (linep != NULL) {
+		/* A repeated section goes on where the first one left. */
+		if (*linep != 0)
+			config_err(p, p->lineno, "[%s]: duplicate section "
+			    "(first at line %d)", title, *linep);
+		else
+			*linep = p->lineno;
+		return;
+	}
+	if (strncmp(title, "socket", 6) != 0 ||
+	    (title[6] != '\0' && !isspace((unsigned char)title[6]))) {
+		config_err(p, p->lineno, "[%.80s]: unknown section (expected "
+		    "[daemon], [defaults] or [socket NAME])", title);
+		return;
+	}
+	name = config_trim(title + 6);
+	if ((cs = config_sock_new(p, title, name)) == NULL) {
+		config_err(p, p->lineno, "[%.80s]: out of memory", title);
+		return;
+	}
+	p->sec = SEC_SOCKET;
+	p->cur = cs;
+	/*
+	 * A bad or repeated name: the section is still read and checked,
+	 * then discarded.
+	 */
+	if (!config_valid_name(name))
+		config_err(p, p->lineno, "[%.80s]: invalid socket name: "
+		    "1 to %d characters of A-Z a-z 0-9 _ . -", title,
+		    NBMQ_NAME_MAX);
+	else if ((first = config_sock_find(p, name)) != NULL)
+		config_err(p, p->lineno, "[%s]: duplicate section (first at "
+		    "line %d)", title, first->sc->line);
+	else {
+		cs->listed = 1;
+		TAILQ_INSERT_TAIL(&p->cf->sockets, cs->sc, entry);
+	}
+}
+
+/* Reading. */
+
+/* The next line without its end of line, or NULL at the end. */
+static char *
+config_getline(struct config_parse *p, size_t *lenp)
+{
+	const char	*e;
+	ssize_t		 r;
+	size_t		 n;
+	char		*nl;
+
+	if (p->fp != NULL) {
+		if ((r = getline(&p->line, &p->linecap, p->fp)) < 0)
+			return NULL;
+		n = (size_t)r;
+	} else {
+		if (p->str == NULL || *p->str == '\0')
+			return NULL;
+		e = strchr(p->str, '\n');
+		n = e != NULL ? (size_t)(e - p->str) + 1 : strlen(p->str);
+		if (n + 1 > p->linecap) {
+			if ((nl = realloc(p->line, n + 1)) == NULL)
+				return NULL;
+			p->line = nl;
+			p->linecap = n + 1;
+		}
+		memcpy(p->line, p->str, n);
+		p->line[n] = '\0';
+		p->str += n;
+	}
+	if (n > 0 && p->line[n - 1] == '\n')
+		p->line[--n] = '\0';
+	if (n > 0 && p->line[n - 1] == '\r')
+		p->line[--n] = '\0';
+	*lenp = n;
+	return p->line;
+}
+
+/*
+ * Look at one line.  Returns what inih should see: the line itself for
+ * "key = value", or NULL (a blank line) for comments, section headers
+ * (handled here) and lines with errors (reported here).
+ */
+static char *
+config_line(struct config_parse *p, char *s, size_t len)
+{
+	char	*e, *rest;
+	size_t	 i;
+
+	if (strlen(s) != len) {
+		config_err(p, p->lineno, "syntax error: NUL byte in line");
+		return NULL;
+	}
+	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	s = config_lskip(s);
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return NULL;
+	if (*s == '[') {
+		if ((e = strchr(s, ']')) == NULL) {
+			config_err(p, p->lineno, "syntax error: section "
+			    "header without ']'");
+			p->cur = NULL;
+			p->sec = SEC_IGNORE;
+			return NULL;
+		}
+		*e = '\0';
+		rest = config_lskip(e + 1);
+		if (*rest != '\0' && *rest != ';' && *rest != '#')
+			config_err(p, p->lineno, "[%.80s]: unexpected text "
+			    "after ']'", s + 1);
+		config_section(p, config_trim(s + 1));
+		return NULL;
+	}
+	/* inih's rules: the first '=' or ':' before an inline comment. */
+	for (i = 0; s[i] != '\0' && s[i] != '=' && s[i] != ':'; i++)
+		if (s[i] == ';' && i > 0 && isspace((unsigned char)s[i - 1]))
+			break;
+	if (s[i] != '=' && s[i] != ':') {
+		config_err(p, p->lineno, "syntax error: expected \"key = "
+		    "value\"");
+		return NULL;
+	}
+	return s;
+}
+
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct config_parse	*p = stream;
+	char			*raw, *s;
+	size_t			 len;
+
+	if (num < 2 || (raw = config_getline(p, &len)) == NULL)
+		return NULL;
+	p->lineno++;
+	if (len + 2 > (size_t)num) {
+		config_err(p, p->lineno, "syntax error: line too long (at most "
+		    "%d characters)", num - 2);
+		s = NULL;
+	} else
+		s = config_line(p, raw, len);
+	if (s == NULL)
+		s = "";
+	len = strlen(s);
+	memcpy(str, s, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
+	return str;
+}
+
+static int
+config_handler(void *user, const char *section, const char *key,
+    const char *val)
+{
+	struct config_parse	*p = user;
+
+	if (*key == '\0') {
+		config_err(p, p->lineno, "syntax error: missing key before "
+		    "'='");
+		return 1;
+	}
+	switch (p->sec) {
+	case SEC_NONE:
+		config_err(p, p->lineno, "%.64s: outside of any section (start "
+		    "with [daemon], [defaults] or [socket NAME])", key);
+		break;
+	case SEC_DAEMON:
+		config_daemon_key(p, key, val);
+		break;
+	case SEC_DEFAULTS:
+		config_defaults_key(p, key, val);
+		break;
+	case SEC_SOCKET:
+		config_socket_key(p, key, val);
+		break;
+	case SEC_IGNORE:
+		break;
+	}
+	return 1;
+}
+
+/* The whole file is read: defaults, required keys, combinations. */
+static void
+config_finish(struct config_parse *p)
+{
+	struct config		*cf = p->cf;
+	struct config_sock	*cs;
+	const struct optdesc	*d;
+	char			 why[CONFIG_WHY];
+	size_t			 i;
+	int			 defaults_ok = 1, own, j;
+
+	if (opts_validate(&cf->defaults, why, sizeof(why)) != 0) {
+		defaults_ok = 0;
+		config_err(p, p->defaults_line, "[defaults]: %s", why);
+	}
+	for (i = 0; i < p->nsocks; i++) {
+		cs = p->socks[i];
+		if (cs->type_line == 0)
+			config_err(p, cs->sc->line, "type: missing in [%.80s] "
+			    "(dealer, safe_dealer, radio or dish)", cs->title);
+		if (cs->bind_line != 0 && cs->connect_line != 0) {
+			if (cs->bind_line > cs->connect_line)
+				config_err(p, cs->bind_line, "bind: cannot be "
+				    "used with connect (line %d): a socket "
+				    "binds or connects", cs->connect_line);
+			else
+				config_err(p, cs->connect_line, "connect: "
+				    "cannot be used with bind (line %d): a "
+				    "socket binds or connects", cs->bind_line);
+		} else if (cs->bind_line == 0 && cs->connect_line == 0)
+			config_err(p, cs->sc->line, "[%.80s]: needs bind or "
+			    "connect", cs->title);
+		own = 0;
+		for (d = opt_table, j = 0; d->name != NULL &&
+		    j < CONFIG_MAXOPTS; d++, j++) {
+			if (cs->optline[j] != 0)
+				own = 1;
+			else
+				memcpy((char *)&cs->sc->o + d->off,
+				    (const char *)&cf->defaults + d->off,
+				    sizeof(uint64_t));
+		}
+		/* Bad [defaults] alone were reported once, above. */
+		if ((own || defaults_ok) &&
+		    opts_validate(&cs->sc->o, why, sizeof(why)) != 0)
+			config_err(p, cs->sc->line, "[%.80s]: %s", cs->title,
+			    why);
+	}
+}
+
+static void
+config_parse_free(struct config_parse *p)
+{
+	struct config_sock	*cs;
+	size_t			 i;
+
+	for (i = 0; i < p->nsocks; i++) {
+		cs = p->socks[i];
+		if (!cs->listed)
+			config_sockconf_free(cs->sc);
+		free(cs->title);
+		free(cs);
+	}
+	free(p->socks);
+	free(p->line);
+}
+
+/* Read fp or text into cf (from config_init); returns the error count. */
+static int
+config_parse(struct config *cf, const char *name, FILE *fp, const char *text,
+    FILE *errf)
+{
+	struct config_parse	 p;
+	int			 r;
+
+	memset(&p, 0, sizeof(p));
+	p.cf = cf;
+	p.name = name;
+	p.errf = errf;
+	p.fp = fp;
+	p.str = text;
+	p.sec = SEC_NONE;
+
+	if ((cf->path = strdup(name)) == NULL)
+		config_err(&p, 0, "out of memory");
+	r = ini_parse_stream(config_reader, &p, config_handler, &p);
+	if (r == -2)
+		config_err(&p, p.lineno, "out of memory");
+	else if (r > 0 && !config_err_at(&p, r))
+		config_err(&p, r, "syntax error");
+	if (fp != NULL && (ferror(fp) || !feof(fp)))
+		config_err(&p, 0, "read error after line %d", p.lineno);
+	else if (fp == NULL && p.str != NULL && *p.str != '\0')
+		config_err(&p, p.lineno, "out of memory");
+	config_finish(&p);
+	if (cf->ipc_path == NULL &&
+	    (cf->ipc_path = strdup(NBMQ_DEFAULT_IPC_PATH)) == NULL)
+		config_err(&p, 0, "out of memory");
+	config_err_flush(&p);
+	config_parse_free(&p);
+	if (p.nerr > 0)
+		config_free(cf);
+	return p.nerr;
+}
+
+int
+config_load(struct config *cf, const char *path, FILE *errf)
+{
+	FILE	*fp;
+	int	 n;
+
+	config_init(cf);
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errf != NULL)
+			fprintf(errf, "%s: cannot open: %s\n", path,
+			    strerror(errno));
+		return 1;
+	}
+	n = config_parse(cf, path, fp, NULL, errf);
+	fclose(fp);
+	return n;
+}
+
+int
+config_load_string(struct config *cf, const char *name, const char *text,
+    FILE *errf)
+{
+	config_init(cf);
+	return config_parse(cf, name, NULL, text, errf);
+}
+
+void
+config_print(const struct config *cf, FILE *fp)
+{
+	const struct sockconf	*sc;
+	const struct optdesc	*d;
+	const char		*t;
+	char			 buf[64];
+
+	fprintf(fp, "# nbmqd %s: the effective configuration", NBMQD_VERSION);
+	if (cf->path != NULL)
+		fprintf(fp, " from %s", cf->path);
+	fprintf(fp, ",\n# every default filled in.\n\n");
+
+	fprintf(fp, "[daemon]\n");
+	fprintf(fp, "ipc_path = %s\n", cf->ipc_path != NULL ? cf->ipc_path :
+	    NBMQ_DEFAULT_IPC_PATH);
+	fprintf(fp, "ipc_mode = %04o\n", cf->ipc_mode);
+	if (cf->ipc_group != NULL)
+		fprintf(fp, "ipc_group = %s\n", cf->ipc_group);
+	else
+		fprintf(fp, "# ipc_group: not set, the daemon's own group\n");
+	fprintf(fp, "log_level = %s\n", config_level_name(cf->log_level));
+	fprintf(fp, "max_clients = %" PRIu64 "\n", cf->max_clients);
+
+	fprintf(fp, "\n[defaults]\n");
+	for (d = opt_table; d->name != NULL; d++) {
+		opt_format(&cf->defaults, d, buf, sizeof(buf));
+		fprintf(fp, "%s = %s\n", d->name, buf);
+	}
+
+	TAILQ_FOREACH(sc, &cf->sockets, entry) {
+		fprintf(fp, "\n[socket %s]\n", sc->name);
+		if ((t = socktype_name(sc->type)) != NULL)
+			fprintf(fp, "type = %s\n", t);
+		if (sc->bind != NULL)
+			fprintf(fp, "bind = %s\n", sc->bind);
+		if (sc->connect != NULL)
+			fprintf(fp, "connect = %s\n", sc->connect);
+		for (d = opt_table; d->name != NULL; d++) {
+			opt_format(&sc->o, d, buf, sizeof(buf));
+			fprintf(fp, "%s = %s\n", d->name, buf);
+		}
+	}
+}

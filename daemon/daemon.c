@@ -1,0 +1,155 @@
+/*
+ * daemon.c: the daemon's sockets, created by applications or by the config,
+ * and the one place that moves data between the core and the shell after
+ * every event (dsock_sync).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "nbmqd.h"
+
+struct daemon	*nbmqd;
+
+nbmq_time
+daemon_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (nbmq_time)ts.tv_sec * NSEC + (nbmq_time)ts.tv_nsec;
+}
+
+static void
+dsock_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+struct dsock *
+dsock_new(int type, const struct sockopts *o, const char *name)
+{
+	struct dsock	*d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (sock_init(&d->core, type, o, &udp_sock_ops, d) == -1) {
+		free(d);
+		return NULL;
+	}
+	d->fd = -1;
+	d->handle = ++nbmqd->next_handle;
+	if (name != NULL)
+		snprintf(d->core.name, sizeof(d->core.name), "%s", name);
+	else
+		snprintf(d->core.name, sizeof(d->core.name), "#%u", d->handle);
+	if ((d->ev_timer = evtimer_new(nbmqd->base, dsock_timer_cb, d)) == NULL)
+		fatalx("evtimer_new");
+	TAILQ_INSERT_TAIL(&nbmqd->socks, d, entry);
+	return d;
+}
+
+void
+dsock_free(struct dsock *d)
+{
+	log_debug("socket %s: destroyed", d->core.name);
+	TAILQ_REMOVE(&nbmqd->socks, d, entry);
+	udp_close(d);
+	event_free(d->ev_timer);
+	sock_destroy(&d->core);
+	free(d->host);
+	free(d);
+}
+
+struct dsock *
+dsock_by_handle(uint32_t handle)
+{
+	struct dsock	*d;
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry)
+		if (d->handle == handle)
+			return d;
+	return NULL;
+}
+
+struct dsock *
+dsock_by_name(const char *name)
+{
+	struct dsock	*d;
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry)
+		if (d->configured && strcmp(d->core.name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+dsock_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dsock	*d = arg;
+	nbmq_time	 now = daemon_now();
+
+	sock_timers(&d->core, now);
+	dsock_sync(d, now);
+}
+
+void
+dsock_sync(struct dsock *d, nbmq_time now)
+{
+	/* Frames queued by this event leave now, not on the next loop. */
+	if (!d->write_armed && d->fd != -1) {
+		if (sock_tick(&d->core, now) && !d->write_armed) {
+			event_add(d->ev_write, NULL);
+			d->write_armed = 1;
+		}
+		udp_flush(d);
+	}
+	if (d->app != NULL)
+		ipc_deliver(d->app, d);
+
+	if (d->closing && (d->core.queued == 0 || now >= d->linger_until)) {
+		if (d->core.queued > 0)
+			log_info("socket %s: linger expired with %llu "
+			    "messages queued", d->core.name,
+			    (unsigned long long)d->core.queued);
+		dsock_free(d);
+		return;
+	}
+	udp_arm_timer(d, now);
+}
+
+void
+dsock_release(struct dsock *d, nbmq_time now)
+{
+	d->app = NULL;
+	if (d->configured) {
+		log_info("socket %s: application detached", d->core.name);
+		return;
+	}
+	d->closing = 1;
+	d->linger_until = now + d->core.o.linger;
+	dsock_sync(d, now);
+}
+
+int
+dsock_setopt(struct dsock *d, const struct optdesc *od, int64_t v)
+{
+	struct sockopts	o = d->core.o;
+	char		why[128];
+
+	if (opt_set_ipc(&o, od, v) == -1)
+		return EINVAL;
+	if (opts_validate(&o, why, sizeof(why)) == -1)
+		return EINVAL;
+	if (o.max_frame_size != d->core.o.max_frame_size) {
+		struct outbox	ob;
+
+		if (d->core.ob.n > 0 || outbox_init(&ob, o.max_frame_size))
+			return EBUSY;
+		outbox_free(&d->core.ob);
+		d->core.ob = ob;
+	}
+	d->core.o = o;
+	udp_set_bufs(d);
+	return 0;
+}

@@ -1,0 +1,366 @@
+/*
+ * udp.c: the UDP side of the shell.  One socket per nbmq socket, drained
+ * completely on every readable event with recvmmsg, written with sendmmsg
+ * from the core's outbox, one timer per socket at the core's next deadline.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+#include <event2/util.h>
+
+#include "nbmqd.h"
+
+#define UDP_BATCH	64
+
+static void	udp_flush_cb(void *, struct sock *);
+static void	udp_recv_ready_cb(void *, struct sock *);
+static void	udp_peer_event_cb(void *, struct sock *, struct peer *,
+		    enum peer_event);
+static void	udp_resolve_cb(void *, struct sock *);
+static uint64_t	udp_random64_cb(void *);
+
+const struct sock_ops udp_sock_ops = {
+	.flush = udp_flush_cb,
+	.recv_ready = udp_recv_ready_cb,
+	.peer_event = udp_peer_event_cb,
+	.resolve = udp_resolve_cb,
+	.random64 = udp_random64_cb,
+};
+
+static uint64_t
+udp_random64_cb(void *arg)
+{
+	uint64_t	v;
+
+	while (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		if (errno != EINTR)
+			fatal("getrandom");
+	return v;
+}
+
+static void
+udp_recv_ready_cb(void *arg, struct sock *s)
+{
+	/* Delivery happens in dsock_sync at the end of the callback. */
+}
+
+static void
+udp_peer_event_cb(void *arg, struct sock *s, struct peer *p,
+    enum peer_event ev)
+{
+	/* Credits and events are announced in dsock_sync. */
+}
+
+/* Send what the outbox holds; keep what the kernel refused for later. */
+void
+udp_flush(struct dsock *d)
+{
+	struct outbox	*ob = &d->core.ob;
+	struct mmsghdr	 mm[OUTBOX_SLOTS];
+	struct iovec	 iov[OUTBOX_SLOTS];
+	int		 n, sent = 0;
+
+	if (ob->n == 0)
+		return;
+	if (d->fd == -1) {
+		ob->n = 0;
+		return;
+	}
+	for (int i = 0; i < ob->n; i++) {
+		iov[i].iov_base = ob->buf + (size_t)i * ob->slot_size;
+		iov[i].iov_len = ob->len[i];
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_name = &ob->to[i].u;
+		mm[i].msg_hdr.msg_namelen = ob->to[i].len;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (sent < ob->n) {
+		n = sendmmsg(d->fd, mm + sent, ob->n - sent, MSG_DONTWAIT);
+		if (n > 0) {
+			sent += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			break;
+		/* This datagram cannot go (no route, refused): skip it. */
+		d->core.st.drops[DROP_SEND_FAILED]++;
+		sent++;
+	}
+	outbox_consume(ob, sent);
+	if (ob->n > 0 && !d->write_armed) {
+		event_add(d->ev_write, NULL);
+		d->write_armed = 1;
+	}
+}
+
+static void
+udp_flush_cb(void *arg, struct sock *s)
+{
+	udp_flush(arg);
+}
+
+static void
+udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dsock	*d = arg;
+	struct mmsghdr	 mm[UDP_BATCH];
+	struct iovec	 iov[UDP_BATCH];
+	struct nbaddr	 from[UDP_BATCH];
+	static uint8_t	*bufs;
+	const size_t	 bufsz = FRAME_MAX_SIZE + 1;
+	nbmq_time	 now = daemon_now();
+	int		 n;
+
+	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
+		fatal("udp buffers");
+	do {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			iov[i].iov_base = bufs + (size_t)i * bufsz;
+			iov[i].iov_len = bufsz;
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_name = &from[i].u;
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i].u);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNREFUSED)
+				log_warn("socket %s: recvmmsg", d->core.name);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			from[i].len = mm[i].msg_hdr.msg_namelen;
+			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				d->core.st.drops[DROP_LENGTH]++;
+				continue;
+			}
+			sock_input(&d->core, now, &from[i], iov[i].iov_base,
+			    mm[i].msg_len);
+		}
+	} while (n == UDP_BATCH);
+	dsock_sync(d, now);
+}
+
+static void
+udp_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dsock	*d = arg;
+	nbmq_time	 now = daemon_now();
+
+	d->write_armed = 0;
+	udp_flush(d);
+	if (d->core.ob.n == 0)
+		sock_tick(&d->core, now);
+	dsock_sync(d, now);
+}
+
+void
+udp_arm_timer(struct dsock *d, nbmq_time now)
+{
+	nbmq_time	 t = sock_next_deadline(&d->core);
+	struct timeval	 tv;
+
+	if (d->closing && d->linger_until < t)
+		t = d->linger_until;
+	if (t == NBMQ_TIME_NEVER) {
+		event_del(d->ev_timer);
+		return;
+	}
+	t = t > now ? t - now : 0;
+	tv.tv_sec = t / NSEC;
+	tv.tv_usec = (t % NSEC) / 1000 + 1;	/* never early */
+	event_add(d->ev_timer, &tv);
+}
+
+void
+udp_set_bufs(struct dsock *d)
+{
+	int	v;
+
+	if (d->fd == -1)
+		return;
+	/* As root, go past net.core.rmem_max; else the kernel caps it. */
+	if ((v = (int)d->core.o.rcvbuf) > 0 &&
+	    setsockopt(d->fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) == -1)
+		setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	if ((v = (int)d->core.o.sndbuf) > 0 &&
+	    setsockopt(d->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) == -1)
+		setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+/* A UDP socket of family af bound to a (or to any address, port 0). */
+static int
+udp_open(struct dsock *d, int af, const struct nbaddr *a)
+{
+	struct nbaddr	 any;
+	int		 fd, zero = 0;
+
+	if ((fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return errno;
+	if (a == NULL) {
+		memset(&any, 0, sizeof(any));
+		any.u.sa.sa_family = af;
+		any.len = af == AF_INET ? sizeof(any.u.sin) : sizeof(any.u.sin6);
+		a = &any;
+	}
+	if (af == AF_INET6)	/* [::] takes IPv4 too, as v4-mapped */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, &a->u.sa, a->len) == -1) {
+		int	e = errno;
+
+		close(fd);
+		return e;
+	}
+	d->fd = fd;
+	d->local.len = sizeof(d->local.u);
+	getsockname(fd, &d->local.u.sa, &d->local.len);
+	udp_set_bufs(d);
+	d->ev_read = event_new(nbmqd->base, fd, EV_READ | EV_PERSIST,
+	    udp_read_cb, d);
+	d->ev_write = event_new(nbmqd->base, fd, EV_WRITE, udp_write_cb, d);
+	if (d->ev_read == NULL || d->ev_write == NULL)
+		fatalx("event_new");
+	event_add(d->ev_read, NULL);
+	return 0;
+}
+
+int
+udp_bind(struct dsock *d, const char *text)
+{
+	struct nbaddr	a;
+	int		e;
+
+	if (d->fd != -1)
+		return EISCONN;
+	if (addr_parse(text, &a, NULL, 0, NULL) != 0)
+		return EINVAL;
+	if ((e = udp_open(d, a.u.sa.sa_family, &a)) != 0)
+		return e;
+	sock_set_bound(&d->core);
+	log_info("socket %s: bound to %s", d->core.name, addr_str(&d->local));
+	return 0;
+}
+
+int
+udp_connect(struct dsock *d, const char *text)
+{
+	struct nbaddr	a;
+	char		host[256];
+	uint16_t	port;
+	int		r, e;
+
+	if (d->fd != -1)
+		return EISCONN;
+	if ((r = addr_parse(text, &a, host, sizeof(host), &port)) == -1)
+		return EINVAL;
+	if (r == 0) {
+		if ((e = udp_open(d, a.u.sa.sa_family, NULL)) != 0)
+			return e;
+		log_info("socket %s: connecting from %s to %s", d->core.name,
+		    addr_str(&d->local), text);
+		sock_set_remote(&d->core, &a, daemon_now());
+		return 0;
+	}
+	/* A name: one dual-stack socket, IPv4 answers as v4-mapped. */
+	if ((e = udp_open(d, AF_INET6, NULL)) != 0 &&
+	    (e = udp_open(d, AF_INET, NULL)) != 0)
+		return e;
+	if ((d->host = strdup(host)) == NULL)
+		return ENOMEM;
+	d->port = port;
+	log_info("socket %s: connecting from %s to %s", d->core.name,
+	    addr_str(&d->local), text);
+	sock_connect_name(&d->core, daemon_now());
+	return 0;
+}
+
+static void
+udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dsock	*d = arg;
+	struct nbaddr	 a;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;		/* d is being freed */
+	d->dns_req = NULL;
+	if (result != 0 || res == NULL) {
+		log_warnx("socket %s: cannot resolve %s: %s", d->core.name,
+		    d->host, evutil_gai_strerror(result));
+		return;		/* the reconnect timer tries again */
+	}
+	memset(&a, 0, sizeof(a));
+	if (d->local.u.sa.sa_family == AF_INET6 &&
+	    res->ai_family == AF_INET) {
+		const struct sockaddr_in *in = (void *)res->ai_addr;
+
+		a.u.sin6.sin6_family = AF_INET6;
+		a.u.sin6.sin6_port = in->sin_port;
+		a.u.sin6.sin6_addr.s6_addr[10] = 0xff;
+		a.u.sin6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&a.u.sin6.sin6_addr.s6_addr[12], &in->sin_addr, 4);
+		a.len = sizeof(a.u.sin6);
+	} else if (res->ai_family == d->local.u.sa.sa_family &&
+	    res->ai_addrlen <= sizeof(a.u)) {
+		memcpy(&a.u, res->ai_addr, res->ai_addrlen);
+		a.len = res->ai_addrlen;
+	} else {
+		log_warnx("socket %s: %s has no usable address", d->core.name,
+		    d->host);
+		evutil_freeaddrinfo(res);
+		return;
+	}
+	evutil_freeaddrinfo(res);
+	log_debug("socket %s: %s is %s", d->core.name, d->host, addr_str(&a));
+	sock_set_remote(&d->core, &a, daemon_now());
+	dsock_sync(d, daemon_now());
+}
+
+static void
+udp_resolve_cb(void *arg, struct sock *s)
+{
+	struct dsock		*d = arg;
+	struct evutil_addrinfo	 hints;
+	char			 port[8];
+
+	if (d->dns_req != NULL || d->host == NULL)
+		return;		/* one lookup at a time */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = d->local.u.sa.sa_family == AF_INET ? AF_INET :
+	    AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	snprintf(port, sizeof(port), "%u", d->port);
+	/* The callback may run at once (numeric, /etc/hosts). */
+	d->dns_req = evdns_getaddrinfo(nbmqd->dns, d->host, port, &hints,
+	    udp_dns_cb, d);
+}
+
+void
+udp_close(struct dsock *d)
+{
+	if (d->dns_req != NULL) {
+		evdns_getaddrinfo_cancel(d->dns_req);
+		d->dns_req = NULL;
+	}
+	if (d->ev_read)
+		event_free(d->ev_read);
+	if (d->ev_write)
+		event_free(d->ev_write);
+	d->ev_read = d->ev_write = NULL;
+	if (d->fd != -1)
+		close(d->fd);
+	d->fd = -1;
+}
