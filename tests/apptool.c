@@ -1,0 +1,348 @@
+/*
+ * apptool: a test application on libnbmq for the integration tests.
+ *
+ *   apptool [-S PATH] ping  (-b|-c ADDR) -n N [-W WINDOW] [-w SECS]
+ *       send N multipart messages of mixed sizes, at most WINDOW in flight,
+ *       and check that each comes back byte-exact and in order
+ *   apptool [-S PATH] echo  (-b|-c ADDR) [-n N]
+ *       send every message back to the peer it came from
+ *   apptool [-S PATH] hwm   -c ADDR [-H HWM]
+ *       with the daemon unable to drain fast, NBMQ_DONTWAIT sends must fail
+ *       with EAGAIN after exactly HWM messages; a blocking send then succeeds
+ *   apptool [-S PATH] nopeer
+ *       a send on a socket with no peer fails with EHOSTUNREACH
+ *   apptool [-S PATH] block (-b|-c ADDR)
+ *       block in nbmq_recv; print the errno name it fails with
+ *   apptool [-S PATH] spam  -c ADDR
+ *       send forever (to be killed)
+ *
+ * Prints "ok ..." and exits 0 on success; "FAIL: ..." and exits 1.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nbmq.h"
+
+#define MAXPARTS	4
+#define PAYLOAD_MAX	(80 * 1024)
+
+static const char	*bind_addr, *connect_addr;
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+	va_list	ap;
+
+	printf("FAIL: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Message i: 1..4 parts of sizes that hit every chunking edge. */
+static int
+gen(uint32_t i, struct iovec *iov, uint8_t *buf)
+{
+	static const uint32_t	edges[] = { 0, 1, 465, 466, 467, 932, 933,
+				    1398, 4000, 70000 };
+	uint32_t		x = i * 2654435761U + 12345;
+	int			nparts = 1 + (int)(x % MAXPARTS);
+	size_t			off = 0;
+
+	for (int k = 0; k < nparts; k++) {
+		uint32_t sz;
+
+		x = x * 1103515245U + 12345;
+		sz = (i + (uint32_t)k) % 7 == 0 ? edges[(x >> 8) % 10] :
+		    (x >> 8) % 600;
+		if (k == 0 && sz < 4)
+			sz = 4;
+		if (off + sz > PAYLOAD_MAX)
+			sz = 0;
+		iov[k].iov_base = buf + off;
+		iov[k].iov_len = sz;
+		for (uint32_t j = 0; j < sz; j++)
+			buf[off + j] = (uint8_t)(i * 31 + (uint32_t)k * 7 + j);
+		if (k == 0)
+			memcpy(buf + off, &i, 4);
+		off += sz;
+	}
+	return nparts;
+}
+
+static void
+check(nbmq_msg *m, uint32_t i)
+{
+	struct iovec	iov[MAXPARTS];
+	static uint8_t	buf[PAYLOAD_MAX];
+	int		n = gen(i, iov, buf);
+
+	if (nbmq_msg_parts(m) != (size_t)n)
+		fail("message %u: %zu parts, want %d", i, nbmq_msg_parts(m), n);
+	for (int k = 0; k < n; k++) {
+		size_t		 len;
+		const void	*p = nbmq_msg_part(m, (size_t)k, &len);
+
+		if (len != iov[k].iov_len || memcmp(p, iov[k].iov_base, len))
+			fail("message %u part %d: content differs (%zu bytes, "
+			    "want %zu)", i, k, len, iov[k].iov_len);
+	}
+}
+
+static nbmq_socket *
+open_sock(nbmq_ctx *ctx, int type)
+{
+	nbmq_socket	*s;
+	char		 ep[256];
+
+	if ((s = nbmq_socket_new(ctx, type)) == NULL)
+		fail("socket: %s", nbmq_strerror(errno));
+	if (bind_addr != NULL) {
+		if (nbmq_bind(s, bind_addr) == -1)
+			fail("bind %s: %s", bind_addr, nbmq_strerror(errno));
+		nbmq_last_endpoint(s, ep, sizeof(ep));
+		fprintf(stderr, "apptool: bound to %s\n", ep);
+	} else if (connect_addr != NULL) {
+		if (nbmq_connect(s, connect_addr) == -1)
+			fail("connect %s: %s", connect_addr,
+			    nbmq_strerror(errno));
+	}
+	return s;
+}
+
+static void
+wait_peer(nbmq_socket *s, double secs)
+{
+	double	end = now() + secs;
+	int64_t	peers = 0;
+
+	while (now() < end) {
+		if (nbmq_getopt(s, NBMQ_OPT_PEERS, &peers) == -1)
+			fail("getopt peers: %s", nbmq_strerror(errno));
+		if (peers > 0)
+			return;
+		usleep(5000);
+	}
+	fail("no peer within %.0f s", secs);
+}
+
+static int
+do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	static uint8_t	 buf[PAYLOAD_MAX];
+	struct iovec	 iov[MAXPARTS];
+	uint32_t	 sent = 0, got = 0;
+	uint64_t	 bytes = 0;
+	double		 end = now() + secs;
+	nbmq_msg	*m;
+
+	wait_peer(s, secs);
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 100);
+	while (got < n) {
+		while (sent < n && sent - got < window) {
+			int np = gen(sent, iov, buf);
+
+			if (nbmq_sendv(s, iov, np, 0, 0) == -1)
+				fail("send %u: %s", sent, nbmq_strerror(errno));
+			sent++;
+		}
+		if (nbmq_recv(s, &m, 0) == -1) {
+			if (errno != EAGAIN)
+				fail("recv: %s", nbmq_strerror(errno));
+			if (now() > end)
+				fail("timeout: %u sent, %u came back", sent,
+				    got);
+			continue;
+		}
+		check(m, got);
+		bytes += nbmq_msg_size(m);
+		nbmq_msg_free(m);
+		got++;
+	}
+	if (nbmq_close(s) == -1)
+		fail("close: %s", nbmq_strerror(errno));
+	printf("ok %u messages, %llu bytes back byte-exact\n", n,
+	    (unsigned long long)bytes);
+	return 0;
+}
+
+static int
+do_echo(nbmq_ctx *ctx, uint32_t n)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	struct iovec	 iov[256];
+	nbmq_msg	*m;
+	uint32_t	 count = 0;
+
+	while (n == 0 || count < n) {
+		size_t	np;
+
+		if (nbmq_recv(s, &m, 0) == -1)
+			fail("recv: %s", nbmq_strerror(errno));
+		np = nbmq_msg_parts(m);
+		for (size_t k = 0; k < np; k++)
+			iov[k].iov_base = (void *)nbmq_msg_part(m, k,
+			    &iov[k].iov_len);
+		if (nbmq_sendv(s, iov, (int)np, nbmq_msg_peer(m), 0) == -1)
+			fail("echo send: %s", nbmq_strerror(errno));
+		nbmq_msg_free(m);
+		count++;
+	}
+	nbmq_close(s);
+	printf("ok echoed %u\n", count);
+	return 0;
+}
+
+static int
+do_hwm(nbmq_ctx *ctx, int64_t hwm)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	static uint8_t	 big[1 << 20];
+	int		 n = 0;
+
+	/* One frame per tick: 1 MiB needs ~2,250 ticks to leave. */
+	if (nbmq_setopt(s, NBMQ_OPT_SEND_HWM, hwm) == -1 ||
+	    nbmq_setopt(s, NBMQ_OPT_MAX_TICK_SEND, 1) == -1)
+		fail("setopt: %s", nbmq_strerror(errno));
+	wait_peer(s, 10);
+	for (;;) {
+		if (nbmq_send(s, big, sizeof(big), NBMQ_DONTWAIT) == -1) {
+			if (errno != EAGAIN)
+				fail("send: %s, want EAGAIN",
+				    nbmq_strerror(errno));
+			break;
+		}
+		if (++n > hwm * 4)
+			fail("%d sends accepted with send_hwm %lld", n,
+			    (long long)hwm);
+	}
+	if (n != hwm)
+		fail("EAGAIN after %d sends, want %lld", n, (long long)hwm);
+	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 30000);
+	if (nbmq_send(s, big, 100, 0) == -1)
+		fail("blocking send after EAGAIN: %s", nbmq_strerror(errno));
+	nbmq_close(s);
+	printf("ok EAGAIN after %d sends at send_hwm %lld\n", n,
+	    (long long)hwm);
+	return 0;
+}
+
+static int
+do_nopeer(nbmq_ctx *ctx)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+
+	if (nbmq_send(s, "x", 1, NBMQ_DONTWAIT) != -1 || errno != EHOSTUNREACH)
+		fail("send without peer: %s, want EHOSTUNREACH",
+		    nbmq_strerror(errno));
+	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 50);
+	if (nbmq_send(s, "x", 1, 0) != -1 || errno != EHOSTUNREACH)
+		fail("blocking send without peer: %s, want EHOSTUNREACH",
+		    nbmq_strerror(errno));
+	nbmq_close(s);
+	printf("ok EHOSTUNREACH without a peer\n");
+	return 0;
+}
+
+static int
+do_block(nbmq_ctx *ctx)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	nbmq_msg	*m;
+
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		if (nbmq_recv(s, &m, 0) == -1) {
+			printf("%s\n", errno == ECONNRESET ? "ECONNRESET" :
+			    errno == ENOTCONN ? "ENOTCONN" : strerror(errno));
+			return errno == ECONNRESET || errno == ENOTCONN ? 0 : 1;
+		}
+		nbmq_msg_free(m);
+	}
+}
+
+static int
+do_spam(nbmq_ctx *ctx)
+{
+	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	char		 buf[1000] = { 0 };
+
+	wait_peer(s, 10);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		if (nbmq_send(s, buf, sizeof(buf), 0) == -1 &&
+		    errno != EAGAIN)
+			fail("spam: %s", nbmq_strerror(errno));
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = NULL, *mode;
+	uint32_t	 n = 0, window = 64;
+	int64_t		 hwm = 4;
+	double		 secs = 60;
+	nbmq_ctx	*ctx;
+	int		 ch;
+
+	if (argc > 2 && strcmp(argv[1], "-S") == 0) {
+		path = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: apptool [-S PATH] MODE [options]\n");
+		return 2;
+	}
+	mode = argv[1];
+	argv++;
+	argc--;
+	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:")) != -1) {
+		switch (ch) {
+		case 'b': bind_addr = optarg; break;
+		case 'c': connect_addr = optarg; break;
+		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'W': window = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'w': secs = strtod(optarg, NULL); break;
+		case 'H': hwm = strtoll(optarg, NULL, 10); break;
+		default: return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((ctx = nbmq_ctx_new(path)) == NULL)
+		fail("ctx: %s", strerror(errno));
+	if (strcmp(mode, "ping") == 0)
+		return do_ping(ctx, n, window, secs);
+	if (strcmp(mode, "echo") == 0)
+		return do_echo(ctx, n);
+	if (strcmp(mode, "hwm") == 0)
+		return do_hwm(ctx, hwm);
+	if (strcmp(mode, "nopeer") == 0)
+		return do_nopeer(ctx);
+	if (strcmp(mode, "block") == 0)
+		return do_block(ctx);
+	if (strcmp(mode, "spam") == 0)
+		return do_spam(ctx);
+	fprintf(stderr, "apptool: unknown mode %s\n", mode);
+	return 2;
+}

@@ -1,0 +1,68 @@
+# tests/lib.sh: helpers for integration tests, sourced by tests/int_*.sh.
+# Every test gets its own temporary directory, its own daemons on private
+# IPC sockets and UDP port 0 (or a port the kernel just gave out), and
+# cleans up with a trap.  Waits are polls with deadlines, never bare sleeps.
+
+set -u
+O=${O:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$TOP/$O
+NBMQD=$BIN/nbmqd
+NBMQCAT=$BIN/nbmqcat
+APPTOOL=$BIN/tests/apptool
+PEER="/usr/bin/python3 $TOP/tests/peer_v020.py"
+T=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-test.XXXXXX")
+PIDS=""
+NAME=$(basename "$0" .sh)
+
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL $NAME: $*"
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "--- $f"; tail -n 30 "$f"
+	done
+	exit 1
+}
+
+ok() { echo "ok   $NAME: $*"; }
+
+# wait_for SECONDS COMMAND...: poll every 20 ms until COMMAND succeeds.
+wait_for() {
+	_end=$(( $(date +%s%N) + ${1%.*} * 1000000000 ))
+	shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s%N)" -lt "$_end" ] || return 1
+		sleep 0.02
+	done
+}
+
+# start_daemon NAME [CONFIG]: nbmqd on $T/NAME.sock, log in $T/NAME.log.
+start_daemon() {
+	_n=$1
+	_conf=${2:-/dev/null}
+	"$NBMQD" -v -c "$_conf" -S "$T/$_n.sock" >"$T/$_n.log" 2>&1 &
+	eval "PID_$_n=$!"
+	PIDS="$PIDS $!"
+	wait_for 10 test -S "$T/$_n.sock" || fail "daemon $_n did not start"
+	wait_for 10 grep -q "started" "$T/$_n.log" || fail "daemon $_n not ready"
+}
+
+# bound_port LOGFILE: the endpoint printed by nbmqcat/apptool after bind.
+bound_endpoint() {
+	sed -n 's/.*bound to \([^ ]*\)$/\1/p' "$1" | head -n 1
+}
+
+# A UDP port that was free a moment ago (for daemons that must restart on
+# the same port).
+free_udp_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+log_has() { grep -q -- "$2" "$T/$1.log"; }

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Run every integration test (tests/int_*.sh); stop at the first failure
+# count.  O selects the build tree (build, build/asan).
+set -u
+cd "$(dirname "$0")/.."
+O=${O:-build}
+export O
+failed=0
+for t in tests/test_peer_selftest.sh tests/int_*.sh; do
+	if ! sh "$t"; then
+		failed=$((failed + 1))
+	fi
+done
+if [ "$failed" -gt 0 ]; then
+	echo "integration: $failed test(s) failed"
+	exit 1
+fi
+echo "integration: all passed"
