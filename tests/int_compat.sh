@@ -1,0 +1,80 @@
+#!/bin/sh
+# Wire compatibility with an independent v0.2.0 peer (tests/peer_v020.py,
+# written from PROTOCOL.md alone).  The peer fails on any frame of ours
+# that breaks the spec.
+. "$(dirname "$0")/lib.sh"
+
+# A configured socket lives with the daemon, so it keeps heart-beating
+# after nbmqcat has detached.
+cat >"$T/a.conf" <<CONF
+[socket compat]
+type = dealer
+bind = 127.0.0.1:0
+CONF
+start_daemon a "$T/a.conf"
+export NBMQ_SOCKET=$T/a.sock
+N=300
+
+# 1. The v0.2.0 peer connects to a bound nbmqd socket and sends N
+#    multipart messages (every chunking edge, empty parts); nbmqcat prints
+#    them in hex and they must equal what the peer says it sent.
+"$NBMQCAT" -a compat -r -x -n $N -w 60 >"$T/rx.out" 2>"$T/rx.log" &
+RX=$!
+PIDS="$PIDS $RX"
+EP=$(sed -n 's/.*socket compat: bound to //p' "$T/a.log")
+$PEER connect "$EP" --send $N --seed 7 --timeout 60 \
+    --linger 2.5 --min-heartbeats 1 >"$T/peer1.out" 2>"$T/peer1.log" ||
+    fail "v0.2.0 peer (connect) failed: $(tail -n 5 "$T/peer1.log")"
+wait "$RX" || fail "nbmqcat -r exit $?"
+$PEER gen --count $N --seed 7 >"$T/expect1"
+cmp -s "$T/expect1" "$T/rx.out" || fail "messages from the v0.2.0 peer differ"
+ok "v0.2.0 peer -> nbmqd: $N multipart messages byte-exact, heartbeats sent"
+
+# 2. nbmqd connects to a bound v0.2.0 peer and sends it lines; the peer
+#    validates every frame and prints what it reassembled.
+$PEER bind 127.0.0.1:0 --recv 3 --send 2 --seed 3 --no-empty --timeout 30 --ack \
+    --ready-file "$T/peer.addr" >"$T/peer2.out" 2>"$T/peer2.log" &
+PP=$!
+PIDS="$PIDS $PP"
+wait_for 10 test -s "$T/peer.addr" || fail "v0.2.0 peer did not bind"
+PEP=$(cat "$T/peer.addr")
+"$NBMQCAT" -c "$PEP" -r -x -n 2 -w 30 >"$T/rx2.out" 2>"$T/rx2.log" &
+RX2=$!
+PIDS="$PIDS $RX2"
+# The peer sends to its newest session: let the receiver be it first.
+wait_for 10 grep -q "connecting -> up" "$T/a.log" || fail "no session with the peer"
+wait_for 10 test -s "$T/rx2.out" || fail "nothing from the v0.2.0 peer"
+printf 'one\ntwo\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
+    "$NBMQCAT" -c "$PEP" -w 10 || fail "nbmqcat send to the v0.2.0 peer"
+wait "$PP" || fail "v0.2.0 peer (bind) failed: $(tail -n 5 "$T/peer2.log")"
+exp=$(printf 'one\ntwo\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
+    while IFS= read -r l; do printf '%s' "$l" | od -v -An -tx1 | tr -d ' \n'; echo; done)
+[ "$(cat "$T/peer2.out")" = "$exp" ] ||
+    fail "v0.2.0 peer received: $(cat "$T/peer2.out")"
+ok "nbmqd -> v0.2.0 peer: handshake and 3 messages (one of 7 frames) validated, acks tolerated"
+wait "$RX2" || fail "nbmqcat -r from the v0.2.0 peer exit $?"
+$PEER gen --count 2 --seed 3 --no-empty >"$T/expect2"
+cmp -s "$T/expect2" "$T/rx2.out" || fail "messages from the v0.2.0 bound peer differ"
+ok "v0.2.0 bound peer -> nbmqd connecting socket: 2 messages byte-exact"
+
+# 3. Unknown session ids are answered with Disconnected(id); malformed
+#    frames are dropped and the socket keeps working.
+"$NBMQCAT" -b 127.0.0.1:0 -r -n 1 -w 20 >"$T/rx3.out" 2>"$T/rx3.log" &
+RX3=$!
+PIDS="$PIDS $RX3"
+wait_for 10 grep -q "bound to" "$T/rx3.log" || fail "nbmqcat did not bind"
+EP3=$(bound_endpoint "$T/rx3.log")
+HB=$($PEER frame heartbeat --session 0x1122334455667788)
+DI=$($PEER frame disconnected --session 0x1122334455667788)
+$PEER send-raw "$EP3" "$HB" --expect "$DI" >/dev/null 2>&1 ||
+    fail "no Disconnected for an unknown session"
+for bad in 02 0200 0100112233445566 \
+    "$($PEER frame data --session 5 --chunk-size 9 --data 00)" \
+    "$($PEER frame data --session 5 --part-count 0)" \
+    ff00000000000000000000; do
+	$PEER send-raw "$EP3" "$bad" --wait 0.05 >/dev/null 2>&1
+done
+echo survived | "$NBMQCAT" -c "$EP3" -w 10 || fail "send after bad frames"
+wait "$RX3" || fail "socket stopped working after malformed frames"
+[ "$(cat "$T/rx3.out")" = survived ] || fail "got $(cat "$T/rx3.out")"
+ok "unknown session -> Disconnected(id); malformed frames dropped, socket alive"
