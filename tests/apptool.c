@@ -272,9 +272,13 @@ do_block(nbmq_ctx *ctx)
 	fflush(stdout);
 	for (;;) {
 		if (nbmq_recv(s, &m, 0) == -1) {
-			printf("%s\n", errno == ECONNRESET ? "ECONNRESET" :
-			    errno == ENOTCONN ? "ENOTCONN" : strerror(errno));
-			return errno == ECONNRESET || errno == ENOTCONN ? 0 : 1;
+			int e = errno;
+
+			printf("%s\n", e == ECONNRESET ? "ECONNRESET" :
+			    e == ENOTCONN ? "ENOTCONN" : strerror(e));
+			if (nbmq_close(s) != -1)
+				fail("close succeeded on a dead daemon");
+			return e == ECONNRESET || e == ENOTCONN ? 0 : 1;
 		}
 		nbmq_msg_free(m);
 	}
@@ -303,7 +307,7 @@ main(int argc, char *argv[])
 	int64_t		 hwm = 4;
 	double		 secs = 60;
 	nbmq_ctx	*ctx;
-	int		 ch;
+	int		 ch, r;
 
 	if (argc > 2 && strcmp(argv[1], "-S") == 0) {
 		path = argv[2];
@@ -332,17 +336,21 @@ main(int argc, char *argv[])
 	if ((ctx = nbmq_ctx_new(path)) == NULL)
 		fail("ctx: %s", strerror(errno));
 	if (strcmp(mode, "ping") == 0)
-		return do_ping(ctx, n, window, secs);
-	if (strcmp(mode, "echo") == 0)
-		return do_echo(ctx, n);
-	if (strcmp(mode, "hwm") == 0)
-		return do_hwm(ctx, hwm);
-	if (strcmp(mode, "nopeer") == 0)
-		return do_nopeer(ctx);
-	if (strcmp(mode, "block") == 0)
-		return do_block(ctx);
-	if (strcmp(mode, "spam") == 0)
-		return do_spam(ctx);
-	fprintf(stderr, "apptool: unknown mode %s\n", mode);
-	return 2;
+		r = do_ping(ctx, n, window, secs);
+	else if (strcmp(mode, "echo") == 0)
+		r = do_echo(ctx, n);
+	else if (strcmp(mode, "hwm") == 0)
+		r = do_hwm(ctx, hwm);
+	else if (strcmp(mode, "nopeer") == 0)
+		r = do_nopeer(ctx);
+	else if (strcmp(mode, "block") == 0)
+		r = do_block(ctx);
+	else if (strcmp(mode, "spam") == 0)
+		r = do_spam(ctx);
+	else {
+		fprintf(stderr, "apptool: unknown mode %s\n", mode);
+		r = 2;
+	}
+	nbmq_ctx_destroy(ctx);
+	return r;
 }

@@ -13,12 +13,31 @@ APPTOOL=$BIN/tests/apptool
 PEER="/usr/bin/python3 $TOP/tests/peer_v020.py"
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-test.XXXXXX")
 PIDS=""
+DPIDS=""
 NAME=$(basename "$0" .sh)
 
+# Daemons get SIGTERM and must exit cleanly: under ASan that is where a
+# leak or a UBSan report would show.  Then everything else is killed.
 cleanup() {
+	_rc=$?
+	for p in $DPIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $DPIDS; do
+		_n=0
+		while kill -0 "$p" 2>/dev/null && [ $_n -lt 250 ]; do
+			sleep 0.02; _n=$((_n + 1))
+		done
+	done
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	if grep -l -E "Sanitizer|runtime error" "$T"/*.log "$T"/*.out \
+	    2>/dev/null; then
+		echo "FAIL $NAME: sanitizer report:"
+		grep -h -A 20 -E "Sanitizer|runtime error" "$T"/*.log \
+		    "$T"/*.out 2>/dev/null | head -n 60
+		_rc=1
+	fi
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+	exit $_rc
 }
 trap cleanup EXIT
 
@@ -50,6 +69,7 @@ start_daemon() {
 	"$NBMQD" -v -c "$_conf" -S "$T/$_n.sock" >"$T/$_n.log" 2>&1 &
 	eval "PID_$_n=$!"
 	PIDS="$PIDS $!"
+	DPIDS="$DPIDS $!"
 	wait_for 10 test -S "$T/$_n.sock" || fail "daemon $_n did not start"
 	wait_for 10 grep -q "started" "$T/$_n.log" || fail "daemon $_n not ready"
 }
