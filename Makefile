@@ -49,7 +49,7 @@ LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
 .PHONY: all deps run check check-unit check-int check-asan clean install \
 	uninstall
-all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool
+all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool $(O)/examples/hello
 
 deps:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
@@ -88,6 +88,13 @@ $(O)/nbmq.pc: client-lib/nbmq.pc.in
 
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# The README example, built the way a user builds it: against the
+# installed-style header and the shared library.
+$(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -L$(O) -lnbmq \
+	    -Wl,-rpath,$(abspath $(O)) $(LDFLAGS)
 
 $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
