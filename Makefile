@@ -100,7 +100,7 @@ $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd
 
 $(O)/tests/%.o: tests/%.c daemon/nbmqd.h client-lib/nbmq.h client-lib/nbmq-protocol.h
 	@mkdir -p $(dir $@)
@@ -124,7 +124,7 @@ check-asan:
 
 # A daemon in the foreground on the default config, everything under build/.
 run: deps
-	$(MAKE) all
+	$(MAKE) $(PROGS) $(LIBS)
 	@mkdir -p $(O)/run
 	@echo "nbmqd: IPC socket $(CURDIR)/$(O)/run/nbmqd.sock"
 	@echo "  in another terminal:  export NBMQ_SOCKET=$(CURDIR)/$(O)/run/nbmqd.sock"

@@ -107,6 +107,8 @@ ipc_credit(struct client *c, struct dsock *d)
 		return;
 	d->credit_sent = 1;
 	d->credit_limit = limit;
+	if (limit > d->credit_max)
+		d->credit_max = limit;
 	d->credit_peers = d->core.npeers;
 	memset(&cr, 0, sizeof(cr));
 	cr.limit = limit;
@@ -359,7 +361,7 @@ ipc_send(struct client *c, const struct nbmq_ipc_hdr *h,
 		ipc_kill(c, "message over max_message_size");
 		return -1;
 	}
-	if (d->core.accepted >= d->credit_limit) {
+	if (d->core.accepted >= d->credit_max) {
 		ipc_kill(c, "send beyond the granted window");
 		return -1;
 	}

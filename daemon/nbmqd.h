@@ -538,6 +538,8 @@ struct dsock {
 	int		 closing;	/* lingering after close */
 	nbmq_time	 linger_until;
 	uint64_t	 credit_limit;	/* last announced */
+	uint64_t	 credit_max;	/* highest ever announced: sends up to
+					   it were allowed when they left */
 	uint32_t	 credit_peers;
 	int		 credit_sent;
 };
