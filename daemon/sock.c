@@ -117,6 +117,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	struct reasm		*r;
 	struct msg		*m;
 	enum drop_reason	 why;
+	nbmq_time		 last;
 	int			 dup;
 
 	if (s->type == NBMQ_RADIO) {
@@ -131,6 +132,10 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
+		/* The rest of a message dropped at recv_hwm goes with it. */
+		if (f->msgid == p->last_dropped && f->msgid != 0 &&
+		    (f->part_index != 0 || f->chunk_offset != 0))
+			return;
 		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
 			sock_drop_hwm(s, p, f->msgid);
 			return;
@@ -156,11 +161,15 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		s->nreasm++;
 		if (s->maint_at == NBMQ_TIME_NEVER)
 			s->maint_at = now + s->o.queue_maint_ivl;
-	} else {
+	}
+	last = r->last;
+	why = reasm_add(r, f, now, &dup);
+	if (r->last != last) {
+		/* Only a frame that refreshed it: the LRU stays by r->last. */
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
 		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
 	}
-	if ((why = reasm_add(r, f, now, &dup)) != DROP_NONE) {
+	if (why != DROP_NONE) {
 		sock_count(s, p, why);
 		return;
 	}
