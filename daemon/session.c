@@ -283,7 +283,8 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		return;
 	}
 	if (p != NULL && p->session == id) {
-		/* Our Connect was answered twice. */
+		/* Our Connect was answered twice: still a sign of life. */
+		session_seen(s, p, from, now);
 		session_heartbeat(s, p, now);
 		return;
 	}
