@@ -38,6 +38,7 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 		return NULL;
 	}
 	d->fd = -1;
+	TAILQ_INIT(&d->subs);
 	d->handle = ++nbmqd->next_handle;
 	if (name != NULL)
 		snprintf(d->core.name, sizeof(d->core.name), "%s", name);
@@ -49,9 +50,28 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 	return d;
 }
 
+static void
+dsock_sub_free(struct sub *u)
+{
+	struct qent	*e;
+
+	while ((e = TAILQ_FIRST(&u->q)) != NULL) {
+		TAILQ_REMOVE(&u->q, e, entry);
+		msg_free(e->m);
+		free(e);
+	}
+	TAILQ_REMOVE(&u->d->subs, u, entry);
+	u->d->nsubs--;
+	free(u);
+}
+
 void
 dsock_free(struct dsock *d)
 {
+	struct sub	*u;
+
+	while ((u = TAILQ_FIRST(&d->subs)) != NULL)
+		dsock_sub_free(u);
 	log_debug("socket %s: destroyed", d->core.name);
 	TAILQ_REMOVE(&nbmqd->socks, d, entry);
 	udp_close(d);
@@ -93,9 +113,75 @@ dsock_timer_cb(evutil_socket_t fd, short what, void *arg)
 	dsock_sync(d, now);
 }
 
+struct sub *
+dsock_attach(struct dsock *d, struct client *c)
+{
+	struct sub	*u;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->d = d;
+	u->c = c;
+	TAILQ_INIT(&u->q);
+	TAILQ_INSERT_TAIL(&d->subs, u, entry);
+	d->nsubs++;
+	return u;
+}
+
+/*
+ * Dish: hand every complete message to each subscriber's own queue.  A
+ * subscriber at recv_hwm loses the message (counted, and told ENOBUFS once
+ * after its backlog); the others are not held back by it.
+ */
+static void
+dsock_sub_push(struct dsock *d, struct sub *u, struct msg *m)
+{
+	struct qent	*last = TAILQ_LAST(&u->q, qent_list), *e;
+	uint64_t	 dropped = m->nparts == 0 ? m->dropped : 0;
+	struct msg	*x;
+
+	if (m->nparts > 0 && u->qlen >= d->core.o.recv_hwm) {
+		u->drops++;
+		d->core.st.drops[DROP_RECV_HWM]++;
+		dropped = 1;
+	}
+	if (dropped > 0) {
+		if (last != NULL && last->m->nparts == 0) {
+			last->m->dropped += dropped;
+			return;
+		}
+		if ((x = msg_new_marker(dropped)) == NULL)
+			return;
+	} else
+		x = msg_ref(m);
+	if ((e = malloc(sizeof(*e))) == NULL) {
+		msg_free(x);
+		return;
+	}
+	e->m = x;
+	TAILQ_INSERT_TAIL(&u->q, e, entry);
+	if (x->nparts > 0)
+		u->qlen++;
+}
+
+static void
+dsock_fanout(struct dsock *d)
+{
+	struct msg	*m;
+	struct sub	*u;
+
+	while ((m = sock_recv(&d->core)) != NULL) {
+		TAILQ_FOREACH(u, &d->subs, entry)
+			dsock_sub_push(d, u, m);
+		msg_free(m);
+	}
+}
+
 void
 dsock_sync(struct dsock *d, nbmq_time now)
 {
+	struct sub	*u;
+
 	/* Frames queued by this event leave now, not on the next loop. */
 	if (!d->write_armed && d->fd != -1) {
 		if (sock_tick(&d->core, now) && !d->write_armed) {
@@ -104,8 +190,10 @@ dsock_sync(struct dsock *d, nbmq_time now)
 		}
 		udp_flush(d);
 	}
-	if (d->app != NULL)
-		ipc_deliver(d->app, d);
+	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
+		dsock_fanout(d);
+	TAILQ_FOREACH(u, &d->subs, entry)
+		ipc_deliver(u);
 
 	if (d->closing && (d->core.queued == 0 || now >= d->linger_until)) {
 		if (d->core.queued > 0)
@@ -119,16 +207,30 @@ dsock_sync(struct dsock *d, nbmq_time now)
 }
 
 void
-dsock_release(struct dsock *d, nbmq_time now)
+dsock_release(struct sub *u, nbmq_time now)
 {
-	d->app = NULL;
+	struct dsock	*d = u->d;
+
+	dsock_sub_free(u);
 	if (d->configured) {
 		log_info("socket %s: application detached", d->core.name);
 		return;
 	}
+	if (d->nsubs > 0)
+		return;
 	d->closing = 1;
 	d->linger_until = now + d->core.o.linger;
 	dsock_sync(d, now);
+}
+
+void
+dsock_remove(struct dsock *d)
+{
+	struct sub	*u;
+
+	TAILQ_FOREACH(u, &d->subs, entry)
+		ipc_sock_gone(u);
+	dsock_free(d);
 }
 
 int

@@ -93,39 +93,60 @@ ipc_client_backlogged(const struct client *c)
 
 /* Announce the send window when it changed. */
 static void
-ipc_credit(struct client *c, struct dsock *d)
+ipc_credit(struct sub *u)
 {
-	struct ipc_credit	cr;
-	uint64_t		limit = d->core.accepted + sock_send_room(&d->core);
+	struct dsock		*d = u->d;
+	struct ipc_credit	 cr;
+	uint64_t		 limit = u->accepted + sock_send_room(&d->core);
 
-	if (d->credit_sent && limit == d->credit_limit &&
-	    d->core.npeers == d->credit_peers)
+	if (u->credit_sent && limit == u->credit_limit &&
+	    d->core.npeers == u->credit_peers)
 		return;
-	/* Never take back a grant: messages in flight stay accepted. */
-	if (d->credit_sent && limit < d->credit_limit &&
-	    d->core.npeers == d->credit_peers)
+	/* A lower limit with the same peers can wait for the next change. */
+	if (u->credit_sent && limit < u->credit_limit &&
+	    d->core.npeers == u->credit_peers)
 		return;
-	d->credit_sent = 1;
-	d->credit_limit = limit;
-	if (limit > d->credit_max)
-		d->credit_max = limit;
-	d->credit_peers = d->core.npeers;
+	u->credit_sent = 1;
+	u->credit_limit = limit;
+	if (limit > u->credit_max)
+		u->credit_max = limit;
+	u->credit_peers = d->core.npeers;
 	memset(&cr, 0, sizeof(cr));
 	cr.limit = limit;
 	cr.peers = d->core.npeers;
-	ipc_write(c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
+	ipc_write(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
+}
+
+/* The next message for u: its own fan-out queue, or the socket's. */
+static struct msg *
+ipc_next(struct sub *u)
+{
+	struct qent	*e;
+	struct msg	*m;
+
+	if (u->d->core.type != NBMQ_DISH)
+		return sock_recv(&u->d->core);
+	if ((e = TAILQ_FIRST(&u->q)) == NULL)
+		return NULL;
+	TAILQ_REMOVE(&u->q, e, entry);
+	m = e->m;
+	free(e);
+	if (m->nparts > 0)
+		u->qlen--;
+	return m;
 }
 
 void
-ipc_deliver(struct client *c, struct dsock *d)
+ipc_deliver(struct sub *u)
 {
+	struct client	*c = u->c;
 	struct msg	*m;
 
-	while (!ipc_client_backlogged(c) && (m = sock_recv(&d->core)) != NULL) {
+	while (!ipc_client_backlogged(c) && (m = ipc_next(u)) != NULL) {
 		if (m->nparts == 0) {
 			struct ipc_dropped dr = { .count = m->dropped };
 
-			ipc_write(c, IPC_DROPPED, d->handle, 0, &dr,
+			ipc_write(c, IPC_DROPPED, u->d->handle, 0, &dr,
 			    sizeof(dr), NULL, 0);
 		} else {
 			struct ipc_msg im = {
@@ -134,26 +155,32 @@ ipc_deliver(struct client *c, struct dsock *d)
 			};
 
 			/* Sizes and data are contiguous in a struct msg. */
-			ipc_write(c, IPC_MSG, d->handle, 0, &im, sizeof(im),
+			ipc_write(c, IPC_MSG, u->d->handle, 0, &im, sizeof(im),
 			    m->partsz, (size_t)m->nparts * 4 + m->size);
 		}
 		msg_free(m);
 	}
-	ipc_credit(c, d);
+	ipc_credit(u);
 }
 
 void
-ipc_sock_gone(struct client *c, struct dsock *d)
+ipc_sock_gone(struct sub *u)
 {
-	ipc_write(c, IPC_SOCK_GONE, d->handle, 0, NULL, 0, NULL, 0);
+	ipc_write(u->c, IPC_SOCK_GONE, u->d->handle, 0, NULL, 0, NULL, 0);
 }
 
-static struct dsock *
-ipc_sock(struct client *c, uint32_t handle)
+static struct sub *
+ipc_sub(struct client *c, uint32_t handle)
 {
 	struct dsock	*d = dsock_by_handle(handle);
+	struct sub	*u;
 
-	return d != NULL && d->app == c ? d : NULL;
+	if (d == NULL)
+		return NULL;
+	TAILQ_FOREACH(u, &d->subs, entry)
+		if (u->c == c)
+			return u;
+	return NULL;
 }
 
 /* A NUL-free string payload of 1..NBMQ_IPC_MAX_STRING-1 bytes. */
@@ -205,6 +232,7 @@ static void
 ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 {
 	struct dsock		*d = NULL;
+	struct sub		*u = NULL;
 	struct ipc_create	 cr;
 	struct ipc_opt		 o;
 	const struct optdesc	*od;
@@ -216,10 +244,12 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		ipc_kill(c, "request without id");
 		return;
 	}
-	if (h->type != IPC_SOCK_CREATE && h->type != IPC_SOCK_ATTACH &&
-	    (d = ipc_sock(c, h->handle)) == NULL) {
-		ipc_result(c, h, EBADF, 0, 0, NULL);
-		return;
+	if (h->type != IPC_SOCK_CREATE && h->type != IPC_SOCK_ATTACH) {
+		if ((u = ipc_sub(c, h->handle)) == NULL) {
+			ipc_result(c, h, EBADF, 0, 0, NULL);
+			return;
+		}
+		d = u->d;
 	}
 	switch (h->type) {
 	case IPC_SOCK_CREATE:
@@ -233,15 +263,16 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		if ((d = dsock_new((int)cr.type, &nbmqd->conf->defaults,
-		    NULL)) == NULL) {
+		    NULL)) == NULL || (u = dsock_attach(d, c)) == NULL) {
+			if (d != NULL)
+				dsock_free(d);
 			ipc_result(c, h, ENOMEM, 0, 0, NULL);
 			return;
 		}
-		d->app = c;
 		log_debug("socket %s: %s created by pid %d", d->core.name,
 		    socktype_name(d->core.type), (int)c->pid);
 		ipc_result(c, h, 0, d->handle, (uint32_t)d->core.type, NULL);
-		ipc_credit(c, d);
+		ipc_credit(u);
 		return;
 	case IPC_SOCK_ATTACH:
 		if (ipc_string(p, h->len, str) == -1) {
@@ -252,22 +283,26 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			ipc_result(c, h, ENXIO, 0, 0, NULL);
 			return;
 		}
-		if (d->app != NULL) {
+		/* Many may listen to a dish; one application sends. */
+		if (d->nsubs > 0 && (d->core.type != NBMQ_DISH ||
+		    ipc_sub(c, d->handle) != NULL)) {
 			ipc_result(c, h, EBUSY, 0, 0, NULL);
 			return;
 		}
-		d->app = c;
-		log_info("socket %s: attached by pid %d", d->core.name,
-		    (int)c->pid);
+		if (dsock_attach(d, c) == NULL) {
+			ipc_result(c, h, ENOMEM, 0, 0, NULL);
+			return;
+		}
+		log_info("socket %s: attached by pid %d (%u attached)",
+		    d->core.name, (int)c->pid, d->nsubs);
 		addr_fmt(&d->local, ep, sizeof(ep));
 		ipc_result(c, h, 0, d->handle, (uint32_t)d->core.type,
 		    d->fd != -1 ? ep : NULL);
-		d->credit_sent = 0;
 		dsock_sync(d, now);
 		return;
 	case IPC_SOCK_CLOSE:
 		ipc_result(c, h, 0, 0, 0, NULL);
-		dsock_release(d, now);
+		dsock_release(u, now);
 		return;
 	case IPC_SOCK_BIND:
 	case IPC_SOCK_CONNECT:
@@ -309,7 +344,7 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		e = dsock_setopt(d, od, o.value);
 		ipc_result(c, h, e, 0, 0, NULL);
 		if (e == 0) {
-			d->credit_sent = 0;	/* send_hwm may have changed */
+			u->credit_sent = 0;	/* send_hwm may have changed */
 			dsock_sync(d, now);
 		}
 		return;
@@ -326,6 +361,7 @@ ipc_send(struct client *c, const struct nbmq_ipc_hdr *h,
 	struct ipc_msg	 im;
 	struct msg	*m;
 	struct dsock	*d;
+	struct sub	*u;
 	uint64_t	 sum = 0;
 	size_t		 sizes_len;
 	int		 e;
@@ -352,19 +388,21 @@ ipc_send(struct client *c, const struct nbmq_ipc_hdr *h,
 		ipc_kill(c, "send sizes do not add up");
 		return -1;
 	}
-	if ((d = dsock_by_handle(h->handle)) == NULL || d->app != c) {
+	if ((u = ipc_sub(c, h->handle)) == NULL) {
 		/* Closed meanwhile: nothing to account for. */
 		evbuffer_drain(in, h->len);
 		return 0;
 	}
+	d = u->d;
 	if (sum > d->core.o.max_message_size) {
 		ipc_kill(c, "message over max_message_size");
 		return -1;
 	}
-	if (d->core.accepted >= d->credit_max) {
+	if (u->accepted >= u->credit_max) {
 		ipc_kill(c, "send beyond the granted window");
 		return -1;
 	}
+	u->accepted++;
 	d->core.accepted++;
 	if ((m = msg_new((uint16_t)im.nparts, (uint32_t)sum)) == NULL)
 		fatal("msg_new");
@@ -432,7 +470,7 @@ ipc_read_cb(struct bufferevent *bev, void *arg)
 	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; ) {
 		struct dsock *next = TAILQ_NEXT(d, entry);
 
-		if (d->app == c)
+		if (ipc_sub(c, d->handle) != NULL)
 			dsock_sync(d, now);
 		d = next;
 	}
@@ -443,6 +481,7 @@ ipc_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 	struct dsock	*d;
+	struct sub	*u;
 
 	if (c->closing) {
 		ipc_client_free(c);
@@ -450,8 +489,8 @@ ipc_write_cb(struct bufferevent *bev, void *arg)
 	}
 	/* Below the low mark again: deliver what waited. */
 	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		if (d->app == c && !TAILQ_EMPTY(&d->core.rq))
-			ipc_deliver(c, d);
+		if ((u = ipc_sub(c, d->handle)) != NULL)
+			ipc_deliver(u);
 }
 
 static void
@@ -478,9 +517,11 @@ ipc_client_free(struct client *c)
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; d = next) {
+		struct sub *u = ipc_sub(c, d->handle);
+
 		next = TAILQ_NEXT(d, entry);
-		if (d->app == c)
-			dsock_release(d, now);
+		if (u != NULL)
+			dsock_release(u, now);
 	}
 	free(c);
 }

@@ -16,6 +16,7 @@ msg_new(uint16_t nparts, uint32_t size)
 	m->size = size;
 	m->nparts = nparts;
 	m->flags = 0;
+	m->refs = 1;
 	m->dropped = 0;
 	m->partsz = (uint32_t *)(m + 1);
 	m->data = (uint8_t *)(m->partsz + nparts);
@@ -32,10 +33,18 @@ msg_new_marker(uint64_t dropped)
 	return m;
 }
 
+struct msg *
+msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
 void
 msg_free(struct msg *m)
 {
-	free(m);
+	if (m != NULL && --m->refs == 0)
+		free(m);
 }
 
 void

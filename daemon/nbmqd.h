@@ -226,6 +226,7 @@ struct msg {
 	uint32_t	 size;		/* bytes over all parts */
 	uint16_t	 nparts;	/* 0: a drop marker in a receive queue */
 	uint16_t	 flags;
+	uint32_t	 refs;		/* dish fan-out shares one message */
 	uint64_t	 dropped;	/* drop marker: how many */
 	uint32_t	*partsz;	/* nparts sizes, inside the allocation */
 	uint8_t		*data;		/* size bytes, inside the allocation */
@@ -234,7 +235,8 @@ TAILQ_HEAD(msgq, msg);
 
 struct msg	*msg_new(uint16_t nparts, uint32_t size);
 struct msg	*msg_new_marker(uint64_t dropped);
-void		 msg_free(struct msg *);
+struct msg	*msg_ref(struct msg *);
+void		 msg_free(struct msg *);	/* drops one reference */
 void		 msgq_free(struct msgq *);
 
 /* outbox.c: datagrams waiting for one sendmmsg. */
@@ -522,12 +524,42 @@ struct evdns_getaddrinfo_request;
 struct bufferevent;
 struct evconnlistener;
 
+/*
+ * One application attached to a socket.  Sending types (dealer,
+ * safe_dealer, radio) take one at a time; its backlog is the core's
+ * receive queue.  A dish takes any number: every message is fanned out to
+ * each one's own queue, bounded by recv_hwm per subscriber, so a slow one
+ * drops (and is told, ENOBUFS) without slowing the others.
+ */
+struct qent {
+	TAILQ_ENTRY(qent) entry;
+	struct msg	*m;
+};
+TAILQ_HEAD(qent_list, qent);
+
+struct sub {
+	TAILQ_ENTRY(sub) entry;		/* d->subs */
+	struct dsock	*d;
+	struct client	*c;
+	struct qent_list q;		/* dish fan-out queue */
+	uint64_t	 qlen;
+	uint64_t	 drops;		/* dropped for this subscriber, total */
+	uint64_t	 accepted;	/* messages taken from this app */
+	uint64_t	 credit_limit;	/* last announced */
+	uint64_t	 credit_max;	/* highest ever announced: sends up to
+					   it were allowed when they left */
+	uint32_t	 credit_peers;
+	int		 credit_sent;
+};
+TAILQ_HEAD(sub_list, sub);
+
 struct dsock {
 	struct sock	 core;
 	TAILQ_ENTRY(dsock) entry;
 	uint32_t	 handle;
 	int		 configured;	/* from the config: lives with the daemon */
-	struct client	*app;		/* attached application, or NULL */
+	struct sub_list	 subs;		/* attached applications */
+	uint32_t	 nsubs;
 	int		 fd;		/* UDP, -1 before bind/connect */
 	struct event	*ev_read, *ev_write, *ev_timer;
 	int		 write_armed;
@@ -537,11 +569,6 @@ struct dsock {
 	struct evdns_getaddrinfo_request *dns_req;
 	int		 closing;	/* lingering after close */
 	nbmq_time	 linger_until;
-	uint64_t	 credit_limit;	/* last announced */
-	uint64_t	 credit_max;	/* highest ever announced: sends up to
-					   it were allowed when they left */
-	uint32_t	 credit_peers;
-	int		 credit_sent;
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -563,8 +590,11 @@ struct dsock	*dsock_by_handle(uint32_t);
 struct dsock	*dsock_by_name(const char *);
 /* Push output, deliver to the app, announce credit, re-arm the timer. */
 void		 dsock_sync(struct dsock *, nbmq_time now);
+struct sub	*dsock_attach(struct dsock *, struct client *);
 /* The app closed it or went away: configured ones stay, others linger. */
-void		 dsock_release(struct dsock *, nbmq_time now);
+void		 dsock_release(struct sub *, nbmq_time now);
+/* Close now (config reload): attached apps are told IPC_SOCK_GONE. */
+void		 dsock_remove(struct dsock *);
 int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
 
 /* udp.c */
@@ -580,9 +610,9 @@ void		 udp_set_bufs(struct dsock *);
 int		 ipc_listen(const char *path, unsigned int mode,
 		    const char *group, uint64_t max_clients);
 void		 ipc_shutdown(void);
-/* Write queued messages and credit to the attached app. */
-void		 ipc_deliver(struct client *, struct dsock *);
-void		 ipc_sock_gone(struct client *, struct dsock *);
+/* Write queued messages and credit to an attached app. */
+void		 ipc_deliver(struct sub *);
+void		 ipc_sock_gone(struct sub *);
 int		 ipc_client_backlogged(const struct client *);
 
 #endif /* NBMQD_H */
