@@ -71,6 +71,8 @@ enum nbmq_opt {
 	NBMQ_OPT_SNDBUF,
 	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
+	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given
+					   up after safe_resend_limit resends */
 	NBMQ_OPT_RCVTIMEO = 128,	/* (local) blocking recv timeout, -1 = forever */
 	NBMQ_OPT_SNDTIMEO,		/* (local) blocking send timeout, -1 = forever */
 };

@@ -364,6 +364,8 @@ extern const char *const peer_event_names[PEV_NEVENTS];
 struct peer_stats {
 	uint64_t	 rx_msgs, rx_bytes, tx_msgs, tx_bytes;
 	uint64_t	 rx_frames, tx_frames;
+	uint64_t	 resends, giveups;	/* safe_dealer */
+	uint64_t	 acks_rx, acks_tx;	/* safe_dealer */
 	uint64_t	 drops[DROP_NREASONS];
 };
 
@@ -401,6 +403,7 @@ struct sock_stats {
 	uint64_t	 rx_datagrams, tx_datagrams;
 	uint64_t	 rx_msgs, tx_msgs;
 	uint64_t	 sessions_created;
+	uint64_t	 resends, giveups;	/* safe_dealer */
 };
 
 struct sock;
@@ -605,6 +608,11 @@ void		 udp_close(struct dsock *);
 void		 udp_arm_timer(struct dsock *, nbmq_time now);
 void		 udp_flush(struct dsock *);
 void		 udp_set_bufs(struct dsock *);
+
+/* reload.c: SIGHUP and `nbmqctl reload`.  Parse the file into a fresh
+ * config; on errors keep the running one and return -1 with every
+ * "file:line: key: why" line in *errtext (malloc'd; the caller frees). */
+int		 reload_config(char **errtext);
 
 /* ipc.c */
 int		 ipc_listen(const char *path, unsigned int mode,
