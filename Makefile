@@ -31,7 +31,7 @@ LIBVER	= 0.1.0
 
 # The pure core: linked by nbmqd and by the unit tests.
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c \
+	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.

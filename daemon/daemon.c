@@ -243,15 +243,26 @@ dsock_setopt(struct dsock *d, const struct optdesc *od, int64_t v)
 		return EINVAL;
 	if (opts_validate(&o, why, sizeof(why)) == -1)
 		return EINVAL;
-	if (o.max_frame_size != d->core.o.max_frame_size) {
+	return dsock_setopts(d, &o);
+}
+
+/*
+ * Replace every option at once (IPC setopt, config reload).  A new
+ * max_frame_size needs a new outbox: EBUSY while datagrams of the old size
+ * still wait in it.
+ */
+int
+dsock_setopts(struct dsock *d, const struct sockopts *o)
+{
+	if (o->max_frame_size != d->core.o.max_frame_size) {
 		struct outbox	ob;
 
-		if (d->core.ob.n > 0 || outbox_init(&ob, o.max_frame_size))
+		if (d->core.ob.n > 0 || outbox_init(&ob, o->max_frame_size))
 			return EBUSY;
 		outbox_free(&d->core.ob);
 		d->core.ob = ob;
 	}
-	d->core.o = o;
+	d->core.o = *o;
 	udp_set_bufs(d);
 	return 0;
 }

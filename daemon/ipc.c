@@ -332,6 +332,10 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			ipc_result(c, h, 0, (uint64_t)d->core.type, 0, NULL);
 			return;
 		}
+		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_GIVEUPS) {
+			ipc_result(c, h, 0, d->core.st.giveups, 0, NULL);
+			return;
+		}
 		if ((od = opt_by_id((int)o.opt)) == NULL) {
 			ipc_result(c, h, EINVAL, 0, 0, NULL);
 			return;

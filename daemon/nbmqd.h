@@ -227,6 +227,8 @@ struct msg {
 	uint16_t	 nparts;	/* 0: a drop marker in a receive queue */
 	uint16_t	 flags;
 	uint32_t	 refs;		/* dish fan-out shares one message */
+	uint32_t	 unacked;	/* safe_dealer: frames awaiting an Ack */
+	uint8_t		 given_up;	/* safe_dealer: a frame hit the limit */
 	uint64_t	 dropped;	/* drop marker: how many */
 	uint32_t	*partsz;	/* nparts sizes, inside the allocation */
 	uint8_t		*data;		/* size bytes, inside the allocation */
@@ -371,6 +373,29 @@ struct peer_stats {
 
 #define PEER_RECENT	32
 
+/* safe_dealer, sending: one frame awaiting its Ack. */
+struct unacked {
+	struct hnode	 node;		/* peer->unacked, by FNV-1a-64 */
+	TAILQ_ENTRY(unacked) entry;	/* sock->resendq, oldest send first */
+	struct peer	*peer;
+	struct msg	*m;		/* holds a reference */
+	uint32_t	 part, off, base;
+	uint16_t	 chunk;
+	uint16_t	 tries;		/* resends so far */
+	nbmq_time	 sent;
+};
+TAILQ_HEAD(unacked_list, unacked);
+
+/* safe_dealer, receiving: a message delivered lately, to drop resends. */
+struct dedup {
+	struct hnode	 node;		/* peer->dedup, by message id */
+	TAILQ_ENTRY(dedup) entry;	/* sock->dedupq, oldest first */
+	struct peer	*peer;
+	nbmq_time	 at;		/* last seen; refreshed by resends */
+};
+TAILQ_HEAD(dedup_list, dedup);
+#define DEDUP_MAX	65536		/* per socket */
+
 struct peer {
 	struct hnode	 id_node;	/* sock->by_id */
 	struct hnode	 addr_node;	/* sock->by_addr */
@@ -385,6 +410,9 @@ struct peer {
 	nbmq_time	 up_since, last_seen, last_sent;
 	struct msgq	 sendq;
 	uint64_t	 sendq_len;	/* messages */
+	uint64_t	 inflight;	/* safe_dealer: sent, frames unacked */
+	struct hmap	 unacked;	/* safe_dealer: frames awaiting an Ack */
+	struct hmap	 dedup;		/* safe_dealer: delivered message ids */
 	/* the message being cut into frames: sendq's head */
 	uint32_t	 cur_part, cur_off, cur_base;
 	int64_t		 deficit;
@@ -456,6 +484,9 @@ struct sock {
 	uint64_t	 queued;	/* messages in all send queues */
 	struct msgq	 orphans;	/* connecting: queue kept over a reconnect */
 	uint64_t	 norphans;
+	struct unacked_list resendq;	/* safe_dealer */
+	struct dedup_list dedupq;	/* safe_dealer */
+	uint64_t	 ndedup;
 
 	nbmq_time	 disc_tokens_at;	/* Disconnected rate limit */
 	double		 disc_tokens;
@@ -514,6 +545,27 @@ void		 session_seen(struct sock *, struct peer *,
 void		 session_close_all(struct sock *);
 nbmq_time	 session_next_deadline(const struct sock *);
 void		 session_timers(struct sock *, nbmq_time);
+
+/* safe.c: safe_dealer acks, resends and duplicate suppression. */
+int		 safe_track(struct sock *, struct peer *, struct msg *,
+		    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk,
+		    const uint8_t *frame, size_t len, nbmq_time);
+void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash);
+void		 safe_ack_out(struct sock *, struct peer *,
+		    const uint8_t *frame, size_t len, nbmq_time);
+int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
+		    nbmq_time);
+void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,
+		    nbmq_time);
+void		 safe_peer_free(struct sock *, struct peer *);
+void		 safe_timers(struct sock *, nbmq_time);
+nbmq_time	 safe_next_deadline(const struct sock *);
+/* Write frame (part, off, chunk) of m for peer p into b; returns length. */
+size_t		 sock_frame(const struct sock *, const struct peer *,
+		    const struct msg *, uint32_t part, uint32_t off,
+		    uint32_t base, uint32_t chunk, uint8_t *b);
+/* Messages counting against send_hwm for p. */
+uint64_t	 sock_peer_load(const struct peer *);
 
 /*
  * The libevent shell: daemon.c (sockets of the daemon), udp.c (UDP I/O and
@@ -599,6 +651,8 @@ void		 dsock_release(struct sub *, nbmq_time now);
 /* Close now (config reload): attached apps are told IPC_SOCK_GONE. */
 void		 dsock_remove(struct dsock *);
 int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
+/* Every option at once (validated already); 0 or EBUSY (frame size). */
+int		 dsock_setopts(struct dsock *, const struct sockopts *);
 
 /* udp.c */
 extern const struct sock_ops udp_sock_ops;
@@ -613,6 +667,12 @@ void		 udp_set_bufs(struct dsock *);
  * config; on errors keep the running one and return -1 with every
  * "file:line: key: why" line in *errtext (malloc'd; the caller frees). */
 int		 reload_config(char **errtext);
+/* Remember -S (kept over reloads) and the -v/-q adjustment of log_level. */
+void		 reload_init(const char *ipc_override, int log_adjust);
+/* A config's log_level with the -v/-q adjustment, within LOG_ERR..DEBUG. */
+int		 reload_log_level(int conf_level);
+/* Start every configured socket (start-up); 0, or -1 logged as file:line. */
+int		 reload_start_sockets(const struct config *);
 
 /* ipc.c */
 int		 ipc_listen(const char *path, unsigned int mode,

@@ -165,6 +165,7 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			msg_free(m);
 		}
 	}
+	safe_peer_free(s, p);
 	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
 		TAILQ_REMOVE(&p->reasms, r, peer_entry);
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);

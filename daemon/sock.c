@@ -29,6 +29,8 @@ sock_init(struct sock *s, int type, const struct sockopts *o,
 	TAILQ_INIT(&s->rq);
 	TAILQ_INIT(&s->reasm_lru);
 	TAILQ_INIT(&s->orphans);
+	TAILQ_INIT(&s->resendq);
+	TAILQ_INIT(&s->dedupq);
 	hmap_init(&s->by_id);
 	hmap_init(&s->by_addr);
 	s->next_msgid = ops->random64(arg);
@@ -112,13 +114,13 @@ sock_recent(const struct peer *p, uint64_t msgid)
 
 static void
 sock_data(struct sock *s, struct peer *p, const struct frame *f,
-    nbmq_time now)
+    const uint8_t *buf, size_t len, nbmq_time now)
 {
 	struct reasm		*r;
 	struct msg		*m;
 	enum drop_reason	 why;
 	nbmq_time		 last;
-	int			 dup;
+	int			 dup, safe = s->type == NBMQ_SAFE_DEALER;
 
 	if (s->type == NBMQ_RADIO) {
 		sock_count(s, p, DROP_NO_RECV);
@@ -128,18 +130,29 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		if (r->msgid == f->msgid)
 			break;
 	if (r == NULL) {
-		if (sock_recent(p, f->msgid)) {
+		if ((safe && safe_is_dup(s, p, f->msgid, now)) ||
+		    sock_recent(p, f->msgid)) {
+			/* safe_dealer: our Ack was lost; ack it again. */
+			if (safe)
+				safe_ack_out(s, p, buf, len, now);
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
-		/* The rest of a message dropped at recv_hwm goes with it. */
-		if (f->msgid == p->last_dropped && f->msgid != 0 &&
-		    (f->part_index != 0 || f->chunk_offset != 0))
-			return;
 		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
-			sock_drop_hwm(s, p, f->msgid);
+			/*
+			 * safe_dealer: no Ack, so the sender tries again
+			 * and gives up visibly; nothing is lost silently.
+			 */
+			if (safe)
+				sock_count(s, p, DROP_RECV_HWM);
+			else
+				sock_drop_hwm(s, p, f->msgid);
 			return;
 		}
+		/* The rest of a message dropped at recv_hwm goes with it. */
+		if (!safe && f->msgid == p->last_dropped && f->msgid != 0 &&
+		    (f->part_index != 0 || f->chunk_offset != 0))
+			return;
 		/* One frame, one part: no reassembly state at all. */
 		if (f->part_count == 1 && f->chunk_offset == 0 &&
 		    f->chunk_size == f->message_size) {
@@ -148,6 +161,10 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			m->id = f->msgid;
 			m->partsz[0] = f->message_size;
 			memcpy(m->data, f->data, f->chunk_size);
+			if (safe) {
+				safe_ack_out(s, p, buf, len, now);
+				safe_delivered(s, p, m->id, now);
+			}
 			sock_deliver(s, p, m);
 			return;
 		}
@@ -173,11 +190,15 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		sock_count(s, p, why);
 		return;
 	}
+	if (safe)
+		safe_ack_out(s, p, buf, len, now);
 	if (!reasm_complete(r))
 		return;
 	TAILQ_REMOVE(&p->reasms, r, peer_entry);
 	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
 	s->nreasm--;
+	if (safe)
+		safe_delivered(s, p, r->msgid, now);
 	if ((m = reasm_finish(r)) != NULL)
 		sock_deliver(s, p, m);
 }
@@ -222,9 +243,10 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	if (f.kind == FK_DATA) {
 		if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
 			session_heartbeat(s, p, now);
-		sock_data(s, p, &f, now);
-	}
-	/* FK_HEARTBEAT: liveness only.  FK_ACK: safe_dealer (not yet). */
+		sock_data(s, p, &f, buf, len, now);
+	} else if (f.kind == FK_ACK && s->type == NBMQ_SAFE_DEALER)
+		safe_ack_in(s, p, f.ack);
+	/* FK_HEARTBEAT: liveness only. */
 }
 
 /* Append m to p's send queue. */
@@ -250,11 +272,11 @@ sock_pick(struct sock *s, int force)
 	start = s->rr_next ? s->rr_next : TAILQ_FIRST(&s->peers);
 	p = start;
 	do {
-		if (p->sendq_len < s->o.send_hwm) {
+		if (sock_peer_load(p) < s->o.send_hwm) {
 			s->rr_next = TAILQ_NEXT(p, entry);
 			return p;
 		}
-		if (best == NULL || p->sendq_len < best->sendq_len)
+		if (best == NULL || sock_peer_load(p) < sock_peer_load(best))
 			best = p;
 		if ((p = TAILQ_NEXT(p, entry)) == NULL)
 			p = TAILQ_FIRST(&s->peers);
@@ -287,7 +309,7 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 			msg_free(m);
 			return EHOSTUNREACH;
 		}
-		if (p->sendq_len >= s->o.send_hwm && !force) {
+		if (sock_peer_load(p) >= s->o.send_hwm && !force) {
 			msg_free(m);
 			return EAGAIN;
 		}
@@ -308,7 +330,7 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 				memcpy(c->partsz, m->partsz, n);
 				c->id = m->id;
 			}
-			if (p->sendq_len >= s->o.send_hwm && !force) {
+			if (sock_peer_load(p) >= s->o.send_hwm && !force) {
 				sock_count(s, p, DROP_SEND_FAILED);
 				msg_free(c);
 				continue;
@@ -325,33 +347,52 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 	return 0;
 }
 
+uint64_t
+sock_peer_load(const struct peer *p)
+{
+	return p->sendq_len + p->inflight;
+}
+
+size_t
+sock_frame(const struct sock *s, const struct peer *p, const struct msg *m,
+    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk, uint8_t *b)
+{
+	struct frame	f;
+
+	f.session = p->session;
+	f.msgid = m->id;
+	f.part_count = (uint8_t)m->nparts;
+	f.part_index = (uint8_t)part;
+	f.message_size = m->size;
+	f.part_size = m->partsz[part];
+	f.chunk_size = (uint16_t)chunk;
+	f.chunk_offset = off;
+	frame_put_data_hdr(b, &f);
+	memcpy(b + FRAME_DATA_HDR_SIZE, m->data + base + off, chunk);
+	return FRAME_DATA_HDR_SIZE + chunk;
+}
+
 /* Cut the next frame of p's head message into the outbox. */
 static void
 sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 {
 	struct msg	*m = TAILQ_FIRST(&p->sendq);
-	struct frame	 f;
 	uint32_t	 psz = m->partsz[p->cur_part];
 	uint32_t	 maxchunk = (uint32_t)s->o.max_frame_size -
 			    FRAME_DATA_HDR_SIZE;
 	uint32_t	 chunk = psz - p->cur_off;
+	size_t		 len;
 
 	if (chunk > maxchunk)
 		chunk = maxchunk;
-	f.session = p->session;
-	f.msgid = m->id;
-	f.part_count = (uint8_t)m->nparts;
-	f.part_index = (uint8_t)p->cur_part;
-	f.message_size = m->size;
-	f.part_size = psz;
-	f.chunk_size = (uint16_t)chunk;
-	f.chunk_offset = p->cur_off;
-	frame_put_data_hdr(b, &f);
-	memcpy(b + FRAME_DATA_HDR_SIZE, m->data + p->cur_base + p->cur_off,
-	    chunk);
-	outbox_commit(&s->ob, FRAME_DATA_HDR_SIZE + chunk);
+	len = sock_frame(s, p, m, p->cur_part, p->cur_off, p->cur_base, chunk,
+	    b);
+	outbox_commit(&s->ob, (uint32_t)len);
 	s->st.tx_datagrams++;
 	session_sent(s, p, now);
+	if (s->type == NBMQ_SAFE_DEALER)
+		safe_track(s, p, m, p->cur_part, p->cur_off, p->cur_base,
+		    chunk, b, len, now);
 
 	p->cur_off += chunk;
 	if (p->cur_off < psz)
@@ -360,7 +401,7 @@ sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 	p->cur_off = 0;
 	if (++p->cur_part < m->nparts)
 		return;
-	/* The whole message left. */
+	/* The whole message left; safe_dealer: it waits for its Acks. */
 	TAILQ_REMOVE(&p->sendq, m, entry);
 	p->sendq_len--;
 	s->queued--;
@@ -368,6 +409,8 @@ sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 	p->st.tx_bytes += m->size;
 	s->st.tx_msgs++;
 	p->cur_part = p->cur_base = 0;
+	if (m->unacked > 0)
+		p->inflight++;
 	msg_free(m);
 }
 
@@ -436,8 +479,8 @@ sock_send_room(const struct sock *s)
 	if (s->type == NBMQ_DISH)
 		return 0;
 	TAILQ_FOREACH(p, &s->peers, entry) {
-		uint64_t r = p->sendq_len < s->o.send_hwm ?
-		    s->o.send_hwm - p->sendq_len : 0;
+		uint64_t l = sock_peer_load(p);
+		uint64_t r = l < s->o.send_hwm ? s->o.send_hwm - l : 0;
 
 		room += r;
 		if (r < min)
@@ -468,9 +511,13 @@ sock_expire_reasm(struct sock *s, nbmq_time now)
 nbmq_time
 sock_next_deadline(const struct sock *s)
 {
-	nbmq_time	t = session_next_deadline(s);
+	nbmq_time	t = session_next_deadline(s), u;
 
-	return s->maint_at < t ? s->maint_at : t;
+	if (s->maint_at < t)
+		t = s->maint_at;
+	if (s->type == NBMQ_SAFE_DEALER && (u = safe_next_deadline(s)) < t)
+		t = u;
+	return t;
 }
 
 nbmq_time
@@ -479,6 +526,8 @@ sock_timers(struct sock *s, nbmq_time now)
 	session_timers(s, now);
 	if (s->maint_at <= now)
 		sock_expire_reasm(s, now);
+	if (s->type == NBMQ_SAFE_DEALER)
+		safe_timers(s, now);
 	return sock_next_deadline(s);
 }
 

@@ -4,8 +4,14 @@
  *   apptool [-S PATH] ping  (-b|-c ADDR) -n N [-W WINDOW] [-w SECS]
  *       send N multipart messages of mixed sizes, at most WINDOW in flight,
  *       and check that each comes back byte-exact and in order
- *   apptool [-S PATH] echo  (-b|-c ADDR) [-n N]
+ *       (-t safe_dealer: any socket type; -u: accept any order, but each
+ *       message exactly once)
+ *   apptool [-S PATH] echo  (-b|-c ADDR) [-n N] [-t TYPE]
  *       send every message back to the peer it came from
+ *   apptool [-S PATH] blast -c ADDR -n N [-t TYPE]
+ *       send N messages of the ping sequence, then close
+ *   apptool [-S PATH] collect -b ADDR -n N [-w SECS] [-t TYPE]
+ *       receive until N or SECS of silence; each intact and at most once
  *   apptool [-S PATH] hwm   -c ADDR [-H HWM]
  *       with the daemon unable to drain fast, NBMQ_DONTWAIT sends must fail
  *       with EAGAIN after exactly HWM messages; a blocking send then succeeds
@@ -33,6 +39,8 @@
 #define PAYLOAD_MAX	(80 * 1024)
 
 static const char	*bind_addr, *connect_addr;
+static int		 socktype = NBMQ_DEALER;
+static int		 unordered;	/* ping: any order, each exactly once */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
@@ -146,7 +154,8 @@ wait_peer(nbmq_socket *s, double secs)
 static int
 do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 {
-	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	uint8_t		*seen = calloc(n + 1, 1);
 	static uint8_t	 buf[PAYLOAD_MAX];
 	struct iovec	 iov[MAXPARTS];
 	uint32_t	 sent = 0, got = 0;
@@ -172,22 +181,100 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 				    got);
 			continue;
 		}
-		check(m, got);
+		if (unordered) {
+			uint32_t	 i;
+			size_t		 len;
+			const void	*p = nbmq_msg_part(m, 0, &len);
+
+			if (len < 4)
+				fail("message without an index");
+			memcpy(&i, p, 4);
+			if (i >= sent)
+				fail("message %u was never sent", i);
+			if (seen[i]++)
+				fail("message %u delivered twice", i);
+			check(m, i);
+		} else
+			check(m, got);
 		bytes += nbmq_msg_size(m);
 		nbmq_msg_free(m);
 		got++;
 	}
 	if (nbmq_close(s) == -1)
 		fail("close: %s", nbmq_strerror(errno));
-	printf("ok %u messages, %llu bytes back byte-exact\n", n,
-	    (unsigned long long)bytes);
+	printf("ok %u messages, %llu bytes back byte-exact%s\n", n,
+	    (unsigned long long)bytes, unordered ? ", each once" : "");
+	free(seen);
 	return 0;
+}
+
+/* Send N messages (blocking), close: the daemon lingers to deliver. */
+static int
+do_blast(nbmq_ctx *ctx, uint32_t n)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	static uint8_t	 buf[PAYLOAD_MAX];
+	struct iovec	 iov[MAXPARTS];
+
+	wait_peer(s, 10);
+	for (uint32_t i = 0; i < n; i++) {
+		int np = gen(i, iov, buf);
+
+		if (nbmq_sendv(s, iov, np, 0, 0) == -1)
+			fail("send %u: %s", i, nbmq_strerror(errno));
+		if (i % 16 == 15)
+			usleep(2000);	/* let the relay keep up */
+	}
+	nbmq_close(s);
+	printf("ok sent %u\n", n);
+	return 0;
+}
+
+/*
+ * Receive until N messages or `secs` of silence: every message must be
+ * intact and arrive at most once; fire and forget may lose some.
+ */
+static int
+do_collect(nbmq_ctx *ctx, uint32_t n, double secs)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	uint8_t		*seen = calloc(n + 1, 1);
+	uint32_t	 got = 0, i;
+	nbmq_msg	*m;
+
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, (int64_t)(secs * 1000));
+	printf("ready\n");
+	while (got < n) {
+		size_t		 len;
+		const void	*p;
+
+		if (nbmq_recv(s, &m, 0) == -1) {
+			if (errno == EAGAIN)
+				break;
+			fail("recv: %s", nbmq_strerror(errno));
+		}
+		p = nbmq_msg_part(m, 0, &len);
+		if (len < 4)
+			fail("message without an index");
+		memcpy(&i, p, 4);
+		if (i >= n)
+			fail("message %u was never sent", i);
+		if (seen[i]++)
+			fail("message %u delivered twice", i);
+		check(m, i);
+		nbmq_msg_free(m);
+		got++;
+	}
+	nbmq_close(s);
+	free(seen);
+	printf("ok %u of %u arrived, every one intact and once\n", got, n);
+	return got > 0 ? 0 : 1;
 }
 
 static int
 do_echo(nbmq_ctx *ctx, uint32_t n)
 {
-	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	nbmq_socket	*s = open_sock(ctx, socktype);
 	struct iovec	 iov[256];
 	nbmq_msg	*m;
 	uint32_t	 count = 0;
@@ -321,8 +408,15 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:t:u")) != -1) {
 		switch (ch) {
+		case 't':
+			socktype = strcmp(optarg, "safe_dealer") == 0 ?
+			    NBMQ_SAFE_DEALER : strcmp(optarg, "radio") == 0 ?
+			    NBMQ_RADIO : strcmp(optarg, "dish") == 0 ?
+			    NBMQ_DISH : NBMQ_DEALER;
+			break;
+		case 'u': unordered = 1; break;
 		case 'b': bind_addr = optarg; break;
 		case 'c': connect_addr = optarg; break;
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -337,6 +431,10 @@ main(int argc, char *argv[])
 		fail("ctx: %s", strerror(errno));
 	if (strcmp(mode, "ping") == 0)
 		r = do_ping(ctx, n, window, secs);
+	else if (strcmp(mode, "blast") == 0)
+		r = do_blast(ctx, n);
+	else if (strcmp(mode, "collect") == 0)
+		r = do_collect(ctx, n, secs);
 	else if (strcmp(mode, "echo") == 0)
 		r = do_echo(ctx, n);
 	else if (strcmp(mode, "hwm") == 0)

@@ -1,0 +1,224 @@
+/*
+ * safe.c: safe_dealer (PROTOCOL.md section 3).
+ *
+ * Sending: every data frame waits for Ack(session, FNV-1a-64 of the frame)
+ * in the peer's table; unacked frames are sent again every safe_resend_ivl,
+ * up to safe_resend_limit times, then given up and counted.  A message
+ * counts against send_hwm until its last frame is acked or given up, so a
+ * receiver that stops acking pushes back on the sender.  Frames are rebuilt
+ * from the message for a resend, byte for byte, so nothing but the message
+ * is kept.  All frames share one interval, so the socket's resend queue in
+ * send order has the earliest deadline at its head.
+ *
+ * Receiving: every accepted frame is acked, duplicates too (their Ack may
+ * have been lost); a message delivered within safe_hash_dedup_ttl is not
+ * delivered again.  A resend refreshes the window, so as long as
+ * safe_hash_dedup_ttl >= safe_resend_ivl (the config checks it) no resend
+ * can outlive it.
+ */
+#include <stdlib.h>
+
+#include "nbmqd.h"
+
+#define UNACKED_OF(n)	((struct unacked *)((char *)(n) - \
+			    offsetof(struct unacked, node)))
+#define DEDUP_OF(n)	((struct dedup *)((char *)(n) - \
+			    offsetof(struct dedup, node)))
+
+/* One frame of m leaves for p: remember it until its Ack. */
+int
+safe_track(struct sock *s, struct peer *p, struct msg *m, uint32_t part,
+    uint32_t off, uint32_t base, uint32_t chunk, const uint8_t *frame,
+    size_t len, nbmq_time now)
+{
+	struct unacked	*u;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return -1;
+	if (hmap_insert(&p->unacked, &u->node, fnv1a64(frame, len)) == -1) {
+		free(u);
+		return -1;
+	}
+	u->peer = p;
+	u->m = msg_ref(m);
+	u->part = part;
+	u->off = off;
+	u->base = base;
+	u->chunk = (uint16_t)chunk;
+	u->sent = now;
+	TAILQ_INSERT_TAIL(&s->resendq, u, entry);
+	m->unacked++;
+	return 0;
+}
+
+/* The frame is done with, acked or given up. */
+static void
+safe_untrack(struct sock *s, struct unacked *u)
+{
+	struct peer	*p = u->peer;
+	struct msg	*m = u->m;
+
+	hmap_remove(&p->unacked, &u->node);
+	TAILQ_REMOVE(&s->resendq, u, entry);
+	/* Its last frame: the message stops counting against send_hwm. */
+	if (--m->unacked == 0 && m->refs == 1 && p->inflight > 0)
+		p->inflight--;
+	msg_free(m);
+	free(u);
+}
+
+void
+safe_ack_in(struct sock *s, struct peer *p, uint64_t hash)
+{
+	struct hnode	*n;
+
+	p->st.acks_rx++;
+	if ((n = hmap_find(&p->unacked, hash)) == NULL)
+		return;		/* a late duplicate Ack */
+	safe_untrack(s, UNACKED_OF(n));
+}
+
+void
+safe_ack_out(struct sock *s, struct peer *p, const uint8_t *frame,
+    size_t len, nbmq_time now)
+{
+	uint8_t	*b;
+
+	if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
+		s->ops->flush(s->arg, s);
+		if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
+			s->st.drops[DROP_SEND_FAILED]++;
+			return;
+		}
+	}
+	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session,
+	    fnv1a64(frame, len)));
+	s->st.tx_datagrams++;
+	p->st.acks_tx++;
+	session_sent(s, p, now);
+}
+
+static void
+safe_dedup_free(struct sock *s, struct dedup *d)
+{
+	hmap_remove(&d->peer->dedup, &d->node);
+	TAILQ_REMOVE(&s->dedupq, d, entry);
+	s->ndedup--;
+	free(d);
+}
+
+int
+safe_is_dup(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
+{
+	struct hnode	*n;
+	struct dedup	*d;
+
+	if ((n = hmap_find(&p->dedup, msgid)) == NULL)
+		return 0;
+	d = DEDUP_OF(n);
+	d->at = now;
+	TAILQ_REMOVE(&s->dedupq, d, entry);
+	TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
+	return 1;
+}
+
+void
+safe_delivered(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
+{
+	struct dedup	*d;
+
+	if (s->ndedup >= DEDUP_MAX)
+		safe_dedup_free(s, TAILQ_FIRST(&s->dedupq));
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return;
+	if (hmap_insert(&p->dedup, &d->node, msgid) == -1) {
+		free(d);
+		return;
+	}
+	d->peer = p;
+	d->at = now;
+	TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
+	s->ndedup++;
+}
+
+void
+safe_peer_free(struct sock *s, struct peer *p)
+{
+	struct unacked	*u, *un;
+	struct dedup	*d, *dn;
+
+	for (u = TAILQ_FIRST(&s->resendq); u != NULL; u = un) {
+		un = TAILQ_NEXT(u, entry);
+		if (u->peer == p)
+			safe_untrack(s, u);
+	}
+	for (d = TAILQ_FIRST(&s->dedupq); d != NULL; d = dn) {
+		dn = TAILQ_NEXT(d, entry);
+		if (d->peer == p)
+			safe_dedup_free(s, d);
+	}
+	hmap_free(&p->unacked);
+	hmap_free(&p->dedup);
+}
+
+nbmq_time
+safe_next_deadline(const struct sock *s)
+{
+	nbmq_time	 t = NBMQ_TIME_NEVER, d;
+	struct unacked	*u;
+	struct dedup	*dd;
+
+	if ((u = TAILQ_FIRST(&s->resendq)) != NULL &&
+	    (d = u->sent + s->o.safe_resend_ivl) < t)
+		t = d;
+	if ((dd = TAILQ_FIRST(&s->dedupq)) != NULL &&
+	    (d = dd->at + s->o.safe_hash_dedup_ttl) < t)
+		t = d;
+	return t;
+}
+
+void
+safe_timers(struct sock *s, nbmq_time now)
+{
+	struct unacked	*u;
+	struct dedup	*d;
+	uint8_t		*b;
+
+	while ((d = TAILQ_FIRST(&s->dedupq)) != NULL &&
+	    d->at + s->o.safe_hash_dedup_ttl <= now)
+		safe_dedup_free(s, d);
+
+	while ((u = TAILQ_FIRST(&s->resendq)) != NULL &&
+	    u->sent + s->o.safe_resend_ivl <= now) {
+		struct peer	*p = u->peer;
+
+		if (u->tries >= s->o.safe_resend_limit) {
+			if (!u->m->given_up) {
+				u->m->given_up = 1;
+				p->st.giveups++;
+				s->st.giveups++;
+				log_debug("socket %s peer %016llx: message "
+				    "%016llx given up after %u resends",
+				    s->name, (unsigned long long)p->session,
+				    (unsigned long long)u->m->id, u->tries);
+			}
+			safe_untrack(s, u);
+			continue;
+		}
+		if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
+			s->ops->flush(s->arg, s);
+			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL)
+				return;	/* the kernel is full: next time */
+		}
+		outbox_commit(&s->ob, (uint32_t)sock_frame(s, p, u->m,
+		    u->part, u->off, u->base, u->chunk, b));
+		s->st.tx_datagrams++;
+		u->tries++;
+		u->sent = now;
+		p->st.resends++;
+		s->st.resends++;
+		session_sent(s, p, now);
+		TAILQ_REMOVE(&s->resendq, u, entry);
+		TAILQ_INSERT_TAIL(&s->resendq, u, entry);
+	}
+}
