@@ -35,7 +35,7 @@ CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
-SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c
+SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)

@@ -3,9 +3,131 @@
  * Nothing here trusts the peer: every length is checked before use.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "nbmq.h"
 #include "nbmq-protocol.h"
+
+/* No hidden padding: every byte on the wire is a named field. */
+_Static_assert(sizeof(struct ipc_event) == 16 + 2 * NBMQ_IPC_ADDR_LEN,
+    "ipc_event padding");
+_Static_assert(sizeof(struct ipc_ctl_events) == 6 * 8, "events padding");
+_Static_assert(sizeof(struct ipc_ctl_req) == NBMQ_IPC_NAME_LEN,
+    "ctl_req padding");
+_Static_assert(sizeof(struct ipc_ctl_status) == NBMQ_IPC_WORD_LEN +
+    NBMQ_IPC_PATH_LEN + 8 + 6 * 4 + 4 * 8, "ctl_status padding");
+_Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
+    NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
+    (6 + NBMQ_IPC_NPIDS) * 4 + 14 * 8 + sizeof(struct ipc_ctl_events) +
+    NBMQ_IPC_NDROPS * 8, "ctl_sock padding");
+_Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
+    2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 17 * 8 + 2 * 4 +
+    NBMQ_IPC_NDROPS * 8, "ctl_peer padding");
+_Static_assert(sizeof(struct ipc_ctl_stats) == 8 + 2 * 4 + 10 * 8 +
+    sizeof(struct ipc_ctl_events) + 2 * 4 + NBMQ_IPC_NDROPS * 8,
+    "ctl_stats padding");
+_Static_assert(sizeof(struct ipc_ctl_reason) == 8 + NBMQ_IPC_WORD_LEN,
+    "ctl_reason padding");
+_Static_assert(sizeof(struct ipc_ctl_end) == 8, "ctl_end padding");
+
+#define STR(type, field)	{ offsetof(type, field), sizeof(((type *)0)->field) }
+
+/* The fixed-size messages and where their strings are. */
+static const struct ipc_fixed {
+	uint16_t	 type;
+	uint32_t	 size;
+	struct {
+		size_t	 off, len;
+	}		 str[4];		/* len 0 ends the list */
+} ipc_fixed[] = {
+	{ IPC_EVENT, sizeof(struct ipc_event), {
+	    STR(struct ipc_event, addr),
+	    STR(struct ipc_event, prev_addr) } },
+	{ IPC_CTL_STATUS, 0, { { 0, 0 } } },
+	{ IPC_CTL_SOCKETS, 0, { { 0, 0 } } },
+	{ IPC_CTL_PEERS, sizeof(struct ipc_ctl_req), {
+	    STR(struct ipc_ctl_req, sock) } },
+	{ IPC_CTL_STATS, 0, { { 0, 0 } } },
+	{ IPC_CTL_REASONS, 0, { { 0, 0 } } },
+	{ IPC_CTL_RELOAD, 0, { { 0, 0 } } },
+	{ IPC_CTL_STATUS_INFO, sizeof(struct ipc_ctl_status), {
+	    STR(struct ipc_ctl_status, version),
+	    STR(struct ipc_ctl_status, config) } },
+	{ IPC_CTL_SOCKET_INFO, sizeof(struct ipc_ctl_sock), {
+	    STR(struct ipc_ctl_sock, name),
+	    STR(struct ipc_ctl_sock, local),
+	    STR(struct ipc_ctl_sock, remote),
+	    STR(struct ipc_ctl_sock, state) } },
+	{ IPC_CTL_PEER_INFO, sizeof(struct ipc_ctl_peer), {
+	    STR(struct ipc_ctl_peer, sock),
+	    STR(struct ipc_ctl_peer, addr),
+	    STR(struct ipc_ctl_peer, prev_addr),
+	    STR(struct ipc_ctl_peer, state) } },
+	{ IPC_CTL_STATS_INFO, sizeof(struct ipc_ctl_stats), { { 0, 0 } } },
+	{ IPC_CTL_REASON, sizeof(struct ipc_ctl_reason), {
+	    STR(struct ipc_ctl_reason, name) } },
+	{ IPC_CTL_END, sizeof(struct ipc_ctl_end), { { 0, 0 } } },
+};
+
+static const struct ipc_fixed *
+ipc_fixed_find(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(ipc_fixed) / sizeof(ipc_fixed[0]); i++)
+		if (ipc_fixed[i].type == type)
+			return &ipc_fixed[i];
+	return NULL;
+}
+
+uint32_t
+ipc_fixed_size(uint16_t type)
+{
+	const struct ipc_fixed	*f = ipc_fixed_find(type);
+
+	return f != NULL ? f->size : 0;
+}
+
+int
+ipc_fixed_decode(uint16_t type, const void *payload, uint32_t len,
+    void *out, size_t outlen)
+{
+	const struct ipc_fixed	*f = ipc_fixed_find(type);
+	const uint8_t		*p = payload;
+
+	if (f == NULL || len != f->size || outlen != f->size)
+		return EPROTO;
+	for (int i = 0; i < 4 && f->str[i].len > 0; i++)
+		if (memchr(p + f->str[i].off, '\0', f->str[i].len) == NULL)
+			return EPROTO;
+	if (len > 0)
+		memcpy(out, p, len);
+	return 0;
+}
+
+const char *
+ipc_event_name(uint32_t type)
+{
+	switch (type) {
+	case NBMQ_EVENT_UP:		return "up";
+	case NBMQ_EVENT_DOWN:		return "down";
+	case NBMQ_EVENT_ADDRESS:	return "address";
+	case NBMQ_EVENT_HWM_REACHED:	return "hwm_reached";
+	case NBMQ_EVENT_HWM_CLEARED:	return "hwm_cleared";
+	}
+	return "unknown";
+}
+
+const char *
+ipc_down_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case NBMQ_DOWN_KEEPALIVE:	return "keepalive";
+	case NBMQ_DOWN_DISCONNECTED:	return "disconnected";
+	case NBMQ_DOWN_REPLACED:	return "replaced";
+	case NBMQ_DOWN_CLOSED:		return "closed";
+	}
+	return "unknown";
+}
 
 int
 ipc_hdr_check(const struct nbmq_ipc_hdr *h, uint32_t max_payload)
@@ -72,6 +194,19 @@ ipc_type_name(uint16_t type)
 	case IPC_CREDIT:	return "credit";
 	case IPC_DROPPED:	return "dropped";
 	case IPC_SOCK_GONE:	return "sock_gone";
+	case IPC_EVENT:		return "event";
+	case IPC_CTL_STATUS:	return "ctl_status";
+	case IPC_CTL_SOCKETS:	return "ctl_sockets";
+	case IPC_CTL_PEERS:	return "ctl_peers";
+	case IPC_CTL_STATS:	return "ctl_stats";
+	case IPC_CTL_REASONS:	return "ctl_reasons";
+	case IPC_CTL_RELOAD:	return "ctl_reload";
+	case IPC_CTL_STATUS_INFO: return "ctl_status_info";
+	case IPC_CTL_SOCKET_INFO: return "ctl_socket_info";
+	case IPC_CTL_PEER_INFO:	return "ctl_peer_info";
+	case IPC_CTL_STATS_INFO: return "ctl_stats_info";
+	case IPC_CTL_REASON:	return "ctl_reason";
+	case IPC_CTL_END:	return "ctl_end";
 	}
 	return "unknown";
 }

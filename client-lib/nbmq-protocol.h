@@ -9,13 +9,15 @@
  * Bump NBMQ_IPC_VERSION whenever any message below changes.
  * History:
  *   1  first version: hello, socket control, data stream, credits.
+ *   2  control requests for nbmqctl (0x04xx); peer events to applications
+ *      (IPC_EVENT, NBMQ_OPT_EVENTS).
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	1
+#define NBMQ_IPC_VERSION	2
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
 /* Largest payload one IPC message may carry (a whole max-size message). */
@@ -23,6 +25,15 @@
 #define NBMQ_IPC_MAX_PARTS	255
 #define NBMQ_IPC_MAX_PAYLOAD	(NBMQ_IPC_MAX_MSG_SIZE + 16 + 4 * NBMQ_IPC_MAX_PARTS)
 #define NBMQ_IPC_MAX_STRING	1024		/* addresses, names */
+
+/* Fixed string fields: NUL-terminated inside their array, checked. */
+#define NBMQ_IPC_NAME_LEN	72	/* socket names (64 characters) */
+#define NBMQ_IPC_ADDR_LEN	64	/* "[v6 address%scope]:port" */
+#define NBMQ_IPC_HOST_LEN	264	/* "host:port" as configured */
+#define NBMQ_IPC_PATH_LEN	256	/* file paths */
+#define NBMQ_IPC_WORD_LEN	32	/* versions, states, reason names */
+#define NBMQ_IPC_NDROPS		32	/* drop counter slots (IPC_CTL_REASON) */
+#define NBMQ_IPC_NPIDS		8	/* application pids listed per socket */
 
 struct nbmq_ipc_hdr {
 	uint32_t	len;		/* payload bytes after this header */
@@ -54,6 +65,29 @@ enum nbmq_ipc_type {
 	IPC_CREDIT	= 0x0303,	/* d->c: struct ipc_credit */
 	IPC_DROPPED	= 0x0304,	/* d->c: struct ipc_dropped, in order with IPC_MSG */
 	IPC_SOCK_GONE	= 0x0305,	/* d->c: the socket was destroyed by the daemon */
+	IPC_EVENT	= 0x0306,	/* d->c: struct ipc_event, in order with IPC_MSG */
+
+	/*
+	 * 0x04xx: control requests (nbmqctl), handle 0, reqid != 0.  Each
+	 * is answered with its reply (one struct, or a streamed list: one
+	 * message per item then IPC_CTL_END, like OpenBGPD's IMSG_CTL_END),
+	 * all with the request's reqid, or with IPC_RESULT when it failed
+	 * (err, and a text).  Read requests are open to every client;
+	 * IPC_CTL_RELOAD needs uid 0 or the daemon's uid or gid (EPERM).
+	 * One request at a time: the next is read once the answer is out.
+	 */
+	IPC_CTL_STATUS	= 0x0401,	/* empty -> IPC_CTL_STATUS_INFO */
+	IPC_CTL_SOCKETS	= 0x0402,	/* empty -> IPC_CTL_SOCKET_INFO..., END */
+	IPC_CTL_PEERS	= 0x0403,	/* struct ipc_ctl_req -> IPC_CTL_PEER_INFO..., END */
+	IPC_CTL_STATS	= 0x0404,	/* empty -> IPC_CTL_STATS_INFO */
+	IPC_CTL_REASONS	= 0x0405,	/* empty -> IPC_CTL_REASON..., END */
+	IPC_CTL_RELOAD	= 0x0406,	/* empty -> IPC_RESULT [+ what was wrong] */
+	IPC_CTL_STATUS_INFO = 0x0481,	/* struct ipc_ctl_status */
+	IPC_CTL_SOCKET_INFO = 0x0482,	/* struct ipc_ctl_sock */
+	IPC_CTL_PEER_INFO = 0x0483,	/* struct ipc_ctl_peer */
+	IPC_CTL_STATS_INFO = 0x0484,	/* struct ipc_ctl_stats */
+	IPC_CTL_REASON	= 0x0485,	/* struct ipc_ctl_reason */
+	IPC_CTL_END	= 0x04ff,	/* struct ipc_ctl_end: the list is complete */
 };
 
 struct ipc_hello {			/* IPC_HELLO */
@@ -108,6 +142,124 @@ struct ipc_dropped {			/* IPC_DROPPED */
 	uint64_t	count;		/* messages dropped at recv_hwm since last report */
 };
 
+/*
+ * IPC_EVENT: a peer event for an application that subscribed with
+ * NBMQ_OPT_EVENTS (nbmq.h: enum nbmq_event_type, enum nbmq_down_reason).
+ */
+struct ipc_event {
+	uint64_t	peer;		/* session id; 0 for the send HWM events */
+	uint32_t	type;		/* NBMQ_EVENT_* */
+	uint32_t	reason;		/* NBMQ_EVENT_DOWN: NBMQ_DOWN_*; else 0 */
+	char		addr[NBMQ_IPC_ADDR_LEN];	/* the peer's address */
+	char		prev_addr[NBMQ_IPC_ADDR_LEN];	/* ADDRESS: the old one */
+};
+
+/* Counters of peer events, per socket and daemon-wide. */
+struct ipc_ctl_events {
+	uint64_t	up;
+	uint64_t	down_keepalive;
+	uint64_t	down_disconnected;
+	uint64_t	down_replaced;
+	uint64_t	down_closed;
+	uint64_t	address_changed;
+};
+
+struct ipc_ctl_req {			/* IPC_CTL_PEERS */
+	char		sock[NBMQ_IPC_NAME_LEN];	/* "" for every socket */
+};
+
+struct ipc_ctl_status {			/* IPC_CTL_STATUS_INFO */
+	char		version[NBMQ_IPC_WORD_LEN];	/* "nbmqd 0.1.0" */
+	char		config[NBMQ_IPC_PATH_LEN];	/* "" without a file */
+	uint64_t	uptime_ms;
+	uint32_t	pid;
+	uint32_t	uid;
+	uint32_t	sockets;	/* now */
+	uint32_t	configured;	/* of them from the config */
+	uint32_t	peers;		/* now, over every socket */
+	uint32_t	clients;	/* IPC connections now, this one too */
+	uint64_t	rx_msgs;	/* since start, closed sockets included */
+	uint64_t	tx_msgs;
+	uint64_t	drops;		/* over every reason */
+	uint64_t	sessions;	/* sessions created */
+};
+
+#define IPC_CTL_SOCK_CONFIGURED	0x1	/* from the config file */
+#define IPC_CTL_SOCK_BOUND	0x2	/* else connecting (or neither yet) */
+#define IPC_CTL_SOCK_CONNECT	0x4	/* connect() was called */
+#define IPC_CTL_SOCK_CLOSING	0x8	/* lingering after close */
+
+struct ipc_ctl_sock {			/* IPC_CTL_SOCKET_INFO */
+	char		name[NBMQ_IPC_NAME_LEN];
+	char		local[NBMQ_IPC_ADDR_LEN];	/* "" before bind/connect */
+	char		remote[NBMQ_IPC_HOST_LEN];	/* connect: where to */
+	char		state[NBMQ_IPC_WORD_LEN];	/* bound, idle, connecting, up */
+	uint32_t	handle;
+	uint32_t	type;		/* NBMQ_DEALER... */
+	uint32_t	flags;		/* IPC_CTL_SOCK_* */
+	uint32_t	peers;
+	uint32_t	napps;		/* attached applications */
+	uint32_t	pids[NBMQ_IPC_NPIDS];	/* the first napps of them */
+	uint32_t	ndrops;		/* drop slots in use */
+	uint64_t	rq;		/* messages waiting for the application */
+	uint64_t	reasm;		/* messages being reassembled */
+	uint64_t	queued;		/* messages in the peers' send queues */
+	uint64_t	send_hwm, recv_hwm;
+	uint64_t	rx_datagrams, tx_datagrams;
+	uint64_t	rx_msgs, tx_msgs;
+	uint64_t	sessions;	/* sessions created */
+	uint64_t	resends, giveups;
+	struct ipc_ctl_events ev;
+	uint64_t	drops[NBMQ_IPC_NDROPS];	/* by IPC_CTL_REASON index */
+};
+
+#define IPC_CTL_NEVER	UINT64_MAX	/* an age for "never" */
+
+struct ipc_ctl_peer {			/* IPC_CTL_PEER_INFO */
+	char		sock[NBMQ_IPC_NAME_LEN];
+	char		addr[NBMQ_IPC_ADDR_LEN];
+	char		prev_addr[NBMQ_IPC_ADDR_LEN];	/* "" until a rebind */
+	char		state[NBMQ_IPC_WORD_LEN];
+	uint64_t	session;
+	uint64_t	up_ms;		/* age of the session */
+	uint64_t	last_rx_ms;	/* ages, or IPC_CTL_NEVER */
+	uint64_t	last_tx_ms;
+	uint64_t	rx_msgs, rx_bytes, tx_msgs, tx_bytes;
+	uint64_t	rx_frames, tx_frames;
+	uint64_t	resends, giveups;
+	uint64_t	sendq;		/* messages queued to this peer */
+	uint64_t	inflight;	/* safe_dealer: sent, not all acked */
+	uint32_t	reach;		/* 8 heartbeat intervals, newest in bit 0 */
+	uint32_t	ndrops;
+	uint64_t	drops[NBMQ_IPC_NDROPS];
+};
+
+struct ipc_ctl_stats {			/* IPC_CTL_STATS_INFO */
+	uint64_t	uptime_ms;
+	uint32_t	sockets;	/* now */
+	uint32_t	peers;		/* now */
+	uint64_t	sockets_closed;	/* counters below include theirs */
+	uint64_t	rx_datagrams, tx_datagrams;
+	uint64_t	rx_msgs, tx_msgs;
+	uint64_t	sessions;
+	uint64_t	resends, giveups;
+	struct ipc_ctl_events ev;
+	uint32_t	ndrops;
+	uint32_t	reserved;
+	uint64_t	drops[NBMQ_IPC_NDROPS];
+};
+
+struct ipc_ctl_reason {			/* IPC_CTL_REASON */
+	uint32_t	index;		/* into the drops arrays */
+	uint32_t	reserved;
+	char		name[NBMQ_IPC_WORD_LEN];	/* "bad_length" */
+};
+
+struct ipc_ctl_end {			/* IPC_CTL_END */
+	uint32_t	count;		/* items sent before it */
+	uint32_t	reserved;
+};
+
 /* ipc-codec.c: shared by the daemon and the library. */
 struct ipc_msgview {
 	uint64_t	 peer;
@@ -123,5 +275,18 @@ int	ipc_msg_parse(const uint8_t *payload, uint32_t len,
 	    struct ipc_msgview *);
 uint32_t ipc_msg_part_size(const struct ipc_msgview *, uint32_t i);
 const char *ipc_type_name(uint16_t type);
+/*
+ * Fixed-size messages (IPC_EVENT, the IPC_CTL_* requests and replies):
+ * check the exact length and that every string field is NUL-terminated
+ * inside its array, then copy into out (outlen must be the struct's size).
+ * 0, or EPROTO.
+ */
+int	ipc_fixed_decode(uint16_t type, const void *payload, uint32_t len,
+	    void *out, size_t outlen);
+/* The payload size of a fixed-size type, 0 if the type is not one. */
+uint32_t ipc_fixed_size(uint16_t type);
+/* Names of NBMQ_EVENT_* and NBMQ_DOWN_*; "unknown" when out of range. */
+const char *ipc_event_name(uint32_t type);
+const char *ipc_down_reason_name(uint32_t reason);
 
 #endif /* NBMQ_PROTOCOL_H */

@@ -73,6 +73,9 @@ enum nbmq_opt {
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
 	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given
 					   up after safe_resend_limit resends */
+	NBMQ_OPT_EVENTS = 96,		/* 1: this application receives peer
+					   events (see nbmq_msg_event); 0: not
+					   (the default) */
 	NBMQ_OPT_RCVTIMEO = 128,	/* (local) blocking recv timeout, -1 = forever */
 	NBMQ_OPT_SNDTIMEO,		/* (local) blocking send timeout, -1 = forever */
 };
@@ -80,6 +83,44 @@ enum nbmq_opt {
 typedef struct nbmq_ctx nbmq_ctx;
 typedef struct nbmq_socket nbmq_socket;
 typedef struct nbmq_msg nbmq_msg;
+
+/*
+ * Peer events.  After nbmq_setopt(s, NBMQ_OPT_EVENTS, 1) the daemon first
+ * reports every peer already up (NBMQ_EVENT_UP), then each change as it
+ * happens.  Events come through nbmq_recv() like messages and in order
+ * with them (a peer's messages before its NBMQ_EVENT_DOWN); tell them
+ * apart with nbmq_msg_event().  An event has no parts and its
+ * nbmq_msg_peer() is the peer's session id (0 for the HWM events).
+ * A radio socket, which has no messages to receive, may nbmq_recv()
+ * once it subscribed.  An application that does not read loses the
+ * events beyond 10,000 waiting (the daemon logs it), never messages.
+ */
+enum nbmq_event_type {
+	NBMQ_EVENT_UP = 1,		/* a session is up: peer, addr */
+	NBMQ_EVENT_DOWN,		/* a session ended: peer, addr, reason */
+	NBMQ_EVENT_ADDRESS,		/* the peer moved (NAT rebinding):
+					   addr is the new one, prev_addr
+					   the old one */
+	NBMQ_EVENT_HWM_REACHED,		/* every send queue is at send_hwm:
+					   sends fail with EAGAIN */
+	NBMQ_EVENT_HWM_CLEARED,		/* room again (or no peer left) */
+};
+
+enum nbmq_down_reason {
+	NBMQ_DOWN_KEEPALIVE = 1,	/* nothing heard for peer_keepalive */
+	NBMQ_DOWN_DISCONNECTED,		/* the peer said Disconnected */
+	NBMQ_DOWN_REPLACED,		/* a new session from the same peer */
+	NBMQ_DOWN_CLOSED,		/* the socket was closed */
+};
+
+struct nbmq_event {
+	int		 type;		/* enum nbmq_event_type */
+	int		 reason;	/* NBMQ_EVENT_DOWN: enum nbmq_down_reason;
+					   else 0 */
+	uint64_t	 peer;		/* session id; 0 for the HWM events */
+	char		 addr[64];	/* "host:port" of the peer, or "" */
+	char		 prev_addr[64];	/* NBMQ_EVENT_ADDRESS: the old one */
+};
 
 /*
  * Context: where the daemon is.  path NULL means $NBMQ_SOCKET, else
@@ -148,10 +189,10 @@ int		 nbmq_send(nbmq_socket *, const void *buf, size_t len,
 		    int flags);
 
 /*
- * Receive the next message.  Blocks (up to NBMQ_OPT_RCVTIMEO) unless
- * NBMQ_DONTWAIT.  Returns 0 and stores a message the caller frees with
- * nbmq_msg_free, or -1 (EAGAIN, ENOBUFS once after drops, ENOTSUP,
- * ECONNRESET).
+ * Receive the next message (or peer event, see NBMQ_OPT_EVENTS).  Blocks
+ * (up to NBMQ_OPT_RCVTIMEO) unless NBMQ_DONTWAIT.  Returns 0 and stores a
+ * message the caller frees with nbmq_msg_free, or -1 (EAGAIN, ENOBUFS once
+ * after drops, ENOTSUP, ECONNRESET).
  */
 int		 nbmq_recv(nbmq_socket *, nbmq_msg **msgp, int flags);
 
@@ -163,6 +204,15 @@ const void	*nbmq_msg_part(const nbmq_msg *, size_t i, size_t *len);
 size_t		 nbmq_msg_size(const nbmq_msg *);
 /* The sending peer's session id (never 0 for a received message). */
 uint64_t	 nbmq_msg_peer(const nbmq_msg *);
+/*
+ * Returns 1 and fills *ev (if not NULL) when the message is a peer event
+ * (NBMQ_OPT_EVENTS), 0 when it is a message.
+ */
+int		 nbmq_msg_event(const nbmq_msg *, struct nbmq_event *ev);
+/* "up", "down", "address", "hwm_reached", "hwm_cleared"; "unknown". */
+const char	*nbmq_event_name(int type);
+/* "keepalive", "disconnected", "replaced", "closed"; "unknown". */
+const char	*nbmq_down_reason_name(int reason);
 void		 nbmq_msg_free(nbmq_msg *);
 
 /*

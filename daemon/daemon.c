@@ -249,7 +249,8 @@ dsock_setopt(struct dsock *d, const struct optdesc *od, int64_t v)
 /*
  * Replace every option at once (IPC setopt, config reload).  A new
  * max_frame_size needs a new outbox: EBUSY while datagrams of the old size
- * still wait in it.
+ * still wait in it, or (smaller) while safe_dealer frames of the old size
+ * may have to be resent.
  */
 int
 dsock_setopts(struct dsock *d, const struct sockopts *o)
@@ -257,7 +258,10 @@ dsock_setopts(struct dsock *d, const struct sockopts *o)
 	if (o->max_frame_size != d->core.o.max_frame_size) {
 		struct outbox	ob;
 
-		if (d->core.ob.n > 0 || outbox_init(&ob, o->max_frame_size))
+		if (d->core.ob.n > 0 ||
+		    (o->max_frame_size < d->core.o.max_frame_size &&
+		    !TAILQ_EMPTY(&d->core.resendq)) ||
+		    outbox_init(&ob, o->max_frame_size))
 			return EBUSY;
 		outbox_free(&d->core.ob);
 		d->core.ob = ob;

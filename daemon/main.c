@@ -1,7 +1,15 @@
 /*
  * main.c: arguments, config, start the modules in order, run the loop,
  * stop them in reverse.  All logic lives in the other files.
+ *
+ * Under systemd (Type=notify) the daemon says READY=1 once the IPC socket
+ * and every configured socket are up, keeps STATUS= current (at most once
+ * a second, only when it changed), wraps a reload in RELOADING=1 ... READY=1
+ * (reload.c) and sends WATCHDOG=1 at half of WatchdogSec.  Without
+ * NOTIFY_SOCKET none of it runs and no timer wakes an idle daemon.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,52 +40,137 @@ usage(FILE *f)
 	    "  -h        this help\n");
 }
 
+static struct event	*main_status_ev, *main_watchdog_ev;
+static char		 main_status_last[128];
+
+/*
+ * Under systemd, log to the journal with priorities: stderr is the
+ * journal's stream (JOURNAL_STREAM names its device and inode), or the
+ * service has no stderr at all (INVOCATION_ID set, stderr /dev/null or
+ * closed).  Otherwise, in the foreground, stderr with timestamps.
+ */
+static int
+main_log_to_stderr(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	if (isatty(STDERR_FILENO))
+		return 1;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return getenv("INVOCATION_ID") == NULL;
+	if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2)
+		return !((unsigned long long)st.st_dev == dev &&
+		    (unsigned long long)st.st_ino == ino);
+	return !(getenv("INVOCATION_ID") != NULL && S_ISCHR(st.st_mode));
+}
+
+/* STATUS=: sockets, peers, attached applications; sent when it changed. */
+static void
+main_status(int force)
+{
+	struct dsock	*d;
+	unsigned int	 n = 0, nconf = 0, npeers = 0, nsubs = 0;
+	char		 buf[sizeof(main_status_last)];
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		n++;
+		nconf += d->configured != 0;
+		npeers += d->core.npeers;
+		nsubs += d->nsubs;
+	}
+	snprintf(buf, sizeof(buf), "%u socket%s (%u configured), %u peer%s, "
+	    "%u attached", n, n == 1 ? "" : "s", nconf, npeers,
+	    npeers == 1 ? "" : "s", nsubs);
+	if (!force && strcmp(buf, main_status_last) == 0)
+		return;
+	memcpy(main_status_last, buf, sizeof(buf));
+	sd_notifyf(0, "STATUS=%s", buf);
+}
+
+static void
+main_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	main_status(0);
+}
+
+static void
+main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* The timers exist only under a service manager that listens. */
+static void
+main_notify_start(void)
+{
+	struct timeval	 tv;
+	uint64_t	 usec;
+	const char	*ns = getenv("NOTIFY_SOCKET");
+
+	if (ns == NULL || *ns == '\0')
+		return;
+	main_status_ev = event_new(nbmqd->base, -1, EV_PERSIST,
+	    main_status_cb, NULL);
+	if (main_status_ev == NULL)
+		fatalx("event_new");
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(main_status_ev, &tv);
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		main_watchdog_ev = event_new(nbmqd->base, -1, EV_PERSIST,
+		    main_watchdog_cb, NULL);
+		if (main_watchdog_ev == NULL)
+			fatalx("event_new");
+		usec /= 2;
+		tv.tv_sec = usec / 1000000;
+		tv.tv_usec = usec % 1000000;
+		event_add(main_watchdog_ev, &tv);
+		log_info("systemd watchdog: WATCHDOG=1 every %llu ms",
+		    (unsigned long long)usec / 1000);
+	}
+}
+
+static void
+main_notify_stop(void)
+{
+	if (main_status_ev != NULL)
+		event_free(main_status_ev);
+	if (main_watchdog_ev != NULL)
+		event_free(main_watchdog_ev);
+	main_status_ev = main_watchdog_ev = NULL;
+}
+
+/* SIGHUP: the file again, swapped in only if it is valid. */
+static void
+main_reload(void)
+{
+	char	*err = NULL, *line, *next;
+
+	log_info("SIGHUP: reloading %s", nbmqd->conf->path != NULL ?
+	    nbmqd->conf->path : "the configuration");
+	if (reload_config(&err) == -1) {
+		for (line = err; line != NULL && *line != '\0'; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_warnx("%s", line);
+		}
+		log_warnx("configuration unchanged");
+	}
+	free(err);
+	main_status(1);
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP) {
-		log_warnx("SIGHUP: reload is not implemented yet; "
-		    "configuration unchanged");
+		main_reload();
 		return;
 	}
 	log_info("%s: shutting down", strsignal(sig));
 	event_base_loopbreak(nbmqd->base);
-}
-
-/* Configured sockets live as long as the daemon. */
-static int
-main_start_sockets(struct config *conf)
-{
-	struct sockconf	*sc;
-	struct dsock	*d;
-	int		 e;
-
-	TAILQ_FOREACH(sc, &conf->sockets, entry) {
-		if ((d = dsock_new(sc->type, &sc->o, sc->name)) == NULL)
-			fatal("socket %s", sc->name);
-		d->configured = 1;
-		e = sc->bind ? udp_bind(d, sc->bind) : udp_connect(d, sc->connect);
-		if (e != 0) {
-			log_warnx("%s:%d: socket %s: cannot %s %s: %s",
-			    conf->path, sc->line, sc->name,
-			    sc->bind ? "bind" : "connect",
-			    sc->bind ? sc->bind : sc->connect, strerror(e));
-			return -1;
-		}
-		dsock_sync(d, daemon_now());
-	}
-	return 0;
-}
-
-static unsigned int
-main_count_sockets(void)
-{
-	struct dsock	*d;
-	unsigned int	 n = 0;
-
-	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		n++;
-	return n;
 }
 
 int
@@ -89,7 +182,7 @@ main(int argc, char *argv[])
 	const int	 signums[4] = { SIGINT, SIGTERM, SIGHUP, 0 };
 	const char	*path = NULL, *ipc = NULL;
 	int		 ch, check = 0, print = 0, verbose = 0;
-	int		 nerr, level, ret = 0;
+	int		 nerr, ret = 0;
 
 	while ((ch = getopt(argc, argv, "c:S:tTvqVh")) != -1) {
 		switch (ch) {
@@ -152,12 +245,8 @@ main(int argc, char *argv[])
 		config_free(&conf);
 		return 0;
 	}
-	level = conf.log_level + verbose;
-	if (level < LOG_ERR)
-		level = LOG_ERR;
-	if (level > LOG_DEBUG)
-		level = LOG_DEBUG;
-	log_init(level, 1);
+	reload_init(ipc, verbose);
+	log_init(reload_log_level(conf.log_level), main_log_to_stderr());
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
@@ -181,19 +270,22 @@ main(int argc, char *argv[])
 		event_add(sigs[i], NULL);
 	}
 
-	if (main_start_sockets(&conf) == -1 ||
+	if (reload_start_sockets(&conf) == -1 ||
 	    ipc_listen(conf.ipc_path, conf.ipc_mode, conf.ipc_group,
 	    conf.max_clients) == -1) {
 		ret = 1;
 		goto out;
 	}
 	log_info("nbmqd %s started", NBMQD_VERSION);
-	sd_notifyf(0, "READY=1\nSTATUS=%u configured sockets",
-	    main_count_sockets());
+	main_notify_start();
+	sd_notify(0, "READY=1");
+	main_status(1);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
 
 out:
+	main_notify_stop();
+	reload_init(NULL, 0);
 	ipc_shutdown();
 	while (!TAILQ_EMPTY(&d.socks))
 		dsock_free(TAILQ_FIRST(&d.socks));

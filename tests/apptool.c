@@ -41,6 +41,8 @@
 static const char	*bind_addr, *connect_addr;
 static int		 socktype = NBMQ_DEALER;
 static int		 unordered;	/* ping: any order, each exactly once */
+static int64_t		 want_peers = 1;	/* blast: wait for this many */
+static size_t		 hwm_size = 1 << 20;	/* hwm: message size */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
@@ -136,7 +138,7 @@ open_sock(nbmq_ctx *ctx, int type)
 }
 
 static void
-wait_peer(nbmq_socket *s, double secs)
+wait_peers(nbmq_socket *s, int64_t want, double secs)
 {
 	double	end = now() + secs;
 	int64_t	peers = 0;
@@ -144,11 +146,18 @@ wait_peer(nbmq_socket *s, double secs)
 	while (now() < end) {
 		if (nbmq_getopt(s, NBMQ_OPT_PEERS, &peers) == -1)
 			fail("getopt peers: %s", nbmq_strerror(errno));
-		if (peers > 0)
+		if (peers >= want)
 			return;
 		usleep(5000);
 	}
-	fail("no peer within %.0f s", secs);
+	fail("%lld of %lld peers within %.0f s", (long long)peers,
+	    (long long)want, secs);
+}
+
+static void
+wait_peer(nbmq_socket *s, double secs)
+{
+	wait_peers(s, 1, secs);
 }
 
 static int
@@ -216,7 +225,7 @@ do_blast(nbmq_ctx *ctx, uint32_t n)
 	static uint8_t	 buf[PAYLOAD_MAX];
 	struct iovec	 iov[MAXPARTS];
 
-	wait_peer(s, 10);
+	wait_peers(s, want_peers, 10);
 	for (uint32_t i = 0; i < n; i++) {
 		int np = gen(i, iov, buf);
 
@@ -301,17 +310,20 @@ do_echo(nbmq_ctx *ctx, uint32_t n)
 static int
 do_hwm(nbmq_ctx *ctx, int64_t hwm)
 {
-	nbmq_socket	*s = open_sock(ctx, NBMQ_DEALER);
+	nbmq_socket	*s = open_sock(ctx, socktype);
 	static uint8_t	 big[1 << 20];
 	int		 n = 0;
 
-	/* One frame per tick: 1 MiB needs ~2,250 ticks to leave. */
+	/*
+	 * One frame per tick: 1 MiB needs ~2,250 ticks to leave.  A
+	 * safe_dealer whose peer never acks holds every message anyway.
+	 */
 	if (nbmq_setopt(s, NBMQ_OPT_SEND_HWM, hwm) == -1 ||
 	    nbmq_setopt(s, NBMQ_OPT_MAX_TICK_SEND, 1) == -1)
 		fail("setopt: %s", nbmq_strerror(errno));
-	wait_peer(s, 10);
+	wait_peers(s, want_peers, 10);
 	for (;;) {
-		if (nbmq_send(s, big, sizeof(big), NBMQ_DONTWAIT) == -1) {
+		if (nbmq_send(s, big, hwm_size, NBMQ_DONTWAIT) == -1) {
 			if (errno != EAGAIN)
 				fail("send: %s, want EAGAIN",
 				    nbmq_strerror(errno));
@@ -324,7 +336,7 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 	if (n != hwm)
 		fail("EAGAIN after %d sends, want %lld", n, (long long)hwm);
 	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 30000);
-	if (nbmq_send(s, big, 100, 0) == -1)
+	if (socktype != NBMQ_SAFE_DEALER && nbmq_send(s, big, 100, 0) == -1)
 		fail("blocking send after EAGAIN: %s", nbmq_strerror(errno));
 	nbmq_close(s);
 	printf("ok EAGAIN after %d sends at send_hwm %lld\n", n,
@@ -408,7 +420,7 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:t:u")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:t:uP:s:")) != -1) {
 		switch (ch) {
 		case 't':
 			socktype = strcmp(optarg, "safe_dealer") == 0 ?
@@ -417,6 +429,8 @@ main(int argc, char *argv[])
 			    NBMQ_DISH : NBMQ_DEALER;
 			break;
 		case 'u': unordered = 1; break;
+		case 'P': want_peers = strtoll(optarg, NULL, 10); break;
+		case 's': hwm_size = strtoul(optarg, NULL, 10); break;
 		case 'b': bind_addr = optarg; break;
 		case 'c': connect_addr = optarg; break;
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
