@@ -77,6 +77,7 @@ dsock_free(struct dsock *d)
 	udp_close(d);
 	event_free(d->ev_timer);
 	sock_destroy(&d->core);
+	ctl_sock_closed(d);	/* its counters stay in the daemon's totals */
 	free(d->host);
 	free(d);
 }
@@ -164,7 +165,7 @@ dsock_sub_push(struct dsock *d, struct sub *u, struct msg *m)
 		u->qlen++;
 }
 
-static void
+void
 dsock_fanout(struct dsock *d)
 {
 	struct msg	*m;

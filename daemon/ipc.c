@@ -46,8 +46,8 @@ static uint64_t		 nclients, max_clients, next_client_id;
 
 static void	ipc_client_free(struct client *);
 
-static void
-ipc_write(struct client *c, uint16_t type, uint32_t handle, uint32_t reqid,
+void
+ipc_send_msg(struct client *c, uint16_t type, uint32_t handle, uint32_t reqid,
     const void *p, size_t len, const void *p2, size_t len2)
 {
 	struct nbmq_ipc_hdr	h = {
@@ -65,13 +65,13 @@ ipc_write(struct client *c, uint16_t type, uint32_t handle, uint32_t reqid,
 		evbuffer_add(out, p2, len2);
 }
 
-static void
-ipc_result(struct client *c, const struct nbmq_ipc_hdr *req, int err,
+void
+ipc_send_result(struct client *c, const struct nbmq_ipc_hdr *req, int err,
     uint64_t value, uint32_t aux, const char *str)
 {
 	struct ipc_result	r = { .err = err, .aux = aux, .value = value };
 
-	ipc_write(c, IPC_RESULT, req->handle, req->reqid, &r, sizeof(r), str,
+	ipc_send_msg(c, IPC_RESULT, req->handle, req->reqid, &r, sizeof(r), str,
 	    str ? strlen(str) : 0);
 }
 
@@ -114,7 +114,7 @@ ipc_credit(struct sub *u)
 	memset(&cr, 0, sizeof(cr));
 	cr.limit = limit;
 	cr.peers = d->core.npeers;
-	ipc_write(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
+	ipc_send_msg(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
 }
 
 /* The next message for u: its own fan-out queue, or the socket's. */
@@ -146,7 +146,7 @@ ipc_deliver(struct sub *u)
 		if (m->nparts == 0) {
 			struct ipc_dropped dr = { .count = m->dropped };
 
-			ipc_write(c, IPC_DROPPED, u->d->handle, 0, &dr,
+			ipc_send_msg(c, IPC_DROPPED, u->d->handle, 0, &dr,
 			    sizeof(dr), NULL, 0);
 		} else {
 			struct ipc_msg im = {
@@ -155,8 +155,9 @@ ipc_deliver(struct sub *u)
 			};
 
 			/* Sizes and data are contiguous in a struct msg. */
-			ipc_write(c, IPC_MSG, u->d->handle, 0, &im, sizeof(im),
-			    m->partsz, (size_t)m->nparts * 4 + m->size);
+			ipc_send_msg(c, IPC_MSG, u->d->handle, 0, &im,
+			    sizeof(im), m->partsz,
+			    (size_t)m->nparts * 4 + m->size);
 		}
 		msg_free(m);
 	}
@@ -166,7 +167,7 @@ ipc_deliver(struct sub *u)
 void
 ipc_sock_gone(struct sub *u)
 {
-	ipc_write(u->c, IPC_SOCK_GONE, u->d->handle, 0, NULL, 0, NULL, 0);
+	ipc_send_msg(u->c, IPC_SOCK_GONE, u->d->handle, 0, NULL, 0, NULL, 0);
 }
 
 static struct sub *
@@ -209,7 +210,7 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		log_warnx("client %llu (pid %d): IPC version %u, ours is %u",
 		    (unsigned long long)c->id, (int)c->pid, hello.version,
 		    NBMQ_IPC_VERSION);
-		ipc_result(c, h, EPROTO, NBMQ_IPC_VERSION, 0, NULL);
+		ipc_send_result(c, h, EPROTO, NBMQ_IPC_VERSION, 0, NULL);
 		c->closing = 1;
 		return;
 	}
@@ -217,7 +218,7 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		log_warnx("client %llu (pid %d): refused, max_clients (%llu) "
 		    "reached", (unsigned long long)c->id, (int)c->pid,
 		    (unsigned long long)max_clients);
-		ipc_result(c, h, EUSERS, 0, 0, NULL);
+		ipc_send_result(c, h, EUSERS, 0, 0, NULL);
 		c->closing = 1;
 		return;
 	}
@@ -225,7 +226,7 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	memset(&ok, 0, sizeof(ok));
 	ok.version = NBMQ_IPC_VERSION;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
-	ipc_write(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
+	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
 }
 
 static void
@@ -246,7 +247,7 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	}
 	if (h->type != IPC_SOCK_CREATE && h->type != IPC_SOCK_ATTACH) {
 		if ((u = ipc_sub(c, h->handle)) == NULL) {
-			ipc_result(c, h, EBADF, 0, 0, NULL);
+			ipc_send_result(c, h, EBADF, 0, 0, NULL);
 			return;
 		}
 		d = u->d;
@@ -259,19 +260,20 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		}
 		memcpy(&cr, p, sizeof(cr));
 		if (cr.type < NBMQ_DEALER || cr.type > NBMQ_DISH) {
-			ipc_result(c, h, EINVAL, 0, 0, NULL);
+			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
 			return;
 		}
 		if ((d = dsock_new((int)cr.type, &nbmqd->conf->defaults,
 		    NULL)) == NULL || (u = dsock_attach(d, c)) == NULL) {
 			if (d != NULL)
 				dsock_free(d);
-			ipc_result(c, h, ENOMEM, 0, 0, NULL);
+			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
 			return;
 		}
 		log_debug("socket %s: %s created by pid %d", d->core.name,
 		    socktype_name(d->core.type), (int)c->pid);
-		ipc_result(c, h, 0, d->handle, (uint32_t)d->core.type, NULL);
+		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
+		    NULL);
 		ipc_credit(u);
 		return;
 	case IPC_SOCK_ATTACH:
@@ -280,28 +282,28 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		if ((d = dsock_by_name(str)) == NULL) {
-			ipc_result(c, h, ENXIO, 0, 0, NULL);
+			ipc_send_result(c, h, ENXIO, 0, 0, NULL);
 			return;
 		}
 		/* Many may listen to a dish; one application sends. */
 		if (d->nsubs > 0 && (d->core.type != NBMQ_DISH ||
 		    ipc_sub(c, d->handle) != NULL)) {
-			ipc_result(c, h, EBUSY, 0, 0, NULL);
+			ipc_send_result(c, h, EBUSY, 0, 0, NULL);
 			return;
 		}
 		if (dsock_attach(d, c) == NULL) {
-			ipc_result(c, h, ENOMEM, 0, 0, NULL);
+			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
 			return;
 		}
 		log_info("socket %s: attached by pid %d (%u attached)",
 		    d->core.name, (int)c->pid, d->nsubs);
 		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_result(c, h, 0, d->handle, (uint32_t)d->core.type,
+		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
 		    d->fd != -1 ? ep : NULL);
 		dsock_sync(d, now);
 		return;
 	case IPC_SOCK_CLOSE:
-		ipc_result(c, h, 0, 0, 0, NULL);
+		ipc_send_result(c, h, 0, 0, 0, NULL);
 		dsock_release(u, now);
 		return;
 	case IPC_SOCK_BIND:
@@ -313,7 +315,7 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		e = h->type == IPC_SOCK_BIND ? udp_bind(d, str) :
 		    udp_connect(d, str);
 		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_result(c, h, e, 0, 0, e == 0 ? ep : NULL);
+		ipc_send_result(c, h, e, 0, 0, e == 0 ? ep : NULL);
 		if (e == 0)
 			dsock_sync(d, now);
 		return;
@@ -325,28 +327,29 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		}
 		memcpy(&o, p, sizeof(o));
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_PEERS) {
-			ipc_result(c, h, 0, d->core.npeers, 0, NULL);
+			ipc_send_result(c, h, 0, d->core.npeers, 0, NULL);
 			return;
 		}
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_TYPE) {
-			ipc_result(c, h, 0, (uint64_t)d->core.type, 0, NULL);
+			ipc_send_result(c, h, 0, (uint64_t)d->core.type, 0,
+			    NULL);
 			return;
 		}
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_GIVEUPS) {
-			ipc_result(c, h, 0, d->core.st.giveups, 0, NULL);
+			ipc_send_result(c, h, 0, d->core.st.giveups, 0, NULL);
 			return;
 		}
 		if ((od = opt_by_id((int)o.opt)) == NULL) {
-			ipc_result(c, h, EINVAL, 0, 0, NULL);
+			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
 			return;
 		}
 		if (h->type == IPC_SOCK_GETOPT) {
-			ipc_result(c, h, 0,
+			ipc_send_result(c, h, 0,
 			    (uint64_t)opt_get_ipc(&d->core.o, od), 0, NULL);
 			return;
 		}
 		e = dsock_setopt(d, od, o.value);
-		ipc_result(c, h, e, 0, 0, NULL);
+		ipc_send_result(c, h, e, 0, 0, NULL);
 		if (e == 0) {
 			u->credit_sent = 0;	/* send_hwm may have changed */
 			dsock_sync(d, now);

@@ -605,6 +605,9 @@ struct sub {
 					   it were allowed when they left */
 	uint32_t	 credit_peers;
 	int		 credit_sent;
+	int		 events;	/* NBMQ_OPT_EVENTS: peer events wanted */
+	int		 hwm_full;	/* the last HWM event said reached */
+	uint32_t	 nevents;	/* events waiting in q */
 };
 TAILQ_HEAD(sub_list, sub);
 
@@ -624,6 +627,8 @@ struct dsock {
 	struct evdns_getaddrinfo_request *dns_req;
 	int		 closing;	/* lingering after close */
 	nbmq_time	 linger_until;
+	uint64_t	 rq_taken;	/* messages taken from core.rq (ipc.c) */
+	uint64_t	 pev[PEV_NEVENTS];	/* peer events (nbmqctl) */
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -634,6 +639,10 @@ struct daemon {
 	struct dsock_list socks;
 	uint32_t	 next_handle;
 	nbmq_time	 started;
+	/* nbmqctl stats: what closed sockets counted, and every peer event */
+	struct sock_stats closed_st;
+	uint64_t	 nclosed;
+	uint64_t	 pev[PEV_NEVENTS];
 };
 extern struct daemon *nbmqd;
 
@@ -653,6 +662,8 @@ void		 dsock_remove(struct dsock *);
 int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
 /* Every option at once (validated already); 0 or EBUSY (frame size). */
 int		 dsock_setopts(struct dsock *, const struct sockopts *);
+/* Dish: move the receive queue into every subscriber's own queue. */
+void		 dsock_fanout(struct dsock *);
 
 /* udp.c */
 extern const struct sock_ops udp_sock_ops;
@@ -682,5 +693,30 @@ void		 ipc_shutdown(void);
 void		 ipc_deliver(struct sub *);
 void		 ipc_sock_gone(struct sub *);
 int		 ipc_client_backlogged(const struct client *);
+/* One message: header, then p and p2 back to back (either may be empty). */
+void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
+		    uint32_t reqid, const void *p, size_t len, const void *p2,
+		    size_t len2);
+/* IPC_RESULT for request req, with an optional string. */
+void		 ipc_send_result(struct client *, const struct nbmq_ipc_hdr *req,
+		    int err, uint64_t value, uint32_t aux, const char *str);
+/* A peer event: queued for every subscribed application of d. */
+void		 ipc_peer_event(struct dsock *, const struct peer *,
+		    enum peer_event);
+void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,
+		    gid_t *);
+/* ctl.c's state of a list being sent to this client (NULL if none). */
+struct ctl_list	**ipc_client_ctl(struct client *);
+uint64_t	 ipc_client_count(void);
+
+/* ctl.c: nbmqctl's requests (0x04xx), after IPC_HELLO. */
+struct ctl_list;
+void		 ctl_request(struct client *, const struct nbmq_ipc_hdr *,
+		    const uint8_t *payload);
+/* The client's output drained: send more of its list. */
+void		 ctl_resume(struct client *);
+void		 ctl_client_gone(struct client *);
+/* A socket is being freed: add its counters to the daemon's totals. */
+void		 ctl_sock_closed(const struct dsock *);
 
 #endif /* NBMQD_H */

@@ -78,3 +78,55 @@ echo survived | "$NBMQCAT" -c "$EP3" -w 10 || fail "send after bad frames"
 wait "$RX3" || fail "socket stopped working after malformed frames"
 [ "$(cat "$T/rx3.out")" = survived ] || fail "got $(cat "$T/rx3.out")"
 ok "unknown session -> Disconnected(id); malformed frames dropped, socket alive"
+
+# 4. safe_dealer on the wire: nbmqd acks every frame of the v0.2.0 peer
+#    (the peer checks each Ack is FNV-1a-64 of a frame it sent), and a
+#    v0.2.0 peer that acks stops nbmqd's resends.
+"$NBMQCAT" -t safe_dealer -b 127.0.0.1:0 -r -x -n 40 -w 30 >"$T/rx4.out" \
+    2>"$T/rx4.log" &
+RX4=$!
+PIDS="$PIDS $RX4"
+wait_for 10 grep -q "bound to" "$T/rx4.log" || fail "nbmqcat did not bind"
+$PEER connect "$(bound_endpoint "$T/rx4.log")" --send 40 --seed 11 \
+    --timeout 30 >"$T/peer4.out" 2>"$T/peer4.log" ||
+    fail "v0.2.0 peer vs safe_dealer: $(tail -n 3 "$T/peer4.log")"
+wait "$RX4" || fail "safe_dealer receive"
+$PEER gen --count 40 --seed 11 | cmp -s - "$T/rx4.out" ||
+    fail "safe_dealer received different messages"
+acks=$(sed -n 's/.*acks sent [0-9]*, received \([0-9]*\).*/\1/p' "$T/peer4.log")
+frames=$(sed -n 's/.*data frames sent \([0-9]*\),.*/\1/p' "$T/peer4.log")
+[ "$acks" -ge "$frames" ] || fail "$acks acks for $frames frames"
+ok "safe_dealer <- v0.2.0 peer: 40 messages, $acks acks for $frames frames, every Ack a valid FNV-1a-64"
+
+$PEER bind 127.0.0.1:0 --recv 20 --seed 5 --timeout 30 --ack \
+    --ready-file "$T/peer5.addr" >"$T/peer5.out" 2>"$T/peer5.log" &
+P5=$!
+PIDS="$PIDS $P5"
+wait_for 10 test -s "$T/peer5.addr" || fail "v0.2.0 peer did not bind"
+seq 1 20 | "$NBMQCAT" -t safe_dealer -c "$(cat "$T/peer5.addr")" -w 10 ||
+    fail "safe_dealer send"
+wait "$P5" || fail "v0.2.0 peer: $(tail -n 3 "$T/peer5.log")"
+grep -q "duplicates 0," "$T/peer5.log" || fail "resent although acked: $(grep summary "$T/peer5.log")"
+ok "safe_dealer -> v0.2.0 peer that acks: 20 messages, no resend"
+
+# 5. radio and dish on the wire: the same data frames, one-way.
+$PEER bind 127.0.0.1:0 --recv 5 --timeout 30 --ready-file "$T/peer6.addr" \
+    >"$T/peer6.out" 2>"$T/peer6.log" &
+P6=$!
+PIDS="$PIDS $P6"
+wait_for 10 test -s "$T/peer6.addr" || fail "v0.2.0 peer did not bind"
+seq 1 5 | "$NBMQCAT" -t radio -c "$(cat "$T/peer6.addr")" -w 10 ||
+    fail "radio send"
+wait "$P6" || fail "v0.2.0 peer vs radio: $(tail -n 3 "$T/peer6.log")"
+[ "$(cat "$T/peer6.out")" = "$(printf '31\n32\n33\n34\n35')" ] ||
+    fail "v0.2.0 peer got $(cat "$T/peer6.out")"
+"$NBMQCAT" -t dish -b 127.0.0.1:0 -r -x -n 30 -w 30 >"$T/rx7.out" \
+    2>"$T/rx7.log" &
+RX7=$!
+PIDS="$PIDS $RX7"
+wait_for 10 grep -q "bound to" "$T/rx7.log" || fail "dish did not bind"
+$PEER connect "$(bound_endpoint "$T/rx7.log")" --send 30 --seed 13 \
+    --timeout 30 >/dev/null 2>"$T/peer7.log" || fail "v0.2.0 peer -> dish"
+wait "$RX7" || fail "dish receive"
+$PEER gen --count 30 --seed 13 | cmp -s - "$T/rx7.out" || fail "dish got different messages"
+ok "radio -> v0.2.0 peer and v0.2.0 peer -> dish: frames validated, byte-exact"
