@@ -1760,6 +1760,59 @@ START_TEST(test_drr_fairness)
 }
 END_TEST
 
+START_TEST(test_drr_three_peers)
+{
+	/*
+	 * Three peers, A with 100 times the backlog of B and C (100 messages
+	 * of 10 frames against one each): B's and C's frames all leave in
+	 * the first three rounds of the tick, interleaved with A's.
+	 */
+	struct node	*b = node_new(B_ADDR, 1), *c[3];
+	uint64_t	 id[3];
+	struct msg	*m;
+	int		 last[3] = { -1, -1, -1 }, count[3] = { 0, 0, 0 };
+
+	for (int k = 0; k < 3; k++) {
+		char	addr[32];
+
+		snprintf(addr, sizeof(addr), "10.0.0.%d:%d", 2 + k, 2000 + k);
+		c[k] = node_new(addr, 0);
+		id[k] = handshake(b, c[k], T0);
+	}
+	for (uint32_t i = 0; i < 100; i++) {
+		m = mkmsg1(i, 466 * 10);
+		m->peer = id[0];
+		ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
+	}
+	for (int k = 1; k < 3; k++) {
+		m = mkmsg1(500 + (uint32_t)k, 466 * 10);
+		m->peer = id[k];
+		ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
+	}
+	ck_assert_int_eq(sock_tick(&b->s, T0), 1);
+	flush(b);
+	ck_assert_uint_eq(b->nout, b->s.o.max_tick_send);
+	for (size_t i = 0; i < b->nout; i++)
+		for (int k = 0; k < 3; k++)
+			if (addr_eq(&b->out[i].to, &c[k]->addr)) {
+				last[k] = (int)i;
+				count[k]++;
+			}
+	ck_assert_int_eq(count[1], 10);
+	ck_assert_int_eq(count[2], 10);
+	ck_assert_int_lt(last[1], 30);
+	ck_assert_int_lt(last[2], 30);
+	ck_assert_int_eq(count[0], (int)b->s.o.max_tick_send - 20);
+	for (int k = 1; k < 3; k++) {
+		ck_assert_int_eq(pass(b, c[k], T0), 10);
+		recv_check1(c[k], id[k], 500 + (uint32_t)k, 466 * 10);
+	}
+	node_free(b);
+	for (int k = 0; k < 3; k++)
+		node_free(c[k]);
+}
+END_TEST
+
 START_TEST(test_drr_equal_share)
 {
 	/* Two busy peers with equal frames alternate. */
@@ -2594,6 +2647,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_radio_sends_to_all);
 	tcase_add_test(tc, test_drr_fairness);
 	tcase_add_test(tc, test_drr_equal_share);
+	tcase_add_test(tc, test_drr_three_peers);
 	tcase_add_test(tc, test_max_tick_send);
 	tcase_add_test(tc, test_tick_kernel_full);
 	tcase_add_test(tc, test_tick_kernel_partial);
