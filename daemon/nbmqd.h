@@ -373,6 +373,14 @@ struct peer_stats {
 
 #define PEER_RECENT	32
 
+/* Disconnected replies (PROTOCOL.md 5): rate and burst per source (in
+ * DISC_SOURCES hashed buckets) and for the whole socket. */
+#define DISC_SOURCES	64
+#define DISC_SRC_RATE	20.0
+#define DISC_SRC_BURST	40.0
+#define DISC_RATE	200.0
+#define DISC_BURST	400.0
+
 /* safe_dealer, sending: one frame awaiting its Ack. */
 struct unacked {
 	struct hnode	 node;		/* peer->unacked, by FNV-1a-64 */
@@ -488,8 +496,11 @@ struct sock {
 	struct dedup_list dedupq;	/* safe_dealer */
 	uint64_t	 ndedup;
 
-	nbmq_time	 disc_tokens_at;	/* Disconnected rate limit */
-	double		 disc_tokens;
+	/* Disconnected replies: a budget per source (hashed) and overall. */
+	struct tokens {
+		nbmq_time	 at;
+		double		 n;
+	}		 disc_all, disc_src[DISC_SOURCES];
 
 	struct outbox	 ob;
 	struct sock_stats st;
@@ -608,6 +619,7 @@ struct sub {
 	int		 events;	/* NBMQ_OPT_EVENTS: peer events wanted */
 	int		 hwm_full;	/* the last HWM event said reached */
 	uint32_t	 nevents;	/* events waiting in q */
+	uint64_t	 events_lost;	/* over IPC_EVENTS_MAX waiting */
 };
 TAILQ_HEAD(sub_list, sub);
 
@@ -709,9 +721,12 @@ void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,
 struct ctl_list	**ipc_client_ctl(struct client *);
 uint64_t	 ipc_client_count(void);
 
-/* ctl.c: nbmqctl's requests (0x04xx), after IPC_HELLO. */
+/*
+ * ctl.c: nbmqctl's requests (0x04xx), after IPC_HELLO.  Returns NULL, or
+ * why the client broke the protocol (the caller disconnects it).
+ */
 struct ctl_list;
-void		 ctl_request(struct client *, const struct nbmq_ipc_hdr *,
+const char	*ctl_request(struct client *, const struct nbmq_ipc_hdr *,
 		    const uint8_t *payload);
 /* The client's output drained: send more of its list. */
 void		 ctl_resume(struct client *);

@@ -15,8 +15,6 @@
 #include "nbmqd.h"
 
 #define STUN_COOKIE		0x2112A442U
-#define DISC_RATE		200.0	/* Disconnected replies per second */
-#define DISC_BURST		400.0
 
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
@@ -318,21 +316,38 @@ session_disconnected(struct sock *s, uint64_t id, nbmq_time now)
 		session_link_down(s, p, PEV_DOWN_DISCONNECTED, now);
 }
 
-/* A frame with an unknown session id: answer Disconnected, rate-limited. */
+/* Refill a token bucket; 1 if a token could be taken. */
+static int
+session_take(struct tokens *t, nbmq_time now, double rate, double burst)
+{
+	if (t->at == 0 && t->n == 0)
+		t->n = burst;		/* never used: full */
+	else if (now > t->at)
+		t->n += (double)(now - t->at) / NSEC * rate;
+	if (t->n > burst)
+		t->n = burst;
+	t->at = now;
+	return t->n >= 1.0;
+}
+
+/*
+ * A frame with an unknown session id: answer Disconnected, within a budget
+ * per source and one for the socket, so a flood from one address cannot
+ * use up the replies owed to everybody else, and spoofed floods cannot
+ * make the daemon an amplifier.
+ */
 void
 session_unknown(struct sock *s, uint64_t id, const struct nbaddr *from,
     nbmq_time now)
 {
-	double	elapsed = (double)(now - s->disc_tokens_at) / NSEC;
+	struct tokens	*src = &s->disc_src[addr_hash(from) % DISC_SOURCES];
 
 	s->st.drops[DROP_UNKNOWN_SESSION]++;
-	s->disc_tokens += elapsed * DISC_RATE;
-	if (s->disc_tokens > DISC_BURST)
-		s->disc_tokens = DISC_BURST;
-	s->disc_tokens_at = now;
-	if (s->disc_tokens < 1.0)
+	if (!session_take(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
+	    !session_take(&s->disc_all, now, DISC_RATE, DISC_BURST))
 		return;
-	s->disc_tokens -= 1.0;
+	src->n -= 1.0;
+	s->disc_all.n -= 1.0;
 	session_send_ctl(s, from, FK_DISCONNECTED, id);
 }
 

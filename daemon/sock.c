@@ -21,7 +21,6 @@ sock_init(struct sock *s, int type, const struct sockopts *o,
 	s->link = LINK_IDLE;
 	s->reconnect_at = NBMQ_TIME_NEVER;
 	s->maint_at = NBMQ_TIME_NEVER;
-	s->disc_tokens = 400.0;
 	TAILQ_INIT(&s->peers);
 	TAILQ_INIT(&s->by_seen);
 	TAILQ_INIT(&s->by_sent);

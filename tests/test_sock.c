@@ -20,8 +20,6 @@
 
 #define T0		(1000 * NSEC)
 #define STUN_COOKIE	0x2112A442U
-#define DISC_RATE	200	/* session.c: Disconnected replies a second */
-#define DISC_BURST	400	/* session.c: ... and at once */
 #define MAXCHUNK	(500 - FRAME_DATA_HDR_SIZE)
 #define MAXEV		1024
 
@@ -1368,30 +1366,78 @@ START_TEST(test_unknown_session_sends_disconnected)
 }
 END_TEST
 
+/* Many distinct sources, so per-source reply budgets don't interfere. */
+static struct nbaddr
+src_addr(int i)
+{
+	char	a[32];
+
+	snprintf(a, sizeof(a), "10.9.%d.%d:999", i / 200, i % 200 + 1);
+	return A(a);
+}
+
 START_TEST(test_unknown_session_rate_limited)
 {
 	struct node	*b = node_new(B_ADDR, 1);
 	struct nbaddr	 x = A("10.9.9.9:999");
 
-	/* 1000 at the same instant: the burst, then nothing. */
+	/* 1000 from one source at the same instant: its burst, then nothing. */
 	for (int i = 0; i < 1000; i++)
 		inject_ctl(b, T0, &x, FK_HEARTBEAT, 0x1000 + i);
-	ck_assert_int_eq(count_kind(b, FK_DISCONNECTED), DISC_BURST);
-	ck_assert_uint_eq(b->nout, DISC_BURST);
-	for (int i = 0; i < DISC_BURST; i++)
+	ck_assert_int_eq(count_kind(b, FK_DISCONNECTED), (int)DISC_SRC_BURST);
+	ck_assert_uint_eq(b->nout, DISC_SRC_BURST);
+	for (int i = 0; i < (int)DISC_SRC_BURST; i++)
 		check_ctl(b, i, FK_DISCONNECTED, 0x1000 + i, &x);
 	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_SESSION], 1000);
 	out_reset(b);
 	/* One second later: one second's worth. */
 	for (int i = 0; i < 300; i++)
 		inject_ctl(b, T0 + NSEC, &x, FK_HEARTBEAT, 0x5000 + i);
-	ck_assert_uint_eq(b->nout, DISC_RATE);
+	ck_assert_uint_eq(b->nout, DISC_SRC_RATE);
 	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_SESSION], 1300);
 	out_reset(b);
 	/* A long pause refills no more than the burst. */
 	for (int i = 0; i < 500; i++)
 		inject_ctl(b, T0 + 100 * NSEC, &x, FK_HEARTBEAT, 0x9000 + i);
-	ck_assert_uint_eq(b->nout, DISC_BURST);
+	ck_assert_uint_eq(b->nout, DISC_SRC_BURST);
+	node_free(b);
+}
+END_TEST
+
+START_TEST(test_unknown_session_rate_per_source)
+{
+	/*
+	 * A flood from many sources hits the socket-wide budget; a source
+	 * whose own budget is spent does not take another source's.
+	 */
+	struct node	*b = node_new(B_ADDR, 1);
+	struct nbaddr	 x = A("10.9.9.9:999"), y;
+	int		 sent_y = 0;
+
+	for (int i = 0; i < 1000; i++)
+		inject_ctl(b, T0, &x, FK_HEARTBEAT, 0x1000 + i);
+	out_reset(b);
+	/* Another source still gets answers while x is silenced. */
+	y = A("10.8.8.8:888");
+	inject_ctl(b, T0, &y, FK_HEARTBEAT, 0x2000);
+	for (size_t i = 0; i < b->nout; i++)
+		if (addr_eq(&b->out[i].to, &y))
+			sent_y++;
+	if (addr_hash(&x) % DISC_SOURCES != addr_hash(&y) % DISC_SOURCES)
+		ck_assert_int_eq(sent_y, 1);
+	out_reset(b);
+	/* Many sources at once: no more than the socket's burst. */
+	for (int i = 0; i < 5000; i++) {
+		char	a[32];
+		struct nbaddr z;
+
+		snprintf(a, sizeof(a), "10.1.%d.%d:%d", i / 250, i % 250,
+		    1000 + i);
+		z = A(a);
+		inject_ctl(b, T0, &z, FK_HEARTBEAT, 0x3000 + i);
+	}
+	ck_assert_uint_le(b->nout, DISC_BURST);
+	ck_assert_uint_ge(b->nout, DISC_BURST - DISC_SRC_BURST - 1);
 	node_free(b);
 }
 END_TEST
@@ -1400,13 +1446,14 @@ START_TEST(test_ctl_kernel_full)
 {
 	/* The kernel takes nothing: 64 replies wait, the rest is counted. */
 	struct node	*b = node_new(B_ADDR, 1);
-	struct nbaddr	 x = A("10.9.9.9:999");
 
 	b->refuse = 1;
 	for (int i = 0; i < OUTBOX_SLOTS + 5; i++) {
 		uint8_t buf[FRAME_HDR_SIZE];
 
 		frame_put_ctl(buf, FK_HEARTBEAT, 100 + i);
+		struct nbaddr x = src_addr(i);
+
 		sock_input(&b->s, T0, &x, buf, sizeof(buf));
 	}
 	ck_assert_int_eq(b->s.ob.n, OUTBOX_SLOTS);
@@ -1416,7 +1463,11 @@ START_TEST(test_ctl_kernel_full)
 	flush(b);
 	ck_assert_uint_eq(b->nout, OUTBOX_SLOTS);
 	for (int i = 0; i < OUTBOX_SLOTS; i++)
+	{
+		struct nbaddr x = src_addr(i);
+
 		check_ctl(b, i, FK_DISCONNECTED, 100 + i, &x);
+	}
 	ck_assert(!sock_has_output(&b->s));
 	node_free(b);
 }
@@ -1942,19 +1993,24 @@ START_TEST(test_ctl_outbox_full_flushes)
 {
 	/* More replies than outbox slots in one go: flushed, in order. */
 	struct node	*b = node_new(B_ADDR, 1);
-	struct nbaddr	 x = A("10.9.9.9:999");
 
 	for (int i = 0; i < 3 * OUTBOX_SLOTS; i++) {
 		uint8_t buf[FRAME_HDR_SIZE];
 
 		frame_put_ctl(buf, FK_HEARTBEAT, 100 + i);
+		struct nbaddr x = src_addr(i);
+
 		sock_input(&b->s, T0, &x, buf, sizeof(buf));
 	}
 	ck_assert_uint_eq(b->nout, 2 * OUTBOX_SLOTS);
 	flush(b);
 	ck_assert_uint_eq(b->nout, 3 * OUTBOX_SLOTS);
 	for (int i = 0; i < 3 * OUTBOX_SLOTS; i++)
+	{
+		struct nbaddr x = src_addr(i);
+
 		check_ctl(b, i, FK_DISCONNECTED, 100 + i, &x);
+	}
 	ck_assert_uint_eq(b->s.st.drops[DROP_SEND_FAILED], 0);
 	node_free(b);
 }
@@ -2632,6 +2688,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_heartbeat_reach);
 	tcase_add_test(tc, test_unknown_session_sends_disconnected);
 	tcase_add_test(tc, test_unknown_session_rate_limited);
+	tcase_add_test(tc, test_unknown_session_rate_per_source);
 	tcase_add_test(tc, test_ctl_kernel_full);
 	tcase_add_test(tc, test_ctl_outbox_full_flushes);
 	tcase_add_test(tc, test_bad_datagrams_counted);
