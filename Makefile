@@ -7,9 +7,11 @@ O	?= build
 CC	?= cc
 SAN	?=
 
-PKGS	 = libevent libinih check libsodium libsystemd
+PKGS	 = libevent inih check libsodium libsystemd
 DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
-	   libsodium-dev libsystemd-dev python3
+	   libsodium-dev libsystemd-dev python3 \
+	   clang libclang-rt-dev gcovr valgrind strace man-db \
+	   stun-client coturn tshark iptables nftables
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -20,11 +22,24 @@ CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined
 endif
+# libFuzzer targets (CC=clang): objects instrumented, the fuzzer linked in
+# by the fuzz_% rule only.
+ifeq ($(SAN),fuzz)
+CFLAGS	+= -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+# gcov (make coverage): no optimisation, so lines and branches map back.
+ifeq ($(SAN),cov)
+CFLAGS	+= -O0 --coverage
+LDFLAGS	+= --coverage
+endif
 
 EVENT_LIBS	= $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
 INIH_LIBS	= $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+SODIUM_LIBS	= $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 
 SOVER	= 0
 LIBVER	= 0.1.0
@@ -33,9 +48,12 @@ LIBVER	= 0.1.0
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
+	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
+	    daemon/crypt.c daemon/crypt_sodium.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
-SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c
+SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c \
+	     daemon/ctl.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
@@ -44,16 +62,22 @@ LIB_OBJS   = $(LIB_SRCS:%.c=$(O)/pic/%.o)
 
 UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 
-PROGS	= $(O)/nbmqd $(O)/nbmqcat
+PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
 .PHONY: all deps run check check-unit check-int check-asan clean install \
-	uninstall
+	uninstall fuzz check-fuzz coverage check-coverage check-valgrind
 all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool $(O)/examples/hello
 
 deps:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
-	    command -v python3 >/dev/null && command -v cc >/dev/null; then \
+	    command -v python3 >/dev/null && command -v cc >/dev/null && \
+	    command -v clang >/dev/null && command -v gcovr >/dev/null && \
+	    [ -f "$$(clang -print-file-name=libclang_rt.fuzzer-$$(uname -m).a)" ] && \
+	    command -v valgrind >/dev/null && command -v stun >/dev/null && \
+	    command -v turnutils_stunclient >/dev/null && \
+	    command -v tshark >/dev/null && command -v iptables >/dev/null && \
+	    command -v nft >/dev/null; then \
 		echo "deps: all present"; \
 	else \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -72,7 +96,8 @@ $(O)/pic/%.o: %.c client-lib/nbmq.h client-lib/nbmq-protocol.h
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(O)/nbmqd: $(O)/daemon/main.o $(SHELL_OBJS) $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd \
+	    $(SODIUM_LIBS)
 
 $(O)/libnbmq.so.$(LIBVER): $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
@@ -89,6 +114,10 @@ $(O)/nbmq.pc: client-lib/nbmq.pc.in
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# nbmqctl speaks the IPC itself: the protocol header and its codec only.
+$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(O)/client-lib/ipc-codec.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
+
 # The README example, built the way a user builds it: against the
 # installed-style header and the shared library.
 $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER)
@@ -96,21 +125,40 @@ $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -L$(O) -lnbmq \
 	    -Wl,-rpath,$(abspath $(O)) $(LDFLAGS)
 
+# Encryption: the encryptor interface's users, and the example plugin
+# (not secure: it shows the interface), built as a user would build one.
+$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: client-lib/nbmq_encryptor.h
+$(O)/tests/test_crypt.o: client-lib/nbmq_encryptor.h
+all: $(O)/examples/encryptor_xor.so
+$(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
+    client-lib/nbmq_encryptor.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+
 $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# test_sock makes allocations fail on demand (tests/test_sock.c).
+$(O)/tests/test_sock: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd \
+	    $(SODIUM_LIBS)
 
 $(O)/tests/%.o: tests/%.c daemon/nbmqd.h client-lib/nbmq.h client-lib/nbmq-protocol.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-# Unit tests, integration tests, then the same again under ASan+UBSan.
+# Unit tests, integration tests, then the same again under ASan+UBSan;
+# the fuzz corpora (crashes found kept as regressions) replayed once; the
+# state machine's coverage thresholds; valgrind.  (make coverage, make
+# fuzz: the whole daemon's coverage and fuzzing for a while, outside.)
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit check-int
 	$(MAKE) check-asan
+	$(MAKE) check-fuzz
+	$(MAKE) check-coverage
+	$(MAKE) check-valgrind
 
 check-unit: all
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
@@ -122,6 +170,74 @@ check-asan:
 	$(MAKE) O=build/asan SAN=1 all
 	$(MAKE) O=build/asan SAN=1 check-unit check-int
 
+# Test helper: UDP and IPC floods (tests/int_floods.sh).
+all: $(O)/tests/floodtool
+$(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang under
+# ASan+UBSan in build/fuzz.  `make fuzz` runs each for FUZZ_SECONDS and
+# fails on any crash, leak or timeout; `make check-fuzz` runs each once
+# over its seed corpus, where every crash found is kept as a regression.
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(INIH_LIBS) -lsystemd \
+	    $(SODIUM_LIBS)
+$(O)/tests/fuzz/fuzz_ipc.o: client-lib/nbmq.c
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CC=$(FUZZ_CC) MAKE="$(MAKE)" \
+	    tests/fuzz/run.sh fuzz
+
+check-fuzz:
+	@FUZZ_CC=$(FUZZ_CC) MAKE="$(MAKE)" tests/fuzz/run.sh replay
+
+# Coverage: gcc --coverage in build/cov, the unit and integration tests,
+# then line and branch coverage per daemon file and the thresholds of
+# tests/coverage-check.sh (session.c, sock.c: 95% lines, 90% branches;
+# the daemon: 85% lines).  Fails when coverage falls below them.
+# The tests' own output goes to build/cov/tests.log; failures are shown.
+COV_UNIT = $(patsubst $(O)/%,build/cov/%,$(UNIT_TESTS))
+coverage:
+	@$(MAKE) -s O=build/cov SAN=cov all
+	@find build/cov -name '*.gcda' -delete
+	@echo "coverage: unit and integration tests in build/cov (log: build/cov/tests.log)"
+	@rc=0; : >build/cov/tests.log; \
+	for t in $(COV_UNIT); do CK_FORK=yes $$t >>build/cov/tests.log 2>&1 || \
+	    { echo "FAIL $$t"; rc=1; }; done; \
+	SAN=cov O=build/cov tests/run-integration.sh >>build/cov/tests.log 2>&1 || \
+	    { grep "^FAIL" build/cov/tests.log; rc=1; }; \
+	tests/coverage-check.sh build/cov || rc=1; exit $$rc
+
+# The state machine's share, in make check: the unit tests alone under
+# gcov (build/cov) hold session.c and sock.c to their thresholds.  The
+# daemon-wide figure needs the integration tests too: make coverage.
+check-coverage:
+	@mkdir -p build
+	@$(MAKE) -s O=build/cov SAN=cov all 2>build/cov-build.log || \
+	    { cat build/cov-build.log; exit 1; }
+	@find build/cov -name '*.gcda' -delete
+	@rc=0; for t in $(COV_UNIT); do \
+	    CK_FORK=yes $$t >build/cov/unit.log 2>&1 || \
+	    { cat build/cov/unit.log; rc=1; }; done; \
+	tests/coverage-check.sh --core build/cov || rc=1; exit $$rc
+
+# valgrind: the unit tests, then the integration tests of VALGRIND_INT
+# with every daemon under valgrind --leak-check=full (tests/lib.sh);
+# any error or leak fails.
+# (The floods and the 10,000-message exchanges take minutes under valgrind:
+# VALGRIND_INT="tests/int_*.sh" runs them all.)
+VALGRIND_INT ?= tests/int_config.sh tests/int_types.sh tests/int_liveness.sh \
+		tests/int_faults.sh tests/int_example.sh
+check-valgrind: all
+	@set -e; for t in $(UNIT_TESTS); do echo "== valgrind $$t"; \
+	    CK_FORK=no valgrind -q --leak-check=full --error-exitcode=99 \
+	    $$t >$(O)/valgrind-unit.log 2>&1 || \
+	    { tail -n 40 $(O)/valgrind-unit.log; exit 1; }; done
+	@set -e; for t in $(VALGRIND_INT); do \
+	    O=$(O) VALGRIND=1 sh $$t; done
+
 # A daemon in the foreground on the default config, everything under build/.
 run: deps
 	$(MAKE) $(PROGS) $(LIBS)
@@ -132,17 +248,94 @@ run: deps
 	@echo "    echo hello | $(O)/nbmqcat -c 127.0.0.1:7000"
 	exec $(O)/nbmqd -c conf/nbmqd.conf -S $(CURDIR)/$(O)/run/nbmqd.sock
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(O)/nbmqd $(DESTDIR)$(PREFIX)/sbin/nbmqd
-	install -m 755 $(O)/nbmqcat $(DESTDIR)$(PREFIX)/bin/nbmqcat
-	install -m 755 $(O)/libnbmq.so.$(LIBVER) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libnbmq.so.$(LIBVER) $(DESTDIR)$(PREFIX)/lib/libnbmq.so.$(SOVER)
-	ln -sf libnbmq.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libnbmq.so
-	install -m 644 $(O)/libnbmq.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(O)/nbmq.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	install -m 644 client-lib/nbmq.h $(DESTDIR)$(PREFIX)/include/
+# Install paths.  The unit and the sysusers snippet go under PREFIX too
+# (systemd also reads /usr/local/lib); the configuration under SYSCONFDIR,
+# never over an existing file.  uninstall keeps the configuration.
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		 = $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+
+install: $(PROGS) $(LIBS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/nbmq
+	install -m 755 $(O)/nbmqd $(DESTDIR)$(SBINDIR)/nbmqd
+	if [ -f $(O)/nbmqctl ]; then \
+		install -m 755 $(O)/nbmqctl $(DESTDIR)$(SBINDIR)/nbmqctl; fi
+	install -m 755 $(O)/nbmqcat $(DESTDIR)$(BINDIR)/nbmqcat
+	install -m 755 $(O)/libnbmq.so.$(LIBVER) $(DESTDIR)$(LIBDIR)/
+	ln -sf libnbmq.so.$(LIBVER) $(DESTDIR)$(LIBDIR)/libnbmq.so.$(SOVER)
+	ln -sf libnbmq.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libnbmq.so
+	install -m 644 $(O)/libnbmq.a $(DESTDIR)$(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVER)|' \
+	    client-lib/nbmq.pc.in >$(O)/nbmq.pc.install
+	install -m 644 $(O)/nbmq.pc.install $(DESTDIR)$(LIBDIR)/pkgconfig/nbmq.pc
+	install -m 644 client-lib/nbmq.h client-lib/nbmq_encryptor.h \
+	    $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	    -e 's|/etc/nbmq/|$(SYSCONFDIR)/nbmq/|g' \
+	    systemd/nbmqd.service >$(O)/nbmqd.service.install
+	install -m 644 $(O)/nbmqd.service.install \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/nbmqd.service
+	install -m 644 systemd/nbmqd.sysusers $(DESTDIR)$(SYSUSERSDIR)/nbmqd.conf
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/nbmq/nbmqd.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/nbmq/nbmqd.conf"; \
+	else \
+		install -m 644 conf/nbmqd.conf \
+		    $(DESTDIR)$(SYSCONFDIR)/nbmq/nbmqd.conf; \
+	fi
+	for f in docs/*.[1-8]; do \
+		[ -f "$$f" ] || continue; \
+		d=$(DESTDIR)$(MANDIR)/man$${f##*.}; \
+		install -d $$d && install -m 644 $$f $$d/ || exit 1; \
+	done
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/nbmqd $(DESTDIR)$(SBINDIR)/nbmqctl \
+	    $(DESTDIR)$(BINDIR)/nbmqcat \
+	    $(DESTDIR)$(LIBDIR)/libnbmq.so.$(LIBVER) \
+	    $(DESTDIR)$(LIBDIR)/libnbmq.so.$(SOVER) \
+	    $(DESTDIR)$(LIBDIR)/libnbmq.so $(DESTDIR)$(LIBDIR)/libnbmq.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/nbmq.pc \
+	    $(DESTDIR)$(INCLUDEDIR)/nbmq.h \
+	    $(DESTDIR)$(INCLUDEDIR)/nbmq_encryptor.h \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/nbmqd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/nbmqd.conf \
+	    $(DESTDIR)$(MANDIR)/man8/nbmqd.8 $(DESTDIR)$(MANDIR)/man8/nbmqctl.8 \
+	    $(DESTDIR)$(MANDIR)/man1/nbmqcat.1 \
+	    $(DESTDIR)$(MANDIR)/man5/nbmqd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man3/libnbmq.3
+	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/nbmq/nbmqd.conf is kept"
 
 clean:
 	rm -rf build
+
+# make bench: nbmq against raw-socket baselines through two real daemons
+# and real applications (bench/nbmqbench.c).  Its own build in build/bench,
+# -O2 and never sanitizers; not part of check.  BENCH_ARGS: e.g. --json.
+BENCH_O		= build/bench
+BENCH_ARGS	?=
+.PHONY: bench
+bench: deps
+	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench \
+	    $(BENCH_O)/cryptbench
+	$(BENCH_O)/nbmqbench --nbmqd $(BENCH_O)/nbmqd \
+	    --json-file $(BENCH_O)/latest.json $(BENCH_ARGS)
+	$(BENCH_O)/cryptbench
+
+# The cost of encryption in the core, as a ratio to plain (bench/cryptbench.c).
+$(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
+	$(CC) $(CFLAGS) -O2 -o $@ bench/cryptbench.c $(CORE_OBJS) \
+	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(LDFLAGS)
+
+$(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h $(O)/libnbmq.a
+	$(CC) $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
+	    $(O)/libnbmq.a $(LDFLAGS) -lm

@@ -18,20 +18,23 @@ _Static_assert(sizeof(struct ipc_ctl_req) == NBMQ_IPC_NAME_LEN,
 _Static_assert(sizeof(struct ipc_ctl_status) == NBMQ_IPC_WORD_LEN +
     NBMQ_IPC_PATH_LEN + 8 + 6 * 4 + 4 * 8, "ctl_status padding");
 _Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
-    NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
-    (6 + NBMQ_IPC_NPIDS) * 4 + 14 * 8 + sizeof(struct ipc_ctl_events) +
+    2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
+    (6 + NBMQ_IPC_NPIDS) * 4 + 12 * 8 + sizeof(struct ipc_ctl_events) +
     NBMQ_IPC_NDROPS * 8, "ctl_sock padding");
 _Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
-    2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 17 * 8 + 2 * 4 +
+    2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 14 * 8 + 2 * 4 +
     NBMQ_IPC_NDROPS * 8, "ctl_peer padding");
-_Static_assert(sizeof(struct ipc_ctl_stats) == 8 + 2 * 4 + 10 * 8 +
+_Static_assert(sizeof(struct ipc_ctl_stats) == 8 + 2 * 4 + 8 * 8 +
     sizeof(struct ipc_ctl_events) + 2 * 4 + NBMQ_IPC_NDROPS * 8,
     "ctl_stats padding");
 _Static_assert(sizeof(struct ipc_ctl_reason) == 8 + NBMQ_IPC_WORD_LEN,
     "ctl_reason padding");
 _Static_assert(sizeof(struct ipc_ctl_end) == 8, "ctl_end padding");
+_Static_assert(sizeof(struct ipc_ctl_index) == 2 * NBMQ_IPC_NAME_LEN +
+    NBMQ_IPC_ADDR_LEN + 5 * 8, "ctl_index padding");
 
-#define STR(type, field)	{ offsetof(type, field), sizeof(((type *)0)->field) }
+#define STR(type, field)	\
+	{ offsetof(type, field), sizeof(((type *)0)->field) }
 
 /* The fixed-size messages and where their strings are. */
 static const struct ipc_fixed {
@@ -39,7 +42,7 @@ static const struct ipc_fixed {
 	uint32_t	 size;
 	struct {
 		size_t	 off, len;
-	}		 str[4];		/* len 0 ends the list */
+	}		 str[5];		/* len 0 ends the list */
 } ipc_fixed[] = {
 	{ IPC_EVENT, sizeof(struct ipc_event), {
 	    STR(struct ipc_event, addr),
@@ -58,7 +61,8 @@ static const struct ipc_fixed {
 	    STR(struct ipc_ctl_sock, name),
 	    STR(struct ipc_ctl_sock, local),
 	    STR(struct ipc_ctl_sock, remote),
-	    STR(struct ipc_ctl_sock, state) } },
+	    STR(struct ipc_ctl_sock, state),
+	    STR(struct ipc_ctl_sock, mapped) } },
 	{ IPC_CTL_PEER_INFO, sizeof(struct ipc_ctl_peer), {
 	    STR(struct ipc_ctl_peer, sock),
 	    STR(struct ipc_ctl_peer, addr),
@@ -68,6 +72,12 @@ static const struct ipc_fixed {
 	{ IPC_CTL_REASON, sizeof(struct ipc_ctl_reason), {
 	    STR(struct ipc_ctl_reason, name) } },
 	{ IPC_CTL_END, sizeof(struct ipc_ctl_end), { { 0, 0 } } },
+	{ IPC_CTL_INDEX, sizeof(struct ipc_ctl_req), {
+	    STR(struct ipc_ctl_req, sock) } },
+	{ IPC_CTL_INDEX_ENTRY, sizeof(struct ipc_ctl_index), {
+	    STR(struct ipc_ctl_index, sock),
+	    STR(struct ipc_ctl_index, name),
+	    STR(struct ipc_ctl_index, addr) } },
 };
 
 static const struct ipc_fixed *
@@ -96,7 +106,8 @@ ipc_fixed_decode(uint16_t type, const void *payload, uint32_t len,
 
 	if (f == NULL || len != f->size || outlen != f->size)
 		return EPROTO;
-	for (int i = 0; i < 4 && f->str[i].len > 0; i++)
+	for (size_t i = 0; i < sizeof(f->str) / sizeof(f->str[0]) &&
+	    f->str[i].len > 0; i++)
 		if (memchr(p + f->str[i].off, '\0', f->str[i].len) == NULL)
 			return EPROTO;
 	if (len > 0)
@@ -201,11 +212,13 @@ ipc_type_name(uint16_t type)
 	case IPC_CTL_STATS:	return "ctl_stats";
 	case IPC_CTL_REASONS:	return "ctl_reasons";
 	case IPC_CTL_RELOAD:	return "ctl_reload";
+	case IPC_CTL_INDEX:	return "ctl_index";
 	case IPC_CTL_STATUS_INFO: return "ctl_status_info";
 	case IPC_CTL_SOCKET_INFO: return "ctl_socket_info";
 	case IPC_CTL_PEER_INFO:	return "ctl_peer_info";
 	case IPC_CTL_STATS_INFO: return "ctl_stats_info";
 	case IPC_CTL_REASON:	return "ctl_reason";
+	case IPC_CTL_INDEX_ENTRY: return "ctl_index_entry";
 	case IPC_CTL_END:	return "ctl_end";
 	}
 	return "unknown";

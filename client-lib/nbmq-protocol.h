@@ -11,13 +11,15 @@
  *   1  first version: hello, socket control, data stream, credits.
  *   2  control requests for nbmqctl (0x04xx); peer events to applications
  *      (IPC_EVENT, NBMQ_OPT_EVENTS).
+ *   3  STUN: a socket's mapped address in ipc_ctl_sock; IPC_CTL_INDEX,
+ *      the names a stun socket knows.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	2
+#define NBMQ_IPC_VERSION	3
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
 /* Largest payload one IPC message may carry (a whole max-size message). */
@@ -82,11 +84,13 @@ enum nbmq_ipc_type {
 	IPC_CTL_STATS	= 0x0404,	/* empty -> IPC_CTL_STATS_INFO */
 	IPC_CTL_REASONS	= 0x0405,	/* empty -> IPC_CTL_REASON..., END */
 	IPC_CTL_RELOAD	= 0x0406,	/* empty -> IPC_RESULT [+ what was wrong] */
+	IPC_CTL_INDEX	= 0x0407,	/* struct ipc_ctl_req -> IPC_CTL_INDEX_ENTRY..., END */
 	IPC_CTL_STATUS_INFO = 0x0481,	/* struct ipc_ctl_status */
 	IPC_CTL_SOCKET_INFO = 0x0482,	/* struct ipc_ctl_sock */
 	IPC_CTL_PEER_INFO = 0x0483,	/* struct ipc_ctl_peer */
 	IPC_CTL_STATS_INFO = 0x0484,	/* struct ipc_ctl_stats */
 	IPC_CTL_REASON	= 0x0485,	/* struct ipc_ctl_reason */
+	IPC_CTL_INDEX_ENTRY = 0x0486,	/* struct ipc_ctl_index */
 	IPC_CTL_END	= 0x04ff,	/* struct ipc_ctl_end: the list is complete */
 };
 
@@ -194,6 +198,8 @@ struct ipc_ctl_sock {			/* IPC_CTL_SOCKET_INFO */
 	char		local[NBMQ_IPC_ADDR_LEN];	/* "" before bind/connect */
 	char		remote[NBMQ_IPC_HOST_LEN];	/* connect: where to */
 	char		state[NBMQ_IPC_WORD_LEN];	/* bound, idle, connecting, up */
+	char		mapped[NBMQ_IPC_ADDR_LEN];	/* STUN: our public address,
+							   "" unknown */
 	uint32_t	handle;
 	uint32_t	type;		/* NBMQ_DEALER... */
 	uint32_t	flags;		/* IPC_CTL_SOCK_* */
@@ -253,6 +259,18 @@ struct ipc_ctl_reason {			/* IPC_CTL_REASON */
 	uint32_t	index;		/* into the drops arrays */
 	uint32_t	reserved;
 	char		name[NBMQ_IPC_WORD_LEN];	/* "bad_length" */
+};
+
+/* One name a stun socket knows (IPC_CTL_INDEX: req.sock "" for all). */
+struct ipc_ctl_index {			/* IPC_CTL_INDEX_ENTRY */
+	char		sock[NBMQ_IPC_NAME_LEN];	/* the stun socket */
+	char		name[NBMQ_IPC_NAME_LEN];	/* the registered name */
+	char		addr[NBMQ_IPC_ADDR_LEN];	/* its mapped address */
+	uint64_t	registered_ms;	/* age of the first registration */
+	uint64_t	refreshed_ms;	/* age of the last refresh */
+	uint64_t	expires_ms;	/* until it expires without one */
+	uint64_t	refreshes;
+	uint64_t	lookups;	/* NBMQ-TARGET requests answered */
 };
 
 struct ipc_ctl_end {			/* IPC_CTL_END */

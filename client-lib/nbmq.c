@@ -26,6 +26,7 @@
 #define EXPORT		__attribute__((visibility("default")))
 #define READ_CHUNK	(256U << 10)
 #define REQ_TIMEOUT_MS	10000
+#define OUT_MAX		(8U << 20)	/* DONTWAIT sends waiting for the kernel */
 
 struct nbmq_ctx {
 	char		*path;
@@ -35,6 +36,7 @@ struct nbmq_msg {
 	struct nbmq_msg	*next;
 	uint64_t	 peer;
 	uint64_t	 dropped;	/* > 0: a drop report, not a message */
+	struct nbmq_event *event;	/* a peer event, not a message */
 	uint32_t	 nparts;
 	uint32_t	 size;
 	uint32_t	*sizes;
@@ -60,6 +62,7 @@ struct nbmq_socket {
 	uint32_t	 peers;
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
+	int		 events;	/* NBMQ_OPT_EVENTS is on */
 
 	/* The result of the request in flight. */
 	uint32_t	 wait_reqid;
@@ -250,6 +253,7 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return ENOMEM;
 		m->peer = v.peer;
 		m->dropped = 0;
+		m->event = NULL;
 		m->nparts = v.nparts;
 		m->size = v.size;
 		m->sizes = (uint32_t *)(m + 1);
@@ -306,6 +310,29 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return 0;
 	case IPC_SOCK_GONE:
 		return ECONNRESET;
+	case IPC_EVENT: {
+		struct ipc_event	ev;
+
+		if (ipc_fixed_decode(h->type, p, h->len, &ev,
+		    sizeof(ev)) != 0 || ev.type < NBMQ_EVENT_UP ||
+		    ev.type > NBMQ_EVENT_HWM_CLEARED ||
+		    (ev.type == NBMQ_EVENT_DOWN) != (ev.reason != 0) ||
+		    ev.reason > NBMQ_DOWN_CLOSED)
+			return EPROTO;
+		/* No parts; the event sits right after the message. */
+		if ((m = calloc(1, sizeof(*m) + sizeof(*m->event))) == NULL)
+			return ENOMEM;
+		m->event = (struct nbmq_event *)(m + 1);
+		m->peer = ev.peer;
+		m->event->type = (int)ev.type;
+		m->event->reason = (int)ev.reason;
+		m->event->peer = ev.peer;
+		snprintf(m->event->addr, sizeof(m->event->addr), "%s", ev.addr);
+		snprintf(m->event->prev_addr, sizeof(m->event->prev_addr), "%s",
+		    ev.prev_addr);
+		queue_push(s, m);
+		return 0;
+	}
 	}
 	return EPROTO;
 }
@@ -431,6 +458,9 @@ request(nbmq_socket *s, uint16_t type, const void *p, size_t len)
 		if (s->err)
 			return s->err;
 		if (io_wait(s, remaining(deadline)) == -1) {
+			/* The answer came, then the daemon hung up (EUSERS). */
+			if (s->got_result)
+				break;
 			if (s->err)
 				return s->err;
 			if (errno == EINTR)
@@ -672,6 +702,8 @@ nbmq_setopt(nbmq_socket *s, int opt, int64_t value)
 	}
 	if (opt == NBMQ_OPT_MAX_MESSAGE_SIZE)
 		s->max_message_size = (uint64_t)value;
+	if (opt == NBMQ_OPT_EVENTS)
+		s->events = value != 0;
 	return 0;
 }
 
@@ -764,6 +796,19 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 		errno = EMSGSIZE;
 		return -1;
 	}
+	/*
+	 * What earlier NBMQ_DONTWAIT sends left here goes first; past
+	 * OUT_MAX bytes waiting, a non-blocking send says EAGAIN instead of
+	 * buffering more.
+	 */
+	if (s->out_len > 0 && out_flush(s) == -1) {
+		errno = s->err;
+		return -1;
+	}
+	if (s->out_len > OUT_MAX && (flags & NBMQ_DONTWAIT)) {
+		errno = EAGAIN;
+		return -1;
+	}
 	if (send_wait(s, flags) == -1)
 		return -1;
 
@@ -785,6 +830,47 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	if (ipc_sendv(s, iov, 3 + nparts) == -1)
 		return -1;
 	s->sent++;
+	/*
+	 * The daemon owns the message once it is in the kernel.  A blocking
+	 * send waits for that, so nothing the application was told was sent
+	 * waits here for a next call that may never come.
+	 */
+	if (s->out_len > 0 && !(flags & NBMQ_DONTWAIT))
+		(void)nbmq_flush(s, 0);
+	return 0;
+}
+
+EXPORT int
+nbmq_flush(nbmq_socket *s, int flags)
+{
+	int64_t	deadline;
+
+	if (s->err) {
+		errno = s->err;
+		return -1;
+	}
+	if (s->out_len > 0 && out_flush(s) == -1) {
+		errno = s->err;
+		return -1;
+	}
+	if (s->out_len == 0)
+		return 0;
+	if ((flags & NBMQ_DONTWAIT) || s->sndtimeo == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	deadline = s->sndtimeo < 0 ? -1 : now_ms() + s->sndtimeo;
+	while (s->out_len > 0) {
+		if (io_wait(s, remaining(deadline)) == -1) {
+			if (s->err)
+				errno = s->err;
+			return -1;
+		}
+		if (s->out_len > 0 && deadline >= 0 && now_ms() >= deadline) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -805,7 +891,7 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 			    (int)(s->rcvtimeo > INT32_MAX ? INT32_MAX :
 			    s->rcvtimeo);
 
-	if (s->type == NBMQ_RADIO) {
+	if (s->type == NBMQ_RADIO && !s->events) {
 		errno = ENOTSUP;
 		return -1;
 	}
@@ -874,6 +960,28 @@ EXPORT uint64_t
 nbmq_msg_peer(const nbmq_msg *m)
 {
 	return m->peer;
+}
+
+EXPORT int
+nbmq_msg_event(const nbmq_msg *m, struct nbmq_event *ev)
+{
+	if (m->event == NULL)
+		return 0;
+	if (ev != NULL)
+		*ev = *m->event;
+	return 1;
+}
+
+EXPORT const char *
+nbmq_event_name(int type)
+{
+	return type < 0 ? "unknown" : ipc_event_name((uint32_t)type);
+}
+
+EXPORT const char *
+nbmq_down_reason_name(int reason)
+{
+	return reason < 0 ? "unknown" : ipc_down_reason_name((uint32_t)reason);
 }
 
 EXPORT void

@@ -41,6 +41,9 @@ enum nbmq_type {
 	NBMQ_SAFE_DEALER = 2,
 	NBMQ_RADIO = 3,
 	NBMQ_DISH = 4,
+	NBMQ_STUN = 5,		/* configured only ([socket NAME] type = stun in
+				   nbmqd.conf): a STUN server and name index;
+				   nbmq_socket_new() refuses it (EINVAL) */
 };
 
 /* Flags for send and recv. */
@@ -69,6 +72,8 @@ enum nbmq_opt {
 	NBMQ_OPT_LINGER,
 	NBMQ_OPT_RCVBUF,
 	NBMQ_OPT_SNDBUF,
+	NBMQ_OPT_STUN_REFRESH_IVL,	/* Binding requests to the STUN server
+					   (name registration, NAT keepalive) */
 	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
 	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given
@@ -97,7 +102,8 @@ typedef struct nbmq_msg nbmq_msg;
  */
 enum nbmq_event_type {
 	NBMQ_EVENT_UP = 1,		/* a session is up: peer, addr */
-	NBMQ_EVENT_DOWN,		/* a session ended: peer, addr, reason */
+	NBMQ_EVENT_DOWN,		/* a session ended: peer, addr,
+					   reason */
 	NBMQ_EVENT_ADDRESS,		/* the peer moved (NAT rebinding):
 					   addr is the new one, prev_addr
 					   the old one */
@@ -115,8 +121,8 @@ enum nbmq_down_reason {
 
 struct nbmq_event {
 	int		 type;		/* enum nbmq_event_type */
-	int		 reason;	/* NBMQ_EVENT_DOWN: enum nbmq_down_reason;
-					   else 0 */
+	int		 reason;	/* NBMQ_EVENT_DOWN: enum
+					   nbmq_down_reason; else 0 */
 	uint64_t	 peer;		/* session id; 0 for the HWM events */
 	char		 addr[64];	/* "host:port" of the peer, or "" */
 	char		 prev_addr[64];	/* NBMQ_EVENT_ADDRESS: the old one */
@@ -140,8 +146,10 @@ nbmq_socket	*nbmq_socket_new(nbmq_ctx *, int type);
 /*
  * Attach to a socket configured in the daemon by `name`.  Messages that
  * arrived while no application was attached are delivered first.
- * Returns NULL with errno ENOENT (no such socket) or EBUSY (another
- * application is attached).
+ * Any number of applications may attach to a dish (each gets every
+ * message); a sending socket takes one at a time.  Returns NULL with errno
+ * ENXIO (no configured socket of that name), EBUSY (a sending socket
+ * another application is attached to), or as nbmq_socket_new.
  */
 nbmq_socket	*nbmq_attach(nbmq_ctx *, const char *name);
 /*
@@ -159,8 +167,11 @@ int		 nbmq_close(nbmq_socket *);
 int		 nbmq_bind(nbmq_socket *, const char *addr);
 /*
  * Connect to "host:port"; host may be a name, resolved again on every
- * reconnect attempt.  Returns 0 once the daemon accepted the address (the
- * handshake goes on in the background), or -1 (EINVAL, EISCONN).
+ * reconnect attempt.  "name@host:port" connects by name: the stun socket at
+ * host:port says where the socket registered as name is, and both punch
+ * through their NATs (README: STUN).  Returns 0 once the daemon accepted
+ * the address (the handshake goes on in the background), or -1 (EINVAL,
+ * EISCONN).
  */
 int		 nbmq_connect(nbmq_socket *, const char *addr);
 /*
@@ -184,6 +195,16 @@ int		 nbmq_getopt(nbmq_socket *, int opt, int64_t *value);
  */
 int		 nbmq_sendv(nbmq_socket *, const struct iovec *parts,
 		    int nparts, uint64_t peer, int flags);
+/*
+ * Push what NBMQ_DONTWAIT sends left in the library (the kernel's socket
+ * buffer was full; up to 8 MiB wait, then such sends fail with EAGAIN) to
+ * the daemon.  Every later call pushes it too, and a blocking send never
+ * leaves anything; an application that goes idle after NBMQ_DONTWAIT
+ * sends calls this (or polls nbmq_fd() for POLLOUT first).  Blocks up to NBMQ_OPT_SNDTIMEO
+ * unless NBMQ_DONTWAIT.  Returns 0 when nothing is left, or -1 (EAGAIN:
+ * still waiting for the kernel; ECONNRESET).
+ */
+int		 nbmq_flush(nbmq_socket *, int flags);
 /* One single-part message: nbmq_sendv with one part and peer 0. */
 int		 nbmq_send(nbmq_socket *, const void *buf, size_t len,
 		    int flags);

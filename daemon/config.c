@@ -4,7 +4,11 @@
  *	[daemon]		ipc_path, ipc_mode, ipc_group, log_level,
  *				max_clients
  *	[defaults]		socket options for every socket
- *	[socket NAME]		type, bind or connect, socket options
+ *	[socket NAME]		type, bind or connect, socket options;
+ *				name and stun_server (a name at a STUN
+ *				server), connect = name@host:port (connect
+ *				by name); type stun: stun_allow,
+ *				stun_index_max
  *
  * inih reads the file through config_reader(), which counts lines, handles
  * section headers itself (so that empty, duplicate and unknown sections are
@@ -16,6 +20,7 @@
  * the combinations are checked.  The errors are then printed in line order
  * as "file:line: key: what is wrong".
  */
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ctype.h>
@@ -59,8 +64,24 @@ static const char *const config_dkeys[DK_N] = {
 
 /* Keys of later versions: known, so that the message can say so. */
 static const char *const config_unsupported[] = {
-	"name", "stun_server", "stun_refresh_ivl", "encryptor",
-	"private_key_file", "peers", "peers_file", NULL
+	NULL
+};
+
+/* Encryption keys of [socket NAME] (PROTOCOL.md 4.2), in enum order. */
+enum config_ckey {
+	CK_ENCRYPTOR,
+	CK_PRIVATE_KEY_FILE,
+	CK_PEERS,
+	CK_PEERS_FILE,
+	CK_N
+};
+static const char *const config_ckeys[CK_N] = {
+	"encryptor", "private_key_file", "peers", "peers_file",
+};
+
+/* Keys of [socket NAME] besides type, bind, connect and the options. */
+static const char *const config_skeys[] = {
+	"name", "stun_server", "stun_allow", "stun_index_max", NULL
 };
 
 static const struct {
@@ -82,6 +103,7 @@ static const struct {
 	{ "safe_dealer", NBMQ_SAFE_DEALER },
 	{ "radio", NBMQ_RADIO },
 	{ "dish", NBMQ_DISH },
+	{ "stun", NBMQ_STUN },
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -92,6 +114,9 @@ struct config_sock {
 	char		*title;		/* "socket NAME" as written */
 	int		 listed;	/* in cf->sockets (else discarded) */
 	int		 type_line, bind_line, connect_line;
+	int		 name_line, server_line, allow_line, imax_line;
+	int		 by_name;	/* connect = name@host:port */
+	int		 crypt_line[CK_N];
 	int		 optline[CONFIG_MAXOPTS];	/* 0: from [defaults] */
 };
 
@@ -178,6 +203,10 @@ config_sockconf_free(struct sockconf *sc)
 		return;
 	free(sc->bind);
 	free(sc->connect);
+	free(sc->stun_name);
+	free(sc->stun_server);
+	free(sc->stun_allow);
+	crypt_conf_free(&sc->crypt);
 	free(sc);
 }
 
@@ -432,6 +461,28 @@ config_is_unsupported(const char *key)
 }
 
 static int
+config_is_skey(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; config_skeys[i] != NULL; i++)
+		if (strcmp(config_skeys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+config_ckey(const char *key)
+{
+	int	 i;
+
+	for (i = 0; i < CK_N; i++)
+		if (strcmp(config_ckeys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+static int
 config_dkey(const char *key)
 {
 	int	 i;
@@ -488,7 +539,8 @@ config_misplaced(struct config_parse *p, const char *key, const char *where)
 		config_err(p, p->lineno, "%s: a socket option: put it in "
 		    "[defaults] or a [socket NAME] section", key);
 	else if (strcmp(key, "type") == 0 || strcmp(key, "bind") == 0 ||
-	    strcmp(key, "connect") == 0)
+	    strcmp(key, "connect") == 0 || config_is_skey(key) ||
+	    config_ckey(key) >= 0)
 		config_err(p, p->lineno, "%s: only allowed in a [socket NAME] "
 		    "section", key);
 	else
@@ -610,11 +662,24 @@ static void
 config_addr_key(struct config_parse *p, struct config_sock *cs, char **dst,
     int *linep, const char *key, const char *val)
 {
-	char	 why[CONFIG_WHY];
+	char		 why[CONFIG_WHY];
+	const char	*at, *addr = val;
 
 	if (config_dup(p, linep, key))
 		return;
-	if (config_check_addr(val, dst == &cs->sc->connect, why,
+	/* Connect by name: "bob@stun.example.net:3478" (PROTOCOL.md 4.1). */
+	if (dst == &cs->sc->connect && (at = strchr(val, '@')) != NULL) {
+		if (!stun_valid_name(val, (size_t)(at - val))) {
+			config_err(p, p->lineno, "%s: \"%.*s\" before '@' is "
+			    "not a valid name (1 to %d characters of A-Z a-z "
+			    "0-9 _ . -)", key, (int)(at - val > 64 ? 64 :
+			    at - val), val, NBMQ_NAME_MAX);
+			return;
+		}
+		addr = at + 1;
+		cs->by_name = 1;
+	}
+	if (config_check_addr(addr, dst == &cs->sc->connect, why,
 	    sizeof(why)) != 0) {
 		config_err(p, p->lineno, "%s: %s: expected host:port or "
 		    "[v6]:port, not \"%.64s\"", key, why, val);
@@ -622,6 +687,189 @@ config_addr_key(struct config_parse *p, struct config_sock *cs, char **dst,
 	}
 	if ((*dst = strdup(val)) == NULL)
 		config_err(p, p->lineno, "%s: out of memory", key);
+}
+
+/* name, stun_server, stun_allow, stun_index_max of a [socket NAME]. */
+static void
+config_stun_key(struct config_parse *p, struct config_sock *cs,
+    const char *key, const char *val)
+{
+	struct stun_net	 nets[STUN_ALLOW_MAX];
+	char		 why[CONFIG_WHY], **dst;
+	uint64_t	 v;
+
+	if (strcmp(key, "stun_index_max") == 0) {
+		if (config_dup(p, &cs->imax_line, key))
+			return;
+		if (config_parse_uint(val, STUN_INDEX_MAX_LIMIT, &v) != 0 ||
+		    v < 1) {
+			config_err(p, p->lineno, "%s: must be an integer "
+			    "between 1 and %d, not \"%.64s\"", key,
+			    STUN_INDEX_MAX_LIMIT, val);
+			return;
+		}
+		cs->sc->stun_index_max = v;
+		return;
+	}
+	if (strcmp(key, "name") == 0) {
+		if (config_dup(p, &cs->name_line, key))
+			return;
+		if (!stun_valid_name(val, strlen(val))) {
+			config_err(p, p->lineno, "%s: must be 1 to %d "
+			    "characters of A-Z a-z 0-9 _ . -, not \"%.64s\"",
+			    key, NBMQ_NAME_MAX, val);
+			return;
+		}
+		dst = &cs->sc->stun_name;
+	} else if (strcmp(key, "stun_server") == 0) {
+		if (config_dup(p, &cs->server_line, key))
+			return;
+		if (config_check_addr(val, 1, why, sizeof(why)) != 0) {
+			config_err(p, p->lineno, "%s: %s: expected host:port "
+			    "or [v6]:port, not \"%.64s\"", key, why, val);
+			return;
+		}
+		dst = &cs->sc->stun_server;
+	} else {
+		if (config_dup(p, &cs->allow_line, key))
+			return;
+		if (stunsrv_parse_allow(val, nets, STUN_ALLOW_MAX, why,
+		    sizeof(why)) < 0) {
+			config_err(p, p->lineno, "%s: %s", key, why);
+			return;
+		}
+		dst = &cs->sc->stun_allow;
+	}
+	if ((*dst = strdup(val)) == NULL)
+		config_err(p, p->lineno, "%s: out of memory", key);
+}
+
+/* What a socket of its type may and must have (type known). */
+static void
+config_check_stun(struct config_parse *p, struct config_sock *cs)
+{
+	if (cs->sc->type == NBMQ_STUN) {
+		if (cs->connect_line != 0)
+			config_err(p, cs->connect_line, "connect: a stun socket "
+			    "only binds");
+		if (cs->name_line != 0)
+			config_err(p, cs->name_line, "name: not for a stun "
+			    "socket (it keeps the index of names)");
+		if (cs->server_line != 0)
+			config_err(p, cs->server_line, "stun_server: not for a "
+			    "stun socket");
+		return;
+	}
+	if (cs->allow_line != 0)
+		config_err(p, cs->allow_line, "stun_allow: only for type = "
+		    "stun");
+	if (cs->imax_line != 0)
+		config_err(p, cs->imax_line, "stun_index_max: only for type = "
+		    "stun");
+	if (cs->by_name && cs->server_line != 0)
+		config_err(p, cs->server_line, "stun_server: not with connect "
+		    "= name@host:port (line %d), which names the stun server",
+		    cs->connect_line);
+	else if (cs->name_line != 0 && cs->server_line == 0 && !cs->by_name)
+		config_err(p, cs->name_line, "name: needs stun_server (the "
+		    "stun socket that keeps the index of names)");
+}
+
+/* encryptor, private_key_file, peers, peers_file: checked in
+ * config_check_crypt() once the encryptor is known. */
+static void
+config_crypt_key(struct config_parse *p, struct config_sock *cs, int k,
+    const char *val)
+{
+	struct cryptconf	*cc = &cs->sc->crypt;
+	char			**dst[CK_N] = { &cc->encryptor,
+				    &cc->private_key_file, &cc->peers,
+				    &cc->peers_file };
+
+	if (config_dup(p, &cs->crypt_line[k], config_ckeys[k]))
+		return;
+	if (*val == '\0') {
+		config_err(p, p->lineno, "%s: empty value", config_ckeys[k]);
+		return;
+	}
+	if ((*dst[k] = strdup(val)) == NULL)
+		config_err(p, p->lineno, "%s: out of memory", config_ckeys[k]);
+}
+
+/*
+ * The whole encryption of one socket: the encryptor exists, sodium has its
+ * private key (a valid key in a file only its owner reads) and at least
+ * one peer, the keys parse, frames fit.  A plugin checks its own keys at
+ * start-up; only the private key file's mode is checked for it here.
+ */
+static void
+config_check_crypt(struct config_parse *p, struct config_sock *cs)
+{
+	struct cryptconf	*cc = &cs->sc->crypt;
+	const int		*ln = cs->crypt_line;
+	char			 why[CONFIG_WHY + 64];
+	uint8_t			 key[CRYPT_KEY_SIZE];
+	struct stat		 st;
+	int			 sodium, n = 0, m = 0, k;
+
+	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0) {
+		for (k = CK_PRIVATE_KEY_FILE; k < CK_N; k++)
+			if (ln[k] != 0)
+				config_err(p, ln[k], "%s: the socket is plain "
+				    "(encryptor = none): set encryptor = "
+				    "sodium to use it", config_ckeys[k]);
+		return;
+	}
+	sodium = strcmp(cc->encryptor, "sodium") == 0;
+	if (!sodium && cc->encryptor[0] != '/') {
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: must be none, "
+		    "sodium, or the absolute path of a plugin (.so), not "
+		    "\"%.64s\"", cc->encryptor);
+		return;
+	}
+	if (!sodium && stat(cc->encryptor, &st) == -1) {
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: %s: %s",
+		    cc->encryptor, strerror(errno));
+		return;
+	}
+	if (!sodium && !S_ISREG(st.st_mode)) {
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: %s: not a "
+		    "regular file", cc->encryptor);
+		return;
+	}
+	if (cs->sc->type == NBMQ_STUN)
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: not for a stun "
+		    "socket (STUN is plain by its RFCs)");
+	if (sodium && ln[CK_PRIVATE_KEY_FILE] == 0)
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: sodium needs "
+		    "private_key_file (make one with `nbmqctl genkey`)");
+	if (sodium && ln[CK_PRIVATE_KEY_FILE] != 0) {
+		if (crypt_key_file(cc->private_key_file, key, why,
+		    sizeof(why)) != 0)
+			config_err(p, ln[CK_PRIVATE_KEY_FILE],
+			    "private_key_file: %s", why);
+		explicit_bzero(key, sizeof(key));
+	} else if (ln[CK_PRIVATE_KEY_FILE] != 0 &&
+	    crypt_file_ok(cc->private_key_file, 1, why, sizeof(why)) != 0)
+		config_err(p, ln[CK_PRIVATE_KEY_FILE], "private_key_file: %s",
+		    why);
+	if (!sodium)
+		return;
+	if (cc->peers != NULL && (n = crypt_peers(cc->peers, NULL, NULL,
+	    NULL, why, sizeof(why))) < 0)
+		config_err(p, ln[CK_PEERS], "peers: %s", why);
+	if (cc->peers_file != NULL && (m = crypt_peers(NULL, cc->peers_file,
+	    NULL, NULL, why, sizeof(why))) < 0)
+		config_err(p, ln[CK_PEERS_FILE], "peers_file: %s", why);
+	if (n == 0 && m == 0)
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: sodium needs the "
+		    "public keys of its peers: peers = KEY, ... or "
+		    "peers_file = PATH");
+	if (cs->sc->o.max_frame_size < crypt_min_frame_size(cc->encryptor))
+		config_err(p, ln[CK_ENCRYPTOR], "encryptor: sodium needs "
+		    "max_frame_size %llu or more, not %llu",
+		    (unsigned long long)crypt_min_frame_size(cc->encryptor),
+		    (unsigned long long)cs->sc->o.max_frame_size);
 }
 
 static void
@@ -636,12 +884,16 @@ config_socket_key(struct config_parse *p, const char *key, const char *val)
 			return;
 		if ((t = socktype_from_name(val)) < 0) {
 			config_err(p, p->lineno, "%s: must be one of dealer, "
-			    "safe_dealer, radio, dish, not \"%.64s\"", key,
-			    val);
+			    "safe_dealer, radio, dish, stun, not \"%.64s\"",
+			    key, val);
 			return;
 		}
 		cs->sc->type = t;
-	} else if (strcmp(key, "bind") == 0)
+	} else if (config_is_skey(key))
+		config_stun_key(p, cs, key, val);
+	else if ((t = config_ckey(key)) >= 0)
+		config_crypt_key(p, cs, t, val);
+	else if (strcmp(key, "bind") == 0)
 		config_addr_key(p, cs, &cs->sc->bind, &cs->bind_line, key, val);
 	else if (strcmp(key, "connect") == 0)
 		config_addr_key(p, cs, &cs->sc->connect, &cs->connect_line,
@@ -910,7 +1162,10 @@ config_finish(struct config_parse *p)
 		cs = p->socks[i];
 		if (cs->type_line == 0)
 			config_err(p, cs->sc->line, "type: missing in [%.80s] "
-			    "(dealer, safe_dealer, radio or dish)", cs->title);
+			    "(dealer, safe_dealer, radio, dish or stun)",
+			    cs->title);
+		else
+			config_check_stun(p, cs);
 		if (cs->bind_line != 0 && cs->connect_line != 0) {
 			if (cs->bind_line > cs->connect_line)
 				config_err(p, cs->bind_line, "bind: cannot be "
@@ -938,6 +1193,7 @@ config_finish(struct config_parse *p)
 		    opts_validate(&cs->sc->o, why, sizeof(why)) != 0)
 			config_err(p, cs->sc->line, "[%.80s]: %s", cs->title,
 			    why);
+		config_check_crypt(p, cs);
 	}
 }
 
@@ -1060,6 +1316,25 @@ config_print(const struct config *cf, FILE *fp)
 			fprintf(fp, "bind = %s\n", sc->bind);
 		if (sc->connect != NULL)
 			fprintf(fp, "connect = %s\n", sc->connect);
+		if (sc->stun_name != NULL)
+			fprintf(fp, "name = %s\n", sc->stun_name);
+		if (sc->stun_server != NULL)
+			fprintf(fp, "stun_server = %s\n", sc->stun_server);
+		if (sc->stun_allow != NULL)
+			fprintf(fp, "stun_allow = %s\n", sc->stun_allow);
+		if (sc->type == NBMQ_STUN)
+			fprintf(fp, "stun_index_max = %llu\n",
+			    (unsigned long long)(sc->stun_index_max ?
+			    sc->stun_index_max : STUN_INDEX_MAX_DEFAULT));
+		if (sc->crypt.encryptor != NULL)
+			fprintf(fp, "encryptor = %s\n", sc->crypt.encryptor);
+		if (sc->crypt.private_key_file != NULL)
+			fprintf(fp, "private_key_file = %s\n",
+			    sc->crypt.private_key_file);
+		if (sc->crypt.peers != NULL)
+			fprintf(fp, "peers = %s\n", sc->crypt.peers);
+		if (sc->crypt.peers_file != NULL)
+			fprintf(fp, "peers_file = %s\n", sc->crypt.peers_file);
 		for (d = opt_table; d->name != NULL; d++) {
 			opt_format(&sc->o, d, buf, sizeof(buf));
 			fprintf(fp, "%s = %s\n", d->name, buf);

@@ -256,6 +256,13 @@ dsock_setopt(struct dsock *d, const struct optdesc *od, int64_t v)
 int
 dsock_setopts(struct dsock *d, const struct sockopts *o)
 {
+	char	why[160];
+
+	if (d->core.crypt != NULL && !crypt_opts_ok(&d->core, o, why,
+	    sizeof(why))) {
+		log_warnx("socket %s: %s: options unchanged", d->core.name, why);
+		return EINVAL;
+	}
 	if (o->max_frame_size != d->core.o.max_frame_size) {
 		struct outbox	ob;
 

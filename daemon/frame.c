@@ -26,6 +26,16 @@ const char *const drop_reason_names[DROP_NREASONS] = {
 	[DROP_NO_RECV] = "cannot_receive",
 	[DROP_PEER_GONE] = "peer_gone",
 	[DROP_SEND_FAILED] = "send_failed",
+	[DROP_STUN_MALFORMED] = "stun_malformed",
+	[DROP_STUN_FINGERPRINT] = "stun_bad_fingerprint",
+	[DROP_STUN_RATE] = "stun_rate_limited",
+	[DROP_STUN_UNEXPECTED] = "stun_unexpected",
+	[DROP_STUN_REFUSED] = "stun_refused",
+	[DROP_PLAIN] = "plain",
+	[DROP_CRYPT_AUTH] = "auth_failed",
+	[DROP_CRYPT_REPLAY] = "replay",
+	[DROP_CRYPT_HANDSHAKE] = "bad_handshake",
+	[DROP_CRYPT_DENIED] = "key_not_allowed",
 };
 
 uint64_t

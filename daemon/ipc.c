@@ -37,12 +37,16 @@ struct client {
 	int		 hello;
 	int		 closing;	/* flush the output, then close */
 	int		 dead;		/* broke the protocol: free it */
+	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
 };
 
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct evconnlistener *listener;
 static char		*ipc_path;
 static uint64_t		 nclients, max_clients, next_client_id;
+
+#define IPC_F_EVENT		0x8000		/* struct msg: a peer event */
+#define IPC_EVENTS_MAX		10000		/* waiting per application */
 
 static void	ipc_client_free(struct client *);
 
@@ -84,6 +88,26 @@ ipc_kill(struct client *c, const char *why)
 	c->dead = 1;
 }
 
+void
+ipc_client_cred(const struct client *c, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	*pid = c->pid;
+	*uid = c->uid;
+	*gid = c->gid;
+}
+
+struct ctl_list **
+ipc_client_ctl(struct client *c)
+{
+	return &c->ctl;
+}
+
+uint64_t
+ipc_client_count(void)
+{
+	return nclients;
+}
+
 int
 ipc_client_backlogged(const struct client *c)
 {
@@ -106,6 +130,16 @@ ipc_credit(struct sub *u)
 	if (u->credit_sent && limit < u->credit_limit &&
 	    d->core.npeers == u->credit_peers)
 		return;
+	/*
+	 * More room: tell the app only once what it still has (as far as we
+	 * know) is at most half of what it could have.  A busy sender gets
+	 * a few large grants instead of one per tick; a blocked one (nothing
+	 * left) hears at once.
+	 */
+	if (u->credit_sent && d->core.npeers == u->credit_peers &&
+	    u->credit_limit > u->accepted &&
+	    (u->credit_limit - u->accepted) * 2 > limit - u->accepted)
+		return;
 	u->credit_sent = 1;
 	u->credit_limit = limit;
 	if (limit > u->credit_max)
@@ -117,21 +151,179 @@ ipc_credit(struct sub *u)
 	ipc_send_msg(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
 }
 
-/* The next message for u: its own fan-out queue, or the socket's. */
-static struct msg *
-ipc_next(struct sub *u)
+/*
+ * Queue a peer event for u, in order with its messages.  A dish's messages
+ * were fanned out into u->q already, so the event simply goes last.  Other
+ * sockets keep their messages in the core's receive queue: the event waits
+ * in u->q marked with how many messages must have been taken from it first
+ * (m->id), that is every message waiting now.
+ */
+static void
+ipc_event_queue(struct sub *u, const struct ipc_event *ev)
 {
+	struct dsock	*d = u->d;
 	struct qent	*e;
 	struct msg	*m;
 
-	if (u->d->core.type != NBMQ_DISH)
-		return sock_recv(&u->d->core);
-	if ((e = TAILQ_FIRST(&u->q)) == NULL)
+	if (u->nevents >= IPC_EVENTS_MAX ||
+	    (m = msg_new(1, sizeof(*ev))) == NULL) {
+		/* Logged at the 1st, 2nd, 4th, 8th... loss. */
+		u->events_lost++;
+		if ((u->events_lost & (u->events_lost - 1)) == 0)
+			log_warnx("socket %s: pid %d reads no events: %llu "
+			    "lost", d->core.name, (int)u->c->pid,
+			    (unsigned long long)u->events_lost);
+		return;
+	}
+	if ((e = malloc(sizeof(*e))) == NULL) {
+		msg_free(m);
+		u->events_lost++;
+		return;
+	}
+	m->flags = IPC_F_EVENT;
+	m->peer = ev->peer;
+	m->partsz[0] = sizeof(*ev);
+	memcpy(m->data, ev, sizeof(*ev));
+	m->id = d->rq_taken + d->core.rq_len;
+	e->m = m;
+	TAILQ_INSERT_TAIL(&u->q, e, entry);
+	u->nevents++;
+}
+
+static void
+ipc_event_fill(struct ipc_event *ev, const struct peer *p, uint32_t type,
+    uint32_t reason)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->reason = reason;
+	if (p == NULL)
+		return;
+	ev->peer = p->session;
+	addr_fmt(&p->addr, ev->addr, sizeof(ev->addr));
+	if (type == NBMQ_EVENT_ADDRESS)
+		addr_fmt(&p->prev_addr, ev->prev_addr, sizeof(ev->prev_addr));
+}
+
+void
+ipc_peer_event(struct dsock *d, const struct peer *p, enum peer_event pev)
+{
+	static const uint32_t	 type[PEV_NEVENTS] = {
+		[PEV_UP] = NBMQ_EVENT_UP,
+		[PEV_DOWN_KEEPALIVE] = NBMQ_EVENT_DOWN,
+		[PEV_DOWN_DISCONNECTED] = NBMQ_EVENT_DOWN,
+		[PEV_DOWN_REPLACED] = NBMQ_EVENT_DOWN,
+		[PEV_DOWN_CLOSED] = NBMQ_EVENT_DOWN,
+		[PEV_ADDRESS] = NBMQ_EVENT_ADDRESS,
+	};
+	static const uint32_t	 reason[PEV_NEVENTS] = {
+		[PEV_DOWN_KEEPALIVE] = NBMQ_DOWN_KEEPALIVE,
+		[PEV_DOWN_DISCONNECTED] = NBMQ_DOWN_DISCONNECTED,
+		[PEV_DOWN_REPLACED] = NBMQ_DOWN_REPLACED,
+		[PEV_DOWN_CLOSED] = NBMQ_DOWN_CLOSED,
+	};
+	struct ipc_event	 ev;
+	struct sub		*u;
+	int			 any = 0;
+
+	if ((unsigned int)pev >= PEV_NEVENTS || type[pev] == 0)
+		return;
+	TAILQ_FOREACH(u, &d->subs, entry)
+		any |= u->events;
+	if (!any)
+		return;
+	/* Messages that came before the event go before it. */
+	if (d->core.type == NBMQ_DISH)
+		dsock_fanout(d);
+	ipc_event_fill(&ev, p, type[pev], reason[pev]);
+	TAILQ_FOREACH(u, &d->subs, entry)
+		if (u->events)
+			ipc_event_queue(u, &ev);
+}
+
+/* Send HWM reached/cleared when the window closed or opened again. */
+static void
+ipc_hwm_event(struct sub *u)
+{
+	struct dsock		*d = u->d;
+	struct ipc_event	 ev;
+	int			 full;
+
+	if (!u->events || d->core.type == NBMQ_DISH)
+		return;
+	full = d->core.npeers > 0 && sock_send_room(&d->core) == 0;
+	if (full == u->hwm_full)
+		return;
+	u->hwm_full = full;
+	ipc_event_fill(&ev, NULL, full ? NBMQ_EVENT_HWM_REACHED :
+	    NBMQ_EVENT_HWM_CLEARED, 0);
+	ipc_event_queue(u, &ev);
+}
+
+/*
+ * NBMQ_OPT_EVENTS: on, every peer up now is reported first; off, events
+ * not delivered yet are dropped.
+ */
+static void
+ipc_subscribe(struct sub *u, int on)
+{
+	struct dsock		*d = u->d;
+	struct ipc_event	 ev;
+	struct peer		*p;
+	struct qent		*e, *next;
+
+	if (on && !u->events) {
+		u->events = 1;
+		u->hwm_full = 0;
+		if (d->core.type == NBMQ_DISH)
+			dsock_fanout(d);
+		TAILQ_FOREACH(p, &d->core.peers, entry) {
+			ipc_event_fill(&ev, p, NBMQ_EVENT_UP, 0);
+			ipc_event_queue(u, &ev);
+		}
+	} else if (!on && u->events) {
+		u->events = 0;
+		for (e = TAILQ_FIRST(&u->q); e != NULL; e = next) {
+			next = TAILQ_NEXT(e, entry);
+			if ((e->m->flags & IPC_F_EVENT) == 0)
+				continue;
+			TAILQ_REMOVE(&u->q, e, entry);
+			msg_free(e->m);
+			free(e);
+			u->nevents--;
+		}
+	}
+}
+
+/*
+ * The next message, drop marker or event for u.  A dish's come from u's
+ * own fan-out queue.  Other sockets take messages from the core's receive
+ * queue; u->q holds only events there, each due once the messages that
+ * waited when it happened were taken (ipc_event_queue).
+ */
+static struct msg *
+ipc_next(struct sub *u)
+{
+	struct dsock	*d = u->d;
+	struct qent	*e = TAILQ_FIRST(&u->q);
+	struct msg	*m;
+
+	if (d->core.type != NBMQ_DISH && (e == NULL ||
+	    e->m->id > d->rq_taken)) {
+		if ((m = sock_recv(&d->core)) != NULL) {
+			if (m->nparts > 0)
+				d->rq_taken++;
+			return m;
+		}
+	}
+	if (e == NULL)
 		return NULL;
 	TAILQ_REMOVE(&u->q, e, entry);
 	m = e->m;
 	free(e);
-	if (m->nparts > 0)
+	if (m->flags & IPC_F_EVENT)
+		u->nevents--;
+	else if (m->nparts > 0)
 		u->qlen--;
 	return m;
 }
@@ -142,8 +334,12 @@ ipc_deliver(struct sub *u)
 	struct client	*c = u->c;
 	struct msg	*m;
 
+	ipc_hwm_event(u);
 	while (!ipc_client_backlogged(c) && (m = ipc_next(u)) != NULL) {
-		if (m->nparts == 0) {
+		if (m->flags & IPC_F_EVENT) {
+			ipc_send_msg(c, IPC_EVENT, u->d->handle, 0, m->data,
+			    m->size, NULL, 0);
+		} else if (m->nparts == 0) {
 			struct ipc_dropped dr = { .count = m->dropped };
 
 			ipc_send_msg(c, IPC_DROPPED, u->d->handle, 0, &dr,
@@ -259,7 +455,9 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		memcpy(&cr, p, sizeof(cr));
-		if (cr.type < NBMQ_DEALER || cr.type > NBMQ_DISH) {
+		/* NBMQ_STUN: configured only, never by an application. */
+		if (cr.type < NBMQ_DEALER || cr.type > NBMQ_DISH ||
+		    cr.type == NBMQ_STUN) {
 			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
 			return;
 		}
@@ -326,6 +524,21 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		memcpy(&o, p, sizeof(o));
+		if (o.opt == NBMQ_OPT_EVENTS) {
+			if (h->type == IPC_SOCK_GETOPT) {
+				ipc_send_result(c, h, 0, (uint64_t)u->events,
+				    0, NULL);
+				return;
+			}
+			if (o.value != 0 && o.value != 1) {
+				ipc_send_result(c, h, EINVAL, 0, 0, NULL);
+				return;
+			}
+			ipc_subscribe(u, (int)o.value);
+			ipc_send_result(c, h, 0, 0, 0, NULL);
+			dsock_sync(d, now);
+			return;
+		}
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_PEERS) {
 			ipc_send_result(c, h, 0, d->core.npeers, 0, NULL);
 			return;
@@ -431,9 +644,12 @@ ipc_read_cb(struct bufferevent *bev, void *arg)
 	struct nbmq_ipc_hdr	 h;
 	struct dsock		*d;
 	uint8_t			*p;
+	const char		*why;
 	nbmq_time		 now;
 
-	while (!c->closing && evbuffer_get_length(in) >= sizeof(h)) {
+	/* A list for nbmqctl still going out: the next request waits. */
+	while (!c->closing && c->ctl == NULL &&
+	    evbuffer_get_length(in) >= sizeof(h)) {
 		evbuffer_copyout(in, &h, sizeof(h));
 		if (ipc_hdr_check(&h, NBMQ_IPC_MAX_PAYLOAD) != 0 ||
 		    (h.type != IPC_SEND && h.len > IPC_CTL_MAX)) {
@@ -462,7 +678,10 @@ ipc_read_cb(struct bufferevent *bev, void *arg)
 			ipc_hello(c, &h, p);
 		else if ((h.type >> 8) == 0x02)
 			ipc_request(c, &h, p);
-		else
+		else if ((h.type >> 8) == 0x04) {
+			if ((why = ctl_request(c, &h, p)) != NULL)
+				ipc_kill(c, why);
+		} else
 			ipc_kill(c, "unexpected message type");
 		if (c->dead)
 			break;
@@ -472,6 +691,9 @@ ipc_read_cb(struct bufferevent *bev, void *arg)
 		ipc_client_free(c);
 		return;
 	}
+	/* A list is going out: read no more until it is (ipc_write_cb). */
+	if (c->ctl != NULL)
+		bufferevent_disable(bev, EV_READ);
 	/* Batched: the sends of this read leave in one tick per socket. */
 	now = daemon_now();
 	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; ) {
@@ -498,6 +720,14 @@ ipc_write_cb(struct bufferevent *bev, void *arg)
 	TAILQ_FOREACH(d, &nbmqd->socks, entry)
 		if ((u = ipc_sub(c, d->handle)) != NULL)
 			ipc_deliver(u);
+	if (c->ctl != NULL) {
+		ctl_resume(c);
+		/* The list is out: requests that waited for it go on. */
+		if (c->ctl == NULL) {
+			bufferevent_enable(bev, EV_READ);
+			ipc_read_cb(bev, c);
+		}
+	}
 }
 
 static void
@@ -521,6 +751,7 @@ ipc_client_free(struct client *c)
 	    (int)c->pid);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
+	ctl_client_gone(c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; d = next) {
@@ -546,6 +777,8 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->id = ++next_client_id;
+	c->uid = (uid_t)-1;	/* no credentials: no privilege */
+	c->gid = (gid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		c->pid = cred.pid;
 		c->uid = cred.uid;

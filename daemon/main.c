@@ -29,7 +29,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: nbmqd [-tTvqh] [-c FILE] [-S IPC_SOCKET_PATH]\n"
+	    "usage: nbmqd [-tTvqVh] [-c FILE] [-S IPC_SOCKET_PATH]\n"
 	    "  -c FILE   configuration file (default " NBMQD_CONF ")\n"
 	    "  -S PATH   IPC socket path (overrides ipc_path)\n"
 	    "  -t        check the configuration and exit\n"
@@ -142,22 +142,18 @@ main_notify_stop(void)
 	main_status_ev = main_watchdog_ev = NULL;
 }
 
-/* SIGHUP: the file again, swapped in only if it is valid. */
+/*
+ * SIGHUP: the file again, swapped in only if it is valid.  reload.c logs
+ * the outcome: every error and "configuration unchanged", or a summary.
+ */
 static void
 main_reload(void)
 {
-	char	*err = NULL, *line, *next;
+	char	*err = NULL;
 
 	log_info("SIGHUP: reloading %s", nbmqd->conf->path != NULL ?
 	    nbmqd->conf->path : "the configuration");
-	if (reload_config(&err) == -1) {
-		for (line = err; line != NULL && *line != '\0'; line = next) {
-			if ((next = strchr(line, '\n')) != NULL)
-				*next++ = '\0';
-			log_warnx("%s", line);
-		}
-		log_warnx("configuration unchanged");
-	}
+	reload_config(&err);
 	free(err);
 	main_status(1);
 }

@@ -51,6 +51,7 @@ struct sockopts {
 	uint64_t	linger;				/* ns */
 	uint64_t	rcvbuf;				/* SO_RCVBUF, 0 = kernel's */
 	uint64_t	sndbuf;				/* SO_SNDBUF, 0 = kernel's */
+	uint64_t	stun_refresh_ivl;		/* ns */
 };
 
 enum optkind { OPTK_COUNT, OPTK_BYTES, OPTK_DURATION };
@@ -79,13 +80,26 @@ int		 opts_validate(const struct sockopts *, char *why, size_t);
 void		 opt_format(const struct sockopts *, const struct optdesc *,
 		    char *buf, size_t len);
 
+/* A socket's encryption keys as configured (PROTOCOL.md 4.2); NULL: unset. */
+struct cryptconf {
+	char		*encryptor;	/* none, sodium, or /path/plugin.so */
+	char		*private_key_file;
+	char		*peers;		/* "KEY, KEY" */
+	char		*peers_file;
+};
+
 /* config.c */
 struct sockconf {
 	TAILQ_ENTRY(sockconf) entry;
 	char		 name[NBMQ_NAME_MAX + 1];
 	int		 type;		/* enum nbmq_type */
 	char		*bind;		/* at most one of bind and connect */
-	char		*connect;
+	char		*connect;	/* or "name@host:port" */
+	char		*stun_name;	/* `name`: registered at stun_server */
+	char		*stun_server;	/* host:port */
+	char		*stun_allow;	/* type stun: networks that may register */
+	uint64_t	 stun_index_max; /* type stun: names in the index */
+	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
 	struct sockopts	 o;
 	int		 line;		/* where [socket NAME] starts */
 };
@@ -205,6 +219,18 @@ enum drop_reason {
 	DROP_NO_RECV,		/* data on a socket that cannot receive */
 	DROP_PEER_GONE,		/* queued messages of a peer that left */
 	DROP_SEND_FAILED,	/* the kernel refused a datagram */
+	DROP_STUN_MALFORMED,	/* STUN: bad header, length or attribute */
+	DROP_STUN_FINGERPRINT,	/* STUN: FINGERPRINT does not match */
+	DROP_STUN_RATE,		/* STUN: over the per-source rate limit */
+	DROP_STUN_UNEXPECTED,	/* STUN: not a request we serve, or an
+				   answer to nothing we asked */
+	DROP_STUN_REFUSED,	/* STUN: registration refused (stun_allow,
+				   stun_index_max), answered with an error */
+	DROP_PLAIN,		/* plain frame on an encrypted socket */
+	DROP_CRYPT_AUTH,	/* does not open: tampered, or not the key */
+	DROP_CRYPT_REPLAY,	/* opened before, or older than the window */
+	DROP_CRYPT_HANDSHAKE,	/* Connect/Connected that does not verify */
+	DROP_CRYPT_DENIED,	/* Connect from a key not in peers */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
@@ -333,6 +359,7 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -Connected(id')-------> UP          replace the peer
  *   UP          -Disconnected(id)-----> CONNECTING  drop peer, send Connect
  *   UP          -keepalive expired----> CONNECTING  drop peer, send Connect
+ *   UP          -Connected(id'), ENOMEM> CONNECTING  Connect at reconnect timer
  * Bound socket (one session per peer):
  *   (none)      -Connect--------------> UP          new id, send Connected
  *   (none)      -Connect, max_peers---> (none)      refused, counted
@@ -343,6 +370,36 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -any frame with id----> UP          last_seen; address follows
  *   UP          -heartbeat due--------> UP          send Heartbeat
  *   (any)       -unknown session id---> (same)      send Disconnected(id)
+ *
+ * The test in tests/test_sock.c that drives each transition, in the order
+ * of the table (make coverage proves every line and branch of it ran):
+ *   IDLE -connect()          test_idle_to_connecting_on_connect,
+ *                            test_idle_to_connecting_by_name
+ *   CONNECTING -reconnect    test_connecting_reconnect_timer_resends_connect,
+ *                            test_idle_to_connecting_by_name (re-resolves)
+ *   CONNECTING -Connected    test_connecting_to_up_on_connected
+ *   UP -Connected(id')       test_up_connected_new_id_replaces_peer,
+ *                            test_up_duplicate_connected_same_id
+ *   UP -Disconnected         test_up_disconnected_to_connecting,
+ *                            test_bound_restart_disconnected_reconnects
+ *   UP -keepalive            test_up_keepalive_to_connecting
+ *   UP -Connected, ENOMEM    test_alloc_fail_sessions
+ *   (none) -Connect          test_bound_connect_creates_session
+ *   (none) -Connect, max     test_bound_connect_max_peers_refused
+ *   UP -Connect same addr    test_bound_connect_same_address_replaces
+ *   UP -Disconnected (bound) test_bound_disconnected_removes_peer
+ *   UP -keepalive (bound)    test_bound_keepalive_removes_peer
+ *   UP -any frame with id    test_any_frame_refreshes_last_seen,
+ *                            test_address_follows_nat_rebinding,
+ *                            test_connecting_side_address_follows
+ *   UP -heartbeat due        test_heartbeat_due, test_heartbeat_reach
+ *   (any) -unknown id        test_unknown_session_sends_disconnected,
+ *                            test_unknown_session_rate_limited
+ * and outside the table: Connected from elsewhere, with id 0, on a bound or
+ * an idle socket, Connect on a connecting one (all dropped, counted:
+ * test_connected_from_other_address_ignored); out of memory while a bound
+ * socket's session is made (test_alloc_fail_sessions); close
+ * (test_destroy_frees_everything).
  */
 enum link_state {
 	LINK_IDLE,
@@ -430,6 +487,7 @@ struct peer {
 	uint64_t	 recent[PEER_RECENT];	/* ids delivered lately */
 	uint32_t	 recent_pos;
 	uint64_t	 last_dropped;	/* msgid dropped at recv_hwm */
+	void		*crypt;		/* encryptor's session state (crypt.c) */
 	struct peer_stats st;
 };
 TAILQ_HEAD(peer_list, peer);
@@ -455,6 +513,9 @@ struct sock_ops {
 	void		(*resolve)(void *arg, struct sock *);
 	/* 64 random bits (getrandom in the daemon). */
 	uint64_t	(*random64)(void *arg);
+	/* The STUN server is a host name: resolve it now, then
+	 * stuncli_set_server(). */
+	void		(*stun_resolve)(void *arg, struct sock *);
 };
 
 struct sock {
@@ -502,6 +563,20 @@ struct sock {
 		double		 n;
 	}		 disc_all, disc_src[DISC_SOURCES];
 
+	/* STUN (PROTOCOL.md 4.1): the index of a stun socket (stunsrv.c);
+	 * the name, server and connect by name of an nbmq socket
+	 * (stuncli.c). */
+	struct stunsrv	*stunsrv;
+	struct stuncli	*stuncli;
+	struct nbaddr	 mapped;	/* our address as the STUN server saw it */
+	nbmq_time	 mapped_at;	/* when it last said so; 0 never */
+
+	/* Encryption (crypt.c): NULL for a plain socket. */
+	struct crypt_sock *crypt;
+	uint32_t	 seal_overhead;	/* bytes sealing adds to a frame */
+	nbmq_time	 crypt_log_at;	/* refusals: last line logged */
+	uint64_t	 crypt_log_skipped;
+
 	struct outbox	 ob;
 	struct sock_stats st;
 };
@@ -538,6 +613,52 @@ int		 sock_has_output(const struct sock *);
 struct msg	*sock_recv(struct sock *);
 struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
 uint64_t	 sock_recv_count(const struct sock *);
+
+/*
+ * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor interface
+ * (nbmq_encryptor.h); crypt_sodium.c: the built-in `sodium`.
+ */
+#define CRYPT_KEY_SIZE	32
+#define CRYPT_KEY_B64	44	/* base64 of a key, '=' included */
+struct nbmq_encryptor;
+extern const struct nbmq_encryptor crypt_sodium;
+/* Before bind/connect: 0, or -1 with why (the socket stays plain). */
+int		 crypt_sock_start(struct sock *, const struct cryptconf *,
+		    int bound, char *why, size_t whylen);
+void		 crypt_sock_free(struct sock *);
+/* 1 if frames still fit sealed in o->max_frame_size, else 0 with why. */
+int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
+		    char *why, size_t whylen);
+/* sock_input: the opened frame (*len updated), or NULL: handled here. */
+const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr *,
+		    const uint8_t *, size_t *len);
+/* The frame just committed to the outbox: sealed, or taken back. */
+void		 crypt_seal_last(struct sock *, struct peer *, nbmq_time);
+int		 crypt_ctl_last(struct sock *);
+void		 crypt_peer_new(struct sock *, struct peer *);
+void		 crypt_peer_free(struct sock *, struct peer *);
+/* A plain socket got an encrypted frame: a rate-limited log line. */
+void		 crypt_refuse(struct sock *, nbmq_time, const struct nbaddr *,
+		    uint8_t kind);
+int		 crypt_key_decode(const char *, size_t,
+		    uint8_t key[CRYPT_KEY_SIZE]);
+void		 crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
+		    char out[CRYPT_KEY_B64 + 1]);
+/* A private key file (absolute path, mode 0600 or stricter): 0 or -1. */
+int		 crypt_key_file(const char *path, uint8_t key[CRYPT_KEY_SIZE],
+		    char *why, size_t whylen);
+/* The keys of peers and peers_file, fn called for each: count or -1. */
+int		 crypt_peers(const char *list, const char *file,
+		    int (*fn)(void *, const uint8_t *), void *arg, char *why,
+		    size_t whylen);
+/* A file that exists, is regular and (secret) only its owner reads. */
+int		 crypt_file_ok(const char *path, int secret, char *why,
+		    size_t whylen);
+/* The least max_frame_size a built-in encryptor needs (0: unknown). */
+uint64_t	 crypt_min_frame_size(const char *encryptor);
+int		 crypt_conf_eq(const struct cryptconf *,
+		    const struct cryptconf *);
+void		 crypt_conf_free(struct cryptconf *);
 
 /* session.c (used by sock.c) */
 int		 session_send_ctl(struct sock *, const struct nbaddr *,
@@ -577,6 +698,160 @@ size_t		 sock_frame(const struct sock *, const struct peer *,
 		    uint32_t base, uint32_t chunk, uint8_t *b);
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
+
+/* stun.c: the STUN codec (RFC 5389/8489, RFC 3489 requests), PROTOCOL.md
+ * 4.1, and stun_send() into a socket's outbox. */
+#define STUN_HDR_SIZE		20
+#define STUN_COOKIE		0x2112A442U
+#define STUN_FINGERPRINT_XOR	0x5354554eU
+#define STUN_MAX_UNKNOWN	8	/* listed in a 420 answer */
+#define STUN_MSG_MAX		256	/* the largest message this daemon sends */
+
+#define STUN_BINDING_REQUEST	0x0001
+#define STUN_BINDING_INDICATION	0x0011
+#define STUN_BINDING_SUCCESS	0x0101
+#define STUN_BINDING_ERROR	0x0111
+
+#define STUN_A_MAPPED_ADDRESS		0x0001
+#define STUN_A_CHANGE_REQUEST		0x0003
+#define STUN_A_MESSAGE_INTEGRITY	0x0008
+#define STUN_A_ERROR_CODE		0x0009
+#define STUN_A_UNKNOWN_ATTRIBUTES	0x000a
+#define STUN_A_XOR_MAPPED_ADDRESS	0x0020
+#define STUN_A_SOFTWARE			0x8022
+#define STUN_A_FINGERPRINT		0x8028
+#define STUN_A_NBMQ_NAME		0xc001	/* register this name */
+#define STUN_A_NBMQ_TARGET		0xc002	/* where is this name? */
+#define STUN_A_NBMQ_PEER_ADDRESS	0xc003	/* there (XOR-MAPPED encoding) */
+
+#define STUN_ERR_BAD_REQUEST		400
+#define STUN_ERR_FORBIDDEN		403	/* not in stun_allow */
+#define STUN_ERR_UNKNOWN_NAME		404	/* NBMQ-TARGET not registered */
+#define STUN_ERR_UNKNOWN_ATTRIBUTE	420
+#define STUN_ERR_CAPACITY		508	/* the index is full */
+
+/* One parsed message: only what this daemon reads. */
+struct stun_msg {
+	uint16_t	 type;		/* method and class */
+	int		 classic;	/* RFC 3489: no magic cookie */
+	uint8_t		 txid[16];	/* 12 bytes; 16 when classic */
+	int		 fingerprint;	/* had a FINGERPRINT (a valid one) */
+	int		 has_change;
+	uint32_t	 change;	/* CHANGE-REQUEST flags */
+	int		 nunknown;	/* unknown comprehension-required */
+	uint16_t	 unknown[STUN_MAX_UNKNOWN];	/* the first of them */
+	int		 has_mapped;	/* XOR-MAPPED-ADDRESS or MAPPED-ADDRESS */
+	int		 has_xor_mapped;
+	struct nbaddr	 mapped;
+	int		 has_peer;	/* NBMQ-PEER-ADDRESS */
+	struct nbaddr	 peer;
+	int		 error;		/* ERROR-CODE 300..699, 0 none */
+	char		 name[NBMQ_NAME_MAX + 1];	/* NBMQ-NAME, "" none */
+	char		 target[NBMQ_NAME_MAX + 1];	/* NBMQ-TARGET */
+};
+
+/* A message being written into a caller's buffer. */
+struct stun_out {
+	uint8_t		*b;
+	size_t		 cap, len;
+	int		 classic;
+};
+
+uint32_t	 stun_crc32(const void *, size_t);
+/* PROTOCOL.md 4.1 demultiplexing: cookie at 4..7, length == len - 20. */
+int		 stun_is_stun(const uint8_t *, size_t);
+int		 stun_valid_name(const char *, size_t len);
+void		 stun_unmap(const struct nbaddr *in, struct nbaddr *out);
+int		 stun_addr_for_family(const struct nbaddr *in, int family,
+		    struct nbaddr *out);
+/* Validate and parse one datagram: DROP_NONE, or why to drop it. */
+enum drop_reason stun_parse(const uint8_t *, size_t, struct stun_msg *);
+/* A message of type: an answer to req (its transaction id and flavour),
+ * or, req NULL, a new one with the 12-byte txid. */
+void		 stun_begin(struct stun_out *, uint8_t *buf, size_t cap,
+		    uint16_t type, const struct stun_msg *req,
+		    const uint8_t *txid);
+int		 stun_put_attr(struct stun_out *, uint16_t type, const void *,
+		    size_t);
+int		 stun_put_addr(struct stun_out *, uint16_t type,
+		    const struct nbaddr *, int xor);
+int		 stun_put_error(struct stun_out *, int code, const char *);
+int		 stun_put_unknown(struct stun_out *, const uint16_t *, int n);
+/* Length field (and FINGERPRINT): the message's size, 0 if it did not fit. */
+size_t		 stun_finish(struct stun_out *, int fingerprint);
+size_t		 stun_addr_attr_size(const struct nbaddr *);
+const char	*stun_error_text(int code);
+/* Queue one STUN datagram on s; 0, or -1 (counted as send_failed). */
+int		 stun_send(struct sock *, const struct nbaddr *to,
+		    const uint8_t *, size_t);
+/* 12 random bytes of transaction id (ops->random64). */
+void		 stun_txid(struct sock *, uint8_t txid[12]);
+
+/*
+ * stunsrv.c: a socket of type stun (PROTOCOL.md 4.1, 5): answers Binding
+ * requests, keeps the index of names, introduces peers for hole punching.
+ */
+#define STUN_ALLOW_MAX		64
+#define STUN_INDEX_MAX_DEFAULT	10000
+#define STUN_INDEX_MAX_LIMIT	1000000
+struct stun_net {
+	int		 family;
+	uint8_t		 addr[16];
+	unsigned int	 bits;
+};
+struct stun_entry {
+	struct hnode	 node;		/* stunsrv->by_name, FNV-1a-64 of name */
+	TAILQ_ENTRY(stun_entry) entry;	/* stunsrv->lru, oldest refresh first */
+	char		 name[NBMQ_NAME_MAX + 1];
+	struct nbaddr	 addr;		/* mapped address (never v4-mapped) */
+	nbmq_time	 first, last;	/* registered, last refreshed */
+	nbmq_time	 intro_at;	/* Binding indications sent to it: */
+	double		 intro_tokens;	/* a token bucket (stunsrv.c) */
+	uint64_t	 refreshes, lookups;
+};
+TAILQ_HEAD(stun_entry_list, stun_entry);
+
+/* "10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32": count, or -1 with why. */
+int		 stunsrv_parse_allow(const char *, struct stun_net *,
+		    size_t max, char *why, size_t whylen);
+/* Set up s (type stun): 0, or -1 with why. */
+int		 stunsrv_configure(struct sock *, const char *allow,
+		    uint64_t index_max, char *why, size_t whylen);
+void		 stunsrv_input(struct sock *, nbmq_time,
+		    const struct nbaddr *from, const uint8_t *, size_t);
+nbmq_time	 stunsrv_next_deadline(const struct sock *);
+void		 stunsrv_timers(struct sock *, nbmq_time);
+void		 stunsrv_free(struct sock *);
+/* The index, oldest refresh first (TAILQ_NEXT(e, entry) for more). */
+const struct stun_entry *stunsrv_first(const struct sock *);
+uint32_t	 stunsrv_count(const struct sock *);
+/* When an entry expires: 3 of the stun socket's stun_refresh_ivl. */
+nbmq_time	 stunsrv_expiry(const struct sock *, const struct stun_entry *);
+
+/*
+ * stuncli.c: an nbmq socket's side of STUN: its mapped address, its name
+ * at the stun server (refreshed every stun_refresh_ivl), connect by name
+ * (a lookup, then hole punching).
+ */
+/* The stun server: numeric, or NULL for a host name that the shell
+ * resolves (ops->stun_resolve) before each request; desc for logs. */
+int		 stuncli_init(struct sock *, const char *desc,
+		    const struct nbaddr *server);
+/* Binding requests every stun_refresh_ivl from now: the mapped address,
+ * and the registration of name unless it is "". */
+void		 stuncli_register(struct sock *, const char *name, nbmq_time);
+/* Connect by name: sock_connect_name() then asks for target. */
+void		 stuncli_set_target(struct sock *, const char *target);
+void		 stuncli_set_server(struct sock *, const struct nbaddr *,
+		    nbmq_time);
+int		 stuncli_has_target(const struct sock *);
+/* Connecting by name: ask the stun server where the target is. */
+void		 stuncli_lookup(struct sock *, nbmq_time);
+void		 stuncli_input(struct sock *, nbmq_time,
+		    const struct nbaddr *from, const uint8_t *, size_t);
+nbmq_time	 stuncli_next_deadline(const struct sock *);
+void		 stuncli_timers(struct sock *, nbmq_time);
+void		 stuncli_free(struct sock *);
 
 /*
  * The libevent shell: daemon.c (sockets of the daemon), udp.c (UDP I/O and
@@ -641,6 +916,9 @@ struct dsock {
 	nbmq_time	 linger_until;
 	uint64_t	 rq_taken;	/* messages taken from core.rq (ipc.c) */
 	uint64_t	 pev[PEV_NEVENTS];	/* peer events (nbmqctl) */
+	char		*stun_host;	/* stun_server as a host name */
+	uint16_t	 stun_port;
+	struct evdns_getaddrinfo_request *stun_dns_req;
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -685,10 +963,14 @@ void		 udp_close(struct dsock *);
 void		 udp_arm_timer(struct dsock *, nbmq_time now);
 void		 udp_flush(struct dsock *);
 void		 udp_set_bufs(struct dsock *);
+/* name, stun_server, stun_allow of a configured socket: 0 or errno. */
+int		 udp_stun_setup(struct dsock *, const struct sockconf *);
 
 /* reload.c: SIGHUP and `nbmqctl reload`.  Parse the file into a fresh
  * config; on errors keep the running one and return -1 with every
- * "file:line: key: why" line in *errtext (malloc'd; the caller frees). */
+ * "file:line: key: why" line in *errtext (malloc'd; the caller frees).
+ * Either way the outcome is logged, and sd_notify hears RELOADING=1 and
+ * READY=1 around it. */
 int		 reload_config(char **errtext);
 /* Remember -S (kept over reloads) and the -v/-q adjustment of log_level. */
 void		 reload_init(const char *ipc_override, int log_adjust);

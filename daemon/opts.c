@@ -49,6 +49,8 @@ const struct optdesc opt_table[] = {
 	OPT(linger, NBMQ_OPT_LINGER, OPTK_DURATION, 0, DAY),
 	OPT(rcvbuf, NBMQ_OPT_RCVBUF, OPTK_BYTES, 0, GIB),
 	OPT(sndbuf, NBMQ_OPT_SNDBUF, OPTK_BYTES, 0, GIB),
+	OPT(stun_refresh_ivl, NBMQ_OPT_STUN_REFRESH_IVL, OPTK_DURATION,
+	    100 * MSEC, DAY),
 	{ NULL, 0, OPTK_COUNT, 0, 0, 0 }
 };
 
@@ -73,6 +75,7 @@ opts_defaults(struct sockopts *o)
 	o->linger = 1 * NSEC;
 	o->rcvbuf = 4 * MIB;
 	o->sndbuf = 1 * MIB;
+	o->stun_refresh_ivl = 20 * NSEC;
 }
 
 const struct optdesc *

@@ -3,9 +3,10 @@
  * line with the file again on SIGHUP or `nbmqctl reload`.
  *
  * A reload parses the file into a fresh struct config.  With any error the
- * running configuration stays as it is and every "file:line: key: why" line
- * goes back to the caller.  Otherwise the running configured sockets are
- * matched with the new [socket NAME] sections by name:
+ * running configuration stays as it is, and every "file:line: key: why"
+ * line is logged and goes back to the caller (for nbmqctl).  Otherwise the
+ * running configured sockets are matched with the new [socket NAME]
+ * sections by name:
  *
  *	section gone			closed; attached applications are
  *					told (IPC_SOCK_GONE)
@@ -93,6 +94,16 @@ reload_diff(const struct sockconf *o, const struct sockconf *n)
 	if (o == NULL || o->type != n->type || !reload_streq(o->bind,
 	    n->bind) || !reload_streq(o->connect, n->connect))
 		return RD_RESTART;
+	/* STUN settings: started again (a stun socket's index is lost;
+	 * its clients register again within their stun_refresh_ivl). */
+	if (!reload_streq(o->stun_name, n->stun_name) ||
+	    !reload_streq(o->stun_server, n->stun_server) ||
+	    !reload_streq(o->stun_allow, n->stun_allow) ||
+	    o->stun_index_max != n->stun_index_max)
+		return RD_RESTART;
+	/* Encryption: started again, new sessions with the new keys. */
+	if (!crypt_conf_eq(&o->crypt, &n->crypt))
+		return RD_RESTART;
 	if (memcmp(&o->o, &n->o, sizeof(o->o)) != 0)
 		return RD_OPTIONS;
 	return RD_SAME;
@@ -103,14 +114,24 @@ static int
 reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 {
 	struct dsock	*d;
+	char		 why[384];
 	int		 e;
 
 	*dp = NULL;
 	if ((d = dsock_new(sc->type, &sc->o, sc->name)) == NULL)
 		return ENOMEM;
 	d->configured = 1;
+	/* The encryptor first: a connecting socket sends Connect at once. */
+	if (crypt_sock_start(&d->core, &sc->crypt, sc->bind != NULL, why,
+	    sizeof(why)) != 0) {
+		log_warnx("socket %s: %s", sc->name, why);
+		dsock_free(d);
+		return EINVAL;
+	}
 	e = sc->bind != NULL ? udp_bind(d, sc->bind) :
 	    udp_connect(d, sc->connect);
+	if (e == 0)
+		e = udp_stun_setup(d, sc);
 	if (e != 0) {
 		dsock_free(d);
 		return e;
@@ -158,20 +179,25 @@ static void
 reload_sock_options(struct dsock *d, const struct sockopts *o)
 {
 	struct sockopts	 keep;
+	int		 e;
 
 	/* Datagrams that the kernel refused wait in the outbox: push them. */
 	if (o->max_frame_size != d->core.o.max_frame_size)
 		udp_flush(d);
-	if (dsock_setopts(d, o) == EBUSY) {
+	if ((e = dsock_setopts(d, o)) == EBUSY) {
 		keep = *o;
 		keep.max_frame_size = d->core.o.max_frame_size;
-		dsock_setopts(d, &keep);
+		e = dsock_setopts(d, &keep);
 		log_warnx("socket %s: max_frame_size stays %llu while "
 		    "frames wait to be sent or acknowledged; reload again "
 		    "to change it",
 		    d->core.name, (unsigned long long)keep.max_frame_size);
 	}
-	log_info("socket %s: options changed", d->core.name);
+	if (e != 0)
+		log_warnx("socket %s: new options refused: %s; the old ones "
+		    "stay", d->core.name, strerror(e));
+	else
+		log_info("socket %s: options changed", d->core.name);
 	dsock_sync(d, daemon_now());
 }
 
@@ -279,6 +305,23 @@ out:
 	return ret;
 }
 
+/* Every line of text as a warning: SIGHUP and nbmqctl reloads alike. */
+static void
+reload_log_errors(const char *text)
+{
+	const char	*line, *nl;
+
+	for (line = text; line != NULL && *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line);
+		if (nl > line)
+			log_warnx("%.*s", (int)(nl - line), line);
+		if (*nl == '\n')
+			nl++;
+	}
+	log_warnx("configuration unchanged");
+}
+
 /* The [daemon] keys that only a restart changes keep their running value. */
 static void
 reload_daemon_keys(const struct config *cur, struct config *nc)
@@ -308,21 +351,19 @@ reload_daemon_keys(const struct config *cur, struct config *nc)
 	nc->max_clients = cur->max_clients;
 }
 
-/* cur takes everything of nc; nc is left empty. */
+/*
+ * cur takes everything of nc, whatever fields struct config grows; nc is
+ * left empty.  The socket list moves by its links: a TAILQ head cannot be
+ * copied.
+ */
 static void
 reload_swap(struct config *cur, struct config *nc)
 {
 	config_free(cur);
-	cur->path = nc->path;
-	cur->ipc_path = nc->ipc_path;
-	cur->ipc_mode = nc->ipc_mode;
-	cur->ipc_group = nc->ipc_group;
-	cur->log_level = nc->log_level;
-	cur->max_clients = nc->max_clients;
-	cur->defaults = nc->defaults;
+	*cur = *nc;
+	TAILQ_INIT(&cur->sockets);
 	TAILQ_CONCAT(&cur->sockets, &nc->sockets, entry);
-	nc->path = nc->ipc_path = nc->ipc_group = NULL;
-	config_free(nc);
+	config_init(nc);	/* forget, not free: cur owns it all now */
 }
 
 int
@@ -381,6 +422,7 @@ reload_config(char **errtext)
 fail:
 	if (*errtext == NULL)
 		*errtext = strdup("reload: out of memory");
+	reload_log_errors(*errtext);
 	sd_notify(0, "READY=1");
 	return -1;
 }

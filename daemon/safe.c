@@ -94,6 +94,8 @@ safe_ack_out(struct sock *s, struct peer *p, const uint8_t *frame,
 	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session,
 	    fnv1a64(frame, len)));
 	s->st.tx_datagrams++;
+	if (s->crypt != NULL)
+		crypt_seal_last(s, p, now);
 	p->st.acks_tx++;
 	session_sent(s, p, now);
 }
@@ -177,6 +179,24 @@ safe_next_deadline(const struct sock *s)
 	return t;
 }
 
+/*
+ * The kernel took nothing: what is due waits one more interval (no try
+ * counted), so that the next deadline is never in the past and the timer
+ * does not spin until the socket is writable again.
+ */
+static void
+safe_defer(struct sock *s, nbmq_time now)
+{
+	struct unacked	*u;
+
+	while ((u = TAILQ_FIRST(&s->resendq)) != NULL &&
+	    u->sent + s->o.safe_resend_ivl <= now) {
+		u->sent = now;
+		TAILQ_REMOVE(&s->resendq, u, entry);
+		TAILQ_INSERT_TAIL(&s->resendq, u, entry);
+	}
+}
+
 void
 safe_timers(struct sock *s, nbmq_time now)
 {
@@ -207,12 +227,17 @@ safe_timers(struct sock *s, nbmq_time now)
 		}
 		if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
 			s->ops->flush(s->arg, s);
-			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL)
-				return;	/* the kernel is full: next time */
+			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
+				/* The kernel is full: next interval. */
+				safe_defer(s, now);
+				return;
+			}
 		}
 		outbox_commit(&s->ob, (uint32_t)sock_frame(s, p, u->m,
 		    u->part, u->off, u->base, u->chunk, b));
 		s->st.tx_datagrams++;
+		if (s->crypt != NULL)
+			crypt_seal_last(s, p, now);
 		u->tries++;
 		u->sent = now;
 		p->st.resends++;

@@ -14,8 +14,6 @@
 
 #include "nbmqd.h"
 
-#define STUN_COOKIE		0x2112A442U
-
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
 	[LINK_CONNECTING] = "connecting",
@@ -56,6 +54,8 @@ session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
 		}
 	}
 	outbox_commit(&s->ob, (uint32_t)frame_put_ctl(b, kind, session));
+	if (s->crypt != NULL && crypt_ctl_last(s) == -1)
+		return -1;	/* no handshake, no seal: not sent */
 	s->st.tx_datagrams++;
 	return 0;
 }
@@ -124,6 +124,8 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
 	s->npeers++;
 	s->st.sessions_created++;
+	if (s->crypt != NULL)
+		crypt_peer_new(s, p);	/* the handshake that made it */
 	return p;
 }
 
@@ -171,6 +173,8 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 		reasm_free(r);
 	}
 	s->ops->peer_event(s->arg, s, p, why);
+	if (s->crypt != NULL)
+		crypt_peer_free(s, p);
 	free(p);
 }
 
@@ -195,7 +199,9 @@ static void
 session_attempt(struct sock *s, nbmq_time now)
 {
 	s->reconnect_at = now + s->o.reconnect_wait;
-	if (s->remote_is_name)
+	if (stuncli_has_target(s))
+		stuncli_lookup(s, now);		/* connect by name (4.1) */
+	else if (s->remote_is_name)
 		s->ops->resolve(s->arg, s);
 	else if (s->remote_valid)
 		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
@@ -291,6 +297,11 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
 	if ((p = session_peer_new(s, id, from, now)) == NULL) {
 		log_warn("socket %s: new peer", s->name);
+		/* The old peer is gone: never up without one; retry. */
+		if (s->link == LINK_UP) {
+			session_change_state(s, LINK_CONNECTING, "no memory");
+			s->reconnect_at = now + s->o.reconnect_wait;
+		}
 		return;
 	}
 	session_change_state(s, LINK_UP, "Connected");

@@ -41,6 +41,9 @@ void
 sock_destroy(struct sock *s)
 {
 	session_close_all(s);
+	stunsrv_free(s);
+	stuncli_free(s);
+	crypt_sock_free(s);
 	s->queued -= s->norphans;
 	msgq_free(&s->orphans);
 	msgq_free(&s->rq);
@@ -211,9 +214,24 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	enum drop_reason	 why;
 
 	s->st.rx_datagrams++;
+	/* STUN: a stun socket's everything; else PROTOCOL.md 4.1's test. */
+	if (s->type == NBMQ_STUN) {
+		stunsrv_input(s, now, from, buf, len);
+		return;
+	}
+	if (stun_is_stun(buf, len)) {
+		stuncli_input(s, now, from, buf, len);
+		return;
+	}
+	/* Encrypted socket: handshakes end in crypt.c, frames come opened. */
+	if (s->crypt != NULL &&
+	    (buf = crypt_input(s, now, from, buf, &len)) == NULL)
+		return;
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
+		if (why == DROP_ENCRYPTED)
+			crypt_refuse(s, now, from, f.kind);
 		sock_count(s, NULL, why);
 		return;
 	}
@@ -378,7 +396,7 @@ sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 	struct msg	*m = TAILQ_FIRST(&p->sendq);
 	uint32_t	 psz = m->partsz[p->cur_part];
 	uint32_t	 maxchunk = (uint32_t)s->o.max_frame_size -
-			    FRAME_DATA_HDR_SIZE;
+			    FRAME_DATA_HDR_SIZE - s->seal_overhead;
 	uint32_t	 chunk = psz - p->cur_off;
 	size_t		 len;
 
@@ -392,6 +410,8 @@ sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 	if (s->type == NBMQ_SAFE_DEALER)
 		safe_track(s, p, m, p->cur_part, p->cur_off, p->cur_base,
 		    chunk, b, len, now);
+	if (s->crypt != NULL)
+		crypt_seal_last(s, p, now);	/* after safe_track's hash */
 
 	p->cur_off += chunk;
 	if (p->cur_off < psz)
@@ -420,7 +440,7 @@ sock_next_frame_size(const struct sock *s, const struct peer *p)
 	const struct msg	*m = TAILQ_FIRST(&p->sendq);
 	uint32_t		 left = m->partsz[p->cur_part] - p->cur_off;
 	uint32_t		 maxchunk = (uint32_t)s->o.max_frame_size -
-				    FRAME_DATA_HDR_SIZE;
+				    FRAME_DATA_HDR_SIZE - s->seal_overhead;
 
 	return FRAME_DATA_HDR_SIZE + (left < maxchunk ? left : maxchunk);
 }
@@ -516,6 +536,10 @@ sock_next_deadline(const struct sock *s)
 		t = s->maint_at;
 	if (s->type == NBMQ_SAFE_DEALER && (u = safe_next_deadline(s)) < t)
 		t = u;
+	if ((u = stunsrv_next_deadline(s)) < t)
+		t = u;
+	if ((u = stuncli_next_deadline(s)) < t)
+		t = u;
 	return t;
 }
 
@@ -527,6 +551,8 @@ sock_timers(struct sock *s, nbmq_time now)
 		sock_expire_reasm(s, now);
 	if (s->type == NBMQ_SAFE_DEALER)
 		safe_timers(s, now);
+	stunsrv_timers(s, now);
+	stuncli_timers(s, now);
 	return sock_next_deadline(s);
 }
 

@@ -24,6 +24,7 @@ static void	udp_recv_ready_cb(void *, struct sock *);
 static void	udp_peer_event_cb(void *, struct sock *, struct peer *,
 		    enum peer_event);
 static void	udp_resolve_cb(void *, struct sock *);
+static void	udp_stun_resolve_cb(void *, struct sock *);
 static uint64_t	udp_random64_cb(void *);
 
 const struct sock_ops udp_sock_ops = {
@@ -31,6 +32,7 @@ const struct sock_ops udp_sock_ops = {
 	.recv_ready = udp_recv_ready_cb,
 	.peer_event = udp_peer_event_cb,
 	.resolve = udp_resolve_cb,
+	.stun_resolve = udp_stun_resolve_cb,
 	.random64 = udp_random64_cb,
 };
 
@@ -51,11 +53,18 @@ udp_recv_ready_cb(void *arg, struct sock *s)
 	/* Delivery happens in dsock_sync at the end of the callback. */
 }
 
+/* Counted for nbmqctl; queued for subscribed applications (ipc.c). */
 static void
 udp_peer_event_cb(void *arg, struct sock *s, struct peer *p,
     enum peer_event ev)
 {
-	/* Credits and events are announced in dsock_sync. */
+	struct dsock	*d = arg;
+
+	if ((unsigned int)ev >= PEV_NEVENTS)
+		return;
+	d->pev[ev]++;
+	nbmqd->pev[ev]++;
+	ipc_peer_event(d, p, ev);
 }
 
 /* Send what the outbox holds; keep what the kernel refused for later. */
@@ -254,6 +263,64 @@ udp_bind(struct dsock *d, const char *text)
 	return 0;
 }
 
+/*
+ * The stun server of d: "host:port" (stun_server, or the part after '@'
+ * of connect = name@host:port).  Opens d's UDP socket if it has none yet
+ * (in the server's family; dual-stack for a host name).  0 or errno.
+ */
+static int
+udp_stun_server(struct dsock *d, const char *text)
+{
+	struct nbaddr	a, b;
+	char		host[256];
+	uint16_t	port;
+	int		r, e;
+
+	if ((r = addr_parse(text, &a, host, sizeof(host), &port)) == -1)
+		return EINVAL;
+	if (d->fd == -1 && (e = udp_open(d, r == 0 ? a.u.sa.sa_family :
+	    AF_INET6, NULL)) != 0 && (r == 0 ||
+	    (e = udp_open(d, AF_INET, NULL)) != 0))
+		return e;
+	if (r == 1) {
+		free(d->stun_host);
+		if ((d->stun_host = strdup(host)) == NULL)
+			return ENOMEM;
+		d->stun_port = port;
+		return stuncli_init(&d->core, text, NULL) == 0 ? 0 : ENOMEM;
+	}
+	/* Numeric: in the family of our socket (IPv4 as v4-mapped). */
+	if (stun_addr_for_family(&a, d->local.u.sa.sa_family, &b) != 0)
+		return EAFNOSUPPORT;
+	return stuncli_init(&d->core, text, &b) == 0 ? 0 : ENOMEM;
+}
+
+/* connect = name@host:port: ask the stun server at host:port for name. */
+static int
+udp_connect_by_name(struct dsock *d, const char *text)
+{
+	const char	*at = strchr(text, '@'), *colon = strrchr(text, ':');
+	char		 target[NBMQ_NAME_MAX + 1];
+	int		 e;
+
+	if (!stun_valid_name(text, (size_t)(at - text)) || colon < at)
+		return EINVAL;
+	memcpy(target, text, (size_t)(at - text));
+	target[at - text] = '\0';
+	if ((e = udp_stun_server(d, at + 1)) != 0)
+		return e;
+	/* Shown as the remote (nbmqctl); never resolved through DNS. */
+	free(d->host);
+	if ((d->host = strndup(text, (size_t)(colon - text))) == NULL)
+		return ENOMEM;
+	d->port = (uint16_t)strtoul(colon + 1, NULL, 10);
+	stuncli_set_target(&d->core, target);
+	log_info("socket %s: connecting from %s to %s", d->core.name,
+	    addr_str(&d->local), text);
+	sock_connect_name(&d->core, daemon_now());
+	return 0;
+}
+
 int
 udp_connect(struct dsock *d, const char *text)
 {
@@ -264,6 +331,8 @@ udp_connect(struct dsock *d, const char *text)
 
 	if (d->fd != -1)
 		return EISCONN;
+	if (strchr(text, '@') != NULL)
+		return udp_connect_by_name(d, text);
 	if ((r = addr_parse(text, &a, host, sizeof(host), &port)) == -1)
 		return EINVAL;
 	if (r == 0) {
@@ -348,6 +417,87 @@ udp_resolve_cb(void *arg, struct sock *s)
 	    udp_dns_cb, d);
 }
 
+static void
+udp_stun_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dsock	*d = arg;
+	struct nbaddr	 a, b;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;		/* d is being freed */
+	d->stun_dns_req = NULL;
+	if (result != 0 || res == NULL) {
+		log_warnx("socket %s: cannot resolve stun server %s: %s",
+		    d->core.name, d->stun_host, evutil_gai_strerror(result));
+		return;		/* the next request tries again */
+	}
+	memset(&a, 0, sizeof(a));
+	if (res->ai_addrlen <= sizeof(a.u)) {
+		memcpy(&a.u, res->ai_addr, res->ai_addrlen);
+		a.len = res->ai_addrlen;
+	}
+	evutil_freeaddrinfo(res);
+	if (stun_addr_for_family(&a, d->local.u.sa.sa_family, &b) != 0) {
+		log_warnx("socket %s: stun server %s has no usable address",
+		    d->core.name, d->stun_host);
+		return;
+	}
+	log_debug("socket %s: stun server %s is %s", d->core.name,
+	    d->stun_host, addr_str(&b));
+	stuncli_set_server(&d->core, &b, daemon_now());
+	dsock_sync(d, daemon_now());
+}
+
+/* The stun server is a host name: resolved before every request. */
+static void
+udp_stun_resolve_cb(void *arg, struct sock *s)
+{
+	struct dsock		*d = arg;
+	struct evutil_addrinfo	 hints;
+	char			 port[8];
+
+	if (d->stun_dns_req != NULL || d->stun_host == NULL)
+		return;		/* one lookup at a time */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = d->local.u.sa.sa_family == AF_INET ? AF_INET :
+	    AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	snprintf(port, sizeof(port), "%u", d->stun_port);
+	d->stun_dns_req = evdns_getaddrinfo(nbmqd->dns, d->stun_host, port,
+	    &hints, udp_stun_dns_cb, d);
+}
+
+/*
+ * The STUN settings of a configured socket, once it is bound or
+ * connected: a stun socket's index; an nbmq socket's name at its stun
+ * server.
+ */
+int
+udp_stun_setup(struct dsock *d, const struct sockconf *sc)
+{
+	char	 why[128];
+	int	 e;
+
+	if (sc->type == NBMQ_STUN) {
+		if (stunsrv_configure(&d->core, sc->stun_allow,
+		    sc->stun_index_max, why, sizeof(why)) != 0) {
+			log_warnx("socket %s: %s", d->core.name, why);
+			return EINVAL;
+		}
+		return 0;
+	}
+	if (sc->stun_server != NULL &&
+	    (e = udp_stun_server(d, sc->stun_server)) != 0)
+		return e;
+	if (d->core.stuncli == NULL)
+		return 0;	/* neither stun_server nor name@ */
+	if (sc->stun_server != NULL || sc->stun_name != NULL)
+		stuncli_register(&d->core, sc->stun_name != NULL ?
+		    sc->stun_name : "", daemon_now());
+	return 0;
+}
+
 void
 udp_close(struct dsock *d)
 {
@@ -355,6 +505,12 @@ udp_close(struct dsock *d)
 		evdns_getaddrinfo_cancel(d->dns_req);
 		d->dns_req = NULL;
 	}
+	if (d->stun_dns_req != NULL) {
+		evdns_getaddrinfo_cancel(d->stun_dns_req);
+		d->stun_dns_req = NULL;
+	}
+	free(d->stun_host);
+	d->stun_host = NULL;
 	if (d->ev_read)
 		event_free(d->ev_read);
 	if (d->ev_write)

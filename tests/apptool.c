@@ -15,12 +15,22 @@
  *   apptool [-S PATH] hwm   -c ADDR [-H HWM]
  *       with the daemon unable to drain fast, NBMQ_DONTWAIT sends must fail
  *       with EAGAIN after exactly HWM messages; a blocking send then succeeds
+ *   apptool [-S PATH] idle -c ADDR -n N -s SIZE [-t TYPE]
+ *       N blocking sends, then idle without closing (to be killed)
  *   apptool [-S PATH] nopeer
  *       a send on a socket with no peer fails with EHOSTUNREACH
  *   apptool [-S PATH] block (-b|-c ADDR)
  *       block in nbmq_recv; print the errno name it fails with
  *   apptool [-S PATH] spam  -c ADDR
  *       send forever (to be killed)
+ *   apptool [-S PATH] events (-a NAME|-b ADDR|-c ADDR) [-w SECS] [-t TYPE]
+ *       subscribe to peer events (NBMQ_OPT_EVENTS) and print one line per
+ *       event or message, in the order nbmq_recv returns them, for SECS:
+ *       "up ID ADDR", "down ID ADDR REASON", "address ID ADDR PREV",
+ *       "hwm_reached", "hwm_cleared", "msg ID SIZE"
+ *   apptool [-S PATH] hwmev -c ADDR [-H HWM]
+ *       like hwm, subscribed to events: EAGAIN comes with hwm_reached,
+ *       and hwm_cleared follows once the queue drained
  *
  * Prints "ok ..." and exits 0 on success; "FAIL: ..." and exits 1.
  */
@@ -38,7 +48,7 @@
 #define MAXPARTS	4
 #define PAYLOAD_MAX	(80 * 1024)
 
-static const char	*bind_addr, *connect_addr;
+static const char	*bind_addr, *connect_addr, *attach_name;
 static int		 socktype = NBMQ_DEALER;
 static int		 unordered;	/* ping: any order, each exactly once */
 static int64_t		 want_peers = 1;	/* blast: wait for this many */
@@ -122,6 +132,12 @@ open_sock(nbmq_ctx *ctx, int type)
 	nbmq_socket	*s;
 	char		 ep[256];
 
+	if (attach_name != NULL) {
+		if ((s = nbmq_attach(ctx, attach_name)) == NULL)
+			fail("attach %s: %s", attach_name,
+			    nbmq_strerror(errno));
+		return s;
+	}
 	if ((s = nbmq_socket_new(ctx, type)) == NULL)
 		fail("socket: %s", nbmq_strerror(errno));
 	if (bind_addr != NULL) {
@@ -315,7 +331,7 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 	int		 n = 0;
 
 	/*
-	 * One frame per tick: 1 MiB needs ~2,250 ticks to leave.  A
+	 * One frame per tick: 1 MiB needs 2,250 ticks to leave.  A
 	 * safe_dealer whose peer never acks holds every message anyway.
 	 */
 	if (nbmq_setopt(s, NBMQ_OPT_SEND_HWM, hwm) == -1 ||
@@ -359,6 +375,27 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 	printf("ok EAGAIN after %d sends at send_hwm %lld%s\n", n,
 	    (long long)hwm, socktype == NBMQ_SAFE_DEALER ?
 	    ", each then given up and counted" : "");
+	return 0;
+}
+
+/*
+ * Blocking sends of N messages of -s bytes, then idle without closing:
+ * every message must reach the daemon although the application never
+ * calls the library again (nothing may wait in the library's buffer).
+ */
+static int
+do_idle(nbmq_ctx *ctx, uint32_t n)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	static uint8_t	 big[1 << 20];
+
+	wait_peer(s, 10);
+	for (uint32_t i = 0; i < n; i++)
+		if (nbmq_send(s, big, hwm_size, 0) == -1)
+			fail("send %u: %s", i, nbmq_strerror(errno));
+	printf("sent %u, now idle\n", n);
+	fflush(stdout);
+	pause();
 	return 0;
 }
 
@@ -416,6 +453,117 @@ do_spam(nbmq_ctx *ctx)
 			fail("spam: %s", nbmq_strerror(errno));
 }
 
+/* One line for a message or an event; 1 if it was an event. */
+static int
+print_msg(nbmq_msg *m)
+{
+	struct nbmq_event	ev;
+
+	if (!nbmq_msg_event(m, &ev)) {
+		printf("msg %016llx %zu\n",
+		    (unsigned long long)nbmq_msg_peer(m), nbmq_msg_size(m));
+		return 0;
+	}
+	if (nbmq_msg_parts(m) != 0 || nbmq_msg_peer(m) != ev.peer)
+		fail("event with %zu parts, peer %llx", nbmq_msg_parts(m),
+		    (unsigned long long)nbmq_msg_peer(m));
+	printf("%s", nbmq_event_name(ev.type));
+	if (ev.type != NBMQ_EVENT_HWM_REACHED &&
+	    ev.type != NBMQ_EVENT_HWM_CLEARED)
+		printf(" %016llx %s", (unsigned long long)ev.peer, ev.addr);
+	if (ev.type == NBMQ_EVENT_DOWN)
+		printf(" %s", nbmq_down_reason_name(ev.reason));
+	if (ev.type == NBMQ_EVENT_ADDRESS)
+		printf(" %s", ev.prev_addr);
+	printf("\n");
+	return 1;
+}
+
+static int
+do_events(nbmq_ctx *ctx, double secs)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	double		 end = now() + secs;
+	int64_t		 on = 0;
+	nbmq_msg	*m;
+
+	if (nbmq_setopt(s, NBMQ_OPT_EVENTS, 1) == -1 ||
+	    nbmq_getopt(s, NBMQ_OPT_EVENTS, &on) == -1 || on != 1)
+		fail("subscribe: %s", nbmq_strerror(errno));
+	if (nbmq_setopt(s, NBMQ_OPT_EVENTS, 2) != -1 || errno != EINVAL)
+		fail("NBMQ_OPT_EVENTS 2 accepted");
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 100);
+	printf("ready\n");
+	while (now() < end) {
+		if (nbmq_recv(s, &m, 0) == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				continue;
+			fail("recv: %s", nbmq_strerror(errno));
+		}
+		print_msg(m);
+		nbmq_msg_free(m);
+	}
+	nbmq_close(s);
+	return 0;
+}
+
+/* The next event, skipping nothing: every message here is one. */
+static int
+next_event(nbmq_socket *s, double secs)
+{
+	struct nbmq_event	 ev;
+	nbmq_msg		*m;
+	double			 end = now() + secs;
+
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 100);
+	while (now() < end) {
+		if (nbmq_recv(s, &m, 0) == -1) {
+			if (errno == EAGAIN)
+				continue;
+			fail("recv: %s", nbmq_strerror(errno));
+		}
+		if (!nbmq_msg_event(m, &ev))
+			fail("a message on a socket that receives none");
+		nbmq_msg_free(m);
+		return ev.type;
+	}
+	fail("no event within %.0f s", secs);
+}
+
+static int
+do_hwmev(nbmq_ctx *ctx, int64_t hwm)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	static uint8_t	 big[256 << 10];
+	int		 n = 0, t;
+
+	if (nbmq_setopt(s, NBMQ_OPT_SEND_HWM, hwm) == -1 ||
+	    nbmq_setopt(s, NBMQ_OPT_MAX_TICK_SEND, 1) == -1)
+		fail("setopt: %s", nbmq_strerror(errno));
+	wait_peer(s, 10);
+	if (nbmq_setopt(s, NBMQ_OPT_EVENTS, 1) == -1)
+		fail("subscribe: %s", nbmq_strerror(errno));
+	if ((t = next_event(s, 10)) != NBMQ_EVENT_UP)
+		fail("first event %s, want up", nbmq_event_name(t));
+	while (nbmq_send(s, big, sizeof(big), NBMQ_DONTWAIT) == 0)
+		if (++n > hwm * 4)
+			fail("%d sends accepted with send_hwm %lld", n,
+			    (long long)hwm);
+	if (errno != EAGAIN)
+		fail("send: %s, want EAGAIN", nbmq_strerror(errno));
+	fprintf(stderr, "apptool: hwmev: EAGAIN after %d sends\n", n);
+	if ((t = next_event(s, 10)) != NBMQ_EVENT_HWM_REACHED)
+		fail("event %s, want hwm_reached", nbmq_event_name(t));
+	if ((t = next_event(s, 30)) != NBMQ_EVENT_HWM_CLEARED)
+		fail("event %s, want hwm_cleared", nbmq_event_name(t));
+	if (nbmq_send(s, big, 100, NBMQ_DONTWAIT) == -1)
+		fail("send after hwm_cleared: %s", nbmq_strerror(errno));
+	nbmq_close(s);
+	printf("ok EAGAIN after %d sends with hwm_reached, then hwm_cleared\n",
+	    n);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -438,7 +586,7 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "b:c:n:W:w:H:t:uP:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:n:W:w:H:t:uP:s:")) != -1) {
 		switch (ch) {
 		case 't':
 			socktype = strcmp(optarg, "safe_dealer") == 0 ?
@@ -449,6 +597,7 @@ main(int argc, char *argv[])
 		case 'u': unordered = 1; break;
 		case 'P': want_peers = strtoll(optarg, NULL, 10); break;
 		case 's': hwm_size = strtoul(optarg, NULL, 10); break;
+		case 'a': attach_name = optarg; break;
 		case 'b': bind_addr = optarg; break;
 		case 'c': connect_addr = optarg; break;
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -471,12 +620,18 @@ main(int argc, char *argv[])
 		r = do_echo(ctx, n);
 	else if (strcmp(mode, "hwm") == 0)
 		r = do_hwm(ctx, hwm);
+	else if (strcmp(mode, "idle") == 0)
+		r = do_idle(ctx, n);
 	else if (strcmp(mode, "nopeer") == 0)
 		r = do_nopeer(ctx);
 	else if (strcmp(mode, "block") == 0)
 		r = do_block(ctx);
 	else if (strcmp(mode, "spam") == 0)
 		r = do_spam(ctx);
+	else if (strcmp(mode, "events") == 0)
+		r = do_events(ctx, secs);
+	else if (strcmp(mode, "hwmev") == 0)
+		r = do_hwmev(ctx, hwm);
 	else {
 		fprintf(stderr, "apptool: unknown mode %s\n", mode);
 		r = 2;

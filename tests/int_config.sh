@@ -43,3 +43,72 @@ start_daemon a
 kill -TERM "$PID_a"
 wait_for 5 sh -c "! test -e '$T/a.sock'" || fail "IPC socket not removed"
 ok "SIGTERM removes the IPC socket"
+
+# A table of broken files: each fails nbmqd -t with its file:line: key.
+# Fields: the expected start of the error (after "bad.conf:"), the file
+# with \n for new lines.
+n=0
+while IFS='|' read -r want body; do
+	[ -n "$want" ] || continue
+	printf '%b' "$body" >"$T/bad.conf"
+	if "$NBMQD" -t -c "$T/bad.conf" >"$T/t.out" 2>&1; then
+		fail "accepted: $body"
+	fi
+	grep -q -F -- "bad.conf:$want" "$T/t.out" ||
+	    fail "'$body': expected bad.conf:$want, got: $(cat "$T/t.out")"
+	n=$((n + 1))
+done <<'TABLE'
+2: foo: unknown key in [daemon]|[daemon]\nfoo = 1\n
+1: [sockets]: unknown section|[sockets]\n
+1: syntax error: section header without ']'|[daemon\n
+2: syntax error: expected "key = value"|[daemon]\nipc_mode\n
+1: send_hwm: outside of any section|send_hwm = 5\n
+2: peer_keepalive: must be a duration|[defaults]\npeer_keepalive = 10x\n
+2: send_hwm: must be an integer between 1 and|[defaults]\nsend_hwm = 0\n
+3: send_hwm: duplicate key (first at line 2)|[defaults]\nsend_hwm = 5\nsend_hwm = 6\n
+2: max_frame_size: must be a size between 64 and 65507|[defaults]\nmax_frame_size = 70000\n
+1: [defaults]: peer_keepalive (2s) must be greater|[defaults]\npeer_heartbeat_ivl = 5\npeer_keepalive = 2\n
+2: type: only allowed in a [socket NAME] section|[defaults]\ntype = dealer\n
+2: send_hwm: a socket option|[daemon]\nsend_hwm = 1\n
+2: ipc_mode: must be an octal mode|[daemon]\nipc_mode = 999\n
+2: max_clients: must be an integer between 1 and 100000|[daemon]\nmax_clients = 0\n
+2: log_level: must be one of|[daemon]\nlog_level = loud\n
+2: type: must be one of dealer|[socket a]\ntype = router\nbind = 127.0.0.1:0\n
+1: type: missing in [socket a]|[socket a]\nbind = 127.0.0.1:0\n
+1: [socket a]: needs bind or connect|[socket a]\ntype = dealer\n
+4: connect: cannot be used with bind (line 3)|[socket a]\ntype = dealer\nbind = 127.0.0.1:0\nconnect = 127.0.0.1:7000\n
+5: [socket a]: duplicate section (first at line 1)|[socket a]\ntype = dealer\nbind = 127.0.0.1:0\n\n[socket a]\ntype = dealer\nbind = 127.0.0.1:1\n
+1: [socket a/b]: invalid socket name|[socket a/b]\ntype = dealer\nbind = 127.0.0.1:0\n
+3: bind: missing port|[socket a]\ntype = dealer\nbind = 127.0.0.1\n
+3: bind: invalid port (0..65535)|[socket a]\ntype = dealer\nbind = 127.0.0.1:99999\n
+3: connect: an IPv6 address needs brackets|[socket a]\ntype = dealer\nconnect = ::1:7000\n
+3: connect: cannot connect to port 0|[socket a]\ntype = dealer\nconnect = 127.0.0.1:0\n
+4: linger: must be a duration between 0 and|[socket a]\ntype = dealer\nbind = 127.0.0.1:0\nlinger = -1\n
+2: ipc_group: must be a group name or number|[daemon]\nipc_group = a b\n
+1: [socket a]: safe_hash_dedup_ttl (1s) must be at least|[socket a]\ntype = safe_dealer\nbind = 127.0.0.1:0\nsafe_resend_ivl = 2\nsafe_hash_dedup_ttl = 1\n
+TABLE
+[ "$n" -ge 28 ] || fail "only $n broken configs checked"
+ok "$n kinds of broken config, each refused by nbmqd -t with its file:line: key"
+
+# Every shipped and documented configuration checks: conf/nbmqd.conf with
+# every commented key of [daemon] and [defaults] set to the default it
+# shows, the example of nbmqd.conf(5) and the README's.
+awk '/^\[/ { sec = $0 } /^#\[/ { sec = "" }
+    (sec == "[daemon]" || sec == "[defaults]") && /^#[a-z_]+ = / {
+	sub(/^#/, "") } { print }' "$TOP/conf/nbmqd.conf" >"$T/all.conf"
+out=$("$NBMQD" -t -c "$T/all.conf" 2>&1) || fail "conf/nbmqd.conf, all keys set: $out"
+keys=$(grep -c '^[a-z_]* = ' "$T/all.conf")
+sed -n '/^\.SH EXAMPLE/,/^\.SH/p' "$TOP/docs/nbmqd.conf.5" |
+    sed -n '/^\.RS/,/^\.RE/p' | sed '1d;$d' >"$T/man.conf"
+[ -s "$T/man.conf" ] || fail "no example in nbmqd.conf.5"
+out=$("$NBMQD" -t -c "$T/man.conf" 2>&1) || fail "nbmqd.conf(5) example: $out"
+awk -v dir="$T" '/^```ini$/ { n++; f = dir "/readme" n ".conf"; next }
+    /^```$/ { f = ""; next } f != "" { print > f }' "$TOP/README.md"
+nr=0
+for f in "$T"/readme*.conf; do
+	[ -s "$f" ] || continue
+	out=$("$NBMQD" -t -c "$f" 2>&1) || fail "README example: $out"
+	nr=$((nr + 1))
+done
+[ "$nr" -ge 1 ] || fail "no ini example in README.md"
+ok "conf/nbmqd.conf with all $keys keys set, the nbmqd.conf(5) example and $nr README examples: configuration OK"

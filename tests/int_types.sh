@@ -128,3 +128,16 @@ seq 1 5 | cmp -s - "$T/inbox.out" || fail "backlog: $(cat "$T/inbox.out")"
 [ "$(grep -c 'messages dropped' "$T/inbox.log")" = 1 ] ||
     fail "ENOBUFS not reported once: $(cat "$T/inbox.log")"
 ok "recv_hwm 5: backlog of 5 in order on attach, then ENOBUFS once"
+
+# An application that sends and then goes idle, never calling the library
+# again: every message still reaches the peer (none waits in the library).
+"$NBMQCAT" -S "$T/a.sock" -t safe_dealer -b 127.0.0.1:0 -r -n 12 -w 60 \
+    >/dev/null 2>"$T/idle_rx.log" &
+IRX=$!
+PIDS="$PIDS $IRX"
+wait_for 10 grep -q "bound to" "$T/idle_rx.log" || fail "receiver did not bind"
+"$APPTOOL" -S "$T/b.sock" idle -t safe_dealer -n 12 -s 1048576 \
+    -c "$(bound_endpoint "$T/idle_rx.log")" >"$T/idle.out" 2>&1 &
+PIDS="$PIDS $!"
+wait "$IRX" || fail "an idle sender's messages did not all arrive: $(cat "$T/idle.out" "$T/idle_rx.log")"
+ok "12 x 1 MiB safe_dealer from an application gone idle: all arrived"

@@ -21,9 +21,10 @@ NAME=$(basename "$0" .sh)
 cleanup() {
 	_rc=$?
 	for p in $DPIDS; do kill -TERM "$p" 2>/dev/null; done
+	_wait=250; [ "${VALGRIND:-0}" = 1 ] && _wait=1500
 	for p in $DPIDS; do
 		_n=0
-		while kill -0 "$p" 2>/dev/null && [ $_n -lt 250 ]; do
+		while kill -0 "$p" 2>/dev/null && [ $_n -lt $_wait ]; do
 			sleep 0.02; _n=$((_n + 1))
 		done
 	done
@@ -34,6 +35,13 @@ cleanup() {
 		echo "FAIL $NAME: sanitizer report:"
 		grep -h -A 20 -E "Sanitizer|runtime error" "$T"/*.log \
 		    "$T"/*.out 2>/dev/null | head -n 60
+		_rc=1
+	fi
+	if grep -l -E "ERROR SUMMARY: [1-9]" "$T"/*.vg 2>/dev/null; then
+		echo "FAIL $NAME: valgrind report:"
+		grep -h -v -E "^==[0-9]+== *$" "$T"/*.vg | grep -A 25 -E \
+		    "Invalid|uninitialised|lost in|Mismatched|overlap|Syscall" |
+		    head -n 80
 		_rc=1
 	fi
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
@@ -66,7 +74,12 @@ wait_for() {
 start_daemon() {
 	_n=$1
 	_conf=${2:-/dev/null}
-	"$NBMQD" -v -c "$_conf" -S "$T/$_n.sock" >"$T/$_n.log" 2>&1 &
+	# VALGRIND=1 (make check-valgrind): the daemon runs under valgrind;
+	# an error or a leak in $T/NAME.vg fails the test at cleanup.
+	_vg=
+	[ "${VALGRIND:-0}" = 1 ] && _vg="valgrind --leak-check=full \
+	    --error-exitcode=99 --log-file=$T/$_n.vg"
+	$_vg "$NBMQD" -v -c "$_conf" -S "$T/$_n.sock" >"$T/$_n.log" 2>&1 &
 	eval "PID_$_n=$!"
 	PIDS="$PIDS $!"
 	DPIDS="$DPIDS $!"

@@ -447,20 +447,107 @@ END_TEST
 
 START_TEST(test_unsupported)
 {
-	const char	*keys[] = { "name", "stun_server", "stun_refresh_ivl",
-	    "encryptor", "private_key_file", "peers", "peers_file" };
-	char		 text[256], want[128];
+	/* Every key is supported now; encryption's keys need an encryptor
+	 * (tests/test_crypt.c checks them further). */
+	const char	*keys[] = { "private_key_file", "peers",
+	    "peers_file" };
+	char		 text[256], want[160];
 	size_t		 i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		snprintf(text, sizeof(text), "[socket a]\ntype = dealer\n"
 		    "bind = 1.2.3.4:5\n%s = x\n", keys[i]);
-		snprintf(want, sizeof(want), "t.conf:4: %s: not supported by "
-		    "this version of nbmqd\n", keys[i]);
+		snprintf(want, sizeof(want), "t.conf:4: %s: the socket is "
+		    "plain (encryptor = none): set encryptor = sodium to use "
+		    "it\n", keys[i]);
 		expect_one(text, want);
 	}
+	expect_one("[socket a]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "encryptor = x\n", "t.conf:4: encryptor: must be none, sodium, "
+	    "or the absolute path of a plugin (.so), not \"x\"\n");
 	expect_one("[defaults]\nencryptor = sodium\n",
-	    "t.conf:2: encryptor: not supported by this version of nbmqd\n");
+	    "t.conf:2: encryptor: only allowed in a [socket NAME] section\n");
+}
+END_TEST
+
+/* STUN: the stun type, name, stun_server, connect by name, the index. */
+START_TEST(test_stun_keys)
+{
+	struct config	 cf;
+	struct sockconf	*sc;
+	char		*errs;
+
+	ck_assert_int_eq(load(&cf,
+	    "[socket rendezvous]\ntype = stun\nbind = 0.0.0.0:3478\n"
+	    "stun_allow = 10.0.0.0/8, 192.168.0.0/16\nstun_index_max = 500\n"
+	    "stun_refresh_ivl = 5\n"
+	    "[socket bob]\ntype = dealer\nbind = 0.0.0.0:7000\nname = bob\n"
+	    "stun_server = stun.example.net:3478\n"
+	    "[socket alice]\ntype = dealer\n"
+	    "connect = bob@stun.example.net:3478\nname = alice\n"
+	    "[socket plain]\ntype = dealer\nconnect = [::1]:1\n"
+	    "stun_server = 192.0.2.1:3478\n", &errs), 0);
+	sc = sock_named(&cf, "rendezvous");
+	ck_assert_int_eq(sc->type, NBMQ_STUN);
+	ck_assert_str_eq(sc->stun_allow, "10.0.0.0/8, 192.168.0.0/16");
+	ck_assert_uint_eq(sc->stun_index_max, 500);
+	ck_assert_uint_eq(sc->o.stun_refresh_ivl, 5 * NSEC);
+	sc = sock_named(&cf, "bob");
+	ck_assert_str_eq(sc->stun_name, "bob");
+	ck_assert_str_eq(sc->stun_server, "stun.example.net:3478");
+	ck_assert_uint_eq(sc->o.stun_refresh_ivl, 20 * NSEC);
+	ck_assert_str_eq(sock_named(&cf, "alice")->connect,
+	    "bob@stun.example.net:3478");
+	ck_assert_ptr_null(sock_named(&cf, "alice")->stun_server);
+	config_free(&cf);
+	free(errs);
+
+	expect_one("[socket s]\ntype = stun\nconnect = 1.2.3.4:5\n",
+	    "t.conf:3: connect: a stun socket only binds\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\nname = x\n",
+	    "t.conf:4: name: not for a stun socket");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_server = 1.2.3.4:6\n",
+	    "t.conf:4: stun_server: not for a stun socket\n");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "stun_allow = 10.0.0.0/8\n",
+	    "t.conf:4: stun_allow: only for type = stun\n");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "stun_index_max = 5\n",
+	    "t.conf:4: stun_index_max: only for type = stun\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index_max = 0\n",
+	    "t.conf:4: stun_index_max: must be an integer between 1 and "
+	    "1000000, not \"0\"\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_allow = 10.0.0.0/33\n",
+	    "t.conf:4: stun_allow: \"10.0.0.0/33\": the prefix length must "
+	    "be 0 to 32\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_allow = everyone\n",
+	    "t.conf:4: stun_allow: \"everyone\" is not an address");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\nname = bob\n",
+	    "t.conf:4: name: needs stun_server");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "name = b o b\nstun_server = 1.2.3.4:6\n",
+	    "t.conf:4: name: must be 1 to 64 characters");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "stun_server = 1.2.3.4\n",
+	    "t.conf:4: stun_server: missing port");
+	expect_one("[socket s]\ntype = dealer\nconnect = b@1.2.3.4:5\n"
+	    "stun_server = 1.2.3.4:6\n",
+	    "t.conf:4: stun_server: not with connect = name@host:port "
+	    "(line 3)");
+	expect_one("[socket s]\ntype = dealer\nconnect = b b@1.2.3.4:5\n",
+	    "t.conf:3: connect: \"b b\" before '@' is not a valid name");
+	expect_one("[socket s]\ntype = dealer\nconnect = @1.2.3.4:5\n",
+	    "t.conf:3: connect: \"\" before '@' is not a valid name");
+	expect_one("[socket s]\ntype = dealer\nconnect = bob@1.2.3.4\n",
+	    "t.conf:3: connect: missing port");
+	expect_one("[defaults]\nname = x\n",
+	    "t.conf:2: name: only allowed in a [socket NAME] section\n");
+	expect_one("[defaults]\nstun_refresh_ivl = 0.01\n",
+	    "t.conf:2: stun_refresh_ivl: must be a duration between 0.1 and");
 }
 END_TEST
 
@@ -534,7 +621,7 @@ START_TEST(test_socket_required)
 	    "t.conf:4: bind: cannot be used with connect (line 3)");
 	expect_one("[socket a]\ntype = router\nbind = 1.2.3.4:5\n",
 	    "t.conf:2: type: must be one of dealer, safe_dealer, radio, dish, "
-	    "not \"router\"\n");
+	    "stun, not \"router\"\n");
 }
 END_TEST
 
@@ -758,7 +845,7 @@ START_TEST(test_many_errors)
 	    "t.conf:9: [nope]: unknown section (expected [daemon], [defaults] "
 	    "or [socket NAME])\n"
 	    "t.conf:11: type: missing in [socket b] (dealer, safe_dealer, "
-	    "radio or dish)\n"
+	    "radio, dish or stun)\n"
 	    "t.conf:12: connect: missing port: expected host:port or "
 	    "[v6]:port, not \"host\"\n"
 	    "t.conf:13: linger: must be a duration between 0 and 86400 "
@@ -954,6 +1041,7 @@ config_suite(void)
 	tcase_add_test(tc, test_socktype);
 	tcase_add_test(tc, test_unknown_key);
 	tcase_add_test(tc, test_unsupported);
+	tcase_add_test(tc, test_stun_keys);
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_duplicate_key);
 	tcase_add_test(tc, test_socket_required);

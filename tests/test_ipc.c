@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -39,7 +40,12 @@ START_TEST(test_hdr_ok)
 		IPC_HELLO, IPC_HELLO_OK, IPC_RESULT, IPC_SOCK_CREATE,
 		IPC_SOCK_ATTACH, IPC_SOCK_CLOSE, IPC_SOCK_BIND,
 		IPC_SOCK_CONNECT, IPC_SOCK_SETOPT, IPC_SOCK_GETOPT, IPC_SEND,
-		IPC_MSG, IPC_CREDIT, IPC_DROPPED, IPC_SOCK_GONE,
+		IPC_MSG, IPC_CREDIT, IPC_DROPPED, IPC_SOCK_GONE, IPC_EVENT,
+		IPC_CTL_STATUS, IPC_CTL_SOCKETS, IPC_CTL_PEERS, IPC_CTL_STATS,
+		IPC_CTL_REASONS, IPC_CTL_RELOAD, IPC_CTL_STATUS_INFO,
+		IPC_CTL_SOCKET_INFO, IPC_CTL_PEER_INFO, IPC_CTL_STATS_INFO,
+		IPC_CTL_REASON, IPC_CTL_END, IPC_CTL_INDEX,
+		IPC_CTL_INDEX_ENTRY,
 	};
 	struct nbmq_ipc_hdr	h = { 0 };
 
@@ -213,6 +219,180 @@ START_TEST(test_msg_sizes_mismatch)
 }
 END_TEST
 
+/* The fixed-size messages, their sizes and their string fields. */
+struct strf {
+	size_t	 off, len;
+};
+static const struct fixed {
+	uint16_t	 type;
+	size_t		 size;
+	struct strf	 str[5];
+	int		 nstr;
+} fixed[] = {
+#define F(t, st)	t, sizeof(struct st)
+#define S(st, f)	{ offsetof(struct st, f), sizeof(((struct st *)0)->f) }
+	{ F(IPC_EVENT, ipc_event), { S(ipc_event, addr),
+	    S(ipc_event, prev_addr) }, 2 },
+	{ F(IPC_CTL_PEERS, ipc_ctl_req), { S(ipc_ctl_req, sock) }, 1 },
+	{ F(IPC_CTL_STATUS_INFO, ipc_ctl_status), {
+	    S(ipc_ctl_status, version), S(ipc_ctl_status, config) }, 2 },
+	{ F(IPC_CTL_SOCKET_INFO, ipc_ctl_sock), { S(ipc_ctl_sock, name),
+	    S(ipc_ctl_sock, local), S(ipc_ctl_sock, remote),
+	    S(ipc_ctl_sock, state), S(ipc_ctl_sock, mapped) }, 5 },
+	{ F(IPC_CTL_PEER_INFO, ipc_ctl_peer), { S(ipc_ctl_peer, sock),
+	    S(ipc_ctl_peer, addr), S(ipc_ctl_peer, prev_addr),
+	    S(ipc_ctl_peer, state) }, 4 },
+	{ F(IPC_CTL_STATS_INFO, ipc_ctl_stats), { { 0, 0 } }, 0 },
+	{ F(IPC_CTL_REASON, ipc_ctl_reason), { S(ipc_ctl_reason, name) }, 1 },
+	{ F(IPC_CTL_END, ipc_ctl_end), { { 0, 0 } }, 0 },
+	{ F(IPC_CTL_INDEX, ipc_ctl_req), { S(ipc_ctl_req, sock) }, 1 },
+	{ F(IPC_CTL_INDEX_ENTRY, ipc_ctl_index), { S(ipc_ctl_index, sock),
+	    S(ipc_ctl_index, name), S(ipc_ctl_index, addr) }, 3 },
+#undef F
+#undef S
+};
+#define NFIXED	(sizeof(fixed) / sizeof(fixed[0]))
+
+/* A valid payload: every byte set, every string short and terminated. */
+static uint8_t *
+mkfixed(const struct fixed *f)
+{
+	uint8_t	*p = malloc(f->size + 1);
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < f->size + 1; i++)
+		p[i] = (uint8_t)(i * 7 + 1);
+	for (int i = 0; i < f->nstr; i++) {
+		memset(p + f->str[i].off, 'a', f->str[i].len);
+		p[f->str[i].off + f->str[i].len - 1] = '\0';
+	}
+	return p;
+}
+
+START_TEST(test_fixed_ok)
+{
+	for (size_t k = 0; k < NFIXED; k++) {
+		const struct fixed	*f = &fixed[k];
+		uint8_t			*p = mkfixed(f);
+		uint8_t			*out = calloc(1, f->size);
+
+		ck_assert_uint_eq(ipc_fixed_size(f->type), f->size);
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+		    (uint32_t)f->size, out, f->size), 0);
+		ck_assert_mem_eq(out, p, f->size);
+		/* An empty string is a string too. */
+		for (int i = 0; i < f->nstr; i++)
+			p[f->str[i].off] = '\0';
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+		    (uint32_t)f->size, out, f->size), 0);
+		free(out);
+		free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_fixed_length)
+{
+	for (size_t k = 0; k < NFIXED; k++) {
+		const struct fixed	*f = &fixed[k];
+		uint8_t			*p = mkfixed(f);
+		uint8_t			*out = calloc(1, f->size + 1);
+
+		/* One byte short, one too many, none. */
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+		    (uint32_t)f->size - 1, out, f->size), EPROTO);
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+		    (uint32_t)f->size + 1, out, f->size), EPROTO);
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p, 0, out,
+		    f->size), EPROTO);
+		/* The caller's struct must be the right one. */
+		ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+		    (uint32_t)f->size, out, f->size + 1), EPROTO);
+		free(out);
+		free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_fixed_unterminated)
+{
+	for (size_t k = 0; k < NFIXED; k++) {
+		const struct fixed	*f = &fixed[k];
+		uint8_t			*out = calloc(1, f->size);
+
+		for (int i = 0; i < f->nstr; i++) {
+			uint8_t *p = mkfixed(f);
+
+			/* The last byte of the field is no longer NUL. */
+			p[f->str[i].off + f->str[i].len - 1] = 'z';
+			ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+			    (uint32_t)f->size, out, f->size), EPROTO);
+			/* A NUL anywhere inside the field will do. */
+			p[f->str[i].off + 3] = '\0';
+			ck_assert_int_eq(ipc_fixed_decode(f->type, p,
+			    (uint32_t)f->size, out, f->size), 0);
+			free(p);
+		}
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_fixed_empty_and_unknown)
+{
+	static const uint16_t empty[] = { IPC_CTL_STATUS, IPC_CTL_SOCKETS,
+	    IPC_CTL_STATS, IPC_CTL_REASONS, IPC_CTL_RELOAD };
+	static const uint16_t other[] = { IPC_HELLO, IPC_RESULT, IPC_SEND,
+	    IPC_MSG, IPC_CREDIT, 0x04fe, 0x0000, 0xffff };
+	uint8_t	buf[16] = { 0 };
+
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		ck_assert_uint_eq(ipc_fixed_size(empty[i]), 0);
+		ck_assert_int_eq(ipc_fixed_decode(empty[i], buf, 0, NULL, 0),
+		    0);
+		ck_assert_int_eq(ipc_fixed_decode(empty[i], buf, 1, buf, 0),
+		    EPROTO);
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		ck_assert_uint_eq(ipc_fixed_size(other[i]), 0);
+		ck_assert_int_eq(ipc_fixed_decode(other[i], buf, 0, NULL, 0),
+		    EPROTO);
+		ck_assert_int_eq(ipc_fixed_decode(other[i], buf, 16, buf, 16),
+		    EPROTO);
+	}
+}
+END_TEST
+
+START_TEST(test_event_names)
+{
+	ck_assert_str_eq(ipc_event_name(NBMQ_EVENT_UP), "up");
+	ck_assert_str_eq(ipc_event_name(NBMQ_EVENT_DOWN), "down");
+	ck_assert_str_eq(ipc_event_name(NBMQ_EVENT_ADDRESS), "address");
+	ck_assert_str_eq(ipc_event_name(NBMQ_EVENT_HWM_REACHED),
+	    "hwm_reached");
+	ck_assert_str_eq(ipc_event_name(NBMQ_EVENT_HWM_CLEARED),
+	    "hwm_cleared");
+	ck_assert_str_eq(ipc_event_name(0), "unknown");
+	ck_assert_str_eq(ipc_event_name(99), "unknown");
+	ck_assert_str_eq(ipc_down_reason_name(NBMQ_DOWN_KEEPALIVE),
+	    "keepalive");
+	ck_assert_str_eq(ipc_down_reason_name(NBMQ_DOWN_DISCONNECTED),
+	    "disconnected");
+	ck_assert_str_eq(ipc_down_reason_name(NBMQ_DOWN_REPLACED),
+	    "replaced");
+	ck_assert_str_eq(ipc_down_reason_name(NBMQ_DOWN_CLOSED), "closed");
+	ck_assert_str_eq(ipc_down_reason_name(0), "unknown");
+	ck_assert_str_eq(ipc_down_reason_name(5), "unknown");
+	/* Every drop reason has a name that fits the wire. */
+	for (int i = 0; i < DROP_NREASONS; i++) {
+		ck_assert_ptr_nonnull(drop_reason_names[i]);
+		ck_assert_uint_lt(strlen(drop_reason_names[i]),
+		    NBMQ_IPC_WORD_LEN);
+	}
+	ck_assert_int_le(DROP_NREASONS, NBMQ_IPC_NDROPS);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -231,6 +411,14 @@ ipc_suite(void)
 	tcase_add_test(tc, test_msg_nparts);
 	tcase_add_test(tc, test_msg_truncated);
 	tcase_add_test(tc, test_msg_sizes_mismatch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fixed");
+	tcase_add_test(tc, test_fixed_ok);
+	tcase_add_test(tc, test_fixed_length);
+	tcase_add_test(tc, test_fixed_unterminated);
+	tcase_add_test(tc, test_fixed_empty_and_unknown);
+	tcase_add_test(tc, test_event_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

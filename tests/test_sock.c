@@ -64,6 +64,45 @@ struct node {
 	uint64_t	 rng;
 };
 
+/*
+ * Allocation failures: the Makefile links this test with
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so that every
+ * allocation, the core's included, goes through these.  alloc_fail_in = n
+ * makes the n-th allocation from now fail, once.
+ */
+static int	alloc_fail_in;
+
+void	*__real_malloc(size_t);
+void	*__real_calloc(size_t, size_t);
+void	*__real_realloc(void *, size_t);
+void	*__wrap_malloc(size_t);
+void	*__wrap_calloc(size_t, size_t);
+void	*__wrap_realloc(void *, size_t);
+
+static int
+alloc_fails(void)
+{
+	return alloc_fail_in > 0 && --alloc_fail_in == 0;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
 /* The fake ops */
 
 static void
@@ -2651,6 +2690,227 @@ START_TEST(test_destroy_frees_everything)
 }
 END_TEST
 
+/*
+ * Faults: out of memory, a kernel that takes nothing
+ */
+
+START_TEST(test_alloc_fail_sessions)
+{
+	/*
+	 * Out of memory while a session is made: no session, nothing half
+	 * made, no reply; the next Connect works.  Then the connecting side:
+	 * never up without a peer, and it connects again.
+	 */
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	struct nbaddr	 from;
+	char		 addr[32];
+	nbmq_time	 t;
+
+	/* The peer, then by_id's first table, then by_addr's. */
+	for (int k = 1; k <= 3; k++) {
+		snprintf(addr, sizeof(addr), "10.0.1.%d:100", k);
+		from = A(addr);
+		alloc_fail_in = k;
+		inject_ctl(b, T0, &from, FK_CONNECT, 0);
+		ck_assert_int_eq(alloc_fail_in, 0);
+		ck_assert_uint_eq(b->s.npeers, 0);
+		ck_assert(hmap_find(&b->s.by_addr, addr_hash(&from)) == NULL);
+		ck_assert_uint_eq(b->nout, 0);
+		ck_assert_int_eq(b->nev, 0);
+	}
+	ck_assert_uint_eq(b->s.st.sessions_created, 0);
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	out_reset(c);
+	alloc_fail_in = 1;
+	inject_ctl(c, T0, &b->addr, FK_CONNECTED, 0x1234);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	ck_assert_uint_eq(c->s.npeers, 0);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
+	ck_assert_uint_eq(c->nout, 0);
+	/* Up; a new Connected whose peer cannot be made. */
+	inject_ctl(c, T0, &b->addr, FK_CONNECTED, 0x1234);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	out_reset(c);
+	alloc_fail_in = 1;
+	inject_ctl(c, T0 + MSEC, &b->addr, FK_CONNECTED, 0x5678);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	ck_assert_uint_eq(c->s.npeers, 0);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
+	ck_assert_int_eq(c->ev[c->nev - 1].ev, PEV_DOWN_REPLACED);
+	t = sock_next_deadline(&c->s);
+	ck_assert_uint_eq(t, T0 + MSEC + c->s.o.reconnect_wait);
+	ck_assert_uint_gt(sock_timers(&c->s, t), t);
+	flush(c);
+	check_only_ctl(c, FK_CONNECT, 0, &b->addr);
+
+	/* Memory again: both sides work. */
+	ck_assert_uint_eq(handshake(b, c, t), only_peer(c)->session);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_alloc_fail_receive)
+{
+	/*
+	 * Out of memory for a received message, for its reassembly, for a
+	 * recv_hwm marker, for a radio's copy: that message is lost (and
+	 * counted where it can be), nothing else, and the next one arrives.
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c, *c2;
+	uint64_t	 id, id2;
+	struct peer	*p;
+	struct msg	*m;
+
+	opts_defaults(&o);
+	o.recv_hwm = 2;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new(C_ADDR, 0);
+	id = handshake(b, c, T0);
+
+	/* One frame: the message itself. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
+	tick(c, T0);
+	alloc_fail_in = 1;
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	/* Several frames: the reassembly, its message, its ranges. */
+	for (int k = 1; k <= 3; k++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(10 + (uint32_t)k,
+		    2000), T0, 0), 0);
+		tick(c, T0);
+		ck_assert_uint_eq(c->nout, 5);
+		alloc_fail_in = k;
+		sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
+		ck_assert_int_eq(alloc_fail_in, 0);
+		ck_assert_uint_eq(b->s.nreasm, 0);
+		out_reset(c);
+	}
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(20, 2000), T0, 0), 0);
+	tick(c, T0);
+	pass(c, b, T0);
+	recv_check1(b, id, 20, 2000);
+
+	/* At recv_hwm: the marker that would say so. */
+	for (uint32_t i = 0; i < 3; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(30 + i, 10), T0, 0),
+		    0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 3);
+	sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
+	sock_input(&b->s, T0, &c->addr, c->out[1].buf, c->out[1].len);
+	alloc_fail_in = 1;
+	sock_input(&b->s, T0, &c->addr, c->out[2].buf, c->out[2].len);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	out_reset(c);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 1);
+	recv_check1(b, id, 30, 10);
+	recv_check1(b, id, 31, 10);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	node_free(b);
+	node_free(c);
+
+	/* A radio's copy for one of two peers. */
+	b = node_new_opts(B_ADDR, NBMQ_RADIO, 1, NULL);
+	c = node_new(C_ADDR, 0);
+	c2 = node_new("10.0.0.3:3000", 0);
+	id = handshake(b, c, T0);
+	id2 = handshake(b, c2, T0);
+	m = mkmsg1(40, 10);
+	alloc_fail_in = 1;
+	ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	ck_assert_uint_eq(b->s.queued, 1);
+	p = sock_peer_by_id(&b->s, id);
+	ck_assert_uint_eq(p->sendq_len + sock_peer_by_id(&b->s, id2)->sendq_len,
+	    1);
+	ck_assert_int_eq(sock_send(&b->s, mkmsg1(41, 10), T0, 0), 0);
+	ck_assert_uint_eq(b->s.queued, 3);
+	node_free(b);
+	node_free(c);
+	node_free(c2);
+}
+END_TEST
+
+START_TEST(test_addr_hash_collision_kept_apart)
+{
+	/*
+	 * Two peers whose addresses share a hash key but are not equal
+	 * (addresses of a family addr_eq never matches hash to 0): the
+	 * same-address search walks past the first, both sessions live.
+	 */
+	struct node	*b = node_new(B_ADDR, 1);
+	struct nbaddr	 x;
+
+	memset(&x, 0, sizeof(x));
+	x.u.sa.sa_family = AF_UNIX;
+	x.len = sizeof(x.u.sa);
+	inject_ctl(b, T0, &x, FK_CONNECT, 0);
+	inject_ctl(b, T0, &x, FK_CONNECT, 0);
+	ck_assert_uint_eq(b->s.npeers, 2);
+	ck_assert_int_eq(b->nev, 2);
+	ck_assert_int_eq(b->ev[0].ev, PEV_UP);
+	ck_assert_int_eq(b->ev[1].ev, PEV_UP);
+	node_free(b);
+}
+END_TEST
+
+START_TEST(test_safe_resend_kernel_full)
+{
+	/*
+	 * safe_dealer: a resend falls due while the kernel takes nothing.
+	 * The resend waits one more interval, uncounted; the next deadline
+	 * is never in the past (it was: the daemon's timer spun at 100% CPU
+	 * until the socket was writable again; found by fuzz_frame).
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	nbmq_time	 t, due;
+	uint64_t	 id;
+	struct peer	*p;
+
+	opts_defaults(&o);
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	p = only_peer(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 1);
+	out_reset(c);				/* lost */
+	/* The outbox is full of what the kernel refuses. */
+	c->refuse = 1;
+	for (uint32_t i = 0; i < OUTBOX_SLOTS; i++)
+		session_send_ctl(&c->s, &b->addr, FK_HEARTBEAT, id);
+	ck_assert_int_eq(c->s.ob.n, OUTBOX_SLOTS);
+	due = T0 + o.safe_resend_ivl;
+	ck_assert_uint_eq(sock_next_deadline(&c->s), due);
+	t = sock_timers(&c->s, due);
+	ck_assert_uint_gt(t, due);
+	ck_assert_uint_eq(t, due + o.safe_resend_ivl);
+	ck_assert_uint_eq(p->st.resends, 0);
+	/* The kernel takes again: the resend leaves, counted once. */
+	c->refuse = 0;
+	flush(c);
+	out_reset(c);
+	ck_assert_uint_gt(sock_timers(&c->s, t), t);
+	flush(c);
+	ck_assert_uint_eq(p->st.resends, 1);
+	ck_assert_int_eq(count_kind(c, FK_DATA), 1);
+	pass(c, b, t);
+	recv_check1(b, id, 1, 100);
+	pass(b, c, t);				/* the Ack */
+	ck_assert_uint_eq(p->inflight, 0);
+	ck_assert_ptr_null(TAILQ_FIRST(&c->s.resendq));
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 static Suite *
 sock_suite(void)
 {
@@ -2723,6 +2983,13 @@ sock_suite(void)
 	tcase_add_test(tc, test_interleaved_and_reordered);
 	tcase_add_test(tc, test_exchange_10000);
 	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_test(tc, test_alloc_fail_sessions);
+	tcase_add_test(tc, test_alloc_fail_receive);
+	tcase_add_test(tc, test_addr_hash_collision_kept_apart);
+	tcase_add_test(tc, test_safe_resend_kernel_full);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deadlines");

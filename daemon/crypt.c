@@ -1,0 +1,863 @@
+/*
+ * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor
+ * interface of nbmq_encryptor.h: which encryptor a socket has (built-in
+ * `sodium`, or a plugin loaded with dlopen), the handshake riding in
+ * Connect and Connected, sealing every frame the core writes and opening
+ * every frame it receives, the refusals, and the key files.
+ *
+ * A plain socket (encryptor = none) has s->crypt == NULL and runs the
+ * v0.2.0 code untouched.  The core calls in behind one `if (s->crypt)`:
+ *
+ *	sock_input		crypt_input(): handshakes and refusals end
+ *				here; a sealed frame comes back opened (its
+ *				kind without 0x80), or not at all
+ *	session_send_ctl	crypt_ctl_last(): the control frame just
+ *				committed to the outbox gets its handshake,
+ *				or is sealed
+ *	sock_emit, safe_ack_out, safe_timers
+ *				crypt_seal_last(): the frame just committed
+ *				is sealed in place
+ *	session_peer_new/free	crypt_peer_new() / crypt_peer_free()
+ *
+ * Frames are built plain and sealed in their outbox slot, so what a
+ * safe_dealer hashes for its Acks is the plain frame on both sides.  A
+ * frame that cannot be sealed is taken back out of the outbox: nothing
+ * leaves an encrypted socket in the clear.
+ *
+ * A peer's address follows it (session_seen) only from sock_input, after
+ * its frame was opened: a spoofed frame with a known session id cannot
+ * move a session.
+ */
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "nbmqd.h"
+#include "nbmq_encryptor.h"
+
+#define CRYPT_LOG_IVL		(10 * NSEC)	/* refusal lines: one per */
+#define CRYPT_KEYFILE_MAX	256
+#define CRYPT_PEERSFILE_MAX	(1 << 20)
+#define CRYPT_BUF_SIZE		(FRAME_MAX_SIZE + 64)
+
+/* Refusals logged at most once per CRYPT_LOG_IVL each (and socket). */
+enum crypt_refusal {
+	CR_PLAIN,		/* plain peer here, or encrypted peer at plain */
+	CR_DENIED,		/* key not in peers */
+	CR_REPLAY,		/* Connect replayed */
+	CR_HANDSHAKE,		/* handshake does not verify */
+	CR_N
+};
+
+struct crypt_lim {
+	nbmq_time	 at;		/* last line; 0 never */
+	uint64_t	 skipped;	/* refusals not logged since */
+};
+
+struct crypt_sock {
+	const struct nbmq_encryptor *e;
+	void		*enc;		/* e->create() */
+	void		*dl;		/* dlopen() handle of a plugin */
+	char		 label[96];	/* "sodium", or the plugin's path */
+	void		*pending;	/* connecting: the handshake in flight */
+	void		*ready;		/* a finished one, for the next peer */
+	nbmq_time	 now;		/* the latest time seen */
+	uint8_t		*buf;		/* opened frames */
+	struct crypt_lim lim[CR_N];
+};
+
+static uint64_t
+crypt_get64(const uint8_t *p)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static const char *
+crypt_kind_name(uint8_t kind)
+{
+	static char	buf[16];
+
+	switch (kind & ~FRAME_ENCRYPTED) {
+	case FK_DATA:
+		return "Data";
+	case FK_CONNECT:
+		return "Connect";
+	case FK_CONNECTED:
+		return "Connected";
+	case FK_DISCONNECTED:
+		return "Disconnected";
+	case FK_HEARTBEAT:
+		return "Heartbeat";
+	case FK_ACK:
+		return "Ack";
+	}
+	snprintf(buf, sizeof(buf), "kind %u", kind & ~FRAME_ENCRYPTED);
+	return buf;
+}
+
+static void
+crypt_count(struct sock *s, struct peer *p, enum drop_reason why)
+{
+	s->st.drops[why]++;
+	if (p != NULL)
+		p->st.drops[why]++;
+}
+
+/*
+ * A refusal: one line per CRYPT_LOG_IVL, socket and kind of refusal,
+ * saying how many were not logged since, so that a flood can neither fill
+ * the log nor hide another kind of refusal.  A plain socket keeps its one
+ * limit in struct sock.
+ */
+static void __attribute__((format(printf, 4, 5)))
+crypt_log(struct sock *s, enum crypt_refusal cr, nbmq_time now,
+    const char *fmt, ...)
+{
+	struct crypt_lim	 plain, *l;
+	va_list			 ap;
+	char			 line[320];
+
+	if (s->crypt != NULL)
+		l = &s->crypt->lim[cr];
+	else {
+		plain.at = s->crypt_log_at;
+		plain.skipped = s->crypt_log_skipped;
+		l = &plain;
+	}
+	if (l->at != 0 && now < l->at + CRYPT_LOG_IVL)
+		l->skipped++;
+	else {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		if (l->skipped > 0)
+			log_warnx("%s (and %llu more since)", line,
+			    (unsigned long long)l->skipped);
+		else
+			log_warnx("%s", line);
+		l->at = now ? now : 1;
+		l->skipped = 0;
+	}
+	if (s->crypt == NULL) {
+		s->crypt_log_at = plain.at;
+		s->crypt_log_skipped = plain.skipped;
+	}
+}
+
+/* A plain socket got an encrypted frame (DROP_ENCRYPTED, counted there). */
+void
+crypt_refuse(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    uint8_t kind)
+{
+	crypt_log(s, CR_PLAIN, now, "socket %s: encrypted %s from %s "
+	    "refused: this socket is plain (encryptor = none)", s->name,
+	    crypt_kind_name(kind), addr_str(from));
+}
+
+/* Keys and key files. */
+
+int
+crypt_key_decode(const char *s, size_t len, uint8_t key[CRYPT_KEY_SIZE])
+{
+	const char	*end;
+	size_t		 n;
+
+	if (sodium_init() < 0 || len != CRYPT_KEY_B64)
+		return -1;
+	if (sodium_base642bin(key, CRYPT_KEY_SIZE, s, len, NULL, &n, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || n != CRYPT_KEY_SIZE ||
+	    end != s + len)
+		return -1;
+	return 0;
+}
+
+void
+crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
+    char out[CRYPT_KEY_B64 + 1])
+{
+	sodium_bin2base64(out, CRYPT_KEY_B64 + 1, key, CRYPT_KEY_SIZE,
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+/*
+ * Read a whole small file into a malloc'd, NUL-terminated buffer (sodium's
+ * guarded memory when secret).  A secret file must be a regular file that
+ * neither group nor others may read or write (0600 or stricter); any
+ * other must not be writable by them (someone could add a key).
+ */
+static int
+crypt_open_file(const char *path, int secret, size_t max, char *why,
+    size_t whylen)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s: must be an absolute path", path);
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (secret && (st.st_mode & 077) != 0) {
+		snprintf(why, whylen, "%s: mode %04o lets %s read it: a "
+		    "private key must be 0600 or stricter (chmod 600 %s)", path,
+		    (unsigned int)(st.st_mode & 07777),
+		    (st.st_mode & 070) ? "its group" : "others", path);
+		close(fd);
+		return -1;
+	}
+	if (!secret && (st.st_mode & 022) != 0) {
+		snprintf(why, whylen, "%s: mode %04o lets %s change it: "
+		    "anyone who can write it can add a key (chmod go-w %s)",
+		    path, (unsigned int)(st.st_mode & 07777),
+		    (st.st_mode & 020) ? "its group" : "others", path);
+		close(fd);
+		return -1;
+	}
+	if ((size_t)st.st_size > max) {
+		snprintf(why, whylen, "%s: larger than %zu bytes", path, max);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *
+crypt_read_file(const char *path, int secret, size_t max, size_t *lenp,
+    char *why, size_t whylen)
+{
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 r;
+	int		 fd;
+
+	if ((fd = crypt_open_file(path, secret, max, why, whylen)) == -1)
+		return NULL;
+	buf = secret ? sodium_malloc(max + 1) : malloc(max + 1);
+	if (buf == NULL) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		close(fd);
+		return NULL;
+	}
+	while (len < max && (r = read(fd, buf + len, max - len)) != 0) {
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			snprintf(why, whylen, "%s: %s", path, strerror(errno));
+			close(fd);
+			if (secret)
+				sodium_free(buf);
+			else
+				free(buf);
+			return NULL;
+		}
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+int
+crypt_file_ok(const char *path, int secret, char *why, size_t whylen)
+{
+	int	fd;
+
+	if ((fd = crypt_open_file(path, secret, SIZE_MAX, why, whylen)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int
+crypt_key_file(const char *path, uint8_t key[CRYPT_KEY_SIZE], char *why,
+    size_t whylen)
+{
+	char	*buf, *s;
+	size_t	 len, n;
+	int	 ret = 0;
+
+	if (sodium_init() < 0) {
+		snprintf(why, whylen, "libsodium cannot start");
+		return -1;
+	}
+	if ((buf = crypt_read_file(path, 1, CRYPT_KEYFILE_MAX, &len, why,
+	    whylen)) == NULL)
+		return -1;
+	s = buf;
+	while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
+		len--;
+	while (len > 0 && strchr(" \t\r\n", *s) != NULL) {
+		s++;
+		len--;
+	}
+	n = strlen(s);
+	if (len > n || crypt_key_decode(s, len, key) != 0) {
+		snprintf(why, whylen, "%s: not a private key (one line of "
+		    "base64, 32 bytes: make one with `nbmqctl genkey`)", path);
+		ret = -1;
+	}
+	sodium_free(buf);	/* zeroed */
+	return ret;
+}
+
+/* Split "KEY, KEY KEY" (commas and/or blanks); fn for each key. */
+static int
+crypt_key_list(const char *list, const char *what, int (*fn)(void *,
+    const uint8_t *), void *arg, char *why, size_t whylen)
+{
+	uint8_t		 key[CRYPT_KEY_SIZE];
+	const char	*s = list, *e;
+	int		 n = 0;
+
+	for (;;) {
+		while (*s == ',' || *s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			return n;
+		for (e = s; *e != '\0' && *e != ',' && *e != ' ' &&
+		    *e != '\t'; e++)
+			;
+		if (crypt_key_decode(s, (size_t)(e - s), key) != 0) {
+			snprintf(why, whylen, "%s\"%.*s\" is not a public key "
+			    "(base64 of 32 bytes, like `nbmqctl pubkey` "
+			    "prints)", what, (int)(e - s > 48 ? 48 : e - s), s);
+			return -1;
+		}
+		if (fn != NULL && fn(arg, key) != 0) {
+			snprintf(why, whylen, "%sout of memory", what);
+			return -1;
+		}
+		n++;
+		s = e;
+	}
+}
+
+int
+crypt_peers(const char *list, const char *file,
+    int (*fn)(void *, const uint8_t *), void *arg, char *why, size_t whylen)
+{
+	char	*buf, *line, *next, *c, what[300];
+	size_t	 len;
+	int	 n = 0, r, lineno = 0;
+
+	if (list != NULL && (n = crypt_key_list(list, "", fn, arg, why,
+	    whylen)) < 0)
+		return -1;
+	if (file == NULL)
+		return n;
+	if ((buf = crypt_read_file(file, 0, CRYPT_PEERSFILE_MAX, &len, why,
+	    whylen)) == NULL)
+		return -1;
+	if (strlen(buf) != len) {
+		snprintf(why, whylen, "%s: NUL byte in the file", file);
+		free(buf);
+		return -1;
+	}
+	for (line = buf; line != NULL; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((c = strchr(line, '#')) != NULL)
+			*c = '\0';
+		snprintf(what, sizeof(what), "%s:%d: ", file, lineno);
+		if ((r = crypt_key_list(line, what, fn, arg, why,
+		    whylen)) < 0) {
+			free(buf);
+			return -1;
+		}
+		n += r;
+	}
+	free(buf);
+	return n;
+}
+
+int
+crypt_conf_eq(const struct cryptconf *a, const struct cryptconf *b)
+{
+	const char *const x[] = { a->encryptor, a->private_key_file,
+	    a->peers, a->peers_file };
+	const char *const y[] = { b->encryptor, b->private_key_file,
+	    b->peers, b->peers_file };
+
+	for (int i = 0; i < 4; i++)
+		if ((x[i] == NULL || y[i] == NULL) ? x[i] != y[i] :
+		    strcmp(x[i], y[i]) != 0)
+			return 0;
+	return 1;
+}
+
+void
+crypt_conf_free(struct cryptconf *cc)
+{
+	free(cc->encryptor);
+	free(cc->private_key_file);
+	free(cc->peers);
+	free(cc->peers_file);
+	memset(cc, 0, sizeof(*cc));
+}
+
+/* Sockets. */
+
+/* Room for a data frame with a byte, an Ack, a handshake, all sealed. */
+static uint64_t
+crypt_need(const struct nbmq_encryptor *e)
+{
+	uint64_t	need = FRAME_DATA_HDR_SIZE + e->overhead + 1;
+
+	if (need < FRAME_HDR_SIZE + 8 + e->overhead)
+		need = FRAME_HDR_SIZE + 8 + e->overhead;
+	if (need < FRAME_HDR_SIZE + e->handshake_max)
+		need = FRAME_HDR_SIZE + e->handshake_max;
+	return need;
+}
+
+uint64_t
+crypt_min_frame_size(const char *encryptor)
+{
+	return strcmp(encryptor, "sodium") == 0 ? crypt_need(&crypt_sodium) :
+	    0;
+}
+
+/* The frames of an encrypted socket must fit sealed in max_frame_size. */
+int
+crypt_opts_ok(const struct sock *s, const struct sockopts *o, char *why,
+    size_t whylen)
+{
+	uint64_t	need = crypt_need(s->crypt->e);
+
+	if (o->max_frame_size >= need)
+		return 1;
+	snprintf(why, whylen, "max_frame_size %llu is too small for "
+	    "encryptor %s: at least %llu",
+	    (unsigned long long)o->max_frame_size, s->crypt->label,
+	    (unsigned long long)need);
+	return 0;
+}
+
+static const struct nbmq_encryptor *
+crypt_load(struct crypt_sock *c, const char *path, char *why, size_t whylen)
+{
+	const struct nbmq_encryptor	*e;
+
+	if ((c->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, whylen, "cannot load: %s", dlerror());
+		return NULL;
+	}
+	if ((e = dlsym(c->dl, NBMQ_ENCRYPTOR_SYMBOL)) == NULL) {
+		snprintf(why, whylen, "no symbol %s: not an nbmq encryptor",
+		    NBMQ_ENCRYPTOR_SYMBOL);
+		return NULL;
+	}
+	if (e->abi != NBMQ_ENCRYPTOR_ABI) {
+		snprintf(why, whylen, "built for encryptor interface version "
+		    "%u; this nbmqd speaks version %u", e->abi,
+		    NBMQ_ENCRYPTOR_ABI);
+		return NULL;
+	}
+	if (e->size < sizeof(*e) || e->create == NULL || e->destroy == NULL ||
+	    e->session_new == NULL || e->session_free == NULL ||
+	    e->hs_write == NULL || e->hs_read == NULL || e->seal == NULL ||
+	    e->open == NULL || e->name == NULL) {
+		snprintf(why, whylen, "incomplete encryptor (a call is "
+		    "missing)");
+		return NULL;
+	}
+	if (e->overhead > 4096 || e->handshake_max > 4096) {
+		snprintf(why, whylen, "overhead %u or handshake_max %u over "
+		    "4096 bytes", e->overhead, e->handshake_max);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * Give s the encryptor cc names (bound or connecting), before the socket
+ * binds or connects.  0, or -1 with why (the socket stays plain).
+ */
+int
+crypt_sock_start(struct sock *s, const struct cryptconf *cc, int bound,
+    char *why, size_t whylen)
+{
+	struct nbmq_enc_config	 ec;
+	struct crypt_sock	*c;
+	char			 ewhy[256];
+
+	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0)
+		return 0;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->buf = malloc(CRYPT_BUF_SIZE)) == NULL) {
+		free(c);
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	snprintf(c->label, sizeof(c->label), "%s", cc->encryptor);
+	ewhy[0] = '\0';
+	if (strcmp(cc->encryptor, "sodium") == 0)
+		c->e = &crypt_sodium;
+	else if (cc->encryptor[0] != '/')
+		snprintf(ewhy, sizeof(ewhy), "unknown encryptor (none, "
+		    "sodium, or the absolute path of a plugin)");
+	else
+		c->e = crypt_load(c, cc->encryptor, ewhy, sizeof(ewhy));
+	s->crypt = c;
+	if (c->e != NULL && !crypt_opts_ok(s, &s->o, ewhy, sizeof(ewhy)))
+		c->e = NULL;
+	if (c->e != NULL) {
+		memset(&ec, 0, sizeof(ec));
+		ec.abi = NBMQ_ENCRYPTOR_ABI;
+		ec.socket = s->name;
+		ec.bound = bound;
+		ec.max_frame_size = (uint32_t)s->o.max_frame_size;
+		ec.private_key_file = cc->private_key_file;
+		ec.peers = cc->peers;
+		ec.peers_file = cc->peers_file;
+		if ((c->enc = c->e->create(&ec, ewhy, sizeof(ewhy))) == NULL &&
+		    ewhy[0] == '\0')
+			snprintf(ewhy, sizeof(ewhy), "cannot start");
+	}
+	if (c->enc == NULL) {
+		snprintf(why, whylen, "encryptor %s: %s", cc->encryptor, ewhy);
+		c->e = NULL;
+		crypt_sock_free(s);
+		return -1;
+	}
+	s->seal_overhead = c->e->overhead;
+	log_info("socket %s: encryptor %s%s%s", s->name, c->e->name,
+	    c->dl != NULL ? " from " : "", c->dl != NULL ? c->label : "");
+	return 0;
+}
+
+void
+crypt_sock_free(struct sock *s)
+{
+	struct crypt_sock	*c = s->crypt;
+
+	if (c == NULL)
+		return;
+	if (c->e != NULL) {
+		if (c->pending != NULL)
+			c->e->session_free(c->pending);
+		if (c->ready != NULL)
+			c->e->session_free(c->ready);
+		if (c->enc != NULL)
+			c->e->destroy(c->enc);
+	}
+	if (c->dl != NULL)
+		dlclose(c->dl);
+	free(c->buf);
+	free(c);
+	s->crypt = NULL;
+	s->seal_overhead = 0;
+}
+
+/* session_peer_new: the peer takes the handshake that made it. */
+void
+crypt_peer_new(struct sock *s, struct peer *p)
+{
+	p->crypt = s->crypt->ready;
+	s->crypt->ready = NULL;
+}
+
+void
+crypt_peer_free(struct sock *s, struct peer *p)
+{
+	if (p->crypt != NULL)
+		s->crypt->e->session_free(p->crypt);
+	p->crypt = NULL;
+}
+
+/* Sending. */
+
+/* Take the last committed slot back out of the outbox. */
+static void
+crypt_uncommit(struct sock *s)
+{
+	s->ob.n--;
+	s->st.drops[DROP_SEND_FAILED]++;
+}
+
+/*
+ * The data frame or Ack for p just committed to the outbox (and counted
+ * in tx_datagrams): seal it in place, or take it back.
+ */
+void
+crypt_seal_last(struct sock *s, struct peer *p, nbmq_time now)
+{
+	struct crypt_sock	*c = s->crypt;
+	struct outbox		*ob = &s->ob;
+	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
+				    ob->slot_size;
+	size_t			 n = 0;
+
+	if (now > c->now)
+		c->now = now;
+	b[1] |= FRAME_ENCRYPTED;
+	if (p->crypt != NULL)
+		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
+		    c->now);
+	if (n < FRAME_HDR_SIZE || n > ob->slot_size) {
+		crypt_uncommit(s);
+		s->st.tx_datagrams--;
+		return;
+	}
+	ob->len[ob->n - 1] = (uint32_t)n;
+}
+
+/*
+ * The control frame just committed (session_send_ctl, not yet counted):
+ * Connect and Connected get their handshake, a Heartbeat is sealed,
+ * Disconnected only marked.  0, or -1 when it was taken back.
+ */
+int
+crypt_ctl_last(struct sock *s)
+{
+	struct crypt_sock	*c = s->crypt;
+	struct outbox		*ob = &s->ob;
+	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
+				    ob->slot_size;
+	uint64_t		 id = crypt_get64(b + 2);
+	struct peer		*p;
+	size_t			 n = 0;
+
+	b[1] |= FRAME_ENCRYPTED;
+	switch (b[1] & ~FRAME_ENCRYPTED) {
+	case FK_CONNECT:
+		/* A new attempt: a new handshake (new ephemeral keys). */
+		if (c->pending != NULL)
+			c->e->session_free(c->pending);
+		c->pending = c->e->session_new(c->enc, NBMQ_ENC_INITIATOR);
+		if (c->pending == NULL || c->e->hs_write(c->pending, b,
+		    b + FRAME_HDR_SIZE, ob->slot_size - FRAME_HDR_SIZE, &n) !=
+		    NBMQ_ENC_OK)
+			break;
+		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
+		return 0;
+	case FK_CONNECTED:
+		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL ||
+		    c->e->hs_write(p->crypt, b, b + FRAME_HDR_SIZE,
+		    ob->slot_size - FRAME_HDR_SIZE, &n) != NBMQ_ENC_OK)
+			break;
+		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
+		return 0;
+	case FK_DISCONNECTED:
+		return 0;
+	default:
+		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL)
+			break;
+		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
+		    c->now);
+		if (n < FRAME_HDR_SIZE || n > ob->slot_size)
+			break;
+		ob->len[ob->n - 1] = (uint32_t)n;
+		return 0;
+	}
+	crypt_uncommit(s);
+	return -1;
+}
+
+/* Receiving. */
+
+static enum drop_reason
+crypt_reason(int r)
+{
+	switch (r) {
+	case NBMQ_ENC_REPLAY:
+		return DROP_CRYPT_REPLAY;
+	case NBMQ_ENC_DENIED:
+		return DROP_CRYPT_DENIED;
+	default:
+		return DROP_CRYPT_AUTH;
+	}
+}
+
+/* Bound side: an encrypted Connect. */
+static void
+crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len)
+{
+	struct crypt_sock	*c = s->crypt;
+	char			 who[NBMQ_ENC_WHO_MAX];
+	void			*sess;
+	int			 r;
+
+	if (!s->bound) {
+		s->st.drops[DROP_NOT_BOUND]++;
+		return;
+	}
+	if ((sess = c->e->session_new(c->enc, NBMQ_ENC_RESPONDER)) == NULL) {
+		log_warnx("socket %s: handshake: out of memory", s->name);
+		return;
+	}
+	who[0] = '\0';
+	r = c->e->hs_read(sess, buf, buf + FRAME_HDR_SIZE,
+	    len - FRAME_HDR_SIZE, who, sizeof(who));
+	who[sizeof(who) - 1] = '\0';
+	if (r != NBMQ_ENC_OK) {
+		c->e->session_free(sess);
+		if (r == NBMQ_ENC_DENIED) {
+			crypt_count(s, NULL, DROP_CRYPT_DENIED);
+			crypt_log(s, CR_DENIED, now, "socket %s: Connect from "
+			    "%s refused: %s is not one of its peers", s->name,
+			    addr_str(from), who[0] ? who : "the key");
+		} else if (r == NBMQ_ENC_REPLAY) {
+			crypt_count(s, NULL, DROP_CRYPT_REPLAY);
+			crypt_log(s, CR_REPLAY, now, "socket %s: Connect from "
+			    "%s refused: replayed (not newer than the last "
+			    "one of %s)", s->name, addr_str(from),
+			    who[0] ? who : "its key");
+		} else {
+			crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
+			crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connect "
+			    "from %s refused: the handshake does not verify "
+			    "(made for another key, another encryptor, or "
+			    "damaged)", s->name, addr_str(from));
+		}
+		return;
+	}
+	log_info("socket %s: Connect from %s: %s authenticated", s->name,
+	    addr_str(from), who[0] ? who : "peer");
+	c->ready = sess;
+	session_accept(s, from, now);
+	if (c->ready != NULL) {		/* no session: max_peers */
+		c->e->session_free(c->ready);
+		c->ready = NULL;
+	}
+}
+
+/* Connecting side: an encrypted Connected. */
+static void
+crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    uint64_t id, const uint8_t *buf, size_t len)
+{
+	struct crypt_sock	*c = s->crypt;
+	char			 who[NBMQ_ENC_WHO_MAX];
+	int			 r;
+
+	if (s->bound || !s->connecting || id == 0 ||
+	    (s->remote_valid && !addr_eq(from, &s->remote))) {
+		s->st.drops[DROP_NOT_BOUND]++;
+		return;
+	}
+	if (c->pending == NULL) {
+		/* Answered already (a duplicate), or never asked. */
+		crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
+		return;
+	}
+	who[0] = '\0';
+	r = c->e->hs_read(c->pending, buf, buf + FRAME_HDR_SIZE,
+	    len - FRAME_HDR_SIZE, who, sizeof(who));
+	who[sizeof(who) - 1] = '\0';
+	if (r != NBMQ_ENC_OK) {
+		/* The handshake stays: the real answer may follow. */
+		crypt_count(s, NULL, r == NBMQ_ENC_BAD ? DROP_CRYPT_HANDSHAKE :
+		    crypt_reason(r));
+		crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connected from %s "
+		    "refused: the handshake does not verify", s->name,
+		    addr_str(from));
+		return;
+	}
+	log_info("socket %s: Connected from %s: %s authenticated", s->name,
+	    addr_str(from), who[0] ? who : "peer");
+	c->ready = c->pending;
+	c->pending = NULL;
+	session_connected(s, id, from, now);
+	if (c->ready != NULL) {
+		c->e->session_free(c->ready);
+		c->ready = NULL;
+	}
+}
+
+/*
+ * One datagram on an encrypted socket.  Returns the opened frame (in the
+ * socket's buffer, *lenp its length, kind without 0x80) for sock_input to
+ * go on with, or NULL: handled here (a handshake, Disconnected), or
+ * dropped and counted.
+ */
+const uint8_t *
+crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t *lenp)
+{
+	struct crypt_sock	*c = s->crypt;
+	size_t			 len = *lenp, n = 0;
+	struct peer		*p;
+	uint64_t		 id;
+	int			 r;
+
+	if (now > c->now)
+		c->now = now;
+	if (len < FRAME_HDR_SIZE) {
+		crypt_count(s, NULL, DROP_SHORT);
+		return NULL;
+	}
+	if (buf[0] != FRAME_VERSION) {
+		crypt_count(s, NULL, DROP_VERSION);
+		return NULL;
+	}
+	if (!(buf[1] & FRAME_ENCRYPTED)) {
+		crypt_count(s, NULL, DROP_PLAIN);
+		crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s "
+		    "refused: this socket is encrypted (encryptor %s)", s->name,
+		    crypt_kind_name(buf[1]), addr_str(from), c->e->name);
+		return NULL;
+	}
+	id = crypt_get64(buf + 2);
+	switch (buf[1] & ~FRAME_ENCRYPTED) {
+	case FK_CONNECT:
+		crypt_accept(s, now, from, buf, len);
+		return NULL;
+	case FK_CONNECTED:
+		crypt_connected(s, now, from, id, buf, len);
+		return NULL;
+	case FK_DISCONNECTED:
+		/* Nobody can seal it (the sender lost the session): only
+		 * from where the peer is. */
+		if ((p = sock_peer_by_id(s, id)) == NULL)
+			return NULL;
+		if (!addr_eq(from, &p->addr)) {
+			crypt_count(s, p, DROP_CRYPT_AUTH);
+			return NULL;
+		}
+		session_disconnected(s, id, now);
+		return NULL;
+	}
+	if ((p = sock_peer_by_id(s, id)) == NULL) {
+		session_unknown(s, id, from, now);
+		return NULL;
+	}
+	if (len > CRYPT_BUF_SIZE - FRAME_HDR_SIZE) {
+		crypt_count(s, p, DROP_LENGTH);
+		return NULL;
+	}
+	r = p->crypt == NULL ? NBMQ_ENC_BAD : c->e->open(p->crypt, buf, len,
+	    c->buf + FRAME_HDR_SIZE, &n, now);
+	if (r != NBMQ_ENC_OK || n > len) {
+		crypt_count(s, p, crypt_reason(r == NBMQ_ENC_OK ?
+		    NBMQ_ENC_BAD : r));
+		return NULL;
+	}
+	memcpy(c->buf, buf, FRAME_HDR_SIZE);
+	c->buf[1] &= ~FRAME_ENCRYPTED;
+	*lenp = FRAME_HDR_SIZE + n;
+	return c->buf;
+}

@@ -1,0 +1,532 @@
+/*
+ * ctl.c: the control requests of nbmqctl (nbmq-protocol.h, 0x04xx).
+ *
+ * One function builds each wire struct from the daemon's state
+ * (ctl_build_status, ctl_build_sock, ctl_build_peer, ctl_build_stats), so
+ * what nbmqctl shows is read in one place.  Lists are streamed: one message
+ * per item, then IPC_CTL_END with the count.  A list that does not fit
+ * under the client's output cap goes out in slices as the client reads
+ * (ctl_resume), so a client that does not read holds about a megabyte of
+ * the daemon's memory, not the whole list; peers that come or go between
+ * two slices may be missed or shown in the next one.
+ *
+ * Authority sits at one switch, ctl_request(): the read requests are for
+ * everyone who can open the IPC socket (its mode and group decide), reload
+ * for root and for the daemon's own uid or gid (SO_PEERCRED).
+ */
+#include <sys/types.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nbmqd.h"
+
+_Static_assert(DROP_NREASONS <= NBMQ_IPC_NDROPS, "more drop reasons than "
+    "NBMQ_IPC_NDROPS: raise it and NBMQ_IPC_VERSION");
+_Static_assert(NBMQ_NAME_MAX < NBMQ_IPC_NAME_LEN, "socket names too long");
+
+#define CTL_TEXT_MAX	16384		/* reload errors sent back */
+
+/* A list being sent to one client. */
+struct ctl_list {
+	uint16_t	 type;		/* IPC_CTL_SOCKETS, _PEERS, _REASONS,
+					   _INDEX */
+	uint32_t	 reqid;
+	uint32_t	 handle;	/* next socket: lowest handle >= this */
+	uint32_t	 index;		/* next peer (or reason) by position */
+	uint32_t	 count;		/* items sent */
+	char		 sock[NBMQ_IPC_NAME_LEN];	/* PEERS: "" for all */
+};
+
+/* Milliseconds since t, or IPC_CTL_NEVER for a time that never was. */
+static uint64_t
+ctl_age(nbmq_time t, nbmq_time now)
+{
+	if (t == 0 || t == NBMQ_TIME_NEVER)
+		return IPC_CTL_NEVER;
+	return now > t ? (now - t) / MSEC : 0;
+}
+
+static void
+ctl_stats_add(struct sock_stats *to, const struct sock_stats *from)
+{
+	for (int i = 0; i < DROP_NREASONS; i++)
+		to->drops[i] += from->drops[i];
+	to->rx_datagrams += from->rx_datagrams;
+	to->tx_datagrams += from->tx_datagrams;
+	to->rx_msgs += from->rx_msgs;
+	to->tx_msgs += from->tx_msgs;
+	to->sessions_created += from->sessions_created;
+	to->resends += from->resends;
+	to->giveups += from->giveups;
+}
+
+void
+ctl_sock_closed(const struct dsock *d)
+{
+	ctl_stats_add(&nbmqd->closed_st, &d->core.st);
+	nbmqd->nclosed++;
+}
+
+/* Every socket's counters, the closed ones' included. */
+static void
+ctl_totals(struct sock_stats *t)
+{
+	struct dsock	*d;
+
+	*t = nbmqd->closed_st;
+	TAILQ_FOREACH(d, &nbmqd->socks, entry)
+		ctl_stats_add(t, &d->core.st);
+}
+
+static void
+ctl_build_events(struct ipc_ctl_events *w, const uint64_t pev[PEV_NEVENTS])
+{
+	w->up = pev[PEV_UP];
+	w->down_keepalive = pev[PEV_DOWN_KEEPALIVE];
+	w->down_disconnected = pev[PEV_DOWN_DISCONNECTED];
+	w->down_replaced = pev[PEV_DOWN_REPLACED];
+	w->down_closed = pev[PEV_DOWN_CLOSED];
+	w->address_changed = pev[PEV_ADDRESS];
+}
+
+static void
+ctl_build_status(struct ipc_ctl_status *w, nbmq_time now)
+{
+	struct sock_stats	 t;
+	struct dsock		*d;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->version, sizeof(w->version), "nbmqd %s", NBMQD_VERSION);
+	if (nbmqd->conf != NULL && nbmqd->conf->path != NULL)
+		snprintf(w->config, sizeof(w->config), "%s",
+		    nbmqd->conf->path);
+	w->uptime_ms = ctl_age(nbmqd->started, now);
+	w->pid = (uint32_t)getpid();
+	w->uid = (uint32_t)geteuid();
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		w->sockets++;
+		w->configured += d->configured != 0;
+		w->peers += d->core.npeers;
+	}
+	w->clients = (uint32_t)ipc_client_count();
+	ctl_totals(&t);
+	w->rx_msgs = t.rx_msgs;
+	w->tx_msgs = t.tx_msgs;
+	for (int i = DROP_NONE + 1; i < DROP_NREASONS; i++)
+		w->drops += t.drops[i];
+	w->sessions = t.sessions_created;
+}
+
+static void
+ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
+{
+	const struct sock	*s = &d->core;
+	const struct sub	*u;
+	pid_t			 pid;
+	uid_t			 uid;
+	gid_t			 gid;
+	uint32_t		 n = 0;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", s->name);
+	if (d->fd != -1)
+		addr_fmt(&d->local, w->local, sizeof(w->local));
+	if (!s->bound && d->host != NULL)
+		snprintf(w->remote, sizeof(w->remote), "%s:%u", d->host,
+		    d->port);
+	else if (!s->bound && s->remote_valid)
+		addr_fmt(&s->remote, w->remote, sizeof(w->remote));
+	snprintf(w->state, sizeof(w->state), "%s", d->closing ? "closing" :
+	    s->bound ? "bound" : link_state_names[s->link]);
+	if (s->mapped_at != 0)
+		addr_fmt(&s->mapped, w->mapped, sizeof(w->mapped));
+	w->handle = d->handle;
+	w->type = (uint32_t)s->type;
+	w->flags = (d->configured ? IPC_CTL_SOCK_CONFIGURED : 0) |
+	    (s->bound ? IPC_CTL_SOCK_BOUND : 0) |
+	    (s->connecting ? IPC_CTL_SOCK_CONNECT : 0) |
+	    (d->closing ? IPC_CTL_SOCK_CLOSING : 0);
+	w->peers = s->npeers;
+	w->napps = d->nsubs;
+	TAILQ_FOREACH(u, &d->subs, entry) {
+		if (n == NBMQ_IPC_NPIDS)
+			break;
+		ipc_client_cred(u->c, &pid, &uid, &gid);
+		w->pids[n++] = (uint32_t)pid;
+	}
+	w->ndrops = DROP_NREASONS;
+	w->rq = s->rq_len;
+	w->reasm = s->nreasm;
+	w->queued = s->queued;
+	w->send_hwm = s->o.send_hwm;
+	w->recv_hwm = s->o.recv_hwm;
+	w->rx_datagrams = s->st.rx_datagrams;
+	w->tx_datagrams = s->st.tx_datagrams;
+	w->rx_msgs = s->st.rx_msgs;
+	w->tx_msgs = s->st.tx_msgs;
+	w->sessions = s->st.sessions_created;
+	w->resends = s->st.resends;
+	w->giveups = s->st.giveups;
+	ctl_build_events(&w->ev, d->pev);
+	for (int i = 0; i < DROP_NREASONS; i++)
+		w->drops[i] = s->st.drops[i];
+}
+
+static void
+ctl_build_peer(struct ipc_ctl_peer *w, const struct dsock *d,
+    const struct peer *p, nbmq_time now)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->sock, sizeof(w->sock), "%s", d->core.name);
+	addr_fmt(&p->addr, w->addr, sizeof(w->addr));
+	if (p->prev_addr.u.sa.sa_family != 0)
+		addr_fmt(&p->prev_addr, w->prev_addr, sizeof(w->prev_addr));
+	/* A peer exists only while its session is up. */
+	snprintf(w->state, sizeof(w->state), "%s", link_state_names[LINK_UP]);
+	w->session = p->session;
+	w->up_ms = ctl_age(p->up_since, now);
+	w->last_rx_ms = ctl_age(p->last_seen, now);
+	w->last_tx_ms = ctl_age(p->last_sent, now);
+	w->rx_msgs = p->st.rx_msgs;
+	w->rx_bytes = p->st.rx_bytes;
+	w->tx_msgs = p->st.tx_msgs;
+	w->tx_bytes = p->st.tx_bytes;
+	w->rx_frames = p->st.rx_frames;
+	w->tx_frames = p->st.tx_frames;
+	w->resends = p->st.resends;
+	w->giveups = p->st.giveups;
+	w->sendq = p->sendq_len;
+	w->inflight = p->inflight;
+	w->reach = p->reach & 0xff;
+	w->ndrops = DROP_NREASONS;
+	for (int i = 0; i < DROP_NREASONS; i++)
+		w->drops[i] = p->st.drops[i];
+}
+
+static void
+ctl_build_stats(struct ipc_ctl_stats *w, nbmq_time now)
+{
+	struct sock_stats	 t;
+	struct dsock		*d;
+
+	memset(w, 0, sizeof(*w));
+	w->uptime_ms = ctl_age(nbmqd->started, now);
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		w->sockets++;
+		w->peers += d->core.npeers;
+	}
+	w->sockets_closed = nbmqd->nclosed;
+	ctl_totals(&t);
+	w->rx_datagrams = t.rx_datagrams;
+	w->tx_datagrams = t.tx_datagrams;
+	w->rx_msgs = t.rx_msgs;
+	w->tx_msgs = t.tx_msgs;
+	w->sessions = t.sessions_created;
+	w->resends = t.resends;
+	w->giveups = t.giveups;
+	ctl_build_events(&w->ev, nbmqd->pev);
+	w->ndrops = DROP_NREASONS;
+	for (int i = 0; i < DROP_NREASONS; i++)
+		w->drops[i] = t.drops[i];
+}
+
+/* One name of a stun socket's index (stunsrv.c). */
+static void
+ctl_build_index(struct ipc_ctl_index *w, const struct dsock *d,
+    const struct stun_entry *e, nbmq_time now)
+{
+	nbmq_time	 exp = stunsrv_expiry(&d->core, e);
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->sock, sizeof(w->sock), "%s", d->core.name);
+	snprintf(w->name, sizeof(w->name), "%s", e->name);
+	addr_fmt(&e->addr, w->addr, sizeof(w->addr));
+	w->registered_ms = ctl_age(e->first, now);
+	w->refreshed_ms = ctl_age(e->last, now);
+	w->expires_ms = exp > now ? (exp - now) / MSEC : 0;
+	w->refreshes = e->refreshes;
+	w->lookups = e->lookups;
+}
+
+static void
+ctl_build_reason(struct ipc_ctl_reason *w, uint32_t i)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = i;
+	snprintf(w->name, sizeof(w->name), "%s", drop_reason_names[i]);
+}
+
+/* The socket with the lowest handle >= handle (and the name, if given). */
+static struct dsock *
+ctl_sock_from(uint32_t handle, const char *name)
+{
+	struct dsock	*d, *best = NULL;
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		if (d->handle < handle || (best != NULL &&
+		    d->handle >= best->handle))
+			continue;
+		if (*name != '\0' && strcmp(d->core.name, name) != 0)
+			continue;
+		best = d;
+	}
+	return best;
+}
+
+static struct dsock *
+ctl_sock_by_name(const char *name)
+{
+	struct dsock	*d;
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry)
+		if (strcmp(d->core.name, name) == 0)
+			return d;
+	return NULL;
+}
+
+/* Items until the output is full; 1 while more are to come. */
+static int
+ctl_list_more(struct client *c, struct ctl_list *l, nbmq_time now)
+{
+	struct ipc_ctl_reason	 r;
+	struct ipc_ctl_sock	 ws;
+	struct ipc_ctl_peer	 wp;
+	struct ipc_ctl_index	 wi;
+	const struct stun_entry	*e;
+	struct dsock		*d;
+	struct peer		*p;
+	uint32_t		 i;
+
+	if (l->type == IPC_CTL_REASONS) {
+		if (l->index == 0)
+			l->index = DROP_NONE + 1;
+		for (; l->index < DROP_NREASONS; l->index++, l->count++) {
+			if (ipc_client_backlogged(c))
+				return 1;
+			ctl_build_reason(&r, l->index);
+			ipc_send_msg(c, IPC_CTL_REASON, 0, l->reqid, &r,
+			    sizeof(r), NULL, 0);
+		}
+		return 0;
+	}
+	while ((d = ctl_sock_from(l->handle, l->sock)) != NULL) {
+		/* The socket of the last slice may be gone: start afresh. */
+		if (d->handle != l->handle) {
+			l->handle = d->handle;
+			l->index = 0;
+		}
+		if (l->type == IPC_CTL_SOCKETS) {
+			if (ipc_client_backlogged(c))
+				return 1;
+			ctl_build_sock(&ws, d);
+			ipc_send_msg(c, IPC_CTL_SOCKET_INFO, 0, l->reqid, &ws,
+			    sizeof(ws), NULL, 0);
+			l->count++;
+		} else if (l->type == IPC_CTL_INDEX) {
+			/* Names: back to where the last slice stopped. */
+			i = 0;
+			e = stunsrv_first(&d->core);
+			while (e != NULL && i < l->index) {
+				e = TAILQ_NEXT(e, entry);
+				i++;
+			}
+			for (; e != NULL; e = TAILQ_NEXT(e, entry)) {
+				if (ipc_client_backlogged(c))
+					return 1;
+				ctl_build_index(&wi, d, e, now);
+				ipc_send_msg(c, IPC_CTL_INDEX_ENTRY, 0,
+				    l->reqid, &wi, sizeof(wi), NULL, 0);
+				l->index++;
+				l->count++;
+			}
+		} else {
+			/* Peers: back to where the last slice stopped. */
+			i = 0;
+			p = TAILQ_FIRST(&d->core.peers);
+			while (p != NULL && i < l->index) {
+				p = TAILQ_NEXT(p, entry);
+				i++;
+			}
+			for (; p != NULL; p = TAILQ_NEXT(p, entry)) {
+				if (ipc_client_backlogged(c))
+					return 1;
+				ctl_build_peer(&wp, d, p, now);
+				ipc_send_msg(c, IPC_CTL_PEER_INFO, 0, l->reqid,
+				    &wp, sizeof(wp), NULL, 0);
+				l->index++;
+				l->count++;
+			}
+		}
+		if (d->handle == UINT32_MAX)
+			break;
+		l->handle = d->handle + 1;
+		l->index = 0;
+	}
+	return 0;
+}
+
+static void
+ctl_list_run(struct client *c)
+{
+	struct ctl_list		**lp = ipc_client_ctl(c), *l = *lp;
+	struct ipc_ctl_end	  end;
+
+	if (ctl_list_more(c, l, daemon_now()))
+		return;
+	memset(&end, 0, sizeof(end));
+	end.count = l->count;
+	ipc_send_msg(c, IPC_CTL_END, 0, l->reqid, &end, sizeof(end), NULL, 0);
+	free(l);
+	*lp = NULL;
+}
+
+void
+ctl_resume(struct client *c)
+{
+	if (*ipc_client_ctl(c) != NULL)
+		ctl_list_run(c);
+}
+
+void
+ctl_client_gone(struct client *c)
+{
+	struct ctl_list	**lp = ipc_client_ctl(c);
+
+	free(*lp);
+	*lp = NULL;
+}
+
+static void
+ctl_list_start(struct client *c, const struct nbmq_ipc_hdr *h,
+    const char *sock)
+{
+	struct ctl_list	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
+		return;
+	}
+	l->type = h->type;
+	l->reqid = h->reqid;
+	snprintf(l->sock, sizeof(l->sock), "%s", sock);
+	*ipc_client_ctl(c) = l;
+	ctl_list_run(c);
+}
+
+static void
+ctl_reload(struct client *c, const struct nbmq_ipc_hdr *h)
+{
+	char	*err = NULL;
+	pid_t	 pid;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 r;
+
+	ipc_client_cred(c, &pid, &uid, &gid);
+	log_info("reload requested by pid %d (uid %d)", (int)pid, (int)uid);
+	r = reload_config(&err);
+	if (err != NULL && strlen(err) > CTL_TEXT_MAX)
+		strcpy(err + CTL_TEXT_MAX - 4, "...");
+	ipc_send_result(c, h, r == 0 ? 0 : EINVAL, 0, 0,
+	    err != NULL && *err != '\0' ? err : NULL);
+	free(err);
+}
+
+/* The one place that decides who may do what. */
+static int
+ctl_allowed(struct client *c, uint16_t type)
+{
+	pid_t	pid;
+	uid_t	uid;
+	gid_t	gid;
+
+	if (type != IPC_CTL_RELOAD)
+		return 1;
+	ipc_client_cred(c, &pid, &uid, &gid);
+	return uid == 0 || uid == geteuid() || gid == getegid();
+}
+
+const char *
+ctl_request(struct client *c, const struct nbmq_ipc_hdr *h,
+    const uint8_t *p)
+{
+	struct ipc_ctl_req	 req;
+	struct ipc_ctl_status	 st;
+	struct ipc_ctl_stats	 ss;
+	struct dsock		*d;
+	char			 why[NBMQ_IPC_NAME_LEN + 64];
+	uint32_t		 size;
+	nbmq_time		 now = daemon_now();
+
+	if (h->reqid == 0)
+		return "control request without id";
+	switch (h->type) {
+	case IPC_CTL_STATUS:
+	case IPC_CTL_SOCKETS:
+	case IPC_CTL_PEERS:
+	case IPC_CTL_STATS:
+	case IPC_CTL_REASONS:
+	case IPC_CTL_RELOAD:
+	case IPC_CTL_INDEX:
+		break;
+	default:
+		return "unknown control request";
+	}
+	memset(&req, 0, sizeof(req));
+	size = ipc_fixed_size(h->type);
+	if (ipc_fixed_decode(h->type, p, h->len, size ? &req : NULL,
+	    size) != 0)
+		return "malformed control request";
+	if (!ctl_allowed(c, h->type)) {
+		ipc_send_result(c, h, EPERM, 0, 0, "only root or the daemon's "
+		    "user or group may do that");
+		return NULL;
+	}
+	switch (h->type) {
+	case IPC_CTL_STATUS:
+		ctl_build_status(&st, now);
+		ipc_send_msg(c, IPC_CTL_STATUS_INFO, 0, h->reqid, &st,
+		    sizeof(st), NULL, 0);
+		break;
+	case IPC_CTL_STATS:
+		ctl_build_stats(&ss, now);
+		ipc_send_msg(c, IPC_CTL_STATS_INFO, 0, h->reqid, &ss,
+		    sizeof(ss), NULL, 0);
+		break;
+	case IPC_CTL_PEERS:
+		if (req.sock[0] != '\0' && ctl_sock_by_name(req.sock) == NULL) {
+			snprintf(why, sizeof(why), "no socket named %s",
+			    req.sock);
+			ipc_send_result(c, h, ENXIO, 0, 0, why);
+			break;
+		}
+		ctl_list_start(c, h, req.sock);
+		break;
+	case IPC_CTL_INDEX:
+		if (req.sock[0] != '\0' && (d = ctl_sock_by_name(req.sock)) ==
+		    NULL) {
+			snprintf(why, sizeof(why), "no socket named %s",
+			    req.sock);
+			ipc_send_result(c, h, ENXIO, 0, 0, why);
+			break;
+		}
+		if (req.sock[0] != '\0' && d->core.type != NBMQ_STUN) {
+			snprintf(why, sizeof(why), "%s is not a stun socket",
+			    req.sock);
+			ipc_send_result(c, h, EINVAL, 0, 0, why);
+			break;
+		}
+		ctl_list_start(c, h, req.sock);
+		break;
+	case IPC_CTL_SOCKETS:
+	case IPC_CTL_REASONS:
+		ctl_list_start(c, h, "");
+		break;
+	case IPC_CTL_RELOAD:
+		ctl_reload(c, h);
+		break;
+	}
+	return NULL;
+}

@@ -1,0 +1,529 @@
+/*
+ * stunsrv.c: a socket of type stun (PROTOCOL.md 4.1 and 5).
+ *
+ * It answers STUN Binding requests (RFC 5389/8489; RFC 3489 requests with
+ * MAPPED-ADDRESS), keeps the index of names (NBMQ-NAME -> mapped address,
+ * expiring 3 stun_refresh_ivl after the last refresh), answers NBMQ-TARGET
+ * lookups with NBMQ-PEER-ADDRESS and introduces the requester to the
+ * target with a Binding indication, so both start hole punching at once.
+ *
+ * Abuse limits:
+ *  - Every answer costs a token from the source's bucket (STUNSRV_SOURCES
+ *    hashed buckets, STUNSRV_SRC_RATE per second) and from the socket's;
+ *    requests beyond them are dropped and counted (stun_rate_limited).
+ *  - No amplification beyond the RFC's own: a success response carries the
+ *    mandatory attributes (XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS for RFC
+ *    3489; NBMQ-PEER-ADDRESS for a lookup; FINGERPRINT when the request
+ *    had one), and the optional ones (MAPPED-ADDRESS for RFC 5389 clients,
+ *    SOFTWARE) only while the response stays within the request's own
+ *    size.  So an answer is never larger than max(request, the smallest
+ *    response the RFC allows): at most 52 bytes (IPv6, with FINGERPRINT)
+ *    for the smallest (20-byte) request.  Error responses carry ERROR-CODE
+ *    and, for 420, UNKNOWN-ATTRIBUTES (2 bytes per 4-byte attribute of the
+ *    request, at most STUN_MAX_UNKNOWN).
+ *  - Binding indications to one registered name: STUNSRV_INTRO_RATE per
+ *    second, bursts of STUNSRV_INTRO_BURST (a few peers connecting at
+ *    once), so a flood of lookups cannot make the target punch towards
+ *    many addresses; a requester that was not introduced asks again.
+ *  - At most stun_index_max names; new names beyond are refused (508).
+ *  - stun_allow: only those networks may register or look up names
+ *    (others get 403); plain Binding requests are answered for everyone.
+ * Names are not authenticated: the latest registration of a name wins (a
+ * NAT rebinding moves it); stun_allow is the protection.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbmqd.h"
+
+#define STUNSRV_SOURCES		256
+#define STUNSRV_SRC_RATE	20.0
+#define STUNSRV_SRC_BURST	40.0
+#define STUNSRV_RATE		5000.0
+#define STUNSRV_BURST		10000.0
+#define STUNSRV_INTRO_RATE	2.0
+#define STUNSRV_INTRO_BURST	5.0
+#define STUNSRV_EXPIRE_REFRESHES 3
+#define STUNSRV_SOFTWARE	"nbmqd " NBMQD_VERSION
+
+struct stunsrv_tokens {
+	nbmq_time	 at;
+	double		 n;
+	int		 used;
+};
+
+struct stunsrv {
+	struct hmap		 by_name;
+	struct stun_entry_list	 lru;
+	uint32_t		 n;
+	uint64_t		 max;
+	struct stun_net		 allow[STUN_ALLOW_MAX];
+	size_t			 nallow;
+	struct stunsrv_tokens	 src[STUNSRV_SOURCES], all;
+	uint64_t		 full;	/* refusals at stun_index_max */
+};
+
+/* The allow list. */
+
+static int
+stunsrv_parse_net(const char *text, struct stun_net *n, char *why,
+    size_t whylen)
+{
+	char		 buf[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned long	 bits;
+	unsigned int	 max;
+	char		*end;
+
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(why, whylen, "\"%.64s\" is not a network", text);
+		return -1;
+	}
+	strcpy(buf, text);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else {
+		snprintf(why, whylen, "\"%.64s\" is not an address (like "
+		    "10.0.0.0/8 or 2001:db8::/32)", text);
+		return -1;
+	}
+	n->bits = max;
+	if (slash != NULL) {
+		bits = strtoul(slash, &end, 10);
+		if (*slash == '\0' || !isdigit((unsigned char)*slash) ||
+		    *end != '\0' || bits > max) {
+			snprintf(why, whylen, "\"%.64s\": the prefix length "
+			    "must be 0 to %u", text, max);
+			return -1;
+		}
+		n->bits = (unsigned int)bits;
+	}
+	/* Host bits are not part of the network. */
+	for (unsigned int i = 0; i < 16; i++) {
+		if (i * 8 >= n->bits)
+			n->addr[i] = 0;
+		else if (i * 8 + 8 > n->bits)
+			n->addr[i] &= (uint8_t)(0xff <<
+			    (8 - (n->bits - i * 8)));
+	}
+	return 0;
+}
+
+int
+stunsrv_parse_allow(const char *text, struct stun_net *nets, size_t max,
+    char *why, size_t whylen)
+{
+	char	 word[INET6_ADDRSTRLEN + 8];
+	size_t	 n = 0, len;
+
+	while (*text != '\0') {
+		while (*text == ',' || isspace((unsigned char)*text))
+			text++;
+		if (*text == '\0')
+			break;
+		len = strcspn(text, ", \t");
+		if (len >= sizeof(word)) {
+			snprintf(why, whylen, "\"%.40s...\" is not a network",
+			    text);
+			return -1;
+		}
+		memcpy(word, text, len);
+		word[len] = '\0';
+		text += len;
+		if (n == max) {
+			snprintf(why, whylen, "at most %zu networks", max);
+			return -1;
+		}
+		if (stunsrv_parse_net(word, &nets[n], why, whylen) != 0)
+			return -1;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(why, whylen, "expected networks like 10.0.0.0/8, "
+		    "192.168.0.0/16");
+		return -1;
+	}
+	return (int)n;
+}
+
+static int
+stunsrv_allowed(const struct stunsrv *srv, const struct nbaddr *a)
+{
+	const uint8_t	*p;
+	size_t		 i;
+	unsigned int	 b;
+
+	if (srv->nallow == 0)
+		return 1;
+	if (a->u.sa.sa_family == AF_INET)
+		p = (const uint8_t *)&a->u.sin.sin_addr;
+	else if (a->u.sa.sa_family == AF_INET6)
+		p = a->u.sin6.sin6_addr.s6_addr;
+	else
+		return 0;
+	for (i = 0; i < srv->nallow; i++) {
+		const struct stun_net *n = &srv->allow[i];
+
+		if (n->family != a->u.sa.sa_family)
+			continue;
+		for (b = 0; b < n->bits; b++)
+			if (((p[b / 8] ^ n->addr[b / 8]) >> (7 - b % 8)) & 1)
+				break;
+		if (b == n->bits)
+			return 1;
+	}
+	return 0;
+}
+
+/* Set up. */
+
+static struct stunsrv *
+stunsrv_get(struct sock *s)
+{
+	struct stunsrv	*srv;
+
+	if (s->stunsrv != NULL)
+		return s->stunsrv;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return NULL;
+	hmap_init(&srv->by_name);
+	TAILQ_INIT(&srv->lru);
+	srv->max = STUN_INDEX_MAX_DEFAULT;
+	s->stunsrv = srv;
+	return srv;
+}
+
+int
+stunsrv_configure(struct sock *s, const char *allow, uint64_t index_max,
+    char *why, size_t whylen)
+{
+	struct stunsrv	*srv;
+	int		 n = 0;
+
+	if ((srv = stunsrv_get(s)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (allow != NULL && (n = stunsrv_parse_allow(allow, srv->allow,
+	    STUN_ALLOW_MAX, why, whylen)) < 0)
+		return -1;
+	srv->nallow = (size_t)n;
+	srv->max = index_max > 0 ? index_max : STUN_INDEX_MAX_DEFAULT;
+	return 0;
+}
+
+static void
+stunsrv_entry_free(struct stunsrv *srv, struct stun_entry *e)
+{
+	hmap_remove(&srv->by_name, &e->node);
+	TAILQ_REMOVE(&srv->lru, e, entry);
+	srv->n--;
+	free(e);
+}
+
+void
+stunsrv_free(struct sock *s)
+{
+	struct stunsrv		*srv = s->stunsrv;
+	struct stun_entry	*e;
+
+	if (srv == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&srv->lru)) != NULL)
+		stunsrv_entry_free(srv, e);
+	hmap_free(&srv->by_name);
+	free(srv);
+	s->stunsrv = NULL;
+}
+
+/* The index. */
+
+static struct stun_entry *
+stunsrv_find(const struct stunsrv *srv, const char *name)
+{
+	struct hnode	*n;
+
+	for (n = hmap_find(&srv->by_name, fnv1a64(name, strlen(name)));
+	    n != NULL; n = hmap_next(n)) {
+		struct stun_entry *e = (struct stun_entry *)n;
+
+		if (strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+nbmq_time
+stunsrv_expiry(const struct sock *s, const struct stun_entry *e)
+{
+	return e->last + STUNSRV_EXPIRE_REFRESHES * s->o.stun_refresh_ivl;
+}
+
+/* NBMQ-NAME from src: 0, or the error code to answer. */
+static int
+stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
+    const struct nbaddr *src, nbmq_time now)
+{
+	struct stun_entry	*e;
+	char			 old[64];
+
+	if ((e = stunsrv_find(srv, name)) != NULL) {
+		if (!addr_eq(&e->addr, src)) {
+			addr_fmt(&e->addr, old, sizeof(old));
+			log_info("socket %s: index: %s moved %s -> %s", s->name,
+			    name, old, addr_str(src));
+			e->addr = *src;
+		} else
+			log_debug("socket %s: index: %s at %s refreshed",
+			    s->name, name, addr_str(src));
+		e->last = now;
+		e->refreshes++;
+		TAILQ_REMOVE(&srv->lru, e, entry);
+		TAILQ_INSERT_TAIL(&srv->lru, e, entry);
+		return 0;
+	}
+	if (srv->n >= srv->max) {
+		/* Logged at the 1st, 2nd, 4th, 8th... refusal. */
+		srv->full++;
+		if ((srv->full & (srv->full - 1)) == 0)
+			log_warnx("socket %s: index full (stun_index_max "
+			    "%llu): %s at %s refused (%llu so far)", s->name,
+			    (unsigned long long)srv->max, name, addr_str(src),
+			    (unsigned long long)srv->full);
+		return STUN_ERR_CAPACITY;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return 500;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->addr = *src;
+	e->first = e->last = now;
+	if (hmap_insert(&srv->by_name, &e->node, fnv1a64(name,
+	    strlen(name))) == -1) {
+		free(e);
+		return 500;
+	}
+	TAILQ_INSERT_TAIL(&srv->lru, e, entry);
+	srv->n++;
+	log_info("socket %s: index: %s at %s (%u name%s)", s->name, name,
+	    addr_str(src), srv->n, srv->n == 1 ? "" : "s");
+	return 0;
+}
+
+/* Refill a token bucket; 1 if a token could be taken. */
+static int
+stunsrv_take(struct stunsrv_tokens *t, nbmq_time now, double rate,
+    double burst)
+{
+	if (!t->used) {
+		t->n = burst;
+		t->used = 1;
+	} else if (now > t->at)
+		t->n += (double)(now - t->at) / NSEC * rate;
+	if (t->n > burst)
+		t->n = burst;
+	t->at = now;
+	return t->n >= 1.0;
+}
+
+/* Answers. */
+
+static void
+stunsrv_error(struct sock *s, const struct nbaddr *to,
+    const struct stun_msg *req, int code)
+{
+	uint8_t		 buf[STUN_MSG_MAX];
+	struct stun_out	 o;
+
+	stun_begin(&o, buf, sizeof(buf), STUN_BINDING_ERROR, req, NULL);
+	if (stun_put_error(&o, code, stun_error_text(code)) == -1)
+		return;
+	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE &&
+	    stun_put_unknown(&o, req->unknown, req->nunknown) == -1)
+		return;
+	stun_send(s, to, buf, stun_finish(&o, req->fingerprint));
+}
+
+/*
+ * The success response to req from `to` (src: the same, unmapped), with
+ * NBMQ-PEER-ADDRESS when peer is not NULL; optional attributes within the
+ * request's own size (the comment on top).
+ */
+static void
+stunsrv_success(struct sock *s, const struct nbaddr *to,
+    const struct nbaddr *src, const struct stun_msg *req, size_t reqlen,
+    const struct nbaddr *peer)
+{
+	uint8_t		 buf[STUN_MSG_MAX];
+	struct stun_out	 o;
+	size_t		 fp = req->fingerprint ? 8 : 0, budget, soft;
+
+	soft = 4 + ((sizeof(STUNSRV_SOFTWARE) - 1 + 3) & ~(size_t)3);
+	budget = STUN_HDR_SIZE + stun_addr_attr_size(src) +
+	    (peer != NULL ? stun_addr_attr_size(peer) : 0) + fp;
+	if (reqlen > budget)
+		budget = reqlen;
+	stun_begin(&o, buf, sizeof(buf), STUN_BINDING_SUCCESS, req, NULL);
+	if (req->classic) {
+		if (stun_put_addr(&o, STUN_A_MAPPED_ADDRESS, src, 0) == -1)
+			return;
+	} else {
+		if (stun_put_addr(&o, STUN_A_XOR_MAPPED_ADDRESS, src, 1) == -1)
+			return;
+		if (peer != NULL && stun_put_addr(&o,
+		    STUN_A_NBMQ_PEER_ADDRESS, peer, 1) == -1)
+			return;
+		if (o.len + stun_addr_attr_size(src) + fp <= budget)
+			stun_put_addr(&o, STUN_A_MAPPED_ADDRESS, src, 0);
+	}
+	if (o.len + soft + fp <= budget)
+		stun_put_attr(&o, STUN_A_SOFTWARE, STUNSRV_SOFTWARE,
+		    sizeof(STUNSRV_SOFTWARE) - 1);
+	stun_send(s, to, buf, stun_finish(&o, req->fingerprint));
+}
+
+/* Tell the target who wants it: a Binding indication with the requester. */
+static void
+stunsrv_introduce(struct sock *s, struct stun_entry *e,
+    const struct nbaddr *from, const struct nbaddr *src, nbmq_time now)
+{
+	uint8_t		 buf[STUN_MSG_MAX], txid[12];
+	struct stun_out	 o;
+	struct nbaddr	 to;
+
+	/* The entry's bucket: full when it was made (intro_at 0). */
+	if (e->intro_at == 0)
+		e->intro_tokens = STUNSRV_INTRO_BURST;
+	else if (now > e->intro_at)
+		e->intro_tokens += (double)(now - e->intro_at) / NSEC *
+		    STUNSRV_INTRO_RATE;
+	if (e->intro_tokens > STUNSRV_INTRO_BURST)
+		e->intro_tokens = STUNSRV_INTRO_BURST;
+	e->intro_at = now;
+	if (e->intro_tokens < 1.0)
+		return;
+	/* The target's address in the family of this socket. */
+	if (stun_addr_for_family(&e->addr, from->u.sa.sa_family, &to) != 0)
+		return;
+	e->intro_tokens -= 1.0;
+	stun_txid(s, txid);
+	stun_begin(&o, buf, sizeof(buf), STUN_BINDING_INDICATION, NULL, txid);
+	if (stun_put_addr(&o, STUN_A_NBMQ_PEER_ADDRESS, src, 1) == -1)
+		return;
+	stun_send(s, &to, buf, stun_finish(&o, 1));
+}
+
+void
+stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len)
+{
+	struct stunsrv		*srv;
+	struct stunsrv_tokens	*src_tokens;
+	struct stun_entry	*e = NULL;
+	struct stun_msg		 m;
+	struct nbaddr		 src;
+	enum drop_reason	 why;
+	int			 code = 0;
+
+	if ((srv = stunsrv_get(s)) == NULL)
+		return;
+	if ((why = stun_parse(buf, len, &m)) != DROP_NONE) {
+		s->st.drops[why]++;
+		return;
+	}
+	if (m.type == STUN_BINDING_INDICATION)
+		return;		/* a keepalive: nothing to answer */
+	if (m.type != STUN_BINDING_REQUEST) {
+		s->st.drops[DROP_STUN_UNEXPECTED]++;
+		return;
+	}
+	src_tokens = &srv->src[addr_hash(from) % STUNSRV_SOURCES];
+	if (!stunsrv_take(src_tokens, now, STUNSRV_SRC_RATE,
+	    STUNSRV_SRC_BURST) ||
+	    !stunsrv_take(&srv->all, now, STUNSRV_RATE, STUNSRV_BURST)) {
+		s->st.drops[DROP_STUN_RATE]++;
+		return;
+	}
+	src_tokens->n -= 1.0;
+	srv->all.n -= 1.0;
+	stun_unmap(from, &src);
+
+	if (m.nunknown > 0)
+		code = STUN_ERR_UNKNOWN_ATTRIBUTE;
+	else if ((m.name[0] != '\0' || m.target[0] != '\0') &&
+	    !stunsrv_allowed(srv, &src))
+		code = STUN_ERR_FORBIDDEN;
+	else if (m.name[0] != '\0')
+		code = stunsrv_register(s, srv, m.name, &src, now);
+	if (code == 0 && m.target[0] != '\0') {
+		if ((e = stunsrv_find(srv, m.target)) == NULL) {
+			log_debug("socket %s: %s asks for %s: unknown",
+			    s->name, addr_str(&src), m.target);
+			code = STUN_ERR_UNKNOWN_NAME;
+		} else {
+			char	 at[64];
+
+			e->lookups++;
+			addr_fmt(&e->addr, at, sizeof(at));
+			log_debug("socket %s: %s asks for %s: at %s", s->name,
+			    addr_str(&src), m.target, at);
+		}
+	}
+	if (code == STUN_ERR_FORBIDDEN || code == STUN_ERR_CAPACITY)
+		s->st.drops[DROP_STUN_REFUSED]++;
+	if (code != 0) {
+		stunsrv_error(s, from, &m, code);
+		return;
+	}
+	stunsrv_success(s, from, &src, &m, len, e != NULL ? &e->addr : NULL);
+	if (e != NULL)
+		stunsrv_introduce(s, e, from, &src, now);
+}
+
+/* Timers: entries that missed 3 refreshes go. */
+
+nbmq_time
+stunsrv_next_deadline(const struct sock *s)
+{
+	const struct stun_entry	*e;
+
+	if (s->stunsrv == NULL || (e = TAILQ_FIRST(&s->stunsrv->lru)) == NULL)
+		return NBMQ_TIME_NEVER;
+	return stunsrv_expiry(s, e);
+}
+
+void
+stunsrv_timers(struct sock *s, nbmq_time now)
+{
+	struct stunsrv		*srv = s->stunsrv;
+	struct stun_entry	*e;
+
+	if (srv == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&srv->lru)) != NULL &&
+	    stunsrv_expiry(s, e) <= now) {
+		log_info("socket %s: index: %s at %s expired (no refresh for "
+		    "%llu s)", s->name, e->name, addr_str(&e->addr),
+		    (unsigned long long)((now - e->last) / NSEC));
+		stunsrv_entry_free(srv, e);
+	}
+}
+
+const struct stun_entry *
+stunsrv_first(const struct sock *s)
+{
+	return s->stunsrv != NULL ? TAILQ_FIRST(&s->stunsrv->lru) : NULL;
+}
+
+uint32_t
+stunsrv_count(const struct sock *s)
+{
+	return s->stunsrv != NULL ? s->stunsrv->n : 0;
+}

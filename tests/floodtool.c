@@ -1,0 +1,298 @@
+/*
+ * floodtool: floods for tests/int_floods.sh, loopback only.
+ *
+ *   floodtool random [-n COUNT] [-s SEED] HOST PORT
+ *       COUNT random datagrams (default 1,000,000; lengths 0..600, a third
+ *       of them with NBMQ's version byte and a kind that the daemon must
+ *       drop: data, Connected, Heartbeat, Ack, unknown, encrypted; so that
+ *       every parser path sees traffic) from one socket, with sendmmsg
+ *   floodtool connects [-n COUNT] [-p SOCKETS] HOST PORT
+ *       COUNT Connect frames, each from a fresh source port: SOCKETS
+ *       sockets (default 500) open at a time, one Connect each, then all
+ *       are closed and the next batch opens
+ *   floodtool clients -n COUNT
+ *       try COUNT nbmq_socket_new() at once ($NBMQ_SOCKET); print
+ *       "opened K refused R other O" (R: failed with EUSERS), close all
+ *   floodtool noread -b ADDR [-H RECV_HWM]
+ *       a dealer bound to ADDR that never reads (until killed)
+ *   floodtool send -c ADDR -n COUNT [-z SIZE]
+ *       COUNT messages of SIZE bytes (default 1000), blocking sends
+ *
+ * Exit 0 on success, 1 on error, 2 on usage.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nbmq.h"
+
+#define BATCH	64
+#define MAXLEN	600
+
+static uint64_t	rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: floodtool random [-n count] [-s seed] host port\n"
+	    "       floodtool connects [-n count] [-p sockets] host port\n"
+	    "       floodtool clients -n count\n"
+	    "       floodtool noread -b addr [-H recv_hwm]\n"
+	    "       floodtool send -c addr -n count [-z size]\n");
+	return 2;
+}
+
+static int
+flood_random(const struct sockaddr_in *to, long count)
+{
+	static uint8_t	 bufs[BATCH][MAXLEN];
+	struct mmsghdr	 mm[BATCH];
+	struct iovec	 iov[BATCH];
+	long		 sent = 0;
+	int		 fd;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
+		perror("socket");
+		return 1;
+	}
+	while (sent < count) {
+		int n = count - sent < BATCH ? (int)(count - sent) : BATCH;
+
+		for (int i = 0; i < n; i++) {
+			size_t len = rnd() % (MAXLEN + 1);
+
+			for (size_t j = 0; j < len; j += 8) {
+				uint64_t v = rnd();
+
+				memcpy(bufs[i] + j, &v, len - j < 8 ? len - j :
+				    8);
+			}
+			if (len >= 2 && rnd() % 3 == 0) {
+				/* Never Connect (1) nor Disconnected (3):
+				 * everything else must be dropped. */
+				static const uint8_t kinds[] = { 0, 2, 4, 5,
+				    6, 0x80 };
+
+				bufs[i][0] = 0x01;
+				bufs[i][1] = kinds[rnd() % sizeof(kinds)];
+			}
+			if (len >= 2 && bufs[i][0] == 0x01 &&
+			    (bufs[i][1] == 1 || bufs[i][1] == 3))
+				bufs[i][1] = 4;
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = len;
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_name = (void *)to;
+			mm[i].msg_hdr.msg_namelen = sizeof(*to);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = sendmmsg(fd, mm, (unsigned)n, 0);
+		if (n == -1) {
+			if (errno == EINTR || errno == ENOBUFS ||
+			    errno == EAGAIN || errno == ECONNREFUSED)
+				continue;
+			perror("sendmmsg");
+			close(fd);
+			return 1;
+		}
+		sent += n;
+	}
+	close(fd);
+	printf("ok %ld random datagrams sent\n", sent);
+	return 0;
+}
+
+static int
+flood_connects(const struct sockaddr_in *to, long count, int nsock)
+{
+	static const uint8_t connect_frame[10] = { 0x01, 0x01 };
+	int	*fds;
+	long	 sent = 0;
+
+	if ((fds = calloc((size_t)nsock, sizeof(int))) == NULL)
+		return 1;
+	while (sent < count) {
+		int n = count - sent < nsock ? (int)(count - sent) : nsock;
+
+		for (int i = 0; i < n; i++) {
+			if ((fds[i] = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
+				perror("socket");
+				return 1;
+			}
+			/* A fresh ephemeral port for each, like many hosts. */
+			if (sendto(fds[i], connect_frame, sizeof(connect_frame),
+			    0, (const struct sockaddr *)to, sizeof(*to)) ==
+			    (ssize_t)sizeof(connect_frame))
+				sent++;
+		}
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+	}
+	free(fds);
+	printf("ok %ld Connects sent\n", sent);
+	return 0;
+}
+
+static int
+flood_clients(long count)
+{
+	nbmq_ctx	 *ctx = nbmq_ctx_new(NULL);
+	nbmq_socket	**s;
+	long		  opened = 0, refused = 0, other = 0;
+	int		  first_other = 0;
+
+	if (ctx == NULL || (s = calloc((size_t)count, sizeof(*s))) == NULL)
+		return 1;
+	for (long i = 0; i < count; i++) {
+		if ((s[i] = nbmq_socket_new(ctx, NBMQ_DEALER)) != NULL)
+			opened++;
+		else if (errno == EUSERS)
+			refused++;
+		else if (other++ == 0)
+			first_other = errno;
+	}
+	printf("opened %ld refused %ld other %ld", opened, refused, other);
+	if (other > 0)
+		printf(" (%s)", nbmq_strerror(first_other));
+	printf("\n");
+	for (long i = 0; i < count; i++)
+		if (s[i] != NULL)
+			nbmq_close(s[i]);
+	free(s);
+	nbmq_ctx_destroy(ctx);
+	return 0;
+}
+
+static int
+noread(const char *addr, int64_t hwm)
+{
+	nbmq_ctx	*ctx = nbmq_ctx_new(NULL);
+	nbmq_socket	*s;
+	char		 ep[128];
+
+	if (ctx == NULL || (s = nbmq_socket_new(ctx, NBMQ_DEALER)) == NULL) {
+		fprintf(stderr, "floodtool: socket: %s\n",
+		    nbmq_strerror(errno));
+		return 1;
+	}
+	if ((hwm > 0 && nbmq_setopt(s, NBMQ_OPT_RECV_HWM, hwm) == -1) ||
+	    nbmq_bind(s, addr) == -1) {
+		fprintf(stderr, "floodtool: bind: %s\n", nbmq_strerror(errno));
+		return 1;
+	}
+	nbmq_last_endpoint(s, ep, sizeof(ep));
+	fprintf(stderr, "floodtool: bound to %s\n", ep);
+	for (;;)
+		pause();	/* never reads */
+}
+
+static int
+send_msgs(const char *addr, long count, size_t size)
+{
+	nbmq_ctx	*ctx = nbmq_ctx_new(NULL);
+	nbmq_socket	*s;
+	char		*buf;
+	long		 sent = 0;
+
+	if (ctx == NULL || (s = nbmq_socket_new(ctx, NBMQ_DEALER)) == NULL ||
+	    nbmq_connect(s, addr) == -1 || (buf = calloc(1, size + 1)) == NULL) {
+		fprintf(stderr, "floodtool: %s\n", nbmq_strerror(errno));
+		return 1;
+	}
+	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 10000);
+	while (sent < count) {
+		memcpy(buf, &sent, size < sizeof(sent) ? size : sizeof(sent));
+		if (nbmq_send(s, buf, size, 0) == -1) {
+			fprintf(stderr, "floodtool: send %ld: %s\n", sent,
+			    nbmq_strerror(errno));
+			return 1;
+		}
+		sent++;
+	}
+	nbmq_close(s);
+	nbmq_ctx_destroy(ctx);
+	free(buf);
+	printf("ok %ld messages of %zu bytes sent\n", sent, size);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in	 to;
+	const char		*cmd, *bind_addr = NULL, *connect_addr = NULL;
+	long			 count = 1000000;
+	int64_t			 hwm = 0;
+	size_t			 size = 1000;
+	int			 c, nsock = 500;
+
+	if (argc < 2)
+		return usage();
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt(argc, argv, "b:c:H:n:p:s:z:")) != -1) {
+		switch (c) {
+		case 'b':
+			bind_addr = optarg;
+			break;
+		case 'c':
+			connect_addr = optarg;
+			break;
+		case 'H':
+			hwm = strtoll(optarg, NULL, 10);
+			break;
+		case 'n':
+			count = strtol(optarg, NULL, 10);
+			break;
+		case 'p':
+			nsock = atoi(optarg);
+			break;
+		case 's':
+			rng = strtoull(optarg, NULL, 0) | 1;
+			break;
+		case 'z':
+			size = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (count < 0 || nsock < 1)
+		return usage();
+	if (strcmp(cmd, "clients") == 0)
+		return flood_clients(count);
+	if (strcmp(cmd, "noread") == 0)
+		return bind_addr ? noread(bind_addr, hwm) : usage();
+	if (strcmp(cmd, "send") == 0)
+		return connect_addr ? send_msgs(connect_addr, count, size) :
+		    usage();
+	if (argc - optind != 2)
+		return usage();
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons((uint16_t)atoi(argv[optind + 1]));
+	if (inet_pton(AF_INET, argv[optind], &to.sin_addr) != 1)
+		return usage();
+	if (strcmp(cmd, "random") == 0)
+		return flood_random(&to, count);
+	if (strcmp(cmd, "connects") == 0)
+		return flood_connects(&to, count, nsock);
+	return usage();
+}

@@ -1,0 +1,1339 @@
+/*
+ * test_crypt.c: unit tests of encryption (crypt.c, crypt_sodium.c).
+ *
+ * The sodium encryptor through its interface: handshakes (and the ones
+ * that must be refused: an unknown key, the wrong responder key, a replay,
+ * damage), seal/open, tampering with every byte, the replay window,
+ * rekeying by call, by time and with lost epochs.  Then the core with two
+ * encrypted sockets and fake ops (as in test_sock.c): handshake, dealer
+ * and safe_dealer messages, nothing in the clear on the wire, refusals of
+ * plain peers and of keys not allowed, and a peer's address following
+ * only authenticated frames.  Key files live in a temporary directory.
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "nbmqd.h"
+#include "nbmq_encryptor.h"
+
+#define T0		(1000 * NSEC)
+#define B_ADDR		"10.0.0.1:1000"
+#define C_ADDR		"10.0.0.2:2000"
+#define EVIL_ADDR	"10.6.6.6:6666"
+#define SEALED_MAX	1024
+
+static char	tmpdir[64];
+
+/* Keys: a pair, its files. */
+struct kp {
+	uint8_t		 priv[CRYPT_KEY_SIZE], pub[CRYPT_KEY_SIZE];
+	char		 pub64[CRYPT_KEY_B64 + 1];
+	char		 path[128];
+};
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int	fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void
+kp_new(struct kp *k, const char *name)
+{
+	char	b64[CRYPT_KEY_B64 + 2];
+
+	crypto_box_keypair(k->pub, k->priv);
+	crypt_key_encode(k->pub, k->pub64);
+	crypt_key_encode(k->priv, b64);
+	strcat(b64, "\n");
+	snprintf(k->path, sizeof(k->path), "%s/%s.key", tmpdir, name);
+	write_file(k->path, b64, 0600);
+}
+
+static void *
+enc_new(const struct kp *k, const char *peers, int bound)
+{
+	struct nbmq_enc_config	 ec;
+	char			 why[256] = "";
+	void			*e;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.abi = NBMQ_ENCRYPTOR_ABI;
+	ec.socket = "t";
+	ec.bound = bound;
+	ec.max_frame_size = 500;
+	ec.private_key_file = k->path;
+	ec.peers = peers;
+	e = crypt_sodium.create(&ec, why, sizeof(why));
+	ck_assert_msg(e != NULL, "create: %s", why);
+	return e;
+}
+
+static void
+hdr(uint8_t h[NBMQ_ENC_HDR], uint8_t kind, uint64_t session)
+{
+	frame_put_ctl(h, kind | FRAME_ENCRYPTED, session);
+}
+
+/* A session pair through the handshake: *ip initiator, *rp responder. */
+struct pair {
+	struct kp	 ki, kr;
+	void		*ei, *er;
+	void		*si, *sr;
+};
+
+static void
+pair_new(struct pair *x)
+{
+	const struct nbmq_encryptor *e = &crypt_sodium;
+	uint8_t		 h1[NBMQ_ENC_HDR], h2[NBMQ_ENC_HDR], m1[256], m2[256];
+	size_t		 n1, n2;
+	char		 who[NBMQ_ENC_WHO_MAX];
+
+	kp_new(&x->ki, "i");
+	kp_new(&x->kr, "r");
+	x->ei = enc_new(&x->ki, x->kr.pub64, 0);
+	x->er = enc_new(&x->kr, x->ki.pub64, 1);
+	x->si = e->session_new(x->ei, NBMQ_ENC_INITIATOR);
+	x->sr = e->session_new(x->er, NBMQ_ENC_RESPONDER);
+	hdr(h1, FK_CONNECT, 0);
+	ck_assert_int_eq(e->hs_write(x->si, h1, m1, sizeof(m1), &n1),
+	    NBMQ_ENC_OK);
+	ck_assert_uint_eq(n1, 108);
+	ck_assert_int_eq(e->hs_read(x->sr, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(strncmp(who, "key ", 4), 0);
+	ck_assert_int_eq(strncmp(who + 4, x->ki.pub64, 8), 0);
+	ck_assert_uint_lt(strlen(who), 20);	/* never the whole key */
+	hdr(h2, FK_CONNECTED, 0x1122334455667788ULL);
+	ck_assert_int_eq(e->hs_write(x->sr, h2, m2, sizeof(m2), &n2),
+	    NBMQ_ENC_OK);
+	ck_assert_uint_eq(n2, 48);
+	ck_assert_int_eq(e->hs_read(x->si, h2, m2, n2, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(strncmp(who + 4, x->kr.pub64, 8), 0);
+}
+
+static void
+pair_free(struct pair *x)
+{
+	crypt_sodium.session_free(x->si);
+	crypt_sodium.session_free(x->sr);
+	crypt_sodium.destroy(x->ei);
+	crypt_sodium.destroy(x->er);
+}
+
+/* A data frame of `n` body bytes, sealed by sess; returns its length. */
+static size_t
+seal_frame(void *sess, uint8_t *b, size_t body, uint8_t fill, nbmq_time now)
+{
+	size_t	n;
+
+	ck_assert_uint_le(FRAME_HDR_SIZE + body + 24, SEALED_MAX);
+	hdr(b, FK_DATA, 0x1122334455667788ULL);
+	memset(b + FRAME_HDR_SIZE, fill, body);
+	n = crypt_sodium.seal(sess, b, FRAME_HDR_SIZE + body, SEALED_MAX, now);
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + body + 24);
+	return n;
+}
+
+static int
+open_frame(void *sess, const uint8_t *b, size_t len, nbmq_time now)
+{
+	uint8_t	out[SEALED_MAX];
+	size_t	n = 0;
+	int	r;
+
+	r = crypt_sodium.open(sess, b, len, out, &n, now);
+	if (r == NBMQ_ENC_OK)
+		ck_assert_uint_eq(n, len - FRAME_HDR_SIZE - 24);
+	return r;
+}
+
+static uint64_t
+nonce_of(const uint8_t *b)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[FRAME_HDR_SIZE + i];
+	return v;
+}
+
+/* Keys and files. */
+
+START_TEST(test_key_encoding)
+{
+	uint8_t	 k[CRYPT_KEY_SIZE], k2[CRYPT_KEY_SIZE];
+	char	 b64[CRYPT_KEY_B64 + 1];
+
+	randombytes_buf(k, sizeof(k));
+	crypt_key_encode(k, b64);
+	ck_assert_uint_eq(strlen(b64), 44);
+	ck_assert_int_eq(crypt_key_decode(b64, 44, k2), 0);
+	ck_assert_int_eq(memcmp(k, k2, sizeof(k)), 0);
+	ck_assert_int_eq(crypt_key_decode(b64, 43, k2), -1);
+	b64[10] = '*';
+	ck_assert_int_eq(crypt_key_decode(b64, 44, k2), -1);
+	ck_assert_int_eq(crypt_key_decode("", 0, k2), -1);
+	/* 33 bytes of base64 (44 characters without padding) */
+	ck_assert_int_eq(crypt_key_decode(
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, k2), -1);
+}
+END_TEST
+
+START_TEST(test_key_files)
+{
+	struct kp	 k;
+	uint8_t		 key[CRYPT_KEY_SIZE];
+	char		 why[512], path[160], text[200];
+
+	kp_new(&k, "kf");
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), 0);
+	ck_assert_int_eq(memcmp(key, k.priv, sizeof(key)), 0);
+	/* too open: refused, the fix named */
+	ck_assert_int_eq(chmod(k.path, 0640), 0);
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "mode 0640"));
+	ck_assert_ptr_nonnull(strstr(why, "chmod 600"));
+	ck_assert_int_eq(chmod(k.path, 0604), 0);
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "others"));
+	ck_assert_int_eq(chmod(k.path, 0400), 0);
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), 0);
+	/* not a key; not there; relative */
+	snprintf(path, sizeof(path), "%s/bad.key", tmpdir);
+	write_file(path, "hello\n", 0600);
+	ck_assert_int_eq(crypt_key_file(path, key, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "not a private key"));
+	ck_assert_int_eq(crypt_key_file("/nonexistent/x", key, why,
+	    sizeof(why)), -1);
+	ck_assert_int_eq(crypt_key_file("rel.key", key, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "absolute"));
+	/* the error never shows the key */
+	ck_assert_ptr_null(strstr(why, k.pub64));
+
+	/* peers and peers_file */
+	ck_assert_int_eq(crypt_peers(k.pub64, NULL, NULL, NULL, why,
+	    sizeof(why)), 1);
+	snprintf(text, sizeof(text), "%s, %s %s", k.pub64, k.pub64, k.pub64);
+	ck_assert_int_eq(crypt_peers(text, NULL, NULL, NULL, why, sizeof(why)),
+	    3);
+	ck_assert_int_eq(crypt_peers("nokey", NULL, NULL, NULL, why,
+	    sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "\"nokey\" is not a public key"));
+	snprintf(path, sizeof(path), "%s/peers", tmpdir);
+	snprintf(text, sizeof(text), "# mine\n%s  # laptop\n\n%s\n", k.pub64,
+	    k.pub64);
+	write_file(path, text, 0644);
+	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
+	    2);
+	ck_assert_int_eq(crypt_peers(k.pub64, path, NULL, NULL, why,
+	    sizeof(why)), 3);
+	write_file(path, text, 0664);
+	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "add a key"));
+	write_file(path, "# x\nnot-a-key\n", 0644);
+	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "peers:2:"));
+}
+END_TEST
+
+START_TEST(test_create_refuses)
+{
+	struct nbmq_enc_config	 ec;
+	struct kp		 k;
+	char			 why[256];
+
+	kp_new(&k, "cr");
+	memset(&ec, 0, sizeof(ec));
+	ec.abi = NBMQ_ENCRYPTOR_ABI;
+	ec.private_key_file = k.path;
+	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "no peers"));
+	ec.private_key_file = NULL;
+	ec.peers = k.pub64;
+	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "private_key_file"));
+	ec.private_key_file = k.path;
+	chmod(k.path, 0644);
+	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "0600"));
+}
+END_TEST
+
+/* Handshake, seal, open. */
+
+START_TEST(test_roundtrip)
+{
+	struct pair	 x;
+	uint8_t		 b[SEALED_MAX], out[SEALED_MAX];
+	size_t		 n, m;
+
+	pair_new(&x);
+	for (size_t body = 0; body <= 900; body += body < 40 ? 1 : 97) {
+		/* initiator -> responder, and back */
+		hdr(b, FK_DATA, 7);
+		for (size_t i = 0; i < body; i++)
+			b[FRAME_HDR_SIZE + i] = (uint8_t)(i * 7 + body);
+		n = crypt_sodium.seal(x.si, b, FRAME_HDR_SIZE + body,
+		    SEALED_MAX, T0);
+		ck_assert_uint_eq(n, FRAME_HDR_SIZE + body + 24);
+		ck_assert_int_eq(b[1], FRAME_ENCRYPTED);
+		ck_assert_int_eq(crypt_sodium.open(x.sr, b, n, out, &m, T0),
+		    NBMQ_ENC_OK);
+		ck_assert_uint_eq(m, body);
+		for (size_t i = 0; i < body; i++)
+			ck_assert_int_eq(out[i], (uint8_t)(i * 7 + body));
+		n = seal_frame(x.sr, b, body, 0x5a, T0);
+		ck_assert_int_eq(open_frame(x.si, b, n, T0), NBMQ_ENC_OK);
+		/* keys are per direction: a frame does not open on its
+		 * own side */
+		n = seal_frame(x.si, b, body, 0x5a, T0);
+		ck_assert_int_eq(open_frame(x.si, b, n, T0), NBMQ_ENC_BAD);
+	}
+	/* no room: nothing sealed */
+	hdr(b, FK_DATA, 7);
+	ck_assert_uint_eq(crypt_sodium.seal(x.si, b, 100, 123, T0), 0);
+	pair_free(&x);
+}
+END_TEST
+
+START_TEST(test_tamper_every_byte)
+{
+	struct pair	 x;
+	uint8_t		 b[SEALED_MAX], t[SEALED_MAX];
+	size_t		 n;
+	int		 r;
+
+	pair_new(&x);
+	n = seal_frame(x.si, b, 60, 0x41, T0);
+	for (size_t i = 0; i < n; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(t, b, n);
+			t[i] ^= (uint8_t)(1 << bit);
+			r = open_frame(x.sr, t, n, T0);
+			ck_assert_msg(r != NBMQ_ENC_OK, "byte %zu bit %d "
+			    "flipped: opened", i, bit);
+		}
+	/* truncated or extended */
+	for (size_t len = 0; len < n; len++)
+		ck_assert_int_ne(open_frame(x.sr, b, len, T0), NBMQ_ENC_OK);
+	memcpy(t, b, n);
+	t[n] = 0;
+	ck_assert_int_ne(open_frame(x.sr, t, n + 1, T0), NBMQ_ENC_OK);
+	/* none of it spoilt the session: the real frame still opens */
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
+	pair_free(&x);
+}
+END_TEST
+
+START_TEST(test_replay_window)
+{
+	struct pair	 x;
+	static uint8_t	 f[3000][128];
+	size_t		 len[3000];
+	int		 i;
+
+	pair_new(&x);
+	for (i = 0; i < 3000; i++)
+		len[i] = seal_frame(x.si, f[i], 20, (uint8_t)i, T0);
+	ck_assert_uint_eq(nonce_of(f[2999]), 2999);
+	/* once, and only once */
+	ck_assert_int_eq(open_frame(x.sr, f[0], len[0], T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, f[0], len[0], T0), NBMQ_ENC_REPLAY);
+	/* reordered within the window: all open, none twice */
+	for (i = 100; i >= 1; i--)
+		ck_assert_int_eq(open_frame(x.sr, f[i], len[i], T0),
+		    NBMQ_ENC_OK);
+	for (i = 1; i <= 100; i++)
+		ck_assert_int_eq(open_frame(x.sr, f[i], len[i], T0),
+		    NBMQ_ENC_REPLAY);
+	/* a jump ahead: what is more than the window behind is refused,
+	 * what is within it still opens once */
+	ck_assert_int_eq(open_frame(x.sr, f[2999], len[2999], T0),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, f[500], len[500], T0),
+	    NBMQ_ENC_REPLAY);
+	ck_assert_int_eq(open_frame(x.sr, f[2999 - 1900], len[2999 - 1900],
+	    T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, f[2999 - 1900], len[2999 - 1900],
+	    T0), NBMQ_ENC_REPLAY);
+	ck_assert_int_eq(open_frame(x.sr, f[2998], len[2998], T0),
+	    NBMQ_ENC_OK);
+	/* a replayed frame with a damaged tag is not even tried */
+	f[2998][len[2998] - 1] ^= 1;
+	ck_assert_int_eq(open_frame(x.sr, f[2998], len[2998], T0),
+	    NBMQ_ENC_REPLAY);
+	pair_free(&x);
+}
+END_TEST
+
+START_TEST(test_rekey)
+{
+	struct pair	 x;
+	uint8_t		 a[4][SEALED_MAX], b[SEALED_MAX];
+	size_t		 la[4], n;
+
+	pair_new(&x);
+	/* epoch 0 frames, then a rekey: epoch 1 */
+	la[0] = seal_frame(x.si, a[0], 30, 1, T0);
+	la[1] = seal_frame(x.si, a[1], 30, 2, T0);
+	ck_assert_int_eq(crypt_sodium.rekey(x.si, T0), NBMQ_ENC_OK);
+	n = seal_frame(x.si, b, 30, 3, T0);
+	ck_assert_uint_eq(nonce_of(b) >> 40, 1);
+	ck_assert_uint_eq(nonce_of(b) & 0xffffffffffULL, 0);
+	ck_assert_int_eq(open_frame(x.sr, a[0], la[0], T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
+	/* a late frame of the old epoch still opens, once */
+	ck_assert_int_eq(open_frame(x.sr, a[1], la[1], T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, a[1], la[1], T0), NBMQ_ENC_REPLAY);
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_REPLAY);
+
+	/* by time: 120 s after the epoch's first frame */
+	la[2] = seal_frame(x.si, a[2], 30, 4, T0 + 119 * NSEC);
+	ck_assert_uint_eq(nonce_of(a[2]) >> 40, 1);
+	la[3] = seal_frame(x.si, a[3], 30, 5, T0 + 121 * NSEC);
+	ck_assert_uint_eq(nonce_of(a[3]) >> 40, 2);
+	ck_assert_int_eq(open_frame(x.sr, a[3], la[3], T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, a[2], la[2], T0), NBMQ_ENC_OK);
+	/* two epochs back: gone */
+	ck_assert_int_eq(crypt_sodium.rekey(x.si, T0), NBMQ_ENC_OK);
+	n = seal_frame(x.si, b, 30, 6, T0 + 122 * NSEC);
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, a[0], la[0], T0), NBMQ_ENC_REPLAY);
+
+	/* epochs lost on the way: the receiver catches up */
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(crypt_sodium.rekey(x.si, T0), NBMQ_ENC_OK);
+		seal_frame(x.si, b, 30, 7, T0 + 122 * NSEC);
+	}
+	n = seal_frame(x.si, b, 30, 8, T0 + 122 * NSEC);
+	ck_assert_uint_eq(nonce_of(b) >> 40, 8);
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
+	/* the other direction is independent */
+	n = seal_frame(x.sr, b, 30, 9, T0);
+	ck_assert_uint_eq(nonce_of(b) >> 40, 0);
+	ck_assert_int_eq(open_frame(x.si, b, n, T0), NBMQ_ENC_OK);
+	pair_free(&x);
+}
+END_TEST
+
+START_TEST(test_handshake_refusals)
+{
+	const struct nbmq_encryptor *e = &crypt_sodium;
+	struct kp	 ki, kr, kx;
+	void		*ei, *er, *ex, *si, *sr, *sr2;
+	uint8_t		 h1[NBMQ_ENC_HDR], h2[NBMQ_ENC_HDR], m1[256], m2[256];
+	uint8_t		 t[256];
+	size_t		 n1, n2;
+	char		 who[NBMQ_ENC_WHO_MAX];
+
+	kp_new(&ki, "hi");
+	kp_new(&kr, "hr");
+	kp_new(&kx, "hx");
+	hdr(h1, FK_CONNECT, 0);
+	hdr(h2, FK_CONNECTED, 99);
+
+	/* A key the responder does not list: denied, and named */
+	ex = enc_new(&kx, kr.pub64, 0);
+	er = enc_new(&kr, ki.pub64, 1);
+	si = e->session_new(ex, NBMQ_ENC_INITIATOR);
+	ck_assert_int_eq(e->hs_write(si, h1, m1, sizeof(m1), &n1),
+	    NBMQ_ENC_OK);
+	sr = e->session_new(er, NBMQ_ENC_RESPONDER);
+	who[0] = '\0';
+	ck_assert_int_eq(e->hs_read(sr, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_DENIED);
+	ck_assert_int_eq(strncmp(who + 4, kx.pub64, 8), 0);
+	/* and the denied session writes nothing */
+	ck_assert_int_ne(e->hs_write(sr, h2, m2, sizeof(m2), &n2),
+	    NBMQ_ENC_OK);
+	e->session_free(sr);
+	e->session_free(si);
+	e->destroy(ex);
+
+	/* An initiator that thinks the responder has another key */
+	ei = enc_new(&ki, kx.pub64, 0);
+	si = e->session_new(ei, NBMQ_ENC_INITIATOR);
+	ck_assert_int_eq(e->hs_write(si, h1, m1, sizeof(m1), &n1),
+	    NBMQ_ENC_OK);
+	sr = e->session_new(er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_eq(e->hs_read(sr, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_BAD);
+	e->session_free(sr);
+	e->session_free(si);
+	e->destroy(ei);
+
+	/* The right keys: every damaged byte of Connect is refused, then
+	 * the real one passes, and its replay is refused */
+	ei = enc_new(&ki, kr.pub64, 0);
+	si = e->session_new(ei, NBMQ_ENC_INITIATOR);
+	ck_assert_int_eq(e->hs_write(si, h1, m1, sizeof(m1), &n1),
+	    NBMQ_ENC_OK);
+	for (size_t i = 0; i < n1; i++) {
+		memcpy(t, m1, n1);
+		t[i] ^= 0x10;
+		sr = e->session_new(er, NBMQ_ENC_RESPONDER);
+		ck_assert_int_ne(e->hs_read(sr, h1, t, n1, who, sizeof(who)),
+		    NBMQ_ENC_OK);
+		e->session_free(sr);
+	}
+	sr = e->session_new(er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_ne(e->hs_read(sr, h2, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_OK);			/* another clear header */
+	ck_assert_int_ne(e->hs_read(sr, h1, m1, n1 - 1, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(e->hs_read(sr, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	sr2 = e->session_new(er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_eq(e->hs_read(sr2, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_REPLAY);
+	e->session_free(sr2);
+	/* Connected: damage is refused and leaves the initiator able to
+	 * take the real one */
+	ck_assert_int_eq(e->hs_write(sr, h2, m2, sizeof(m2), &n2),
+	    NBMQ_ENC_OK);
+	for (size_t i = 0; i < n2; i++) {
+		memcpy(t, m2, n2);
+		t[i] ^= 0x01;
+		ck_assert_int_ne(e->hs_read(si, h2, t, n2, who, sizeof(who)),
+		    NBMQ_ENC_OK);
+	}
+	hdr(t, FK_CONNECTED, 98);		/* another session id */
+	ck_assert_int_ne(e->hs_read(si, t, m2, n2, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(e->hs_read(si, h2, m2, n2, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	/* and it is done: the same Connected again is not a handshake */
+	ck_assert_int_ne(e->hs_read(si, h2, m2, n2, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	/* a new Connect from the same key is newer: accepted */
+	sr2 = e->session_new(er, NBMQ_ENC_RESPONDER);
+	e->session_free(si);
+	si = e->session_new(ei, NBMQ_ENC_INITIATOR);
+	ck_assert_int_eq(e->hs_write(si, h1, m1, sizeof(m1), &n1),
+	    NBMQ_ENC_OK);
+	ck_assert_int_eq(e->hs_read(sr2, h1, m1, n1, who, sizeof(who)),
+	    NBMQ_ENC_OK);
+	e->session_free(sr2);
+	e->session_free(sr);
+	e->session_free(si);
+	e->destroy(ei);
+	e->destroy(er);
+}
+END_TEST
+
+/* Forward secrecy, in the small: two sessions of the same key pairs
+ * never share keys. */
+START_TEST(test_sessions_differ)
+{
+	struct pair	 x, y;
+	uint8_t		 b[SEALED_MAX];
+	size_t		 n;
+
+	pair_new(&x);
+	y = x;
+	pair_new(&y);
+	n = seal_frame(x.si, b, 40, 1, T0);
+	ck_assert_int_eq(open_frame(y.sr, b, n, T0), NBMQ_ENC_BAD);
+	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
+	pair_free(&x);
+	pair_free(&y);
+}
+END_TEST
+
+/* The core: two encrypted sockets with fake ops. */
+
+struct dgram {
+	struct nbaddr	 to;
+	uint32_t	 len;
+	uint8_t		*buf;
+};
+
+struct node {
+	struct sock	 s;
+	struct nbaddr	 addr;
+	struct dgram	*out;
+	size_t		 nout, capout;
+	int		 moved;		/* PEV_ADDRESS events */
+	uint64_t	 rng;
+};
+
+static void
+fake_flush(void *arg, struct sock *s)
+{
+	struct node	*n = arg;
+
+	for (int i = 0; i < s->ob.n; i++) {
+		struct dgram *d;
+
+		if (n->nout == n->capout) {
+			n->capout = n->capout ? n->capout * 2 : 64;
+			n->out = realloc(n->out, n->capout * sizeof(*n->out));
+			ck_assert_ptr_nonnull(n->out);
+		}
+		d = &n->out[n->nout++];
+		d->to = s->ob.to[i];
+		d->len = s->ob.len[i];
+		ck_assert_uint_le(d->len, s->ob.slot_size);
+		d->buf = malloc(d->len);
+		memcpy(d->buf, s->ob.buf + (size_t)i * s->ob.slot_size, d->len);
+	}
+	outbox_consume(&s->ob, s->ob.n);
+}
+
+static void
+fake_recv_ready(void *arg, struct sock *s)
+{
+}
+
+static void
+fake_peer_event(void *arg, struct sock *s, struct peer *p,
+    enum peer_event ev)
+{
+	struct node	*n = arg;
+
+	if (ev == PEV_ADDRESS)
+		n->moved++;
+}
+
+static void
+fake_resolve(void *arg, struct sock *s)
+{
+}
+
+static uint64_t
+fake_random64(void *arg)
+{
+	struct node	*n = arg;
+	uint64_t	 z = (n->rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static const struct sock_ops fake_ops = {
+	.flush = fake_flush,
+	.recv_ready = fake_recv_ready,
+	.peer_event = fake_peer_event,
+	.resolve = fake_resolve,
+	.random64 = fake_random64,
+};
+
+static struct nbaddr
+A(const char *text)
+{
+	struct nbaddr	a;
+
+	ck_assert_int_eq(addr_parse(text, &a, NULL, 0, NULL), 0);
+	return a;
+}
+
+/* A socket; encryptor "none" (plain), "sodium" or a plugin path. */
+static struct node *
+node_new(const char *addr, int type, int bound, const char *encryptor,
+    const struct kp *k, const char *peers)
+{
+	static uint64_t	 seed = 1;
+	struct node	*n = calloc(1, sizeof(*n));
+	struct sockopts	 o;
+	struct cryptconf cc;
+	char		 why[256];
+
+	ck_assert_ptr_nonnull(n);
+	opts_defaults(&o);
+	n->addr = A(addr);
+	n->rng = seed++ * 0x1000;
+	ck_assert_int_eq(sock_init(&n->s, type, &o, &fake_ops, n), 0);
+	snprintf(n->s.name, sizeof(n->s.name), "%s", addr);
+	memset(&cc, 0, sizeof(cc));
+	cc.encryptor = (char *)encryptor;
+	cc.private_key_file = k != NULL ? (char *)k->path : NULL;
+	cc.peers = (char *)peers;
+	ck_assert_msg(crypt_sock_start(&n->s, &cc, bound, why,
+	    sizeof(why)) == 0, "crypt_sock_start: %s", why);
+	if (bound)
+		sock_set_bound(&n->s);
+	return n;
+}
+
+static void
+out_reset(struct node *n)
+{
+	for (size_t i = 0; i < n->nout; i++)
+		free(n->out[i].buf);
+	n->nout = 0;
+}
+
+static void
+node_free(struct node *n)
+{
+	sock_destroy(&n->s);
+	ck_assert_ptr_null(n->s.crypt);
+	out_reset(n);
+	free(n->out);
+	free(n);
+}
+
+static void
+flush(struct node *n)
+{
+	fake_flush(n, &n->s);
+}
+
+/* Everything from sent to `to`, as from src; returns how many. */
+static int
+pass_src(struct node *from, struct node *to, const struct nbaddr *src,
+    nbmq_time now)
+{
+	size_t	 keep = 0;
+	int	 moved = 0;
+
+	for (size_t i = 0; i < from->nout; i++) {
+		struct dgram d = from->out[i];
+
+		if (!addr_eq(&d.to, &to->addr)) {
+			from->out[keep++] = d;
+			continue;
+		}
+		sock_input(&to->s, now, src, d.buf, d.len);
+		flush(to);
+		free(d.buf);
+		moved++;
+	}
+	from->nout = keep;
+	return moved;
+}
+
+static int
+pass(struct node *from, struct node *to, nbmq_time now)
+{
+	return pass_src(from, to, &from->addr, now);
+}
+
+static void
+net(struct node *a, struct node *b, nbmq_time now)
+{
+	while (pass(a, b, now) + pass(b, a, now) > 0)
+		;
+}
+
+static void
+tick(struct node *n, nbmq_time now)
+{
+	while (sock_tick(&n->s, now))
+		flush(n);
+	flush(n);
+}
+
+static uint64_t
+drops(const struct sock *s)
+{
+	uint64_t	t = 0;
+
+	for (int i = 1; i < DROP_NREASONS; i++)
+		t += s->st.drops[i];
+	return t;
+}
+
+/* Does the plain pattern (16 bytes of it) show anywhere in what n sent? */
+static int
+leaks(const struct node *n, uint8_t fill)
+{
+	uint8_t	pat[16];
+
+	memset(pat, fill, sizeof(pat));
+	for (size_t i = 0; i < n->nout; i++)
+		if (n->out[i].len >= sizeof(pat) && memmem(n->out[i].buf,
+		    n->out[i].len, pat, sizeof(pat)) != NULL)
+			return 1;
+	return 0;
+}
+
+static struct msg *
+mkmsg(uint32_t size, uint8_t fill)
+{
+	struct msg	*m = msg_new(1, size);
+
+	ck_assert_ptr_nonnull(m);
+	m->partsz[0] = size;
+	memset(m->data, fill, size);
+	return m;
+}
+
+/* Bound b and connecting c with each other's keys, handshake done. */
+struct duo {
+	struct kp	 kb, kc;
+	struct node	*b, *c;
+	uint64_t	 id;
+};
+
+static void
+duo_new(struct duo *d, int type_b, int type_c)
+{
+	struct peer	*p;
+
+	kp_new(&d->kb, "b");
+	kp_new(&d->kc, "c");
+	d->b = node_new(B_ADDR, type_b, 1, "sodium", &d->kb, d->kc.pub64);
+	d->c = node_new(C_ADDR, type_c, 0, "sodium", &d->kc, d->kb.pub64);
+	ck_assert_uint_eq(d->b->s.seal_overhead, 24);
+	sock_set_remote(&d->c->s, &d->b->addr, T0);
+	flush(d->c);
+	/* Connect: encrypted kind, 108 bytes of handshake */
+	ck_assert_uint_eq(d->c->nout, 1);
+	ck_assert_int_eq(d->c->out[0].buf[1], FRAME_ENCRYPTED | FK_CONNECT);
+	ck_assert_uint_eq(d->c->out[0].len, FRAME_HDR_SIZE + 108);
+	ck_assert_int_eq(pass(d->c, d->b, T0), 1);
+	ck_assert_uint_eq(d->b->s.npeers, 1);
+	ck_assert_uint_eq(d->b->nout, 1);
+	ck_assert_int_eq(d->b->out[0].buf[1], FRAME_ENCRYPTED | FK_CONNECTED);
+	ck_assert_uint_eq(d->b->out[0].len, FRAME_HDR_SIZE + 48);
+	ck_assert_int_eq(pass(d->b, d->c, T0), 1);
+	ck_assert_int_eq(d->c->s.link, LINK_UP);
+	/* the Heartbeat: sealed */
+	ck_assert_uint_eq(d->c->nout, 1);
+	ck_assert_int_eq(d->c->out[0].buf[1], FRAME_ENCRYPTED | FK_HEARTBEAT);
+	ck_assert_uint_eq(d->c->out[0].len, FRAME_HDR_SIZE + 24);
+	ck_assert_int_eq(pass(d->c, d->b, T0), 1);
+	p = TAILQ_FIRST(&d->c->s.peers);
+	d->id = p->session;
+	ck_assert_ptr_nonnull(sock_peer_by_id(&d->b->s, d->id));
+	ck_assert_uint_eq(drops(&d->b->s), 0);
+	ck_assert_uint_eq(drops(&d->c->s), 0);
+}
+
+static void
+duo_free(struct duo *d)
+{
+	node_free(d->b);
+	node_free(d->c);
+}
+
+START_TEST(test_core_dealer)
+{
+	struct duo	 d;
+	struct msg	*m;
+	uint32_t	 sizes[] = { 0, 1, 441, 442, 443, 2000, 100000 };
+
+	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		ck_assert_int_eq(sock_send(&d.c->s, mkmsg(sizes[i], 0xab),
+		    T0, 0), 0);
+		tick(d.c, T0);
+		/* at most max_frame_size on the wire, all sealed data */
+		for (size_t j = 0; j < d.c->nout; j++) {
+			ck_assert_uint_le(d.c->out[j].len, 500);
+			ck_assert_int_eq(d.c->out[j].buf[1], FRAME_ENCRYPTED);
+		}
+		if (sizes[i] >= 443)
+			ck_assert_uint_eq(d.c->out[0].len, 500);
+		ck_assert(!leaks(d.c, 0xab));
+		net(d.c, d.b, T0);
+		m = sock_recv(&d.b->s);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_uint_eq(m->size, sizes[i]);
+		for (uint32_t k = 0; k < sizes[i]; k++)
+			if (m->data[k] != 0xab)
+				ck_abort_msg("byte %u differs", k);
+		msg_free(m);
+		/* and back */
+		ck_assert_int_eq(sock_send(&d.b->s, mkmsg(sizes[i], 0xcd),
+		    T0, 0), 0);
+		tick(d.b, T0);
+		ck_assert(!leaks(d.b, 0xcd));
+		net(d.b, d.c, T0);
+		m = sock_recv(&d.c->s);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_uint_eq(m->size, sizes[i]);
+		msg_free(m);
+	}
+	ck_assert_uint_eq(drops(&d.b->s), 0);
+	ck_assert_uint_eq(drops(&d.c->s), 0);
+	duo_free(&d);
+}
+END_TEST
+
+START_TEST(test_core_safe_dealer)
+{
+	struct duo	 d;
+	struct msg	*m;
+	struct peer	*p;
+	int		 n = 0;
+
+	duo_new(&d, NBMQ_SAFE_DEALER, NBMQ_SAFE_DEALER);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(sock_send(&d.c->s, mkmsg(1000, 0x77), T0, 0),
+		    0);
+	tick(d.c, T0);
+	ck_assert(!leaks(d.c, 0x77));
+	/* lose the first frame: the resend (sealed anew) gets through */
+	free(d.c->out[0].buf);
+	memmove(d.c->out, d.c->out + 1, (d.c->nout - 1) * sizeof(*d.c->out));
+	d.c->nout--;
+	net(d.c, d.b, T0);
+	while ((m = sock_recv(&d.b->s)) != NULL) {
+		n++;
+		msg_free(m);
+	}
+	ck_assert_int_eq(n, 19);
+	/* the Acks were sealed (kind 0x85) and matched: only the lost
+	 * frame's message waits */
+	p = TAILQ_FIRST(&d.c->s.peers);
+	ck_assert_uint_eq(p->inflight, 1);
+	ck_assert_uint_eq(p->st.acks_rx, 20 * 3 - 1);
+	sock_timers(&d.c->s, T0 + d.c->s.o.safe_resend_ivl);
+	flush(d.c);
+	ck_assert_uint_eq(d.c->nout, 1);
+	ck_assert_int_eq(d.c->out[0].buf[1], FRAME_ENCRYPTED);
+	net(d.c, d.b, T0 + d.c->s.o.safe_resend_ivl);
+	m = sock_recv(&d.b->s);
+	ck_assert_ptr_nonnull(m);
+	msg_free(m);
+	ck_assert_uint_eq(p->inflight, 0);
+	ck_assert_uint_eq(drops(&d.b->s), 0);
+	duo_free(&d);
+}
+END_TEST
+
+/* A frame from somewhere else moves the peer only if it opens. */
+START_TEST(test_core_address_follows_authenticated)
+{
+	struct duo	 d;
+	struct nbaddr	 evil = A(EVIL_ADDR);
+	struct peer	*p;
+	uint8_t		 b[200];
+	size_t		 len;
+	struct msg	*m;
+
+	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
+	p = sock_peer_by_id(&d.b->s, d.id);
+	/* garbage with the right session id, from elsewhere */
+	memset(b, 0x33, sizeof(b));
+	frame_put_ctl(b, FRAME_ENCRYPTED | FK_DATA, d.id);
+	sock_input(&d.b->s, T0, &evil, b, sizeof(b));
+	ck_assert(addr_eq(&p->addr, &d.c->addr));
+	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_AUTH], 1);
+	ck_assert_uint_eq(p->st.drops[DROP_CRYPT_AUTH], 1);
+	/* a plain heartbeat with it, and an unauthenticated Disconnected */
+	frame_put_ctl(b, FK_HEARTBEAT, d.id);
+	sock_input(&d.b->s, T0, &evil, b, FRAME_HDR_SIZE);
+	ck_assert_uint_eq(d.b->s.st.drops[DROP_PLAIN], 1);
+	frame_put_ctl(b, FRAME_ENCRYPTED | FK_DISCONNECTED, d.id);
+	sock_input(&d.b->s, T0, &evil, b, FRAME_HDR_SIZE);
+	ck_assert_uint_eq(d.b->s.npeers, 1);
+	ck_assert(addr_eq(&p->addr, &d.c->addr));
+	/* a real frame replayed from elsewhere: a replay, no move */
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 1), T0, 0), 0);
+	tick(d.c, T0);
+	ck_assert_uint_eq(d.c->nout, 1);
+	len = d.c->out[0].len;
+	ck_assert_uint_eq(len, FRAME_DATA_HDR_SIZE + 10 + 24);
+	memcpy(b, d.c->out[0].buf, len);
+	ck_assert_int_eq(pass(d.c, d.b, T0), 1);
+	sock_input(&d.b->s, T0, &evil, b, len);
+	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_REPLAY], 1);
+	ck_assert(addr_eq(&p->addr, &d.c->addr));
+	ck_assert_int_eq(d.b->moved, 0);
+	m = sock_recv(&d.b->s);
+	ck_assert_ptr_nonnull(m);
+	msg_free(m);
+	ck_assert_ptr_null(sock_recv(&d.b->s));
+	/* the peer really moves (NAT rebinding): its next frame opens */
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 2), T0, 0), 0);
+	tick(d.c, T0);
+	ck_assert_int_eq(pass_src(d.c, d.b, &evil, T0), 1);
+	ck_assert(addr_eq(&p->addr, &evil));
+	ck_assert_int_eq(d.b->moved, 1);
+	m = sock_recv(&d.b->s);
+	ck_assert_ptr_nonnull(m);
+	msg_free(m);
+	duo_free(&d);
+}
+END_TEST
+
+/* Plain and encrypted refuse each other, loudly (counted, logged). */
+START_TEST(test_core_plain_vs_encrypted)
+{
+	struct kp	 kb, kc;
+	struct node	*b, *c;
+
+	kp_new(&kb, "pb");
+	kp_new(&kc, "pc");
+	/* a plain peer connects to an encrypted socket */
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, "none", NULL, NULL);
+	ck_assert_ptr_null(c->s.crypt);
+	ck_assert_uint_eq(c->s.seal_overhead, 0);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(c->out[0].buf[1], FK_CONNECT);
+	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert_uint_eq(b->s.st.drops[DROP_PLAIN], 1);
+	node_free(b);
+	node_free(c);
+
+	/* an encrypted peer connects to a plain socket */
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, "none", NULL, NULL);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert_uint_eq(b->s.st.drops[DROP_ENCRYPTED], 1);
+	ck_assert_uint_ne(b->s.crypt_log_at, 0);
+	/* again within 10 s: counted, not logged */
+	sock_set_remote(&c->s, &b->addr, T0 + NSEC);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0 + NSEC), 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_ENCRYPTED], 2);
+	ck_assert_uint_eq(b->s.crypt_log_skipped, 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* A key not in peers gets no session; nor does one for another key. */
+START_TEST(test_core_unknown_key)
+{
+	struct kp	 kb, kc, kx;
+	struct node	*b, *c;
+
+	kp_new(&kb, "ub");
+	kp_new(&kc, "uc");
+	kp_new(&kx, "ux");
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kx, kb.pub64);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->nout, 0);		/* silent to strangers */
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_DENIED], 1);
+	ck_assert_uint_eq(b->s.st.sessions_created, 0);
+	node_free(c);
+	/* the connecting side lists another server key */
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kx.pub64);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_HANDSHAKE], 1);
+	node_free(c);
+	/* a connecting socket with two server keys tries the next one on
+	 * its next attempt */
+	{
+		char	two[100];
+
+		snprintf(two, sizeof(two), "%s, %s", kx.pub64, kb.pub64);
+		c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, two);
+	}
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	sock_timers(&c->s, T0 + c->s.o.reconnect_wait);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0 + c->s.o.reconnect_wait), 1);
+	ck_assert_uint_eq(b->s.npeers, 1);
+	net(c, b, T0 + c->s.o.reconnect_wait);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* The bound side restarted: its Disconnected (from the peer's address)
+ * brings the connecting side back with a new handshake. */
+START_TEST(test_core_reconnect)
+{
+	struct duo	 d;
+	struct node	*b2;
+	struct msg	*m;
+
+	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
+	node_free(d.b);
+	b2 = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &d.kb, d.kc.pub64);
+	d.b = b2;
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 3), T0, 0), 0);
+	tick(d.c, T0);
+	ck_assert_int_eq(pass(d.c, d.b, T0), 1);	/* unknown session */
+	ck_assert_uint_eq(d.b->nout, 1);
+	ck_assert_int_eq(d.b->out[0].buf[1], FRAME_ENCRYPTED |
+	    FK_DISCONNECTED);
+	net(d.b, d.c, T0 + NSEC);
+	ck_assert_int_eq(d.c->s.link, LINK_UP);
+	ck_assert_uint_eq(d.b->s.npeers, 1);
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 4), T0, 0), 0);
+	tick(d.c, T0 + NSEC);
+	net(d.c, d.b, T0 + NSEC);
+	m = sock_recv(&d.b->s);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->data[0], 4);
+	msg_free(m);
+	duo_free(&d);
+}
+END_TEST
+
+/* The example plugin, loaded as nbmqd loads it (when built). */
+START_TEST(test_core_plugin)
+{
+	char		 so[4096];
+	struct kp	 k;
+	struct node	*b, *c;
+	struct sockopts	 o;
+	struct cryptconf cc;
+	char		 why[256], pass_path[128];
+	struct msg	*m;
+	ssize_t		 r;
+
+	/* build/tests/test_crypt -> build/examples/encryptor_xor.so */
+	r = readlink("/proc/self/exe", so, sizeof(so) - 64);
+	ck_assert_int_gt(r, 0);
+	so[r] = '\0';
+	*strrchr(so, '/') = '\0';
+	strcat(so, "/../examples/encryptor_xor.so");
+	ck_assert_msg(access(so, R_OK) == 0, "%s: not built", so);
+	snprintf(pass_path, sizeof(pass_path), "%s/xor.pass", tmpdir);
+	write_file(pass_path, "correct horse\n", 0600);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.path, sizeof(k.path), "%s", pass_path);
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, so, &k, NULL);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, so, &k, NULL);
+	ck_assert_uint_eq(b->s.seal_overhead, 4);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	net(c, b, T0);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg(1000, 0x61), T0, 0), 0);
+	tick(c, T0);
+	ck_assert(!leaks(c, 0x61));
+	net(c, b, T0);
+	m = sock_recv(&b->s);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->size, 1000);
+	msg_free(m);
+	node_free(b);
+	node_free(c);
+
+	/* a plugin of another interface version, or none at all */
+	opts_defaults(&o);
+	b = calloc(1, sizeof(*b));
+	ck_assert_int_eq(sock_init(&b->s, NBMQ_DEALER, &o, &fake_ops, b), 0);
+	memset(&cc, 0, sizeof(cc));
+	cc.encryptor = "/nonexistent/plugin.so";
+	ck_assert_int_eq(crypt_sock_start(&b->s, &cc, 1, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "cannot load"));
+	ck_assert_ptr_null(b->s.crypt);
+	cc.encryptor = "rot13";
+	ck_assert_int_eq(crypt_sock_start(&b->s, &cc, 1, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "unknown encryptor"));
+	sock_destroy(&b->s);
+	free(b);
+}
+END_TEST
+
+/* max_frame_size must leave room for the handshake and the overhead. */
+START_TEST(test_core_frame_room)
+{
+	struct kp	 k;
+	struct node	*b;
+	struct sockopts	 o;
+	char		 why[256];
+
+	kp_new(&k, "fr");
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &k, k.pub64);
+	o = b->s.o;
+	o.max_frame_size = 117;
+	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "at least 118"));
+	o.max_frame_size = 118;
+	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 1);
+	ck_assert_uint_eq(crypt_min_frame_size("sodium"), 118);
+	node_free(b);
+}
+END_TEST
+
+/* The configuration: keys accepted, and every mistake said with its line. */
+static void
+conf_expect(const char *text, const char *want)
+{
+	struct config	 cf;
+	char		*buf = NULL;
+	size_t		 len = 0;
+	FILE		*f = open_memstream(&buf, &len);
+	int		 n;
+
+	n = config_load_string(&cf, "t.conf", text, f);
+	fclose(f);
+	if (want == NULL)
+		ck_assert_msg(n == 0, "unexpected errors: %s", buf);
+	else
+		ck_assert_msg(n > 0 && strstr(buf, want) != NULL,
+		    "wanted \"%s\", got \"%s\"", want, buf);
+	if (n == 0)
+		config_free(&cf);
+	free(buf);
+}
+
+START_TEST(test_config)
+{
+	struct kp	 k;
+	struct config	 cf;
+	const struct sockconf *sc;
+	char		 text[1024], peers[160];
+
+	kp_new(&k, "conf");
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "127.0.0.1:0\nencryptor = sodium\nprivate_key_file = %s\n"
+	    "peers = %s, %s\n", k.path, k.pub64, k.pub64);
+	conf_expect(text, NULL);
+	ck_assert_int_eq(config_load_string(&cf, "t.conf", text, NULL), 0);
+	sc = TAILQ_FIRST(&cf.sockets);
+	ck_assert_str_eq(sc->crypt.encryptor, "sodium");
+	ck_assert_str_eq(sc->crypt.private_key_file, k.path);
+	ck_assert_ptr_null(sc->crypt.peers_file);
+	config_free(&cf);
+
+	snprintf(peers, sizeof(peers), "%s/peers.list", tmpdir);
+	write_file(peers, k.pub64, 0644);
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "127.0.0.1:0\nencryptor = sodium\nprivate_key_file = %s\n"
+	    "peers_file = %s\n", k.path, peers);
+	conf_expect(text, NULL);
+
+	/* sodium without its keys */
+	conf_expect("[socket a]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "encryptor = sodium\n", "t.conf:4: encryptor: sodium needs "
+	    "private_key_file");
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n", k.path);
+	conf_expect(text, "t.conf:4: encryptor: sodium needs the public keys");
+	/* keys without an encryptor */
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\npeers = %s\n", k.pub64);
+	conf_expect(text, "t.conf:4: peers: the socket is plain");
+	/* unknown encryptor, missing plugin */
+	conf_expect("[socket a]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "encryptor = aes\n", "t.conf:4: encryptor: must be none, sodium, "
+	    "or the absolute path");
+	conf_expect("[socket a]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "encryptor = /no/such.so\n", "t.conf:4: encryptor: /no/such.so: "
+	    "No such file");
+	/* a bad key, a loose key file, a duplicate */
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n"
+	    "peers = abc\n", k.path);
+	conf_expect(text, "t.conf:6: peers: \"abc\" is not a public key");
+	chmod(k.path, 0644);
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n"
+	    "peers = %s\n", k.path, k.pub64);
+	conf_expect(text, "t.conf:5: private_key_file: ");
+	conf_expect(text, "chmod 600");
+	chmod(k.path, 0600);
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\nencryptor = sodium\nencryptor = none\n");
+	conf_expect(text, "t.conf:5: encryptor: duplicate key");
+	/* too small frames */
+	snprintf(text, sizeof(text), "[socket a]\ntype = dealer\nbind = "
+	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n"
+	    "peers = %s\nmax_frame_size = 100\n", k.path, k.pub64);
+	conf_expect(text, "t.conf:4: encryptor: sodium needs max_frame_size "
+	    "118 or more, not 100");
+	/* only in a socket */
+	conf_expect("[defaults]\nencryptor = sodium\n", "t.conf:2: encryptor: "
+	    "only allowed in a [socket NAME] section");
+	/* no key in the config's own errors */
+	ck_assert_int_eq(config_load_string(&cf, "t.conf", "[socket a]\n"
+	    "type = dealer\nbind = 1.2.3.4:5\nencryptor = none\n", NULL), 0);
+	ck_assert(crypt_conf_eq(&TAILQ_FIRST(&cf.sockets)->crypt,
+	    &TAILQ_FIRST(&cf.sockets)->crypt));
+	config_free(&cf);
+}
+END_TEST
+
+static Suite *
+crypt_suite(void)
+{
+	Suite	*s = suite_create("crypt");
+	TCase	*tc;
+
+	tc = tcase_create("sodium");
+	tcase_add_test(tc, test_key_encoding);
+	tcase_add_test(tc, test_key_files);
+	tcase_add_test(tc, test_create_refuses);
+	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_tamper_every_byte);
+	tcase_add_test(tc, test_replay_window);
+	tcase_add_test(tc, test_rekey);
+	tcase_add_test(tc, test_handshake_refusals);
+	tcase_add_test(tc, test_sessions_differ);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("core");
+	tcase_add_test(tc, test_core_dealer);
+	tcase_add_test(tc, test_core_safe_dealer);
+	tcase_add_test(tc, test_core_address_follows_authenticated);
+	tcase_add_test(tc, test_core_plain_vs_encrypted);
+	tcase_add_test(tc, test_core_unknown_key);
+	tcase_add_test(tc, test_core_reconnect);
+	tcase_add_test(tc, test_core_plugin);
+	tcase_add_test(tc, test_core_frame_room);
+	tcase_add_test(tc, test_config);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+	char	 cmd[96];
+
+	log_init(LOG_CRIT, 1);
+	if (sodium_init() < 0)
+		return EXIT_FAILURE;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/nbmq-crypt.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return EXIT_FAILURE;
+	sr = srunner_create(crypt_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		failed++;
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
