@@ -9,8 +9,8 @@
 #    or a malformed packet;
 #  - on loopback: a socket registers a name (the index, nbmqctl index), an
 #    application connects to it by name, messages flow both ways; an
-#    unknown name (404), a refused registration (stun_allow, 403) and an
-#    expired entry are logged;
+#    unknown name (404), a refused registration (stun_allow, 403), a stun
+#    server that never answers and an expired entry are logged;
 #  - in network namespaces: two private networks behind MASQUERADE NATs
 #    that drop unsolicited UDP, like home routers, connect by name through
 #    a public rendezvous daemon and exchange messages both ways; a third
@@ -53,6 +53,7 @@ drops() {
 
 P=$(free_udp_port)
 P2=$(free_udp_port)
+PV=$(free_udp_port)		# nothing answers there
 P6=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1",0)); print(s.getsockname()[1])' 2>/dev/null)
 
 cat >"$T/r.conf" <<EOF
@@ -227,6 +228,11 @@ reconnect_wait = 1
 type = dealer
 connect = nobody@127.0.0.1:$P
 reconnect_wait = 1
+
+[socket void]
+type = dealer
+connect = bob@127.0.0.1:$PV
+reconnect_wait = 1
 EOF
 start_daemon a "$T/a.conf"
 NBMQ_SOCKET=$T/b.sock "$NBMQCAT" -a bob -r -n 3 -w 10 >"$T/bob.out" \
@@ -257,6 +263,10 @@ kill -TERM "$PID_b"
 wait_for 10 log_has r "index: bob at 127.0.0.1:$bobport expired" ||
     fail "bob did not expire"
 ok "gone for 3 refreshes: $(grep -m 1 -o "index: bob at .* expired.*" "$T/r.log")"
+wait_for 10 log_has a "no answer from stun server 127.0.0.1:$PV about bob after 3 attempts" ||
+    fail "silence not logged"
+log_has a "socket void: connecting -> up" && fail "void: up?"
+ok "no stun server: $(grep -m 1 -o "no answer from stun server.*" "$T/a.log")"
 
 # ---- through NATs, in network namespaces -----------------------------------
 S=nbst$$

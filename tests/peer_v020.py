@@ -774,8 +774,14 @@ def run_connect(args):
             for raw, addr in eng.drain():
                 now = time.monotonic()
                 if addr[:2] != daddr[:2]:
-                    eng.warn_once(("src", addr), "frame from %s, not the connected address %s"
+                    # Not from the daemon we test (a stray datagram to a
+                    # reused port, say): a v0.2.0 peer answers an unknown
+                    # session with Disconnected and carries on.
+                    eng.warn_once(("src", addr), "frame from %s, not the connected address %s: ignored"
                                   % (fmt_addr(addr), fmt_addr(daddr)))
+                    if len(raw) >= 10 and raw[0] == 1 and raw[1] in (0, 4, 5):
+                        eng.sendto(encode_disconnected(int.from_bytes(raw[2:10], "big")), addr)
+                    continue
                 try:
                     f = parse_frame(raw, args.max_frame, args.max_message_size)
                 except ProtocolViolation as e:
