@@ -696,6 +696,11 @@ nbmq_time	 safe_next_deadline(const struct sock *);
 size_t		 sock_frame(const struct sock *, const struct peer *,
 		    const struct msg *, uint32_t part, uint32_t off,
 		    uint32_t base, uint32_t chunk, uint8_t *b);
+/*
+ * A free outbox slot for a datagram to `to`, flushing the outbox to the
+ * kernel once if it is full; NULL when the kernel takes nothing either.
+ */
+uint8_t		*sock_slot(struct sock *, const struct nbaddr *to);
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
 

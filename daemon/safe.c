@@ -84,12 +84,9 @@ safe_ack_out(struct sock *s, struct peer *p, const uint8_t *frame,
 {
 	uint8_t	*b;
 
-	if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
-		s->ops->flush(s->arg, s);
-		if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
-			s->st.drops[DROP_SEND_FAILED]++;
-			return;
-		}
+	if ((b = sock_slot(s, &p->addr)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
 	}
 	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session,
 	    fnv1a64(frame, len)));
@@ -225,13 +222,10 @@ safe_timers(struct sock *s, nbmq_time now)
 			safe_untrack(s, u);
 			continue;
 		}
-		if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
-			s->ops->flush(s->arg, s);
-			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
-				/* The kernel is full: next interval. */
-				safe_defer(s, now);
-				return;
-			}
+		if ((b = sock_slot(s, &p->addr)) == NULL) {
+			/* The kernel is full: next interval. */
+			safe_defer(s, now);
+			return;
 		}
 		outbox_commit(&s->ob, (uint32_t)sock_frame(s, p, u->m,
 		    u->part, u->off, u->base, u->chunk, b));

@@ -46,12 +46,9 @@ session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
 {
 	uint8_t	*b;
 
-	if ((b = outbox_slot(&s->ob, to)) == NULL) {
-		s->ops->flush(s->arg, s);
-		if ((b = outbox_slot(&s->ob, to)) == NULL) {
-			s->st.drops[DROP_SEND_FAILED]++;
-			return -1;
-		}
+	if ((b = sock_slot(s, to)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return -1;
 	}
 	outbox_commit(&s->ob, (uint32_t)frame_put_ctl(b, kind, session));
 	if (s->crypt != NULL && crypt_ctl_last(s) == -1)

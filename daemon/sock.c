@@ -364,6 +364,18 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 	return 0;
 }
 
+uint8_t *
+sock_slot(struct sock *s, const struct nbaddr *to)
+{
+	uint8_t	*b;
+
+	if ((b = outbox_slot(&s->ob, to)) == NULL) {
+		s->ops->flush(s->arg, s);
+		b = outbox_slot(&s->ob, to);
+	}
+	return b;
+}
+
 uint64_t
 sock_peer_load(const struct peer *p)
 {
@@ -459,15 +471,10 @@ sock_tick(struct sock *s, nbmq_time now)
 
 			if (size > p->deficit)
 				break;
-			if ((b = outbox_slot(&s->ob, &p->addr)) == NULL) {
-				s->ops->flush(s->arg, s);
-				b = outbox_slot(&s->ob, &p->addr);
-				if (b == NULL) {
-					/* The kernel is full: wait. */
-					p->deficit -= (int64_t)
-					    s->o.max_frame_size;
-					return 1;
-				}
+			if ((b = sock_slot(s, &p->addr)) == NULL) {
+				/* The kernel is full: wait. */
+				p->deficit -= (int64_t)s->o.max_frame_size;
+				return 1;
 			}
 			sock_emit(s, p, b, now);
 			p->deficit -= size;

@@ -488,12 +488,9 @@ stun_send(struct sock *s, const struct nbaddr *to, const uint8_t *buf,
 		s->st.drops[DROP_SEND_FAILED]++;
 		return -1;
 	}
-	if ((b = outbox_slot(&s->ob, to)) == NULL) {
-		s->ops->flush(s->arg, s);
-		if ((b = outbox_slot(&s->ob, to)) == NULL) {
-			s->st.drops[DROP_SEND_FAILED]++;
-			return -1;
-		}
+	if ((b = sock_slot(s, to)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return -1;
 	}
 	memcpy(b, buf, len);
 	outbox_commit(&s->ob, (uint32_t)len);
