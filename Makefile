@@ -150,14 +150,14 @@ $(O)/tests/%.o: tests/%.c daemon/nbmqd.h client-lib/nbmq.h client-lib/nbmq-proto
 
 # Unit tests, integration tests, then the same again under ASan+UBSan;
 # the fuzz corpora (crashes found kept as regressions) replayed once; the
-# state machine's coverage thresholds; valgrind.  (make coverage, make
-# fuzz: the whole daemon's coverage and fuzzing for a while, outside.)
+# coverage thresholds (tests/coverage-check.sh; ~90 s); valgrind.  (make
+# fuzz: each fuzz target for a while, outside make check.)
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit check-int
 	$(MAKE) check-asan
 	$(MAKE) check-fuzz
-	$(MAKE) check-coverage
+	$(MAKE) coverage
 	$(MAKE) check-valgrind
 
 check-unit: all
@@ -200,7 +200,9 @@ check-fuzz:
 # The tests' own output goes to build/cov/tests.log; failures are shown.
 COV_UNIT = $(patsubst $(O)/%,build/cov/%,$(UNIT_TESTS))
 coverage:
-	@$(MAKE) -s O=build/cov SAN=cov all
+	@mkdir -p build
+	@$(MAKE) -s O=build/cov SAN=cov all 2>build/cov-build.log || \
+	    { cat build/cov-build.log; exit 1; }
 	@find build/cov -name '*.gcda' -delete
 	@echo "coverage: unit and integration tests in build/cov (log: build/cov/tests.log)"
 	@rc=0; : >build/cov/tests.log; \
@@ -210,9 +212,9 @@ coverage:
 	    { grep "^FAIL" build/cov/tests.log; rc=1; }; \
 	tests/coverage-check.sh build/cov || rc=1; exit $$rc
 
-# The state machine's share, in make check: the unit tests alone under
-# gcov (build/cov) hold session.c and sock.c to their thresholds.  The
-# daemon-wide figure needs the integration tests too: make coverage.
+# Quicker, for a developer: the unit tests alone under gcov (build/cov)
+# hold session.c and sock.c to their thresholds (the daemon-wide figure
+# needs the integration tests too: make coverage).
 check-coverage:
 	@mkdir -p build
 	@$(MAKE) -s O=build/cov SAN=cov all 2>build/cov-build.log || \

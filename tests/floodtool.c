@@ -7,9 +7,10 @@
  *       drop: data, Connected, Heartbeat, Ack, unknown, encrypted; so that
  *       every parser path sees traffic) from one socket, with sendmmsg
  *   floodtool connects [-n COUNT] [-p SOCKETS] HOST PORT
- *       COUNT Connect frames, each from a fresh source port: SOCKETS
- *       sockets (default 500) open at a time, one Connect each, then all
- *       are closed and the next batch opens
+ *       COUNT Connect frames, each from another source port (127.0.0.2,
+ *       12,000 ports from 20000, in turn): SOCKETS sockets (default 500)
+ *       open at a time, one Connect each, then all are closed and the next
+ *       batch opens
  *   floodtool clients -n COUNT
  *       try COUNT nbmq_socket_new() at once ($NBMQ_SOCKET); print
  *       "opened K refused R other O" (R: failed with EUSERS), close all
@@ -119,15 +120,29 @@ flood_random(const struct sockaddr_in *to, long count)
 	return 0;
 }
 
+/*
+ * Each Connect from its own source port: 127.0.0.2, ports FLOOD_PORT0 and
+ * up, below the kernel's ephemeral range, so that what the daemon sends
+ * back to these "peers" (Connected, heartbeats) never reaches a socket of
+ * another test running at the same time.
+ */
+#define FLOOD_ADDR	"127.0.0.2"
+#define FLOOD_PORT0	20000
+#define FLOOD_PORTS	12000
+
 static int
 flood_connects(const struct sockaddr_in *to, long count, int nsock)
 {
 	static const uint8_t connect_frame[10] = { 0x01, 0x01 };
-	int	*fds;
-	long	 sent = 0;
+	struct sockaddr_in	 src;
+	int			*fds, port = 0;
+	long			 sent = 0, busy = 0;
 
 	if ((fds = calloc((size_t)nsock, sizeof(int))) == NULL)
 		return 1;
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	inet_pton(AF_INET, FLOOD_ADDR, &src.sin_addr);
 	while (sent < count) {
 		int n = count - sent < nsock ? (int)(count - sent) : nsock;
 
@@ -136,7 +151,13 @@ flood_connects(const struct sockaddr_in *to, long count, int nsock)
 				perror("socket");
 				return 1;
 			}
-			/* A fresh ephemeral port for each, like many hosts. */
+			src.sin_port = htons((uint16_t)(FLOOD_PORT0 + port));
+			port = (port + 1) % FLOOD_PORTS;
+			if (bind(fds[i], (struct sockaddr *)&src,
+			    sizeof(src)) == -1) {
+				busy++;	/* another flood has it: skip */
+				continue;
+			}
 			if (sendto(fds[i], connect_frame, sizeof(connect_frame),
 			    0, (const struct sockaddr *)to, sizeof(*to)) ==
 			    (ssize_t)sizeof(connect_frame))
@@ -144,9 +165,14 @@ flood_connects(const struct sockaddr_in *to, long count, int nsock)
 		}
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
+		if (busy > count) {
+			fprintf(stderr, "floodtool: no free source port\n");
+			return 1;
+		}
 	}
 	free(fds);
-	printf("ok %ld Connects sent\n", sent);
+	printf("ok %ld Connects sent from %d ports of %s\n", sent,
+	    FLOOD_PORTS, FLOOD_ADDR);
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Floods, loopback only, each bounded in time, against one daemon:
-#  - 100,000 Connects from fresh source ports at a socket with max_peers
-#    1000: never more than 1000 sessions, memory bounded, and a peer that
-#    was there before keeps exchanging messages throughout;
+#  - 100,000 Connects from 12,000 source ports (of 127.0.0.2, outside the
+#    ephemeral range: nothing the daemon answers reaches another test) at
+#    a socket with max_peers 1000: never more than 1000 sessions, memory
+#    bounded, and a peer that was there before keeps exchanging messages
+#    throughout;
 #  - 1,000,000 random datagrams: no crash, every one the daemon read is
 #    counted as dropped by reason, and it still answers;
 #  - 1,000 IPC connections with max_clients 50: refused past the limit
@@ -76,7 +78,7 @@ ping_loop() {
 	done
 }
 
-# ---- 100,000 Connects from fresh ports ----------------------------------
+# ---- 100,000 Connects from 12,000 ports ---------------------------------
 rm -f "$T/stop"
 ping_loop "$T/ping1.out" &
 LOOP=$!
