@@ -356,6 +356,42 @@ udp_connect(struct dsock *d, const char *text)
 	return 0;
 }
 
+/* The first answer as an address this socket can send to (v4-mapped on a
+ * dual-stack socket); -1 if there is none. */
+static int
+udp_dns_addr(const struct dsock *d, const struct evutil_addrinfo *res,
+    struct nbaddr *out)
+{
+	struct nbaddr	a;
+
+	if (res->ai_addrlen > sizeof(a.u))
+		return -1;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.u, res->ai_addr, res->ai_addrlen);
+	a.len = res->ai_addrlen;
+	return stun_addr_for_family(&a, d->local.u.sa.sa_family, out);
+}
+
+/* Start a lookup of host:port for d, unless one is running. */
+static void
+udp_lookup(struct dsock *d, const char *host, uint16_t port,
+    evdns_getaddrinfo_cb cb, struct evdns_getaddrinfo_request **reqp)
+{
+	struct evutil_addrinfo	 hints;
+	char			 ports[8];
+
+	if (*reqp != NULL || host == NULL)
+		return;		/* one lookup at a time */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = d->local.u.sa.sa_family == AF_INET ? AF_INET :
+	    AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	snprintf(ports, sizeof(ports), "%u", port);
+	/* The callback may run at once (numeric, /etc/hosts). */
+	*reqp = evdns_getaddrinfo(nbmqd->dns, host, ports, &hints, cb, d);
+}
+
 static void
 udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
@@ -370,22 +406,7 @@ udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		    d->host, evutil_gai_strerror(result));
 		return;		/* the reconnect timer tries again */
 	}
-	memset(&a, 0, sizeof(a));
-	if (d->local.u.sa.sa_family == AF_INET6 &&
-	    res->ai_family == AF_INET) {
-		const struct sockaddr_in *in = (void *)res->ai_addr;
-
-		a.u.sin6.sin6_family = AF_INET6;
-		a.u.sin6.sin6_port = in->sin_port;
-		a.u.sin6.sin6_addr.s6_addr[10] = 0xff;
-		a.u.sin6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&a.u.sin6.sin6_addr.s6_addr[12], &in->sin_addr, 4);
-		a.len = sizeof(a.u.sin6);
-	} else if (res->ai_family == d->local.u.sa.sa_family &&
-	    res->ai_addrlen <= sizeof(a.u)) {
-		memcpy(&a.u, res->ai_addr, res->ai_addrlen);
-		a.len = res->ai_addrlen;
-	} else {
+	if (udp_dns_addr(d, res, &a) == -1) {
 		log_warnx("socket %s: %s has no usable address", d->core.name,
 		    d->host);
 		evutil_freeaddrinfo(res);
@@ -400,28 +421,16 @@ udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 static void
 udp_resolve_cb(void *arg, struct sock *s)
 {
-	struct dsock		*d = arg;
-	struct evutil_addrinfo	 hints;
-	char			 port[8];
+	struct dsock	*d = arg;
 
-	if (d->dns_req != NULL || d->host == NULL)
-		return;		/* one lookup at a time */
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = d->local.u.sa.sa_family == AF_INET ? AF_INET :
-	    AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_protocol = IPPROTO_UDP;
-	snprintf(port, sizeof(port), "%u", d->port);
-	/* The callback may run at once (numeric, /etc/hosts). */
-	d->dns_req = evdns_getaddrinfo(nbmqd->dns, d->host, port, &hints,
-	    udp_dns_cb, d);
+	udp_lookup(d, d->host, d->port, udp_dns_cb, &d->dns_req);
 }
 
 static void
 udp_stun_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct dsock	*d = arg;
-	struct nbaddr	 a, b;
+	struct nbaddr	 b;
 
 	if (result == EVUTIL_EAI_CANCEL)
 		return;		/* d is being freed */
@@ -431,17 +440,13 @@ udp_stun_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		    d->core.name, d->stun_host, evutil_gai_strerror(result));
 		return;		/* the next request tries again */
 	}
-	memset(&a, 0, sizeof(a));
-	if (res->ai_addrlen <= sizeof(a.u)) {
-		memcpy(&a.u, res->ai_addr, res->ai_addrlen);
-		a.len = res->ai_addrlen;
-	}
-	evutil_freeaddrinfo(res);
-	if (stun_addr_for_family(&a, d->local.u.sa.sa_family, &b) != 0) {
+	if (udp_dns_addr(d, res, &b) == -1) {
+		evutil_freeaddrinfo(res);
 		log_warnx("socket %s: stun server %s has no usable address",
 		    d->core.name, d->stun_host);
 		return;
 	}
+	evutil_freeaddrinfo(res);
 	log_debug("socket %s: stun server %s is %s", d->core.name,
 	    d->stun_host, addr_str(&b));
 	stuncli_set_server(&d->core, &b, daemon_now());
@@ -452,20 +457,10 @@ udp_stun_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 static void
 udp_stun_resolve_cb(void *arg, struct sock *s)
 {
-	struct dsock		*d = arg;
-	struct evutil_addrinfo	 hints;
-	char			 port[8];
+	struct dsock	*d = arg;
 
-	if (d->stun_dns_req != NULL || d->stun_host == NULL)
-		return;		/* one lookup at a time */
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = d->local.u.sa.sa_family == AF_INET ? AF_INET :
-	    AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_protocol = IPPROTO_UDP;
-	snprintf(port, sizeof(port), "%u", d->stun_port);
-	d->stun_dns_req = evdns_getaddrinfo(nbmqd->dns, d->stun_host, port,
-	    &hints, udp_stun_dns_cb, d);
+	udp_lookup(d, d->stun_host, d->stun_port, udp_stun_dns_cb,
+	    &d->stun_dns_req);
 }
 
 /*
