@@ -65,8 +65,9 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all deps run check check-unit check-int check-asan check-valgrind-all clean install \
-	uninstall fuzz check-fuzz coverage check-coverage check-valgrind
+.PHONY: all deps run check check-unit check-int check-asan clean install \
+	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
+	check-valgrind-all
 all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool $(O)/examples/hello
 
 deps:
