@@ -215,7 +215,7 @@ enum drop_reason {
 	DROP_MAX_PEERS,		/* Connect refused: max_peers */
 	DROP_RECV_HWM,		/* message dropped: recv_hwm */
 	DROP_DUPLICATE,		/* a message delivered already */
-	DROP_REASM_TIMEOUT,	/* incomplete message expired */
+	DROP_REASM_TIMEOUT,	/* incomplete message expired or overtaken */
 	DROP_NO_RECV,		/* data on a socket that cannot receive */
 	DROP_PEER_GONE,		/* queued messages of a peer that left */
 	DROP_SEND_FAILED,	/* the kernel refused a datagram */
@@ -483,6 +483,7 @@ struct peer {
 	int64_t		 deficit;
 	int		 active;
 	struct reasm_list reasms;
+	uint32_t	 nreasms;	/* in reasms */
 	uint32_t	 reach;		/* heartbeat intervals with traffic, 8 bits */
 	uint64_t	 recent[PEER_RECENT];	/* ids delivered lately */
 	uint32_t	 recent_pos;
@@ -913,6 +914,8 @@ struct dsock {
 	int		 fd;		/* UDP, -1 before bind/connect */
 	struct event	*ev_read, *ev_write, *ev_timer;
 	int		 write_armed;
+	int		 gso;		/* UDP_SEGMENT sends work here */
+	int		 gro;		/* UDP_GRO on: reads may hold runs */
 	struct nbaddr	 local;
 	char		*host;		/* connect by name */
 	uint16_t	 port;

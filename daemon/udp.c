@@ -4,6 +4,8 @@
  * from the core's outbox, one timer per socket at the core's next deadline.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -67,6 +69,34 @@ udp_peer_event_cb(void *arg, struct sock *s, struct peer *p,
 	ipc_peer_event(d, p, ev);
 }
 
+/*
+ * Runs of datagrams to one address with one size (the last may be
+ * shorter) leave as one UDP GSO send (UDP_SEGMENT): the kernel cuts them
+ * into ordinary datagrams, so a peer sees exactly what separate sends
+ * would have given it, and the stack is walked once per run instead of
+ * once per datagram.  The first datagram in a run fixes the segment size.
+ */
+#define GSO_MAX_SEGS	64		/* UDP_MAX_SEGMENTS on older kernels */
+#define GSO_MAX_BYTES	65000
+
+static int
+udp_run(const struct outbox *ob, int i, int gso)
+{
+	int		 j = i + 1;
+	uint32_t	 seg = ob->len[i], total = seg;
+
+	if (!gso)
+		return 1;
+	while (j < ob->n && j - i < GSO_MAX_SEGS &&
+	    ob->len[j] <= seg && total + ob->len[j] <= GSO_MAX_BYTES &&
+	    addr_eq(&ob->to[j], &ob->to[i])) {
+		total += ob->len[j];
+		if (ob->len[j++] < seg)
+			break;		/* a shorter one ends the run */
+	}
+	return j - i;
+}
+
 /* Send what the outbox holds; keep what the kernel refused for later. */
 void
 udp_flush(struct dsock *d)
@@ -74,7 +104,12 @@ udp_flush(struct dsock *d)
 	struct outbox	*ob = &d->core.ob;
 	struct mmsghdr	 mm[OUTBOX_SLOTS];
 	struct iovec	 iov[OUTBOX_SLOTS];
-	int		 n, sent = 0;
+	union {
+		char		buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	align;
+	}		 ctl[OUTBOX_SLOTS];
+	int		 first[OUTBOX_SLOTS + 1], nmm = 0;
+	int		 n, sent = 0, done = 0;
 
 	if (ob->n == 0)
 		return;
@@ -82,30 +117,67 @@ udp_flush(struct dsock *d)
 		ob->n = 0;
 		return;
 	}
-	for (int i = 0; i < ob->n; i++) {
-		iov[i].iov_base = ob->buf + (size_t)i * ob->slot_size;
-		iov[i].iov_len = ob->len[i];
-		memset(&mm[i], 0, sizeof(mm[i]));
-		mm[i].msg_hdr.msg_name = &ob->to[i].u;
-		mm[i].msg_hdr.msg_namelen = ob->to[i].len;
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
+	for (int i = 0; i < ob->n; ) {
+		int		 run = udp_run(ob, i, d->gso);
+		struct msghdr	*mh = &mm[nmm].msg_hdr;
+
+		memset(&mm[nmm], 0, sizeof(mm[nmm]));
+		for (int k = 0; k < run; k++) {
+			iov[i + k].iov_base = ob->buf +
+			    (size_t)(i + k) * ob->slot_size;
+			iov[i + k].iov_len = ob->len[i + k];
+		}
+		mh->msg_name = &ob->to[i].u;
+		mh->msg_namelen = ob->to[i].len;
+		mh->msg_iov = &iov[i];
+		mh->msg_iovlen = (size_t)run;
+		if (run > 1) {
+			struct cmsghdr	*cm;
+			uint16_t	 seg = (uint16_t)ob->len[i];
+
+			mh->msg_control = ctl[nmm].buf;
+			mh->msg_controllen = sizeof(ctl[nmm].buf);
+			cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		first[nmm++] = i;
+		i += run;
 	}
-	while (sent < ob->n) {
-		n = sendmmsg(d->fd, mm + sent, ob->n - sent, MSG_DONTWAIT);
+	first[nmm] = ob->n;
+	while (done < nmm) {
+		n = sendmmsg(d->fd, mm + done, (unsigned int)(nmm - done),
+		    MSG_DONTWAIT);
 		if (n > 0) {
-			sent += n;
+			done += n;
 			continue;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 			break;
+		if (mm[done].msg_hdr.msg_iovlen > 1 &&
+		    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+			/* No GSO on this path: send one by one from now. */
+			log_info("socket %s: no UDP GSO (%s), sending datagrams "
+			    "one by one", d->core.name, strerror(errno));
+			d->gso = 0;
+			break;
+		}
 		/* This datagram cannot go (no route, refused): skip it. */
-		d->core.st.drops[DROP_SEND_FAILED]++;
-		sent++;
+		d->core.st.drops[DROP_SEND_FAILED] +=
+		    first[done + 1] - first[done];
+		done++;
 	}
+	sent = first[done];
 	outbox_consume(ob, sent);
+	if (ob->n > 0 && d->gso == 0 && done < nmm &&
+	    mm[done].msg_hdr.msg_iovlen > 1) {
+		udp_flush(d);		/* again, without GSO */
+		return;
+	}
 	if (ob->n > 0 && !d->write_armed) {
 		event_add(d->ev_write, NULL);
 		d->write_armed = 1;
@@ -118,6 +190,13 @@ udp_flush_cb(void *arg, struct sock *s)
 	udp_flush(arg);
 }
 
+/*
+ * Drain the kernel with recvmmsg.  With UDP_GRO a read may hold a run of
+ * datagrams from one source, all of one size but the last (the cmsg says
+ * which size): each is handed to the core on its own, as if read alone.
+ * Between batches what completed goes on to the applications, so a burst
+ * larger than recv_hwm is not dropped while they could take it.
+ */
 static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -125,9 +204,14 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr	 mm[UDP_BATCH];
 	struct iovec	 iov[UDP_BATCH];
 	struct nbaddr	 from[UDP_BATCH];
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	}		 ctl[UDP_BATCH];
 	static uint8_t	*bufs;
-	const size_t	 bufsz = FRAME_MAX_SIZE + 1;
+	const size_t	 bufsz = 65536;	/* a GRO run: at most 64 KiB */
 	nbmq_time	 now = daemon_now();
+	struct sub	*u;
 	int		 n;
 
 	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
@@ -141,6 +225,11 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			mm[i].msg_hdr.msg_namelen = sizeof(from[i].u);
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
+			if (d->gro) {
+				mm[i].msg_hdr.msg_control = ctl[i].buf;
+				mm[i].msg_hdr.msg_controllen =
+				    sizeof(ctl[i].buf);
+			}
 		}
 		n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n == -1) {
@@ -150,13 +239,41 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			from[i].len = mm[i].msg_hdr.msg_namelen;
-			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			struct msghdr	*mh = &mm[i].msg_hdr;
+			struct cmsghdr	*cm;
+			const uint8_t	*p = iov[i].iov_base;
+			size_t		 len = mm[i].msg_len, seg = len;
+
+			from[i].len = mh->msg_namelen;
+			if (mh->msg_flags & MSG_TRUNC) {
 				d->core.st.drops[DROP_LENGTH]++;
 				continue;
 			}
-			sock_input(&d->core, now, &from[i], iov[i].iov_base,
-			    mm[i].msg_len);
+			for (cm = d->gro ? CMSG_FIRSTHDR(mh) : NULL; cm != NULL;
+			    cm = CMSG_NXTHDR(mh, cm)) {
+				int	v;
+
+				if (cm->cmsg_level != SOL_UDP ||
+				    cm->cmsg_type != UDP_GRO)
+					continue;
+				memcpy(&v, CMSG_DATA(cm), sizeof(v));
+				if (v > 0 && (size_t)v < len)
+					seg = (size_t)v;
+			}
+			while (len > 0) {
+				size_t	one = len < seg ? len : seg;
+
+				sock_input(&d->core, now, &from[i], p, one);
+				p += one;
+				len -= one;
+			}
+		}
+		if (n == UDP_BATCH && d->core.rq_len > 0) {
+			if (d->core.type == NBMQ_DISH &&
+			    !TAILQ_EMPTY(&d->subs))
+				dsock_fanout(d);
+			TAILQ_FOREACH(u, &d->subs, entry)
+				ipc_deliver(u);
 		}
 	} while (n == UDP_BATCH);
 	dsock_sync(d, now);
@@ -214,7 +331,7 @@ static int
 udp_open(struct dsock *d, int af, const struct nbaddr *a)
 {
 	struct nbaddr	 any;
-	int		 fd, zero = 0;
+	int		 fd, zero = 0, one = 1;
 
 	if ((fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
@@ -237,6 +354,8 @@ udp_open(struct dsock *d, int af, const struct nbaddr *a)
 	d->local.len = sizeof(d->local.u);
 	getsockname(fd, &d->local.u.sa, &d->local.len);
 	udp_set_bufs(d);
+	d->gso = 1;
+	d->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 	d->ev_read = event_new(nbmqd->base, fd, EV_READ | EV_PERSIST,
 	    udp_read_cb, d);
 	d->ev_write = event_new(nbmqd->base, fd, EV_WRITE, udp_write_cb, d);
