@@ -9,6 +9,11 @@
 
 #include "nbmqd.h"
 
+#define REASM_OVERTAKEN	16	/* incomplete messages per peer */
+
+static void	sock_reasm_drop(struct sock *, struct reasm *,
+		    enum drop_reason);
+
 int
 sock_init(struct sock *s, int type, const struct sockopts *o,
     const struct sock_ops *ops, void *arg)
@@ -128,7 +133,8 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		sock_count(s, p, DROP_NO_RECV);
 		return;
 	}
-	TAILQ_FOREACH(r, &p->reasms, peer_entry)
+	/* Newest first: frames come in order, stale ones wait at the head. */
+	TAILQ_FOREACH_REVERSE(r, &p->reasms, reasm_list, peer_entry)
 		if (r->msgid == f->msgid)
 			break;
 	if (r == NULL) {
@@ -170,11 +176,21 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_deliver(s, p, m);
 			return;
 		}
+		/*
+		 * Fire and forget: a peer sends its messages' frames in
+		 * order, so one overtaken by REASM_OVERTAKEN newer ones lost
+		 * a frame for good.  It goes now rather than holding its
+		 * memory and a recv_hwm place until the TTL.
+		 */
+		if (!safe && p->nreasms >= REASM_OVERTAKEN)
+			sock_reasm_drop(s, TAILQ_FIRST(&p->reasms),
+			    DROP_REASM_TIMEOUT);
 		if ((r = reasm_new(f, now)) == NULL) {
 			log_warn("socket %s: reassembly", s->name);
 			return;
 		}
 		r->peer = p;
+		p->nreasms++;
 		TAILQ_INSERT_TAIL(&p->reasms, r, peer_entry);
 		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
 		s->nreasm++;
@@ -198,6 +214,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		return;
 	TAILQ_REMOVE(&p->reasms, r, peer_entry);
 	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+	p->nreasms--;
 	s->nreasm--;
 	if (safe)
 		safe_delivered(s, p, r->msgid, now);
@@ -517,19 +534,26 @@ sock_send_room(const struct sock *s)
 	return room;
 }
 
+/* An incomplete message goes, counted as why. */
+static void
+sock_reasm_drop(struct sock *s, struct reasm *r, enum drop_reason why)
+{
+	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+	TAILQ_REMOVE(&r->peer->reasms, r, peer_entry);
+	r->peer->nreasms--;
+	s->nreasm--;
+	sock_count(s, r->peer, why);
+	reasm_free(r);
+}
+
 static void
 sock_expire_reasm(struct sock *s, nbmq_time now)
 {
 	struct reasm	*r;
 
 	while ((r = TAILQ_FIRST(&s->reasm_lru)) != NULL &&
-	    r->last + s->o.uncompleted_message_ttl <= now) {
-		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
-		TAILQ_REMOVE(&r->peer->reasms, r, peer_entry);
-		sock_count(s, r->peer, DROP_REASM_TIMEOUT);
-		s->nreasm--;
-		reasm_free(r);
-	}
+	    r->last + s->o.uncompleted_message_ttl <= now)
+		sock_reasm_drop(s, r, DROP_REASM_TIMEOUT);
 	s->maint_at = TAILQ_EMPTY(&s->reasm_lru) ? NBMQ_TIME_NEVER :
 	    now + s->o.queue_maint_ivl;
 }

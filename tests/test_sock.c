@@ -2303,6 +2303,35 @@ START_TEST(test_reasm_ttl)
 }
 END_TEST
 
+/*
+ * Fire and forget: a message overtaken by 16 newer incomplete ones from
+ * its peer goes at once (reassembly_timeout), not after the TTL.
+ */
+START_TEST(test_reasm_overtaken)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	nbmq_time	 now = T0;
+
+	handshake(b, c, now);
+	for (int i = 0; i < 17; i++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 1000), now, 0), 0);
+		tick(c, now);
+		ck_assert_uint_eq(c->nout, 3);
+		/* The first frame of each, then the rest held back. */
+		sock_input(&b->s, now, &c->addr, c->out[0].buf,
+		    c->out[0].len);
+		out_reset(c);
+		ck_assert_uint_eq(b->s.nreasm, i < 16 ? i + 1 : 16);
+	}
+	ck_assert_uint_eq(b->s.st.drops[DROP_REASM_TIMEOUT], 1);
+	ck_assert_uint_eq(only_peer(b)->st.drops[DROP_REASM_TIMEOUT], 1);
+	ck_assert_uint_eq(only_peer(b)->nreasms, 16);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_reasm_ttl_refreshed_by_frames)
 {
 	/* Each frame restarts the message's ttl. */
@@ -2976,6 +3005,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_recv_hwm_counts_reassembly);
 	tcase_add_test(tc, test_recv_hwm_reordered_counted_once);
 	tcase_add_test(tc, test_reasm_ttl);
+	tcase_add_test(tc, test_reasm_overtaken);
 	tcase_add_test(tc, test_reasm_ttl_refreshed_by_frames);
 	tcase_add_test(tc, test_reasm_ttl_bad_frame_keeps_order);
 	tcase_add_test(tc, test_recv_hwm_dropped_message_tail);
