@@ -26,6 +26,8 @@
 #define IPC_CTL_MAX		4096		/* payload of any non-SEND */
 #define IPC_OUT_HIGH		(1U << 20)	/* stop delivering above */
 #define IPC_OUT_LOW		(256U << 10)	/* resume below */
+#define IPC_BYREF_MIN		(64U << 10)	/* deliver by reference from */
+#define IPC_IO_MAX		(1U << 20)	/* per read or write call */
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -67,6 +69,32 @@ ipc_send_msg(struct client *c, uint16_t type, uint32_t handle, uint32_t reqid,
 		evbuffer_add(out, p, len);
 	if (len2)
 		evbuffer_add(out, p2, len2);
+}
+
+static void
+ipc_msg_unref(const void *data, size_t len, void *arg)
+{
+	msg_free(arg);
+}
+
+/* A large message goes out by reference: no copy into the buffer. */
+static void
+ipc_send_ref(struct client *c, uint32_t handle, const struct ipc_msg *im,
+    struct msg *m, size_t len)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct nbmq_ipc_hdr	 h = {
+		.len = (uint32_t)(sizeof(*im) + len),
+		.type = IPC_MSG,
+		.handle = handle,
+	};
+
+	evbuffer_add(out, &h, sizeof(h));
+	evbuffer_add(out, im, sizeof(*im));
+	msg_ref(m);
+	if (evbuffer_add_reference(out, m->partsz, len, ipc_msg_unref,
+	    m) == -1)
+		fatal("evbuffer_add_reference");
 }
 
 void
@@ -350,10 +378,14 @@ ipc_deliver(struct sub *u)
 				.nparts = m->nparts,
 			};
 
+			size_t len = (size_t)m->nparts * 4 + m->size;
+
 			/* Sizes and data are contiguous in a struct msg. */
-			ipc_send_msg(c, IPC_MSG, u->d->handle, 0, &im,
-			    sizeof(im), m->partsz,
-			    (size_t)m->nparts * 4 + m->size);
+			if (len < IPC_BYREF_MIN)
+				ipc_send_msg(c, IPC_MSG, u->d->handle, 0, &im,
+				    sizeof(im), m->partsz, len);
+			else
+				ipc_send_ref(c, u->d->handle, &im, m, len);
 		}
 		msg_free(m);
 	}
@@ -797,6 +829,9 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    (int)c->pid, (int)c->uid);
 	bufferevent_setcb(c->bev, ipc_read_cb, ipc_write_cb, ipc_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, IPC_OUT_LOW, 0);
+	/* libevent moves 16 KiB per call by default: 64 calls per MiB. */
+	bufferevent_set_max_single_read(c->bev, IPC_IO_MAX);
+	bufferevent_set_max_single_write(c->bev, IPC_IO_MAX);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

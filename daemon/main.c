@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,14 @@ main(int argc, char *argv[])
 	const char	*path = NULL, *ipc = NULL;
 	int		 ch, check = 0, print = 0, verbose = 0;
 	int		 nerr, ret = 0;
+
+	/*
+	 * Messages up to max_message_size come and go all the time: keep
+	 * them in the heap rather than a fresh, zeroed mmap each, and give
+	 * memory back only past 64 MiB free at the top.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	while ((ch = getopt(argc, argv, "c:S:tTvqVh")) != -1) {
 		switch (ch) {
