@@ -14,6 +14,8 @@
 
 #include "nbmqd.h"
 
+#define HB_SLACK_DIV	32	/* heartbeats sent up to ivl/32 early */
+
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
 	[LINK_CONNECTING] = "connecting",
@@ -430,8 +432,14 @@ session_timers(struct sock *s, nbmq_time now)
 		else
 			session_link_down(s, p, PEV_DOWN_KEEPALIVE, now);
 	}
+	/*
+	 * Heartbeats due within 1/32 of the interval go now too: with many
+	 * peers they leave in batches, a few wake-ups a second instead of
+	 * one per peer.
+	 */
 	while ((p = TAILQ_FIRST(&s->by_sent)) != NULL &&
-	    p->last_sent + s->o.peer_heartbeat_ivl <= now) {
+	    p->last_sent + s->o.peer_heartbeat_ivl <=
+	    now + s->o.peer_heartbeat_ivl / HB_SLACK_DIV) {
 		/* The reach register shifts once per heartbeat interval. */
 		p->reach = (p->reach << 1) & 0xff;
 		session_heartbeat(s, p, now);

@@ -835,7 +835,10 @@ START_TEST(test_up_keepalive_to_connecting)
 	sock_timers(&c->s, t - 1);
 	flush(c);
 	ck_assert_int_eq(c->s.link, LINK_UP);
-	ck_assert_uint_eq(c->nout, 0);
+	/* Only the heartbeat due at t, sent a little early. */
+	ck_assert_uint_eq(c->nout, (size_t)count_kind(c, FK_HEARTBEAT));
+	ck_assert_uint_le(c->nout, 1);
+	out_reset(c);
 	sock_timers(&c->s, t);
 	flush(c);
 	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
@@ -1147,9 +1150,11 @@ START_TEST(test_bound_keepalive_removes_peer)
 		out_reset(b);
 	}
 	ck_assert_uint_eq(t, T0 + ka);
+	/* At t - 1 the other peer's heartbeat, due at t, goes early. */
 	sock_timers(&b->s, t - 1);
 	ck_assert_uint_eq(b->s.npeers, 2);
-	ck_assert_uint_eq(sock_timers(&b->s, t), T0 + 1 * NSEC + ka);
+	ck_assert_uint_eq(sock_timers(&b->s, t),
+	    t - 1 + b->s.o.peer_heartbeat_ivl);
 	flush(b);
 	out_reset(b);
 	ck_assert_uint_eq(b->s.npeers, 1);
@@ -1311,7 +1316,9 @@ START_TEST(test_heartbeat_due)
 	id = handshake(b, c, T0);
 	/* b: last sent (Connected) at T0. */
 	ck_assert_uint_eq(sock_next_deadline(&b->s), T0 + ivl);
-	ck_assert_uint_eq(sock_timers(&b->s, T0 + ivl - 1), T0 + ivl);
+	/* Due at T0 + ivl; sent up to ivl/32 early (batched), not before. */
+	ck_assert_uint_eq(sock_timers(&b->s, T0 + ivl - ivl / 32 - 1),
+	    T0 + ivl);
 	flush(b);
 	ck_assert_uint_eq(b->nout, 0);
 	ck_assert_uint_eq(sock_timers(&b->s, T0 + ivl), T0 + 2 * ivl);
@@ -1342,6 +1349,39 @@ START_TEST(test_heartbeat_due)
 	recv_check1(b, id, 2, 100);
 	node_free(b);
 	node_free(c);
+}
+END_TEST
+
+/*
+ * 100 peers whose heartbeats fall due over 20 ms leave in one timer run
+ * (they are within ivl/32 of each other), not in 100 wake-ups.
+ */
+START_TEST(test_heartbeats_batched)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c[100];
+	const nbmq_time	 ivl = b->s.o.peer_heartbeat_ivl;
+	nbmq_time	 t;
+
+	for (int k = 0; k < 100; k++) {
+		char	addr[32];
+
+		snprintf(addr, sizeof(addr), "10.0.1.%d:%d", 2 + k, 3000 + k);
+		c[k] = node_new(addr, 0);
+		handshake(b, c[k], T0 + (nbmq_time)k * MSEC / 5);
+	}
+	flush(b);
+	out_reset(b);
+	t = sock_next_deadline(&b->s);
+	ck_assert_uint_eq(t, T0 + ivl);
+	t = sock_timers(&b->s, t);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 100);
+	ck_assert_int_eq(count_kind(b, FK_HEARTBEAT), 100);
+	ck_assert_uint_eq(t, T0 + 2 * ivl);
+	out_reset(b);
+	for (int k = 0; k < 100; k++)
+		node_free(c[k]);
+	node_free(b);
 }
 END_TEST
 
@@ -2974,6 +3014,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_address_follows_nat_rebinding);
 	tcase_add_test(tc, test_connecting_side_address_follows);
 	tcase_add_test(tc, test_heartbeat_due);
+	tcase_add_test(tc, test_heartbeats_batched);
 	tcase_add_test(tc, test_heartbeat_reach);
 	tcase_add_test(tc, test_unknown_session_sends_disconnected);
 	tcase_add_test(tc, test_unknown_session_rate_limited);
