@@ -994,7 +994,7 @@ void		 ipc_shutdown(void);
 /* Write queued messages and credit to an attached app. */
 void		 ipc_deliver(struct sub *);
 void		 ipc_sock_gone(struct sub *);
-int		 ipc_client_backlogged(const struct client *);
+int		 ipc_client_backlogged(struct client *);
 /* One message: header, then p and p2 back to back (either may be empty). */
 void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
 		    uint32_t reqid, const void *p, size_t len, const void *p2,
