@@ -2,18 +2,25 @@
  * nbmq.c: libnbmq, the client side of the IPC protocol (nbmq-protocol.h).
  *
  * One Unix stream connection per socket, so each socket has its own fd to
- * poll.  Sends go straight to the kernel with one sendmsg (header and the
- * application's parts as an iovec, no copy) while the daemon's credit
- * window allows; what the kernel does not take is kept and flushed first
- * next time.  Received data is read in large chunks and parsed into a
- * queue of messages, so a request waiting for its result never loses a
- * message that arrived before it.  The library never prints or exits.
+ * poll.  Sends go to the kernel with one sendmsg (what waits in the output
+ * buffer, then header and the application's parts as an iovec, no copy)
+ * while the daemon's credit window allows; what the kernel does not take
+ * is kept and goes first next time.  A send with NBMQ_BATCH is copied into
+ * the output buffer instead, up to BATCH_MAX bytes, and leaves with the
+ * next write: many messages per syscall.  Received data is read in large
+ * chunks, until a read comes back short (the stream is drained for now),
+ * and parsed into a queue of messages, so a request waiting for its result
+ * never loses a message that arrived before it.  A blocking receive with
+ * an empty queue polls before it reads: poll, one read, and the message.
+ * Each message is one allocation, which a socket's pool recycles (see
+ * "Message buffers" below).  The library never prints or exits.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +30,35 @@
 #include "nbmq.h"
 #include "nbmq-protocol.h"
 
+/* Blocks in a pool are freed memory to ASan and valgrind (POOL_HIDE). */
+#if defined(__SANITIZE_ADDRESS__)
+#define NBMQ_ASAN
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NBMQ_ASAN
+#endif
+#endif
+#if defined(NBMQ_ASAN)
+#include <sanitizer/asan_interface.h>
+#define POOL_HIDE(p, n)	ASAN_POISON_MEMORY_REGION(p, n)
+#define POOL_SHOW(p, n)	ASAN_UNPOISON_MEMORY_REGION(p, n)
+#elif defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define POOL_HIDE(p, n)	(void)VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define POOL_SHOW(p, n)	(void)VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#endif
+#endif
+#ifndef POOL_HIDE
+#define POOL_HIDE(p, n)	do { } while (0)
+#define POOL_SHOW(p, n)	do { } while (0)
+#endif
+
 #define EXPORT		__attribute__((visibility("default")))
 #define READ_CHUNK	(256U << 10)
 #define REQ_TIMEOUT_MS	10000
 #define OUT_MAX		(8U << 20)	/* DONTWAIT sends waiting for the kernel */
+#define BATCH_MAX	(64U << 10)	/* NBMQ_BATCH sends held at most */
 
 struct nbmq_ctx {
 	char		*path;
@@ -34,13 +66,63 @@ struct nbmq_ctx {
 
 struct nbmq_msg {
 	struct nbmq_msg	*next;
+	struct msg_pool	*pool;		/* NULL: malloc'd, free()d */
 	uint64_t	 peer;
 	uint64_t	 dropped;	/* > 0: a drop report, not a message */
 	struct nbmq_event *event;	/* a peer event, not a message */
-	uint32_t	 nparts;
-	uint32_t	 size;
 	uint32_t	*sizes;
 	uint8_t		*data;
+	uint32_t	 nparts;
+	uint32_t	 size;
+	uint32_t	 cls;		/* the pool's size class */
+};
+
+/*
+ * Message buffers.  A received message is one allocation: struct nbmq_msg,
+ * the part sizes, the bytes.  One of up to POOL_BLOCK_MAX bytes takes a
+ * block of its size class (eighths of a power of two: at most 1/8 more
+ * than it needs), which nbmq_msg_free() gives back to the socket's pool
+ * and the next message of that class takes: a steady stream of small
+ * messages costs no malloc or free, and the heap does not grow and shrink
+ * (brk, page faults) as malloc trims it.  The pool keeps up to POOL_BYTES
+ * (a few more blocks while frees race) and frees what does not fit; the
+ * next message that finds no block of its class then frees as many bytes
+ * of other classes, so that the sizes in use now take the room of those
+ * no longer used.  Larger messages, events and drop reports are plain
+ * malloc.
+ *
+ * nbmq_msg_free() may be called from any thread, and after nbmq_close():
+ * frees push onto a lock-free stack per class (any number of producers),
+ * which only the socket's receives empty (calls on one socket are never
+ * concurrent: its queue has no lock either), taking a whole stack with one
+ * exchange (one consumer: no ABA).  The pool lives while the socket or
+ * a message of its blocks does: refs counts the socket and the messages,
+ * taken POOL_REFS at a time, so that a receive takes a block without an
+ * atomic read-modify-write (but the exchange that empties a stack).
+ * Under ASan or valgrind a block in the pool is inaccessible, as freed
+ * memory would be.
+ */
+#define POOL_BYTES	(1U << 20)
+#define POOL_MIN_SHIFT	7		/* blocks of 128 B.. */
+#define POOL_MAX_SHIFT	16		/* ..64 KiB */
+#define POOL_BLOCK_MAX	(1U << POOL_MAX_SHIFT)
+#define POOL_STEP_SHIFT	3
+#define POOL_STEPS	(1U << POOL_STEP_SHIFT)	/* classes per power of two */
+#define POOL_NCLASS	((POOL_MAX_SHIFT - POOL_MIN_SHIFT) * POOL_STEPS + 1)
+#define POOL_REFS	256
+
+struct msg_pool {
+	_Atomic(struct nbmq_msg *) freed[POOL_NCLASS];	/* nbmq_msg_free's */
+	struct nbmq_msg	*ready[POOL_NCLASS];	/* the socket's, from freed */
+	_Atomic uint64_t in;		/* bytes pushed to freed, ever */
+	_Atomic uint64_t out;		/* bytes taken or freed from the pool,
+					   ever (the socket's calls write) */
+	_Atomic unsigned long refs;	/* the socket, POOL_REFS at a time */
+	_Atomic int	 closed;	/* the socket is gone: free, not push */
+	_Atomic uint64_t refused;	/* bytes frees found no room for */
+	unsigned long	 credit;	/* refs taken, not given to a message */
+	uint32_t	 evict;		/* the class pool_evict looks at */
+	uint64_t	 hits, misses;	/* blocks from the pool, from malloc */
 };
 
 struct nbmq_socket {
@@ -53,10 +135,12 @@ struct nbmq_socket {
 
 	uint8_t		*in;		/* unparsed input */
 	size_t		 in_len, in_cap;
-	uint8_t		*out;		/* output the kernel did not take */
+	uint8_t		*out;		/* output held (NBMQ_BATCH) or that the
+					   kernel did not take, in order */
 	size_t		 out_len, out_cap;
 
 	struct nbmq_msg	*head, **tailp;	/* received, in order */
+	struct msg_pool	*pool;		/* their buffers; NULL: malloc */
 
 	uint64_t	 sent, limit;	/* credit window */
 	uint32_t	 peers;
@@ -108,6 +192,246 @@ nbmq_ctx_destroy(nbmq_ctx *ctx)
 	free(ctx);
 }
 
+/* ---- message buffers (struct msg_pool) ---- */
+
+/* The size class of an allocation of n bytes; -1 past POOL_BLOCK_MAX. */
+static int
+pool_class(size_t n)
+{
+	unsigned	k;
+
+	if (n > POOL_BLOCK_MAX)
+		return -1;
+	if (n <= 1U << POOL_MIN_SHIFT)
+		return 0;
+	/* 2^k < n <= 2^(k+1): the eighth of 2^k that n ends in. */
+	k = 63 - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
+	return (int)((k - POOL_MIN_SHIFT) * POOL_STEPS + 1 +
+	    ((n - 1 - ((size_t)1 << k)) >> (k - POOL_STEP_SHIFT)));
+}
+
+/* The block size of class c: the largest n of pool_class(n) == c. */
+static size_t
+pool_size(uint32_t c)
+{
+	uint32_t	k, q;
+
+	if (c == 0)
+		return 1U << POOL_MIN_SHIFT;
+	k = POOL_MIN_SHIFT + (c - 1) / POOL_STEPS;
+	q = (c - 1) % POOL_STEPS;
+	return ((size_t)1 << k) + ((size_t)(q + 1) << (k - POOL_STEP_SHIFT));
+}
+
+/* Bytes in the pool now (racing frees may add more meanwhile). */
+static uint64_t
+pool_bytes(struct msg_pool *p)
+{
+	uint64_t	out, in;
+
+	out = atomic_load_explicit(&p->out, memory_order_relaxed);
+	in = atomic_load_explicit(&p->in, memory_order_relaxed);
+	return in > out ? in - out : 0;
+}
+
+/* The socket's calls only: count n more bytes out of the pool. */
+static void
+pool_out(struct msg_pool *p, uint64_t n)
+{
+	atomic_store_explicit(&p->out, atomic_load_explicit(&p->out,
+	    memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static struct msg_pool *
+pool_new(void)
+{
+	struct msg_pool	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	atomic_init(&p->refs, 1);
+	return p;
+}
+
+/* Free the blocks of class c (the socket's calls, or the last owner). */
+static void
+pool_drop(struct msg_pool *p, uint32_t c)
+{
+	struct nbmq_msg	*m, *list[2];
+	size_t		 sz = pool_size(c);
+	uint64_t	 n = 0;
+
+	list[0] = p->ready[c];
+	p->ready[c] = NULL;
+	list[1] = atomic_load_explicit(&p->freed[c], memory_order_relaxed) ==
+	    NULL ? NULL : atomic_exchange_explicit(&p->freed[c], NULL,
+	    memory_order_acquire);
+	for (int i = 0; i < 2; i++)
+		while ((m = list[i]) != NULL) {
+			list[i] = m->next;
+			POOL_SHOW(m, sz);
+			free(m);
+			n += sz;
+		}
+	if (n > 0)
+		pool_out(p, n);
+}
+
+static void
+pool_destroy(struct msg_pool *p)
+{
+	for (uint32_t c = 0; c < POOL_NCLASS; c++)
+		pool_drop(p, c);
+	free(p);
+}
+
+/*
+ * A message of `need` bytes found no block of class keep: free blocks of
+ * the other classes, a class after another, for the bytes frees found no
+ * room for, and for this block's room when it comes back.
+ */
+static void
+pool_evict(struct msg_pool *p, uint32_t keep, size_t need)
+{
+	struct nbmq_msg	*m;
+	uint64_t	 want = 0, got = 0, have;
+	size_t		 sz;
+	uint32_t	 c;
+
+	if (atomic_load_explicit(&p->refused, memory_order_relaxed) != 0)
+		want = atomic_exchange_explicit(&p->refused, 0,
+		    memory_order_relaxed);
+	if ((have = pool_bytes(p)) + need > POOL_BYTES)
+		want += have + need - POOL_BYTES;
+	for (uint32_t n = 0; n < POOL_NCLASS && got < want; n++) {
+		c = p->evict = (p->evict + 1) % POOL_NCLASS;
+		if (c == keep)
+			continue;
+		if (p->ready[c] == NULL && atomic_load_explicit(&p->freed[c],
+		    memory_order_relaxed) != NULL)
+			p->ready[c] = atomic_exchange_explicit(&p->freed[c],
+			    NULL, memory_order_acquire);
+		sz = pool_size(c);
+		while ((m = p->ready[c]) != NULL && got < want) {
+			p->ready[c] = m->next;
+			POOL_SHOW(m, sz);
+			free(m);
+			got += sz;
+		}
+	}
+	if (got > 0)
+		pool_out(p, got);
+}
+
+/* The socket is gone: free the blocks, and the pool if no message is out. */
+static void
+pool_close(struct msg_pool *p)
+{
+	unsigned long	mine;
+
+	if (p == NULL)
+		return;
+	atomic_store_explicit(&p->closed, 1, memory_order_relaxed);
+	for (uint32_t c = 0; c < POOL_NCLASS; c++)
+		pool_drop(p, c);
+	mine = p->credit + 1;
+	if (atomic_fetch_sub_explicit(&p->refs, mine,
+	    memory_order_acq_rel) == mine)
+		pool_destroy(p);
+}
+
+/*
+ * A block of class c for a message of len bytes (the socket's calls);
+ * NULL: ENOMEM.  The rest of the block stays inaccessible to ASan and
+ * valgrind, which see overruns as past a malloc'd message.
+ */
+static struct nbmq_msg *
+pool_get(struct msg_pool *p, uint32_t c, size_t len)
+{
+	struct nbmq_msg	*m;
+	size_t		 sz = pool_size(c);
+
+	if ((m = p->ready[c]) == NULL &&
+	    atomic_load_explicit(&p->freed[c], memory_order_relaxed) != NULL)
+		m = atomic_exchange_explicit(&p->freed[c], NULL,
+		    memory_order_acquire);
+	if (m != NULL) {
+		p->ready[c] = m->next;
+		POOL_SHOW(m, len);
+		pool_out(p, sz);
+		p->hits++;
+	} else {
+		pool_evict(p, c, sz);
+		if ((m = malloc(sz)) == NULL)
+			return NULL;
+		POOL_HIDE((uint8_t *)m + len, sz - len);
+		p->misses++;
+	}
+	if (p->credit == 0) {
+		atomic_fetch_add_explicit(&p->refs, POOL_REFS,
+		    memory_order_relaxed);
+		p->credit = POOL_REFS;
+	}
+	p->credit--;
+	m->pool = p;
+	m->cls = c;
+	return m;
+}
+
+/* nbmq_msg_free of a pool's block: any thread, the socket open or not. */
+static void
+pool_put(struct nbmq_msg *m)
+{
+	struct msg_pool	*p = m->pool;
+	uint32_t	 c = m->cls;
+	size_t		 sz = pool_size(c);
+
+	if (atomic_load_explicit(&p->closed, memory_order_relaxed))
+		free(m);
+	else if (pool_bytes(p) + sz > POOL_BYTES) {
+		atomic_fetch_add_explicit(&p->refused, sz,
+		    memory_order_relaxed);
+		free(m);
+	} else {
+		atomic_fetch_add_explicit(&p->in, sz, memory_order_relaxed);
+		m->next = atomic_load_explicit(&p->freed[c],
+		    memory_order_relaxed);
+		POOL_HIDE((uint8_t *)m + sizeof(m->next),
+		    sz - sizeof(m->next));
+		/* Release: the consumer's exchange sees m->next. */
+		while (!atomic_compare_exchange_weak_explicit(&p->freed[c],
+		    &m->next, m, memory_order_release, memory_order_relaxed))
+			;
+	}
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+		pool_destroy(p);
+}
+
+/* Room for a message of len bytes in all (struct nbmq_msg included). */
+static struct nbmq_msg *
+msg_alloc(nbmq_socket *s, size_t len)
+{
+	struct nbmq_msg	*m;
+	int		 c;
+
+	if (s->pool != NULL && (c = pool_class(len)) != -1)
+		return pool_get(s->pool, (uint32_t)c, len);
+	if ((m = malloc(len)) != NULL)
+		m->pool = NULL;
+	return m;
+}
+
+static void
+msg_free(struct nbmq_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->pool != NULL)
+		pool_put(m);
+	else
+		free(m);
+}
+
 static void
 sock_dead(nbmq_socket *s, int err)
 {
@@ -138,35 +462,58 @@ out_flush(nbmq_socket *s)
 	return 0;
 }
 
+/* Room for `len` more bytes in s->out; 0, or -1 (ENOMEM). */
 static int
-out_append(nbmq_socket *s, const void *p, size_t len)
+out_reserve(nbmq_socket *s, size_t len)
 {
-	if (s->out_len + len > s->out_cap) {
-		size_t	 cap = s->out_cap ? s->out_cap : 4096;
-		uint8_t	*n;
+	size_t	 cap = s->out_cap ? s->out_cap : 4096;
+	uint8_t	*n;
 
-		while (cap < s->out_len + len)
-			cap *= 2;
-		if ((n = realloc(s->out, cap)) == NULL)
-			return -1;
-		s->out = n;
-		s->out_cap = cap;
-	}
-	memcpy(s->out + s->out_len, p, len);
-	s->out_len += len;
+	if (s->out_len + len <= s->out_cap)
+		return 0;
+	while (cap < s->out_len + len)
+		cap *= 2;
+	if ((n = realloc(s->out, cap)) == NULL)
+		return -1;
+	s->out = n;
+	s->out_cap = cap;
 	return 0;
 }
 
+/* Append the iovecs from byte `skip` on; the room must be reserved. */
+static void
+out_append(nbmq_socket *s, const struct iovec *iov, int iovcnt, size_t skip)
+{
+	for (int i = 0; i < iovcnt; i++) {
+		size_t	len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		memcpy(s->out + s->out_len, (const uint8_t *)iov[i].iov_base +
+		    skip, len - skip);
+		s->out_len += len - skip;
+		skip = 0;
+	}
+}
+
 /*
- * Send one IPC message made of iovecs: straight to the kernel when nothing
- * waits, the rest buffered.  0, or -1 with errno.
+ * Send one IPC message made of iovecs.  With `hold` (NBMQ_BATCH) it is
+ * copied to the end of s->out while that stays within BATCH_MAX.
+ * Otherwise what waits in s->out and the message leave with one sendmsg,
+ * in that order, and the part the kernel did not take is kept in s->out.
+ * Returns 1 when it wrote, 0 when it held the message, or -1 with errno
+ * (ENOMEM when holding: nothing changed).
  */
 static int
-ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt)
+ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt, int hold)
 {
+	struct iovec	v[1 + 3 + NBMQ_IPC_MAX_PARTS];
 	struct msghdr	mh;
-	size_t		total = 0, done = 0;
-	ssize_t		n = 0;
+	size_t		total = 0, taken, k;
+	ssize_t		n;
+	int		nv = 0;
 
 	if (s->err) {
 		errno = s->err;
@@ -174,41 +521,55 @@ ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt)
 	}
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
-	if (s->out_len > 0 && out_flush(s) == -1) {
-		errno = s->err;
-		return -1;
-	}
-	if (s->out_len == 0) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = (struct iovec *)iov;
-		mh.msg_iovlen = (size_t)iovcnt;
-		do
-			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (n == -1 && errno == EINTR);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				sock_dead(s, errno == EPIPE ? ECONNRESET :
-				    errno);
-				errno = s->err;
-				return -1;
-			}
-			n = 0;
-		}
-	}
-	/* Keep the part the kernel did not take. */
-	for (int i = 0; i < iovcnt && done + iov[i].iov_len <= total; i++) {
-		size_t	len = iov[i].iov_len, skip = 0;
-
-		if ((size_t)n > done)
-			skip = (size_t)n - done < len ? (size_t)n - done : len;
-		if (skip < len && out_append(s, (const uint8_t *)
-		    iov[i].iov_base + skip, len - skip) == -1) {
+	if (hold && s->out_len + total <= BATCH_MAX) {
+		if (out_reserve(s, total) == -1) {
 			errno = ENOMEM;
 			return -1;
 		}
-		done += len;
+		out_append(s, iov, iovcnt, 0);
+		return 0;
 	}
-	return 0;
+	if (s->out_len > 0) {
+		v[nv].iov_base = s->out;
+		v[nv++].iov_len = s->out_len;
+	}
+	for (int i = 0; i < iovcnt; i++)
+		v[nv++] = iov[i];
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = v;
+	mh.msg_iovlen = (size_t)nv;
+	do
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			sock_dead(s, errno == EPIPE ? ECONNRESET : errno);
+			errno = s->err;
+			return -1;
+		}
+		n = 0;
+	}
+	taken = (size_t)n;
+	if (s->out_len > 0) {
+		k = taken < s->out_len ? taken : s->out_len;
+		memmove(s->out, s->out + k, s->out_len - k);
+		s->out_len -= k;
+		taken -= k;
+	}
+	/*
+	 * Keep the part of the message the kernel did not take.  Part of it
+	 * may be in the kernel already: without room for the rest the
+	 * stream is broken, and the socket with it.
+	 */
+	if (taken < total) {
+		if (out_reserve(s, total - taken) == -1) {
+			sock_dead(s, ENOMEM);
+			errno = ENOMEM;
+			return -1;
+		}
+		out_append(s, iov, iovcnt, taken);
+	}
+	return 1;
 }
 
 static int
@@ -226,7 +587,7 @@ ipc_send1(nbmq_socket *s, uint16_t type, uint32_t reqid, const void *p,
 		{ (void *)p, len },
 	};
 
-	return ipc_sendv(s, iov, len ? 2 : 1);
+	return ipc_sendv(s, iov, len ? 2 : 1, 0) == -1 ? -1 : 0;
 }
 
 static void
@@ -248,7 +609,7 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	case IPC_MSG:
 		if (ipc_msg_parse(p, h->len, &v) != 0)
 			return EPROTO;
-		m = malloc(sizeof(*m) + (size_t)v.nparts * 4 + v.size);
+		m = msg_alloc(s, sizeof(*m) + (size_t)v.nparts * 4 + v.size);
 		if (m == NULL)
 			return ENOMEM;
 		m->peer = v.peer;
@@ -357,15 +718,23 @@ in_parse(nbmq_socket *s)
 			sock_dead(s, e);
 		off += sizeof(h) + h.len;
 	}
-	memmove(s->in, s->in + off, s->in_len - off);
-	s->in_len -= off;
+	/* Once per read, and not for a large message still coming. */
+	if (off > 0) {
+		memmove(s->in, s->in + off, s->in_len - off);
+		s->in_len -= off;
+	}
 }
 
-/* Read what the kernel has; 0, or -1 with s->err set (EOF too). */
+/*
+ * Read what the kernel has: until a read comes back short (a stream that
+ * gave less than asked for is drained for now), or EAGAIN.  0, or -1 with
+ * s->err set (EOF too).
+ */
 static int
 in_read(nbmq_socket *s)
 {
 	ssize_t	n;
+	size_t	want;
 
 	for (;;) {
 		if (s->in_cap - s->in_len < READ_CHUNK / 4) {
@@ -388,13 +757,15 @@ in_read(nbmq_socket *s)
 			s->in = b;
 			s->in_cap = cap;
 		}
-		n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
-		    MSG_DONTWAIT);
+		want = s->in_cap - s->in_len;
+		n = recv(s->fd, s->in + s->in_len, want, MSG_DONTWAIT);
 		if (n > 0) {
 			s->in_len += (size_t)n;
 			in_parse(s);
 			if (s->err)
 				return -1;
+			if ((size_t)n < want)
+				return 0;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -444,6 +815,30 @@ remaining(int64_t deadline)
 	return left < 0 ? 0 : (int)(left > 60000 ? 60000 : left);
 }
 
+/*
+ * Wait up to NBMQ_OPT_SNDTIMEO until the kernel took what s->out holds,
+ * writing it as it makes room; 0, or -1 with errno (EAGAIN: timed out).
+ */
+static int
+out_wait(nbmq_socket *s)
+{
+	int64_t	deadline;
+
+	deadline = s->sndtimeo < 0 ? -1 : now_ms() + s->sndtimeo;
+	while (s->out_len > 0) {
+		if (io_wait(s, remaining(deadline)) == -1) {
+			if (s->err)
+				errno = s->err;
+			return -1;
+		}
+		if (s->out_len > 0 && deadline >= 0 && now_ms() >= deadline) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Send a request, wait for its result; 0 or errno from the daemon. */
 static int
 request(nbmq_socket *s, uint16_t type, const void *p, size_t len)
@@ -481,8 +876,9 @@ sock_free(nbmq_socket *s)
 
 	while ((m = s->head) != NULL) {
 		s->head = m->next;
-		free(m);
+		msg_free(m);
 	}
+	pool_close(s->pool);
 	if (s->fd != -1)
 		close(s->fd);
 	free(s->in);
@@ -517,7 +913,9 @@ sock_open(nbmq_ctx *ctx)
 	s->rcvtimeo = s->sndtimeo = -1;
 	s->max_message_size = 16U << 20;
 	s->in_cap = READ_CHUNK;
-	if ((s->in = malloc(s->in_cap)) == NULL) {
+	if ((s->in = malloc(s->in_cap)) == NULL ||
+	    (s->pool = pool_new()) == NULL) {
+		free(s->in);
 		free(s);
 		return NULL;
 	}
@@ -620,7 +1018,12 @@ nbmq_close(nbmq_socket *s)
 
 	if (s == NULL)
 		return 0;
-	/* Messages still buffered here go first; then the daemon lingers. */
+	/*
+	 * Messages still here (NBMQ_BATCH, or what the kernel did not take)
+	 * go first; then the daemon lingers.
+	 */
+	if (s->err == 0 && s->out_len > 0)
+		(void)out_flush(s);
 	while (s->err == 0 && s->out_len > 0 && now_ms() < deadline)
 		if (io_wait(s, remaining(deadline)) == -1 && errno != EINTR)
 			break;
@@ -725,7 +1128,15 @@ nbmq_getopt(nbmq_socket *s, int opt, int64_t *value)
 	return 0;
 }
 
-/* Wait for room in the credit window; 0, or -1 with errno. */
+/*
+ * Wait for room in the credit window; 0, or -1 with errno.  Messages held
+ * here count in s->sent but the daemon has not seen them, and it grants
+ * more room only for what it has: at the window's edge they leave, or a
+ * blocking send would wait for a credit that never comes, and so would an
+ * application polling for one after EAGAIN.  They leave after the read of
+ * what the daemon granted so far, so the window is exact: no credit read
+ * here can answer them.
+ */
 static int
 send_wait(nbmq_socket *s, int flags)
 {
@@ -741,6 +1152,10 @@ send_wait(nbmq_socket *s, int flags)
 	}
 	if (s->sent < s->limit)
 		return 0;
+	if (s->out_len > 0 && out_flush(s) == -1) {
+		errno = s->err;
+		return -1;
+	}
 	if ((flags & NBMQ_DONTWAIT) || s->sndtimeo == 0) {
 		errno = s->peers == 0 ? EHOSTUNREACH : EAGAIN;
 		return -1;
@@ -771,6 +1186,7 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	uint32_t		sizes[NBMQ_IPC_MAX_PARTS];
 	struct iovec		iov[3 + NBMQ_IPC_MAX_PARTS];
 	uint64_t		total = 0;
+	int			wrote;
 
 	if (s->err) {
 		errno = s->err;
@@ -797,17 +1213,19 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 		return -1;
 	}
 	/*
-	 * What earlier NBMQ_DONTWAIT sends left here goes first; past
-	 * OUT_MAX bytes waiting, a non-blocking send says EAGAIN instead of
-	 * buffering more.
+	 * What waits here leaves with this message (ipc_sendv), unless it
+	 * is held too.  Past OUT_MAX bytes that the kernel did not take, a
+	 * non-blocking send says EAGAIN instead of buffering more.
 	 */
-	if (s->out_len > 0 && out_flush(s) == -1) {
-		errno = s->err;
-		return -1;
-	}
 	if (s->out_len > OUT_MAX && (flags & NBMQ_DONTWAIT)) {
-		errno = EAGAIN;
-		return -1;
+		if (out_flush(s) == -1) {
+			errno = s->err;
+			return -1;
+		}
+		if (s->out_len > OUT_MAX) {
+			errno = EAGAIN;
+			return -1;
+		}
 	}
 	if (send_wait(s, flags) == -1)
 		return -1;
@@ -827,24 +1245,26 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	iov[2].iov_len = (size_t)nparts * 4;
 	for (int i = 0; i < nparts; i++)
 		iov[3 + i] = parts[i];
-	if (ipc_sendv(s, iov, 3 + nparts) == -1)
+	if ((wrote = ipc_sendv(s, iov, 3 + nparts,
+	    (flags & NBMQ_BATCH) != 0)) == -1)
 		return -1;
 	s->sent++;
 	/*
 	 * The daemon owns the message once it is in the kernel.  A blocking
 	 * send waits for that, so nothing the application was told was sent
-	 * waits here for a next call that may never come.
+	 * waits here for a next call that may never come: unless it asked
+	 * for that with NBMQ_BATCH, and then only up to BATCH_MAX bytes (a
+	 * batched send that had to write pushes like a plain one).
 	 */
-	if (s->out_len > 0 && !(flags & NBMQ_DONTWAIT))
-		(void)nbmq_flush(s, 0);
+	if (s->out_len > 0 && !(flags & NBMQ_DONTWAIT) &&
+	    (!(flags & NBMQ_BATCH) || wrote) && s->sndtimeo != 0)
+		(void)out_wait(s);	/* the kernel just said it is full */
 	return 0;
 }
 
 EXPORT int
 nbmq_flush(nbmq_socket *s, int flags)
 {
-	int64_t	deadline;
-
 	if (s->err) {
 		errno = s->err;
 		return -1;
@@ -859,19 +1279,7 @@ nbmq_flush(nbmq_socket *s, int flags)
 		errno = EAGAIN;
 		return -1;
 	}
-	deadline = s->sndtimeo < 0 ? -1 : now_ms() + s->sndtimeo;
-	while (s->out_len > 0) {
-		if (io_wait(s, remaining(deadline)) == -1) {
-			if (s->err)
-				errno = s->err;
-			return -1;
-		}
-		if (s->out_len > 0 && deadline >= 0 && now_ms() >= deadline) {
-			errno = EAGAIN;
-			return -1;
-		}
-	}
-	return 0;
+	return out_wait(s);
 }
 
 EXPORT int
@@ -882,6 +1290,13 @@ nbmq_send(nbmq_socket *s, const void *buf, size_t len, int flags)
 	return nbmq_sendv(s, &iov, 1, 0, flags);
 }
 
+/*
+ * A receive that may not block reads what the kernel has (one recv when
+ * it is empty).  One that may block sends what NBMQ_BATCH sends left here,
+ * then, with nothing queued, polls first and reads once it is woken: a
+ * message that answers a request costs a poll and a recv, not a failing
+ * recv before and after them.
+ */
 EXPORT int
 nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 {
@@ -895,18 +1310,25 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 		errno = ENOTSUP;
 		return -1;
 	}
+	/* An error here is sticky: the queue is still delivered first. */
+	if (!(flags & NBMQ_DONTWAIT) && s->out_len > 0)
+		(void)out_flush(s);
 	deadline = timeout < 0 ? -1 : now_ms() + timeout;
 	while (s->head == NULL) {
 		if (s->err) {
 			errno = s->err;
 			return -1;
 		}
-		if (in_read(s) == -1 && s->head == NULL) {
-			errno = s->err;
+		if (timeout == 0) {
+			if (in_read(s) == -1 && s->head == NULL) {
+				errno = s->err;
+				return -1;
+			}
+			if (s->head != NULL)
+				break;
+			errno = EAGAIN;
 			return -1;
 		}
-		if (s->head != NULL)
-			break;
 		if (deadline >= 0 && now_ms() >= deadline) {
 			errno = EAGAIN;
 			return -1;
@@ -921,7 +1343,7 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 	if ((s->head = m->next) == NULL)
 		s->tailp = &s->head;
 	if (m->dropped) {
-		free(m);
+		msg_free(m);
 		errno = ENOBUFS;
 		return -1;
 	}
@@ -987,7 +1409,7 @@ nbmq_down_reason_name(int reason)
 EXPORT void
 nbmq_msg_free(nbmq_msg *m)
 {
-	free(m);
+	msg_free(m);
 }
 
 EXPORT int

@@ -46,8 +46,29 @@ enum nbmq_type {
 				   nbmq_socket_new() refuses it (EINVAL) */
 };
 
-/* Flags for send and recv. */
+/*
+ * Flags for send and recv.
+ *
+ * NBMQ_DONTWAIT: send or recv without blocking; EAGAIN instead.
+ *
+ * NBMQ_BATCH (send only): more sends follow at once.  The library may keep
+ * this message in its buffer, and sends it with the next send without
+ * NBMQ_BATCH, nbmq_flush(), any blocking nbmq_recv(), or when its buffer
+ * passes 64 KiB: many messages in one syscall.  (A request such as
+ * nbmq_getopt() or nbmq_close(), and a send that finds the credit window
+ * used up, send it too.)  Such a message counts against the send window
+ * like any other: the send fails with EAGAIN (or blocks) at the same
+ * point.  Nothing sends it by itself: end a burst with a send without
+ * NBMQ_BATCH or with nbmq_flush(), or it waits for your next call.
+ * Combines with NBMQ_DONTWAIT:
+ *
+ *	for (i = 0; i < n; i++)
+ *		if (nbmq_send(s, msg[i], len[i], NBMQ_BATCH) == -1)
+ *			break;
+ *	nbmq_flush(s, 0);
+ */
 #define NBMQ_DONTWAIT		0x1
+#define NBMQ_BATCH		0x2
 
 /*
  * Socket options, for nbmq_setopt()/nbmq_getopt().  Durations are in
@@ -74,6 +95,9 @@ enum nbmq_opt {
 	NBMQ_OPT_SNDBUF,
 	NBMQ_OPT_STUN_REFRESH_IVL,	/* Binding requests to the STUN server
 					   (name registration, NAT keepalive) */
+	NBMQ_OPT_COALESCE,		/* 1: offer nbmq's wire extension to
+					   peers (several messages per datagram,
+					   larger frames); 0: plain v0.2.0 */
 	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
 	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given
@@ -190,19 +214,23 @@ int		 nbmq_getopt(nbmq_socket *, int opt, int64_t *value);
  * robin; radio: all peers).  peer is 0, or a session id from
  * nbmq_msg_peer() to answer that peer only.  Without NBMQ_DONTWAIT it
  * blocks while the high-water mark is reached or there is no peer, up to
- * NBMQ_OPT_SNDTIMEO.  Returns 0 once the daemon owns the message, or -1
- * (EAGAIN, EHOSTUNREACH, EMSGSIZE, ENOTSUP, ECONNRESET).
+ * NBMQ_OPT_SNDTIMEO.  flags: NBMQ_DONTWAIT, NBMQ_BATCH.  Returns 0 once the
+ * library accepted the message (without NBMQ_BATCH or NBMQ_DONTWAIT: once
+ * it and every message before it are in the kernel, owned by the daemon),
+ * or -1 (EAGAIN, EHOSTUNREACH, EMSGSIZE, ENOTSUP, ECONNRESET).
  */
 int		 nbmq_sendv(nbmq_socket *, const struct iovec *parts,
 		    int nparts, uint64_t peer, int flags);
 /*
- * Push what NBMQ_DONTWAIT sends left in the library (the kernel's socket
- * buffer was full; up to 8 MiB wait, then such sends fail with EAGAIN) to
- * the daemon.  Every later call pushes it too, and a blocking send never
- * leaves anything; an application that goes idle after NBMQ_DONTWAIT
- * sends calls this (or polls nbmq_fd() for POLLOUT first).  Blocks up to NBMQ_OPT_SNDTIMEO
- * unless NBMQ_DONTWAIT.  Returns 0 when nothing is left, or -1 (EAGAIN:
- * still waiting for the kernel; ECONNRESET).
+ * Push what the library holds to the daemon: messages sent with
+ * NBMQ_BATCH, and what NBMQ_DONTWAIT sends left when the kernel's socket
+ * buffer was full (up to 8 MiB wait, then such sends fail with EAGAIN).
+ * A send without NBMQ_BATCH pushes it too, and a blocking one never leaves
+ * anything; an application that goes idle after NBMQ_BATCH or
+ * NBMQ_DONTWAIT sends calls this (with NBMQ_DONTWAIT: until it returns 0,
+ * polling nbmq_fd() for POLLOUT while it says EAGAIN).  Blocks up to
+ * NBMQ_OPT_SNDTIMEO unless NBMQ_DONTWAIT.  Returns 0 when nothing is left,
+ * or -1 (EAGAIN: still waiting for the kernel; ECONNRESET).
  */
 int		 nbmq_flush(nbmq_socket *, int flags);
 /* One single-part message: nbmq_sendv with one part and peer 0. */
@@ -211,9 +239,10 @@ int		 nbmq_send(nbmq_socket *, const void *buf, size_t len,
 
 /*
  * Receive the next message (or peer event, see NBMQ_OPT_EVENTS).  Blocks
- * (up to NBMQ_OPT_RCVTIMEO) unless NBMQ_DONTWAIT.  Returns 0 and stores a
- * message the caller frees with nbmq_msg_free, or -1 (EAGAIN, ENOBUFS once
- * after drops, ENOTSUP, ECONNRESET).
+ * (up to NBMQ_OPT_RCVTIMEO) unless NBMQ_DONTWAIT; a receive that may block
+ * first sends what NBMQ_BATCH sends left in the library.  Returns 0 and
+ * stores a message the caller frees with nbmq_msg_free, or -1 (EAGAIN,
+ * ENOBUFS once after drops, ENOTSUP, ECONNRESET).
  */
 int		 nbmq_recv(nbmq_socket *, nbmq_msg **msgp, int flags);
 
@@ -234,18 +263,41 @@ int		 nbmq_msg_event(const nbmq_msg *, struct nbmq_event *ev);
 const char	*nbmq_event_name(int type);
 /* "keepalive", "disconnected", "replaced", "closed"; "unknown". */
 const char	*nbmq_down_reason_name(int reason);
+/*
+ * Free a received message (NULL: nothing).  A message stays valid until
+ * then, after nbmq_close() and nbmq_ctx_destroy() too, and any thread may
+ * free it.  Its memory may go to the socket's next messages.
+ */
 void		 nbmq_msg_free(nbmq_msg *);
 
 /*
- * The file descriptor to poll for input.  Like ZMQ_FD it signals that new
- * data arrived from the daemon: after it polls readable, call nbmq_recv
- * with NBMQ_DONTWAIT until it fails with EAGAIN before polling again.
- * Returns the fd, or -1 (ENOTCONN).
+ * The file descriptor to poll for input.  Like ZMQ_FD it signals only data
+ * still in the kernel, not messages the library already read: any call on
+ * the socket may read some (a send reading its credit, a request such as
+ * nbmq_getopt() reading its answer, a receive reading more than one
+ * message).  So poll it only while nbmq_readable() is 0:
+ *
+ *	for (;;) {
+ *		while (nbmq_readable(s)) {
+ *			if (nbmq_recv(s, &m, NBMQ_DONTWAIT) == 0)
+ *				handle(m);	(which may send, getopt...)
+ *			else if (errno != ENOBUFS)
+ *				return -1;	(the socket is dead)
+ *		}
+ *		nbmq_flush(s, NBMQ_DONTWAIT);	(if handle used NBMQ_BATCH)
+ *		poll(&(struct pollfd){ nbmq_fd(s), POLLIN }, 1, -1);
+ *	}
+ *
+ * (Receiving with NBMQ_DONTWAIT until EAGAIN comes to the same, if nothing
+ * else is called on the socket between that EAGAIN and the poll.)  While
+ * nbmq_flush() says EAGAIN, poll for POLLOUT too.  Returns the fd, or -1
+ * (ENOTCONN).
  */
 int		 nbmq_fd(nbmq_socket *);
 /*
  * Non-zero when nbmq_recv would return without blocking (a message, a
- * drop report or an error is waiting), reading the fd without blocking.
+ * drop report or an error is waiting): messages the library holds first,
+ * else it reads the fd without blocking (one recv when there is nothing).
  */
 int		 nbmq_readable(nbmq_socket *);
 

@@ -8,13 +8,19 @@
  *       message exactly once)
  *   apptool [-S PATH] echo  (-b|-c ADDR) [-n N] [-t TYPE]
  *       send every message back to the peer it came from
- *   apptool [-S PATH] blast -c ADDR -n N [-t TYPE]
- *       send N messages of the ping sequence, then close
- *   apptool [-S PATH] collect -b ADDR -n N [-w SECS] [-t TYPE]
+ *   apptool [-S PATH] blast -c ADDR -n N [-t TYPE] [-B]
+ *       send N messages of the ping sequence, then close (-B: every send
+ *       with NBMQ_BATCH, then nbmq_flush, then idle without closing, to be
+ *       killed: what arrives, nbmq_flush sent)
+ *   apptool [-S PATH] collect -b ADDR -n N [-w SECS] [-t TYPE] [-O] [-R HWM]
  *       receive until N or SECS of silence; each intact and at most once
- *   apptool [-S PATH] hwm   -c ADDR [-H HWM]
+ *       (-O: and in order; -R: recv_hwm); exit 1 unless all N came with -O
+ *   apptool [-S PATH] hwm   -c ADDR [-H HWM] [-s SIZE] [-B]
  *       with the daemon unable to drain fast, NBMQ_DONTWAIT sends must fail
  *       with EAGAIN after exactly HWM messages; a blocking send then succeeds
+ *       (-B: the sends with NBMQ_BATCH too; with SIZE up to 4 KiB and
+ *       not a safe_dealer, then 3 x HWM blocking NBMQ_BATCH sends, which
+ *       must pass the window's edge, and nbmq_flush)
  *   apptool [-S PATH] idle -c ADDR -n N -s SIZE [-t TYPE]
  *       N blocking sends, then idle without closing (to be killed)
  *   apptool [-S PATH] churn -c ADDR -n N
@@ -57,6 +63,9 @@ static int		 socktype = NBMQ_DEALER;
 static int		 unordered;	/* ping: any order, each exactly once */
 static int64_t		 want_peers = 1;	/* blast: wait for this many */
 static size_t		 hwm_size = 1 << 20;	/* hwm: message size */
+static int		 batch;		/* -B: sends with NBMQ_BATCH */
+static int		 ordered;	/* collect: in order, all of them */
+static int64_t		 recv_hwm;	/* -R: set recv_hwm */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
@@ -144,6 +153,8 @@ open_sock(nbmq_ctx *ctx, int type)
 	}
 	if ((s = nbmq_socket_new(ctx, type)) == NULL)
 		fail("socket: %s", nbmq_strerror(errno));
+	if (recv_hwm > 0 && nbmq_setopt(s, NBMQ_OPT_RECV_HWM, recv_hwm) == -1)
+		fail("setopt recv_hwm: %s", nbmq_strerror(errno));
 	if (bind_addr != NULL) {
 		if (nbmq_bind(s, bind_addr) == -1)
 			fail("bind %s: %s", bind_addr, nbmq_strerror(errno));
@@ -237,7 +248,10 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 	return 0;
 }
 
-/* Send N messages (blocking), close: the daemon lingers to deliver. */
+/*
+ * Send N messages (blocking), close: the daemon lingers to deliver.  -B:
+ * a burst of NBMQ_BATCH sends, then nbmq_flush, then idle until killed.
+ */
 static int
 do_blast(nbmq_ctx *ctx, uint32_t n)
 {
@@ -246,13 +260,22 @@ do_blast(nbmq_ctx *ctx, uint32_t n)
 	struct iovec	 iov[MAXPARTS];
 
 	wait_peers(s, want_peers, 10);
+	if (batch)
+		nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 30000);
 	for (uint32_t i = 0; i < n; i++) {
 		int np = gen(i, iov, buf);
 
-		if (nbmq_sendv(s, iov, np, 0, 0) == -1)
+		if (nbmq_sendv(s, iov, np, 0, batch ? NBMQ_BATCH : 0) == -1)
 			fail("send %u: %s", i, nbmq_strerror(errno));
-		if (i % 16 == 15)
+		if (!batch && i % 16 == 15)
 			usleep(2000);	/* let the relay keep up */
+	}
+	if (batch) {
+		if (nbmq_flush(s, 0) == -1)
+			fail("flush: %s", nbmq_strerror(errno));
+		printf("ok sent %u with NBMQ_BATCH, flushed\n", n);
+		fflush(stdout);
+		pause();
 	}
 	nbmq_close(s);
 	printf("ok sent %u\n", n);
@@ -290,13 +313,18 @@ do_collect(nbmq_ctx *ctx, uint32_t n, double secs)
 			fail("message %u was never sent", i);
 		if (seen[i]++)
 			fail("message %u delivered twice", i);
+		if (ordered && i != got)
+			fail("message %u arrived as number %u", i, got);
 		check(m, i);
 		nbmq_msg_free(m);
 		got++;
 	}
 	nbmq_close(s);
 	free(seen);
-	printf("ok %u of %u arrived, every one intact and once\n", got, n);
+	if (ordered && got != n)
+		fail("%u of %u arrived (in order, intact)", got, n);
+	printf("ok %u of %u arrived, every one intact and once%s\n", got, n,
+	    ordered ? ", in order" : "");
 	return got > 0 ? 0 : 1;
 }
 
@@ -348,7 +376,8 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 		fail("setopt: %s", nbmq_strerror(errno));
 	wait_peers(s, want_peers, 10);
 	for (;;) {
-		if (nbmq_send(s, big, hwm_size, NBMQ_DONTWAIT) == -1) {
+		if (nbmq_send(s, big, hwm_size, NBMQ_DONTWAIT |
+		    (batch ? NBMQ_BATCH : 0)) == -1) {
 			if (errno != EAGAIN)
 				fail("send: %s, want EAGAIN",
 				    nbmq_strerror(errno));
@@ -380,10 +409,25 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 	}
 	if (nbmq_send(s, big, 100, 0) == -1)
 		fail("blocking send after EAGAIN: %s", nbmq_strerror(errno));
+	/*
+	 * Held messages count against the window, and the daemon grants room
+	 * only for those it has: a blocking send at the window's edge must
+	 * send them before it waits, or it waits for nothing.
+	 */
+	if (batch && hwm_size <= 4096 && socktype != NBMQ_SAFE_DEALER) {
+		for (int64_t k = 0; k < 3 * hwm; k++)
+			if (nbmq_send(s, big, hwm_size, NBMQ_BATCH) == -1)
+				fail("blocking NBMQ_BATCH send %lld: %s",
+				    (long long)k, nbmq_strerror(errno));
+		if (nbmq_flush(s, 0) == -1)
+			fail("flush: %s", nbmq_strerror(errno));
+	}
 	nbmq_close(s);
-	printf("ok EAGAIN after %d sends at send_hwm %lld%s\n", n,
+	printf("ok EAGAIN after %d %ssends of %zu B at send_hwm %lld%s\n", n,
+	    batch ? "NBMQ_BATCH|NBMQ_DONTWAIT " : "", hwm_size,
 	    (long long)hwm, socktype == NBMQ_SAFE_DEALER ?
-	    ", each then given up and counted" : "");
+	    ", each then given up and counted" : batch && hwm_size <= 4096 ?
+	    "; blocking NBMQ_BATCH sends past the edge" : "");
 	return 0;
 }
 
@@ -640,7 +684,7 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "a:b:c:n:W:w:H:t:uP:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:n:W:w:H:t:uP:s:BOR:")) != -1) {
 		switch (ch) {
 		case 't':
 			socktype = strcmp(optarg, "safe_dealer") == 0 ?
@@ -649,6 +693,9 @@ main(int argc, char *argv[])
 			    NBMQ_DISH : NBMQ_DEALER;
 			break;
 		case 'u': unordered = 1; break;
+		case 'B': batch = 1; break;
+		case 'O': ordered = 1; break;
+		case 'R': recv_hwm = strtoll(optarg, NULL, 10); break;
 		case 'P': want_peers = strtoll(optarg, NULL, 10); break;
 		case 's': hwm_size = strtoul(optarg, NULL, 10); break;
 		case 'a': attach_name = optarg; break;
