@@ -49,7 +49,7 @@ CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
-	    daemon/crypt.c daemon/crypt_sodium.c \
+	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
 SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c \
@@ -139,8 +139,11 @@ $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
 $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 	$(CC) $(LDFLAGS) -o $@ $^
 
-# test_sock makes allocations fail on demand (tests/test_sock.c).
-$(O)/tests/test_sock: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+# test_lib includes the library itself (tests/test_lib.c).
+$(O)/tests/test_lib.o: client-lib/nbmq.c
+# test_sock and test_ext make allocations fail on demand (tests/test_sock.c).
+$(O)/tests/test_sock $(O)/tests/test_ext: LDFLAGS += \
+    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd \
 	    $(SODIUM_LIBS)

@@ -14,9 +14,9 @@
  *	session_send_ctl	crypt_ctl_last(): the control frame just
  *				committed to the outbox gets its handshake,
  *				or is sealed
- *	sock_emit, safe_ack_out, safe_timers
- *				crypt_seal_last(): the frame just committed
- *				is sealed in place
+ *	sock_put_frame, sock_batch_close, safe_ack_out
+ *				crypt_seal_last(): the frame (or Batch) just
+ *				committed is sealed in place
  *	session_peer_new/free	crypt_peer_new() / crypt_peer_free()
  *
  * Frames are built plain and sealed in their outbox slot, so what a
@@ -102,6 +102,10 @@ crypt_kind_name(uint8_t kind)
 		return "Heartbeat";
 	case FK_ACK:
 		return "Ack";
+	case FK_HELLO:
+		return "Hello";
+	case FK_BATCH:
+		return "Batch";
 	}
 	snprintf(buf, sizeof(buf), "kind %u", kind & ~FRAME_ENCRYPTED);
 	return buf;
@@ -626,8 +630,9 @@ crypt_seal_last(struct sock *s, struct peer *p, nbmq_time now)
 
 /*
  * The control frame just committed (session_send_ctl, not yet counted):
- * Connect and Connected get their handshake, a Heartbeat is sealed,
- * Disconnected only marked.  0, or -1 when it was taken back.
+ * Connect and Connected get their handshake, a Heartbeat (and a Hello,
+ * PROTOCOL.md 4.3) is sealed, Disconnected only marked.  0, or -1 when it
+ * was taken back.
  */
 int
 crypt_ctl_last(struct sock *s)

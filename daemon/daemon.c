@@ -251,7 +251,8 @@ dsock_setopt(struct dsock *d, const struct optdesc *od, int64_t v)
  * Replace every option at once (IPC setopt, config reload).  A new
  * max_frame_size needs a new outbox: EBUSY while datagrams of the old size
  * still wait in it, or (smaller) while safe_dealer frames of the old size
- * may have to be resent.
+ * may have to be resent.  coalesce and ext_frame_size apply to
+ * negotiations from now on (PROTOCOL.md 4.3).
  */
 int
 dsock_setopts(struct dsock *d, const struct sockopts *o)
@@ -263,13 +264,17 @@ dsock_setopts(struct dsock *d, const struct sockopts *o)
 		log_warnx("socket %s: %s: options unchanged", d->core.name, why);
 		return EINVAL;
 	}
-	if (o->max_frame_size != d->core.o.max_frame_size) {
+	/* Slots hold the largest frame in use: an extension peer's may be
+	 * larger than max_frame_size (PROTOCOL.md 4.3). */
+	if (o->max_frame_size != d->core.o.max_frame_size &&
+	    sock_slot_need(&d->core, o) != d->core.ob.slot_size) {
 		struct outbox	ob;
+		size_t		need = sock_slot_need(&d->core, o);
 
 		if (d->core.ob.n > 0 ||
-		    (o->max_frame_size < d->core.o.max_frame_size &&
+		    (need < d->core.ob.slot_size &&
 		    !TAILQ_EMPTY(&d->core.resendq)) ||
-		    outbox_init(&ob, o->max_frame_size))
+		    outbox_init(&ob, need))
 			return EBUSY;
 		outbox_free(&d->core.ob);
 		d->core.ob = ob;

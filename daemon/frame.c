@@ -1,4 +1,7 @@
-/* frame.c: the NBMQ v0.2.0 wire frames (PROTOCOL.md section 1). */
+/*
+ * frame.c: the NBMQ v0.2.0 wire frames (PROTOCOL.md section 1), and the
+ * extension's Hello and Batch (section 4.3).
+ */
 #include <string.h>
 
 #include "nbmqd.h"
@@ -51,6 +54,19 @@ fnv1a64(const void *p, size_t len)
 	return h;
 }
 
+uint64_t
+frame_hash(const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *rest,
+    size_t len)
+{
+	uint64_t	 h = fnv1a64(hdr, FRAME_HDR_SIZE);
+
+	while (len--) {
+		h ^= *rest++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 static uint64_t
 get64(const uint8_t *p)
 {
@@ -66,6 +82,19 @@ get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+void
+frame_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
 }
 
 static void
@@ -86,6 +115,62 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
+/*
+ * The data frame from byte 10 on (rest, len bytes): a kind-0 frame's, or a
+ * Batch entry's.  f->session and f->kind are set by the caller.
+ */
+static enum drop_reason
+frame_parse_data(const uint8_t *rest, size_t len, uint64_t max_message_size,
+    struct frame *f)
+{
+	f->msgid = get64(rest);
+	f->part_count = rest[8];
+	f->part_index = rest[9];
+	f->message_size = get32(rest + 10);
+	f->part_size = get32(rest + 14);
+	f->chunk_size = get16(rest + 18);
+	f->chunk_offset = get32(rest + 20);
+	f->data = rest + FRAME_ENTRY_HDR_SIZE;
+	f->datalen = len - FRAME_ENTRY_HDR_SIZE;
+
+	if (len != (size_t)FRAME_ENTRY_HDR_SIZE + f->chunk_size)
+		return DROP_LENGTH;
+	if (f->part_count == 0 || f->part_index >= f->part_count)
+		return DROP_PART_INDEX;
+	if ((uint64_t)f->chunk_offset + f->chunk_size > f->part_size)
+		return DROP_CHUNK_RANGE;
+	if (f->part_size > f->message_size)
+		return DROP_PART_SIZE;
+	if (f->message_size > max_message_size)
+		return DROP_OVERSIZE;
+	return DROP_NONE;
+}
+
+/*
+ * A Batch's layout: one or more entries (u16 L, then L >= 24 bytes) that
+ * fill the datagram exactly.  Anything else is DROP_LENGTH.
+ */
+static enum drop_reason
+frame_parse_batch(const uint8_t *p, size_t len, struct frame *f)
+{
+	size_t	off = 0, l;
+
+	f->data = p;
+	f->datalen = len;
+	while (off < len) {
+		if (len - off < FRAME_ENTRY_LEN_SIZE)
+			return DROP_LENGTH;	/* a stray byte */
+		l = get16(p + off);
+		off += FRAME_ENTRY_LEN_SIZE;
+		if (l < FRAME_ENTRY_HDR_SIZE || l > len - off)
+			return DROP_LENGTH;	/* no data header, or past
+						   the end */
+		off += l;
+		f->nentries++;
+	}
+	return f->nentries == 0 ? DROP_LENGTH : DROP_NONE;
+}
+
 enum drop_reason
 frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
     struct frame *f)
@@ -102,7 +187,10 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 
 	switch (f->kind) {
 	case FK_DATA:
-		break;
+		if (len < FRAME_DATA_HDR_SIZE)
+			return DROP_SHORT;
+		return frame_parse_data(buf + FRAME_HDR_SIZE,
+		    len - FRAME_HDR_SIZE, max_message_size, f);
 	case FK_ACK:
 		if (len < FRAME_HDR_SIZE + 8)
 			return DROP_SHORT;
@@ -115,33 +203,52 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 		f->data = buf + FRAME_HDR_SIZE;
 		f->datalen = len - FRAME_HDR_SIZE;
 		return DROP_NONE;
+	case FK_HELLO:
+		/* Not ours (another magic, version 0): an unknown kind. */
+		if (len < FRAME_HELLO_SIZE)
+			return DROP_SHORT;
+		if (memcmp(buf + FRAME_HDR_SIZE, FRAME_HELLO_MAGIC, 4) != 0 ||
+		    (f->ext_version = get16(buf + 14)) == 0)
+			return DROP_UNKNOWN_KIND;
+		f->ext_flags = get16(buf + 16);
+		f->ext_frame_size = get16(buf + 18);
+		/* Bytes after the 20 are a later version's: ignored. */
+		f->data = buf + FRAME_HDR_SIZE;
+		f->datalen = len - FRAME_HDR_SIZE;
+		return DROP_NONE;
+	case FK_BATCH:
+		return frame_parse_batch(buf + FRAME_HDR_SIZE,
+		    len - FRAME_HDR_SIZE, f);
+	case FK_SLOW:
+		if (len < FRAME_SLOW_SIZE)
+			return DROP_SHORT;
+		f->dropped = get32(buf + FRAME_HDR_SIZE);
+		f->taken_kib = get32(buf + FRAME_HDR_SIZE + 4);
+		return DROP_NONE;
 	default:
 		return DROP_UNKNOWN_KIND;
 	}
+}
 
-	if (len < FRAME_DATA_HDR_SIZE)
-		return DROP_SHORT;
-	f->msgid = get64(buf + 10);
-	f->part_count = buf[18];
-	f->part_index = buf[19];
-	f->message_size = get32(buf + 20);
-	f->part_size = get32(buf + 24);
-	f->chunk_size = (uint16_t)(buf[28] << 8 | buf[29]);
-	f->chunk_offset = get32(buf + 30);
-	f->data = buf + FRAME_DATA_HDR_SIZE;
-	f->datalen = len - FRAME_DATA_HDR_SIZE;
+int
+frame_next_entry(const struct frame *b, size_t *off,
+    uint64_t max_message_size, struct frame *e, const uint8_t **entry,
+    size_t *entrylen, enum drop_reason *why)
+{
+	size_t	l;
 
-	if (len != (size_t)FRAME_DATA_HDR_SIZE + f->chunk_size)
-		return DROP_LENGTH;
-	if (f->part_count == 0 || f->part_index >= f->part_count)
-		return DROP_PART_INDEX;
-	if ((uint64_t)f->chunk_offset + f->chunk_size > f->part_size)
-		return DROP_CHUNK_RANGE;
-	if (f->part_size > f->message_size)
-		return DROP_PART_SIZE;
-	if (f->message_size > max_message_size)
-		return DROP_OVERSIZE;
-	return DROP_NONE;
+	if (*off >= b->datalen)
+		return 0;
+	/* frame_parse() checked the layout: every entry fits. */
+	l = get16(b->data + *off);
+	memset(e, 0, sizeof(*e));
+	e->kind = FK_DATA;
+	e->session = b->session;
+	*entry = b->data + *off + FRAME_ENTRY_LEN_SIZE;
+	*entrylen = l;
+	*off += FRAME_ENTRY_LEN_SIZE + l;
+	*why = frame_parse_data(*entry, l, max_message_size, e);
+	return 1;
 }
 
 size_t
@@ -162,16 +269,44 @@ frame_put_ack(uint8_t *buf, uint64_t session, uint64_t hash)
 }
 
 size_t
+frame_put_hello(uint8_t *buf, uint64_t session, uint16_t flags,
+    uint16_t ext_frame_size)
+{
+	frame_put_ctl(buf, FK_HELLO, session);
+	memcpy(buf + FRAME_HDR_SIZE, FRAME_HELLO_MAGIC, 4);
+	frame_put16(buf + 14, FRAME_EXT_VERSION);
+	frame_put16(buf + 16, flags);
+	frame_put16(buf + 18, ext_frame_size);
+	return FRAME_HELLO_SIZE;
+}
+
+size_t
+frame_put_entry_hdr(uint8_t *buf, const struct frame *f)
+{
+	put64(buf, f->msgid);
+	buf[8] = f->part_count;
+	buf[9] = f->part_index;
+	put32(buf + 10, f->message_size);
+	put32(buf + 14, f->part_size);
+	frame_put16(buf + 18, f->chunk_size);
+	put32(buf + 20, f->chunk_offset);
+	return FRAME_ENTRY_HDR_SIZE;
+}
+
+size_t
 frame_put_data_hdr(uint8_t *buf, const struct frame *f)
 {
 	frame_put_ctl(buf, FK_DATA, f->session);
-	put64(buf + 10, f->msgid);
-	buf[18] = f->part_count;
-	buf[19] = f->part_index;
-	put32(buf + 20, f->message_size);
-	put32(buf + 24, f->part_size);
-	buf[28] = f->chunk_size >> 8;
-	buf[29] = f->chunk_size & 0xff;
-	put32(buf + 30, f->chunk_offset);
+	frame_put_entry_hdr(buf + FRAME_HDR_SIZE, f);
 	return FRAME_DATA_HDR_SIZE;
+}
+
+size_t
+frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
+    uint32_t taken_kib)
+{
+	frame_put_ctl(buf, FK_SLOW, session);
+	put32(buf + FRAME_HDR_SIZE, dropped);
+	put32(buf + FRAME_HDR_SIZE + 4, taken_kib);
+	return FRAME_SLOW_SIZE;
 }

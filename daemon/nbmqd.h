@@ -30,6 +30,8 @@ typedef uint64_t nbmq_time;			/* monotonic nanoseconds */
 #define MSEC		1000000ULL
 #define NBMQ_TIME_NEVER	UINT64_MAX
 
+#include "pace.h"
+
 #define NBMQ_NAME_MAX	64
 
 /* opts.c: socket options, one table shared by the config and the IPC. */
@@ -52,13 +54,18 @@ struct sockopts {
 	uint64_t	rcvbuf;				/* SO_RCVBUF, 0 = kernel's */
 	uint64_t	sndbuf;				/* SO_SNDBUF, 0 = kernel's */
 	uint64_t	stun_refresh_ivl;		/* ns */
+	uint64_t	coalesce;			/* 0/1: offer the
+							   extension (4.3) */
+	uint64_t	ext_frame_size;			/* largest datagram
+							   from an extension
+							   peer */
 };
 
-enum optkind { OPTK_COUNT, OPTK_BYTES, OPTK_DURATION };
+enum optkind { OPTK_COUNT, OPTK_BYTES, OPTK_DURATION, OPTK_BOOL };
 
 struct optdesc {
 	const char	*name;		/* config key */
-	int		 id;		/* NBMQ_OPT_* */
+	int		 id;		/* NBMQ_OPT_*, 0: config only */
 	enum optkind	 kind;
 	size_t		 off;		/* into struct sockopts */
 	uint64_t	 min, max;	/* in the stored unit (ns for durations) */
@@ -77,6 +84,8 @@ int		 opt_set_ipc(struct sockopts *, const struct optdesc *, int64_t);
 int64_t		 opt_get_ipc(const struct sockopts *, const struct optdesc *);
 /* Combinations: 0, or -1 with a reason. */
 int		 opts_validate(const struct sockopts *, char *why, size_t);
+/* ext_frame_size as used: never below max_frame_size. */
+uint64_t	 opts_ext_frame_size(const struct sockopts *);
 void		 opt_format(const struct sockopts *, const struct optdesc *,
 		    char *buf, size_t len);
 
@@ -162,13 +171,27 @@ uint64_t	 addr_hash(const struct nbaddr *);
 const char	*addr_str(const struct nbaddr *);	/* static buffer */
 void		 addr_fmt(const struct nbaddr *, char *, size_t);
 
-/* frame.c: the v0.2.0 wire format, PROTOCOL.md section 1. */
+/* frame.c: the v0.2.0 wire format, PROTOCOL.md section 1, and the
+ * extension of section 4.3 (Hello, Batch). */
 #define FRAME_VERSION		0x01
 #define FRAME_HDR_SIZE		10
 #define FRAME_DATA_HDR_SIZE	34
 #define FRAME_MIN_SIZE		64	/* smallest max_frame_size */
 #define FRAME_MAX_SIZE		65507	/* largest UDP payload over IPv4 */
 #define FRAME_ENCRYPTED		0x80
+/* 4.3: Hello is the 10-byte header, "NBX1", u16 version, u16 flags, u16
+ * ext_frame_size; a Batch entry is u16 L then bytes 10..L+10 of the
+ * equivalent data frame (its 24-byte data header from message_id on, then
+ * the chunk). */
+#define FRAME_HELLO_SIZE	20
+#define FRAME_HELLO_MAGIC	"NBX1"
+#define FRAME_EXT_VERSION	1
+#define FRAME_HELLO_COALESCE	0x0001	/* flags: Batch and larger frames */
+#define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
+#define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
+#define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
+#define FRAME_ENTRY_LEN_SIZE	2
+#define FRAME_EXT_DEFAULT	1452	/* IPv6 UDP payload, 1500-byte MTU */
 
 enum frame_kind {
 	FK_DATA = 0,
@@ -177,6 +200,9 @@ enum frame_kind {
 	FK_DISCONNECTED = 3,
 	FK_HEARTBEAT = 4,
 	FK_ACK = 5,
+	FK_HELLO = 6,		/* 4.3: the extension, offered and answered */
+	FK_BATCH = 7,		/* 4.3: data frames of one session, packed */
+	FK_SLOW = 8,		/* 4.4: I dropped what you sent: slow down */
 };
 
 struct frame {
@@ -193,6 +219,16 @@ struct frame {
 	const uint8_t	*data;		/* data: chunk; control: payload */
 	size_t		 datalen;
 	uint64_t	 ack;		/* FK_ACK */
+	/* FK_HELLO */
+	uint16_t	 ext_version;
+	uint16_t	 ext_flags;
+	uint16_t	 ext_frame_size;
+	/* FK_SLOW: what the peer dropped since its last Slow, and the rate
+	 * at which it took our data lately (KiB/s; 0: unknown) */
+	uint32_t	 dropped;
+	uint32_t	 taken_kib;
+	/* FK_BATCH: data/datalen are the entries (after the header) */
+	uint32_t	 nentries;
 };
 
 /* Why a datagram was dropped: counters and nbmqctl share these names. */
@@ -236,13 +272,38 @@ enum drop_reason {
 extern const char *const drop_reason_names[DROP_NREASONS];
 
 uint64_t	 fnv1a64(const void *, size_t);
-/* Parse and validate one datagram; DROP_NONE or why it must be dropped. */
+/* FNV-1a-64 of a data frame given as its 10-byte header and the rest:
+ * the same as fnv1a64() over the whole frame. */
+uint64_t	 frame_hash(const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *,
+		    size_t);
+/*
+ * Parse and validate one datagram; DROP_NONE or why it must be dropped.
+ * A Batch is checked for its layout only (entries fill it exactly, each
+ * at least a data header): its entries go through frame_next_entry().
+ */
 enum drop_reason frame_parse(const uint8_t *buf, size_t len,
 		    uint64_t max_message_size, struct frame *);
+/*
+ * The next entry of Batch b (parsed by frame_parse) at *off (0 first):
+ * e is the equivalent data frame, validated like a kind-0 one; *off moves
+ * past it.  Returns 0 at the end, 1 with DROP_NONE or a reason in *why.
+ * *entry, *entrylen: the entry's bytes (the data frame from byte 10 on).
+ */
+int		 frame_next_entry(const struct frame *b, size_t *off,
+		    uint64_t max_message_size, struct frame *e,
+		    const uint8_t **entry, size_t *entrylen,
+		    enum drop_reason *why);
 size_t		 frame_put_ctl(uint8_t *buf, uint8_t kind, uint64_t session);
 size_t		 frame_put_ack(uint8_t *buf, uint64_t session, uint64_t hash);
+size_t		 frame_put_hello(uint8_t *buf, uint64_t session, uint16_t flags,
+		    uint16_t ext_frame_size);
+size_t		 frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
+		    uint32_t taken_kib);
 /* Write the 34-byte data header of f; returns 34. */
 size_t		 frame_put_data_hdr(uint8_t *buf, const struct frame *);
+/* Its last 24 bytes alone (a Batch entry's header); returns 24. */
+size_t		 frame_put_entry_hdr(uint8_t *buf, const struct frame *);
+void		 frame_put16(uint8_t *, uint16_t);
 
 /* msg.c: a multipart message in one allocation. */
 struct msg {
@@ -283,6 +344,8 @@ uint8_t		*outbox_slot(struct outbox *, const struct nbaddr *to);
 void		 outbox_commit(struct outbox *, uint32_t len);
 /* Drop the first n sent slots, keep the rest in order. */
 void		 outbox_consume(struct outbox *, int n);
+/* Larger slots (the filled ones move along): 0, or -1 (unchanged). */
+int		 outbox_grow(struct outbox *, size_t slot_size);
 
 /* reasm.c: reassembly of one message from its chunks. */
 struct reasm_range {
@@ -371,6 +434,16 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -heartbeat due--------> UP          send Heartbeat
  *   (any)       -unknown session id---> (same)      send Disconnected(id)
  *
+ * The extension (PROTOCOL.md 4.3) is a peer's own flag inside UP, never a
+ * link state; with coalesce = yes:
+ *   connecting  -Connected------------> send Heartbeat, then Hello (1 of 3)
+ *   connecting  -heartbeat, unanswered> send Heartbeat, then Hello (<= 3)
+ *   connecting  -Hello----------------> ext, frame size = min of both
+ *   bound       -Hello----------------> ext, frame size = min; answer Hello
+ *   any new session (reconnect, replaced peer): no ext until a new Hello
+ * with coalesce = no neither side says Hello, and kinds 6 and 7 are
+ * unknown kinds as in v0.2.0.  Tests: tests/test_ext.c.
+ *
  * The test in tests/test_sock.c that drives each transition, in the order
  * of the table (make coverage proves every line and branch of it ran):
  *   IDLE -connect()          test_idle_to_connecting_on_connect,
@@ -422,7 +495,7 @@ extern const char *const peer_event_names[PEV_NEVENTS];
 
 struct peer_stats {
 	uint64_t	 rx_msgs, rx_bytes, tx_msgs, tx_bytes;
-	uint64_t	 rx_frames, tx_frames;
+	uint64_t	 rx_frames, tx_frames;	/* a Batch: its entries */
 	uint64_t	 resends, giveups;	/* safe_dealer */
 	uint64_t	 acks_rx, acks_tx;	/* safe_dealer */
 	uint64_t	 drops[DROP_NREASONS];
@@ -489,6 +562,12 @@ struct peer {
 	uint32_t	 recent_pos;
 	uint64_t	 last_dropped;	/* msgid dropped at recv_hwm */
 	void		*crypt;		/* encryptor's session state (crypt.c) */
+	/* PROTOCOL.md 4.3: the extension, negotiated per session */
+	uint8_t		 ext;		/* both sides: Batch and frame_size */
+	uint16_t	 ext_flags;	/* FRAME_HELLO_* both sides have */
+	uint8_t		 hellos;	/* connecting: Hellos offered so far */
+	uint32_t	 frame_size;	/* largest datagram to send it */
+	struct pace	 pace;		/* PROTOCOL.md 4.4 (pace.c) */
 	struct peer_stats st;
 };
 TAILQ_HEAD(peer_list, peer);
@@ -548,6 +627,7 @@ struct sock {
 	uint64_t	 drops_unreported;
 	struct reasm_list reasm_lru;
 	nbmq_time	 maint_at;
+	nbmq_time	 pace_at;	/* a paced peer may send again (4.4) */
 
 	uint64_t	 next_msgid;
 	uint64_t	 accepted;	/* messages taken from the app */
@@ -579,6 +659,16 @@ struct sock {
 	uint64_t	 crypt_log_skipped;
 
 	struct outbox	 ob;
+	/* A Batch being filled in the outbox's next slot (sock.c): open only
+	 * inside sock_tick() and safe_timers(), closed before anything else
+	 * takes a slot. */
+	struct batch {
+		struct peer	*p;		/* NULL: none open */
+		uint8_t		*b;
+		uint32_t	 len, cap;	/* bytes so far; the most */
+		uint32_t	 n;		/* entries */
+		nbmq_time	 now;
+	}		 bt;
 	struct sock_stats st;
 };
 
@@ -614,6 +704,11 @@ int		 sock_has_output(const struct sock *);
 struct msg	*sock_recv(struct sock *);
 struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
 uint64_t	 sock_recv_count(const struct sock *);
+/* The kernel dropped n datagrams for want of room (pace.c). */
+void		 sock_rx_overflow(struct sock *, uint32_t n, nbmq_time);
+/* n frames or messages from p were dropped: a Slow when due (pace.c). */
+void		 sock_pace_drop(struct sock *, struct peer *, uint32_t n,
+		    nbmq_time);
 
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor interface
@@ -666,6 +761,8 @@ int		 session_send_ctl(struct sock *, const struct nbaddr *,
 		    uint8_t kind, uint64_t session);
 void		 session_sent(struct sock *, struct peer *, nbmq_time);
 void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
+void		 session_hello(struct sock *, struct peer *,
+		    const struct frame *, nbmq_time);
 void		 session_accept(struct sock *, const struct nbaddr *,
 		    nbmq_time);
 void		 session_connected(struct sock *, uint64_t id,
@@ -682,10 +779,11 @@ void		 session_timers(struct sock *, nbmq_time);
 /* safe.c: safe_dealer acks, resends and duplicate suppression. */
 int		 safe_track(struct sock *, struct peer *, struct msg *,
 		    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk,
-		    const uint8_t *frame, size_t len, nbmq_time);
+		    uint64_t hash, nbmq_time);
 void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash);
-void		 safe_ack_out(struct sock *, struct peer *,
-		    const uint8_t *frame, size_t len, nbmq_time);
+/* Ack(hash): hash is frame_hash() of the data frame (or Batch entry). */
+void		 safe_ack_out(struct sock *, struct peer *, uint64_t hash,
+		    nbmq_time);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,
@@ -693,10 +791,26 @@ void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,
 void		 safe_peer_free(struct sock *, struct peer *);
 void		 safe_timers(struct sock *, nbmq_time);
 nbmq_time	 safe_next_deadline(const struct sock *);
-/* Write frame (part, off, chunk) of m for peer p into b; returns length. */
-size_t		 sock_frame(const struct sock *, const struct peer *,
+/*
+ * Frame (part, off, chunk) of m for p into the outbox: alone as a data
+ * frame, or (an extension peer, coalesce) as an entry of the Batch open
+ * for p.  Returns 0, or -1 when the kernel takes nothing.  hash (unless
+ * NULL) gets the frame's hash, FNV-1a-64 of the equivalent data frame.
+ */
+int		 sock_put_frame(struct sock *, struct peer *,
 		    const struct msg *, uint32_t part, uint32_t off,
-		    uint32_t base, uint32_t chunk, uint8_t *b);
+		    uint32_t base, uint32_t chunk, nbmq_time, uint64_t *hash);
+/* Seal and commit the open Batch, if any (a single entry goes as kind 0). */
+void		 sock_batch_close(struct sock *);
+/* The largest datagram to p, and the largest chunk in it. */
+uint32_t	 sock_frame_size(const struct sock *, const struct peer *);
+uint32_t	 sock_max_chunk(const struct sock *, const struct peer *);
+/* Outbox slots this socket needs with options o: max_frame_size, or the
+ * largest frame size an extension peer negotiated. */
+size_t		 sock_slot_need(const struct sock *, const struct sockopts *);
+/* Make room for frames of `want` bytes; returns what fits (want, or less
+ * when memory is short). */
+uint32_t	 sock_grow_frames(struct sock *, uint32_t want);
 /*
  * A free outbox slot for a datagram to `to`, flushing the outbox to the
  * kernel once if it is full; NULL when the kernel takes nothing either.
@@ -916,6 +1030,7 @@ struct dsock {
 	int		 write_armed;
 	int		 gso;		/* UDP_SEGMENT sends work here */
 	int		 gro;		/* UDP_GRO on: reads may hold runs */
+	uint32_t	 rx_ovfl;	/* SO_RXQ_OVFL: kernel drops so far */
 	struct nbaddr	 local;
 	char		*host;		/* connect by name */
 	uint16_t	 port;

@@ -2,9 +2,10 @@
  * opts.c: socket options, one table shared by the config and the IPC.
  *
  * Every option is a uint64_t in struct sockopts, stored in its natural unit:
- * messages or frames (counts), bytes, or nanoseconds (durations).  The
- * config speaks text ("0.2", "500ms", "16M"), the IPC speaks int64
- * (durations in milliseconds); both go through the ranges below.
+ * messages or frames (counts), bytes, nanoseconds (durations), or 0/1
+ * (yes/no).  The config speaks text ("0.2", "500ms", "16M", "yes"), the
+ * IPC speaks int64 (durations in milliseconds, 1 for yes); both go through
+ * the ranges below.  An option with id 0 is set in the config only.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -51,6 +52,9 @@ const struct optdesc opt_table[] = {
 	OPT(sndbuf, NBMQ_OPT_SNDBUF, OPTK_BYTES, 0, GIB),
 	OPT(stun_refresh_ivl, NBMQ_OPT_STUN_REFRESH_IVL, OPTK_DURATION,
 	    100 * MSEC, DAY),
+	/* PROTOCOL.md 4.3: Hello, Batch and larger frames between daemons. */
+	OPT(coalesce, NBMQ_OPT_COALESCE, OPTK_BOOL, 0, 1),
+	OPT(ext_frame_size, 0, OPTK_BYTES, FRAME_MIN_SIZE, FRAME_MAX_SIZE),
 	{ NULL, 0, OPTK_COUNT, 0, 0, 0 }
 };
 
@@ -76,6 +80,21 @@ opts_defaults(struct sockopts *o)
 	o->rcvbuf = 4 * MIB;
 	o->sndbuf = 1 * MIB;
 	o->stun_refresh_ivl = 20 * NSEC;
+	o->coalesce = 1;
+	o->ext_frame_size = FRAME_EXT_DEFAULT;
+}
+
+/*
+ * What a socket accepts from an extension peer.  Below max_frame_size it
+ * means max_frame_size: a config that raised max_frame_size alone (to 9000
+ * on a jumbo-frame LAN, say) stays valid, and the extension never makes
+ * frames smaller than plain ones.
+ */
+uint64_t
+opts_ext_frame_size(const struct sockopts *o)
+{
+	return o->ext_frame_size > o->max_frame_size ? o->ext_frame_size :
+	    o->max_frame_size;
 }
 
 const struct optdesc *
@@ -97,7 +116,7 @@ opt_by_id(int id)
 	const struct optdesc	*d;
 
 	for (d = opt_table; d->name != NULL; d++)
-		if (d->id == id)
+		if (d->id == id && id != 0)
 			return d;
 	return NULL;
 }
@@ -145,6 +164,8 @@ opt_format(const struct sockopts *o, const struct optdesc *d, char *buf,
 
 	if (d->kind == OPTK_DURATION)
 		opts_fmt_duration(v, buf, len);
+	else if (d->kind == OPTK_BOOL)
+		snprintf(buf, len, "%s", v ? "yes" : "no");
 	else
 		snprintf(buf, len, "%" PRIu64, v);
 }
@@ -165,6 +186,9 @@ opts_range_text(const struct optdesc *d, char *buf, size_t len)
 	case OPTK_BYTES:
 		snprintf(buf, len, "must be a size between %" PRIu64 " and %"
 		    PRIu64 " bytes (suffixes K, M, G allowed)", d->min, d->max);
+		break;
+	case OPTK_BOOL:
+		snprintf(buf, len, "must be yes or no");
 		break;
 	default:
 		snprintf(buf, len, "must be an integer between %" PRIu64
@@ -249,6 +273,26 @@ opts_parse_bytes(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* yes/no (also true/false, on/off, 1/0). */
+static int
+opts_parse_bool(const char *s, uint64_t *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*v = 1;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*v = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* "1", "0.2", "1.5s", "500ms", "2m", "1h" into nanoseconds. */
 static int
 opts_parse_duration(const char *s, uint64_t *v)
@@ -306,6 +350,9 @@ opt_parse(struct sockopts *o, const struct optdesc *d, const char *text,
 		break;
 	case OPTK_BYTES:
 		r = opts_parse_bytes(text, &v);
+		break;
+	case OPTK_BOOL:
+		r = opts_parse_bool(text, &v);
 		break;
 	default:
 		r = opts_parse_count(text, &v);

@@ -53,3 +53,21 @@ outbox_consume(struct outbox *ob, int n)
 	memmove(ob->len, ob->len + n, (size_t)(ob->n - n) * sizeof(ob->len[0]));
 	ob->n -= n;
 }
+
+int
+outbox_grow(struct outbox *ob, size_t slot_size)
+{
+	uint8_t	*b;
+
+	if (slot_size <= ob->slot_size)
+		return 0;
+	if ((b = malloc(OUTBOX_SLOTS * slot_size)) == NULL)
+		return -1;
+	for (int i = 0; i < ob->n; i++)
+		memcpy(b + (size_t)i * slot_size,
+		    ob->buf + (size_t)i * ob->slot_size, ob->len[i]);
+	free(ob->buf);
+	ob->buf = b;
+	ob->slot_size = slot_size;
+	return 0;
+}

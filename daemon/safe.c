@@ -2,13 +2,16 @@
  * safe.c: safe_dealer (PROTOCOL.md section 3).
  *
  * Sending: every data frame waits for Ack(session, FNV-1a-64 of the frame)
- * in the peer's table; unacked frames are sent again every safe_resend_ivl,
- * up to safe_resend_limit times, then given up and counted.  A message
+ * in the peer's table (a Batch entry: of the data frame it stands for, so
+ * that a frame is the same frame alone or batched, PROTOCOL.md 4.3);
+ * unacked frames are sent again every safe_resend_ivl, up to
+ * safe_resend_limit times, then given up and counted.  A message
  * counts against send_hwm until its last frame is acked or given up, so a
  * receiver that stops acking pushes back on the sender.  Frames are rebuilt
  * from the message for a resend, byte for byte, so nothing but the message
  * is kept.  All frames share one interval, so the socket's resend queue in
- * send order has the earliest deadline at its head.
+ * send order has the earliest deadline at its head.  Resends due together
+ * for an extension peer leave batched like first sends.
  *
  * Receiving: every accepted frame is acked, duplicates too (their Ack may
  * have been lost); a message delivered within safe_hash_dedup_ttl is not
@@ -28,14 +31,14 @@
 /* One frame of m leaves for p: remember it until its Ack. */
 int
 safe_track(struct sock *s, struct peer *p, struct msg *m, uint32_t part,
-    uint32_t off, uint32_t base, uint32_t chunk, const uint8_t *frame,
-    size_t len, nbmq_time now)
+    uint32_t off, uint32_t base, uint32_t chunk, uint64_t hash,
+    nbmq_time now)
 {
 	struct unacked	*u;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return -1;
-	if (hmap_insert(&p->unacked, &u->node, fnv1a64(frame, len)) == -1) {
+	if (hmap_insert(&p->unacked, &u->node, hash) == -1) {
 		free(u);
 		return -1;
 	}
@@ -79,8 +82,7 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash)
 }
 
 void
-safe_ack_out(struct sock *s, struct peer *p, const uint8_t *frame,
-    size_t len, nbmq_time now)
+safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 {
 	uint8_t	*b;
 
@@ -88,8 +90,7 @@ safe_ack_out(struct sock *s, struct peer *p, const uint8_t *frame,
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session,
-	    fnv1a64(frame, len)));
+	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session, hash));
 	s->st.tx_datagrams++;
 	if (s->crypt != NULL)
 		crypt_seal_last(s, p, now);
@@ -199,7 +200,6 @@ safe_timers(struct sock *s, nbmq_time now)
 {
 	struct unacked	*u;
 	struct dedup	*d;
-	uint8_t		*b;
 
 	while ((d = TAILQ_FIRST(&s->dedupq)) != NULL &&
 	    d->at + s->o.safe_hash_dedup_ttl <= now)
@@ -222,16 +222,12 @@ safe_timers(struct sock *s, nbmq_time now)
 			safe_untrack(s, u);
 			continue;
 		}
-		if ((b = sock_slot(s, &p->addr)) == NULL) {
+		if (sock_put_frame(s, p, u->m, u->part, u->off, u->base,
+		    u->chunk, now, NULL) == -1) {
 			/* The kernel is full: next interval. */
 			safe_defer(s, now);
 			return;
 		}
-		outbox_commit(&s->ob, (uint32_t)sock_frame(s, p, u->m,
-		    u->part, u->off, u->base, u->chunk, b));
-		s->st.tx_datagrams++;
-		if (s->crypt != NULL)
-			crypt_seal_last(s, p, now);
 		u->tries++;
 		u->sent = now;
 		p->st.resends++;
@@ -240,4 +236,5 @@ safe_timers(struct sock *s, nbmq_time now)
 		TAILQ_REMOVE(&s->resendq, u, entry);
 		TAILQ_INSERT_TAIL(&s->resendq, u, entry);
 	}
+	sock_batch_close(s);
 }

@@ -15,6 +15,7 @@
 #include "nbmqd.h"
 
 #define HB_SLACK_DIV	32	/* heartbeats sent up to ivl/32 early */
+#define HELLOS_MAX	3	/* PROTOCOL.md 4.3: offers per session */
 
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
@@ -76,10 +77,71 @@ session_send_peer(struct sock *s, struct peer *p, uint8_t kind, nbmq_time now)
 	session_sent(s, p, now);
 }
 
+/* Our Hello to p (PROTOCOL.md 4.3): an offer, or the bound side's answer. */
+static void
+session_send_hello(struct sock *s, struct peer *p, nbmq_time now)
+{
+	uint64_t	 efs = opts_ext_frame_size(&s->o);
+	uint8_t		*b;
+
+	if ((b = sock_slot(s, &p->addr)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	outbox_commit(&s->ob, (uint32_t)frame_put_hello(b, p->session,
+	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE, (uint16_t)efs));
+	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
+		s->st.tx_datagrams++;
+	session_sent(s, p, now);
+}
+
+/*
+ * A Heartbeat.  The connecting side (coalesce = yes) offers the extension
+ * after it, with its first HELLOS_MAX heartbeats of a session until it is
+ * answered: a v0.2.0 bound peer, which ignores kind 6, sees 3 at most.
+ */
 void
 session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 {
 	session_send_peer(s, p, FK_HEARTBEAT, now);
+	if (!s->bound && s->o.coalesce && p->hellos < HELLOS_MAX) {
+		p->hellos++;
+		session_send_hello(s, p, now);
+	}
+}
+
+/*
+ * Hello from p (coalesce = yes; a v0.2.0 peer never sends one).  Both
+ * sides record the extension and the frame size, the smaller of what
+ * each accepts (never below max_frame_size, which both ends agree on
+ * anyway).  The bound side answers every Hello (the connecting side says
+ * it again only while it has no answer); the connecting side stops
+ * offering.  A session keeps what it negotiated first.
+ */
+void
+session_hello(struct sock *s, struct peer *p, const struct frame *f,
+    nbmq_time now)
+{
+	uint64_t	fs = opts_ext_frame_size(&s->o);
+
+	if (!p->ext && (f->ext_flags & FRAME_HELLO_COALESCE)) {
+		if (f->ext_frame_size < fs)
+			fs = f->ext_frame_size;
+		if (fs < s->o.max_frame_size)
+			fs = s->o.max_frame_size;
+		p->frame_size = sock_grow_frames(s, (uint32_t)fs);
+		p->ext = 1;
+		p->ext_flags = f->ext_flags &
+		    (FRAME_HELLO_COALESCE | FRAME_HELLO_PACE);
+		log_info("socket %s peer %016llx: extension version %u, "
+		    "frames up to %u bytes", s->name,
+		    (unsigned long long)p->session, f->ext_version,
+		    p->frame_size);
+	}
+	if (s->bound)
+		session_send_hello(s, p, now);
+	else
+		p->hellos = HELLOS_MAX;		/* answered */
 }
 
 static uint64_t

@@ -2,6 +2,13 @@
  * sock.c: one nbmq socket as messaging behaviour over its sessions:
  * received datagrams in, reassembly into the receive queue, messages out
  * through per-peer send queues cut into frames by deficit round robin.
+ *
+ * The extension (PROTOCOL.md 4.3): towards a peer that said Hello, chunks
+ * are cut to its negotiated frame size, and the frames one tick sends it
+ * back to back are packed into Batch datagrams, built in place in the
+ * outbox's next slot (struct batch) and committed when the next frame does
+ * not fit, goes elsewhere, or the tick ends.  Every entry is one data frame
+ * as far as anything else is concerned (hashes, acks, resends, counters).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@ sock_init(struct sock *s, int type, const struct sockopts *o,
 	s->link = LINK_IDLE;
 	s->reconnect_at = NBMQ_TIME_NEVER;
 	s->maint_at = NBMQ_TIME_NEVER;
+	s->pace_at = NBMQ_TIME_NEVER;
 	TAILQ_INIT(&s->peers);
 	TAILQ_INIT(&s->by_seen);
 	TAILQ_INIT(&s->by_sent);
@@ -119,20 +127,28 @@ sock_recent(const struct peer *p, uint64_t msgid)
 	return 0;
 }
 
+/*
+ * One validated data frame f from p: a kind-0 frame, or a Batch entry.
+ * hdr is its 10-byte header (kind 0), rest/len the frame from byte 10 on:
+ * safe_dealer acks FNV-1a-64 of the two.
+ */
 static void
 sock_data(struct sock *s, struct peer *p, const struct frame *f,
-    const uint8_t *buf, size_t len, nbmq_time now)
+    const uint8_t *hdr, const uint8_t *rest, size_t len, nbmq_time now)
 {
 	struct reasm		*r;
 	struct msg		*m;
 	enum drop_reason	 why;
 	nbmq_time		 last;
+	uint64_t		 hash = 0;
 	int			 dup, safe = s->type == NBMQ_SAFE_DEALER;
 
 	if (s->type == NBMQ_RADIO) {
 		sock_count(s, p, DROP_NO_RECV);
 		return;
 	}
+	if (safe)
+		hash = frame_hash(hdr, rest, len);
 	/* Newest first: frames come in order, stale ones wait at the head. */
 	TAILQ_FOREACH_REVERSE(r, &p->reasms, reasm_list, peer_entry)
 		if (r->msgid == f->msgid)
@@ -142,7 +158,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		    sock_recent(p, f->msgid)) {
 			/* safe_dealer: our Ack was lost; ack it again. */
 			if (safe)
-				safe_ack_out(s, p, buf, len, now);
+				safe_ack_out(s, p, hash, now);
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
@@ -155,6 +171,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 				sock_count(s, p, DROP_RECV_HWM);
 			else
 				sock_drop_hwm(s, p, f->msgid);
+			sock_pace_drop(s, p, 1, now);	/* Slow, 4.4 */
 			return;
 		}
 		/* The rest of a message dropped at recv_hwm goes with it. */
@@ -169,8 +186,9 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			m->id = f->msgid;
 			m->partsz[0] = f->message_size;
 			memcpy(m->data, f->data, f->chunk_size);
+			pace_taken(&p->pace, f->chunk_size, now);
 			if (safe) {
-				safe_ack_out(s, p, buf, len, now);
+				safe_ack_out(s, p, hash, now);
 				safe_delivered(s, p, m->id, now);
 			}
 			sock_deliver(s, p, m);
@@ -182,9 +200,11 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		 * a frame for good.  It goes now rather than holding its
 		 * memory and a recv_hwm place until the TTL.
 		 */
-		if (!safe && p->nreasms >= REASM_OVERTAKEN)
+		if (!safe && p->nreasms >= REASM_OVERTAKEN) {
 			sock_reasm_drop(s, TAILQ_FIRST(&p->reasms),
 			    DROP_REASM_TIMEOUT);
+			sock_pace_drop(s, p, 1, now);
+		}
 		if ((r = reasm_new(f, now)) == NULL) {
 			log_warn("socket %s: reassembly", s->name);
 			return;
@@ -197,6 +217,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		if (s->maint_at == NBMQ_TIME_NEVER)
 			s->maint_at = now + s->o.queue_maint_ivl;
 	}
+	pace_taken(&p->pace, f->chunk_size, now);	/* 4.4 */
 	last = r->last;
 	why = reasm_add(r, f, now, &dup);
 	if (r->last != last) {
@@ -209,7 +230,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		return;
 	}
 	if (safe)
-		safe_ack_out(s, p, buf, len, now);
+		safe_ack_out(s, p, hash, now);
 	if (!reasm_complete(r))
 		return;
 	TAILQ_REMOVE(&p->reasms, r, peer_entry);
@@ -220,6 +241,54 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		safe_delivered(s, p, r->msgid, now);
 	if ((m = reasm_finish(r)) != NULL)
 		sock_deliver(s, p, m);
+}
+
+/* Batches come from a peer that has the extension, or that we offered
+ * it to (its answer may be lost while its Batches arrive). */
+static int
+sock_takes_batch(const struct sock *s, const struct peer *p)
+{
+	return p->ext || (!s->bound && p->hellos > 0);
+}
+
+/*
+ * A Batch from p (PROTOCOL.md 4.3): its layout was checked (why), each
+ * entry goes on as the data frame it stands for, validated as one; the
+ * peer's liveness is refreshed once, by the first entry that is valid.
+ */
+static void
+sock_batch_in(struct sock *s, struct peer *p, const struct frame *b,
+    enum drop_reason why, const struct nbaddr *from, nbmq_time now)
+{
+	struct frame	 e;
+	uint8_t		 hdr[FRAME_HDR_SIZE];
+	const uint8_t	*entry;
+	size_t		 off = 0, len;
+	int		 seen = 0;
+
+	if (!sock_takes_batch(s, p))
+		why = DROP_UNKNOWN_KIND;	/* what a v0.2.0 peer does */
+	if (why != DROP_NONE) {
+		p->st.rx_frames++;
+		sock_count(s, p, why);
+		return;
+	}
+	frame_put_ctl(hdr, FK_DATA, p->session);
+	while (frame_next_entry(b, &off, s->o.max_message_size, &e, &entry,
+	    &len, &why)) {
+		p->st.rx_frames++;
+		if (why != DROP_NONE) {
+			sock_count(s, p, why);
+			continue;
+		}
+		if (!seen) {
+			seen = 1;
+			session_seen(s, p, from, now);
+			if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
+				session_heartbeat(s, p, now);
+		}
+		sock_data(s, p, &e, hdr, entry, len, now);
+	}
 }
 
 void
@@ -245,6 +314,9 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	    (buf = crypt_input(s, now, from, buf, &len)) == NULL)
 		return;
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
+	/* coalesce = no: Hello is an unknown kind, as for v0.2.0. */
+	if ((f.kind == FK_HELLO || f.kind == FK_SLOW) && !s->o.coalesce)
+		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
 		if (why == DROP_ENCRYPTED)
@@ -264,7 +336,14 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		return;
 	}
 	if ((p = sock_peer_by_id(s, f.session)) == NULL) {
-		session_unknown(s, f.session, from, now);
+		if (f.kind == FK_BATCH && !s->o.coalesce)
+			sock_count(s, NULL, DROP_UNKNOWN_KIND);
+		else
+			session_unknown(s, f.session, from, now);
+		return;
+	}
+	if (f.kind == FK_BATCH) {
+		sock_batch_in(s, p, &f, why, from, now);
 		return;
 	}
 	p->st.rx_frames++;
@@ -277,9 +356,14 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	if (f.kind == FK_DATA) {
 		if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
 			session_heartbeat(s, p, now);
-		sock_data(s, p, &f, buf, len, now);
+		sock_data(s, p, &f, buf, buf + FRAME_HDR_SIZE,
+		    len - FRAME_HDR_SIZE, now);
 	} else if (f.kind == FK_ACK && s->type == NBMQ_SAFE_DEALER)
 		safe_ack_in(s, p, f.ack);
+	else if (f.kind == FK_HELLO)
+		session_hello(s, p, &f, now);
+	else if (f.kind == FK_SLOW && (p->ext_flags & FRAME_HELLO_PACE))
+		pace_slow(&p->pace, (uint64_t)f.taken_kib << 10, now);
 	/* FK_HEARTBEAT: liveness only. */
 }
 
@@ -386,6 +470,7 @@ sock_slot(struct sock *s, const struct nbaddr *to)
 {
 	uint8_t	*b;
 
+	sock_batch_close(s);	/* it holds the next slot */
 	if ((b = outbox_slot(&s->ob, to)) == NULL) {
 		s->ops->flush(s->arg, s);
 		b = outbox_slot(&s->ob, to);
@@ -399,12 +484,79 @@ sock_peer_load(const struct peer *p)
 	return p->sendq_len + p->inflight;
 }
 
-size_t
-sock_frame(const struct sock *s, const struct peer *p, const struct msg *m,
-    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk, uint8_t *b)
+uint32_t
+sock_frame_size(const struct sock *s, const struct peer *p)
 {
-	struct frame	f;
+	uint64_t	fs = s->o.max_frame_size;
 
+	if (p->ext && p->frame_size > fs)
+		fs = p->frame_size;
+	return (uint32_t)fs;
+}
+
+uint32_t
+sock_max_chunk(const struct sock *s, const struct peer *p)
+{
+	return sock_frame_size(s, p) - FRAME_DATA_HDR_SIZE - s->seal_overhead;
+}
+
+size_t
+sock_slot_need(const struct sock *s, const struct sockopts *o)
+{
+	const struct peer	*p;
+	size_t			 need = o->max_frame_size;
+
+	TAILQ_FOREACH(p, &s->peers, entry)
+		if (p->ext && p->frame_size > need)
+			need = p->frame_size;
+	return need;
+}
+
+uint32_t
+sock_grow_frames(struct sock *s, uint32_t want)
+{
+	sock_batch_close(s);
+	if (outbox_grow(&s->ob, want) == -1) {
+		log_warn("socket %s: frames of %u bytes", s->name, want);
+		return (uint32_t)s->ob.slot_size;
+	}
+	return want;
+}
+
+void
+sock_batch_close(struct sock *s)
+{
+	struct batch	*bt = &s->bt;
+	struct peer	*p = bt->p;
+	uint32_t	 len = bt->len;
+
+	if (p == NULL)
+		return;
+	bt->p = NULL;
+	if (bt->n == 1) {
+		/* One entry: the data frame it stands for, as v0.2.0 has it. */
+		len -= FRAME_ENTRY_LEN_SIZE;
+		bt->b[1] = FK_DATA;
+		memmove(bt->b + FRAME_HDR_SIZE, bt->b + FRAME_HDR_SIZE +
+		    FRAME_ENTRY_LEN_SIZE, len - FRAME_HDR_SIZE);
+	}
+	outbox_commit(&s->ob, len);
+	s->st.tx_datagrams++;
+	if (s->crypt != NULL)
+		crypt_seal_last(s, p, bt->now);	/* after the entries' hashes */
+}
+
+int
+sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
+    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk,
+    nbmq_time now, uint64_t *hash)
+{
+	struct batch	*bt = &s->bt;
+	struct frame	 f;
+	uint32_t	 body = FRAME_ENTRY_HDR_SIZE + chunk, cap;
+	uint8_t		*b, *e;
+
+	memset(&f, 0, sizeof(f));
 	f.session = p->session;
 	f.msgid = m->id;
 	f.part_count = (uint8_t)m->nparts;
@@ -413,42 +565,85 @@ sock_frame(const struct sock *s, const struct peer *p, const struct msg *m,
 	f.part_size = m->partsz[part];
 	f.chunk_size = (uint16_t)chunk;
 	f.chunk_offset = off;
-	frame_put_data_hdr(b, &f);
-	memcpy(b + FRAME_DATA_HDR_SIZE, m->data + base + off, chunk);
-	return FRAME_DATA_HDR_SIZE + chunk;
+
+	if (bt->p != NULL && (bt->p != p ||
+	    bt->len + FRAME_ENTRY_LEN_SIZE + body > bt->cap))
+		sock_batch_close(s);
+	if (bt->p == NULL) {
+		if ((b = sock_slot(s, &p->addr)) == NULL)
+			return -1;
+		cap = sock_frame_size(s, p) - s->seal_overhead;
+		/* A Batch while a second (empty) entry could still join. */
+		if (p->ext && FRAME_HDR_SIZE + 2 * (FRAME_ENTRY_LEN_SIZE +
+		    FRAME_ENTRY_HDR_SIZE) + chunk <= cap) {
+			frame_put_ctl(b, FK_BATCH, p->session);
+			bt->p = p;
+			bt->b = b;
+			bt->len = FRAME_HDR_SIZE;
+			bt->cap = cap;
+			bt->n = 0;
+			bt->now = now;
+		} else {
+			/* Alone: the plain data frame. */
+			frame_put_ctl(b, FK_DATA, p->session);
+			e = b + FRAME_HDR_SIZE;
+			frame_put_entry_hdr(e, &f);
+			memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off,
+			    chunk);
+			if (hash != NULL)
+				*hash = frame_hash(b, e, body);
+			outbox_commit(&s->ob, FRAME_HDR_SIZE + body);
+			s->st.tx_datagrams++;
+			if (s->crypt != NULL)
+				crypt_seal_last(s, p, now);
+			return 0;
+		}
+	}
+	e = bt->b + bt->len;
+	frame_put16(e, (uint16_t)body);
+	e += FRAME_ENTRY_LEN_SIZE;
+	frame_put_entry_hdr(e, &f);
+	memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off, chunk);
+	bt->len += FRAME_ENTRY_LEN_SIZE + body;
+	bt->n++;
+	if (hash != NULL) {
+		uint8_t	hdr[FRAME_HDR_SIZE];
+
+		frame_put_ctl(hdr, FK_DATA, p->session);
+		*hash = frame_hash(hdr, e, body);
+	}
+	return 0;
 }
 
-/* Cut the next frame of p's head message into the outbox. */
-static void
-sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
+/* Cut the next frame of p's head message into the outbox: 0, or -1 when
+ * the kernel takes nothing. */
+static int
+sock_emit(struct sock *s, struct peer *p, nbmq_time now)
 {
 	struct msg	*m = TAILQ_FIRST(&p->sendq);
 	uint32_t	 psz = m->partsz[p->cur_part];
-	uint32_t	 maxchunk = (uint32_t)s->o.max_frame_size -
-			    FRAME_DATA_HDR_SIZE - s->seal_overhead;
+	uint32_t	 maxchunk = sock_max_chunk(s, p);
 	uint32_t	 chunk = psz - p->cur_off;
-	size_t		 len;
+	uint64_t	 hash;
+	int		 safe = s->type == NBMQ_SAFE_DEALER;
 
 	if (chunk > maxchunk)
 		chunk = maxchunk;
-	len = sock_frame(s, p, m, p->cur_part, p->cur_off, p->cur_base, chunk,
-	    b);
-	outbox_commit(&s->ob, (uint32_t)len);
-	s->st.tx_datagrams++;
+	if (sock_put_frame(s, p, m, p->cur_part, p->cur_off, p->cur_base,
+	    chunk, now, safe ? &hash : NULL) == -1)
+		return -1;
 	session_sent(s, p, now);
-	if (s->type == NBMQ_SAFE_DEALER)
+	if (safe)
 		safe_track(s, p, m, p->cur_part, p->cur_off, p->cur_base,
-		    chunk, b, len, now);
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, now);	/* after safe_track's hash */
+		    chunk, hash, now);
 
 	p->cur_off += chunk;
 	if (p->cur_off < psz)
-		return;
+		return 0;
 	p->cur_base += psz;
 	p->cur_off = 0;
 	if (++p->cur_part < m->nparts)
-		return;
+		return 0;
 	/* The whole message left; safe_dealer: it waits for its Acks. */
 	TAILQ_REMOVE(&p->sendq, m, entry);
 	p->sendq_len--;
@@ -460,40 +655,71 @@ sock_emit(struct sock *s, struct peer *p, uint8_t *b, nbmq_time now)
 	if (m->unacked > 0)
 		p->inflight++;
 	msg_free(m);
+	return 0;
 }
 
-/* Size of the next frame p would send. */
+/* Size of the next frame p would send (alone). */
 static uint32_t
 sock_next_frame_size(const struct sock *s, const struct peer *p)
 {
 	const struct msg	*m = TAILQ_FIRST(&p->sendq);
 	uint32_t		 left = m->partsz[p->cur_part] - p->cur_off;
-	uint32_t		 maxchunk = (uint32_t)s->o.max_frame_size -
-				    FRAME_DATA_HDR_SIZE - s->seal_overhead;
+	uint32_t		 maxchunk = sock_max_chunk(s, p);
 
 	return FRAME_DATA_HDR_SIZE + (left < maxchunk ? left : maxchunk);
 }
 
+/*
+ * Deficit round robin in bytes.  The quantum is the largest frame in use
+ * on the socket (the outbox's slot: max_frame_size, or an extension peer's
+ * frame size), so every peer sends at least one frame per round and all
+ * get the same bytes whatever their frame size.
+ */
 int
 sock_tick(struct sock *s, nbmq_time now)
 {
 	uint64_t	 budget = s->o.max_tick_send;
-	struct peer	*p;
-	uint8_t		*b;
+	int64_t		 quantum = (int64_t)s->ob.slot_size;
+	struct peer	*p, *paced = NULL;
+	nbmq_time	 w;
 
+	s->pace_at = NBMQ_TIME_NEVER;
 	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
-		p->deficit += (int64_t)s->o.max_frame_size;
+		/*
+		 * A paced peer (4.4) waits for its tokens: its turn comes
+		 * again from the timer.  Once every active peer is waiting,
+		 * the tick is over.
+		 */
+		if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0) {
+			if (w < s->pace_at)
+				s->pace_at = w;
+			if (p == paced)
+				break;
+			if (paced == NULL)
+				paced = p;
+			TAILQ_REMOVE(&s->active, p, active_entry);
+			TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+			continue;
+		}
+		paced = NULL;
+		p->deficit += quantum;
 		while (budget > 0 && !TAILQ_EMPTY(&p->sendq)) {
 			uint32_t size = sock_next_frame_size(s, p);
 
 			if (size > p->deficit)
 				break;
-			if ((b = sock_slot(s, &p->addr)) == NULL) {
+			if (p->pace.rate != 0 &&
+			    (w = pace_wait(&p->pace, now)) != 0) {
+				if (w < s->pace_at)
+					s->pace_at = w;
+				break;
+			}
+			if (sock_emit(s, p, now) == -1) {
 				/* The kernel is full: wait. */
-				p->deficit -= (int64_t)s->o.max_frame_size;
+				p->deficit -= quantum;
 				return 1;
 			}
-			sock_emit(s, p, b, now);
+			pace_sent(&p->pace, size, now);
 			p->deficit -= size;
 			budget--;
 		}
@@ -504,6 +730,10 @@ sock_tick(struct sock *s, nbmq_time now)
 		} else
 			TAILQ_INSERT_TAIL(&s->active, p, active_entry);
 	}
+	sock_batch_close(s);
+	/* Only paced peers left: the timer (s->pace_at) goes on. */
+	if (p != NULL && p == paced)
+		return 0;
 	return !TAILQ_EMPTY(&s->active);
 }
 
@@ -565,6 +795,8 @@ sock_next_deadline(const struct sock *s)
 
 	if (s->maint_at < t)
 		t = s->maint_at;
+	if (s->pace_at < t)
+		t = s->pace_at;
 	if (s->type == NBMQ_SAFE_DEALER && (u = safe_next_deadline(s)) < t)
 		t = u;
 	if ((u = stunsrv_next_deadline(s)) < t)
@@ -578,6 +810,8 @@ nbmq_time
 sock_timers(struct sock *s, nbmq_time now)
 {
 	session_timers(s, now);
+	if (s->pace_at <= now)
+		s->pace_at = NBMQ_TIME_NEVER;	/* the tick that follows */
 	if (s->maint_at <= now)
 		sock_expire_reasm(s, now);
 	if (s->type == NBMQ_SAFE_DEALER)

@@ -1,11 +1,13 @@
 /*
  * udp.c: the UDP side of the shell.  One socket per nbmq socket, drained
- * completely on every readable event with recvmmsg, written with sendmmsg
- * from the core's outbox, one timer per socket at the core's next deadline.
+ * with recvmmsg (in slices of UDP_SLICE batches, until the kernel has no
+ * more), written with sendmmsg and UDP GSO from the core's outbox, one
+ * timer per socket at the core's next deadline.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <linux/sock_diag.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -20,6 +22,13 @@
 #include "nbmqd.h"
 
 #define UDP_BATCH	64
+/*
+ * Batches per readable event.  The kernel is drained completely, but in
+ * slices: the event is level-triggered, so the rest is read right after
+ * the loop's other events, and a peer sending faster than this daemon
+ * reads can never starve its output (acks, Slow, deliveries).
+ */
+#define UDP_SLICE	16
 
 static void	udp_flush_cb(void *, struct sock *);
 static void	udp_recv_ready_cb(void *, struct sock *);
@@ -135,6 +144,7 @@ udp_flush(struct dsock *d)
 			struct cmsghdr	*cm;
 			uint16_t	 seg = (uint16_t)ob->len[i];
 
+			memset(ctl[nmm].buf, 0, sizeof(ctl[nmm].buf));
 			mh->msg_control = ctl[nmm].buf;
 			mh->msg_controllen = sizeof(ctl[nmm].buf);
 			cm = CMSG_FIRSTHDR(mh);
@@ -190,6 +200,23 @@ udp_flush_cb(void *arg, struct sock *s)
 	udp_flush(arg);
 }
 
+/* The socket's drop counter moved: tell the core (Slow, pace.c). */
+static void
+udp_rx_drops(struct dsock *d, nbmq_time now)
+{
+	uint32_t	mi[SK_MEMINFO_VARS];
+	socklen_t	len = sizeof(mi);
+
+	if (getsockopt(d->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == -1 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(mi[0]))
+		return;
+	if (mi[SK_MEMINFO_DROPS] != d->rx_ovfl) {
+		sock_rx_overflow(&d->core, mi[SK_MEMINFO_DROPS] - d->rx_ovfl,
+		    now);
+		d->rx_ovfl = mi[SK_MEMINFO_DROPS];
+	}
+}
+
 /*
  * Drain the kernel with recvmmsg.  With UDP_GRO a read may hold a run of
  * datagrams from one source, all of one size but the last (the cmsg says
@@ -208,6 +235,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		char		buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr	align;
 	}		 ctl[UDP_BATCH];
+	int		 busy = 0, batches = 0;
 	static uint8_t	*bufs;
 	const size_t	 bufsz = 65536;	/* a GRO run: at most 64 KiB */
 	nbmq_time	 now = daemon_now();
@@ -275,7 +303,14 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			TAILQ_FOREACH(u, &d->subs, entry)
 				ipc_deliver(u);
 		}
-	} while (n == UDP_BATCH);
+		busy |= n == UDP_BATCH;
+	} while (n == UDP_BATCH && ++batches < UDP_SLICE);
+	/*
+	 * A busy read: did the kernel drop datagrams for want of room?  (Its
+	 * SO_RXQ_OVFL cmsg does not come with UDP here; SO_MEMINFO does.)
+	 */
+	if (busy)
+		udp_rx_drops(d, now);
 	dsock_sync(d, now);
 }
 
@@ -356,6 +391,7 @@ udp_open(struct dsock *d, int af, const struct nbaddr *a)
 	udp_set_bufs(d);
 	d->gso = 1;
 	d->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	d->rx_ovfl = 0;		/* SO_MEMINFO's drop count (udp_rx_drops) */
 	d->ev_read = event_new(nbmqd->base, fd, EV_READ | EV_PERSIST,
 	    udp_read_cb, d);
 	d->ev_write = event_new(nbmqd->base, fd, EV_WRITE, udp_write_cb, d);

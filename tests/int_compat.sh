@@ -1,7 +1,11 @@
 #!/bin/sh
 # Wire compatibility with an independent v0.2.0 peer (tests/peer_v020.py,
 # written from PROTOCOL.md alone).  The peer fails on any frame of ours
-# that breaks the spec.
+# that breaks the spec, and on anything of nbmq's extension (docs/
+# PROTOCOL.md 4.3) beyond what a v0.2.0 peer may see: it ignores Hello
+# (kind 6) as PROTOCOL.md 1.2 says, and fails on a Batch (kind 7), on a
+# Hello to a connecting peer, on a 4th Hello of a session.  Every daemon
+# here runs with nbmq's defaults (coalesce = yes).
 . "$(dirname "$0")/lib.sh"
 
 # A configured socket lives with the daemon, so it keeps heart-beating
@@ -28,7 +32,8 @@ $PEER connect "$EP" --send $N --seed 7 --timeout 60 \
 wait "$RX" || fail "nbmqcat -r exit $?"
 $PEER gen --count $N --seed 7 >"$T/expect1"
 cmp -s "$T/expect1" "$T/rx.out" || fail "messages from the v0.2.0 peer differ"
-ok "v0.2.0 peer -> nbmqd: $N multipart messages byte-exact, heartbeats sent"
+grep -q "ignored 0 Hello" "$T/peer1.log" || fail "a Hello to a connecting v0.2.0 peer"
+ok "v0.2.0 peer -> nbmqd: $N multipart messages byte-exact, heartbeats sent, no Hello"
 
 # 2. nbmqd connects to a bound v0.2.0 peer and sends it lines; the peer
 #    validates every frame and prints what it reassembled.
@@ -56,6 +61,31 @@ wait "$RX2" || fail "nbmqcat -r from the v0.2.0 peer exit $?"
 $PEER gen --count 2 --seed 3 --no-empty >"$T/expect2"
 cmp -s "$T/expect2" "$T/rx2.out" || fail "messages from the v0.2.0 bound peer differ"
 ok "v0.2.0 bound peer -> nbmqd connecting socket: 2 messages byte-exact"
+
+# 2b. A bound v0.2.0 peer over a longer session: nbmqd's connecting socket
+#     offers its extension (Hello) with its first 3 heartbeats, gets no
+#     answer, then stops; its 50 messages go as plain data frames (the
+#     peer fails on any Batch).  The peer stays 4 s after the last one,
+#     long enough for a 4th Hello (one heartbeat interval later).
+$PEER bind 127.0.0.1:0 --recv 50 --timeout 30 --linger 4 --ack \
+    --ready-file "$T/peer8.addr" >"$T/peer8.out" 2>"$T/peer8.log" &
+P8=$!
+PIDS="$PIDS $P8"
+wait_for 10 test -s "$T/peer8.addr" || fail "v0.2.0 peer did not bind"
+cat >"$T/b.conf" <<CONF
+[socket up]
+type = safe_dealer
+connect = $(cat "$T/peer8.addr")
+CONF
+start_daemon b "$T/b.conf"
+seq 1 50 | NBMQ_SOCKET=$T/b.sock "$NBMQCAT" -a up -w 10 ||
+    fail "nbmqcat send through the configured socket"
+wait "$P8" || fail "v0.2.0 peer (bind, coalesce = yes on our side): $(tail -n 5 "$T/peer8.log")"
+[ "$(wc -l <"$T/peer8.out")" -eq 50 ] || fail "v0.2.0 peer got $(wc -l <"$T/peer8.out") of 50 messages"
+[ "$(head -n 1 "$T/peer8.out")" = 31 ] || fail "v0.2.0 peer got $(head -n 1 "$T/peer8.out")"
+hellos=$(sed -n 's/.*ignored \([0-9]*\) Hello.*/\1/p' "$T/peer8.log")
+[ "$hellos" = 3 ] || fail "the v0.2.0 peer ignored ${hellos:-?} Hellos, not 3"
+ok "nbmqd -> v0.2.0 bound peer: 3 Hellos ignored, then none; 50 messages as plain frames, no Batch"
 
 # 3. Unknown session ids are answered with Disconnected(id); malformed
 #    frames are dropped and the socket keeps working.

@@ -4,6 +4,12 @@
 Written from /work/shared/PROTOCOL.md (sections 1 and 2) alone, as an
 independent check of the daemon's wire compatibility.  Python 3 stdlib only.
 
+Unknown control kinds are ignored, as PROTOCOL.md 1.2 says a v0.2.0 peer
+does; but as a checker this peer also holds nbmqd to its extension's promise
+(docs/PROTOCOL.md 4.3): a v0.2.0 peer never gets a Batch (kind 7, data it
+would silently lose), a connecting v0.2.0 peer never a Hello (kind 6), a
+bound one at most 3 Hellos per session, and nothing of any other kind.
+
 Subcommands (see `peer_v020.py SUBCOMMAND --help`):
   connect HOST:PORT   act as a connecting v0.2.0 peer (send and/or receive)
   bind HOST:PORT      act as the bound side (port 0 allowed, --ready-file)
@@ -57,6 +63,13 @@ KIND_NAMES = {
     KIND_ACK: "Ack",
 }
 KIND_BY_NAME = {v.lower(): k for k, v in KIND_NAMES.items()}
+
+# Not v0.2.0: nbmq's extension (docs/PROTOCOL.md 4.3), ignored like any
+# unknown kind, and counted.
+KIND_HELLO = 6
+KIND_BATCH = 7
+EXT_KIND_NAMES = {KIND_HELLO: "Hello (kind 6)", KIND_BATCH: "Batch (kind 7)"}
+MAX_HELLOS = 3  # per session, to a bound v0.2.0 peer
 
 COMMON_HDR = struct.Struct(">BBQ")  # version, kind, session_id
 COMMON_HDR_LEN = COMMON_HDR.size  # 10
@@ -186,15 +199,16 @@ def chunk_message(session_id, message_id, parts, max_frame=DEFAULT_MAX_FRAME):
 class Frame(object):
     __slots__ = ("raw", "version", "kind", "session_id", "message_id", "part_count",
                  "part_index", "message_size", "part_size", "chunk_size",
-                 "chunk_offset", "data", "ack_hash")
+                 "chunk_offset", "data", "ack_hash", "ignored")
 
     def __init__(self, raw):
         self.raw = raw
         self.data = b""
         self.ack_hash = None
+        self.ignored = False  # an unknown kind: PROTOCOL.md 1.2 ignores it
 
     def describe(self):
-        name = KIND_NAMES.get(self.kind, "kind%d" % self.kind)
+        name = KIND_NAMES.get(self.kind) or EXT_KIND_NAMES.get(self.kind, "kind%d" % self.kind)
         s = "%s v=0x%02x session=0x%016x" % (name, self.version, self.session_id)
         if self.kind == KIND_DATA:
             s += (" message_id=0x%016x part_count=%d part_index=%d message_size=%d"
@@ -266,8 +280,41 @@ def parse_frame(raw, max_frame=DEFAULT_MAX_FRAME, max_message_size=DEFAULT_MAX_M
             raise ProtocolViolation("Ack of %d bytes (must be 10 + 8)" % n)
         f.ack_hash = struct.unpack_from(">Q", raw, COMMON_HDR_LEN)[0]
     else:
-        raise ProtocolViolation("unknown frame kind %d (v0.2.0 defines 0..5)" % f.kind)
+        # PROTOCOL.md 1.2: unknown control kinds are ignored.  What the
+        # caller thinks of receiving one is ExtGuard's business.
+        f.ignored = True
+        f.data = raw[COMMON_HDR_LEN:]
     return f
+
+
+class ExtGuard(object):
+    """What a v0.2.0 peer may see of nbmq's extension: at most MAX_HELLOS
+    Hellos per session when it is the bound side, none when it connects,
+    never a Batch, nothing of any other unknown kind.  seen() raises
+    ProtocolViolation, or counts the frame that the peer then ignores."""
+
+    def __init__(self, bound):
+        self.bound = bound
+        self.hellos = collections.Counter()  # session id -> Hellos
+
+    def seen(self, f):
+        if f.kind == KIND_BATCH:
+            raise ProtocolViolation("Batch (kind 7) sent to a v0.2.0 peer, which ignores "
+                                    "unknown kinds: the messages in it would be lost")
+        if f.kind != KIND_HELLO:
+            raise ProtocolViolation("unknown frame kind %d (v0.2.0 defines 0..5; nbmq adds "
+                                    "only Hello, kind 6, towards a v0.2.0 peer)" % f.kind)
+        if not self.bound:
+            raise ProtocolViolation("Hello (kind 6) sent to a connecting v0.2.0 peer: only "
+                                    "the connecting side may offer the extension")
+        self.hellos[f.session_id] += 1
+        if self.hellos[f.session_id] > MAX_HELLOS:
+            raise ProtocolViolation("%d Hello (kind 6) frames for session 0x%016x: at most %d "
+                                    "may go to a v0.2.0 peer"
+                                    % (self.hellos[f.session_id], f.session_id, MAX_HELLOS))
+
+    def total(self):
+        return sum(self.hellos.values())
 
 
 # ---------------------------------------------------------------------------
@@ -599,6 +646,7 @@ class Engine(object):
         self.extra_msgs = 0
         self.stats = collections.Counter()
         self.warned = set()
+        self.ext = ExtGuard(bound=args.cmd == "bind")
 
     def vlog(self, msg):
         if self.args.verbose:
@@ -712,8 +760,20 @@ class Engine(object):
         for p in peers:
             log("summary: session 0x%016x at %s: heartbeats received %d, max silence %.2f s"
                 % (p.sid, fmt_addr(p.addr), p.heartbeats_in, p.max_gap))
+        log("summary: ignored %d Hello (kind 6) frame(s) of nbmq's extension%s"
+            % (self.ext.total(), "".join(", session 0x%016x: %d" % kv
+                                        for kv in sorted(self.ext.hellos.items()))))
         for line in r.incomplete_summary():
             log("incomplete: " + line)
+
+    def ignore(self, f, addr):
+        """An unknown kind (PROTOCOL.md 1.2): checked, counted, ignored."""
+        try:
+            self.ext.seen(f)
+        except ProtocolViolation as e:
+            self.violation(str(e), f.raw, addr)
+        self.stats["recv_kind%d" % f.kind] += 1
+        self.vlog("ignored %s" % f.describe())
 
 
 def wait_readable(sock, timeout):
@@ -787,6 +847,9 @@ def run_connect(args):
                 except ProtocolViolation as e:
                     eng.violation(str(e), raw, addr)
                 eng.vlog("recv %s from %s" % (f.describe(), fmt_addr(addr)))
+                if f.ignored:
+                    eng.ignore(f, addr)
+                    continue
                 if f.kind == KIND_CONNECTED:
                     eng.stats["recv_Connected"] += 1
                     if peer is not None and peer.sid == f.session_id:
@@ -893,6 +956,9 @@ def run_bind(args):
                 except ProtocolViolation as e:
                     eng.violation(str(e), raw, addr)
                 eng.vlog("recv %s from %s" % (f.describe(), fmt_addr(addr)))
+                if f.ignored:
+                    eng.ignore(f, addr)
+                    continue
                 if f.kind == KIND_CONNECT:
                     eng.stats["recv_Connect"] += 1
                     sid = random_session_id(sessions)
@@ -947,7 +1013,8 @@ def run_bind(args):
 
 def describe_raw(raw):
     try:
-        return parse_frame(raw, max_frame=max(len(raw), DEFAULT_MAX_FRAME)).describe()
+        f = parse_frame(raw, max_frame=max(len(raw), DEFAULT_MAX_FRAME))
+        return ("ignored (unknown kind) " if f.ignored else "") + f.describe()
     except ProtocolViolation as e:
         return "INVALID (%s)" % e
 
@@ -1256,12 +1323,35 @@ def run_selftest(args):
         ("Disconnected with trailing data", encode_disconnected(9) + b"\x00", "carries"),
         ("Ack too short", encode_ack(9, 1)[:17], "Ack of 17"),
         ("Ack too long", encode_ack(9, 1) + b"\x00", "Ack of 19"),
-        ("unknown kind 6", encode_control(6, 9), "unknown frame kind"),
-        ("unknown kind 127", encode_control(127, 9), "unknown frame kind"),
         ("encrypted kind 0x84 to a plain peer", encode_control(0x84, 9, b"sealed"), "encrypted"),
     ]
     for name, raw, contains in cases:
         rejection_suite(lbl, r, name, raw, contains)
+    # unknown kinds are ignored (PROTOCOL.md 1.2), leaving reassembly alone
+    hello = encode_control(KIND_HELLO, 9, b"NBX1" + struct.pack(">HHH", 1, 1, 1452))
+    for name, raw in (("kind 6 (Hello)", hello),
+                      ("kind 7 (Batch)", encode_control(KIND_BATCH, 9, b"\x00\x18" + bytes(24))),
+                      ("kind 6 without data", encode_control(6, 9)),
+                      ("kind 127", encode_control(127, 9))):
+        before = {k: (len(m.parts), m.complete_parts, m.known_size) for k, m in r.pending.items()}
+        f = parse_frame(raw)
+        t.check(f.ignored and f.kind == raw[1], "unknown %s parsed, to be ignored" % name)
+        after = {k: (len(m.parts), m.complete_parts, m.known_size) for k, m in r.pending.items()}
+        t.check(before == after, "unknown %s leaves reassembly state untouched" % name)
+    # ... and what a v0.2.0 peer may see of the extension
+    g = ExtGuard(bound=True)
+    for _ in range(MAX_HELLOS):
+        g.seen(parse_frame(hello))
+    t.check(g.total() == 3, "bound v0.2.0 peer: 3 Hellos of one session ignored")
+    t.expect_violation(lambda: g.seen(parse_frame(hello)), "a 4th Hello of a session", "at most 3")
+    g.seen(parse_frame(encode_control(KIND_HELLO, 10, hello[10:])))
+    t.check(g.total() == 5, "Hellos counted per session")
+    t.expect_violation(lambda: g.seen(parse_frame(encode_control(KIND_BATCH, 9, b""))),
+                       "a Batch to a v0.2.0 peer", "Batch")
+    t.expect_violation(lambda: g.seen(parse_frame(encode_control(127, 9))), "kind 127",
+                       "unknown frame kind")
+    t.expect_violation(lambda: ExtGuard(bound=False).seen(parse_frame(hello)),
+                       "a Hello to a connecting v0.2.0 peer", "connecting")
     # a fresh message whose only part disagrees with message_size
     rejection_suite(lbl, r, "single part smaller than message_size",
                     encode_data_frame(9, 1, 1, 0, 10, 5, 0, b"12345"), "add up")

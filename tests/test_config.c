@@ -169,13 +169,15 @@ START_TEST(test_table)
 
 	for (d = opt_table; d->name != NULL; d++, n++) {
 		ck_assert_ptr_eq(opt_by_name(d->name), d);
-		ck_assert_ptr_eq(opt_by_id(d->id), d);
+		/* id 0: set in the config only (not through the IPC) */
+		if (d->id != 0)
+			ck_assert_ptr_eq(opt_by_id(d->id), d);
 		ck_assert(d->off % sizeof(uint64_t) == 0);
 		ck_assert(d->off < sizeof(struct sockopts));
 		ck_assert(d->min <= d->max);
 		for (e = opt_table; e < d; e++) {
 			ck_assert(e->off != d->off);
-			ck_assert(e->id != d->id);
+			ck_assert(e->id != d->id || d->id == 0);
 		}
 		/* The defaults are inside the ranges. */
 		opts_defaults(&o);
@@ -189,6 +191,9 @@ START_TEST(test_table)
 	    NBMQ_OPT_PEER_KEEPALIVE);
 	ck_assert_int_eq(opt_by_id(NBMQ_OPT_SNDBUF)->off,
 	    offsetof(struct sockopts, sndbuf));
+	ck_assert_ptr_null(opt_by_id(0));
+	ck_assert_int_eq(opt_by_name("coalesce")->id, NBMQ_OPT_COALESCE);
+	ck_assert_int_eq(opt_by_name("ext_frame_size")->id, 0);
 }
 END_TEST
 
@@ -252,6 +257,38 @@ START_TEST(test_parse_bytes)
 	parse_bad("rcvbuf", "17179869184G", "size");
 	parse_bad("max_frame_size", "63", "between 64 and 65507");
 	parse_bad("max_frame_size", "65508", "between 64 and 65507");
+	ck_assert_uint_eq(parse_ok("ext_frame_size", "9000"), 9000);
+	ck_assert_uint_eq(parse_ok("ext_frame_size", "65507"), FRAME_MAX_SIZE);
+	parse_bad("ext_frame_size", "65508", "between 64 and 65507");
+}
+END_TEST
+
+START_TEST(test_parse_bool)
+{
+	struct sockopts	 o;
+
+	ck_assert_uint_eq(parse_ok("coalesce", "yes"), 1);
+	ck_assert_uint_eq(parse_ok("coalesce", "no"), 0);
+	ck_assert_uint_eq(parse_ok("coalesce", "on"), 1);
+	ck_assert_uint_eq(parse_ok("coalesce", "false"), 0);
+	ck_assert_uint_eq(parse_ok("coalesce", "1"), 1);
+	parse_bad("coalesce", "maybe", "must be yes or no, not \"maybe\"");
+	parse_bad("coalesce", "", "yes or no");
+	parse_bad("coalesce", "Yes ", "yes or no");
+	/* IPC: 0 or 1 */
+	opts_defaults(&o);
+	ck_assert_uint_eq(o.coalesce, 1);
+	ck_assert_int_eq(opt_set_ipc(&o, opt_by_id(NBMQ_OPT_COALESCE), 0), 0);
+	ck_assert_uint_eq(o.coalesce, 0);
+	ck_assert_int_eq(opt_set_ipc(&o, opt_by_id(NBMQ_OPT_COALESCE), 2),
+	    -1);
+	ck_assert_int_eq(opt_get_ipc(&o, opt_by_id(NBMQ_OPT_COALESCE)), 0);
+	/* ext_frame_size below max_frame_size means max_frame_size */
+	ck_assert_uint_eq(o.ext_frame_size, 1452);
+	ck_assert_uint_eq(opts_ext_frame_size(&o), 1452);
+	o.max_frame_size = 9000;
+	ck_assert_uint_eq(opts_ext_frame_size(&o), 9000);
+	ck_assert_int_eq(opts_validate(&o, NULL, 0), 0);
 }
 END_TEST
 
@@ -328,6 +365,11 @@ START_TEST(test_format)
 	ck_assert_str_eq(buf, "16777216");
 	opt_format(&o, opt_by_name("send_hwm"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1000");
+	opt_format(&o, opt_by_name("coalesce"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "yes");
+	o.coalesce = 0;
+	opt_format(&o, opt_by_name("coalesce"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "no");
 	o.linger = 0;
 	opt_format(&o, opt_by_name("linger"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0");
@@ -1030,6 +1072,7 @@ config_suite(void)
 	tcase_add_test(tc, test_parse_duration);
 	tcase_add_test(tc, test_parse_bytes);
 	tcase_add_test(tc, test_parse_count);
+	tcase_add_test(tc, test_parse_bool);
 	tcase_add_test(tc, test_ipc);
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_validate);

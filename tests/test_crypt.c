@@ -8,7 +8,9 @@
  * encrypted sockets and fake ops (as in test_sock.c): handshake, dealer
  * and safe_dealer messages, nothing in the clear on the wire, refusals of
  * plain peers and of keys not allowed, and a peer's address following
- * only authenticated frames.  Key files live in a temporary directory.
+ * only authenticated frames; the extension (PROTOCOL.md 4.3) sealed.  The
+ * core tests run with coalesce = no (frames as v0.2.0 has them) except
+ * test_core_extension.  Key files live in a temporary directory.
  */
 #include <sys/stat.h>
 
@@ -33,6 +35,7 @@
 #define SEALED_MAX	1024
 
 static char	tmpdir[64];
+static int	node_coalesce;	/* coalesce of the sockets node_new() makes */
 
 /* Keys: a pair, its files. */
 struct kp {
@@ -664,6 +667,7 @@ node_new(const char *addr, int type, int bound, const char *encryptor,
 
 	ck_assert_ptr_nonnull(n);
 	opts_defaults(&o);
+	o.coalesce = (uint64_t)node_coalesce;
 	n->addr = A(addr);
 	n->rng = seed++ * 0x1000;
 	ck_assert_int_eq(sock_init(&n->s, type, &o, &fake_ops, n), 0);
@@ -971,6 +975,92 @@ START_TEST(test_core_address_follows_authenticated)
 	ck_assert_ptr_nonnull(m);
 	msg_free(m);
 	duo_free(&d);
+}
+END_TEST
+
+/*
+ * The extension between encrypted sockets: Hello sealed like a Heartbeat
+ * (kind 0x86), Batches sealed whole (0x87) within the negotiated frame
+ * size, nothing in the clear, safe_dealer's resends batched and acked.
+ */
+START_TEST(test_core_extension)
+{
+	struct kp	 kb, kc;
+	struct node	*b, *c;
+	struct peer	*pb, *pc;
+	struct msg	*m;
+	int		 n = 0, batches = 0;
+
+	kp_new(&kb, "eb");
+	kp_new(&kc, "ec");
+	node_coalesce = 1;
+	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, "sodium", &kc, kb.pub64);
+	node_coalesce = 0;
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, T0), 1);		/* Connect */
+	ck_assert_int_eq(pass(b, c, T0), 1);		/* Connected */
+	/* Heartbeat, then Hello: both sealed */
+	ck_assert_uint_eq(c->nout, 2);
+	ck_assert_int_eq(c->out[0].buf[1], FRAME_ENCRYPTED | FK_HEARTBEAT);
+	ck_assert_int_eq(c->out[1].buf[1], FRAME_ENCRYPTED | FK_HELLO);
+	ck_assert_uint_eq(c->out[1].len, FRAME_HELLO_SIZE + 24);
+	ck_assert_ptr_null(memmem(c->out[1].buf, c->out[1].len, "NBX1", 4));
+	ck_assert_int_eq(pass(c, b, T0), 2);
+	pb = TAILQ_FIRST(&b->s.peers);
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(b->nout, 1);			/* the answer */
+	ck_assert_int_eq(b->out[0].buf[1], FRAME_ENCRYPTED | FK_HELLO);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	pc = TAILQ_FIRST(&c->s.peers);
+	ck_assert(pc->ext);
+	ck_assert_uint_eq(pc->frame_size, 1452);
+	ck_assert_uint_eq(pb->frame_size, 1452);
+
+	/* 40 small messages and a large one, the first datagram lost */
+	for (int i = 0; i < 40; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg(50, 0x5a), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg(5000, 0x5a), T0, 0), 0);
+	tick(c, T0);
+	ck_assert(!leaks(c, 0x5a));
+	for (size_t i = 0; i < c->nout; i++) {
+		ck_assert_uint_le(c->out[i].len, 1452);
+		ck_assert(c->out[i].buf[1] == (FRAME_ENCRYPTED | FK_BATCH) ||
+		    c->out[i].buf[1] == (FRAME_ENCRYPTED | FK_DATA));
+		if (c->out[i].buf[1] == (FRAME_ENCRYPTED | FK_BATCH))
+			batches++;
+	}
+	ck_assert_int_ge(batches, 2);
+	/* frames of 1452 sealed: chunks of 1452 - 34 - 24 */
+	ck_assert_uint_eq(c->out[c->nout - 2].len, 1452);
+	free(c->out[0].buf);
+	memmove(c->out, c->out + 1, (c->nout - 1) * sizeof(*c->out));
+	c->nout--;
+	net(c, b, T0);
+	while ((m = sock_recv(&b->s)) != NULL) {
+		n++;
+		msg_free(m);
+	}
+	ck_assert_int_lt(n, 41);
+	ck_assert_uint_gt(pc->inflight, 0);
+	/* the resends, batched too, and acked */
+	sock_timers(&c->s, T0 + c->s.o.safe_resend_ivl);
+	flush(c);
+	ck_assert_uint_ge(c->nout, 1);
+	ck_assert_int_eq(c->out[0].buf[1], FRAME_ENCRYPTED | FK_BATCH);
+	net(c, b, T0 + c->s.o.safe_resend_ivl);
+	while ((m = sock_recv(&b->s)) != NULL) {
+		n++;
+		ck_assert(m->size == 50 || m->size == 5000);
+		msg_free(m);
+	}
+	ck_assert_int_eq(n, 41);
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert_uint_eq(drops(&b->s), 0);
+	ck_assert_uint_eq(drops(&c->s), 0);
+	node_free(b);
+	node_free(c);
 }
 END_TEST
 
@@ -1304,6 +1394,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_core_safe_dealer);
 	tcase_add_test(tc, test_core_address_follows_authenticated);
 	tcase_add_test(tc, test_core_plain_vs_encrypted);
+	tcase_add_test(tc, test_core_extension);
 	tcase_add_test(tc, test_core_unknown_key);
 	tcase_add_test(tc, test_core_reconnect);
 	tcase_add_test(tc, test_core_plugin);

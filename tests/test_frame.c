@@ -1,6 +1,7 @@
 /*
  * test_frame.c: unit tests of frame.c (the v0.2.0 wire format, PROTOCOL.md
- * section 1) and addr.c ("host:port" parsing and address helpers).
+ * section 1, and the extension's Hello and Batch, section 4.3) and addr.c
+ * ("host:port" parsing and address helpers).
  *
  * Expected datagrams are written out byte by byte from PROTOCOL.md, never
  * produced by the code under test.
@@ -347,8 +348,9 @@ START_TEST(test_parse_unknown_kind)
 {
 	uint8_t		buf[64];
 	struct frame	f;
-	static const uint8_t kinds[] = { 6, 7, 0x10, 0x7f };
+	static const uint8_t kinds[] = { 9, 0x10, 0x7f };
 
+	memset(buf, 0, sizeof(buf));
 	for (size_t i = 0; i < sizeof(kinds); i++) {
 		frame_put_ctl(buf, kinds[i], 1);
 		ck_assert_int_eq(frame_parse(buf, 10, MAXMSG, &f),
@@ -356,6 +358,202 @@ START_TEST(test_parse_unknown_kind)
 		ck_assert_int_eq(frame_parse(buf, 40, MAXMSG, &f),
 		    DROP_UNKNOWN_KIND);
 	}
+	/* Slow (4.4): a count after the header, or short. */
+	frame_put_slow(buf, 1, 70000, 12345);
+	ck_assert_int_eq(frame_parse(buf, FRAME_SLOW_SIZE, MAXMSG, &f),
+	    DROP_NONE);
+	ck_assert_uint_eq(f.kind, FK_SLOW);
+	ck_assert_uint_eq(f.dropped, 70000);
+	ck_assert_int_eq(frame_parse(buf, FRAME_SLOW_SIZE - 1, MAXMSG, &f),
+	    DROP_SHORT);
+	/* Kind 6 without the extension's magic is somebody else's. */
+	frame_put_ctl(buf, FK_HELLO, 1);
+	ck_assert_int_eq(frame_parse(buf, 40, MAXMSG, &f), DROP_UNKNOWN_KIND);
+	ck_assert_int_eq(frame_parse(buf, 10, MAXMSG, &f), DROP_SHORT);
+}
+END_TEST
+
+/* The extension (PROTOCOL.md 4.3) */
+
+START_TEST(test_put_hello_bytes)
+{
+	static const uint8_t want[20] = {
+		0x01, 0x06,				/* version, kind 6 */
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* session */
+		'N', 'B', 'X', '1',			/* magic */
+		0x00, 0x01,				/* ext_version 1 */
+		0x00, 0x01,				/* flags: coalescing */
+		0x05, 0xac,				/* ext_frame_size */
+	};
+	uint8_t		buf[64];
+	struct frame	f;
+
+	memset(buf, 0xee, sizeof(buf));
+	ck_assert_uint_eq(frame_put_hello(buf, 0x1122334455667788ULL,
+	    FRAME_HELLO_COALESCE, 1452), 20);
+	ck_assert_mem_eq(buf, want, sizeof(want));
+	ck_assert_uint_eq(buf[20], 0xee);
+	ck_assert_int_eq(frame_parse(want, 20, MAXMSG, &f), DROP_NONE);
+	ck_assert_int_eq(f.kind, FK_HELLO);
+	ck_assert_uint_eq(f.session, 0x1122334455667788ULL);
+	ck_assert_uint_eq(f.ext_version, 1);
+	ck_assert_uint_eq(f.ext_flags, 1);
+	ck_assert_uint_eq(f.ext_frame_size, 1452);
+	/* A later version may say more: the first 20 bytes are read. */
+	memcpy(buf, want, 20);
+	buf[15] = 7;
+	ck_assert_int_eq(frame_parse(buf, 30, MAXMSG, &f), DROP_NONE);
+	ck_assert_uint_eq(f.ext_version, 7);
+	/* Short, another magic, version 0. */
+	ck_assert_int_eq(frame_parse(want, 19, MAXMSG, &f), DROP_SHORT);
+	memcpy(buf, want, 20);
+	buf[13] = '2';
+	ck_assert_int_eq(frame_parse(buf, 20, MAXMSG, &f), DROP_UNKNOWN_KIND);
+	memcpy(buf, want, 20);
+	buf[15] = 0;
+	ck_assert_int_eq(frame_parse(buf, 20, MAXMSG, &f), DROP_UNKNOWN_KIND);
+	/* Encrypted: not for a plain parser. */
+	memcpy(buf, want, 20);
+	buf[1] |= FRAME_ENCRYPTED;
+	ck_assert_int_eq(frame_parse(buf, 20, MAXMSG, &f), DROP_ENCRYPTED);
+}
+END_TEST
+
+/* Append one entry: bytes 10.. of the data frame (count, index, ...). */
+static size_t
+put_entry(uint8_t *b, uint8_t count, uint8_t index, uint32_t msize,
+    uint32_t psize, uint16_t csize, uint32_t coff)
+{
+	uint8_t	frame[FRAME_DATA_HDR_SIZE + 600];
+	size_t	n = mkdata(frame, count, index, msize, psize, csize, coff);
+
+	b[0] = (uint8_t)((n - 10) >> 8);
+	b[1] = (uint8_t)(n - 10);
+	memcpy(b + 2, frame + 10, n - 10);
+	return 2 + n - 10;
+}
+
+START_TEST(test_parse_batch)
+{
+	uint8_t		 buf[2048], frame[FRAME_DATA_HDR_SIZE + 600];
+	struct frame	 b, e, g;
+	const uint8_t	*entry;
+	size_t		 len, off = 0, elen, flen;
+	enum drop_reason why;
+	int		 n = 0;
+
+	/* Three entries of session 0xdeadbeef00000007, written by hand. */
+	frame_put_ctl(buf, FK_BATCH, 0xdeadbeef00000007ULL);
+	len = FRAME_HDR_SIZE;
+	len += put_entry(buf + len, 2, 0, 30, 10, 10, 0);
+	len += put_entry(buf + len, 2, 1, 30, 20, 20, 0);
+	len += put_entry(buf + len, 1, 0, 0, 0, 0, 0);
+	ck_assert_uint_eq(buf[10], 0);
+	ck_assert_uint_eq(buf[11], 24 + 10);	/* entry length */
+	ck_assert_uint_eq(buf[12], 0x10);	/* its message id */
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &b), DROP_NONE);
+	ck_assert_int_eq(b.kind, FK_BATCH);
+	ck_assert_uint_eq(b.session, 0xdeadbeef00000007ULL);
+	ck_assert_uint_eq(b.nentries, 3);
+	while (frame_next_entry(&b, &off, MAXMSG, &e, &entry, &elen, &why)) {
+		ck_assert_int_eq(why, DROP_NONE);
+		ck_assert_int_eq(e.kind, FK_DATA);
+		ck_assert_uint_eq(e.session, b.session);
+		/* The entry is the data frame from byte 10: same fields,
+		 * same hash as the frame alone. */
+		flen = n == 0 ? mkdata(frame, 2, 0, 30, 10, 10, 0) :
+		    n == 1 ? mkdata(frame, 2, 1, 30, 20, 20, 0) :
+		    mkdata(frame, 1, 0, 0, 0, 0, 0);
+		ck_assert_uint_eq(elen, flen - 10);
+		ck_assert_mem_eq(entry, frame + 10, elen);
+		ck_assert_int_eq(frame_parse(frame, flen, MAXMSG, &g),
+		    DROP_NONE);
+		ck_assert_uint_eq(e.msgid, g.msgid);
+		ck_assert_uint_eq(e.part_index, g.part_index);
+		ck_assert_uint_eq(e.part_size, g.part_size);
+		ck_assert_uint_eq(e.chunk_size, g.chunk_size);
+		ck_assert_uint_eq(e.datalen, g.datalen);
+		ck_assert_mem_eq(e.data, g.data, g.datalen);
+		ck_assert_uint_eq(frame_hash(frame, entry, elen),
+		    fnv1a64(frame, flen));
+		n++;
+	}
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(off, len - FRAME_HDR_SIZE);
+
+	/* Layouts that do not fill the datagram exactly: DROP_LENGTH. */
+	ck_assert_int_eq(frame_parse(buf, FRAME_HDR_SIZE, MAXMSG, &b),
+	    DROP_LENGTH);				/* no entry */
+	buf[len] = 0;
+	ck_assert_int_eq(frame_parse(buf, len + 1, MAXMSG, &b),
+	    DROP_LENGTH);				/* a stray byte */
+	buf[len + 1] = 0;
+	ck_assert_int_eq(frame_parse(buf, len + 2, MAXMSG, &b),
+	    DROP_LENGTH);				/* an entry of 0 */
+	ck_assert_int_eq(frame_parse(buf, len - 1, MAXMSG, &b),
+	    DROP_LENGTH);				/* past the end */
+	buf[10] = 0xff;
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &b), DROP_LENGTH);
+	buf[10] = 0;
+	buf[11] = 23;					/* no data header */
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &b), DROP_LENGTH);
+	buf[11] = 24 + 10;
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &b), DROP_NONE);
+
+	/* A good layout with a bad entry: that entry is dropped alone. */
+	len = FRAME_HDR_SIZE;
+	len += put_entry(buf + len, 1, 0, 5, 5, 5, 0);
+	len += put_entry(buf + len, 2, 2, 5, 5, 5, 0);	/* part_index */
+	len += put_entry(buf + len, 1, 0, 5, 5, 5, 1);	/* chunk range */
+	len += put_entry(buf + len, 1, 0, 100, 5, 5, 0);
+	ck_assert_int_eq(frame_parse(buf, len, 50, &b), DROP_NONE);
+	off = 0;
+	ck_assert_int_eq(frame_next_entry(&b, &off, 50, &e, &entry, &elen,
+	    &why), 1);
+	ck_assert_int_eq(why, DROP_NONE);
+	ck_assert_int_eq(frame_next_entry(&b, &off, 50, &e, &entry, &elen,
+	    &why), 1);
+	ck_assert_int_eq(why, DROP_PART_INDEX);
+	ck_assert_int_eq(frame_next_entry(&b, &off, 50, &e, &entry, &elen,
+	    &why), 1);
+	ck_assert_int_eq(why, DROP_CHUNK_RANGE);
+	ck_assert_int_eq(frame_next_entry(&b, &off, 50, &e, &entry, &elen,
+	    &why), 1);
+	ck_assert_int_eq(why, DROP_OVERSIZE);
+	ck_assert_int_eq(frame_next_entry(&b, &off, 50, &e, &entry, &elen,
+	    &why), 0);
+	/* An entry whose chunk_size disagrees with its length. */
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 1, 0, 5, 5, 5,
+	    0);
+	buf[FRAME_HDR_SIZE + 2 + 19] = 4;		/* chunk_size 4 */
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &b), DROP_NONE);
+	off = 0;
+	ck_assert_int_eq(frame_next_entry(&b, &off, MAXMSG, &e, &entry, &elen,
+	    &why), 1);
+	ck_assert_int_eq(why, DROP_LENGTH);
+}
+END_TEST
+
+START_TEST(test_put_entry_hdr)
+{
+	struct frame	f;
+	uint8_t		a[64], b[64];
+
+	memset(&f, 0, sizeof(f));
+	f.session = 9;
+	f.msgid = 0x0102030405060708ULL;
+	f.part_count = 4;
+	f.part_index = 3;
+	f.message_size = 70000;
+	f.part_size = 65536;
+	f.chunk_size = 1418;
+	f.chunk_offset = 64118;
+	ck_assert_uint_eq(frame_put_data_hdr(a, &f), 34);
+	ck_assert_uint_eq(frame_put_entry_hdr(b, &f), 24);
+	ck_assert_mem_eq(a + 10, b, 24);
+	frame_put16(b, 0xabcd);
+	ck_assert_uint_eq(b[0], 0xab);
+	ck_assert_uint_eq(b[1], 0xcd);
 }
 END_TEST
 
@@ -596,6 +794,9 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_oversize);
 	tcase_add_test(tc, test_parse_encrypted);
 	tcase_add_test(tc, test_parse_unknown_kind);
+	tcase_add_test(tc, test_put_hello_bytes);
+	tcase_add_test(tc, test_parse_batch);
+	tcase_add_test(tc, test_put_entry_hdr);
 	tcase_add_test(tc, test_parse_roundtrip);
 	tcase_add_test(tc, test_drop_reason_names);
 	suite_add_tcase(s, tc);

@@ -9,6 +9,11 @@
  * would); the tests read them there and hand them to another node's
  * sock_input by hand (pass), with the sender's fake address as source.
  * Time is a plain number: T0 and offsets from it.
+ *
+ * These sockets have coalesce = no: what is tested here is the v0.2.0
+ * protocol, byte for byte what a v0.2.0 peer sees.  The extension
+ * (PROTOCOL.md 4.3, the default between two nbmq daemons) has its own
+ * tests in tests/test_ext.c.
  */
 #include <check.h>
 #include <errno.h>
@@ -212,13 +217,14 @@ node_new_opts(const char *addr, int type, int bound,
 	struct sockopts	 def;
 
 	ck_assert_ptr_nonnull(n);
-	if (o == NULL) {
+	if (o == NULL)
 		opts_defaults(&def);
-		o = &def;
-	}
+	else
+		def = *o;
+	def.coalesce = 0;		/* v0.2.0: see the top */
 	n->addr = A(addr);
 	n->rng = seed++ * 0x1000;
-	ck_assert_int_eq(sock_init(&n->s, type, o, &fake_ops, n), 0);
+	ck_assert_int_eq(sock_init(&n->s, type, &def, &fake_ops, n), 0);
 	snprintf(n->s.name, sizeof(n->s.name), "%s", addr);
 	if (bound)
 		sock_set_bound(&n->s);

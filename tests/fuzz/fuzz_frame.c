@@ -23,7 +23,13 @@
  * After every operation the target checks invariants of the core (peer
  * limits, link state against the peer count, recv_hwm, send queue
  * accounting, deadlines in the future) and traps on a violation.  Every
- * datagram that parses is also re-encoded and compared with its input.
+ * datagram that parses is also re-encoded and compared with its input
+ * (a Batch entry by entry).
+ *
+ * Both sockets offer the extension (PROTOCOL.md 4.3: Hello, Batch, larger
+ * frames), so that a handshake negotiates it, except B when C connects by
+ * name (header bit 0x40): then B is a coalesce = no socket, and Hello and
+ * Batch are unknown kinds to it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +42,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define MAXOUT		128
-#define MAXDGRAM	512
+#define MAXDGRAM	1536	/* an extension frame (1452) fits */
 #define MAXOPS		2000
 
 #define CHECK(e)	do { if (!(e)) { \
@@ -191,6 +197,40 @@ check_roundtrip(const uint8_t *buf, size_t len, uint64_t maxmsg)
 		    FRAME_HDR_SIZE + 8);
 		CHECK(memcmp(hdr, buf, FRAME_HDR_SIZE + 8) == 0);
 		break;
+	case FK_HELLO:
+		CHECK(frame_put_hello(hdr, f.session, f.ext_flags,
+		    f.ext_frame_size) == FRAME_HELLO_SIZE);
+		memcpy(hdr + 14, buf + 14, 2);	/* ext_version: any but 0 */
+		CHECK(memcmp(hdr, buf, FRAME_HELLO_SIZE) == 0);
+		break;
+	case FK_BATCH: {
+		struct frame		 e;
+		const uint8_t		*entry;
+		size_t			 off = 0, elen, total = FRAME_HDR_SIZE;
+		enum drop_reason	 why;
+		uint32_t		 n = 0;
+
+		CHECK(f.nentries > 0);
+		while (frame_next_entry(&f, &off, maxmsg, &e, &entry, &elen,
+		    &why)) {
+			n++;
+			total += FRAME_ENTRY_LEN_SIZE + elen;
+			CHECK(elen >= FRAME_ENTRY_HDR_SIZE);
+			CHECK(entry >= buf && entry + elen <= buf + len);
+			if (why != DROP_NONE)
+				continue;
+			CHECK(elen == (size_t)FRAME_ENTRY_HDR_SIZE +
+			    e.chunk_size);
+			CHECK(e.part_index < e.part_count);
+			CHECK(e.session == f.session);
+			CHECK(frame_put_entry_hdr(hdr, &e) ==
+			    FRAME_ENTRY_HDR_SIZE);
+			CHECK(memcmp(hdr, entry, FRAME_ENTRY_HDR_SIZE) == 0);
+		}
+		CHECK(n == f.nentries);
+		CHECK(total == len);
+		break;
+	}
 	default:
 		CHECK(frame_put_ctl(hdr, f.kind, f.session) == FRAME_HDR_SIZE);
 		CHECK(memcmp(hdr, buf, FRAME_HDR_SIZE) == 0);
@@ -224,10 +264,13 @@ invariants(struct fnode *n)
 			CHECK(len == p->sendq_len);
 		}
 		CHECK(sock_peer_by_id(s, p->session) == p);
+		CHECK(sock_frame_size(s, p) <= s->ob.slot_size);
+		CHECK(!p->ext || p->frame_size >= s->o.max_frame_size);
 		queued += p->sendq_len;
 		npeers++;
 	}
 	CHECK(npeers == s->npeers);
+	CHECK(s->bt.p == NULL);		/* no Batch left open */
 	CHECK(queued == s->queued);
 	TAILQ_FOREACH(m, &s->rq, entry)
 		if (m->nparts > 0)
@@ -389,8 +432,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_tick_send = 16;	/* many ticks rather than long ones */
 	now = 1000 * NSEC;
 
-	node_init(&B, types[h & 3], &o);
 	node_init(&C, types[(h >> 2) & 3], &o);
+	o.coalesce = (h & 0x40) == 0;
+	node_init(&B, types[h & 3], &o);
 	/* Both ids counters start apart: B's sessions and C's are distinct. */
 	C.ids = 1000;
 	sock_set_bound(&B.s);

@@ -115,6 +115,47 @@ def frame_seeds():
     write("fuzz_frame", "max-peers",
           hdr(DEALER, DEALER) + b"".join(to_b(ctl(1, 0), s) for s in
                                          (0, 1, 2, 3, 1)) + clock(120))
+    # The extension (PROTOCOL.md 4.3): the handshake negotiates it (Hello
+    # both ways); a message of small parts leaves as one Batch, a large one
+    # in 1452-byte frames; safe_dealer resends batched after a loss.
+    write("fuzz_frame", "ext-batches",
+          hdr(DEALER, DEALER) + handshake + send(False, [5, 6, 7, 8]) +
+          NET + send(True, [200, 1, 2, 3], peer=0) + NET + DRAIN +
+          send(False, [255, 255, 9, 10], big=True) + NET + DRAIN +
+          clock(220) + NET)
+    write("fuzz_frame", "ext-safe-loss",
+          hdr(SAFE, SAFE) + handshake + send(False, [30, 40, 50, 60]) +
+          op(5, 1) + NET + clock(50) + NET + clock(50) + NET + DRAIN)
+    # B with coalesce = no (C connects by name): three Hellos ignored.
+    write("fuzz_frame", "ext-coalesce-no",
+          hdr(DEALER, DEALER, by_name=True) + op(7, 2) + handshake +
+          send(False, [1, 2, 3, 4]) + NET + clock(210) + NET + clock(210) +
+          NET + clock(210) + NET + DRAIN)
+    # Raw Hello and Batch frames to B's first session (id 2) after C's
+    # handshake: a good Batch, each bad layout, a bad entry, Hellos.
+    def entry(msgid, count, index, msize, psize, off, chunk):
+        return struct.pack(">HQBBIIHI", 24 + len(chunk), msgid, count,
+                           index, msize, psize, len(chunk), off) + chunk
+
+    def batch(session, entries, tail=b""):
+        return ctl(7, session) + b"".join(entries) + tail
+
+    def hello(session, flags=1, size=1452, magic=b"NBX1", version=1):
+        return ctl(6, session) + magic + struct.pack(">HHH", version, flags,
+                                                     size)
+    good = [entry(90, 1, 0, 3, 3, 0, b"abc"),
+            entry(91, 2, 0, 7, 4, 0, b"defg"),
+            entry(91, 2, 1, 7, 3, 0, b"hij")]
+    raw = (to_b(hello(2)) + to_b(hello(2, size=64)) +
+           to_b(hello(2, flags=0)) + to_b(hello(2, magic=b"XXXX")) +
+           to_b(hello(2, version=0)) + to_b(hello(2)[:19]) +
+           to_b(hello(77)) + to_c(hello(1002)) +
+           to_b(batch(2, good)) + to_b(batch(2, [])) +
+           to_b(batch(2, good, b"\x00")) + to_b(batch(2, good)[:-1]) +
+           to_b(batch(2, [struct.pack(">H", 23) + bytes(23)])) +
+           to_b(batch(2, [entry(92, 2, 2, 3, 3, 0, b"abc")] + good)) +
+           to_b(batch(99, good)) + DRAIN + clock(230) + NET)
+    write("fuzz_frame", "ext-raw", hdr(SAFE, DEALER) + handshake + raw)
 
 
 # ---- fuzz_ipc -----------------------------------------------------------

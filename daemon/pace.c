@@ -1,0 +1,219 @@
+/*
+ * pace.c: flow control for fire-and-forget sends between nbmq daemons
+ * (PROTOCOL.md 4.4).  Pure arithmetic over struct pace, time passed in.
+ *
+ * The receiving side counts what it had to drop from a peer (its socket
+ * buffer overflowed, recv_hwm, an incomplete message overtaken) and tells
+ * that peer with a Slow frame, at most every PACE_REPORT.  The sending
+ * side is unpaced until the first Slow; then it sends at 3/4 of the rate
+ * it was measured at (or 7/8 of what the receiver says it took, if less),
+ * 3/4 of that at the next Slow, and grows by 1/16 every PACE_GROW while no Slow comes
+ * (AIMD, as TCP does for congestion).  A peer whose pacing no longer
+ * limits anything (its demand stayed below half the allowed rate for
+ * PACE_FREE) goes back to unpaced.  Tokens in bytes; a burst of up to
+ * PACE_BURST_MIN bytes or 2 ms of the rate may leave at once, so frames
+ * still go out in GSO-sized runs.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nbmqd.h"
+
+#define PACE_WIN	(10 * MSEC)	/* rate measurement window */
+#define PACE_HOLD	(20 * MSEC)	/* one cut per congestion episode */
+#define PACE_GROW	(10 * MSEC)	/* additive step interval */
+#define PACE_FREE	(1000 * MSEC)	/* unused pacing is dropped after */
+#define PACE_REPORT	(5 * MSEC)	/* Slow frames per peer at most */
+#define PACE_MIN	(1 << 20)	/* bytes/s: never slower */
+#define PACE_BURST_MIN	(64 << 10)	/* bytes */
+
+static uint64_t
+pace_burst(const struct pace *pc)
+{
+	uint64_t	b = pc->rate / 500;	/* 2 ms */
+
+	return b > PACE_BURST_MIN ? b : PACE_BURST_MIN;
+}
+
+/* What the peer was sent at lately, bytes/s (0: nothing measured). */
+static uint64_t
+pace_measured(const struct pace *pc, nbmq_time now)
+{
+	nbmq_time	el = now - pc->win_start;
+
+	if (el >= PACE_WIN / 2 && pc->win_bytes > 0)
+		return pc->win_bytes * NSEC / el;
+	return pc->last_rate;
+}
+
+static void
+pace_grow(struct pace *pc, nbmq_time now)
+{
+	uint64_t	step;
+
+	if (pc->rate == 0 || now - pc->last_grow < PACE_GROW)
+		return;
+	/* Demand far below what is allowed for long: pacing is moot. */
+	if (now - pc->last_cut >= PACE_FREE &&
+	    pace_measured(pc, now) * 2 < pc->rate) {
+		memset(pc, 0, offsetof(struct pace, drops));
+		return;
+	}
+	step = pc->rate / 16;
+	if (step < PACE_MIN / 4)
+		step = PACE_MIN / 4;
+	pc->rate += step * ((now - pc->last_grow) / PACE_GROW);
+	pc->last_grow = now;
+}
+
+void
+pace_sent(struct pace *pc, uint32_t bytes, nbmq_time now)
+{
+	if (now - pc->win_start >= PACE_WIN) {
+		if (pc->win_start != 0)
+			pc->last_rate = pc->win_bytes * NSEC /
+			    (now - pc->win_start);
+		pc->win_start = now;
+		pc->win_bytes = 0;
+	}
+	pc->win_bytes += bytes;
+	if (pc->rate != 0)
+		pc->tokens -= (int64_t)bytes;
+}
+
+nbmq_time
+pace_wait(struct pace *pc, nbmq_time now)
+{
+	uint64_t	burst;
+
+	pace_grow(pc, now);
+	if (pc->rate == 0)
+		return 0;
+	burst = pace_burst(pc);
+	if (now > pc->tok_at) {
+		uint64_t add = (now - pc->tok_at) * pc->rate / NSEC;
+
+		pc->tokens = pc->tokens + (int64_t)add > (int64_t)burst ?
+		    (int64_t)burst : pc->tokens + (int64_t)add;
+		pc->tok_at = now;
+	}
+	if (pc->tokens > 0)
+		return 0;
+	/* Long enough for the debt and one byte more. */
+	return now + ((uint64_t)(-pc->tokens) + 1) * NSEC / pc->rate + 1;
+}
+
+void
+pace_slow(struct pace *pc, uint64_t taken, nbmq_time now)
+{
+	uint64_t	base;
+
+	if (pc->rate != 0 && now - pc->last_cut < PACE_HOLD)
+		return;
+	/* Unpaced: from what was measured.  Paced: from the allowed rate. */
+	base = pc->rate != 0 ? pc->rate : pace_measured(pc, now);
+	base = base / 4 * 3;
+	/* The receiver said what it managed to take: a little less. */
+	if (taken != 0 && taken / 8 * 7 < base)
+		base = taken / 8 * 7;
+	pc->rate = base > PACE_MIN ? base : PACE_MIN;
+	pc->last_cut = pc->last_grow = pc->tok_at = now;
+	if (pc->tokens > (int64_t)pace_burst(pc))
+		pc->tokens = (int64_t)pace_burst(pc);
+	pc->cuts++;
+}
+
+void
+pace_taken(struct pace *pc, uint32_t bytes, nbmq_time now)
+{
+	if (now - pc->rx_start >= PACE_WIN) {
+		if (pc->rx_start != 0)
+			pc->rx_rate = pc->rx_bytes * NSEC / (now - pc->rx_start);
+		pc->rx_start = now;
+		pc->rx_bytes = 0;
+	}
+	pc->rx_bytes += bytes;
+}
+
+uint64_t
+pace_taken_rate(const struct pace *pc, nbmq_time now)
+{
+	nbmq_time	el = now - pc->rx_start;
+
+	if (el >= PACE_WIN / 2 && pc->rx_bytes > 0)
+		return pc->rx_bytes * NSEC / el;
+	return pc->rx_rate;
+}
+
+void
+pace_dropped(struct pace *pc, uint32_t n)
+{
+	pc->drops += n;
+}
+
+uint64_t
+pace_report_due(struct pace *pc, nbmq_time now)
+{
+	uint64_t	n = pc->drops;
+
+	if (n == 0 || (pc->reported_at != 0 &&
+	    now - pc->reported_at < PACE_REPORT))
+		return 0;
+	pc->reported_at = now;
+	pc->drops = 0;
+	return n;
+}
+
+nbmq_time
+pace_report_at(const struct pace *pc)
+{
+	if (pc->drops == 0)
+		return NBMQ_TIME_NEVER;
+	return pc->reported_at + PACE_REPORT;
+}
+
+/*
+ * The socket's buffer overflowed: which peers filled it is unknown, so
+ * every extension peer heard from within PACE_HOLD shares the blame.
+ */
+void
+sock_rx_overflow(struct sock *s, uint32_t n, nbmq_time now)
+{
+	struct peer	*p;
+
+	TAILQ_FOREACH_REVERSE(p, &s->by_seen, peer_list, seen_entry) {
+		if (p->last_seen + PACE_HOLD < now)
+			break;
+		sock_pace_drop(s, p, n, now);
+	}
+}
+
+/*
+ * n frames or messages from p were dropped here.  A peer that speaks 4.4
+ * hears it in a Slow, at most every PACE_REPORT; drops meanwhile go in
+ * the next one, sent with the next drop after that.
+ */
+void
+sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
+{
+	uint64_t	 d, kib;
+	uint8_t		*b;
+
+	if (!(p->ext_flags & FRAME_HELLO_PACE))
+		return;
+	pace_dropped(&p->pace, n);
+	if ((d = pace_report_due(&p->pace, now)) == 0)
+		return;
+	if ((b = sock_slot(s, &p->addr)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	kib = pace_taken_rate(&p->pace, now) >> 10;
+	outbox_commit(&s->ob, (uint32_t)frame_put_slow(b, p->session,
+	    d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
+	    kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib));
+	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
+		s->st.tx_datagrams++;
+	session_sent(s, p, now);
+}

@@ -1,0 +1,42 @@
+/*
+ * pace.h: flow control for fire-and-forget sends between nbmq daemons
+ * (pace.c, PROTOCOL.md 4.4).  Included by nbmqd.h; needs nbmq_time.
+ */
+#ifndef PACE_H
+#define PACE_H
+
+struct pace {
+	/* sending side */
+	uint64_t	 rate;		/* bytes/s allowed; 0: not paced */
+	int64_t		 tokens;	/* bytes that may leave now */
+	nbmq_time	 tok_at;	/* tokens counted up to */
+	nbmq_time	 last_cut, last_grow;
+	nbmq_time	 win_start;	/* rate measurement window */
+	uint64_t	 win_bytes;
+	uint64_t	 last_rate;	/* bytes/s over the last window */
+	/* receiving side (kept when pacing resets) */
+	nbmq_time	 rx_start;	/* what we took from the peer lately */
+	uint64_t	 rx_bytes, rx_rate;
+	uint64_t	 drops;		/* to report in the next Slow */
+	nbmq_time	 reported_at;	/* the last Slow sent */
+	uint64_t	 cuts;		/* Slow frames acted on (nbmqctl) */
+};
+
+/* bytes left for the peer now. */
+void		 pace_sent(struct pace *, uint32_t bytes, nbmq_time now);
+/* 0: the next frame may leave now; else when it may. */
+nbmq_time	 pace_wait(struct pace *, nbmq_time now);
+/* The peer dropped frames from us; it took `taken` bytes/s (0: unknown). */
+void		 pace_slow(struct pace *, uint64_t taken, nbmq_time now);
+/* Receiving side: `bytes` of data from the peer were taken. */
+void		 pace_taken(struct pace *, uint32_t bytes, nbmq_time now);
+/* What the peer's data was taken at lately, bytes/s (0: unknown). */
+uint64_t	 pace_taken_rate(const struct pace *, nbmq_time now);
+/* Receiving side: n frames or messages from the peer were dropped. */
+void		 pace_dropped(struct pace *, uint32_t n);
+/* Drops to report in a Slow now (the count starts again), or 0. */
+uint64_t	 pace_report_due(struct pace *, nbmq_time now);
+/* When a report waiting for PACE_REPORT is due (NBMQ_TIME_NEVER: none). */
+nbmq_time	 pace_report_at(const struct pace *);
+
+#endif

@@ -1,0 +1,1576 @@
+/*
+ * test_ext.c: unit tests of the extension (PROTOCOL.md 4.3): Hello, Batch
+ * and larger frames between two nbmq cores, and what a socket with
+ * coalesce = no (a stand-in for a v0.2.0 peer here; tests/int_compat.sh
+ * has the real one) sees of it.
+ *
+ * The fake network is test_sock.c's: a struct node is a struct sock, its
+ * fake address and what its fake flush moved out of the outbox; pass()
+ * hands one node's datagrams to another's sock_input.  Every node also
+ * counts the datagrams it ever sent by kind, so that "never a kind 7" is
+ * checked over a node's whole life.  Time is T0 and offsets from it.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "nbmqd.h"
+
+#define T0		(1000 * NSEC)
+#define B_ADDR		"10.0.0.1:1000"		/* the bound socket */
+#define C_ADDR		"10.0.0.2:2000"		/* the connecting one */
+
+/* Check's asserts cost a write(2) each: this one for loops. */
+#define REQUIRE(e) do {						\
+	if (!(e))						\
+		ck_abort_msg("assertion failed: %s", #e);	\
+} while (0)
+
+struct dgram {
+	struct nbaddr	 to;
+	uint32_t	 len;
+	uint8_t		*buf;
+};
+
+struct node {
+	struct sock	 s;
+	struct nbaddr	 addr;
+	struct dgram	*out;
+	size_t		 nout, capout;
+	int		 refuse;	/* the fake kernel takes nothing */
+	uint64_t	 rng;
+	uint64_t	 kinds[256];	/* datagrams ever sent, by kind byte */
+	uint64_t	 sent;		/* datagrams ever sent */
+	uint32_t	 maxlen;	/* the longest */
+};
+
+/* Allocation failures (the Makefile wraps malloc for this test too). */
+static int	alloc_fail_in;
+
+void	*__real_malloc(size_t);
+void	*__real_calloc(size_t, size_t);
+void	*__real_realloc(void *, size_t);
+void	*__wrap_malloc(size_t);
+void	*__wrap_calloc(size_t, size_t);
+void	*__wrap_realloc(void *, size_t);
+
+static int
+alloc_fails(void)
+{
+	return alloc_fail_in > 0 && --alloc_fail_in == 0;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+/* The fake ops */
+
+static void
+fake_flush(void *arg, struct sock *s)
+{
+	struct node	*n = arg;
+
+	REQUIRE(&n->s == s);
+	if (n->refuse)
+		return;
+	for (int i = 0; i < s->ob.n; i++) {
+		struct dgram *d;
+
+		if (n->nout == n->capout) {
+			n->capout = n->capout ? n->capout * 2 : 64;
+			n->out = realloc(n->out, n->capout * sizeof(*n->out));
+			REQUIRE(n->out != NULL);
+		}
+		d = &n->out[n->nout++];
+		d->to = s->ob.to[i];
+		d->len = s->ob.len[i];
+		REQUIRE(d->len <= s->ob.slot_size);
+		REQUIRE(d->len >= 2);
+		d->buf = malloc(d->len);
+		REQUIRE(d->buf != NULL);
+		memcpy(d->buf, s->ob.buf + (size_t)i * s->ob.slot_size,
+		    d->len);
+		n->kinds[d->buf[1]]++;
+		n->sent++;
+		if (d->len > n->maxlen)
+			n->maxlen = d->len;
+	}
+	outbox_consume(&s->ob, s->ob.n);
+}
+
+static void
+fake_recv_ready(void *arg, struct sock *s)
+{
+	REQUIRE(!TAILQ_EMPTY(&s->rq));
+}
+
+static void
+fake_peer_event(void *arg, struct sock *s, struct peer *p,
+    enum peer_event ev)
+{
+}
+
+static void
+fake_resolve(void *arg, struct sock *s)
+{
+}
+
+static uint64_t
+fake_random64(void *arg)
+{
+	struct node	*n = arg;
+	uint64_t	 z = (n->rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static const struct sock_ops fake_ops = {
+	.flush = fake_flush,
+	.recv_ready = fake_recv_ready,
+	.peer_event = fake_peer_event,
+	.resolve = fake_resolve,
+	.random64 = fake_random64,
+};
+
+/* Nodes */
+
+static struct nbaddr
+A(const char *text)
+{
+	struct nbaddr	a;
+
+	ck_assert_int_eq(addr_parse(text, &a, NULL, 0, NULL), 0);
+	return a;
+}
+
+/* A socket with options o (NULL: the defaults, coalesce = yes). */
+static struct node *
+node_new(const char *addr, int type, int bound, const struct sockopts *o)
+{
+	static uint64_t	 seed = 1;
+	struct node	*n = calloc(1, sizeof(*n));
+	struct sockopts	 def;
+
+	ck_assert_ptr_nonnull(n);
+	if (o == NULL) {
+		opts_defaults(&def);
+		o = &def;
+	}
+	n->addr = A(addr);
+	n->rng = seed++ * 0x1000;
+	ck_assert_int_eq(sock_init(&n->s, type, o, &fake_ops, n), 0);
+	snprintf(n->s.name, sizeof(n->s.name), "%s", addr);
+	if (bound)
+		sock_set_bound(&n->s);
+	return n;
+}
+
+/* Defaults but coalesce = no: what a v0.2.0 peer does. */
+static struct node *
+node_new_plain(const char *addr, int type, int bound)
+{
+	struct sockopts	o;
+
+	opts_defaults(&o);
+	o.coalesce = 0;
+	return node_new(addr, type, bound, &o);
+}
+
+static void
+out_reset(struct node *n)
+{
+	for (size_t i = 0; i < n->nout; i++)
+		free(n->out[i].buf);
+	n->nout = 0;
+}
+
+static void
+node_free(struct node *n)
+{
+	sock_destroy(&n->s);
+	out_reset(n);
+	free(n->out);
+	free(n);
+}
+
+static void
+flush(struct node *n)
+{
+	fake_flush(n, &n->s);
+}
+
+/* Drop datagram i of n's output (lost on the way). */
+static void
+lose(struct node *n, size_t i)
+{
+	REQUIRE(i < n->nout);
+	free(n->out[i].buf);
+	memmove(n->out + i, n->out + i + 1, (n->nout - i - 1) *
+	    sizeof(*n->out));
+	n->nout--;
+}
+
+static int
+kind_of(const struct dgram *d)
+{
+	return d->buf[1];
+}
+
+static int
+count_kind(const struct node *n, int kind)
+{
+	int	c = 0;
+
+	for (size_t i = 0; i < n->nout; i++)
+		if (kind_of(&n->out[i]) == kind)
+			c++;
+	return c;
+}
+
+/* Every datagram from `from` to `to`, in order, as from src. */
+static int
+pass_src(struct node *from, struct node *to, const struct nbaddr *src,
+    nbmq_time now)
+{
+	size_t	 keep = 0;
+	int	 moved = 0;
+
+	for (size_t i = 0; i < from->nout; i++) {
+		struct dgram d = from->out[i];
+
+		if (!addr_eq(&d.to, &to->addr)) {
+			from->out[keep++] = d;
+			continue;
+		}
+		sock_input(&to->s, now, src, d.buf, d.len);
+		flush(to);
+		free(d.buf);
+		moved++;
+	}
+	from->nout = keep;
+	return moved;
+}
+
+static int
+pass(struct node *from, struct node *to, nbmq_time now)
+{
+	return pass_src(from, to, &from->addr, now);
+}
+
+static void
+net(struct node **nodes, int nn, nbmq_time now)
+{
+	int	moved;
+
+	do {
+		moved = 0;
+		for (int i = 0; i < nn; i++)
+			for (int j = 0; j < nn; j++)
+				if (i != j)
+					moved += pass(nodes[i], nodes[j], now);
+	} while (moved > 0);
+}
+
+static void
+tick(struct node *n, nbmq_time now)
+{
+	int	rounds = 0;
+
+	while (sock_tick(&n->s, now)) {
+		flush(n);
+		REQUIRE(++rounds < 100000);
+	}
+	flush(n);
+}
+
+/* Every node's timers in deadline order until end, all traffic passed. */
+static nbmq_time
+run_until(struct node **nodes, int nn, nbmq_time now, nbmq_time end)
+{
+	for (int guard = 0;; guard++) {
+		nbmq_time t = NBMQ_TIME_NEVER;
+
+		REQUIRE(guard < 100000);
+		for (int i = 0; i < nn; i++) {
+			nbmq_time d = sock_next_deadline(&nodes[i]->s);
+
+			if (d < t)
+				t = d;
+		}
+		if (t > end)
+			break;
+		REQUIRE(t >= now);
+		now = t;
+		for (int i = 0; i < nn; i++)
+			if (sock_next_deadline(&nodes[i]->s) <= now) {
+				REQUIRE(sock_timers(&nodes[i]->s, now) > now);
+				flush(nodes[i]);
+			}
+		net(nodes, nn, now);
+	}
+	return end;
+}
+
+static struct peer *
+only_peer(struct node *n)
+{
+	ck_assert_uint_eq(n->s.npeers, 1);
+	return TAILQ_FIRST(&n->s.peers);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Datagram i of n is the Hello (session, ext_frame_size), byte for byte:
+ * flags 0x0003, coalescing (4.3) and Slow (4.4).
+ */
+static void
+check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
+{
+	uint8_t	want[FRAME_HELLO_SIZE] = {
+		0x01, 0x06, 0, 0, 0, 0, 0, 0, 0, 0,
+		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x03,
+		(uint8_t)(efs >> 8), (uint8_t)efs,
+	};
+
+	for (int k = 0; k < 8; k++)
+		want[2 + k] = (uint8_t)(session >> (56 - 8 * k));
+	ck_assert_uint_lt(i, n->nout);
+	ck_assert_uint_eq(n->out[i].len, FRAME_HELLO_SIZE);
+	ck_assert_mem_eq(n->out[i].buf, want, FRAME_HELLO_SIZE);
+}
+
+/*
+ * Connect c to bound b with the extension: Connect, Connected, Heartbeat
+ * and Hello, Hello.  Returns the session id.
+ */
+static uint64_t
+handshake(struct node *b, struct node *c, nbmq_time now)
+{
+	struct peer	*pc, *pb;
+
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, now), 1);		/* Connect */
+	ck_assert_int_eq(pass(b, c, now), 1);		/* Connected */
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	ck_assert_int_eq(pass(c, b, now), 2);		/* Heartbeat, Hello */
+	ck_assert_int_eq(pass(b, c, now), 1);		/* Hello */
+	pc = only_peer(c);
+	pb = sock_peer_by_id(&b->s, pc->session);
+	ck_assert_ptr_nonnull(pb);
+	ck_assert(pc->ext);
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(pc->frame_size, pb->frame_size);
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert_uint_eq(c->nout, 0);
+	return pc->session;
+}
+
+/* Messages */
+
+static uint8_t
+pat(uint32_t seed, uint32_t i)
+{
+	return (uint8_t)(i * 131u + seed * 7u + (i >> 8) + (i >> 16));
+}
+
+static struct msg *
+mkmsg1(uint32_t seed, uint32_t size)
+{
+	struct msg	*m = msg_new(1, size);
+
+	REQUIRE(m != NULL);
+	m->partsz[0] = size;
+	for (uint32_t i = 0; i < size; i++)
+		m->data[i] = pat(seed, i);
+	return m;
+}
+
+/* The next message of n is (seed, size) from peer. */
+static void
+recv_check1(struct node *n, uint64_t peer, uint32_t seed, uint32_t size)
+{
+	struct msg	*m = sock_recv(&n->s);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->nparts, 1);
+	ck_assert_uint_eq(m->size, size);
+	ck_assert_uint_eq(m->peer, peer);
+	for (uint32_t i = 0; i < size; i++)
+		if (m->data[i] != pat(seed, i))
+			ck_abort_msg("message %u byte %u differs", seed, i);
+	msg_free(m);
+}
+
+static uint64_t
+total_drops(const struct sock *s)
+{
+	uint64_t	t = 0;
+
+	for (int i = 0; i < DROP_NREASONS; i++)
+		t += s->st.drops[i];
+	return t;
+}
+
+/* One Batch entry: bytes 10.. of the data frame it stands for. */
+static size_t
+put_entry(uint8_t *b, uint64_t msgid, uint8_t count, uint8_t index,
+    uint32_t msize, uint32_t psize, uint32_t coff, uint32_t seed,
+    uint16_t csize)
+{
+	struct frame	f;
+
+	memset(&f, 0, sizeof(f));
+	f.msgid = msgid;
+	f.part_count = count;
+	f.part_index = index;
+	f.message_size = msize;
+	f.part_size = psize;
+	f.chunk_size = csize;
+	f.chunk_offset = coff;
+	frame_put16(b, (uint16_t)(FRAME_ENTRY_HDR_SIZE + csize));
+	frame_put_entry_hdr(b + 2, &f);
+	for (uint32_t i = 0; i < csize; i++)
+		b[2 + FRAME_ENTRY_HDR_SIZE + i] = pat(seed, coff + i);
+	return 2 + FRAME_ENTRY_HDR_SIZE + csize;
+}
+
+/*
+ * Negotiation
+ */
+
+START_TEST(test_ext_negotiation)
+{
+	struct sockopts	 ob, oc;
+	struct node	*b, *c;
+	struct peer	*pb, *pc;
+	nbmq_time	 now = T0;
+	struct node	*nodes[2];
+	uint64_t	 id;
+
+	/* b accepts 9000, c 4000: both use 4000. */
+	opts_defaults(&ob);
+	opts_defaults(&oc);
+	ob.ext_frame_size = 9000;
+	oc.ext_frame_size = 4000;
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &ob);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, &oc);
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, now), 1);
+	/* The bound side says nothing new until asked. */
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_CONNECTED);
+	ck_assert_int_eq(pass(b, c, now), 1);
+	pc = only_peer(c);
+	id = pc->session;
+	/* The Heartbeat as in v0.2.0, then the offer. */
+	ck_assert_uint_eq(c->nout, 2);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_HEARTBEAT);
+	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE);
+	check_hello(c, 1, id, 4000);
+	ck_assert(!pc->ext);
+	ck_assert_uint_eq(pc->hellos, 1);
+	ck_assert_int_eq(pass(c, b, now), 2);
+	pb = only_peer(b);
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(pb->frame_size, 4000);
+	ck_assert_uint_eq(b->s.ob.slot_size, 4000);
+	/* The answer, with b's own size. */
+	ck_assert_uint_eq(b->nout, 1);
+	check_hello(b, 0, id, 9000);
+	ck_assert_int_eq(pass(b, c, now), 1);
+	ck_assert(pc->ext);
+	ck_assert_uint_eq(pc->frame_size, 4000);
+	ck_assert_uint_eq(c->s.ob.slot_size, 4000);
+	ck_assert_uint_eq(sock_slot_need(&c->s, &c->s.o), 4000);
+	ck_assert_uint_eq(c->nout, 0);		/* c says no more */
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	ck_assert_uint_eq(total_drops(&c->s), 0);
+
+	/* No Hello again in either direction, heartbeats go on. */
+	nodes[0] = b;
+	nodes[1] = c;
+	now = run_until(nodes, 2, now, now + 5 * NSEC);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 1);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 1);
+	ck_assert_uint_ge(c->kinds[FK_HEARTBEAT], 5);
+	ck_assert_uint_ge(b->kinds[FK_HEARTBEAT], 4);
+
+	/* Frames of up to 4000 bytes both ways. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 10000), now, 0), 0);
+	ck_assert_int_eq(sock_send(&b->s, mkmsg1(2, 10000), now, 0), 0);
+	tick(c, now);
+	tick(b, now);
+	ck_assert_uint_eq(c->nout, 3);
+	ck_assert_uint_eq(c->out[0].len, 4000);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_DATA);
+	ck_assert_uint_eq(b->out[0].len, 4000);
+	net(nodes, 2, now);
+	recv_check1(b, id, 1, 10000);
+	recv_check1(c, id, 2, 10000);
+	/* A larger max_frame_size later needs slots of its size. */
+	ob = b->s.o;
+	ob.max_frame_size = 8000;
+	ck_assert_uint_eq(sock_slot_need(&b->s, &ob), 8000);
+	ob.max_frame_size = 500;
+	ck_assert_uint_eq(sock_slot_need(&b->s, &ob), 4000);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_bound_coalesce_no)
+{
+	/* A bound socket that does not take the offer (as a v0.2.0 one). */
+	struct node	*b = node_new_plain(B_ADDR, NBMQ_DEALER, 1);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*nodes[2] = { b, c };
+	struct peer	*pc;
+	nbmq_time	 now = T0;
+	uint64_t	 id;
+
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	pass(c, b, now);
+	pass(b, c, now);
+	ck_assert_int_eq(pass(c, b, now), 2);		/* Heartbeat, Hello */
+	ck_assert_uint_eq(b->nout, 0);			/* no answer */
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_KIND], 1);
+	pc = only_peer(c);
+	id = pc->session;
+	ck_assert(!pc->ext);
+	ck_assert(!only_peer(b)->ext);
+	/* Two more offers with the next two heartbeats, then none. */
+	now = run_until(nodes, 2, now, now + 8 * NSEC);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 3);
+	ck_assert_uint_ge(c->kinds[FK_HEARTBEAT], 8);
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_KIND], 3);
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_SESSION], 0);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 0);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+
+	/* Plain v0.2.0 frames both ways: never a Batch, never > 500. */
+	for (uint32_t i = 0; i < 100; i++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), now, 0), 0);
+		ck_assert_int_eq(sock_send(&b->s, mkmsg1(i, 64), now, 0), 0);
+	}
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(500, 5000), now, 0), 0);
+	tick(c, now);
+	tick(b, now);
+	ck_assert_uint_eq(c->nout, 100 + 11);
+	ck_assert_uint_eq(b->nout, 100);
+	net(nodes, 2, now);
+	for (uint32_t i = 0; i < 100; i++) {
+		recv_check1(b, id, i, 64);
+		recv_check1(c, id, i, 64);
+	}
+	recv_check1(b, id, 500, 5000);
+	ck_assert_uint_eq(c->kinds[FK_BATCH], 0);
+	ck_assert_uint_eq(b->kinds[FK_BATCH], 0);
+	ck_assert_uint_le(c->maxlen, 500);
+	ck_assert_uint_le(b->maxlen, 500);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 3);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_connecting_coalesce_no)
+{
+	/* A connecting socket that does not offer: the bound one never says
+	 * Hello either (a v0.2.0 connecting peer never sees one). */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0);
+	struct node	*nodes[2] = { b, c };
+	nbmq_time	 now = T0;
+
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	net(nodes, 2, now);
+	now = run_until(nodes, 2, now, now + 5 * NSEC);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	for (uint32_t i = 0; i < 50; i++)
+		ck_assert_int_eq(sock_send(&b->s, mkmsg1(i, 64), now, 0), 0);
+	tick(b, now);
+	ck_assert_uint_eq(b->nout, 50);
+	net(nodes, 2, now);
+	ck_assert_uint_eq(c->s.rq_len, 50);
+	ck_assert_uint_eq(b->kinds[FK_HELLO] + c->kinds[FK_HELLO], 0);
+	ck_assert_uint_eq(b->kinds[FK_BATCH] + c->kinds[FK_BATCH], 0);
+	ck_assert_uint_eq(total_drops(&b->s) + total_drops(&c->s), 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_hello_variants)
+{
+	struct sockopts	 o;
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*p2;
+	struct peer	*pb, *pc;
+	uint8_t		 h[64];
+	uint64_t	 id;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	pass(c, b, T0);
+	pass(b, c, T0);
+	pc = only_peer(c);
+	id = pc->session;
+	out_reset(c);					/* the offer is lost */
+	pb = only_peer(b);
+
+	/* Not ours: short, another magic, version 0; no answer. */
+	frame_put_hello(h, id, FRAME_HELLO_COALESCE, 1452);
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE - 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_SHORT], 1);
+	h[10] = 'X';
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE);
+	h[10] = 'N';
+	h[15] = 0;
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE);
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_KIND], 2);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert(!pb->ext);
+	/* An unknown session: Disconnected, as for any frame. */
+	frame_put_hello(h, id + 1, FRAME_HELLO_COALESCE, 1452);
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_DISCONNECTED);
+	out_reset(b);
+	/* Flags without coalescing: no extension, but an answer. */
+	frame_put_hello(h, id, 0, 1452);
+	sock_input(&b->s, T0 + MSEC, &c->addr, h, FRAME_HELLO_SIZE);
+	flush(b);
+	ck_assert(!pb->ext);
+	ck_assert_uint_eq(pb->last_seen, T0 + MSEC);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_HELLO);
+	/* A size below max_frame_size means max_frame_size; a later,
+	 * different Hello changes nothing; a longer one is read. */
+	frame_put_hello(h, id, FRAME_HELLO_COALESCE | 0x8000, 100);
+	memset(h + FRAME_HELLO_SIZE, 0xaa, 8);
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE + 8);
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(pb->frame_size, 500);
+	frame_put_hello(h, id, FRAME_HELLO_COALESCE, 1400);
+	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE);
+	ck_assert_uint_eq(pb->frame_size, 500);
+	flush(b);
+	ck_assert_uint_eq(count_kind(b, FK_HELLO), 3);	/* every one answered */
+	/* The connecting side: an answer without coalescing stops the
+	 * offers, and leaves it plain. */
+	out_reset(b);
+	frame_put_hello(h, id, 0, 1452);
+	sock_input(&c->s, T0, &b->addr, h, FRAME_HELLO_SIZE);
+	flush(c);
+	ck_assert(!pc->ext);
+	ck_assert_uint_eq(pc->hellos, 3);
+	ck_assert_uint_eq(c->nout, 0);			/* never answers */
+	sock_timers(&c->s, T0 + 2 * NSEC);
+	flush(c);
+	ck_assert_int_eq(count_kind(c, FK_HEARTBEAT), 1);
+	ck_assert_int_eq(count_kind(c, FK_HELLO), 0);
+	ck_assert_uint_eq(total_drops(&c->s), 0);
+	node_free(b);
+	node_free(c);
+
+	/* coalesce = no: a well-formed Hello is an unknown kind, even with a
+	 * session id nobody has (no Disconnected, as v0.2.0). */
+	opts_defaults(&o);
+	o.coalesce = 0;
+	p2 = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	frame_put_hello(h, 77, FRAME_HELLO_COALESCE, 1452);
+	sock_input(&p2->s, T0, &p2->addr, h, FRAME_HELLO_SIZE);
+	sock_input(&p2->s, T0, &p2->addr, h, FRAME_HELLO_SIZE - 4);
+	flush(p2);
+	ck_assert_uint_eq(p2->nout, 0);
+	ck_assert_uint_eq(p2->s.st.drops[DROP_UNKNOWN_KIND], 2);
+	node_free(p2);
+}
+END_TEST
+
+/*
+ * Sending: batches and larger frames
+ */
+
+/* n messages of size bytes from `from` to `to`, in one go; datagrams. */
+static size_t
+burst(struct node *from, struct node *to, uint64_t id, uint32_t nmsg,
+    uint32_t size, nbmq_time now)
+{
+	struct node	*nodes[2] = { from, to };
+	size_t		 n;
+
+	for (uint32_t i = 0; i < nmsg; i++)
+		ck_assert_int_eq(sock_send(&from->s, mkmsg1(i, size), now, 0),
+		    0);
+	tick(from, now);
+	n = from->nout;
+	for (size_t i = 0; i < from->nout; i++)
+		REQUIRE(from->out[i].len <= sock_frame_size(&from->s,
+		    sock_peer_by_id(&from->s, id)));
+	net(nodes, 2, now);
+	for (uint32_t i = 0; i < nmsg; i++)
+		recv_check1(to, id, i, size);
+	ck_assert_ptr_null(sock_recv(&to->s));
+	return n;
+}
+
+START_TEST(test_ext_small_messages_batched)
+{
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake(b, c, T0);
+	struct peer	*pb = only_peer(b);
+	uint64_t	 frames = pb->st.rx_frames;
+	struct sockopts	 o;
+	size_t		 n;
+
+	/*
+	 * 100 x 64 B: an entry is 2 + 24 + 64 = 90 bytes, so 16 go to a
+	 * 1452-byte Batch (10 + 16 * 90 = 1450): 7 datagrams, in order.
+	 */
+	for (uint32_t i = 0; i < 100; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 7);
+	ck_assert_uint_eq(c->out[0].len, 1450);
+	ck_assert_uint_eq(c->out[6].len, 10 + 4 * 90);
+	ck_assert_uint_eq(count_kind(c, FK_BATCH), c->nout);
+	ck_assert_uint_le(c->out[0].len, 1452);
+	ck_assert_uint_ge(c->out[0].len, 1452 - 90);
+	/* The first entry: u16 length 88, then the data frame from its
+	 * message id on. */
+	ck_assert_uint_eq(c->out[0].buf[10], 0);
+	ck_assert_uint_eq(c->out[0].buf[11], 24 + 64);
+	ck_assert_uint_eq(get64(c->out[0].buf + 2), id);
+	ck_assert_int_eq(pass(c, b, T0), 7);
+	for (uint32_t i = 0; i < 100; i++)
+		recv_check1(b, id, i, 64);
+	/* Counted as 100 frames, 100 messages. */
+	ck_assert_uint_eq(pb->st.rx_frames - frames, 100);
+	ck_assert_uint_eq(pb->st.rx_msgs, 100);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+
+	/* And from the bound side; one message alone goes as kind 0. */
+	n = burst(b, c, id, 100, 64, T0);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(burst(b, c, id, 1, 64, T0), 1);
+	ck_assert_uint_eq(b->kinds[FK_DATA], 1);
+	node_free(b);
+	node_free(c);
+
+	/* Both sides accept 9000 bytes (a LAN with jumbo frames, loopback):
+	 * the 100 messages in 2 datagrams. */
+	opts_defaults(&o);
+	o.ext_frame_size = 9000;
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	ck_assert_uint_eq(burst(c, b, id, 100, 64, T0), 2);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_datagrams_1000)
+{
+	/* 1000 x 64 B with and without the extension (the README's case). */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*pb = node_new_plain("10.0.0.5:5000", NBMQ_DEALER, 1);
+	struct node	*pc = node_new_plain("10.0.0.6:6000", NBMQ_DEALER, 0);
+	uint64_t	 id = handshake(b, c, T0), pid;
+	struct node	*nodes[2] = { pb, pc };
+	size_t		 with, without;
+
+	sock_set_remote(&pc->s, &pb->addr, T0);
+	flush(pc);
+	net(nodes, 2, T0);
+	pid = only_peer(pc)->session;
+	with = burst(c, b, id, 1000, 64, T0);
+	without = burst(pc, pb, pid, 1000, 64, T0);
+	fprintf(stderr, "test_ext_datagrams_1000: 1000 x 64 B in %zu "
+	    "datagrams with the extension, %zu without\n", with, without);
+	ck_assert_uint_eq(without, 1000);
+	ck_assert_uint_le(with, 1000 / 16 + 1);
+	node_free(b);
+	node_free(c);
+	node_free(pb);
+	node_free(pc);
+}
+END_TEST
+
+START_TEST(test_ext_large_message)
+{
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake(b, c, T0);
+	const uint32_t	 size = 1 << 20, chunk = 1452 - 34;
+	size_t		 n;
+
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(7, size), T0, 0), 0);
+	tick(c, T0);
+	n = c->nout;
+	ck_assert_uint_eq(n, (size + chunk - 1) / chunk);	/* 740 */
+	/* Every frame fills a datagram alone: plain data frames of the
+	 * negotiated size, the last one shorter. */
+	for (size_t i = 0; i + 1 < n; i++) {
+		REQUIRE(kind_of(&c->out[i]) == FK_DATA);
+		REQUIRE(c->out[i].len == 1452);
+	}
+	ck_assert_uint_eq(c->out[n - 1].len, 34 + size % chunk);
+	pass(c, b, T0);
+	recv_check1(b, id, 7, size);
+	/* A small message after a large one's tail shares its datagram. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(8, 3000), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(9, 100), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 3);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_DATA);
+	ck_assert_int_eq(kind_of(&c->out[1]), FK_DATA);
+	ck_assert_int_eq(kind_of(&c->out[2]), FK_BATCH);
+	pass(c, b, T0);
+	recv_check1(b, id, 8, 3000);
+	recv_check1(b, id, 9, 100);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* Lose about 2 datagrams in 10 (a fixed sequence). */
+static int
+lossy(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x % 10 < 2;
+}
+
+START_TEST(test_ext_safe_dealer_losses)
+{
+	/*
+	 * safe_dealer through batches, 20% of the datagrams lost each way
+	 * (data and acks), resends batched too: each message arrives once.
+	 * (Once: the dedup window covers the whole resend span, 10 resends
+	 * 0.2 s apart; with the default 1 s a frame whose resends are all
+	 * lost for a second may arrive again after it: safe.c's limit.)
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*pc;
+	nbmq_time	 now = T0;
+	const uint32_t	 nmsg = 200;
+	uint8_t		 got[200];
+	struct msg	*m;
+	uint64_t	 x = 88172645463325252ULL;
+	int		 round, resend_batches = 0;
+
+	opts_defaults(&o);
+	o.safe_hash_dedup_ttl = 3 * NSEC;
+	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	handshake(b, c, T0);
+	pc = only_peer(c);
+	memset(got, 0, sizeof(got));
+	for (uint32_t i = 0; i < nmsg; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, i % 10 == 0 ?
+		    3000 : 64), now, 0), 0);
+	tick(c, now);
+	ck_assert_uint_gt(count_kind(c, FK_BATCH), 0);
+	for (round = 0; round < 20; round++) {
+		for (size_t i = c->nout; i-- > 0; )
+			if (lossy(&x))
+				lose(c, i);
+		pass(c, b, now);
+		for (size_t i = b->nout; i-- > 0; )
+			if (lossy(&x))
+				lose(b, i);
+		pass(b, c, now);
+		while ((m = sock_recv(&b->s)) != NULL) {
+			uint32_t seed = (uint32_t)(m->id - (c->s.next_msgid -
+			    nmsg));
+
+			REQUIRE(seed < nmsg);
+			REQUIRE(!got[seed]);
+			got[seed] = 1;
+			REQUIRE(m->size == (seed % 10 == 0 ? 3000u : 64u));
+			for (uint32_t j = 0; j < m->size; j++)
+				REQUIRE(m->data[j] == pat(seed, j));
+			msg_free(m);
+		}
+		if (pc->inflight == 0 && TAILQ_EMPTY(&c->s.resendq))
+			break;
+		now += c->s.o.safe_resend_ivl;
+		sock_timers(&c->s, now);
+		sock_timers(&b->s, now);
+		flush(c);
+		flush(b);
+		resend_batches += count_kind(c, FK_BATCH);
+	}
+	for (uint32_t i = 0; i < nmsg; i++)
+		ck_assert_msg(got[i], "message %u never arrived", i);
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert_uint_eq(pc->st.giveups, 0);
+	ck_assert_uint_gt(pc->st.resends, 0);
+	ck_assert_int_gt(resend_batches, 0);
+	ck_assert_uint_gt(b->s.st.drops[DROP_DUPLICATE], 0);	/* acks lost */
+	ck_assert_uint_eq(only_peer(b)->st.rx_msgs, nmsg);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_drr_bytes)
+{
+	/*
+	 * Deficit round robin counts bytes: a peer with 1452-byte frames
+	 * and one with 500-byte frames (coalesce = no) get the same bytes
+	 * of a tick, not the same number of frames.
+	 */
+	struct sockopts	 o;
+	struct node	*b, *ca, *cb;
+	uint64_t	 ida, idb, bytes[2] = { 0, 0 };
+	struct msg	*m;
+
+	opts_defaults(&o);
+	o.max_tick_send = 100;
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	ca = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	cb = node_new_plain("10.0.0.3:3000", NBMQ_DEALER, 0);
+	ida = handshake(b, ca, T0);
+	sock_set_remote(&cb->s, &b->addr, T0);
+	flush(cb);
+	pass(cb, b, T0);
+	pass(b, cb, T0);
+	pass(cb, b, T0);
+	idb = only_peer(cb)->session;
+	for (uint32_t i = 0; i < 20; i++) {
+		m = mkmsg1(i, 100000);
+		m->peer = ida;
+		ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
+		m = mkmsg1(i, 100000);
+		m->peer = idb;
+		ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
+	}
+	ck_assert_int_eq(sock_tick(&b->s, T0), 1);
+	flush(b);
+	for (size_t i = 0; i < b->nout; i++)
+		bytes[addr_eq(&b->out[i].to, &ca->addr) ? 0 : 1] +=
+		    b->out[i].len;
+	ck_assert_uint_eq(b->nout, 100);
+	/* Within a frame of each other. */
+	ck_assert_uint_le(bytes[0], bytes[1] + 1452);
+	ck_assert_uint_le(bytes[1], bytes[0] + 1452);
+	ck_assert_uint_gt(bytes[0], 35000);	/* 100 frames: 37190 each */
+	node_free(b);
+	node_free(ca);
+	node_free(cb);
+}
+END_TEST
+
+START_TEST(test_ext_kernel_full)
+{
+	/* The kernel stops taking datagrams in the middle of a tick: the
+	 * open Batch is kept whole, nothing is lost or sent twice. */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	uint64_t	 id;
+
+	opts_defaults(&o);
+	o.send_hwm = o.recv_hwm = 5000;
+	o.max_tick_send = 100000;	/* the kernel stops the tick */
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	for (uint32_t i = 0; i < 2000; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+	c->refuse = 1;
+	ck_assert_int_eq(sock_tick(&c->s, T0), 1);
+	ck_assert_int_eq(c->s.ob.n, OUTBOX_SLOTS);
+	ck_assert_ptr_null(c->s.bt.p);
+	ck_assert_uint_gt(c->s.queued, 0);
+	/* The kernel takes again: the next tick flushes, then goes on. */
+	c->refuse = 0;
+	ck_assert_int_eq(sock_tick(&c->s, T0), 0);
+	flush(c);
+	ck_assert_uint_eq(c->s.queued, 0);
+	ck_assert_uint_eq(c->nout, (2000 + 15) / 16);
+	pass(c, b, T0);
+	for (uint32_t i = 0; i < 2000; i++)
+		recv_check1(b, id, i, 64);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_grow_no_memory)
+{
+	/* No memory for larger outbox slots: the extension with frames of
+	 * the size the slots have (batches still), and nothing else breaks. */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct peer	*pb;
+	uint64_t	 id;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	pass(c, b, T0);
+	pass(b, c, T0);
+	alloc_fail_in = 1;			/* b's outbox_grow */
+	pass(c, b, T0);
+	ck_assert_int_eq(alloc_fail_in, 0);
+	pb = only_peer(b);
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(pb->frame_size, 500);
+	ck_assert_uint_eq(b->s.ob.slot_size, 500);
+	pass(b, c, T0);
+	id = pb->session;
+	ck_assert_uint_eq(only_peer(c)->frame_size, 1452);
+	ck_assert_uint_le(burst(b, c, id, 100, 64, T0), 100 * 90 / 490 + 2);
+	ck_assert_uint_le(b->maxlen, 500);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_grow_keeps_pending)
+{
+	/*
+	 * The Hello that grows the outbox's slots arrives while datagrams
+	 * wait in it (the kernel is full): they leave unchanged later.  The
+	 * answer itself finds no room: counted, and the next offer works.
+	 */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct peer	*pb;
+	uint64_t	 id;
+	uint8_t		 hb[FRAME_HDR_SIZE];
+	int		 i;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	pass(c, b, T0);
+	pass(b, c, T0);
+	pb = only_peer(b);
+	id = pb->session;
+	b->refuse = 1;
+	for (i = 0; i < OUTBOX_SLOTS; i++)
+		session_send_ctl(&b->s, &c->addr, FK_HEARTBEAT, id);
+	ck_assert_int_eq(b->s.ob.n, OUTBOX_SLOTS);
+	pass(c, b, T0);					/* Heartbeat, Hello */
+	ck_assert(pb->ext);
+	ck_assert_uint_eq(b->s.ob.slot_size, 1452);
+	ck_assert_uint_eq(b->s.st.drops[DROP_SEND_FAILED], 1);	/* answer */
+	b->refuse = 0;
+	flush(b);
+	ck_assert_uint_eq(b->nout, OUTBOX_SLOTS);
+	frame_put_ctl(hb, FK_HEARTBEAT, id);
+	for (i = 0; i < OUTBOX_SLOTS; i++) {
+		REQUIRE(b->out[i].len == FRAME_HDR_SIZE);
+		REQUIRE(memcmp(b->out[i].buf, hb, FRAME_HDR_SIZE) == 0);
+	}
+	out_reset(b);
+	/* c offers again with its next heartbeat: answered this time. */
+	sock_timers(&c->s, sock_next_deadline(&c->s));
+	flush(c);
+	pass(c, b, T0 + NSEC);
+	ck_assert_int_eq(pass(b, c, T0 + NSEC), 1);
+	ck_assert(only_peer(c)->ext);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Receiving: what is accepted, and what is not
+ */
+
+START_TEST(test_ext_malformed_batches)
+{
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake(b, c, T0), before;
+	struct peer	*pb = only_peer(b);
+	uint8_t		 buf[2048];
+	size_t		 len, one;
+
+	/* A message of two frames is half reassembled. */
+	frame_put_ctl(buf, FK_BATCH, id);
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 100, 1, 0,
+	    200, 200, 0, 100, 100);
+	sock_input(&b->s, T0 + MSEC, &c->addr, buf, len);
+	ck_assert_uint_eq(b->s.nreasm, 1);
+	ck_assert_uint_eq(pb->last_seen, T0 + MSEC);
+	before = pb->st.rx_frames;
+
+	/* Bad layouts: the whole datagram goes, counted as bad_length, and
+	 * nothing changes: no liveness, no reassembly, no reply. */
+	one = put_entry(buf + FRAME_HDR_SIZE, 101, 1, 0, 10, 10, 0, 1, 10);
+	len = FRAME_HDR_SIZE + one;
+	sock_input(&b->s, T0 + 2 * MSEC, &c->addr, buf, len - 1);
+	sock_input(&b->s, T0 + 2 * MSEC, &c->addr, buf, FRAME_HDR_SIZE);
+	buf[len] = 0;
+	sock_input(&b->s, T0 + 2 * MSEC, &c->addr, buf, len + 1);
+	buf[len + 1] = 0;
+	sock_input(&b->s, T0 + 2 * MSEC, &c->addr, buf, len + 2);
+	frame_put16(buf + FRAME_HDR_SIZE, 23);
+	sock_input(&b->s, T0 + 2 * MSEC, &c->addr, buf, len);
+	flush(b);
+	ck_assert_uint_eq(b->s.st.drops[DROP_LENGTH], 5);
+	ck_assert_uint_eq(pb->st.drops[DROP_LENGTH], 5);
+	ck_assert_uint_eq(pb->st.rx_frames - before, 5);
+	ck_assert_uint_eq(pb->last_seen, T0 + MSEC);
+	ck_assert_uint_eq(b->s.nreasm, 1);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	ck_assert_uint_eq(b->nout, 0);
+
+	/* A good layout with bad entries: each is dropped like the data
+	 * frame it stands for; the good ones arrive, the half message stays
+	 * intact (a conflicting entry does not touch it). */
+	len = FRAME_HDR_SIZE;
+	len += put_entry(buf + len, 101, 1, 0, 10, 10, 0, 1, 10);
+	len += put_entry(buf + len, 102, 2, 2, 10, 10, 0, 2, 10);
+	len += put_entry(buf + len, 100, 3, 0, 200, 200, 100, 100, 100);
+	len += put_entry(buf + len, 103, 1, 0, 5, 5, 0, 3, 5);
+	sock_input(&b->s, T0 + 3 * MSEC, &c->addr, buf, len);
+	flush(b);
+	ck_assert_uint_eq(b->s.st.drops[DROP_PART_INDEX], 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_INCONSISTENT], 1);
+	ck_assert_uint_eq(pb->last_seen, T0 + 3 * MSEC);
+	recv_check1(b, id, 1, 10);
+	recv_check1(b, id, 3, 5);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	ck_assert_uint_eq(b->s.nreasm, 1);
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 100, 1, 0,
+	    200, 200, 100, 100, 100);
+	sock_input(&b->s, T0 + 4 * MSEC, &c->addr, buf, len);
+	recv_check1(b, id, 100, 200);
+	ck_assert_uint_eq(b->s.nreasm, 0);
+	/* Every entry bad: no sign of life either. */
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 104, 1, 0, 5,
+	    5, 1, 4, 5);
+	sock_input(&b->s, T0 + 5 * MSEC, &c->addr, buf, len);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CHUNK_RANGE], 1);
+	ck_assert_uint_eq(pb->last_seen, T0 + 4 * MSEC);
+	ck_assert_uint_eq(b->s.nreasm, 0);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+
+	/* Unknown session: Disconnected, as for a data frame. */
+	frame_put_ctl(buf, FK_BATCH, id + 1);
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 105, 1, 0, 5,
+	    5, 0, 5, 5);
+	sock_input(&b->s, T0 + 5 * MSEC, &c->addr, buf, len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_DISCONNECTED);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_batch_from_plain_peer)
+{
+	/* Batches only from a peer with the extension: from others dropped
+	 * and counted, as a v0.2.0 peer would (an unknown kind). */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0);
+	struct node	*nodes[2] = { b, c };
+	struct node	*d;
+	uint8_t		 buf[256];
+	size_t		 len;
+	uint64_t	 id;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	net(nodes, 2, T0);
+	id = only_peer(c)->session;
+	frame_put_ctl(buf, FK_BATCH, id);
+	len = FRAME_HDR_SIZE + put_entry(buf + FRAME_HDR_SIZE, 1, 1, 0, 5, 5,
+	    0, 1, 5);
+	len += put_entry(buf + len, 2, 1, 0, 5, 5, 0, 2, 5);
+	sock_input(&b->s, T0, &c->addr, buf, len);
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_KIND], 1);
+	ck_assert_uint_eq(only_peer(b)->st.drops[DROP_UNKNOWN_KIND], 1);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	/* The plain connecting side, too (and an unknown session there is
+	 * not answered: kind 7 is unknown to it). */
+	buf[2] ^= 0xff;
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	buf[2] ^= 0xff;
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	flush(c);
+	ck_assert_uint_eq(c->nout, 0);
+	ck_assert_uint_eq(c->s.st.drops[DROP_UNKNOWN_KIND], 2);
+	ck_assert_uint_eq(c->s.rq_len, 0);
+	node_free(b);
+	node_free(c);
+
+	/* A bound socket that never heard Hello from this session. */
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	d = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	sock_set_remote(&d->s, &b->addr, T0);
+	flush(d);
+	pass(d, b, T0);
+	pass(b, d, T0);
+	out_reset(d);			/* Heartbeat and Hello lost */
+	id = only_peer(d)->session;
+	frame_put_ctl(buf, FK_BATCH, id);
+	sock_input(&b->s, T0, &d->addr, buf, len);
+	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_KIND], 1);
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	node_free(b);
+	node_free(d);
+}
+END_TEST
+
+START_TEST(test_ext_answer_lost)
+{
+	/*
+	 * The bound side's answer is lost: it sends Batches already, and
+	 * the connecting side, which offered, takes them; its next heartbeat
+	 * offers again and the second answer gets through.
+	 */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct peer	*pc;
+	uint64_t	 id;
+	nbmq_time	 t;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	pass(c, b, T0);
+	pass(b, c, T0);
+	pass(c, b, T0);
+	ck_assert_uint_eq(count_kind(b, FK_HELLO), 1);
+	out_reset(b);					/* lost */
+	pc = only_peer(c);
+	id = pc->session;
+	ck_assert(!pc->ext);
+	ck_assert(burst(b, c, id, 50, 64, T0) <= 4);
+	ck_assert_uint_gt(b->kinds[FK_BATCH], 0);
+	ck_assert_uint_eq(total_drops(&c->s), 0);
+	/* c still sends plain frames of at most 500 bytes. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 1000), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 3);
+	ck_assert_uint_eq(c->out[0].len, 500);
+	pass(c, b, T0);
+	recv_check1(b, id, 1, 1000);
+	/* The next heartbeat offers again: answered. */
+	t = sock_next_deadline(&c->s);
+	sock_timers(&c->s, t);
+	flush(c);
+	ck_assert_int_eq(count_kind(c, FK_HELLO), 1);
+	pass(c, b, t);
+	pass(b, c, t);
+	ck_assert(pc->ext);
+	ck_assert_uint_eq(pc->frame_size, 1452);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+START_TEST(test_ext_heartbeat_on_batch)
+{
+	/* A Batch from a peer that is due a heartbeat: one heartbeat, one
+	 * liveness refresh, however many entries. */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake(b, c, T0);
+	nbmq_time	 t = T0 + b->s.o.peer_heartbeat_ivl;
+
+	for (uint32_t i = 0; i < 10; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 30), t, 0), 0);
+	tick(c, t);
+	ck_assert_uint_eq(c->nout, 1);
+	pass(c, b, t);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_HEARTBEAT);
+	ck_assert_uint_eq(only_peer(b)->last_seen, t);
+	for (uint32_t i = 0; i < 10; i++)
+		recv_check1(b, id, i, 30);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * New sessions
+ */
+
+START_TEST(test_ext_reconnect)
+{
+	/*
+	 * The bound side restarts: the new session starts plain (frames of
+	 * max_frame_size, no Batch) until the Hellos are said again.
+	 */
+	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*nodes[2];
+	struct peer	*pc;
+	uint64_t	 id, id2;
+	nbmq_time	 now = T0;
+
+	id = handshake(b, c, now);
+	ck_assert(only_peer(c)->ext);
+	node_free(b);
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	/* c's heartbeat: Disconnected, Connect, Connected. */
+	now += c->s.o.peer_heartbeat_ivl;
+	sock_timers(&c->s, now);
+	flush(c);
+	pass(c, b, now);
+	pass(b, c, now);
+	pass(c, b, now);
+	pass(b, c, now);
+	pc = only_peer(c);
+	id2 = pc->session;
+	ck_assert_uint_ne(id2, id);
+	ck_assert(!pc->ext);
+	ck_assert_uint_eq(pc->hellos, 1);
+	/* Sent before the answer: plain frames. */
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 600), now, 0), 0);
+	tick(c, now);
+	for (size_t i = 0; i < c->nout; i++) {
+		if (kind_of(&c->out[i]) == FK_HELLO ||
+		    kind_of(&c->out[i]) == FK_HEARTBEAT)
+			continue;
+		ck_assert_int_eq(kind_of(&c->out[i]), FK_DATA);
+		ck_assert_uint_le(c->out[i].len, 500);
+	}
+	nodes[0] = b;
+	nodes[1] = c;
+	net(nodes, 2, now);
+	for (uint32_t i = 0; i < 5; i++)
+		recv_check1(b, id2, i, 600);
+	/* Renegotiated on the way. */
+	ck_assert(pc->ext);
+	ck_assert(only_peer(b)->ext);
+	ck_assert_uint_le(burst(c, b, id2, 30, 64, now), 2);
+
+	/* The same address connects again (a restarted connecting side):
+	 * the bound side's new session starts plain too. */
+	node_free(c);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	pass(c, b, now);
+	ck_assert(!only_peer(b)->ext);
+	id = only_peer(b)->session;
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_int_eq(sock_send(&b->s, mkmsg1(i, 64), now, 0), 0);
+	tick(b, now);
+	ck_assert_uint_eq(count_kind(b, FK_DATA), 5);
+	ck_assert_uint_eq(count_kind(b, FK_BATCH), 0);
+	nodes[0] = b;
+	nodes[1] = c;
+	net(nodes, 2, now);
+	for (uint32_t i = 0; i < 5; i++)
+		recv_check1(c, id, i, 64);
+	ck_assert(only_peer(b)->ext);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Pacing (PROTOCOL.md 4.4)
+ */
+
+/*
+ * b drops at recv_hwm: c hears one Slow (rate-limited to one per 5 ms),
+ * paces, sends its backlog in bursts on the timer, and b's kernel drops
+ * (sock_rx_overflow) say Slow again.
+ */
+START_TEST(test_ext_pace_slow)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*pc;
+	nbmq_time	 now = T0, at;
+	int		 slows = 0, sent = 0;
+
+	opts_defaults(&o);
+	o.recv_hwm = 5;
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	handshake(b, c, now);
+	pc = only_peer(c);
+	ck_assert_uint_eq(pc->ext_flags,
+	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE);
+	for (uint32_t i = 0; i < 20; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
+	tick(c, now);
+	pass(c, b, now);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
+	ck_assert_int_eq(count_kind(b, FK_SLOW), 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_SLOW_SIZE);
+	ck_assert_int_eq(pass(b, c, now), 1);
+	ck_assert_uint_eq(pc->pace.cuts, 1);
+	ck_assert_uint_ne(pc->pace.rate, 0);
+
+	/* A backlog 10 ms later: a burst, then the timer. */
+	now += 10 * MSEC;
+	for (uint32_t i = 0; i < 200; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 1), 0);
+	ck_assert_int_eq(sock_tick(&c->s, now), 0);	/* waits, no spin */
+	flush(c);
+	sent = (int)c->nout;
+	ck_assert_int_gt(sent, 0);
+	ck_assert_int_lt(sent, 200);
+	at = sock_next_deadline(&c->s);
+	ck_assert_uint_gt(at, now);
+	ck_assert_uint_eq(at, c->s.pace_at);
+	out_reset(c);
+	now = at;
+	sock_timers(&c->s, now);
+	tick(c, now);
+	ck_assert_uint_gt(c->nout, 0);			/* more went */
+	out_reset(c);
+
+	/* The kernel dropped 100 at b: one more Slow, 5 ms after the last. */
+	out_reset(b);
+	sock_rx_overflow(&b->s, 100, now);
+	flush(b);
+	slows = count_kind(b, FK_SLOW);
+	ck_assert_int_eq(slows, 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* A peer without the extension never gets a Slow, and is never paced. */
+START_TEST(test_ext_pace_plain_peer)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+
+	opts_defaults(&o);
+	o.recv_hwm = 5;
+	o.coalesce = 0;
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	pass(c, b, T0);
+	pass(b, c, T0);
+	pass(c, b, T0);		/* Heartbeat, Hello: ignored */
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert(!only_peer(c)->ext);
+	for (uint32_t i = 0; i < 20; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), T0, 0), 0);
+	tick(c, T0);
+	pass(c, b, T0);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
+	sock_rx_overflow(&b->s, 100, T0);
+	flush(b);
+	ck_assert_int_eq(count_kind(b, FK_SLOW), 0);
+	/* A Slow from a peer that did not negotiate it does nothing. */
+	{
+		uint8_t	buf[FRAME_SLOW_SIZE];
+
+		frame_put_slow(buf, only_peer(c)->session, 9, 0);
+		sock_input(&c->s, T0, &b->addr, buf, sizeof(buf));
+		ck_assert_uint_eq(only_peer(c)->pace.rate, 0);
+	}
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+static Suite *
+ext_suite(void)
+{
+	Suite	*s = suite_create("ext");
+	TCase	*tc;
+
+	tc = tcase_create("negotiation");
+	tcase_add_test(tc, test_ext_negotiation);
+	tcase_add_test(tc, test_ext_bound_coalesce_no);
+	tcase_add_test(tc, test_ext_connecting_coalesce_no);
+	tcase_add_test(tc, test_ext_hello_variants);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("send");
+	tcase_add_test(tc, test_ext_small_messages_batched);
+	tcase_add_test(tc, test_ext_datagrams_1000);
+	tcase_add_test(tc, test_ext_large_message);
+	tcase_add_test(tc, test_ext_safe_dealer_losses);
+	tcase_add_test(tc, test_ext_drr_bytes);
+	tcase_add_test(tc, test_ext_kernel_full);
+	tcase_add_test(tc, test_ext_grow_no_memory);
+	tcase_add_test(tc, test_ext_grow_keeps_pending);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("receive");
+	tcase_add_test(tc, test_ext_malformed_batches);
+	tcase_add_test(tc, test_ext_batch_from_plain_peer);
+	tcase_add_test(tc, test_ext_answer_lost);
+	tcase_add_test(tc, test_ext_heartbeat_on_batch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pace");
+	tcase_add_test(tc, test_ext_pace_slow);
+	tcase_add_test(tc, test_ext_pace_plain_peer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sessions");
+	tcase_add_test(tc, test_ext_reconnect);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	log_init(LOG_ERR, 1);
+	sr = srunner_create(ext_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
