@@ -106,23 +106,27 @@ struct nbmq_msg {
 #define POOL_MIN_SHIFT	7		/* blocks of 128 B.. */
 #define POOL_MAX_SHIFT	16		/* ..64 KiB */
 #define POOL_BLOCK_MAX	(1U << POOL_MAX_SHIFT)
-#define POOL_STEP_SHIFT	3
-#define POOL_STEPS	(1U << POOL_STEP_SHIFT)	/* classes per power of two */
+#define POOL_STEP_SHIFT	3		/* 8 classes per power of two */
+#define POOL_STEPS	(1U << POOL_STEP_SHIFT)
 #define POOL_NCLASS	((POOL_MAX_SHIFT - POOL_MIN_SHIFT) * POOL_STEPS + 1)
 #define POOL_REFS	256
 
+/*
+ * freed: the stacks nbmq_msg_free pushes to; ready: what the socket took
+ * from them.  in: bytes pushed, ever; out: bytes taken or freed, ever
+ * (the socket's calls write it).
+ */
 struct msg_pool {
-	_Atomic(struct nbmq_msg *) freed[POOL_NCLASS];	/* nbmq_msg_free's */
-	struct nbmq_msg	*ready[POOL_NCLASS];	/* the socket's, from freed */
-	_Atomic uint64_t in;		/* bytes pushed to freed, ever */
-	_Atomic uint64_t out;		/* bytes taken or freed from the pool,
-					   ever (the socket's calls write) */
-	_Atomic unsigned long refs;	/* the socket, POOL_REFS at a time */
-	_Atomic int	 closed;	/* the socket is gone: free, not push */
-	_Atomic uint64_t refused;	/* bytes frees found no room for */
-	unsigned long	 credit;	/* refs taken, not given to a message */
-	uint32_t	 evict;		/* the class pool_evict looks at */
-	uint64_t	 hits, misses;	/* blocks from the pool, from malloc */
+	_Atomic(struct nbmq_msg *) freed[POOL_NCLASS];
+	struct nbmq_msg	*ready[POOL_NCLASS];
+	_Atomic uint64_t in;
+	_Atomic uint64_t out;
+	_Atomic unsigned long refs;	/* socket, messages (POOL_REFS) */
+	_Atomic int	 closed;	/* no socket: free, do not push */
+	_Atomic uint64_t refused;	/* bytes frees had no room for */
+	unsigned long	 credit;	/* refs taken, not yet given */
+	uint32_t	 evict;		/* pool_evict's class */
+	uint64_t	 hits, misses;	/* blocks reused, malloc'd */
 };
 
 struct nbmq_socket {
@@ -140,7 +144,7 @@ struct nbmq_socket {
 	size_t		 out_len, out_cap;
 
 	struct nbmq_msg	*head, **tailp;	/* received, in order */
-	struct msg_pool	*pool;		/* their buffers; NULL: malloc */
+	struct msg_pool	*pool;		/* their blocks */
 
 	uint64_t	 sent, limit;	/* credit window */
 	uint32_t	 peers;

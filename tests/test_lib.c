@@ -25,7 +25,7 @@
 
 struct sys {
 	int	recv, recv_fail, poll, sendmsg, send;
-	int	alloc, free;	/* malloc, calloc, realloc; free of non-NULL */
+	int	alloc, free;	/* malloc, calloc, realloc; free */
 };
 static struct sys	sys;
 
@@ -213,7 +213,8 @@ struct fake {
 	uint8_t		*in;
 	size_t		 in_len, in_cap;
 	uint64_t	 window0;	/* the first credit */
-	uint64_t	 autowin;	/* > 0: a credit after each send */
+	uint64_t	 autowin;	/* > 0: a credit after the sends */
+	uint64_t	 owed;		/* that credit, not written yet */
 	int		 echo;		/* answer each send with it */
 	uint8_t		*rest;		/* OP_MSG's unwritten part */
 	size_t		 rest_len;
@@ -271,6 +272,37 @@ fake_credit(uint64_t limit)
 	fake_send(IPC_CREDIT, 0, &c, sizeof(c));
 }
 
+/*
+ * The credit OP_AUTO owes: only the latest, and only when the socket takes
+ * it (else on POLLOUT).  A credit per send, written blocking, could fill
+ * the socket and block this thread for good: the library reads credits
+ * only when its window is used up, and the test may be waiting for an ack
+ * meanwhile (test_batch_mixed_order did, now and then).
+ */
+static void
+fake_credit_owed(void)
+{
+	struct ipc_credit	c = { .limit = F.owed, .peers = 1 };
+	struct nbmq_ipc_hdr	h = {
+		.len = sizeof(c),
+		.type = IPC_CREDIT,
+		.handle = HANDLE,
+	};
+	uint8_t			b[sizeof(h) + sizeof(c)];
+	ssize_t			n;
+
+	if (F.owed == 0)
+		return;
+	memcpy(b, &h, sizeof(h));
+	memcpy(b + sizeof(h), &c, sizeof(c));
+	n = send(F.fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	F.owed = 0;
+	if (n > 0 && (size_t)n < sizeof(b))
+		fake_write(b + n, sizeof(b) - (size_t)n);
+}
+
 static void	fake_msg(uint32_t, size_t, size_t);
 
 static void
@@ -312,7 +344,7 @@ fake_handle(const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			fake_msg((uint32_t)F.st.sends, v.size, SIZE_MAX);
 		F.st.sends++;
 		if (F.autowin > 0)
-			fake_credit(F.st.sends + F.autowin);
+			F.owed = F.st.sends + F.autowin;
 		break;
 	default:
 		F.st.bad++;
@@ -352,6 +384,7 @@ fake_read(void)
 	}
 	memmove(F.in, F.in + off, F.in_len - off);
 	F.in_len -= off;
+	fake_credit_owed();
 }
 
 /*
@@ -434,14 +467,16 @@ fake_main(void *arg)
 		pfd[0].fd = F.ctl[0];
 		pfd[0].events = POLLIN;
 		pfd[1].fd = F.st.eof ? -1 : F.fd;
-		pfd[1].events = POLLIN;
+		pfd[1].events = F.owed ? POLLIN | POLLOUT : POLLIN;
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			abort();
 		}
-		if (pfd[1].revents)
+		if (pfd[1].revents & ~POLLOUT)
 			fake_read();
+		if (pfd[1].revents & POLLOUT)
+			fake_credit_owed();
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		if (read(F.ctl[0], &c, sizeof(c)) != sizeof(c))
@@ -890,9 +925,11 @@ static int
 burst_ok(const nbmq_msg *m, uint64_t mode, uint32_t i)
 {
 	const uint8_t	*p;
+	uint8_t		 head[4];
 	uint32_t	 np, k;
 	size_t		 size = burst_size(mode, i, &np), off = 0, len;
 
+	memcpy(head, &i, 4);		/* as fill() */
 	if (nbmq_msg_event(m, NULL) || nbmq_msg_peer(m) != PEER ||
 	    nbmq_msg_parts(m) != np || nbmq_msg_size(m) != size ||
 	    nbmq_msg_part(m, np, &len) != NULL)
@@ -902,8 +939,8 @@ burst_ok(const nbmq_msg *m, uint64_t mode, uint32_t i)
 		    len != part_len(size, np, k))
 			return 0;
 		for (size_t j = 0; j < len; j++, off++)
-			if (p[j] != (off < 4 && size >= 4 ?
-			    (uint8_t)(i >> (8 * off)) : pat(i, off)))
+			if (p[j] != (off < 4 && size >= 4 ? head[off] :
+			    pat(i, off)))
 				return 0;
 	}
 	return off == size;
@@ -992,7 +1029,7 @@ START_TEST(test_pool_mixed_orders)
 		if (r % 4 == 3) {
 			/* Every other one freed as it comes. */
 			for (uint32_t i = first; i < first + N; i++) {
-				recv_burst(s, i, 1, MIXED, &m, 1);
+				recv_burst(s, i, 1, MIXED, &m, 0);
 				if (i % 2 == 0)
 					nbmq_msg_free(m);
 				else
@@ -1141,7 +1178,8 @@ START_TEST(test_pool_bound_evict)
 	recv_burst(s, i, 3, 30000, NULL, 1);
 	i += 3;
 	ck_assert_uint_eq(s->pool->refused, 0);
-	ck_assert_ptr_nonnull(s->pool->ready[c4k]);	/* not all of them */
+	ck_assert(s->pool->ready[c4k] != NULL ||	/* not all of them */
+	    s->pool->freed[c4k] != NULL);
 	ck_assert_uint_le(pool_bytes(s->pool), POOL_BYTES - refused +
 	    3 * 32768);
 	memset(&sys, 0, sizeof(sys));
