@@ -184,10 +184,10 @@ main(int argc, char *argv[])
 	/*
 	 * Messages up to max_message_size come and go all the time: keep
 	 * them in the heap rather than a fresh, zeroed mmap each, and give
-	 * memory back only past 64 MiB free at the top.
+	 * memory back only past 4 MiB free at the top.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
 	while ((ch = getopt(argc, argv, "c:S:tTvqVh")) != -1) {
 		switch (ch) {

@@ -680,7 +680,7 @@ sock_tick(struct sock *s, nbmq_time now)
 {
 	uint64_t	 budget = s->o.max_tick_send;
 	int64_t		 quantum = (int64_t)s->ob.slot_size;
-	struct peer	*p, *paced = NULL;
+	struct peer	*p = NULL, *paced = NULL;
 	nbmq_time	 w;
 
 	s->pace_at = NBMQ_TIME_NEVER;
