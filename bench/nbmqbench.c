@@ -660,6 +660,10 @@ static struct res results[] = {
 	{ .id = "dealer64", .label = "dealer 64 B", .kind = R_THRU, .nbmq = 1,
 	  .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
 	  .note = NOTE_BATCH },
+	{ .id = "dealer64p", .label = "dealer 64 B, v0.2.0 framing",
+	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
+	  .base2 = "udp1", .note = "coalesce = no on both sockets: one "
+	  "datagram per message, as to a v0.2.0 peer; " NOTE_BATCH },
 	{ .id = "dealer466", .label = "dealer 466 B (1 frame)", .kind = R_THRU,
 	  .nbmq = 1, .size = 466, .nrx = 1, .base = "udp500",
 	  .note = NOTE_BATCH },
@@ -670,6 +674,10 @@ static struct res results[] = {
 	  .size = 1 << 20, .nrx = 1, .base = "udp500", .base_mb = 1,
 	  .note = "send_hwm 8 on the sender (see README); NBMQ_BATCH holds "
 	  "nothing this large" },
+	{ .id = "dealer1mp", .label = "dealer 1 MiB, v0.2.0 framing",
+	  .kind = R_THRU, .nbmq = 1, .size = 1 << 20, .nrx = 1,
+	  .base = "udp500", .base_mb = 1, .note = "coalesce = no: 500-byte "
+	  "frames, no Slow; send_hwm 8 on the sender" },
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
 	  .note = NOTE_BATCH },
@@ -1073,6 +1081,7 @@ udp_ping_child(int unused)
 /* ---- nbmq applications ---- */
 
 static int	case_type, case_hwm;
+static int	case_plain;	/* coalesce = no: v0.2.0 framing on the wire */
 
 static nbmq_socket *
 app_socket(int daemon, int type, nbmq_ctx **ctxp)
@@ -1084,6 +1093,8 @@ app_socket(int daemon, int type, nbmq_ctx **ctxp)
 		child_fail("nbmq_ctx_new: %s", strerror(errno));
 	if ((s = nbmq_socket_new(ctx, type)) == NULL)
 		child_fail("nbmq_socket_new: %s", nbmq_strerror(errno));
+	if (case_plain && nbmq_setopt(s, NBMQ_OPT_COALESCE, 0) == -1)
+		child_fail("setopt coalesce: %s", nbmq_strerror(errno));
 	*ctxp = ctx;
 	return s;
 }
@@ -2380,6 +2391,7 @@ run_case(const char *id, int round)
 	case_size = r->size;
 	case_batch = 1;
 	case_hwm = 0;
+	case_plain = id[strlen(id) - 1] == 'p' && strcmp(id, "pp") != 0;
 	drain_s = r->size >= (1 << 20) ? 5.0 : 2.0;
 	silence_s = r->size >= (1 << 20) ? 1.0 : 0.5;
 	if (opt_drain > 0)
@@ -2433,8 +2445,8 @@ run_case(const char *id, int round)
  */
 static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udp500", "udppp", "unix1", "unixv",
-	"dealer64", "dealer466", "dealer4k", "dealer1m", "safe64", "safe1m",
-	"radio", "pp",
+	"dealer64p", "dealer64", "dealer466", "dealer4k", "dealer1mp",
+	"dealer1m", "safe64", "safe1m", "radio", "pp",
 };
 
 int
@@ -2523,7 +2535,8 @@ main(int argc, char *argv[])
 	    ncpu, cpu_model, kernel, opt_reps, opt_secs, tmpdir);
 	if (!wanted("dealer64") && !wanted("dealer466") && !wanted("dealer4k") &&
 	    !wanted("dealer1m") && !wanted("safe64") && !wanted("safe1m") &&
-	    !wanted("radio") && !wanted("pp"))
+	    !wanted("radio") && !wanted("pp") && !wanted("dealer64p") &&
+	    !wanted("dealer1mp"))
 		;	/* no data-path case: no daemons */
 	else if (start_daemon(0, "a", data_conf) == -1 ||
 	    start_daemon(1, "b", data_conf) == -1) {

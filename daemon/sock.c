@@ -171,7 +171,11 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 				sock_count(s, p, DROP_RECV_HWM);
 			else
 				sock_drop_hwm(s, p, f->msgid);
-			sock_pace_drop(s, p, 1, now);	/* Slow, 4.4 */
+			/*
+			 * No Slow (4.4) for this: the application is behind,
+			 * not this daemon, and usually only for a moment;
+			 * the application hears of it (ENOBUFS).
+			 */
 			return;
 		}
 		/* The rest of a message dropped at recv_hwm goes with it. */

@@ -1418,9 +1418,9 @@ END_TEST
  */
 
 /*
- * b drops at recv_hwm: c hears one Slow (rate-limited to one per 5 ms),
- * paces, sends its backlog in bursts on the timer, and b's kernel drops
- * (sock_rx_overflow) say Slow again.
+ * b's kernel dropped datagrams (sock_rx_overflow): c, heard from lately,
+ * gets one Slow (then at most one per 5 ms), paces, and sends its backlog
+ * in bursts on the timer.  Drops at recv_hwm send no Slow.
  */
 START_TEST(test_ext_pace_slow)
 {
@@ -1443,11 +1443,18 @@ START_TEST(test_ext_pace_slow)
 	tick(c, now);
 	pass(c, b, now);
 	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
+	ck_assert_int_eq(count_kind(b, FK_SLOW), 0);	/* the app's matter */
+	sock_rx_overflow(&b->s, 100, now);
+	flush(b);
 	ck_assert_int_eq(count_kind(b, FK_SLOW), 1);
 	ck_assert_uint_eq(b->out[0].len, FRAME_SLOW_SIZE);
 	ck_assert_int_eq(pass(b, c, now), 1);
 	ck_assert_uint_eq(pc->pace.cuts, 1);
 	ck_assert_uint_ne(pc->pace.rate, 0);
+	/* More drops within 5 ms wait for the next report. */
+	sock_rx_overflow(&b->s, 7, now + 1 * MSEC);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
 
 	/* A backlog 10 ms later: a burst, then the timer. */
 	now += 10 * MSEC;
@@ -1468,7 +1475,7 @@ START_TEST(test_ext_pace_slow)
 	ck_assert_uint_gt(c->nout, 0);			/* more went */
 	out_reset(c);
 
-	/* The kernel dropped 100 at b: one more Slow, 5 ms after the last. */
+	/* The kernel dropped 100 more at b: one more Slow, 5 ms later. */
 	out_reset(b);
 	sock_rx_overflow(&b->s, 100, now);
 	flush(b);
