@@ -23,7 +23,7 @@ _Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
     NBMQ_IPC_NDROPS * 8, "ctl_sock padding");
 _Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 14 * 8 + 2 * 4 +
-    NBMQ_IPC_NDROPS * 8, "ctl_peer padding");
+    NBMQ_IPC_NDROPS * 8 + 2 * 4 + 3 * 8, "ctl_peer padding");
 _Static_assert(sizeof(struct ipc_ctl_stats) == 8 + 2 * 4 + 8 * 8 +
     sizeof(struct ipc_ctl_events) + 2 * 4 + NBMQ_IPC_NDROPS * 8,
     "ctl_stats padding");

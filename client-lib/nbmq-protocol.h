@@ -13,13 +13,15 @@
  *      (IPC_EVENT, NBMQ_OPT_EVENTS).
  *   3  STUN: a socket's mapped address in ipc_ctl_sock; IPC_CTL_INDEX,
  *      the names a stun socket knows.
+ *   4  ipc_ctl_peer: the wire a peer speaks (frame size, extension flags,
+ *      PROTOCOL.md 4.3/4.4) and its pacing; NBMQ_OPT_COALESCE.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	3
+#define NBMQ_IPC_VERSION	4
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
 /* Largest payload one IPC message may carry (a whole max-size message). */
@@ -238,6 +240,12 @@ struct ipc_ctl_peer {			/* IPC_CTL_PEER_INFO */
 	uint32_t	reach;		/* 8 heartbeat intervals, newest in bit 0 */
 	uint32_t	ndrops;
 	uint64_t	drops[NBMQ_IPC_NDROPS];
+	uint32_t	frame_size;	/* largest datagram sent to it */
+	uint32_t	ext_flags;	/* extensions both sides have (Hello flags:
+					   1 Batch, 2 Slow); 0: v0.2.0 */
+	uint64_t	pace_rate;	/* bytes/s it may be sent; 0: not paced */
+	uint64_t	slows_rx;	/* its Slow frames acted on */
+	uint64_t	slows_tx;	/* Slow frames sent to it */
 };
 
 struct ipc_ctl_stats {			/* IPC_CTL_STATS_INFO */

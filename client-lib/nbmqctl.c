@@ -618,10 +618,10 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 	static const char *const head[] = { "SOCKET", "SESSION", "ADDRESS",
 	    "STATE", "UP", "LAST RX", "LAST TX", "REACH", "RX MSGS",
 	    "RX BYTES", "TX MSGS", "TX BYTES", "RESENDS", "GIVEUPS", "SENDQ",
-	    "PREVIOUS ADDRESS", "DROPS", NULL };
+	    "PREVIOUS ADDRESS", "WIRE", "PACED", "DROPS", NULL };
 	struct table	t;
 
-	table_init(&t, head, "lllllllrrrrrrrrll");
+	table_init(&t, head, "lllllllrrrrrrrrllrl");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_peer *p = &v[i];
 		size_t	 r = table_row(&t);
@@ -644,7 +644,18 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		fmt_u64(table_cell(&t, r, 14), CELL, p->sendq);
 		snprintf(table_cell(&t, r, 15), CELL, "%s",
 		    p->prev_addr[0] ? p->prev_addr : "-");
-		fmt_drops(table_cell(&t, r, 16), CELL, c, p->drops, p->ndrops);
+		/* v0.2.0/500, or ext/1452 (+slow): PROTOCOL.md 4.3, 4.4 */
+		snprintf(table_cell(&t, r, 16), CELL, "%s/%u%s",
+		    p->ext_flags ? "ext" : "v0.2.0", p->frame_size,
+		    (p->ext_flags & 2) ? "+slow" : "");
+		if (p->pace_rate == 0)
+			snprintf(table_cell(&t, r, 17), CELL, "-");
+		else {
+			fmt_bytes(table_cell(&t, r, 17), CELL, p->pace_rate);
+			strncat(table_cell(&t, r, 17), "/s", CELL - 1 -
+			    strlen(table_cell(&t, r, 17)));
+		}
+		fmt_drops(table_cell(&t, r, 18), CELL, c, p->drops, p->ndrops);
 	}
 	table_print(&t);
 }
@@ -945,6 +956,14 @@ json_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		json_u64("sendq", p->sendq);
 		json_u64("inflight", p->inflight);
 		json_u64("reach", p->reach & 0xff);
+		json_u64("frame_size", p->frame_size);
+		json_key("extension");
+		printf("%s", p->ext_flags ? "true" : "false");
+		json_key("slow");
+		printf("%s", (p->ext_flags & 2) ? "true" : "false");
+		json_u64("pace_rate", p->pace_rate);
+		json_u64("slows_rx", p->slows_rx);
+		json_u64("slows_tx", p->slows_tx);
 		json_drops(c, p->drops, p->ndrops);
 		json_close();
 	}

@@ -203,6 +203,12 @@ ctl_build_peer(struct ipc_ctl_peer *w, const struct dsock *d,
 	w->ndrops = DROP_NREASONS;
 	for (int i = 0; i < DROP_NREASONS; i++)
 		w->drops[i] = p->st.drops[i];
+	w->frame_size = p->ext ? p->frame_size :
+	    (uint32_t)d->core.o.max_frame_size;
+	w->ext_flags = p->ext ? p->ext_flags : 0;
+	w->pace_rate = p->pace.rate;
+	w->slows_rx = p->pace.cuts;
+	w->slows_tx = p->pace.slows_tx;
 }
 
 static void

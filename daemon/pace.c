@@ -215,5 +215,6 @@ sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
 	    kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib));
 	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
 		s->st.tx_datagrams++;
+	p->pace.slows_tx++;
 	session_sent(s, p, now);
 }

@@ -19,6 +19,7 @@ struct pace {
 	uint64_t	 rx_bytes, rx_rate;
 	uint64_t	 drops;		/* to report in the next Slow */
 	nbmq_time	 reported_at;	/* the last Slow sent */
+	uint64_t	 slows_tx;	/* Slow frames sent (nbmqctl) */
 	uint64_t	 cuts;		/* Slow frames acted on (nbmqctl) */
 };
 

@@ -156,6 +156,18 @@ for f in pa pb; do
 done
 ok "session $SID on both ends; a sees 127.0.0.1:$BPORT, b sees $EP"
 
+# Two nbmq daemons speak the extension (PROTOCOL.md 4.3, 4.4) once the
+# Hellos crossed: both ends say so, with the negotiated frame size.
+ext_up() {
+	"$CTL" -S "$T/$1.sock" --json peers >"$T/ext.json" 2>/dev/null &&
+	[ "$(json "$T/ext.json" 'd["peers"][0]["extension"] and d["peers"][0]["slow"] and d["peers"][0]["frame_size"] == 1452 and d["peers"][0]["pace_rate"] == 0')" = True ]
+}
+wait_for 5 ext_up a || fail "a: no extension: $(cat "$T/ext.json")"
+wait_for 5 ext_up b || fail "b: no extension: $(cat "$T/ext.json")"
+ctl a peers
+grep -q " ext/1452+slow " "$T/ctl.out" || fail "peers table: no wire: $(cat "$T/ctl.out")"
+ok "both ends: extension, Slow, frames of 1452 bytes, not paced (ext/1452+slow)"
+
 # The same in the table, under its header.
 ctl a peers
 head -n 1 "$T/ctl.out" | grep -q "^SOCKET  *SESSION  *ADDRESS  *STATE  *UP  *LAST RX  *LAST TX  *REACH" ||
