@@ -172,10 +172,11 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			else
 				sock_drop_hwm(s, p, f->msgid);
 			/*
-			 * No Slow (4.4) for this: the application is behind,
-			 * not this daemon, and usually only for a moment;
-			 * the application hears of it (ENOBUFS).
+			 * The application is behind: the sender hears it too
+			 * (Slow, 4.4), so that its own application waits
+			 * rather than this one losing.
 			 */
+			sock_pace_drop(s, p, 1, now);
 			return;
 		}
 		/* The rest of a message dropped at recv_hwm goes with it. */
