@@ -8,6 +8,7 @@
  *
  * Baselines (one sender process, one receiver process, loopback):
  *   raw UDP 64 B one datagram per syscall, sendmmsg/recvmmsg batches of 64,
+ *   one GSO send of 64 datagrams read back with GRO (what nbmqd does),
  *   500 B datagrams in batches of 64 (what nbmq's 500-byte frames could
  *   carry: 466 payload bytes each), UDP ping-pong (blocking), a Unix stream
  *   socket (64 B messages, one write each, and 64 per writev).
@@ -55,6 +56,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -648,6 +650,11 @@ static struct res results[] = {
 	  .kind = R_THRU, .size = 64, .nrx = 1 },
 	{ .id = "udpmmsg", .label = "raw UDP 64 B, sendmmsg/recvmmsg x64",
 	  .kind = R_THRU, .size = 64, .nrx = 1 },
+	{ .id = "udpgso", .label = "raw UDP 64 B, GSO send/GRO read x64",
+	  .kind = R_THRU, .size = 64, .nrx = 1,
+	  .note = "one send() of 64 datagrams (UDP_SEGMENT), reads of whole "
+	  "runs (UDP_GRO): what nbmqd does; on loopback 64 datagrams cross "
+	  "the stack as one" },
 	{ .id = "udp500", .label = "raw UDP 500 B, sendmmsg/recvmmsg x64",
 	  .kind = R_THRU, .size = 500, .nrx = 1,
 	  .note = "MB/s counts 466 B per datagram: an nbmq frame's payload" },
@@ -845,6 +852,7 @@ rx_stop(uint64_t got, double t_last)
 }
 
 static int	case_size, case_batch;
+static int	case_gso;	/* raw UDP with UDP_SEGMENT and UDP_GRO */
 
 static void
 udp_rx_child(int idx)
@@ -858,6 +866,12 @@ udp_rx_child(int idx)
 	double		 c0;
 
 	set_rcvtimeo(fd, 0.02);
+	if (case_gso) {
+		int	one = 1;
+
+		if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == -1)
+			child_fail("UDP_GRO: %s", strerror(errno));
+	}
 	for (int i = 0; i < BATCH; i++) {
 		iov[i].iov_base = bufs[i];
 		iov[i].iov_len = sizeof(bufs[i]);
@@ -874,7 +888,12 @@ udp_rx_child(int idx)
 	while (!rx_stop(st->got, st->t_last)) {
 		int	n;
 
-		if (case_batch > 1)
+		if (case_gso) {
+			static uint8_t	big[65536];
+			ssize_t		r = recv(fd, big, sizeof(big), 0);
+
+			n = r > 0 ? (int)((r + case_size - 1) / case_size) : -1;
+		} else if (case_batch > 1)
 			n = recvmmsg(fd, mm, BATCH, MSG_WAITFORONE, NULL);
 		else
 			n = recv(fd, bufs[0], sizeof(bufs[0]), 0) >= 0 ? 1 : -1;
@@ -903,6 +922,13 @@ udp_tx_child(int unused)
 	if (wait_flag(&sh->have_ep, 10) == -1)
 		_exit(1);
 	udp_connect_port(fd, sh->port);
+	if (case_gso) {
+		int	seg = case_size;
+
+		if (setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) ==
+		    -1)
+			child_fail("UDP_SEGMENT: %s", strerror(errno));
+	}
 	for (int i = 0; i < BATCH; i++) {
 		iov[i].iov_base = buf;
 		iov[i].iov_len = (size_t)case_size;
@@ -919,7 +945,12 @@ udp_tx_child(int unused)
 	while (now() < end) {
 		int	n;
 
-		if (case_batch > 1)
+		if (case_gso) {
+			static uint8_t	big[BATCH * 2048];
+
+			n = send(fd, big, (size_t)case_size * BATCH, 0) >= 0 ?
+			    BATCH : -1;
+		} else if (case_batch > 1)
 			n = sendmmsg(fd, mm, BATCH, 0);
 		else
 			n = send(fd, buf, (size_t)case_size, 0) >= 0 ? 1 : -1;
@@ -2390,6 +2421,7 @@ run_case(const char *id, int round)
 	progress("  %-10s", id);
 	case_size = r->size;
 	case_batch = 1;
+	case_gso = 0;
 	case_hwm = 0;
 	case_plain = id[strlen(id) - 1] == 'p' && strcmp(id, "pp") != 0;
 	drain_s = r->size >= (1 << 20) ? 5.0 : 2.0;
@@ -2405,8 +2437,10 @@ run_case(const char *id, int round)
 			settle();
 		if (strcmp(id, "udp1") == 0)
 			e = run_thru(r, udp_rx_child, udp_tx_child, 1, 0);
-		else if (strcmp(id, "udpmmsg") == 0 || strcmp(id, "udp500") == 0) {
+		else if (strcmp(id, "udpmmsg") == 0 || strcmp(id, "udp500") == 0 ||
+		    strcmp(id, "udpgso") == 0) {
 			case_batch = BATCH;
+			case_gso = strcmp(id, "udpgso") == 0;
 			e = run_thru(r, udp_rx_child, udp_tx_child, 1, 0);
 		} else if (strcmp(id, "unix1") == 0 || strcmp(id, "unixv") == 0) {
 			case_batch = id[4] == 'v' ? BATCH : 1;
@@ -2444,7 +2478,7 @@ run_case(const char *id, int round)
  * load of a shared machine falls on both alike.
  */
 static const char *const case_order[] = {
-	"udp1", "udpmmsg", "udp500", "udppp", "unix1", "unixv",
+	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "unix1", "unixv",
 	"dealer64p", "dealer64", "dealer466", "dealer4k", "dealer1mp",
 	"dealer1m", "safe64", "safe1m", "radio", "pp",
 };
