@@ -208,6 +208,10 @@ crypt_open_file(const char *path, int secret, size_t max, char *why,
 	struct stat	 st;
 	int		 fd;
 
+	if (path == NULL || path[0] == '\0') {
+		snprintf(why, whylen, "no file given");
+		return -1;
+	}
 	if (path[0] != '/') {
 		snprintf(why, whylen, "%s: must be an absolute path", path);
 		return -1;
