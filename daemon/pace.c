@@ -28,6 +28,34 @@
 #define PACE_MIN	(1 << 20)	/* bytes/s: never slower */
 #define PACE_BURST_MIN	(64 << 10)	/* bytes */
 
+/*
+ * A rate over windows of PACE_WIN: count `bytes` at now into the window
+ * (*start, *bytes); a window that ended leaves its rate in *last.
+ */
+static void
+win_count(nbmq_time *start, uint64_t *bytes, uint64_t *last, uint32_t n,
+    nbmq_time now)
+{
+	if (now - *start >= PACE_WIN) {
+		if (*start != 0)
+			*last = *bytes * NSEC / (now - *start);
+		*start = now;
+		*bytes = 0;
+	}
+	*bytes += n;
+}
+
+/* The rate lately: the current window once half full, else the last. */
+static uint64_t
+win_rate(nbmq_time start, uint64_t bytes, uint64_t last, nbmq_time now)
+{
+	nbmq_time	el = now - start;
+
+	if (el >= PACE_WIN / 2 && bytes > 0)
+		return bytes * NSEC / el;
+	return last;
+}
+
 static uint64_t
 pace_burst(const struct pace *pc)
 {
@@ -40,11 +68,7 @@ pace_burst(const struct pace *pc)
 static uint64_t
 pace_measured(const struct pace *pc, nbmq_time now)
 {
-	nbmq_time	el = now - pc->win_start;
-
-	if (el >= PACE_WIN / 2 && pc->win_bytes > 0)
-		return pc->win_bytes * NSEC / el;
-	return pc->last_rate;
+	return win_rate(pc->win_start, pc->win_bytes, pc->last_rate, now);
 }
 
 static void
@@ -70,14 +94,7 @@ pace_grow(struct pace *pc, nbmq_time now)
 void
 pace_sent(struct pace *pc, uint32_t bytes, nbmq_time now)
 {
-	if (now - pc->win_start >= PACE_WIN) {
-		if (pc->win_start != 0)
-			pc->last_rate = pc->win_bytes * NSEC /
-			    (now - pc->win_start);
-		pc->win_start = now;
-		pc->win_bytes = 0;
-	}
-	pc->win_bytes += bytes;
+	win_count(&pc->win_start, &pc->win_bytes, &pc->last_rate, bytes, now);
 	if (pc->rate != 0)
 		pc->tokens -= (int64_t)bytes;
 }
@@ -127,23 +144,13 @@ pace_slow(struct pace *pc, uint64_t taken, nbmq_time now)
 void
 pace_taken(struct pace *pc, uint32_t bytes, nbmq_time now)
 {
-	if (now - pc->rx_start >= PACE_WIN) {
-		if (pc->rx_start != 0)
-			pc->rx_rate = pc->rx_bytes * NSEC / (now - pc->rx_start);
-		pc->rx_start = now;
-		pc->rx_bytes = 0;
-	}
-	pc->rx_bytes += bytes;
+	win_count(&pc->rx_start, &pc->rx_bytes, &pc->rx_rate, bytes, now);
 }
 
 uint64_t
 pace_taken_rate(const struct pace *pc, nbmq_time now)
 {
-	nbmq_time	el = now - pc->rx_start;
-
-	if (el >= PACE_WIN / 2 && pc->rx_bytes > 0)
-		return pc->rx_bytes * NSEC / el;
-	return pc->rx_rate;
+	return win_rate(pc->rx_start, pc->rx_bytes, pc->rx_rate, now);
 }
 
 void
