@@ -670,7 +670,13 @@ static struct res results[] = {
 	{ .id = "dealer64p", .label = "dealer 64 B, v0.2.0 framing",
 	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
 	  .base2 = "udp1", .note = "coalesce = no on both sockets: one "
-	  "datagram per message, as to a v0.2.0 peer; " NOTE_BATCH },
+	  "datagram per message, as to a v0.2.0 peer; Slow (pacing = yes) "
+	  "still negotiated; " NOTE_BATCH },
+	{ .id = "dealer64v", .label = "dealer 64 B, exactly v0.2.0",
+	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
+	  .base2 = "udp1", .note = "coalesce = no, pacing = no on both "
+	  "sockets: nothing but v0.2.0 on the wire, no flow control; "
+	  NOTE_BATCH },
 	{ .id = "dealer466", .label = "dealer 466 B (1 frame)", .kind = R_THRU,
 	  .nbmq = 1, .size = 466, .nrx = 1, .base = "udp500",
 	  .note = NOTE_BATCH },
@@ -684,7 +690,7 @@ static struct res results[] = {
 	{ .id = "dealer1mp", .label = "dealer 1 MiB, v0.2.0 framing",
 	  .kind = R_THRU, .nbmq = 1, .size = 1 << 20, .nrx = 1,
 	  .base = "udp500", .base_mb = 1, .note = "coalesce = no: 500-byte "
-	  "frames, no Slow; send_hwm 8 on the sender" },
+	  "frames, Slow on; send_hwm 8 on the sender" },
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
 	  .note = NOTE_BATCH },
@@ -1112,7 +1118,8 @@ udp_ping_child(int unused)
 /* ---- nbmq applications ---- */
 
 static int	case_type, case_hwm;
-static int	case_plain;	/* coalesce = no: v0.2.0 framing on the wire */
+static int	case_plain;	/* 1: coalesce = no (v0.2.0 framing on the
+				   wire); 2: pacing = no as well */
 
 static nbmq_socket *
 app_socket(int daemon, int type, nbmq_ctx **ctxp)
@@ -1126,6 +1133,8 @@ app_socket(int daemon, int type, nbmq_ctx **ctxp)
 		child_fail("nbmq_socket_new: %s", nbmq_strerror(errno));
 	if (case_plain && nbmq_setopt(s, NBMQ_OPT_COALESCE, 0) == -1)
 		child_fail("setopt coalesce: %s", nbmq_strerror(errno));
+	if (case_plain == 2 && nbmq_setopt(s, NBMQ_OPT_PACING, 0) == -1)
+		child_fail("setopt pacing: %s", nbmq_strerror(errno));
 	*ctxp = ctx;
 	return s;
 }
@@ -2424,6 +2433,8 @@ run_case(const char *id, int round)
 	case_gso = 0;
 	case_hwm = 0;
 	case_plain = id[strlen(id) - 1] == 'p' && strcmp(id, "pp") != 0;
+	if (strcmp(id, "dealer64v") == 0)
+		case_plain = 2;
 	drain_s = r->size >= (1 << 20) ? 5.0 : 2.0;
 	silence_s = r->size >= (1 << 20) ? 1.0 : 0.5;
 	if (opt_drain > 0)
@@ -2479,8 +2490,8 @@ run_case(const char *id, int round)
  */
 static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "unix1", "unixv",
-	"dealer64p", "dealer64", "dealer466", "dealer4k", "dealer1mp",
-	"dealer1m", "safe64", "safe1m", "radio", "pp",
+	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
+	"dealer1mp", "dealer1m", "safe64", "safe1m", "radio", "pp",
 };
 
 int
@@ -2570,6 +2581,7 @@ main(int argc, char *argv[])
 	if (!wanted("dealer64") && !wanted("dealer466") && !wanted("dealer4k") &&
 	    !wanted("dealer1m") && !wanted("safe64") && !wanted("safe1m") &&
 	    !wanted("radio") && !wanted("pp") && !wanted("dealer64p") &&
+	    !wanted("dealer64v") &&
 	    !wanted("dealer1mp"))
 		;	/* no data-path case: no daemons */
 	else if (start_daemon(0, "a", data_conf) == -1 ||

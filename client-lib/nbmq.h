@@ -98,6 +98,9 @@ enum nbmq_opt {
 	NBMQ_OPT_COALESCE,		/* 1: offer nbmq's wire extension to
 					   peers (several messages per datagram,
 					   larger frames); 0: plain v0.2.0 */
+	NBMQ_OPT_PACING,		/* 1: offer flow control to peers (a
+					   receiver that drops says Slow, the
+					   sender paces); 0: never */
 	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
 	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given

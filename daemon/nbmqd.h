@@ -54,8 +54,11 @@ struct sockopts {
 	uint64_t	rcvbuf;				/* SO_RCVBUF, 0 = kernel's */
 	uint64_t	sndbuf;				/* SO_SNDBUF, 0 = kernel's */
 	uint64_t	stun_refresh_ivl;		/* ns */
-	uint64_t	coalesce;			/* 0/1: offer the
-							   extension (4.3) */
+	uint64_t	coalesce;			/* 0/1: offer Batch
+							   and larger frames
+							   (4.3) */
+	uint64_t	pacing;				/* 0/1: offer Slow
+							   (4.4) */
 	uint64_t	ext_frame_size;			/* largest datagram
 							   from an extension
 							   peer */
@@ -188,6 +191,10 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_EXT_VERSION	1
 #define FRAME_HELLO_COALESCE	0x0001	/* flags: Batch and larger frames */
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
+/* The Hello flags a socket offers; 0: it says no Hello at all. */
+#define OPTS_EXT_FLAGS(o)						\
+	(((o)->coalesce ? FRAME_HELLO_COALESCE : 0) |			\
+	 ((o)->pacing ? FRAME_HELLO_PACE : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
 #define FRAME_ENTRY_LEN_SIZE	2
@@ -435,14 +442,15 @@ struct hnode	*hmap_next(struct hnode *);
  *   (any)       -unknown session id---> (same)      send Disconnected(id)
  *
  * The extension (PROTOCOL.md 4.3) is a peer's own flag inside UP, never a
- * link state; with coalesce = yes:
+ * link state; with coalesce or pacing = yes:
  *   connecting  -Connected------------> send Heartbeat, then Hello (1 of 3)
  *   connecting  -heartbeat, unanswered> send Heartbeat, then Hello (<= 3)
- *   connecting  -Hello----------------> ext, frame size = min of both
- *   bound       -Hello----------------> ext, frame size = min; answer Hello
+ *   connecting  -Hello----------------> ext, flags both offer, frame size
+ *                                        = min of both (coalescing only)
+ *   bound       -Hello----------------> the same; answer Hello
  *   any new session (reconnect, replaced peer): no ext until a new Hello
- * with coalesce = no neither side says Hello, and kinds 6 and 7 are
- * unknown kinds as in v0.2.0.  Tests: tests/test_ext.c.
+ * with coalesce = no and pacing = no neither side says Hello, and kinds
+ * 6, 7 and 8 are unknown kinds as in v0.2.0.  Tests: tests/test_ext.c.
  *
  * The test in tests/test_sock.c that drives each transition, in the order
  * of the table (make coverage proves every line and branch of it ran):
@@ -1108,6 +1116,7 @@ int		 ipc_listen(const char *path, unsigned int mode,
 void		 ipc_shutdown(void);
 /* Write queued messages and credit to an attached app. */
 void		 ipc_deliver(struct sub *);
+void		 ipc_push(struct client *);
 void		 ipc_sock_gone(struct sub *);
 int		 ipc_client_backlogged(struct client *);
 /* One message: header, then p and p2 back to back (either may be empty). */

@@ -54,6 +54,8 @@ const struct optdesc opt_table[] = {
 	    100 * MSEC, DAY),
 	/* PROTOCOL.md 4.3: Hello, Batch and larger frames between daemons. */
 	OPT(coalesce, NBMQ_OPT_COALESCE, OPTK_BOOL, 0, 1),
+	/* PROTOCOL.md 4.4: Slow, pacing between daemons. */
+	OPT(pacing, NBMQ_OPT_PACING, OPTK_BOOL, 0, 1),
 	OPT(ext_frame_size, 0, OPTK_BYTES, FRAME_MIN_SIZE, FRAME_MAX_SIZE),
 	{ NULL, 0, OPTK_COUNT, 0, 0, 0 }
 };
@@ -81,6 +83,7 @@ opts_defaults(struct sockopts *o)
 	o->sndbuf = 1 * MIB;
 	o->stun_refresh_ivl = 20 * NSEC;
 	o->coalesce = 1;
+	o->pacing = 1;
 	o->ext_frame_size = FRAME_EXT_DEFAULT;
 }
 

@@ -89,14 +89,14 @@ session_send_hello(struct sock *s, struct peer *p, nbmq_time now)
 		return;
 	}
 	outbox_commit(&s->ob, (uint32_t)frame_put_hello(b, p->session,
-	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE, (uint16_t)efs));
+	    OPTS_EXT_FLAGS(&s->o), (uint16_t)efs));
 	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
 		s->st.tx_datagrams++;
 	session_sent(s, p, now);
 }
 
 /*
- * A Heartbeat.  The connecting side (coalesce = yes) offers the extension
+ * A Heartbeat.  The connecting side (coalesce or pacing) offers the extension
  * after it, with its first HELLOS_MAX heartbeats of a session until it is
  * answered: a v0.2.0 bound peer, which ignores kind 6, sees 3 at most.
  */
@@ -104,17 +104,17 @@ void
 session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 {
 	session_send_peer(s, p, FK_HEARTBEAT, now);
-	if (!s->bound && s->o.coalesce && p->hellos < HELLOS_MAX) {
+	if (!s->bound && OPTS_EXT_FLAGS(&s->o) && p->hellos < HELLOS_MAX) {
 		p->hellos++;
 		session_send_hello(s, p, now);
 	}
 }
 
 /*
- * Hello from p (coalesce = yes; a v0.2.0 peer never sends one).  Both
- * sides record the extension and the frame size, the smaller of what
- * each accepts (never below max_frame_size, which both ends agree on
- * anyway).  The bound side answers every Hello (the connecting side says
+ * Hello from p (coalesce or pacing = yes; a v0.2.0 peer never sends one).
+ * Both sides record the extension with the flags both offer and, when
+ * both coalesce, the frame size, the smaller of what each accepts (never
+ * below max_frame_size, which both ends agree on anyway).  The bound side answers every Hello (the connecting side says
  * it again only while it has no answer); the connecting side stops
  * offering.  A session keeps what it negotiated first.
  */
@@ -123,19 +123,24 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
     nbmq_time now)
 {
 	uint64_t	fs = opts_ext_frame_size(&s->o);
+	uint16_t	both = f->ext_flags & OPTS_EXT_FLAGS(&s->o);
 
-	if (!p->ext && (f->ext_flags & FRAME_HELLO_COALESCE)) {
-		if (f->ext_frame_size < fs)
-			fs = f->ext_frame_size;
-		if (fs < s->o.max_frame_size)
-			fs = s->o.max_frame_size;
-		p->frame_size = sock_grow_frames(s, (uint32_t)fs);
+	if (!p->ext && both != 0) {
 		p->ext = 1;
-		p->ext_flags = f->ext_flags &
-		    (FRAME_HELLO_COALESCE | FRAME_HELLO_PACE);
-		log_info("socket %s peer %016llx: extension version %u, "
+		p->ext_flags = both;
+		p->frame_size = (uint32_t)s->o.max_frame_size;
+		if (both & FRAME_HELLO_COALESCE) {
+			if (f->ext_frame_size < fs)
+				fs = f->ext_frame_size;
+			if (fs < s->o.max_frame_size)
+				fs = s->o.max_frame_size;
+			p->frame_size = sock_grow_frames(s, (uint32_t)fs);
+		}
+		log_info("socket %s peer %016llx: extension version %u,%s%s "
 		    "frames up to %u bytes", s->name,
 		    (unsigned long long)p->session, f->ext_version,
+		    both & FRAME_HELLO_COALESCE ? " coalescing," : "",
+		    both & FRAME_HELLO_PACE ? " pacing," : "",
 		    p->frame_size);
 	}
 	if (s->bound)

@@ -253,7 +253,8 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 static int
 sock_takes_batch(const struct sock *s, const struct peer *p)
 {
-	return p->ext || (!s->bound && p->hellos > 0);
+	return (p->ext_flags & FRAME_HELLO_COALESCE) ||
+	    (!p->ext && !s->bound && p->hellos > 0 && s->o.coalesce);
 }
 
 /*
@@ -319,8 +320,9 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	    (buf = crypt_input(s, now, from, buf, &len)) == NULL)
 		return;
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
-	/* coalesce = no: Hello is an unknown kind, as for v0.2.0. */
-	if ((f.kind == FK_HELLO || f.kind == FK_SLOW) && !s->o.coalesce)
+	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
+	if ((f.kind == FK_HELLO || f.kind == FK_SLOW) &&
+	    OPTS_EXT_FLAGS(&s->o) == 0)
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
@@ -494,7 +496,7 @@ sock_frame_size(const struct sock *s, const struct peer *p)
 {
 	uint64_t	fs = s->o.max_frame_size;
 
-	if (p->ext && p->frame_size > fs)
+	if ((p->ext_flags & FRAME_HELLO_COALESCE) && p->frame_size > fs)
 		fs = p->frame_size;
 	return (uint32_t)fs;
 }
@@ -512,7 +514,8 @@ sock_slot_need(const struct sock *s, const struct sockopts *o)
 	size_t			 need = o->max_frame_size;
 
 	TAILQ_FOREACH(p, &s->peers, entry)
-		if (p->ext && p->frame_size > need)
+		if ((p->ext_flags & FRAME_HELLO_COALESCE) &&
+		    p->frame_size > need)
 			need = p->frame_size;
 	return need;
 }
@@ -579,7 +582,8 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 			return -1;
 		cap = sock_frame_size(s, p) - s->seal_overhead;
 		/* A Batch while a second (empty) entry could still join. */
-		if (p->ext && FRAME_HDR_SIZE + 2 * (FRAME_ENTRY_LEN_SIZE +
+		if ((p->ext_flags & FRAME_HELLO_COALESCE) &&
+		    FRAME_HDR_SIZE + 2 * (FRAME_ENTRY_LEN_SIZE +
 		    FRAME_ENTRY_HDR_SIZE) + chunk <= cap) {
 			frame_put_ctl(b, FK_BATCH, p->session);
 			bt->p = p;

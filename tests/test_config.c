@@ -193,6 +193,7 @@ START_TEST(test_table)
 	    offsetof(struct sockopts, sndbuf));
 	ck_assert_ptr_null(opt_by_id(0));
 	ck_assert_int_eq(opt_by_name("coalesce")->id, NBMQ_OPT_COALESCE);
+	ck_assert_int_eq(opt_by_name("pacing")->id, NBMQ_OPT_PACING);
 	ck_assert_int_eq(opt_by_name("ext_frame_size")->id, 0);
 }
 END_TEST
@@ -370,6 +371,8 @@ START_TEST(test_format)
 	o.coalesce = 0;
 	opt_format(&o, opt_by_name("coalesce"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "no");
+	opt_format(&o, opt_by_name("pacing"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "yes");
 	o.linger = 0;
 	opt_format(&o, opt_by_name("linger"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0");

@@ -9,7 +9,7 @@
  * and safe_dealer messages, nothing in the clear on the wire, refusals of
  * plain peers and of keys not allowed, and a peer's address following
  * only authenticated frames; the extension (PROTOCOL.md 4.3) sealed.  The
- * core tests run with coalesce = no (frames as v0.2.0 has them) except
+ * core tests run with coalesce = no, pacing = no (v0.2.0 frames) except
  * test_core_extension.  Key files live in a temporary directory.
  */
 #include <sys/stat.h>
@@ -668,6 +668,7 @@ node_new(const char *addr, int type, int bound, const char *encryptor,
 	ck_assert_ptr_nonnull(n);
 	opts_defaults(&o);
 	o.coalesce = (uint64_t)node_coalesce;
+	o.pacing = (uint64_t)node_coalesce;
 	n->addr = A(addr);
 	n->rng = seed++ * 0x1000;
 	ck_assert_int_eq(sock_init(&n->s, type, &o, &fake_ops, n), 0);

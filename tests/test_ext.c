@@ -184,7 +184,7 @@ node_new(const char *addr, int type, int bound, const struct sockopts *o)
 	return n;
 }
 
-/* Defaults but coalesce = no: what a v0.2.0 peer does. */
+/* Defaults but coalesce = no, pacing = no: what a v0.2.0 peer does. */
 static struct node *
 node_new_plain(const char *addr, int type, int bound)
 {
@@ -192,6 +192,7 @@ node_new_plain(const char *addr, int type, int bound)
 
 	opts_defaults(&o);
 	o.coalesce = 0;
+	o.pacing = 0;
 	return node_new(addr, type, bound, &o);
 }
 
@@ -708,10 +709,12 @@ START_TEST(test_ext_hello_variants)
 	node_free(b);
 	node_free(c);
 
-	/* coalesce = no: a well-formed Hello is an unknown kind, even with a
-	 * session id nobody has (no Disconnected, as v0.2.0). */
+	/* coalesce = no, pacing = no: a well-formed Hello is an unknown
+	 * kind, even with a session id nobody has (no Disconnected, as
+	 * v0.2.0). */
 	opts_defaults(&o);
 	o.coalesce = 0;
+	o.pacing = 0;
 	p2 = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
 	frame_put_hello(h, 77, FRAME_HELLO_COALESCE, 1452);
 	sock_input(&p2->s, T0, &p2->addr, h, FRAME_HELLO_SIZE);
@@ -1486,6 +1489,59 @@ START_TEST(test_ext_pace_slow)
 }
 END_TEST
 
+/*
+ * coalesce = no, pacing = yes on either side: the Hello negotiates Slow
+ * alone; data stays in v0.2.0 frames of max_frame_size, never a Batch,
+ * and drops at the receiver still pace the sender.
+ */
+START_TEST(test_ext_pacing_without_coalescing)
+{
+	struct sockopts	 o[2];
+	struct node	*b, *c;
+	struct peer	*pc, *pb;
+
+	for (int side = 0; side < 2; side++) {
+		opts_defaults(&o[0]);
+		o[0].recv_hwm = 5;
+		o[1] = o[0];
+		o[side].coalesce = 0;
+		b = node_new(B_ADDR, NBMQ_DEALER, 1, &o[0]);
+		c = node_new(C_ADDR, NBMQ_DEALER, 0, &o[1]);
+		handshake(b, c, T0);
+		pc = only_peer(c);
+		pb = only_peer(b);
+		ck_assert_uint_eq(pc->ext_flags, FRAME_HELLO_PACE);
+		ck_assert_uint_eq(pb->ext_flags, FRAME_HELLO_PACE);
+		ck_assert_uint_eq(pc->frame_size, 500);
+		ck_assert_uint_eq(sock_frame_size(&c->s, pc), 500);
+
+		for (uint32_t i = 0; i < 20; i++) {
+			ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), T0,
+			    0), 0);
+			ck_assert_int_eq(sock_send(&b->s, mkmsg1(i, 64), T0,
+			    0), 0);
+		}
+		tick(c, T0);
+		tick(b, T0);
+		ck_assert_uint_eq(c->kinds[FK_BATCH] + b->kinds[FK_BATCH], 0);
+		ck_assert_uint_le(c->maxlen, 500);
+		ck_assert_uint_eq(b->nout, 20);		/* one frame each */
+		pass(b, c, T0);
+		ck_assert_uint_eq(c->s.st.drops[DROP_RECV_HWM], 15);
+		ck_assert_int_eq(count_kind(c, FK_SLOW), 1);
+		pass(c, b, T0);
+		ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
+		ck_assert_uint_eq(pb->pace.cuts, 1);	/* c's Slow */
+		ck_assert_uint_ne(pb->pace.rate, 0);
+		ck_assert_int_eq(pass(b, c, T0), 1);	/* b's Slow */
+		ck_assert_uint_eq(pc->pace.cuts, 1);
+		ck_assert_uint_ne(pc->pace.rate, 0);
+		node_free(b);
+		node_free(c);
+	}
+}
+END_TEST
+
 /* A peer without the extension never gets a Slow, and is never paced. */
 START_TEST(test_ext_pace_plain_peer)
 {
@@ -1495,6 +1551,7 @@ START_TEST(test_ext_pace_plain_peer)
 	opts_defaults(&o);
 	o.recv_hwm = 5;
 	o.coalesce = 0;
+	o.pacing = 0;
 	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
 	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
 	sock_set_remote(&c->s, &b->addr, T0);
@@ -1560,6 +1617,7 @@ ext_suite(void)
 	tc = tcase_create("pace");
 	tcase_add_test(tc, test_ext_pace_slow);
 	tcase_add_test(tc, test_ext_pace_plain_peer);
+	tcase_add_test(tc, test_ext_pacing_without_coalescing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");

@@ -10,8 +10,8 @@
  * sock_input by hand (pass), with the sender's fake address as source.
  * Time is a plain number: T0 and offsets from it.
  *
- * These sockets have coalesce = no: what is tested here is the v0.2.0
- * protocol, byte for byte what a v0.2.0 peer sees.  The extension
+ * These sockets have coalesce = no and pacing = no: what is tested here
+ * is the v0.2.0 protocol, byte for byte what a v0.2.0 peer sees.  The extension
  * (PROTOCOL.md 4.3, the default between two nbmq daemons) has its own
  * tests in tests/test_ext.c.
  */
@@ -222,6 +222,7 @@ node_new_opts(const char *addr, int type, int bound,
 	else
 		def = *o;
 	def.coalesce = 0;		/* v0.2.0: see the top */
+	def.pacing = 0;
 	n->addr = A(addr);
 	n->rng = seed++ * 0x1000;
 	ck_assert_int_eq(sock_init(&n->s, type, &def, &fake_ops, n), 0);

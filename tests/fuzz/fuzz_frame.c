@@ -28,8 +28,8 @@
  *
  * Both sockets offer the extension (PROTOCOL.md 4.3: Hello, Batch, larger
  * frames), so that a handshake negotiates it, except B when C connects by
- * name (header bit 0x40): then B is a coalesce = no socket, and Hello and
- * Batch are unknown kinds to it.
+ * name (header bit 0x40): then B is a coalesce = no, pacing = no socket,
+ * and Hello, Batch and Slow are unknown kinds to it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -434,6 +434,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	node_init(&C, types[(h >> 2) & 3], &o);
 	o.coalesce = (h & 0x40) == 0;
+	o.pacing = o.coalesce;
 	node_init(&B, types[h & 3], &o);
 	/* Both ids counters start apart: B's sessions and C's are distinct. */
 	C.ids = 1000;
