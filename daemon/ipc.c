@@ -887,6 +887,20 @@ ipc_write(struct client *c)
 	return 0;
 }
 
+/*
+ * A busy reader (udp.c) has more for c than IPC_OUT_HIGH: one write now,
+ * while the application may be reading, rather than only at the end of
+ * the loop iteration.  Errors and a full kernel are left to that flush
+ * (c stays pending), so c is never freed here, under the caller's feet.
+ */
+void
+ipc_push(struct client *c)
+{
+	if (c->write_armed || evbuffer_get_length(c->out) == 0)
+		return;
+	(void)evbuffer_write_atmost(c->out, c->fd, IPC_IO_MAX);
+}
+
 /* After the write: more to deliver now that there is room? */
 static void
 ipc_write_done(struct client *c)

@@ -156,33 +156,36 @@ pace_taken_rate(const struct pace *pc, nbmq_time now)
 void
 pace_dropped(struct pace *pc, uint32_t n)
 {
+	if (n == 0)
+		pc->marks++;
 	pc->drops += n;
 }
 
-uint64_t
-pace_report_due(struct pace *pc, nbmq_time now)
+int
+pace_report_due(struct pace *pc, nbmq_time now, uint64_t *drops)
 {
-	uint64_t	n = pc->drops;
-
-	if (n == 0 || (pc->reported_at != 0 &&
+	if ((pc->drops == 0 && pc->marks == 0) || (pc->reported_at != 0 &&
 	    now - pc->reported_at < PACE_REPORT))
 		return 0;
+	*drops = pc->drops;
 	pc->reported_at = now;
-	pc->drops = 0;
-	return n;
+	pc->drops = pc->marks = 0;
+	return 1;
 }
 
 nbmq_time
 pace_report_at(const struct pace *pc)
 {
-	if (pc->drops == 0)
+	if (pc->drops == 0 && pc->marks == 0)
 		return NBMQ_TIME_NEVER;
 	return pc->reported_at + PACE_REPORT;
 }
 
 /*
- * The socket's buffer overflowed: which peers filled it is unknown, so
- * every extension peer heard from within PACE_HOLD shares the blame.
+ * The socket's buffer overflowed (n datagrams lost), or n = 0: it is
+ * filling up, or the applications are behind.  Which peers filled it is
+ * unknown, so every extension peer heard from within PACE_HOLD shares
+ * the blame.
  */
 void
 sock_rx_overflow(struct sock *s, uint32_t n, nbmq_time now)
@@ -197,9 +200,10 @@ sock_rx_overflow(struct sock *s, uint32_t n, nbmq_time now)
 }
 
 /*
- * n frames or messages from p were dropped here.  A peer that speaks 4.4
- * hears it in a Slow, at most every PACE_REPORT; drops meanwhile go in
- * the next one, sent with the next drop after that.
+ * n frames or messages from p were dropped here (0: a queue mark).  A peer
+ * that speaks 4.4 hears it in a Slow, at most every PACE_REPORT; drops
+ * meanwhile go in the next one, sent with the next drop or mark after
+ * that.
  */
 void
 sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
@@ -210,7 +214,7 @@ sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
 	if (!(p->ext_flags & FRAME_HELLO_PACE))
 		return;
 	pace_dropped(&p->pace, n);
-	if ((d = pace_report_due(&p->pace, now)) == 0)
+	if (!pace_report_due(&p->pace, now, &d))
 		return;
 	if ((b = sock_slot(s, &p->addr)) == NULL) {
 		s->st.drops[DROP_SEND_FAILED]++;

@@ -18,6 +18,7 @@ struct pace {
 	nbmq_time	 rx_start;	/* what we took from the peer lately */
 	uint64_t	 rx_bytes, rx_rate;
 	uint64_t	 drops;		/* to report in the next Slow */
+	uint64_t	 marks;		/* queue marks since the last Slow */
 	nbmq_time	 reported_at;	/* the last Slow sent */
 	uint64_t	 slows_tx;	/* Slow frames sent (nbmqctl) */
 	uint64_t	 cuts;		/* Slow frames acted on (nbmqctl) */
@@ -33,10 +34,13 @@ void		 pace_slow(struct pace *, uint64_t taken, nbmq_time now);
 void		 pace_taken(struct pace *, uint32_t bytes, nbmq_time now);
 /* What the peer's data was taken at lately, bytes/s (0: unknown). */
 uint64_t	 pace_taken_rate(const struct pace *, nbmq_time now);
-/* Receiving side: n frames or messages from the peer were dropped. */
+/*
+ * Receiving side: n frames or messages from the peer were dropped; n = 0:
+ * none yet, but the queue they wait in is filling (a mark, as ECN's).
+ */
 void		 pace_dropped(struct pace *, uint32_t n);
-/* Drops to report in a Slow now (the count starts again), or 0. */
-uint64_t	 pace_report_due(struct pace *, nbmq_time now);
+/* 1: a Slow is due now, reporting *drops (maybe 0: marks only); else 0. */
+int		 pace_report_due(struct pace *, nbmq_time now, uint64_t *drops);
 /* When a report waiting for PACE_REPORT is due (NBMQ_TIME_NEVER: none). */
 nbmq_time	 pace_report_at(const struct pace *);
 

@@ -202,9 +202,13 @@ udp_flush_cb(void *arg, struct sock *s)
 	udp_flush(arg);
 }
 
-/* The socket's drop counter moved: tell the core (Slow, pace.c). */
+/*
+ * After a busy read: the socket's drop counter moved, or what still waits
+ * in its buffer passed a quarter of it (a mark: senders slow down before
+ * anything is lost).  Either way the core hears it (Slow, pace.c).
+ */
 static void
-udp_rx_drops(struct dsock *d, nbmq_time now)
+udp_rx_check(struct dsock *d, nbmq_time now)
 {
 	uint32_t	mi[SK_MEMINFO_VARS];
 	socklen_t	len = sizeof(mi);
@@ -216,15 +220,41 @@ udp_rx_drops(struct dsock *d, nbmq_time now)
 		sock_rx_overflow(&d->core, mi[SK_MEMINFO_DROPS] - d->rx_ovfl,
 		    now);
 		d->rx_ovfl = mi[SK_MEMINFO_DROPS];
+	} else if (mi[SK_MEMINFO_RMEM_ALLOC] >= mi[SK_MEMINFO_RCVBUF] / 4)
+		sock_rx_overflow(&d->core, 0, now);
+}
+
+/*
+ * What completed goes on to the applications while the read goes on: one
+ * recvmmsg of GRO runs holds up to 64 x 64 KiB, tens of thousands of
+ * small messages, far more than recv_hwm, which counts only what the
+ * applications could not take yet.  An application's output past
+ * IPC_OUT_HIGH is written now, as it may be reading meanwhile; if half of
+ * recv_hwm still waits after that, the applications are behind: a mark.
+ */
+static void
+udp_deliver(struct dsock *d, nbmq_time now)
+{
+	struct sub	*u;
+
+	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
+		dsock_fanout(d);
+	TAILQ_FOREACH(u, &d->subs, entry) {
+		ipc_deliver(u);
+		if (ipc_client_backlogged(u->c)) {
+			ipc_push(u->c);
+			ipc_deliver(u);
+		}
 	}
+	if (d->core.rq_len * 2 >= d->core.o.recv_hwm)
+		sock_rx_overflow(&d->core, 0, now);
 }
 
 /*
  * Drain the kernel with recvmmsg.  With UDP_GRO a read may hold a run of
  * datagrams from one source, all of one size but the last (the cmsg says
- * which size): each is handed to the core on its own, as if read alone.
- * Between batches what completed goes on to the applications, so a burst
- * larger than recv_hwm is not dropped while they could take it.
+ * which size): each is handed to the core on its own, as if read alone,
+ * and what completed goes on to the applications after each read buffer.
  */
 static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -237,11 +267,10 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		char		buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr	align;
 	}		 ctl[UDP_BATCH];
-	int		 busy = 0, batches = 0;
+	int		 busy = 0, batches = 0, nread = 0;
 	static uint8_t	*bufs;
 	const size_t	 bufsz = 65536;	/* a GRO run: at most 64 KiB */
 	nbmq_time	 now = daemon_now();
-	struct sub	*u;
 	int		 n;
 
 	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
@@ -297,26 +326,25 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 				p += one;
 				len -= one;
 			}
-		}
-		if (n == UDP_BATCH && d->core.rq_len > 0) {
-			if (d->core.type == NBMQ_DISH &&
-			    !TAILQ_EMPTY(&d->subs))
-				dsock_fanout(d);
-			TAILQ_FOREACH(u, &d->subs, entry)
-				ipc_deliver(u);
+			if (d->core.rq_len > 0 && (n == UDP_BATCH ||
+			    i + 1 < n))
+				udp_deliver(d, now);
 		}
 		busy |= n == UDP_BATCH;
+		nread += n;
 		if (n == UDP_BATCH && ++batches % UDP_SLICE == 0) {
-			udp_rx_drops(d, now);
+			udp_rx_check(d, now);
 			udp_flush(d);
 		}
 	} while (n == UDP_BATCH);
 	/*
-	 * A busy read: did the kernel drop datagrams for want of room?  (Its
-	 * SO_RXQ_OVFL cmsg does not come with UDP here; SO_MEMINFO does.)
+	 * A busy read: did the kernel drop datagrams for want of room, or is
+	 * its buffer filling?  (Its SO_RXQ_OVFL cmsg does not come with UDP
+	 * here; SO_MEMINFO does.)  A read of a few datagrams costs no more
+	 * syscalls than it did.
 	 */
-	if (busy)
-		udp_rx_drops(d, now);
+	if (busy || nread >= UDP_BATCH / 4)
+		udp_rx_check(d, now);
 	dsock_sync(d, now);
 }
 

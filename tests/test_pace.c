@@ -153,18 +153,47 @@ START_TEST(test_report_rate_limited)
 {
 	struct pace	pc;
 	nbmq_time	now = T0;
+	uint64_t	d = 99;
 
 	memset(&pc, 0, sizeof(pc));
-	ck_assert_uint_eq(pace_report_due(&pc, now), 0);
+	ck_assert_int_eq(pace_report_due(&pc, now, &d), 0);
+	ck_assert_uint_eq(d, 99);
 	ck_assert_uint_eq(pace_report_at(&pc), NBMQ_TIME_NEVER);
 	pace_dropped(&pc, 3);
-	ck_assert_uint_eq(pace_report_due(&pc, now), 3);
+	ck_assert_int_eq(pace_report_due(&pc, now, &d), 1);
+	ck_assert_uint_eq(d, 3);
 	ck_assert_uint_eq(pc.drops, 0);
 	pace_dropped(&pc, 2);
-	ck_assert_uint_eq(pace_report_due(&pc, now + 1 * MSEC), 0);
+	ck_assert_int_eq(pace_report_due(&pc, now + 1 * MSEC, &d), 0);
 	ck_assert_uint_eq(pace_report_at(&pc), now + 5 * MSEC);
-	ck_assert_uint_eq(pace_report_due(&pc, now + 5 * MSEC), 2);
+	ck_assert_int_eq(pace_report_due(&pc, now + 5 * MSEC, &d), 1);
+	ck_assert_uint_eq(d, 2);
 	ck_assert_uint_eq(pace_report_at(&pc), NBMQ_TIME_NEVER);
+}
+END_TEST
+
+/* A mark (a queue filling, nothing lost yet) is reported as 0 drops. */
+START_TEST(test_report_marks)
+{
+	struct pace	pc;
+	nbmq_time	now = T0;
+	uint64_t	d = 99;
+
+	memset(&pc, 0, sizeof(pc));
+	pace_dropped(&pc, 0);
+	ck_assert_uint_eq(pc.marks, 1);
+	ck_assert_uint_eq(pace_report_at(&pc), 5 * MSEC);	/* never reported: now */
+	ck_assert_int_eq(pace_report_due(&pc, now, &d), 1);
+	ck_assert_uint_eq(d, 0);
+	ck_assert_uint_eq(pc.marks, 0);
+	/* Marks and drops within PACE_REPORT: one Slow, with the drops. */
+	pace_dropped(&pc, 0);
+	ck_assert_int_eq(pace_report_due(&pc, now + 2 * MSEC, &d), 0);
+	pace_dropped(&pc, 4);
+	pace_dropped(&pc, 0);
+	ck_assert_int_eq(pace_report_due(&pc, now + 5 * MSEC, &d), 1);
+	ck_assert_uint_eq(d, 4);
+	ck_assert_int_eq(pace_report_due(&pc, now + 20 * MSEC, &d), 0);
 }
 END_TEST
 
@@ -181,6 +210,7 @@ pace_suite(void)
 	tcase_add_test(tc, test_floor_and_burst);
 	tcase_add_test(tc, test_back_to_unpaced);
 	tcase_add_test(tc, test_report_rate_limited);
+	tcase_add_test(tc, test_report_marks);
 	suite_add_tcase(s, tc);
 	return s;
 }
