@@ -88,7 +88,11 @@ deps:
 		    --no-install-recommends $(DEBPKGS); \
 	fi
 
-$(O)/%.o: %.c daemon/nbmqd.h client-lib/nbmq.h client-lib/nbmq-protocol.h
+# Every header: a struct that changes shape must rebuild all its users.
+HDRS	= daemon/nbmqd.h daemon/pace.h client-lib/nbmq.h \
+	  client-lib/nbmq-protocol.h client-lib/nbmq_encryptor.h
+
+$(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -148,7 +152,7 @@ $(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd \
 	    $(SODIUM_LIBS)
 
-$(O)/tests/%.o: tests/%.c daemon/nbmqd.h client-lib/nbmq.h client-lib/nbmq-protocol.h
+$(O)/tests/%.o: tests/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 

@@ -6,11 +6,12 @@
  * buffer overflowed, recv_hwm, an incomplete message overtaken) and tells
  * that peer with a Slow frame, at most every PACE_REPORT.  The sending
  * side is unpaced until the first Slow; then it sends at 3/4 of the rate
- * it was measured at (or 7/8 of what the receiver says it took, if less),
- * 3/4 of that at the next Slow, and grows by 1/16 every PACE_GROW while no Slow comes
- * (AIMD, as TCP does for congestion).  A peer whose pacing no longer
- * limits anything (its demand stayed below half the allowed rate for
- * PACE_FREE) goes back to unpaced.  Tokens in bytes; a burst of up to
+ * it was measured at (7/8 for a mark; or 7/8 of what the receiver says it
+ * took, if less, but not below half), 3/4 of that at the next Slow, and
+ * grows by 1/16 every PACE_GROW while no Slow comes and the sender uses
+ * 3/4 of it at least (AIMD, as TCP does for congestion).  A peer whose
+ * pacing no longer limits anything (its demand stayed below half the
+ * allowed rate for PACE_FREE) goes back to unpaced.  Tokens in bytes; a burst of up to
  * PACE_BURST_MIN bytes or 2 ms of the rate may leave at once, so frames
  * still go out in GSO-sized runs.
  */
@@ -45,13 +46,16 @@ win_count(nbmq_time *start, uint64_t *bytes, uint64_t *last, uint32_t n,
 	*bytes += n;
 }
 
-/* The rate lately: the current window once half full, else the last. */
+/*
+ * The rate lately: the current window once half full, else the last, else
+ * (nothing before it) the current window however short.
+ */
 static uint64_t
 win_rate(nbmq_time start, uint64_t bytes, uint64_t last, nbmq_time now)
 {
 	nbmq_time	el = now - start;
 
-	if (el >= PACE_WIN / 2 && bytes > 0)
+	if (bytes > 0 && el > 0 && (el >= PACE_WIN / 2 || last == 0))
 		return bytes * NSEC / el;
 	return last;
 }
@@ -82,6 +86,16 @@ pace_grow(struct pace *pc, nbmq_time now)
 	if (now - pc->last_cut >= PACE_FREE &&
 	    pace_measured(pc, now) * 2 < pc->rate) {
 		memset(pc, 0, offsetof(struct pace, drops));
+		return;
+	}
+	/*
+	 * Only a rate that limits grows (RFC 7661's reasoning): one the
+	 * sender does not use says nothing of what the receiver can take,
+	 * and grew 7x in 320 ms of a 1 MiB stream held by send_hwm, for a
+	 * burst that lost a tenth of the messages.
+	 */
+	if (pace_measured(pc, now) * 4 < pc->rate * 3) {
+		pc->last_grow = now;
 		return;
 	}
 	step = pc->rate / 16;
@@ -122,18 +136,30 @@ pace_wait(struct pace *pc, nbmq_time now)
 }
 
 void
-pace_slow(struct pace *pc, uint64_t taken, nbmq_time now)
+pace_slow(struct pace *pc, uint64_t taken, uint32_t dropped, nbmq_time now)
 {
-	uint64_t	base;
+	uint64_t	cur, base;
 
 	if (pc->rate != 0 && now - pc->last_cut < PACE_HOLD)
 		return;
 	/* Unpaced: from what was measured.  Paced: from the allowed rate. */
-	base = pc->rate != 0 ? pc->rate : pace_measured(pc, now);
-	base = base / 4 * 3;
-	/* The receiver said what it managed to take: a little less. */
-	if (taken != 0 && taken / 8 * 7 < base)
+	cur = pc->rate != 0 ? pc->rate : pace_measured(pc, now);
+	/* A mark (nothing lost yet): a gentler cut. */
+	base = dropped == 0 ? cur / 8 * 7 : cur / 4 * 3;
+	/*
+	 * The receiver said what it managed to take: a little less, but
+	 * never below half of the rate at one cut (what it took over 10 ms
+	 * in which it may have been descheduled can be far less than it
+	 * can take), unless nothing else is known.
+	 */
+	if (taken != 0 && (cur == 0 || taken / 8 * 7 < base)) {
 		base = taken / 8 * 7;
+		if (base < cur / 2)
+			base = cur / 2;
+	}
+	/* Nothing sent lately, nothing taken: nothing to pace from. */
+	if (base == 0)
+		return;
 	pc->rate = base > PACE_MIN ? base : PACE_MIN;
 	pc->last_cut = pc->last_grow = pc->tok_at = now;
 	if (pc->tokens > (int64_t)pace_burst(pc))
@@ -228,4 +254,7 @@ sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
 		s->st.tx_datagrams++;
 	p->pace.slows_tx++;
 	session_sent(s, p, now);
+	log_debug("socket %s peer %016llx: Slow sent (%llu dropped, taken "
+	    "%llu KiB/s)", s->name, (unsigned long long)p->session,
+	    (unsigned long long)d, (unsigned long long)kib);
 }

@@ -28,8 +28,12 @@ struct pace {
 void		 pace_sent(struct pace *, uint32_t bytes, nbmq_time now);
 /* 0: the next frame may leave now; else when it may. */
 nbmq_time	 pace_wait(struct pace *, nbmq_time now);
-/* The peer dropped frames from us; it took `taken` bytes/s (0: unknown). */
-void		 pace_slow(struct pace *, uint64_t taken, nbmq_time now);
+/*
+ * The peer dropped frames from us (dropped > 0), or its queues are filling
+ * (dropped = 0, a mark); it took `taken` bytes/s (0: unknown).
+ */
+void		 pace_slow(struct pace *, uint64_t taken, uint32_t dropped,
+		    nbmq_time now);
 /* Receiving side: `bytes` of data from the peer were taken. */
 void		 pace_taken(struct pace *, uint32_t bytes, nbmq_time now);
 /* What the peer's data was taken at lately, bytes/s (0: unknown). */

@@ -257,6 +257,22 @@ sock_takes_batch(const struct sock *s, const struct peer *p)
 	    (!p->ext && !s->bound && p->hellos > 0 && s->o.coalesce);
 }
 
+/* A Slow from p (PROTOCOL.md 4.4): pace what goes to it. */
+static void
+sock_slow_in(struct sock *s, struct peer *p, const struct frame *f,
+    nbmq_time now)
+{
+	uint64_t	cuts = p->pace.cuts;
+
+	pace_slow(&p->pace, (uint64_t)f->taken_kib << 10, f->dropped, now);
+	/* At most one per PACE_HOLD (20 ms) and peer. */
+	if (p->pace.cuts != cuts)
+		log_debug("socket %s peer %016llx: Slow (%u dropped, taken "
+		    "%u KiB/s): paced at %llu KiB/s", s->name,
+		    (unsigned long long)p->session, f->dropped, f->taken_kib,
+		    (unsigned long long)(p->pace.rate >> 10));
+}
+
 /*
  * A Batch from p (PROTOCOL.md 4.3): its layout was checked (why), each
  * entry goes on as the data frame it stands for, validated as one; the
@@ -370,7 +386,7 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	else if (f.kind == FK_HELLO)
 		session_hello(s, p, &f, now);
 	else if (f.kind == FK_SLOW && (p->ext_flags & FRAME_HELLO_PACE))
-		pace_slow(&p->pace, (uint64_t)f.taken_kib << 10, now);
+		sock_slow_in(s, p, &f, now);
 	/* FK_HEARTBEAT: liveness only. */
 }
 

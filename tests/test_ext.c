@@ -1444,6 +1444,7 @@ START_TEST(test_ext_pace_slow)
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
+	now += 1 * MSEC;	/* c measured what it sent, 20 KB in 1 ms */
 	pass(c, b, now);
 	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
 	ck_assert_int_eq(count_kind(b, FK_SLOW), 1);	/* 15 drops, 1 Slow */
@@ -1490,6 +1491,51 @@ START_TEST(test_ext_pace_slow)
 END_TEST
 
 /*
+ * A mark (the receiver's queue filling, nothing lost): a Slow that says 0
+ * dropped, and the sender is paced all the same; marks within 5 ms wait.
+ */
+START_TEST(test_ext_pace_mark)
+{
+	struct node	*b, *c;
+	struct peer	*pc;
+	struct frame	 f;
+	nbmq_time	 now = T0;
+
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	handshake(b, c, now);
+	pc = only_peer(c);
+	for (uint32_t i = 0; i < 20; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
+	tick(c, now);
+	pass(c, b, now);
+	ck_assert_uint_eq(b->s.rq_len, 20);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	now += 1 * MSEC;		/* about 20 KB in 1 ms */
+	sock_rx_overflow(&b->s, 0, now);
+	flush(b);
+	ck_assert_int_eq(count_kind(b, FK_SLOW), 1);
+	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
+	    &f), DROP_NONE);
+	ck_assert_uint_eq(f.dropped, 0);
+	ck_assert_uint_ge(f.taken_kib, 19);
+	ck_assert_int_eq(pass(b, c, now), 1);
+	ck_assert_uint_eq(pc->pace.cuts, 1);
+	/* 7/8 of what c sent at (about 20 MB/s, the frames' headers too). */
+	ck_assert_uint_ge(pc->pace.rate, 17000000);
+	ck_assert_uint_le(pc->pace.rate, 20000000);
+	sock_rx_overflow(&b->s, 0, now + 4 * MSEC);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	sock_rx_overflow(&b->s, 0, now + 5 * MSEC);
+	flush(b);
+	ck_assert_int_eq(count_kind(b, FK_SLOW), 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
  * coalesce = no, pacing = yes on either side: the Hello negotiates Slow
  * alone; data stays in v0.2.0 frames of max_frame_size, never a Batch,
  * and drops at the receiver still pace the sender.
@@ -1526,14 +1572,15 @@ START_TEST(test_ext_pacing_without_coalescing)
 		ck_assert_uint_eq(c->kinds[FK_BATCH] + b->kinds[FK_BATCH], 0);
 		ck_assert_uint_le(c->maxlen, 500);
 		ck_assert_uint_eq(b->nout, 20);		/* one frame each */
-		pass(b, c, T0);
+		/* 1 ms later: each side measured what it sent. */
+		pass(b, c, T0 + MSEC);
 		ck_assert_uint_eq(c->s.st.drops[DROP_RECV_HWM], 15);
 		ck_assert_int_eq(count_kind(c, FK_SLOW), 1);
-		pass(c, b, T0);
+		pass(c, b, T0 + MSEC);
 		ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 15);
 		ck_assert_uint_eq(pb->pace.cuts, 1);	/* c's Slow */
 		ck_assert_uint_ne(pb->pace.rate, 0);
-		ck_assert_int_eq(pass(b, c, T0), 1);	/* b's Slow */
+		ck_assert_int_eq(pass(b, c, T0 + MSEC), 1);	/* b's Slow */
 		ck_assert_uint_eq(pc->pace.cuts, 1);
 		ck_assert_uint_ne(pc->pace.rate, 0);
 		node_free(b);
@@ -1618,6 +1665,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_pace_slow);
 	tcase_add_test(tc, test_ext_pace_plain_peer);
 	tcase_add_test(tc, test_ext_pacing_without_coalescing);
+	tcase_add_test(tc, test_ext_pace_mark);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");
