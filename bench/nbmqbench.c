@@ -103,6 +103,8 @@ struct shm {
 	int		 release;	/* parent: receivers may close now */
 	char		 endpoint[128];
 	uint16_t	 port;
+	uint16_t	 relay_port[2];	/* udppp4: the relays, in path order */
+	int		 have_relay[2];
 	double		 t_start, t_end;
 	uint64_t	 sent;
 	double		 tx_cpu;
@@ -660,6 +662,10 @@ static struct res results[] = {
 	  .note = "MB/s counts 466 B per datagram: an nbmq frame's payload" },
 	{ .id = "udppp", .label = "raw UDP ping-pong 64 B (blocking)",
 	  .kind = R_LAT, .size = 64, .nrx = 1 },
+	{ .id = "udppp4", .label = "raw UDP ping-pong via 2 relays",
+	  .kind = R_LAT, .size = 64, .nrx = 1,
+	  .note = "4 processes as nbmq has (pinger, relay, relay, echo), "
+	  "blocking; no protocol: the cost of the process hops alone" },
 	{ .id = "unix1", .label = "Unix stream 64 B, 1 write each",
 	  .kind = R_THRU, .size = 64, .nrx = 1 },
 	{ .id = "unixv", .label = "Unix stream 64 B, 64 per writev",
@@ -703,6 +709,7 @@ static struct res results[] = {
 	  .note = NOTE_BATCH },
 	{ .id = "pp", .label = "ping-pong 64 B (blocking nbmq_recv)",
 	  .kind = R_LAT, .nbmq = 1, .size = 64, .nrx = 1, .base = "udppp",
+	  .base2 = "udppp4",
 	  .note = "not batched: one sendmsg per message, each side blocking "
 	  "in nbmq_recv" },
 	{ .id = "idle", .label = "idle peers", .kind = R_IDLE, .nbmq = 1 },
@@ -1068,6 +1075,56 @@ udp_echo_child(int unused)
 	}
 }
 
+/*
+ * udppp4: a relay on the path of raw UDP ping-pong, as a daemon is on
+ * nbmq's: relay 0 forwards from the pinger to relay 1, relay 1 to the
+ * echo; answers go back the same way.  Four processes, four wakeups each
+ * way, no protocol at all.
+ */
+static void
+udp_relay_child(int idx)
+{
+	struct sockaddr_in	 from, up = { 0 }, down = { .sin_family = AF_INET };
+	socklen_t		 flen;
+	uint8_t			 buf[2048];
+	uint16_t		 port;
+	int			 fd = udp_socket(&port), have_up = 0;
+	ssize_t			 n;
+
+	if (wait_flag(idx == 0 ? &sh->have_relay[1] : &sh->have_ep, 10) == -1)
+		_exit(1);
+	down.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	down.sin_port = htons(idx == 0 ? sh->relay_port[1] : sh->port);
+	set_rcvtimeo(fd, 0.5);
+	sh->relay_port[idx] = port;
+	STORE(sh->have_relay[idx], 1);
+	INC(sh->ready);
+	while (!LOAD(sh->stop)) {
+		flen = sizeof(from);
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+		    &flen);
+		if (n < 0) {
+			if (LOAD(sh->done))
+				break;
+			continue;
+		}
+		if (from.sin_port == down.sin_port) {
+			if (have_up)
+				sendto(fd, buf, (size_t)n, 0,
+				    (struct sockaddr *)&up, sizeof(up));
+			continue;
+		}
+		up = from;
+		have_up = 1;
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&down,
+		    sizeof(down));
+		if (n == 1 && buf[0] == STOP_BYTE)
+			break;
+	}
+}
+
+static int	case_relay;	/* udppp4: ping through the relays */
+
 static void
 udp_ping_child(int unused)
 {
@@ -1077,9 +1134,9 @@ udp_ping_child(int unused)
 	double		 end, t;
 	ssize_t		 n;
 
-	if (wait_flag(&sh->have_ep, 10) == -1)
+	if (wait_flag(case_relay ? &sh->have_relay[0] : &sh->have_ep, 10) == -1)
 		_exit(1);
-	udp_connect_port(fd, sh->port);
+	udp_connect_port(fd, case_relay ? sh->relay_port[0] : sh->port);
 	set_rcvtimeo(fd, 0.2);
 	INC(sh->ready);
 	if (wait_go() == -1)
@@ -1516,8 +1573,12 @@ run_lat(struct res *r, void (*srv)(int), void (*cli)(int))
 
 	shm_reset();
 	spawn(srv, 0);
+	if (case_relay) {
+		spawn(udp_relay_child, 1);
+		spawn(udp_relay_child, 0);
+	}
 	spawn(cli, 0);
-	if (wait_ready(2, 15) == -1) {
+	if (wait_ready(case_relay ? 4 : 2, 15) == -1) {
 		STORE(sh->stop, 1);
 		reap_kids(3);
 		case_error(r, "setup");
@@ -2136,6 +2197,12 @@ print_text(void)
 				    bb->p50[0], bb->p99[0],
 				    r->p50[0] / bb->p50[0],
 				    r->p99[0] / bb->p99[0]);
+			if ((bb = base_ok(r->base2)) != NULL)
+				printf("  %-36s   vs %s p50 %.1f us, p99 %.1f us: "
+				    "p50 %.2fx, p99 %.2fx\n", "", bb->id,
+				    bb->p50[0], bb->p99[0],
+				    r->p50[0] / bb->p50[0],
+				    r->p99[0] / bb->p99[0]);
 			if (r->note)
 				printf("  %-36s   %s\n", "", r->note);
 			continue;
@@ -2331,6 +2398,13 @@ print_json(FILE *f)
 				json_num(f, "ratio_p99",
 				    r->p99[0] / bb->p99[0], 1);
 			}
+			if ((bb = base_ok(r->base2)) != NULL) {
+				json_str(f, "baseline2", bb->id, 1);
+				json_num(f, "ratio2_p50",
+				    r->p50[0] / bb->p50[0], 1);
+				json_num(f, "ratio2_p99",
+				    r->p99[0] / bb->p99[0], 1);
+			}
 			json_num(f, "reps", r->reps, 0);
 			fprintf(f, "}");
 			continue;
@@ -2461,8 +2535,12 @@ run_case(const char *id, int round)
 				exit(1);
 			}
 			e = run_thru(r, unix_rx_child, unix_tx_child, 1, 0);
-		} else if (strcmp(id, "udppp") == 0)
+		} else if (strcmp(id, "udppp") == 0 ||
+		    strcmp(id, "udppp4") == 0) {
+			case_relay = id[5] == '4';
 			e = run_lat(r, udp_echo_child, udp_ping_child);
+			case_relay = 0;
+		}
 		else if (strcmp(id, "pp") == 0)
 			e = run_lat(r, nbmq_echo_child, nbmq_ping_child);
 		else {
@@ -2489,7 +2567,8 @@ run_case(const char *id, int round)
  * load of a shared machine falls on both alike.
  */
 static const char *const case_order[] = {
-	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "unix1", "unixv",
+	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
+	"unixv",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
 	"dealer1mp", "dealer1m", "safe64", "safe1m", "radio", "pp",
 };
