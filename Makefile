@@ -353,4 +353,4 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 
 $(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h $(O)/libnbmq.a
 	$(CC) $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
-	    $(O)/libnbmq.a $(LDFLAGS) -lm
+	    $(O)/libnbmq.a $(LDFLAGS) $(SODIUM_LIBS) -lm

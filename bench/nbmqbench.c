@@ -71,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "nbmq.h"
 #include "nbmq-protocol.h"
 
@@ -697,6 +699,15 @@ static struct res results[] = {
 	  .kind = R_THRU, .nbmq = 1, .size = 1 << 20, .nrx = 1,
 	  .base = "udp500", .base_mb = 1, .note = "coalesce = no: 500-byte "
 	  "frames, Slow on; send_hwm 8 on the sender" },
+	{ .id = "dealer64s", .label = "dealer 64 B, encrypted (sodium)",
+	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
+	  .base2 = "dealer64", .note = "a socket configured in both daemons "
+	  "with encryptor = sodium, the applications attached to it by "
+	  "name; vs dealer64: the cost of encryption; " NOTE_BATCH },
+	{ .id = "dealer1ms", .label = "dealer 1 MiB, encrypted (sodium)",
+	  .kind = R_THRU, .nbmq = 1, .size = 1 << 20, .nrx = 1,
+	  .base = "udp500", .base_mb = 1, .base2 = "dealer1m",
+	  .note = "as dealer64s; send_hwm 8 on the sender" },
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
 	  .note = NOTE_BATCH },
@@ -1175,6 +1186,8 @@ udp_ping_child(int unused)
 /* ---- nbmq applications ---- */
 
 static int	case_type, case_hwm;
+static int	case_secure;	/* attach to the configured sodium socket */
+#define SECURE_SOCK	"bench_sodium"
 static int	case_plain;	/* 1: coalesce = no (v0.2.0 framing on the
 				   wire); 2: pacing = no as well */
 
@@ -1186,6 +1199,12 @@ app_socket(int daemon, int type, nbmq_ctx **ctxp)
 
 	if ((ctx = nbmq_ctx_new(sockpath[daemon])) == NULL)
 		child_fail("nbmq_ctx_new: %s", strerror(errno));
+	if (case_secure) {
+		if ((s = nbmq_attach(ctx, SECURE_SOCK)) == NULL)
+			child_fail("nbmq_attach: %s", nbmq_strerror(errno));
+		*ctxp = ctx;
+		return s;
+	}
 	if ((s = nbmq_socket_new(ctx, type)) == NULL)
 		child_fail("nbmq_socket_new: %s", nbmq_strerror(errno));
 	if (case_plain && nbmq_setopt(s, NBMQ_OPT_COALESCE, 0) == -1)
@@ -1240,7 +1259,9 @@ nbmq_rx_child(int idx)
 			_exit(1);
 		if (nbmq_connect(s, sh->endpoint) == -1)
 			child_fail("dish connect: %s", nbmq_strerror(errno));
-	} else
+	} else if (case_secure)
+		STORE(sh->have_ep, 1);	/* bound by the configuration */
+	else
 		app_bind(s);
 	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 20);
 	INC(sh->ready);
@@ -1290,7 +1311,10 @@ nbmq_tx_child(int nrx)
 		child_fail("setopt send_hwm: %s", nbmq_strerror(errno));
 	if (case_type == NBMQ_RADIO)
 		app_bind(s);
-	else {
+	else if (case_secure) {
+		if (wait_flag(&sh->have_ep, 10) == -1)
+			_exit(1);
+	} else {
 		if (wait_flag(&sh->have_ep, 10) == -1)
 			_exit(1);
 		if (nbmq_connect(s, sh->endpoint) == -1)
@@ -1675,6 +1699,78 @@ static const char *data_conf =
     "# nbmqbench: the data-path daemons run on the defaults.\n"
     "[daemon]\n"
     "log_level = info\n";
+
+/*
+ * The encrypted cases: one dealer socket configured in each daemon, with
+ * encryptor = sodium, new keys (as `nbmqctl genkey` makes them: 32 random
+ * bytes, base64) in the temporary directory, B bound to a port picked
+ * here, A connected to it.  Without those cases, the plain configuration.
+ */
+static char	 secure_conf[2][2048];
+
+static int
+write_key(const char *path, const uint8_t *key)
+{
+	char	b64[sodium_base64_ENCODED_LEN(32,
+		    sodium_base64_VARIANT_ORIGINAL)];
+	FILE	*f;
+	int	 fd;
+
+	sodium_bin2base64(b64, sizeof(b64), key, 32,
+	    sodium_base64_VARIANT_ORIGINAL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	fprintf(f, "%s\n", b64);
+	sodium_memzero(b64, sizeof(b64));
+	return fclose(f);
+}
+
+static int
+secure_confs(void)
+{
+	uint8_t	 priv[2][32], pub[2][32];
+	char	 path[2][300], pub64[2][64];
+	uint16_t port;
+
+	for (int i = 0; i < 2; i++)
+		snprintf(secure_conf[i], sizeof(secure_conf[i]), "%s",
+		    data_conf);
+	if (!wanted("dealer64s") && !wanted("dealer1ms"))
+		return 0;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "nbmqbench: libsodium cannot start\n");
+		return -1;
+	}
+	/* A free port for B (a race with the rest of the machine, once). */
+	close(udp_socket(&port));
+	for (int i = 0; i < 2; i++) {
+		randombytes_buf(priv[i], sizeof(priv[i]));
+		crypto_scalarmult_base(pub[i], priv[i]);
+		sodium_bin2base64(pub64[i], sizeof(pub64[i]), pub[i], 32,
+		    sodium_base64_VARIANT_ORIGINAL);
+		snprintf(path[i], sizeof(path[i]), "%s/%c.key", tmpdir,
+		    'a' + i);
+		if (write_key(path[i], priv[i]) == -1)
+			return -1;
+		sodium_memzero(priv[i], sizeof(priv[i]));
+	}
+	for (int i = 0; i < 2; i++) {
+		size_t	len = strlen(secure_conf[i]);
+
+		snprintf(secure_conf[i] + len, sizeof(secure_conf[i]) - len,
+		    "\n[socket " SECURE_SOCK "]\n"
+		    "type = dealer\n"
+		    "%s = 127.0.0.1:%u\n"
+		    "encryptor = sodium\n"
+		    "private_key_file = %s\n"
+		    "peers = %s\n", i == 0 ? "connect" : "bind",
+		    (unsigned)port, path[i], pub64[1 - i]);
+	}
+	return 0;
+}
 
 /* ---- idle peers ---- */
 
@@ -2507,6 +2603,8 @@ run_case(const char *id, int round)
 	case_gso = 0;
 	case_hwm = 0;
 	case_plain = id[strlen(id) - 1] == 'p' && strcmp(id, "pp") != 0;
+	case_secure = strncmp(id, "dealer", 6) == 0 &&
+	    id[strlen(id) - 1] == 's';
 	if (strcmp(id, "dealer64v") == 0)
 		case_plain = 2;
 	drain_s = r->size >= (1 << 20) ? 5.0 : 2.0;
@@ -2570,7 +2668,7 @@ static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
 	"unixv",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
-	"dealer1mp", "dealer1m", "safe64", "safe1m", "radio", "pp",
+	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m", "radio", "pp",
 };
 
 int
@@ -2660,11 +2758,13 @@ main(int argc, char *argv[])
 	if (!wanted("dealer64") && !wanted("dealer466") && !wanted("dealer4k") &&
 	    !wanted("dealer1m") && !wanted("safe64") && !wanted("safe1m") &&
 	    !wanted("radio") && !wanted("pp") && !wanted("dealer64p") &&
-	    !wanted("dealer64v") &&
+	    !wanted("dealer64v") && !wanted("dealer64s") &&
+	    !wanted("dealer1ms") &&
 	    !wanted("dealer1mp"))
 		;	/* no data-path case: no daemons */
-	else if (start_daemon(0, "a", data_conf) == -1 ||
-	    start_daemon(1, "b", data_conf) == -1) {
+	else if (secure_confs() == -1 ||	/* B first: A connects to it */
+	    start_daemon(1, "b", secure_conf[1]) == -1 ||
+	    start_daemon(0, "a", secure_conf[0]) == -1) {
 		for (int i = 0; i < NRESULTS; i++)
 			if (results[i].nbmq) {
 				results[i].ok = 0;
