@@ -85,7 +85,7 @@ pace_grow(struct pace *pc, nbmq_time now)
 	/* Demand far below what is allowed for long: pacing is moot. */
 	if (now - pc->last_cut >= PACE_FREE &&
 	    pace_measured(pc, now) * 2 < pc->rate) {
-		memset(pc, 0, offsetof(struct pace, drops));
+		memset(pc, 0, offsetof(struct pace, rx_start));
 		return;
 	}
 	/*
@@ -197,14 +197,6 @@ pace_report_due(struct pace *pc, nbmq_time now, uint64_t *drops)
 	pc->reported_at = now;
 	pc->drops = pc->marks = 0;
 	return 1;
-}
-
-nbmq_time
-pace_report_at(const struct pace *pc)
-{
-	if (pc->drops == 0 && pc->marks == 0)
-		return NBMQ_TIME_NEVER;
-	return pc->reported_at + PACE_REPORT;
 }
 
 /*

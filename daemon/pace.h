@@ -45,7 +45,5 @@ uint64_t	 pace_taken_rate(const struct pace *, nbmq_time now);
 void		 pace_dropped(struct pace *, uint32_t n);
 /* 1: a Slow is due now, reporting *drops (maybe 0: marks only); else 0. */
 int		 pace_report_due(struct pace *, nbmq_time now, uint64_t *drops);
-/* When a report waiting for PACE_REPORT is due (NBMQ_TIME_NEVER: none). */
-nbmq_time	 pace_report_at(const struct pace *);
 
 #endif

@@ -160,6 +160,7 @@ START_TEST(test_back_to_unpaced)
 	nbmq_time	now = T0;
 
 	memset(&pc, 0, sizeof(pc));
+	pace_taken(&pc, 5000, now);		/* the other direction */
 	run(&pc, &now, 50000000, 50 * MSEC);
 	pace_slow(&pc, 0, 1, now);
 	ck_assert_uint_ne(pc.rate, 0);
@@ -167,6 +168,29 @@ START_TEST(test_back_to_unpaced)
 	run(&pc, &now, 1000000, 2 * NSEC);
 	ck_assert_uint_eq(pc.rate, 0);
 	ck_assert_uint_eq(pc.cuts, 1);		/* kept for nbmqctl */
+	/* What this side took from the peer is not the sending side's. */
+	ck_assert_uint_eq(pc.rx_start, T0);
+	ck_assert_uint_eq(pc.rx_bytes, 5000);
+}
+END_TEST
+
+/* A rate the sender does not use does not grow (RFC 7661's point). */
+START_TEST(test_no_growth_unused)
+{
+	struct pace	pc;
+	nbmq_time	now = T0;
+	uint64_t	r0;
+
+	memset(&pc, 0, sizeof(pc));
+	run(&pc, &now, 80000000, 50 * MSEC);
+	pace_slow(&pc, 0, 1, now);
+	r0 = pc.rate;				/* about 60 MB/s */
+	/* 300 ms at 20 MB/s, a third of it: no growth at all. */
+	run(&pc, &now, 20000000, 300 * MSEC);
+	ck_assert_uint_eq(pc.rate, r0);
+	/* Using it again: it grows. */
+	run(&pc, &now, 200000000, 100 * MSEC);
+	ck_assert_uint_gt(pc.rate, r0);
 }
 END_TEST
 
@@ -195,17 +219,16 @@ START_TEST(test_report_rate_limited)
 	memset(&pc, 0, sizeof(pc));
 	ck_assert_int_eq(pace_report_due(&pc, now, &d), 0);
 	ck_assert_uint_eq(d, 99);
-	ck_assert_uint_eq(pace_report_at(&pc), NBMQ_TIME_NEVER);
 	pace_dropped(&pc, 3);
 	ck_assert_int_eq(pace_report_due(&pc, now, &d), 1);
 	ck_assert_uint_eq(d, 3);
 	ck_assert_uint_eq(pc.drops, 0);
 	pace_dropped(&pc, 2);
 	ck_assert_int_eq(pace_report_due(&pc, now + 1 * MSEC, &d), 0);
-	ck_assert_uint_eq(pace_report_at(&pc), now + 5 * MSEC);
+	ck_assert_int_eq(pace_report_due(&pc, now + 5 * MSEC - 1, &d), 0);
 	ck_assert_int_eq(pace_report_due(&pc, now + 5 * MSEC, &d), 1);
 	ck_assert_uint_eq(d, 2);
-	ck_assert_uint_eq(pace_report_at(&pc), NBMQ_TIME_NEVER);
+	ck_assert_int_eq(pace_report_due(&pc, now + 50 * MSEC, &d), 0);
 }
 END_TEST
 
@@ -219,7 +242,6 @@ START_TEST(test_report_marks)
 	memset(&pc, 0, sizeof(pc));
 	pace_dropped(&pc, 0);
 	ck_assert_uint_eq(pc.marks, 1);
-	ck_assert_uint_eq(pace_report_at(&pc), 5 * MSEC);	/* never reported: now */
 	ck_assert_int_eq(pace_report_due(&pc, now, &d), 1);
 	ck_assert_uint_eq(d, 0);
 	ck_assert_uint_eq(pc.marks, 0);
@@ -249,6 +271,7 @@ pace_suite(void)
 	tcase_add_test(tc, test_report_rate_limited);
 	tcase_add_test(tc, test_report_marks);
 	tcase_add_test(tc, test_slow_early);
+	tcase_add_test(tc, test_no_growth_unused);
 	suite_add_tcase(s, tc);
 	return s;
 }
