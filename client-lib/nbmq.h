@@ -101,6 +101,11 @@ enum nbmq_opt {
 	NBMQ_OPT_PACING,		/* 1: offer flow control to peers (a
 					   receiver that drops says Slow, the
 					   sender paces); 0: never */
+	NBMQ_OPT_EXT_FRAME_SIZE,	/* bytes: the largest datagram taken
+					   from a peer with the extension (both
+					   use the smaller of their two; 1452
+					   by default, up to 65507; below
+					   max_frame_size it means that) */
 	NBMQ_OPT_PEERS = 64,		/* getopt only: connected peers now */
 	NBMQ_OPT_TYPE,			/* getopt only: enum nbmq_type */
 	NBMQ_OPT_GIVEUPS,		/* getopt only: safe_dealer messages given

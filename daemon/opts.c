@@ -56,7 +56,8 @@ const struct optdesc opt_table[] = {
 	OPT(coalesce, NBMQ_OPT_COALESCE, OPTK_BOOL, 0, 1),
 	/* PROTOCOL.md 4.4: Slow, pacing between daemons. */
 	OPT(pacing, NBMQ_OPT_PACING, OPTK_BOOL, 0, 1),
-	OPT(ext_frame_size, 0, OPTK_BYTES, FRAME_MIN_SIZE, FRAME_MAX_SIZE),
+	OPT(ext_frame_size, NBMQ_OPT_EXT_FRAME_SIZE, OPTK_BYTES, FRAME_MIN_SIZE,
+	    FRAME_MAX_SIZE),
 	{ NULL, 0, OPTK_COUNT, 0, 0, 0 }
 };
 

@@ -194,7 +194,16 @@ START_TEST(test_table)
 	ck_assert_ptr_null(opt_by_id(0));
 	ck_assert_int_eq(opt_by_name("coalesce")->id, NBMQ_OPT_COALESCE);
 	ck_assert_int_eq(opt_by_name("pacing")->id, NBMQ_OPT_PACING);
-	ck_assert_int_eq(opt_by_name("ext_frame_size")->id, 0);
+	ck_assert_int_eq(opt_by_name("ext_frame_size")->id,
+	    NBMQ_OPT_EXT_FRAME_SIZE);
+	/* Through the IPC as through the config: bytes, in range. */
+	opts_defaults(&o);
+	ck_assert_int_eq(opt_set_ipc(&o, opt_by_id(NBMQ_OPT_EXT_FRAME_SIZE),
+	    8972), 0);
+	ck_assert_uint_eq(o.ext_frame_size, 8972);
+	ck_assert_int_ne(opt_set_ipc(&o, opt_by_id(NBMQ_OPT_EXT_FRAME_SIZE),
+	    65508), 0);
+	ck_assert_uint_eq(o.ext_frame_size, 8972);
 }
 END_TEST
 
