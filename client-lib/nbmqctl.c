@@ -644,9 +644,13 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		fmt_u64(table_cell(&t, r, 14), CELL, p->sendq);
 		snprintf(table_cell(&t, r, 15), CELL, "%s",
 		    p->prev_addr[0] ? p->prev_addr : "-");
-		/* v0.2.0/500, or ext/1452 (+slow): PROTOCOL.md 4.3, 4.4 */
+		/*
+		 * v0.2.0/500, or ext/1452 (Batch frames), either with
+		 * +slow: PROTOCOL.md 4.3, 4.4 (pacing without coalescing
+		 * keeps v0.2.0 frames: v0.2.0/500+slow).
+		 */
 		snprintf(table_cell(&t, r, 16), CELL, "%s/%u%s",
-		    p->ext_flags ? "ext" : "v0.2.0", p->frame_size,
+		    (p->ext_flags & 1) ? "ext" : "v0.2.0", p->frame_size,
 		    (p->ext_flags & 2) ? "+slow" : "");
 		if (p->pace_rate == 0)
 			snprintf(table_cell(&t, r, 17), CELL, "-");
@@ -957,8 +961,8 @@ json_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		json_u64("inflight", p->inflight);
 		json_u64("reach", p->reach & 0xff);
 		json_u64("frame_size", p->frame_size);
-		json_key("extension");
-		printf("%s", p->ext_flags ? "true" : "false");
+		json_key("extension");		/* Batch, larger frames */
+		printf("%s", (p->ext_flags & 1) ? "true" : "false");
 		json_key("slow");
 		printf("%s", (p->ext_flags & 2) ? "true" : "false");
 		json_u64("pace_rate", p->pace_rate);
