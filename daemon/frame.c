@@ -67,6 +67,24 @@ frame_hash(const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *rest,
 	return h;
 }
 
+/*
+ * PROTOCOL.md 4.3, Acks by position: splitmix64's finalizer over the
+ * message id, then the part index and chunk offset mixed in; unique for
+ * the frames of one message, and as well spread as FNV-1a over the
+ * rest, at the cost of a few multiplies instead of one per byte (which
+ * was 55% of a safe_dealer daemon's CPU with 1 MiB messages).
+ */
+uint64_t
+frame_pos_key(uint64_t msgid, uint32_t part, uint32_t off)
+{
+	uint64_t	z = msgid + 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z ^ ((uint64_t)part << 32 | off);
+}
+
 static uint64_t
 get64(const uint8_t *p)
 {

@@ -191,9 +191,10 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_EXT_VERSION	1
 #define FRAME_HELLO_COALESCE	0x0001	/* flags: Batch and larger frames */
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
+#define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
 /* The Hello flags a socket offers; 0: it says no Hello at all. */
 #define OPTS_EXT_FLAGS(o)						\
-	(((o)->coalesce ? FRAME_HELLO_COALESCE : 0) |			\
+	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS : 0) | \
 	 ((o)->pacing ? FRAME_HELLO_PACE : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
@@ -283,6 +284,8 @@ uint64_t	 fnv1a64(const void *, size_t);
  * the same as fnv1a64() over the whole frame. */
 uint64_t	 frame_hash(const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *,
 		    size_t);
+/* 4.3: what an Ack says between peers with FRAME_HELLO_ACKPOS. */
+uint64_t	 frame_pos_key(uint64_t msgid, uint32_t part, uint32_t off);
 /*
  * Parse and validate one datagram; DROP_NONE or why it must be dropped.
  * A Batch is checked for its layout only (entries fill it exactly, each
@@ -521,7 +524,8 @@ struct peer_stats {
 
 /* safe_dealer, sending: one frame awaiting its Ack. */
 struct unacked {
-	struct hnode	 node;		/* peer->unacked, by FNV-1a-64 */
+	struct hnode	 node;		/* peer->unacked, by its Ack's value:
+					   FNV-1a-64 or frame_pos_key */
 	TAILQ_ENTRY(unacked) entry;	/* sock->resendq, oldest send first */
 	struct peer	*peer;
 	struct msg	*m;		/* holds a reference */
@@ -789,6 +793,7 @@ int		 safe_track(struct sock *, struct peer *, struct msg *,
 		    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk,
 		    uint64_t hash, nbmq_time);
 void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash);
+void		 safe_rekey(struct sock *, struct peer *);
 /* Ack(hash): hash is frame_hash() of the data frame (or Batch entry). */
 void		 safe_ack_out(struct sock *, struct peer *, uint64_t hash,
 		    nbmq_time);

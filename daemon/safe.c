@@ -54,6 +54,27 @@ safe_track(struct sock *s, struct peer *p, struct msg *m, uint32_t part,
 	return 0;
 }
 
+/*
+ * p now acks by position (4.3): the frames it has not acked yet are
+ * found by their position from now on.  (Acks by hash still on their
+ * way are ignored: those frames go again at the next resend, and are
+ * acked again, by position, as duplicates.)
+ */
+void
+safe_rekey(struct sock *s, struct peer *p)
+{
+	struct unacked	*u;
+
+	TAILQ_FOREACH(u, &s->resendq, entry) {
+		if (u->peer != p)
+			continue;
+		hmap_remove(&p->unacked, &u->node);
+		/* Never fails: the table had room for it a moment ago. */
+		(void)hmap_insert(&p->unacked, &u->node,
+		    frame_pos_key(u->m->id, u->part, u->off));
+	}
+}
+
 /* The frame is done with, acked or given up. */
 static void
 safe_untrack(struct sock *s, struct unacked *u)

@@ -136,6 +136,9 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 				fs = s->o.max_frame_size;
 			p->frame_size = sock_grow_frames(s, (uint32_t)fs);
 		}
+		/* Frames in flight: their Acks will say their position. */
+		if (both & FRAME_HELLO_ACKPOS)
+			safe_rekey(s, p);
 		log_info("socket %s peer %016llx: extension version %u,%s%s "
 		    "frames up to %u bytes", s->name,
 		    (unsigned long long)p->session, f->ext_version,

@@ -147,8 +147,10 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		sock_count(s, p, DROP_NO_RECV);
 		return;
 	}
-	if (safe)
-		hash = frame_hash(hdr, rest, len);
+	if (safe)		/* what our Ack will say */
+		hash = (p->ext_flags & FRAME_HELLO_ACKPOS) ?
+		    frame_pos_key(f->msgid, f->part_index, f->chunk_offset) :
+		    frame_hash(hdr, rest, len);
 	/* Newest first: frames come in order, stale ones wait at the head. */
 	TAILQ_FOREACH_REVERSE(r, &p->reasms, reasm_list, peer_entry)
 		if (r->msgid == f->msgid)
@@ -616,7 +618,9 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 			memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off,
 			    chunk);
 			if (hash != NULL)
-				*hash = frame_hash(b, e, body);
+				*hash = (p->ext_flags & FRAME_HELLO_ACKPOS) ?
+				    frame_pos_key(f.msgid, part, off) :
+				    frame_hash(b, e, body);
 			outbox_commit(&s->ob, FRAME_HDR_SIZE + body);
 			s->st.tx_datagrams++;
 			if (s->crypt != NULL)
@@ -631,7 +635,9 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 	memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off, chunk);
 	bt->len += FRAME_ENTRY_LEN_SIZE + body;
 	bt->n++;
-	if (hash != NULL) {
+	if (hash != NULL && (p->ext_flags & FRAME_HELLO_ACKPOS))
+		*hash = frame_pos_key(f.msgid, part, off);
+	else if (hash != NULL) {
 		uint8_t	hdr[FRAME_HDR_SIZE];
 
 		frame_put_ctl(hdr, FK_DATA, p->session);

@@ -350,14 +350,14 @@ get64(const uint8_t *p)
 
 /*
  * Datagram i of n is the Hello (session, ext_frame_size), byte for byte:
- * flags 0x0003, coalescing (4.3) and Slow (4.4).
+ * flags 0x0007, coalescing and Acks by position (4.3), Slow (4.4).
  */
 static void
 check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
 {
 	uint8_t	want[FRAME_HELLO_SIZE] = {
 		0x01, 0x06, 0, 0, 0, 0, 0, 0, 0, 0,
-		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x03,
+		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x07,
 		(uint8_t)(efs >> 8), (uint8_t)efs,
 	};
 
@@ -960,6 +960,117 @@ START_TEST(test_ext_safe_dealer_losses)
 }
 END_TEST
 
+/*
+ * Acks by position (4.3, Hello flag bit 2): between extension peers an
+ * Ack says frame_pos_key(message id, part, chunk offset), not FNV-1a
+ * of the frame; each frame is acked once and nothing is resent.
+ */
+START_TEST(test_ext_safe_acks_by_position)
+{
+	struct node	*b, *c;
+	struct peer	*pc;
+	struct frame	 f;
+	uint64_t	 id;
+	nbmq_time	 now = T0;
+	uint32_t	 off = 0, chunk;
+	int		 acks = 0;
+
+	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	handshake(b, c, now);
+	pc = only_peer(c);
+	ck_assert_uint_eq(pc->ext_flags & FRAME_HELLO_ACKPOS,
+	    FRAME_HELLO_ACKPOS);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(7, 4000), now, 0), 0);
+	tick(c, now);
+	id = c->s.next_msgid - 1;
+	pass(c, b, now);
+	chunk = sock_max_chunk(&b->s, only_peer(b));
+	for (size_t i = 0; i < b->nout; i++) {
+		if (kind_of(&b->out[i]) != FK_ACK)
+			continue;
+		ck_assert_int_eq(frame_parse(b->out[i].buf, b->out[i].len,
+		    1 << 16, &f), DROP_NONE);
+		ck_assert_uint_eq(f.ack, frame_pos_key(id, 0, off));
+		off += chunk;
+		acks++;
+	}
+	ck_assert_int_eq(acks, 3);			/* 4000 B in 3 frames */
+	pass(b, c, now);
+	ck_assert_uint_eq(pc->unacked.n, 0);
+	ck_assert_uint_eq(pc->inflight, 0);
+	recv_check1(b, only_peer(b)->session, 7, 4000);
+	/* Distinct for the frames of one message, and of the next one. */
+	ck_assert_uint_ne(frame_pos_key(id, 0, 0), frame_pos_key(id, 0, 1));
+	ck_assert_uint_ne(frame_pos_key(id, 0, 0), frame_pos_key(id, 1, 0));
+	ck_assert_uint_ne(frame_pos_key(id, 0, 0), frame_pos_key(id + 1, 0, 0));
+	/* PROTOCOL.md 4.3's example. */
+	ck_assert_uint_eq(frame_pos_key(0x10, 1, 1452), 0x5de186ddba7797abULL);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Frames sent before the answering Hello arrives were keyed by FNV-1a; the
+ * peer acks them by position.  Acks that come before the Hello are lost
+ * on us: the frames go again and are acked again, and nothing is lost.
+ */
+START_TEST(test_ext_safe_acks_switch)
+{
+	struct node	*b, *c;
+	struct peer	*pc;
+	struct msg	*m;
+	nbmq_time	 now = T0;
+	int		 got = 0, round;
+
+	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	sock_set_remote(&c->s, &b->addr, now);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, now), 1);		/* Connect */
+	ck_assert_int_eq(pass(b, c, now), 1);		/* Connected */
+	pc = only_peer(c);
+	/* Up, Hello offered, not answered: 5 messages keyed by FNV-1a. */
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), now, 0), 0);
+	tick(c, now);
+	ck_assert(!pc->ext);
+	pass(c, b, now);	/* Heartbeat, Hello, data: b acks by position */
+	ck_assert(only_peer(b)->ext_flags & FRAME_HELLO_ACKPOS);
+	/* The Acks first, the Hello answer after them. */
+	for (size_t i = 0; i < b->nout; i++)
+		if (kind_of(&b->out[i]) == FK_HELLO) {
+			struct dgram d = b->out[i];
+
+			memmove(b->out + i, b->out + i + 1,
+			    (b->nout - i - 1) * sizeof(*b->out));
+			b->out[b->nout - 1] = d;
+			break;
+		}
+	pass(b, c, now);
+	ck_assert(pc->ext_flags & FRAME_HELLO_ACKPOS);
+	ck_assert_uint_eq(pc->unacked.n, 5);		/* rekeyed, unacked */
+	for (round = 0; round < 5 && pc->unacked.n > 0; round++) {
+		now += c->s.o.safe_resend_ivl;
+		sock_timers(&c->s, now);
+		flush(c);
+		pass(c, b, now);
+		pass(b, c, now);
+	}
+	ck_assert_uint_eq(pc->unacked.n, 0);
+	ck_assert_uint_eq(pc->st.giveups, 0);
+	ck_assert_uint_eq(pc->st.resends, 5);		/* once each */
+	while ((m = sock_recv(&b->s)) != NULL) {
+		got++;
+		msg_free(m);
+	}
+	ck_assert_int_eq(got, 5);			/* once each */
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_ext_drr_bytes)
 {
 	/*
@@ -1440,7 +1551,7 @@ START_TEST(test_ext_pace_slow)
 	handshake(b, c, now);
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags,
-	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE);
+	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
@@ -1666,6 +1777,8 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_pace_plain_peer);
 	tcase_add_test(tc, test_ext_pacing_without_coalescing);
 	tcase_add_test(tc, test_ext_pace_mark);
+	tcase_add_test(tc, test_ext_safe_acks_by_position);
+	tcase_add_test(tc, test_ext_safe_acks_switch);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");
