@@ -1218,8 +1218,13 @@ udp_ping_child(int unused)
 /* ---- nbmq applications ---- */
 
 static int	case_type, case_hwm;
-static int	case_secure;	/* attach to the configured sodium socket */
-#define SECURE_SOCK	"bench_sodium"
+/*
+ * The encrypted cases attach to a socket configured for each (named as
+ * the case): options set by one case's application (send_hwm 8 for 1 MiB)
+ * and what its sender left in flight stay with the socket.
+ */
+static int	case_secure;
+static char	case_id[16];
 static int	case_plain;	/* 1: coalesce = no (v0.2.0 framing on the
 				   wire); 2: pacing = no as well */
 
@@ -1232,7 +1237,7 @@ app_socket(int daemon, int type, nbmq_ctx **ctxp)
 	if ((ctx = nbmq_ctx_new(sockpath[daemon])) == NULL)
 		child_fail("nbmq_ctx_new: %s", strerror(errno));
 	if (case_secure) {
-		if ((s = nbmq_attach(ctx, SECURE_SOCK)) == NULL)
+		if ((s = nbmq_attach(ctx, case_id)) == NULL)
 			child_fail("nbmq_attach: %s", nbmq_strerror(errno));
 		*ctxp = ctx;
 		return s;
@@ -1296,6 +1301,12 @@ nbmq_rx_child(int idx)
 	else
 		app_bind(s);
 	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 20);
+	/*
+	 * A configured socket outlives its applications: what the last
+	 * repetition's sender left in flight waits for this one.
+	 */
+	while (case_secure && nbmq_recv(s, &m, NBMQ_DONTWAIT) == 0)
+		nbmq_msg_free(m);
 	INC(sh->ready);
 	if (wait_go() == -1)
 		_exit(1);
@@ -1763,6 +1774,7 @@ write_key(const char *path, const uint8_t *key)
 static int
 secure_confs(void)
 {
+	static const char *const cases[] = { "dealer64s", "dealer1ms" };
 	uint8_t	 priv[2][32], pub[2][32];
 	char	 path[2][300], pub64[2][64];
 	uint16_t port;
@@ -1776,8 +1788,6 @@ secure_confs(void)
 		fprintf(stderr, "nbmqbench: libsodium cannot start\n");
 		return -1;
 	}
-	/* A free port for B (a race with the rest of the machine, once). */
-	close(udp_socket(&port));
 	for (int i = 0; i < 2; i++) {
 		randombytes_buf(priv[i], sizeof(priv[i]));
 		crypto_scalarmult_base(pub[i], priv[i]);
@@ -1789,17 +1799,23 @@ secure_confs(void)
 			return -1;
 		sodium_memzero(priv[i], sizeof(priv[i]));
 	}
-	for (int i = 0; i < 2; i++) {
-		size_t	len = strlen(secure_conf[i]);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		/* A free port for B (a race with the machine, once). */
+		close(udp_socket(&port));
+		for (int i = 0; i < 2; i++) {
+			size_t	len = strlen(secure_conf[i]);
 
-		snprintf(secure_conf[i] + len, sizeof(secure_conf[i]) - len,
-		    "\n[socket " SECURE_SOCK "]\n"
-		    "type = dealer\n"
-		    "%s = 127.0.0.1:%u\n"
-		    "encryptor = sodium\n"
-		    "private_key_file = %s\n"
-		    "peers = %s\n", i == 0 ? "connect" : "bind",
-		    (unsigned)port, path[i], pub64[1 - i]);
+			snprintf(secure_conf[i] + len,
+			    sizeof(secure_conf[i]) - len,
+			    "\n[socket %s]\n"
+			    "type = dealer\n"
+			    "%s = 127.0.0.1:%u\n"
+			    "encryptor = sodium\n"
+			    "private_key_file = %s\n"
+			    "peers = %s\n", cases[c],
+			    i == 0 ? "connect" : "bind", (unsigned)port,
+			    path[i], pub64[1 - i]);
+		}
 	}
 	return 0;
 }
@@ -2637,6 +2653,7 @@ run_case(const char *id, int round)
 	case_plain = id[strlen(id) - 1] == 'p' && strcmp(id, "pp") != 0;
 	case_secure = strncmp(id, "dealer", 6) == 0 &&
 	    id[strlen(id) - 1] == 's';
+	snprintf(case_id, sizeof(case_id), "%s", id);
 	if (strcmp(id, "dealer64v") == 0)
 		case_plain = 2;
 	drain_s = r->size >= (1 << 20) ? 5.0 : 2.0;
