@@ -351,9 +351,9 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	} while (n == UDP_BATCH);
 	/*
 	 * A busy read: did the kernel drop datagrams for want of room, or is
-	 * its buffer filling (an eighth: 1 MiB of the default rcvbuf, doubled by
- * the kernel; a quarter lost 12-24% of 1 MiB messages in bench, an
- * eighth 0.5-1.5%)?  (Its SO_RXQ_OVFL cmsg does not come with UDP
+	 * its buffer filling (an eighth: 1 MiB of the default rcvbuf, doubled
+	 * by the kernel; a quarter lost 12-24% of 1 MiB messages in bench, an
+	 * eighth 0.5-1.5%)?  (Its SO_RXQ_OVFL cmsg does not come with UDP
 	 * here; SO_MEMINFO does.)  A read of a few datagrams costs no more
 	 * syscalls than it did.
 	 */
