@@ -2717,7 +2717,8 @@ static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
 	"unixv",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
-	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m", "radio", "pp",
+	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m",
+	"radio", "pp",
 };
 
 int

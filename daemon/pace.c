@@ -11,9 +11,9 @@
  * grows by 1/16 every PACE_GROW while no Slow comes and the sender uses
  * 3/4 of it at least (AIMD, as TCP does for congestion).  A peer whose
  * pacing no longer limits anything (its demand stayed below half the
- * allowed rate for PACE_FREE) goes back to unpaced.  Tokens in bytes; a burst of up to
- * PACE_BURST_MIN bytes or 2 ms of the rate may leave at once, so frames
- * still go out in GSO-sized runs.
+ * allowed rate for PACE_FREE) goes back to unpaced.  Tokens in bytes; a
+ * burst of up to PACE_BURST_MIN bytes or 2 ms of the rate may leave at
+ * once, so frames still go out in GSO-sized runs.
  */
 #include <stddef.h>
 #include <stdint.h>

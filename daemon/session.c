@@ -96,9 +96,10 @@ session_send_hello(struct sock *s, struct peer *p, nbmq_time now)
 }
 
 /*
- * A Heartbeat.  The connecting side (coalesce or pacing) offers the extension
- * after it, with its first HELLOS_MAX heartbeats of a session until it is
- * answered: a v0.2.0 bound peer, which ignores kind 6, sees 3 at most.
+ * A Heartbeat.  The connecting side (coalesce or pacing) offers the
+ * extension after it, with its first HELLOS_MAX heartbeats of a session
+ * until it is answered: a v0.2.0 bound peer, which ignores kind 6, sees 3
+ * at most.
  */
 void
 session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
@@ -114,9 +115,10 @@ session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
  * Hello from p (coalesce or pacing = yes; a v0.2.0 peer never sends one).
  * Both sides record the extension with the flags both offer and, when
  * both coalesce, the frame size, the smaller of what each accepts (never
- * below max_frame_size, which both ends agree on anyway).  The bound side answers every Hello (the connecting side says
- * it again only while it has no answer); the connecting side stops
- * offering.  A session keeps what it negotiated first.
+ * below max_frame_size, which both ends agree on anyway).  The bound side
+ * answers every Hello (the connecting side says it again only while it
+ * has no answer); the connecting side stops offering.  A session keeps
+ * what it negotiated first.
  */
 void
 session_hello(struct sock *s, struct peer *p, const struct frame *f,
