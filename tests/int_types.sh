@@ -122,7 +122,16 @@ ok "radio $out"
 
 # Receive side: nobody attached to inbox (recv_hwm 5); 12 arrive; the
 # application that attaches later gets the 5 in order, then ENOBUFS once.
+# nbmqcat's exit does not mean the 12 arrived (the sending daemon may pace
+# them after a Slow: PROTOCOL.md 4.4): wait until daemon a has dropped 7.
 seq 1 12 | "$NBMQCAT" -S "$T/b.sock" -c "$INBOX" -w 10 || fail "send 12"
+inbox_dropped() {
+	"$BIN/nbmqctl" -S "$T/a.sock" --json sockets >"$T/inbox.json" &&
+	/usr/bin/python3 -c 'import json, sys
+s = [x for x in json.load(open(sys.argv[1]))["sockets"] if x["name"] == "inbox"][0]
+sys.exit(0 if s["drops"]["recv_hwm"] >= 7 else 1)' "$T/inbox.json"
+}
+wait_for 10 inbox_dropped || fail "inbox: 12 did not arrive: $(cat "$T/inbox.json")"
 "$NBMQCAT" -S "$T/a.sock" -a inbox -r -w 1 >"$T/inbox.out" 2>"$T/inbox.log"
 seq 1 5 | cmp -s - "$T/inbox.out" || fail "backlog: $(cat "$T/inbox.out")"
 [ "$(grep -c 'messages dropped' "$T/inbox.log")" = 1 ] ||
