@@ -178,11 +178,21 @@ dsock_fanout(struct dsock *d)
 	}
 }
 
+/* What completed goes on to the attached applications. */
 void
-dsock_sync(struct dsock *d, nbmq_time now)
+dsock_deliver(struct dsock *d)
 {
 	struct sub	*u;
 
+	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
+		dsock_fanout(d);
+	TAILQ_FOREACH(u, &d->subs, entry)
+		ipc_deliver(u);
+}
+
+void
+dsock_sync(struct dsock *d, nbmq_time now)
+{
 	/* Frames queued by this event leave now, not on the next loop. */
 	if (!d->write_armed && d->fd != -1) {
 		if (sock_tick(&d->core, now) && !d->write_armed) {
@@ -191,10 +201,7 @@ dsock_sync(struct dsock *d, nbmq_time now)
 		}
 		udp_flush(d);
 	}
-	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
-		dsock_fanout(d);
-	TAILQ_FOREACH(u, &d->subs, entry)
-		ipc_deliver(u);
+	dsock_deliver(d);
 
 	if (d->closing && (d->core.queued == 0 || now >= d->linger_until)) {
 		if (d->core.queued > 0)

@@ -794,7 +794,8 @@ int		 safe_track(struct sock *, struct peer *, struct msg *,
 		    uint64_t hash, nbmq_time);
 void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash);
 void		 safe_rekey(struct sock *, struct peer *);
-/* Ack(hash): hash is frame_hash() of the data frame (or Batch entry). */
+/* Ack(hash): hash is frame_hash() of the data frame (or Batch entry), or
+ * frame_pos_key() with a peer that acks by position (PROTOCOL.md 4.3). */
 void		 safe_ack_out(struct sock *, struct peer *, uint64_t hash,
 		    nbmq_time);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
@@ -1090,6 +1091,8 @@ int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
 int		 dsock_setopts(struct dsock *, const struct sockopts *);
 /* Dish: move the receive queue into every subscriber's own queue. */
 void		 dsock_fanout(struct dsock *);
+/* The fan-out, then ipc_deliver() to every attached application. */
+void		 dsock_deliver(struct dsock *);
 
 /* udp.c */
 extern const struct sock_ops udp_sock_ops;

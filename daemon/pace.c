@@ -78,13 +78,13 @@ pace_measured(const struct pace *pc, nbmq_time now)
 static void
 pace_grow(struct pace *pc, nbmq_time now)
 {
-	uint64_t	step;
+	uint64_t	step, used;
 
 	if (pc->rate == 0 || now - pc->last_grow < PACE_GROW)
 		return;
+	used = pace_measured(pc, now);
 	/* Demand far below what is allowed for long: pacing is moot. */
-	if (now - pc->last_cut >= PACE_FREE &&
-	    pace_measured(pc, now) * 2 < pc->rate) {
+	if (now - pc->last_cut >= PACE_FREE && used * 2 < pc->rate) {
 		memset(pc, 0, offsetof(struct pace, rx_start));
 		return;
 	}
@@ -94,7 +94,7 @@ pace_grow(struct pace *pc, nbmq_time now)
 	 * and grew 7x in 320 ms of a 1 MiB stream held by send_hwm, for a
 	 * burst that lost a tenth of the messages.
 	 */
-	if (pace_measured(pc, now) * 4 < pc->rate * 3) {
+	if (used * 4 < pc->rate * 3) {
 		pc->last_grow = now;
 		return;
 	}

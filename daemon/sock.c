@@ -79,6 +79,20 @@ sock_count(struct sock *s, struct peer *p, enum drop_reason why)
 		p->st.drops[why]++;
 }
 
+/*
+ * What an Ack of data frame f says (hdr and the rest of its bytes): its
+ * position with a peer that acks by position (PROTOCOL.md 4.3), else the
+ * FNV-1a-64 of the frame.
+ */
+static uint64_t
+sock_ack_key(const struct peer *p, const struct frame *f,
+    const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *rest, size_t len)
+{
+	if (p->ext_flags & FRAME_HELLO_ACKPOS)
+		return frame_pos_key(f->msgid, f->part_index, f->chunk_offset);
+	return frame_hash(hdr, rest, len);
+}
+
 /* A message for the application. */
 static void
 sock_deliver(struct sock *s, struct peer *p, struct msg *m)
@@ -147,10 +161,8 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		sock_count(s, p, DROP_NO_RECV);
 		return;
 	}
-	if (safe)		/* what our Ack will say */
-		hash = (p->ext_flags & FRAME_HELLO_ACKPOS) ?
-		    frame_pos_key(f->msgid, f->part_index, f->chunk_offset) :
-		    frame_hash(hdr, rest, len);
+	if (safe)
+		hash = sock_ack_key(p, f, hdr, rest, len);
 	/* Newest first: frames come in order, stale ones wait at the head. */
 	TAILQ_FOREACH_REVERSE(r, &p->reasms, reasm_list, peer_entry)
 		if (r->msgid == f->msgid)
@@ -618,9 +630,7 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 			memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off,
 			    chunk);
 			if (hash != NULL)
-				*hash = (p->ext_flags & FRAME_HELLO_ACKPOS) ?
-				    frame_pos_key(f.msgid, part, off) :
-				    frame_hash(b, e, body);
+				*hash = sock_ack_key(p, &f, b, e, body);
 			outbox_commit(&s->ob, FRAME_HDR_SIZE + body);
 			s->st.tx_datagrams++;
 			if (s->crypt != NULL)
@@ -635,13 +645,11 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 	memcpy(e + FRAME_ENTRY_HDR_SIZE, m->data + base + off, chunk);
 	bt->len += FRAME_ENTRY_LEN_SIZE + body;
 	bt->n++;
-	if (hash != NULL && (p->ext_flags & FRAME_HELLO_ACKPOS))
-		*hash = frame_pos_key(f.msgid, part, off);
-	else if (hash != NULL) {
+	if (hash != NULL) {
 		uint8_t	hdr[FRAME_HDR_SIZE];
 
 		frame_put_ctl(hdr, FK_DATA, p->session);
-		*hash = frame_hash(hdr, e, body);
+		*hash = sock_ack_key(p, &f, hdr, e, body);
 	}
 	return 0;
 }

@@ -239,10 +239,8 @@ udp_deliver(struct dsock *d, nbmq_time now)
 {
 	struct sub	*u;
 
-	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
-		dsock_fanout(d);
+	dsock_deliver(d);
 	TAILQ_FOREACH(u, &d->subs, entry) {
-		ipc_deliver(u);
 		if (ipc_client_backlogged(u->c)) {
 			ipc_push(u->c);
 			ipc_deliver(u);
@@ -269,7 +267,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		char		buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr	align;
 	}		 ctl[UDP_BATCH];
-	int		 busy = 0, batches = 0, nread = 0;
+	int		 busy = 0, nread = 0;
 	static uint8_t	*bufs;
 	const size_t	 bufsz = 65536;	/* a GRO run: at most 64 KiB */
 	nbmq_time	 now = daemon_now(), sliced = now;
@@ -303,7 +301,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		 * A long drain takes milliseconds: rates measured for
 		 * pacing (4.4) over a stale clock were off by 4x.
 		 */
-		if (batches > 0)
+		if (busy)
 			now = daemon_now();
 		for (int i = 0; i < n; i++) {
 			struct msghdr	*mh = &mm[i].msg_hdr;
@@ -340,13 +338,10 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		busy |= n == UDP_BATCH;
 		nread += n;
-		if (n == UDP_BATCH) {
-			batches++;
-			if (now - sliced >= UDP_SLICE) {
-				sliced = now;
-				udp_rx_check(d, now);
-				udp_flush(d);
-			}
+		if (n == UDP_BATCH && now - sliced >= UDP_SLICE) {
+			sliced = now;
+			udp_rx_check(d, now);
+			udp_flush(d);
 		}
 	} while (n == UDP_BATCH);
 	/*
