@@ -67,7 +67,7 @@ LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
 .PHONY: all deps run check check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
-	check-valgrind-all
+	check-valgrind-all sim check-sim
 all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool $(O)/examples/hello
 
 deps:
@@ -177,6 +177,21 @@ check-int: all
 check-asan:
 	$(MAKE) O=build/asan SAN=1 all
 	$(MAKE) O=build/asan SAN=1 check-unit check-int
+
+# The deterministic simulator of the core (tests/sim.c): `make sim` runs
+# SEEDS seeds (or SIM_SECONDS of them); make check runs SIM_CHECK_SEEDS.
+SEEDS		?= 100000
+SIM_SECONDS	?= 0
+SIM_CHECK_SEEDS	?= 2000
+all: $(O)/tests/sim
+$(O)/tests/sim: $(O)/tests/sim.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
+
+sim: all
+	$(O)/tests/sim -n $(SEEDS) -t $(SIM_SECONDS)
+
+check-sim: all
+	$(O)/tests/sim -n $(SIM_CHECK_SEEDS)
 
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
 all: $(O)/tests/floodtool

@@ -1,0 +1,1188 @@
+/*
+ * sim.c: a deterministic simulator of the core (issue 14), in the spirit
+ * of FoundationDB's simulation testing and TigerBeetle's VOPR.
+ *
+ * The core takes time and I/O as arguments, so a whole network of nbmq
+ * sockets runs in one process, on one virtual clock, from one seed: a
+ * bound socket (node 0) and one to three connecting ones, each a struct
+ * sock with fake ops, an application that sends and reads at its own
+ * pace, and a network between them that loses, duplicates, delays,
+ * reorders, partitions, withholds and releases datagrams, rebinds NAT
+ * ports and restarts nodes (their core recreated, its state lost, same
+ * address).  The seed draws the scenario (socket type, wire, options,
+ * faults) and every event after it, so a seed is a reproduction.
+ *
+ * Invariants, checked as the run goes and after it (each failure names
+ * the one it broke; the README's Reliability table lists them):
+ *   corrupt       a message arrives byte-exact, with its parts, or not at all
+ *   phantom       nothing arrives that no application sent
+ *   duplicate     safe_dealer: at most once, always; dealer and dish: at
+ *                 most once on a network that does not duplicate
+ *   order         dealer and dish: in order per sender on a path that
+ *                 neither reorders nor duplicates
+ *   lost          safe_dealer: every message accepted while its session
+ *                 lives is delivered, once the network heals
+ *   uncounted     safe_dealer: a message not delivered is counted
+ *                 (given up, or dropped with its session)
+ *   negotiation   the two ends of a live session agree on the extension
+ *   bounds        receive queue within recv_hwm, per-peer load within
+ *                 send_hwm, peers within max_peers
+ *   timer         no deadline in the past after the timers ran
+ *   busy          no node runs more than SAME_TIME_MAX times at one instant
+ *   quiet         after the traffic and the faults stop, every queue drains
+ *
+ * Usage: sim [-kv] [-s SEED] [-n COUNT] [-t SECONDS]
+ *   -s  first seed (default 1), -n seeds to run (default 1000),
+ *   -t  stop after this many seconds of wall time (CI's bounded runs),
+ *   -k  keep going after a failure: failures counted by invariant, with
+ *       the first seed of each,
+ *   -v  the scenario and a trace of every datagram and event, with the
+ *       core's own log at debug level: what a failing seed prints when
+ *       it is run alone.
+ * Exit 0 when every seed held every invariant, 1 at the first failure,
+ * which prints the seed, the invariant, the last trace lines and the
+ * command that reproduces it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "nbmqd.h"
+
+#define MAXNODES	4
+#define MAXINC		8		/* incarnations of a node (restarts) */
+#define TRACE_LINES	4096		/* kept for the report of a failure */
+#define TRACE_TAIL	60		/* printed with it */
+#define SAME_TIME_MAX	10000
+#define US		((nbmq_time)1000)
+
+/* A failure: the invariant it broke, and where. */
+#define FAIL(sm, inv, ...) sim_fail(sm, inv, __VA_ARGS__)
+
+struct pkt {
+	nbmq_time	 at;
+	uint64_t	 seq;		/* ties: in the order sent */
+	int		 from, to;	/* nodes (to: -1 when unrouted) */
+	struct nbaddr	 src, dst;
+	uint32_t	 len;
+	uint8_t		*buf;
+};
+
+/* What happened to one message: sent, accepted, delivered where. */
+struct mrec {
+	uint8_t		 accepted;
+	uint8_t		 deliv[MAXNODES];
+};
+struct mlog {
+	struct mrec	*r;
+	uint64_t	 n, cap;
+};
+
+struct node {
+	int		 id;
+	int		 alive;
+	int		 inc;		/* incarnation: restarts so far */
+	int		 type;
+	int		 bound;
+	int		 ext;		/* coalesce and pacing */
+	struct sock	 s;
+	struct sockopts	 o;
+	struct nbaddr	 addr;		/* where it listens */
+	struct nbaddr	 pub;		/* its source address, as NAT maps it */
+	uint64_t	 rng;
+	nbmq_time	 timer_at, write_at;
+	nbmq_time	 same_at;
+	unsigned int	 same_n;
+	/* the application */
+	int		 sends;		/* this node's app sends */
+	uint64_t	 tosend;	/* messages left to send */
+	uint64_t	 total;		/* to send in all */
+	uint64_t	 next_seq;
+	nbmq_time	 send_at, send_ivl;
+	unsigned int	 burst;
+	nbmq_time	 read_at, read_ivl;
+	unsigned int	 read_batch;
+	nbmq_time	 stall_until;
+	uint64_t	 last_seq[MAXNODES][MAXINC];	/* order check */
+	uint64_t	 downs;		/* peer down events */
+	uint64_t	 markers;	/* drop markers read (ENOBUFS) */
+	struct mlog	 sent[MAXINC];
+	/* what this node's dead incarnations counted */
+	uint64_t	 dead_giveups, dead_peer_gone;
+};
+
+struct sim {
+	uint64_t	 seed;
+	uint64_t	 rng;
+	nbmq_time	 now, end_traffic, end;
+	int		 verbose;
+	int		 failed;
+	char		 why[512];
+	/* scenario */
+	int		 type;		/* of the bound node; peers match */
+	int		 nnodes;
+	int		 ext[MAXNODES];	/* coalesce/pacing per node */
+	double		 loss, dup;
+	nbmq_time	 delay, jitter;
+	int		 reorder;	/* jitter may reorder */
+	double		 p_withhold;	/* a copy held and released later */
+	nbmq_time	 withhold_max;
+	nbmq_time	 part_at, part_until;	/* a partition, one node */
+	int		 part_node;
+	nbmq_time	 rebind_at;	/* NAT: a client's port changes */
+	int		 rebind_node;
+	nbmq_time	 restart_at;
+	int		 restart_node;
+	int		 restarts;	/* done */
+	int		 faults_on;
+	/* the network */
+	struct pkt	**heap;
+	size_t		 nheap, capheap;
+	uint64_t	 pktseq;
+	nbmq_time	 link_last[MAXNODES][MAXNODES];	/* FIFO links */
+	uint64_t	 sent_dgrams, lost_dgrams, dup_dgrams, held_dgrams;
+	struct node	 nodes[MAXNODES];
+	/* trace: a ring of the last lines */
+	char		*trace[TRACE_LINES];
+	uint64_t	 ntrace;
+};
+
+static struct sim	*cur;		/* for the ops, which get a node */
+
+/* Randomness: splitmix64, one stream for the world, one per node. */
+static uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rng_next(uint64_t *st)
+{
+	return mix64(*st += 0x9e3779b97f4a7c15ULL);
+}
+
+static uint64_t
+rnd(struct sim *sm, uint64_t n)
+{
+	return n ? rng_next(&sm->rng) % n : 0;
+}
+
+static int
+chance(struct sim *sm, double p)
+{
+	return p > 0 && (double)(rng_next(&sm->rng) >> 11) / 9007199254740992.0
+	    < p;
+}
+
+static nbmq_time
+between(struct sim *sm, nbmq_time lo, nbmq_time hi)
+{
+	return lo + rnd(sm, hi - lo + 1);
+}
+
+static void
+trace(struct sim *sm, const char *fmt, ...)
+{
+	char	 line[256];
+	int	 n;
+	char	**slot = &sm->trace[sm->ntrace++ % TRACE_LINES];
+	va_list	 ap;
+
+	n = snprintf(line, sizeof(line), "%4" PRIu64 ".%06" PRIu64 " ",
+	    (uint64_t)(sm->now / NSEC), (uint64_t)(sm->now % NSEC / US));
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (sm->verbose)
+		fprintf(stderr, "sim %s\n", line);
+	free(*slot);
+	*slot = strdup(line);
+}
+
+static void
+sim_fail(struct sim *sm, const char *inv, const char *fmt, ...)
+{
+	int	n;
+	va_list	ap;
+
+	if (sm->failed)
+		return;
+	sm->failed = 1;
+	n = snprintf(sm->why, sizeof(sm->why), "%s: ", inv);
+	va_start(ap, fmt);
+	vsnprintf(sm->why + n, sizeof(sm->why) - n, fmt, ap);
+	va_end(ap);
+	trace(sm, "FAIL %s", sm->why);
+}
+
+/* Messages: a header naming the sender, then bytes drawn from it. */
+#define MSG_HDR		16	/* "NBSM", origin, inc, u16 0, u64 seq */
+
+static uint64_t
+msg_key(int origin, int inc, uint64_t seq)
+{
+	return mix64(((uint64_t)origin << 56) ^ ((uint64_t)inc << 48) ^ seq ^
+	    cur->seed * 0x9e3779b97f4a7c15ULL);
+}
+
+/* The shape of message (origin, inc, seq): parts and their sizes. */
+static uint16_t
+msg_shape(int origin, int inc, uint64_t seq, uint32_t *sizes)
+{
+	uint64_t	k = msg_key(origin, inc, seq), r = mix64(k + 1);
+	uint16_t	n = 1 + (r & 3 ? 0 : (uint16_t)(r >> 2) % 4);
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t q = mix64(k + 2 + i);
+		uint32_t sz;
+
+		switch (q % 10) {
+		case 0:		/* several frames, across a Batch or not */
+			sz = (uint32_t)((q >> 8) % 6000);
+			break;
+		case 1:		/* many frames */
+			sz = (uint32_t)((q >> 8) % 40000);
+			break;
+		case 2:
+			sz = 0;
+			break;
+		default:	/* one frame */
+			sz = (uint32_t)((q >> 8) % 400);
+			break;
+		}
+		if (i == 0 && sz < MSG_HDR)
+			sz = MSG_HDR;
+		sizes[i] = sz;
+	}
+	return n;
+}
+
+static uint8_t
+msg_byte(uint64_t k, uint32_t i)
+{
+	return (uint8_t)mix64(k ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
+}
+
+static struct msg *
+msg_make(int origin, int inc, uint64_t seq)
+{
+	uint32_t	 sizes[4], total = 0;
+	uint16_t	 n = msg_shape(origin, inc, seq, sizes);
+	uint64_t	 k = msg_key(origin, inc, seq);
+	struct msg	*m;
+
+	for (int i = 0; i < n; i++)
+		total += sizes[i];
+	if ((m = msg_new(n, total)) == NULL)
+		abort();
+	memcpy(m->partsz, sizes, n * sizeof(uint32_t));
+	for (uint32_t i = 0; i < total; i++)
+		m->data[i] = msg_byte(k, i);
+	memcpy(m->data, "NBSM", 4);
+	m->data[4] = (uint8_t)origin;
+	m->data[5] = (uint8_t)inc;
+	m->data[6] = m->data[7] = 0;
+	memcpy(m->data + 8, &seq, 8);
+	return m;
+}
+
+static struct mrec *
+mlog_rec(struct mlog *l, uint64_t seq)
+{
+	if (seq >= l->cap) {
+		uint64_t cap = l->cap ? l->cap * 2 : 256;
+
+		while (cap <= seq)
+			cap *= 2;
+		if ((l->r = realloc(l->r, cap * sizeof(*l->r))) == NULL)
+			abort();
+		memset(l->r + l->cap, 0, (cap - l->cap) * sizeof(*l->r));
+		l->cap = cap;
+	}
+	if (seq >= l->n)
+		l->n = seq + 1;
+	return &l->r[seq];
+}
+
+/* The application of node n read message m: is it one that was sent? */
+static void
+msg_check(struct sim *sm, struct node *n, const struct msg *m)
+{
+	uint32_t	 sizes[4], total = 0;
+	uint64_t	 seq, k;
+	int		 origin, inc;
+	uint16_t	 np;
+	struct node	*o;
+	struct mrec	*r;
+
+	if (m->size < MSG_HDR || memcmp(m->data, "NBSM", 4) != 0) {
+		FAIL(sm, "corrupt", "node %d read %u bytes without a header",
+		    n->id, m->size);
+		return;
+	}
+	origin = m->data[4];
+	inc = m->data[5];
+	memcpy(&seq, m->data + 8, 8);
+	if (origin >= sm->nnodes || inc >= MAXINC) {
+		FAIL(sm, "corrupt", "node %d read a bad header", n->id);
+		return;
+	}
+	o = &sm->nodes[origin];
+	np = msg_shape(origin, inc, seq, sizes);
+	if (np != m->nparts) {
+		FAIL(sm, "corrupt", "node %d: %d/%d/%" PRIu64 " has %u parts, "
+		    "not %u", n->id, origin, inc, seq, m->nparts, np);
+		return;
+	}
+	for (int i = 0; i < np; i++) {
+		if (sizes[i] != m->partsz[i]) {
+			FAIL(sm, "corrupt", "node %d: %d/%d/%" PRIu64 " part "
+			    "%d is %u bytes, not %u", n->id, origin, inc, seq,
+			    i, m->partsz[i], sizes[i]);
+			return;
+		}
+		total += sizes[i];
+	}
+	k = msg_key(origin, inc, seq);
+	if (total != m->size) {
+		FAIL(sm, "corrupt", "node %d: size", n->id);
+		return;
+	}
+	for (uint32_t i = MSG_HDR; i < total; i++)
+		if (m->data[i] != msg_byte(k, i)) {
+			FAIL(sm, "corrupt", "node %d: %d/%d/%" PRIu64 " byte %u",
+			    n->id, origin, inc, seq, i);
+			return;
+		}
+	if (seq >= o->sent[inc].n || !o->sent[inc].r[seq].accepted) {
+		FAIL(sm, "phantom", "node %d read %d/%d/%" PRIu64 ", never "
+		    "accepted", n->id, origin, inc, seq);
+		return;
+	}
+	r = &o->sent[inc].r[seq];
+	if (r->deliv[n->id] < 255)
+		r->deliv[n->id]++;
+	trace(sm, "n%d app reads %d/%d/%" PRIu64 " (%u bytes, %u parts)%s",
+	    n->id, origin, inc, seq, m->size, m->nparts,
+	    r->deliv[n->id] > 1 ? " AGAIN" : "");
+	if (r->deliv[n->id] > 1 && (sm->type == NBMQ_SAFE_DEALER ||
+	    (sm->dup == 0 && sm->p_withhold == 0)))
+		FAIL(sm, "duplicate", "node %d read %d/%d/%" PRIu64 " %u times",
+		    n->id, origin, inc, seq, r->deliv[n->id]);
+	/* In order per sender where the path keeps it. */
+	if (sm->type != NBMQ_SAFE_DEALER && !sm->reorder && sm->dup == 0 &&
+	    sm->p_withhold == 0) {
+		if (seq + 1 <= n->last_seq[origin][inc])
+			FAIL(sm, "order", "node %d read %d/%d/%" PRIu64 " after "
+			    "%" PRIu64, n->id, origin, inc, seq,
+			    n->last_seq[origin][inc] - 1);
+		n->last_seq[origin][inc] = seq + 1;
+	}
+}
+
+/* The network */
+static int
+pkt_before(const struct pkt *a, const struct pkt *b)
+{
+	return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void
+heap_push(struct sim *sm, struct pkt *p)
+{
+	size_t	i;
+
+	if (sm->nheap == sm->capheap) {
+		sm->capheap = sm->capheap ? sm->capheap * 2 : 256;
+		sm->heap = realloc(sm->heap, sm->capheap * sizeof(*sm->heap));
+		if (sm->heap == NULL)
+			abort();
+	}
+	i = sm->nheap++;
+	while (i > 0 && pkt_before(p, sm->heap[(i - 1) / 2])) {
+		sm->heap[i] = sm->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	sm->heap[i] = p;
+}
+
+static struct pkt *
+heap_pop(struct sim *sm)
+{
+	struct pkt	*top = sm->heap[0], *last = sm->heap[--sm->nheap];
+	size_t		 i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= sm->nheap)
+			break;
+		if (c + 1 < sm->nheap && pkt_before(sm->heap[c + 1],
+		    sm->heap[c]))
+			c++;
+		if (!pkt_before(sm->heap[c], last))
+			break;
+		sm->heap[i] = sm->heap[c];
+		i = c;
+	}
+	if (sm->nheap > 0)
+		sm->heap[i] = last;
+	return top;
+}
+
+static const char *
+kind_name(const uint8_t *b, size_t len)
+{
+	static const char *const k[] = { "Data", "Connect", "Connected",
+	    "Disconnected", "Heartbeat", "Ack", "Hello", "Batch", "Slow" };
+
+	if (len < 2)
+		return "runt";
+	return b[1] < sizeof(k) / sizeof(k[0]) ? k[b[1]] : "?";
+}
+
+static int
+route(struct sim *sm, const struct nbaddr *to)
+{
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		if (n->bound ? addr_eq(to, &n->addr) : addr_eq(to, &n->pub))
+			return i;
+	}
+	return -1;
+}
+
+static int
+partitioned(struct sim *sm, int a, int b)
+{
+	return sm->faults_on && sm->now >= sm->part_at &&
+	    sm->now < sm->part_until && (a == sm->part_node ||
+	    b == sm->part_node);
+}
+
+static void
+net_send(struct sim *sm, struct node *n, const struct nbaddr *to,
+    const uint8_t *buf, uint32_t len)
+{
+	int	 dst = route(sm, to), copies = 1;
+	char	 f[16];
+
+	sm->sent_dgrams++;
+	snprintf(f, sizeof(f), "%s", kind_name(buf, len));
+	if (dst < 0 || partitioned(sm, n->id, dst) ||
+	    (sm->faults_on && chance(sm, sm->loss))) {
+		sm->lost_dgrams++;
+		trace(sm, "n%d -> n%d %s %u bytes: lost", n->id, dst, f, len);
+		return;
+	}
+	if (sm->faults_on && chance(sm, sm->dup)) {
+		copies = 2;
+		sm->dup_dgrams++;
+	}
+	for (int c = 0; c < copies; c++) {
+		struct pkt *p = calloc(1, sizeof(*p));
+
+		if (p == NULL || (p->buf = malloc(len ? len : 1)) == NULL)
+			abort();
+		memcpy(p->buf, buf, len);
+		p->len = len;
+		p->from = n->id;
+		p->to = dst;
+		p->src = n->bound ? n->addr : n->pub;
+		p->dst = *to;
+		p->at = sm->now + sm->delay;
+		if (sm->reorder)
+			p->at += rnd(sm, sm->jitter + 1);
+		else if (p->at < sm->link_last[n->id][dst])
+			p->at = sm->link_last[n->id][dst];
+		sm->link_last[n->id][dst] = p->at;
+		if (sm->faults_on && c == 0 && chance(sm, sm->p_withhold)) {
+			/* Withheld: arrives much later, out of all order. */
+			p->at = sm->now + between(sm, sm->delay,
+			    sm->withhold_max);
+			sm->held_dgrams++;
+		}
+		p->seq = sm->pktseq++;
+		trace(sm, "n%d -> n%d %s %u bytes%s, at %" PRIu64 ".%06" PRIu64,
+		    n->id, dst, f, len, c ? " (duplicate)" : "", p->at / NSEC,
+		    p->at % NSEC / US);
+		heap_push(sm, p);
+	}
+}
+
+/* The fake ops */
+static struct node *
+node_of(struct sock *s)
+{
+	return (struct node *)((char *)s - offsetof(struct node, s));
+}
+
+static void
+sim_flush(void *arg, struct sock *s)
+{
+	struct node	*n = node_of(s);
+
+	for (int i = 0; i < s->ob.n; i++)
+		net_send(cur, n, &s->ob.to[i], s->ob.buf +
+		    (size_t)i * s->ob.slot_size, s->ob.len[i]);
+	outbox_consume(&s->ob, s->ob.n);
+}
+
+static void
+sim_recv_ready(void *arg, struct sock *s)
+{
+}
+
+static void
+sim_peer_event(void *arg, struct sock *s, struct peer *p, enum peer_event ev)
+{
+	struct node	*n = node_of(s);
+
+	trace(cur, "n%d peer %016" PRIx64 " %s", n->id, p->session,
+	    peer_event_names[ev]);
+	if (ev != PEV_UP && ev != PEV_ADDRESS)
+		n->downs++;
+}
+
+static void
+sim_resolve(void *arg, struct sock *s)
+{
+}
+
+static uint64_t
+sim_random64(void *arg)
+{
+	struct node	*n = arg;
+
+	return rng_next(&n->rng);
+}
+
+static const struct sock_ops sim_ops = {
+	.flush = sim_flush,
+	.recv_ready = sim_recv_ready,
+	.peer_event = sim_peer_event,
+	.resolve = sim_resolve,
+	.random64 = sim_random64,
+	.stun_resolve = sim_resolve,
+};
+
+/* Nodes */
+static void
+node_bounds(struct sim *sm, struct node *n)
+{
+	struct sock	*s = &n->s;
+	struct peer	*p;
+
+	if (s->rq_len > s->o.recv_hwm)
+		FAIL(sm, "bounds", "node %d holds %" PRIu64 " messages, "
+		    "recv_hwm %" PRIu64, n->id, s->rq_len, s->o.recv_hwm);
+	if (s->npeers > s->o.max_peers)
+		FAIL(sm, "bounds", "node %d has %u peers", n->id, s->npeers);
+	TAILQ_FOREACH(p, &s->peers, entry)
+		if (sock_peer_load(p) > s->o.send_hwm)
+			FAIL(sm, "bounds", "node %d peer load %" PRIu64
+			    " over send_hwm %" PRIu64, n->id,
+			    sock_peer_load(p), s->o.send_hwm);
+}
+
+/* After every event on n, as dsock_sync does: tick, flush, arm. */
+static void
+node_sync(struct sim *sm, struct node *n)
+{
+	if (!n->alive)
+		return;
+	if (n->write_at == NBMQ_TIME_NEVER && sock_tick(&n->s, sm->now))
+		n->write_at = sm->now + US;	/* the kernel took a burst */
+	sim_flush(NULL, &n->s);
+	n->timer_at = sock_next_deadline(&n->s);
+	node_bounds(sm, n);
+}
+
+static void
+node_start(struct sim *sm, struct node *n)
+{
+	char		 name[32];
+
+	if (sock_init(&n->s, n->type, &n->o, &sim_ops, n) == -1)
+		abort();
+	snprintf(name, sizeof(name), "n%d", n->id);
+	snprintf(n->s.name, sizeof(n->s.name), "%s", name);
+	n->alive = 1;
+	n->timer_at = n->write_at = NBMQ_TIME_NEVER;
+	if (n->bound)
+		sock_set_bound(&n->s);
+	else
+		sock_set_remote(&n->s, &sm->nodes[0].addr, sm->now);
+	node_sync(sm, n);
+}
+
+static void
+node_stop(struct sim *sm, struct node *n)
+{
+	n->dead_giveups += n->s.st.giveups;
+	n->dead_peer_gone += n->s.st.drops[DROP_PEER_GONE];
+	sock_destroy(&n->s);
+	n->alive = 0;
+}
+
+static void
+node_restart(struct sim *sm, struct node *n)
+{
+	trace(sm, "n%d RESTART (state lost)", n->id);
+	node_stop(sm, n);
+	n->inc++;
+	n->next_seq = 0;
+	node_start(sm, n);
+}
+
+static void
+app_send(struct sim *sm, struct node *n)
+{
+	for (unsigned int b = 0; b < n->burst && n->tosend > 0; b++) {
+		uint64_t	 seq = n->next_seq;
+		struct msg	*m = msg_make(n->id, n->inc, seq);
+		uint32_t	 size = m->size;
+		int		 e;
+
+		e = sock_send(&n->s, m, sm->now, 0);
+		trace(sm, "n%d app sends %d/%d/%" PRIu64 " (%u bytes): %s",
+		    n->id, n->id, n->inc, seq, size, e ? strerror(e) : "ok");
+		if (e != 0)
+			break;		/* EAGAIN, no peer yet: later */
+		mlog_rec(&n->sent[n->inc], seq)->accepted = 1;
+		n->next_seq++;
+		n->tosend--;
+	}
+	n->send_at = n->tosend > 0 && sm->now < sm->end_traffic ?
+	    sm->now + n->send_ivl : NBMQ_TIME_NEVER;
+}
+
+static void
+app_read(struct sim *sm, struct node *n)
+{
+	struct msg	*m;
+
+	if (sm->now >= n->stall_until) {
+		for (unsigned int i = 0; i < n->read_batch; i++) {
+			if ((m = sock_recv(&n->s)) == NULL)
+				break;
+			if (m->nparts == 0) {
+				n->markers += m->dropped;
+				trace(sm, "n%d app reads ENOBUFS (%" PRIu64
+				    " dropped)", n->id, m->dropped);
+			} else
+				msg_check(sm, n, m);
+			msg_free(m);
+		}
+		if (sm->faults_on && chance(sm, 0.002)) {
+			n->stall_until = sm->now + between(sm, 10 * MSEC,
+			    2 * NSEC);
+			trace(sm, "n%d app stalls", n->id);
+		}
+	}
+	n->read_at = sm->now + n->read_ivl;
+}
+
+/* Scenario: everything the seed decides before the first event. */
+static void
+sim_setup(struct sim *sm)
+{
+	static const int types[] = { NBMQ_DEALER, NBMQ_SAFE_DEALER,
+	    NBMQ_SAFE_DEALER, NBMQ_SAFE_DEALER, NBMQ_RADIO };
+	static const double losses[] = { 0, 0, 0.01, 0.05, 0.2, 0.3 };
+	static const double dups[] = { 0, 0, 0.01, 0.05 };
+	struct sockopts	 o;
+	nbmq_time	 traffic = between(sm, 1 * NSEC, 8 * NSEC);
+	int		 wire = (int)rnd(sm, 4);
+
+	sm->type = types[rnd(sm, 5)];
+	sm->nnodes = 2 + (int)rnd(sm, MAXNODES - 1);
+	sm->loss = losses[rnd(sm, 6)];
+	sm->dup = dups[rnd(sm, 4)];
+	sm->delay = between(sm, 20 * US, 5 * MSEC);
+	sm->reorder = rnd(sm, 2);
+	sm->jitter = sm->reorder ? between(sm, 0, 20 * MSEC) : 0;
+	sm->p_withhold = rnd(sm, 4) == 0 ? 0.01 : 0;
+	sm->withhold_max = between(sm, 100 * MSEC, 900 * MSEC);
+	sm->part_at = sm->part_until = NBMQ_TIME_NEVER;
+	if (rnd(sm, 4) == 0) {
+		sm->part_at = between(sm, 0, traffic);
+		sm->part_until = sm->part_at + between(sm, 10 * MSEC,
+		    15 * NSEC);
+		sm->part_node = (int)rnd(sm, sm->nnodes);
+	}
+	sm->rebind_at = rnd(sm, 4) == 0 ? between(sm, 0, traffic) :
+	    NBMQ_TIME_NEVER;
+	sm->rebind_node = 1 + (int)rnd(sm, sm->nnodes - 1);
+	sm->restart_at = rnd(sm, 6) == 0 ? between(sm, 0, traffic) :
+	    NBMQ_TIME_NEVER;
+	sm->restart_node = (int)rnd(sm, sm->nnodes);
+	sm->faults_on = 1;
+	sm->end_traffic = traffic;
+	/* Long enough for every resend, keepalive and reconnect to run out. */
+	sm->end = traffic + 40 * NSEC;
+
+	opts_defaults(&o);
+	if (rnd(sm, 3) == 0)
+		o.recv_hwm = between(sm, 2, 50);
+	if (rnd(sm, 3) == 0)
+		o.send_hwm = between(sm, 2, 50);
+	if (rnd(sm, 4) == 0)
+		o.max_tick_send = between(sm, 1, 8);
+	if (rnd(sm, 4) == 0)
+		o.max_frame_size = between(sm, 200, 1400);
+
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node	*n = &sm->nodes[i];
+		char		 a[32], host[64];
+		uint16_t	 port;
+
+		n->id = i;
+		n->bound = i == 0;
+		n->rng = mix64(sm->seed * 31 + (uint64_t)i + 1);
+		n->o = o;
+		/* v0.2.0, the extension, or one side each (a v0.2.0 peer). */
+		n->ext = wire == 0 ? 0 : wire == 1 ? 1 : wire == 2 ? i != 0 :
+		    i == 0;
+		sm->ext[i] = n->ext;
+		n->o.coalesce = n->o.pacing = (uint64_t)n->ext;
+		if (sm->type == NBMQ_RADIO)
+			n->type = i == 0 ? NBMQ_RADIO : NBMQ_DISH;
+		else
+			n->type = sm->type;
+		snprintf(a, sizeof(a), "10.0.0.%d:%d", i + 1, 7000 + i);
+		if (addr_parse(a, &n->addr, host, sizeof(host), &port) != 0)
+			abort();
+		n->pub = n->addr;
+		/* Who sends: clients to the server, the server, or both. */
+		n->sends = n->type == NBMQ_DISH ? 0 : i == 0 ?
+		    (sm->type == NBMQ_RADIO || rnd(sm, 3) != 0) : rnd(sm, 4) != 0;
+		n->tosend = n->total = n->sends ? between(sm, 1, 300) : 0;
+		n->send_ivl = between(sm, 10 * US, 5 * MSEC);
+		n->burst = (unsigned int)between(sm, 1, 20);
+		n->send_at = n->tosend ? between(sm, 0, 100 * MSEC) :
+		    NBMQ_TIME_NEVER;
+		n->read_ivl = between(sm, 10 * US, 20 * MSEC);
+		n->read_batch = (unsigned int)between(sm, 1, 64);
+		n->read_at = n->read_ivl;
+	}
+}
+
+static const char *
+node_ext(const struct node *n)
+{
+	return n->ext ? "extension" : "v0.2.0";
+}
+
+static void
+sim_describe(struct sim *sm, FILE *f)
+{
+	fprintf(f, "seed %" PRIu64 ": %s, %d nodes, loss %.2f dup %.2f "
+	    "delay %" PRIu64 " us jitter %" PRIu64 " us%s%s", sm->seed,
+	    socktype_name(sm->type), sm->nnodes, sm->loss, sm->dup,
+	    sm->delay / US, sm->jitter / US, sm->reorder ? " reordering" : "",
+	    sm->p_withhold > 0 ? ", withheld frames" : "");
+	if (sm->part_at != NBMQ_TIME_NEVER)
+		fprintf(f, ", n%d partitioned %.3f..%.3f s", sm->part_node,
+		    (double)sm->part_at / NSEC, (double)sm->part_until / NSEC);
+	if (sm->rebind_at != NBMQ_TIME_NEVER)
+		fprintf(f, ", n%d rebinds at %.3f s", sm->rebind_node,
+		    (double)sm->rebind_at / NSEC);
+	if (sm->restart_at != NBMQ_TIME_NEVER)
+		fprintf(f, ", n%d restarts at %.3f s", sm->restart_node,
+		    (double)sm->restart_at / NSEC);
+	fprintf(f, "\n");
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		fprintf(f, "  n%d %s %s %s: sends %" PRIu64 " every %" PRIu64
+		    " us by %u; reads %u every %" PRIu64 " us; recv_hwm %"
+		    PRIu64 " send_hwm %" PRIu64 " max_tick_send %" PRIu64
+		    " max_frame_size %" PRIu64 "\n", i, socktype_name(n->type),
+		    n->bound ? "bound" : "connecting", node_ext(n), n->total,
+		    n->send_ivl / US, n->burst, n->read_batch,
+		    n->read_ivl / US, n->o.recv_hwm, n->o.send_hwm,
+		    n->o.max_tick_send, n->o.max_frame_size);
+	}
+}
+
+/* Once per instant and node: count, and stop a node that spins. */
+static void
+node_busy(struct sim *sm, struct node *n)
+{
+	if (n->same_at != sm->now) {
+		n->same_at = sm->now;
+		n->same_n = 0;
+	}
+	if (++n->same_n > SAME_TIME_MAX)
+		FAIL(sm, "busy", "node %d ran %u times at one instant", n->id,
+		    n->same_n);
+}
+
+static void
+node_timers(struct sim *sm, struct node *n)
+{
+	nbmq_time	next;
+
+	node_busy(sm, n);
+	next = sock_timers(&n->s, sm->now);
+	if (next <= sm->now)
+		FAIL(sm, "timer", "node %d: next deadline %" PRIu64 " ns, now "
+		    "%" PRIu64, n->id, next, sm->now);
+	node_sync(sm, n);
+}
+
+static void
+sim_faults(struct sim *sm)
+{
+	if (sm->now >= sm->rebind_at) {
+		struct node *n = &sm->nodes[sm->rebind_node];
+
+		sm->rebind_at = NBMQ_TIME_NEVER;
+		n->pub.u.sin.sin_port = htons(ntohs(n->pub.u.sin.sin_port) +
+		    1000);
+		trace(sm, "n%d NAT rebinds to %s", n->id, addr_str(&n->pub));
+	}
+	if (sm->now >= sm->restart_at) {
+		sm->restart_at = NBMQ_TIME_NEVER;
+		sm->restarts++;
+		node_restart(sm, &sm->nodes[sm->restart_node]);
+	}
+	if (sm->faults_on && sm->now >= sm->end_traffic) {
+		sm->faults_on = 0;
+		trace(sm, "traffic stops; the network heals");
+		for (int i = 0; i < sm->nnodes; i++)
+			sm->nodes[i].stall_until = 0;
+	}
+}
+
+static nbmq_time
+sim_next(struct sim *sm)
+{
+	nbmq_time	t = sm->end;
+
+	if (sm->nheap > 0 && sm->heap[0]->at < t)
+		t = sm->heap[0]->at;
+	if (sm->rebind_at < t)
+		t = sm->rebind_at;
+	if (sm->restart_at < t)
+		t = sm->restart_at;
+	if (sm->faults_on && sm->end_traffic < t)
+		t = sm->end_traffic;
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		if (n->timer_at < t)
+			t = n->timer_at;
+		if (n->write_at < t)
+			t = n->write_at;
+		if (n->send_at < t)
+			t = n->send_at;
+		if (n->read_at < t)
+			t = n->read_at;
+	}
+	return t;
+}
+
+/* One instant: everything due now, in a fixed order. */
+static void
+sim_step(struct sim *sm)
+{
+	sim_faults(sm);
+	while (sm->nheap > 0 && sm->heap[0]->at <= sm->now && !sm->failed) {
+		struct pkt	*p = heap_pop(sm);
+		struct node	*n = &sm->nodes[p->to];
+
+		/* A NAT mapping gone, or the packet to a node now elsewhere. */
+		if (route(sm, &p->dst) == p->to && n->alive) {
+			trace(sm, "n%d <- n%d %s %u bytes", p->to, p->from,
+			    kind_name(p->buf, p->len), p->len);
+			node_busy(sm, n);
+			sock_input(&n->s, sm->now, &p->src, p->buf, p->len);
+			node_sync(sm, n);
+		}
+		free(p->buf);
+		free(p);
+	}
+	for (int i = 0; i < sm->nnodes && !sm->failed; i++) {
+		struct node *n = &sm->nodes[i];
+
+		if (n->write_at <= sm->now) {
+			n->write_at = NBMQ_TIME_NEVER;
+			node_busy(sm, n);
+			node_sync(sm, n);
+		}
+		if (n->timer_at <= sm->now)
+			node_timers(sm, n);
+		if (n->send_at <= sm->now) {
+			app_send(sm, n);
+			node_sync(sm, n);
+		}
+		if (n->read_at <= sm->now) {
+			app_read(sm, n);
+			node_sync(sm, n);
+		}
+	}
+}
+
+/* The live sessions' two ends agree on what they negotiated. */
+static void
+check_negotiation(struct sim *sm)
+{
+	struct node	*b = &sm->nodes[0];
+
+	for (int i = 1; i < sm->nnodes; i++) {
+		struct node	*c = &sm->nodes[i];
+		struct peer	*pc = TAILQ_FIRST(&c->s.peers), *pb;
+
+		if (pc == NULL || (pb = sock_peer_by_id(&b->s,
+		    pc->session)) == NULL)
+			continue;
+		if (pc->ext_flags != pb->ext_flags)
+			FAIL(sm, "negotiation", "session %016" PRIx64 ": n%d "
+			    "has flags %#x, n0 %#x", pc->session, i,
+			    pc->ext_flags, pb->ext_flags);
+	}
+}
+
+/* After the quiet period: what safe_dealer promised. */
+static void
+check_end(struct sim *sm)
+{
+	uint64_t	 undelivered = 0, counted = 0, downs = 0;
+	int		 restarted = sm->restarts > 0;
+
+	check_negotiation(sm);
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		downs += n->downs;
+		if (n->alive && (n->s.queued > 0 ||
+		    !TAILQ_EMPTY(&n->s.resendq)))
+			FAIL(sm, "quiet", "node %d still has %" PRIu64
+			    " queued, %s unacked, after the quiet period",
+			    n->id, n->s.queued,
+			    TAILQ_EMPTY(&n->s.resendq) ? "none" : "some");
+	}
+	if (sm->type != NBMQ_SAFE_DEALER || sm->failed)
+		return;
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		counted += n->dead_giveups + n->dead_peer_gone;
+		if (n->alive)
+			counted += n->s.st.giveups +
+			    n->s.st.drops[DROP_PEER_GONE];
+		for (int inc = 0; inc <= n->inc; inc++)
+			for (uint64_t q = 0; q < n->sent[inc].n; q++) {
+				struct mrec *r = &n->sent[inc].r[q];
+				int got = 0;
+
+				if (!r->accepted)
+					continue;
+				for (int d = 0; d < sm->nnodes; d++)
+					got += r->deliv[d];
+				if (got == 0)
+					undelivered++;
+			}
+	}
+	if (undelivered == 0)
+		return;
+	trace(sm, "%" PRIu64 " undelivered, %" PRIu64 " counted (given up or "
+	    "peer_gone), %" PRIu64 " sessions down", undelivered, counted,
+	    downs);
+	if (downs == 0 && counted == 0 && !restarted)
+		FAIL(sm, "lost", "%" PRIu64 " messages not delivered while "
+		    "every session lived", undelivered);
+	else if (!restarted && undelivered > counted)
+		FAIL(sm, "uncounted", "%" PRIu64 " messages not delivered, %"
+		    PRIu64 " counted", undelivered, counted);
+}
+
+static void
+sim_free(struct sim *sm)
+{
+	for (int i = 0; i < sm->nnodes; i++) {
+		struct node *n = &sm->nodes[i];
+
+		if (n->alive)
+			sock_destroy(&n->s);
+		for (int inc = 0; inc < MAXINC; inc++)
+			free(n->sent[inc].r);
+	}
+	while (sm->nheap > 0) {
+		struct pkt *p = heap_pop(sm);
+
+		free(p->buf);
+		free(p);
+	}
+	free(sm->heap);
+	for (int i = 0; i < TRACE_LINES; i++)
+		free(sm->trace[i]);
+}
+
+/* -k: failures by invariant, and the first seed of each. */
+struct tally {
+	char		 inv[32];
+	uint64_t	 n, first;
+};
+static struct tally	 tallies[16];
+static int		 ntallies, keep_going;
+
+static void
+tally(uint64_t seed, const char *why)
+{
+	size_t	len = strcspn(why, ":");
+	int	i;
+
+	for (i = 0; i < ntallies; i++)
+		if (strlen(tallies[i].inv) == len &&
+		    strncmp(tallies[i].inv, why, len) == 0)
+			break;
+	if (i == ntallies) {
+		if (ntallies == 16)
+			return;
+		snprintf(tallies[i].inv, sizeof(tallies[i].inv), "%.*s",
+		    (int)len, why);
+		tallies[i].first = seed;
+		ntallies++;
+	}
+	tallies[i].n++;
+}
+
+/* One seed; 0 when every invariant held. */
+static int
+sim_run(uint64_t seed, int verbose)
+{
+	struct sim	*sm;
+	int		 failed;
+
+	if ((sm = calloc(1, sizeof(*sm))) == NULL)
+		abort();
+	cur = sm;
+	sm->seed = seed;
+	sm->rng = mix64(seed);
+	sm->verbose = verbose;
+	sim_setup(sm);
+	if (verbose)
+		sim_describe(sm, stderr);
+	for (int i = 0; i < sm->nnodes; i++)
+		node_start(sm, &sm->nodes[i]);
+	while (!sm->failed) {
+		nbmq_time t = sim_next(sm);
+
+		if (t < sm->now) {
+			FAIL(sm, "timer", "an event at %" PRIu64 " before now",
+			    t);
+			break;
+		}
+		if (t >= sm->end)
+			break;
+		sm->now = t;
+		sim_step(sm);
+	}
+	if (!sm->failed) {
+		sm->now = sm->end;
+		check_end(sm);
+	}
+	failed = sm->failed;
+	if (failed && keep_going)
+		tally(seed, sm->why);
+	else if (failed) {
+		uint64_t first = sm->ntrace > TRACE_TAIL ?
+		    sm->ntrace - TRACE_TAIL : 0;
+
+		fprintf(stderr, "sim: FAIL seed %" PRIu64 ": %s\n", seed,
+		    sm->why);
+		sim_describe(sm, stderr);
+		if (!verbose) {
+			fprintf(stderr, "last events:\n");
+			for (uint64_t i = first; i < sm->ntrace; i++)
+				fprintf(stderr, "  %s\n",
+				    sm->trace[i % TRACE_LINES]);
+		}
+		fprintf(stderr, "reproduce: build/tests/sim -s %" PRIu64
+		    " -n 1 -v\n", seed);
+	} else if (verbose)
+		fprintf(stderr, "sim: seed %" PRIu64 ": %" PRIu64 " datagrams "
+		    "(%" PRIu64 " lost, %" PRIu64 " duplicated, %" PRIu64
+		    " withheld)\n", seed, sm->sent_dgrams, sm->lost_dgrams,
+		    sm->dup_dgrams, sm->held_dgrams);
+	sim_free(sm);
+	free(sm);
+	cur = NULL;
+	return failed;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sim [-kv] [-s seed] [-n count] [-t seconds]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	uint64_t	 seed = 1, count = 1000, done = 0;
+	double		 limit = 0;
+	int		 verbose = 0, ch;
+	struct timespec	 t0, t1;
+
+	while ((ch = getopt(argc, argv, "kn:s:t:v")) != -1) {
+		switch (ch) {
+		case 'k':
+			keep_going = 1;
+			break;
+		case 'n':
+			count = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 10);
+			break;
+		case 't':
+			limit = strtod(optarg, NULL);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	log_init(verbose ? LOG_DEBUG : LOG_CRIT, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t s = seed; s < seed + count; s++) {
+		if (sim_run(s, verbose) && !keep_going)
+			return 1;
+		done++;
+		if (limit > 0 && (done & 15) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if ((double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= limit)
+				break;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ntallies > 0) {
+		for (int i = 0; i < ntallies; i++)
+			printf("sim: %-12s %6" PRIu64 " seeds, the first %"
+			    PRIu64 "\n", tallies[i].inv, tallies[i].n,
+			    tallies[i].first);
+		return 1;
+	}
+	printf("sim: %" PRIu64 " seeds from %" PRIu64 " held every invariant "
+	    "(%.1f s)\n", done, seed, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return 0;
+}
