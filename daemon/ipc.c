@@ -185,11 +185,11 @@ ipc_credit(struct sub *u)
 	uint64_t		 limit = u->accepted + sock_send_room(&d->core);
 
 	if (u->credit_sent && limit == u->credit_limit &&
-	    d->core.npeers == u->credit_peers)
+	    d->core.nup == u->credit_peers)
 		return;
 	/* A lower limit with the same peers can wait for the next change. */
 	if (u->credit_sent && limit < u->credit_limit &&
-	    d->core.npeers == u->credit_peers)
+	    d->core.nup == u->credit_peers)
 		return;
 	/*
 	 * More room: tell the app only once what it still has (as far as we
@@ -197,7 +197,7 @@ ipc_credit(struct sub *u)
 	 * a few large grants instead of one per tick; a blocked one (nothing
 	 * left) hears at once.
 	 */
-	if (u->credit_sent && d->core.npeers == u->credit_peers &&
+	if (u->credit_sent && d->core.nup == u->credit_peers &&
 	    u->credit_limit > u->accepted &&
 	    (u->credit_limit - u->accepted) * 2 > limit - u->accepted)
 		return;
@@ -205,10 +205,10 @@ ipc_credit(struct sub *u)
 	u->credit_limit = limit;
 	if (limit > u->credit_max)
 		u->credit_max = limit;
-	u->credit_peers = d->core.npeers;
+	u->credit_peers = d->core.nup;
 	memset(&cr, 0, sizeof(cr));
 	cr.limit = limit;
-	cr.peers = d->core.npeers;
+	cr.peers = d->core.nup;
 	ipc_send_msg(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
 }
 
@@ -312,7 +312,7 @@ ipc_hwm_event(struct sub *u)
 
 	if (!u->events || d->core.type == NBMQ_DISH)
 		return;
-	full = d->core.npeers > 0 && sock_send_room(&d->core) == 0;
+	full = d->core.nup > 0 && sock_send_room(&d->core) == 0;
 	if (full == u->hwm_full)
 		return;
 	u->hwm_full = full;
@@ -605,7 +605,7 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_PEERS) {
-			ipc_send_result(c, h, 0, d->core.npeers, 0, NULL);
+			ipc_send_result(c, h, 0, d->core.nup, 0, NULL);
 			return;
 		}
 		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_TYPE) {

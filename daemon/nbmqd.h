@@ -578,6 +578,12 @@ struct peer {
 	uint8_t		 ext;		/* both sides: Batch and frame_size */
 	uint16_t	 ext_flags;	/* FRAME_HELLO_* both sides have */
 	uint8_t		 hellos;	/* connecting: Hellos offered so far */
+	nbmq_time	 hello_at;	/* the next Hello offer or answer */
+	/* Bound side: the connecting side has shown it has the session
+	 * (its first frame after Connected); until then no data goes to
+	 * it and the application has not heard of it.  Always 1 on the
+	 * connecting side. */
+	uint8_t		 confirmed;
 	uint32_t	 frame_size;	/* largest datagram to send it */
 	struct pace	 pace;		/* PROTOCOL.md 4.4 (pace.c) */
 	struct peer_stats st;
@@ -627,6 +633,7 @@ struct sock {
 
 	struct peer_list peers;
 	uint32_t	 npeers;
+	uint32_t	 nup;		/* of them confirmed: data goes there */
 	struct hmap	 by_id, by_addr;
 	TAILQ_HEAD(, peer) by_seen;
 	TAILQ_HEAD(, peer) by_sent;

@@ -162,6 +162,24 @@ safe_delivered(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 	s->ndedup++;
 }
 
+/* m will not be sent again: its fate is unknown (it may have arrived). */
+static void
+safe_give_up(struct sock *s, struct peer *p, struct msg *m, const char *why)
+{
+	if (m->given_up)
+		return;
+	m->given_up = 1;
+	p->st.giveups++;
+	s->st.giveups++;
+	log_debug("socket %s peer %016llx: message %016llx given up (%s)",
+	    s->name, (unsigned long long)p->session,
+	    (unsigned long long)m->id, why);
+}
+
+/*
+ * The session ends: its frames still unacked go with it, and their
+ * messages are given up, counted like those that ran out of resends.
+ */
 void
 safe_peer_free(struct sock *s, struct peer *p)
 {
@@ -170,8 +188,10 @@ safe_peer_free(struct sock *s, struct peer *p)
 
 	for (u = TAILQ_FIRST(&s->resendq); u != NULL; u = un) {
 		un = TAILQ_NEXT(u, entry);
-		if (u->peer == p)
-			safe_untrack(s, u);
+		if (u->peer != p)
+			continue;
+		safe_give_up(s, p, u->m, "session ended");
+		safe_untrack(s, u);
 	}
 	for (d = TAILQ_FIRST(&s->dedupq); d != NULL; d = dn) {
 		dn = TAILQ_NEXT(d, entry);
@@ -231,15 +251,7 @@ safe_timers(struct sock *s, nbmq_time now)
 		struct peer	*p = u->peer;
 
 		if (u->tries >= s->o.safe_resend_limit) {
-			if (!u->m->given_up) {
-				u->m->given_up = 1;
-				p->st.giveups++;
-				s->st.giveups++;
-				log_debug("socket %s peer %016llx: message "
-				    "%016llx given up after %u resends",
-				    s->name, (unsigned long long)p->session,
-				    (unsigned long long)u->m->id, u->tries);
-			}
+			safe_give_up(s, p, u->m, "out of resends");
 			safe_untrack(s, u);
 			continue;
 		}

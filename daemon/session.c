@@ -16,6 +16,7 @@
 
 #define HB_SLACK_DIV	32	/* heartbeats sent up to ivl/32 early */
 #define HELLOS_MAX	3	/* PROTOCOL.md 4.3: offers per session */
+#define HELLO_ANSWERS	8	/* and the bound side's answers */
 
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
@@ -31,6 +32,8 @@ const char *const peer_event_names[PEV_NEVENTS] = {
 	[PEV_DOWN_CLOSED] = "closed",
 	[PEV_ADDRESS] = "address changed",
 };
+
+static void	session_offer(struct sock *, struct peer *, nbmq_time);
 
 static void
 session_change_state(struct sock *s, enum link_state to, const char *event)
@@ -68,6 +71,8 @@ session_sent(struct sock *s, struct peer *p, nbmq_time now)
 	TAILQ_REMOVE(&s->by_sent, p, sent_entry);
 	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
 	p->st.tx_frames++;
+	if (now >= p->hello_at)
+		session_offer(s, p, now);
 }
 
 static void
@@ -105,10 +110,32 @@ void
 session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 {
 	session_send_peer(s, p, FK_HEARTBEAT, now);
-	if (!s->bound && OPTS_EXT_FLAGS(&s->o) && p->hellos < HELLOS_MAX) {
-		p->hellos++;
-		session_send_hello(s, p, now);
+	session_offer(s, p, now);
+}
+
+/*
+ * Hellos once per heartbeat interval, whatever else flows (called with
+ * every heartbeat and every frame sent, so no timer of its own): the
+ * connecting side offers the extension until answered, HELLOS_MAX times
+ * at most (a v0.2.0 bound peer sees no more); the bound side, once it
+ * has the extension, repeats its answer HELLO_ANSWERS times, since the
+ * connecting side takes an answer whenever it comes.  Tied to the
+ * heartbeat, which is not due while data flows, one lost offer or
+ * answer left the two ends split for as long as the stream ran.
+ */
+static void
+session_offer(struct sock *s, struct peer *p, nbmq_time now)
+{
+	if (now < p->hello_at || !OPTS_EXT_FLAGS(&s->o) ||
+	    (s->bound ? !p->ext || p->hellos >= HELLO_ANSWERS :
+	    p->hellos >= HELLOS_MAX)) {
+		if (now >= p->hello_at)
+			p->hello_at = NBMQ_TIME_NEVER;	/* nothing to say */
+		return;
 	}
+	p->hellos++;
+	p->hello_at = now + s->o.peer_heartbeat_ivl;
+	session_send_hello(s, p, now);
 }
 
 /*
@@ -148,10 +175,17 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		    both & FRAME_HELLO_PACE ? " pacing," : "",
 		    p->frame_size);
 	}
-	if (s->bound)
+	if (s->bound) {
+		/* Every offer answered; the answer repeated from then on. */
+		if (p->ext && p->hellos < HELLO_ANSWERS) {
+			p->hellos++;
+			p->hello_at = now + s->o.peer_heartbeat_ivl;
+		}
 		session_send_hello(s, p, now);
-	else
+	} else {
 		p->hellos = HELLOS_MAX;		/* answered */
+		p->hello_at = NBMQ_TIME_NEVER;
+	}
 }
 
 static uint64_t
@@ -182,6 +216,11 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	p->addr = *addr;
 	p->up_since = p->last_seen = p->last_sent = now;
 	p->reach = 1;
+	/* The connecting side offers at once; the bound side answers. */
+	p->hello_at = s->bound ? NBMQ_TIME_NEVER : now;
+	p->confirmed = !s->bound;
+	if (p->confirmed)
+		s->nup++;
 	TAILQ_INIT(&p->sendq);
 	TAILQ_INIT(&p->reasms);
 	if (hmap_insert(&s->by_id, &p->id_node, id) == -1 ||
@@ -219,6 +258,8 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 	if (p->active)
 		TAILQ_REMOVE(&s->active, p, active_entry);
 	s->npeers--;
+	if (p->confirmed)
+		s->nup--;
 
 	/*
 	 * A connecting socket keeps its queue for the next session with the
@@ -243,7 +284,9 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 		s->nreasm--;
 		reasm_free(r);
 	}
-	s->ops->peer_event(s->arg, s, p, why);
+	/* The application heard of it only once it was confirmed. */
+	if (p->confirmed)
+		s->ops->peer_event(s->arg, s, p, why);
 	if (s->crypt != NULL)
 		crypt_peer_free(s, p);
 	free(p);
@@ -340,9 +383,25 @@ session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
 		log_warn("socket %s: new peer", s->name);
 		return;
 	}
-	log_info("socket %s peer %016llx at %s: up", s->name,
-	    (unsigned long long)p->session, addr_str(from));
+	log_debug("socket %s peer %016llx at %s: Connected sent",
+	    s->name, (unsigned long long)p->session, addr_str(from));
 	session_send_peer(s, p, FK_CONNECTED, now);
+}
+
+/*
+ * Bound side: the first frame of a session from the connecting side shows
+ * that it got Connected.  Only now does data go to it: sent earlier, it
+ * would meet a Disconnected (the Connected lost) and the session would
+ * end with safe_dealer frames unacked; and a replayed or forged Connect
+ * never becomes a peer that a dealer round-robins into.
+ */
+static void
+session_confirm(struct sock *s, struct peer *p)
+{
+	p->confirmed = 1;
+	s->nup++;
+	log_info("socket %s peer %016llx at %s: up", s->name,
+	    (unsigned long long)p->session, addr_str(&p->addr));
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
 }
 
@@ -440,6 +499,8 @@ session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
 {
 	p->last_seen = now;
 	p->reach |= 1;
+	if (!p->confirmed)
+		session_confirm(s, p);
 	TAILQ_REMOVE(&s->by_seen, p, seen_entry);
 	TAILQ_INSERT_TAIL(&s->by_seen, p, seen_entry);
 	if (!addr_eq(from, &p->addr)) {

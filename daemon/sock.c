@@ -427,11 +427,14 @@ sock_pick(struct sock *s, int force)
 	start = s->rr_next ? s->rr_next : TAILQ_FIRST(&s->peers);
 	p = start;
 	do {
-		if (sock_peer_load(p) < s->o.send_hwm) {
+		if (!p->confirmed)
+			;	/* not yet shown it has the session */
+		else if (sock_peer_load(p) < s->o.send_hwm) {
 			s->rr_next = TAILQ_NEXT(p, entry);
 			return p;
 		}
-		if (best == NULL || sock_peer_load(p) < sock_peer_load(best))
+		else if (best == NULL ||
+		    sock_peer_load(p) < sock_peer_load(best))
 			best = p;
 		if ((p = TAILQ_NEXT(p, entry)) == NULL)
 			p = TAILQ_FIRST(&s->peers);
@@ -454,13 +457,14 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 		msg_free(m);
 		return EMSGSIZE;
 	}
-	if (s->npeers == 0) {
+	if (s->nup == 0) {
 		msg_free(m);
 		return EHOSTUNREACH;
 	}
 	m->id = s->next_msgid++;
 	if (m->peer != 0) {
-		if ((p = sock_peer_by_id(s, m->peer)) == NULL) {
+		if ((p = sock_peer_by_id(s, m->peer)) == NULL ||
+		    !p->confirmed) {
 			msg_free(m);
 			return EHOSTUNREACH;
 		}
@@ -472,11 +476,17 @@ sock_send(struct sock *s, struct msg *m, nbmq_time now, int force)
 		return 0;
 	}
 	if (s->type == NBMQ_RADIO) {
-		struct peer	*last = TAILQ_LAST(&s->peers, peer_list);
+		struct peer	*last = NULL;
 
+		/* Each confirmed peer gets a copy; the last takes m itself. */
+		TAILQ_FOREACH(p, &s->peers, entry)
+			if (p->confirmed)
+				last = p;
 		TAILQ_FOREACH(p, &s->peers, entry) {
 			struct msg *c = m;
 
+			if (!p->confirmed)
+				continue;
 			if (p != last) {
 				size_t	n = (size_t)m->nparts * 4 + m->size;
 
@@ -794,12 +804,14 @@ sock_send_room(const struct sock *s)
 		uint64_t l = sock_peer_load(p);
 		uint64_t r = l < s->o.send_hwm ? s->o.send_hwm - l : 0;
 
+		if (!p->confirmed)
+			continue;
 		room += r;
 		if (r < min)
 			min = r;
 	}
 	if (s->type == NBMQ_RADIO)
-		return s->npeers ? min : 0;
+		return s->nup ? min : 0;
 	return room;
 }
 

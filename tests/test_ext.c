@@ -520,9 +520,15 @@ START_TEST(test_ext_negotiation)
 	/* No Hello again in either direction, heartbeats go on. */
 	nodes[0] = b;
 	nodes[1] = c;
+	/* The bound side repeats its answer once a heartbeat interval, 8
+	 * times: the connecting side takes one whenever it comes (a lost
+	 * answer split the two ends). */
 	now = run_until(nodes, 2, now, now + 5 * NSEC);
 	ck_assert_uint_eq(c->kinds[FK_HELLO], 1);
-	ck_assert_uint_eq(b->kinds[FK_HELLO], 1);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 6);
+	now = run_until(nodes, 2, now, now + 10 * NSEC);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 1);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 8);
 	ck_assert_uint_ge(c->kinds[FK_HEARTBEAT], 5);
 	ck_assert_uint_ge(b->kinds[FK_HEARTBEAT], 4);
 
@@ -1437,8 +1443,9 @@ START_TEST(test_ext_heartbeat_on_batch)
 	tick(c, t);
 	ck_assert_uint_eq(c->nout, 1);
 	pass(c, b, t);
-	ck_assert_uint_eq(b->nout, 1);
-	ck_assert_int_eq(kind_of(&b->out[0]), FK_HEARTBEAT);
+	/* (and the bound side's repeated Hello answer, due too) */
+	ck_assert_uint_eq(count_kind(b, FK_HEARTBEAT), 1);
+	ck_assert_uint_eq(b->nout, 1 + count_kind(b, FK_HELLO));
 	ck_assert_uint_eq(only_peer(b)->last_seen, t);
 	for (uint32_t i = 0; i < 10; i++)
 		recv_check1(b, id, i, 30);
@@ -1511,6 +1518,13 @@ START_TEST(test_ext_reconnect)
 	pass(c, b, now);
 	ck_assert(!only_peer(b)->ext);
 	id = only_peer(b)->session;
+	/* Up once c's Heartbeat arrives; its offer is lost on the way. */
+	ck_assert_int_eq(pass(b, c, now), 1);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_HEARTBEAT);
+	ck_assert_int_eq(kind_of(&c->out[1]), FK_HELLO);
+	lose(c, 1);
+	ck_assert_int_eq(pass(c, b, now), 1);
+	ck_assert(!only_peer(b)->ext);
 	for (uint32_t i = 0; i < 5; i++)
 		ck_assert_int_eq(sock_send(&b->s, mkmsg1(i, 64), now, 0), 0);
 	tick(b, now);
@@ -1521,7 +1535,11 @@ START_TEST(test_ext_reconnect)
 	net(nodes, 2, now);
 	for (uint32_t i = 0; i < 5; i++)
 		recv_check1(c, id, i, 64);
+	/* c offers again a heartbeat interval later: negotiated. */
+	ck_assert(!only_peer(b)->ext);
+	run_until(nodes, 2, now, now + b->s.o.peer_heartbeat_ivl + MSEC);
 	ck_assert(only_peer(b)->ext);
+	ck_assert(only_peer(c)->ext);
 	node_free(b);
 	node_free(c);
 }
