@@ -810,6 +810,9 @@ int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_peer_free(struct sock *, struct peer *);
+/* How long a delivered message is remembered: safe_hash_dedup_ttl, and
+ * never less than the resend horizon plus a second. */
+nbmq_time	 safe_dedup_ttl(const struct sockopts *);
 void		 safe_timers(struct sock *, nbmq_time);
 nbmq_time	 safe_next_deadline(const struct sock *);
 /*

@@ -70,7 +70,7 @@ opts_defaults(struct sockopts *o)
 	o->max_tick_send = 1000;
 	o->safe_resend_limit = 10;
 	o->safe_resend_ivl = 200 * MSEC;
-	o->safe_hash_dedup_ttl = 1 * NSEC;
+	o->safe_hash_dedup_ttl = 3 * NSEC;	/* > 10 x 0.2 s + 1 s */
 	o->uncompleted_message_ttl = 10 * NSEC;
 	o->queue_maint_ivl = 1 * NSEC;
 	o->peer_heartbeat_ivl = 1 * NSEC;
@@ -417,15 +417,11 @@ opts_validate(const struct sockopts *o, char *why, size_t whylen)
 		return -1;
 	}
 	/*
-	 * A resent message must still meet its hash: with a shorter dedup
-	 * window every lost Ack delivers the message twice.
+	 * No check of safe_hash_dedup_ttl against the resend options: the
+	 * window in use is never shorter than the resend horizon (safe.c,
+	 * safe_dedup_ttl), and a TTL of a resend interval, which this once
+	 * required, let a late copy through whenever the copies between
+	 * were lost (issue 14).
 	 */
-	if (o->safe_hash_dedup_ttl < o->safe_resend_ivl) {
-		opts_fmt_duration(o->safe_hash_dedup_ttl, a, sizeof(a));
-		opts_fmt_duration(o->safe_resend_ivl, b, sizeof(b));
-		snprintf(why, whylen, "safe_hash_dedup_ttl (%ss) must be at "
-		    "least safe_resend_ivl (%ss)", a, b);
-		return -1;
-	}
 	return 0;
 }

@@ -145,7 +145,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(o.max_tick_send, 1000);
 	ck_assert_uint_eq(o.safe_resend_limit, 10);
 	ck_assert_uint_eq(o.safe_resend_ivl, 200 * MSEC);
-	ck_assert_uint_eq(o.safe_hash_dedup_ttl, NSEC);
+	ck_assert_uint_eq(o.safe_hash_dedup_ttl, 3 * NSEC);
 	ck_assert_uint_eq(o.uncompleted_message_ttl, 10 * NSEC);
 	ck_assert_uint_eq(o.queue_maint_ivl, NSEC);
 	ck_assert_uint_eq(o.peer_heartbeat_ivl, NSEC);
@@ -407,10 +407,15 @@ START_TEST(test_validate)
 	o.peer_keepalive = 3 * NSEC + MSEC;
 	ck_assert_int_eq(opts_validate(&o, why, sizeof(why)), 0);
 
+	/* A short dedup TTL is valid: the window in use covers the resend
+	 * horizon all the same (issue 14: 1 s let late copies through). */
 	o.safe_hash_dedup_ttl = 100 * MSEC;
-	ck_assert_int_eq(opts_validate(&o, why, sizeof(why)), -1);
-	ck_assert_str_eq(why, "safe_hash_dedup_ttl (0.1s) must be at least "
-	    "safe_resend_ivl (0.2s)");
+	ck_assert_int_eq(opts_validate(&o, why, sizeof(why)), 0);
+	ck_assert_uint_eq(safe_dedup_ttl(&o), 10 * 200 * MSEC + NSEC);
+	o.safe_resend_limit = 50;
+	ck_assert_uint_eq(safe_dedup_ttl(&o), 50 * 200 * MSEC + NSEC);
+	o.safe_hash_dedup_ttl = 20 * NSEC;
+	ck_assert_uint_eq(safe_dedup_ttl(&o), 20 * NSEC);
 }
 END_TEST
 
