@@ -162,7 +162,7 @@ $(O)/tests/%.o: tests/%.c $(HDRS)
 # fuzz: each fuzz target for a while, outside make check.)
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-int
+	$(MAKE) check-unit check-sim check-int
 	$(MAKE) check-asan
 	$(MAKE) check-fuzz
 	$(MAKE) coverage
@@ -176,11 +176,15 @@ check-int: all
 
 check-asan:
 	$(MAKE) O=build/asan SAN=1 all
-	$(MAKE) O=build/asan SAN=1 check-unit check-int
+	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim \
+	    check-int
 
 # The deterministic simulator of the core (tests/sim.c): `make sim` runs
-# SEEDS seeds (or SIM_SECONDS of them); make check runs SIM_CHECK_SEEDS.
+# SEEDS seeds from SIM_SEED (stopping after SIM_SECONDS of them, when
+# set: CI's bounded run); make check runs SIM_CHECK_SEEDS (~15 s).  A
+# failure prints its seed and the command that replays it, traced.
 SEEDS		?= 100000
+SIM_SEED	?= 1
 SIM_SECONDS	?= 0
 SIM_CHECK_SEEDS	?= 2000
 all: $(O)/tests/sim
@@ -188,7 +192,7 @@ $(O)/tests/sim: $(O)/tests/sim.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
 sim: all
-	$(O)/tests/sim -n $(SEEDS) -t $(SIM_SECONDS)
+	$(O)/tests/sim -s $(SIM_SEED) -n $(SEEDS) -t $(SIM_SECONDS)
 
 check-sim: all
 	$(O)/tests/sim -n $(SIM_CHECK_SEEDS)

@@ -122,6 +122,7 @@ struct sim {
 	uint64_t	 rng;
 	nbmq_time	 now, end_traffic, end;
 	int		 verbose;
+	int		 tracing;	/* a failing seed's second run */
 	int		 failed;
 	char		 why[512];
 	/* scenario */
@@ -149,7 +150,7 @@ struct sim {
 	uint64_t	 sent_dgrams, lost_dgrams, dup_dgrams, held_dgrams;
 	struct node	 nodes[MAXNODES];
 	/* trace: a ring of the last lines */
-	char		*trace[TRACE_LINES];
+	char		 (*trace)[160];	/* TRACE_LINES, when tracing */
 	uint64_t	 ntrace;
 };
 
@@ -189,23 +190,28 @@ between(struct sim *sm, nbmq_time lo, nbmq_time hi)
 	return lo + rnd(sm, hi - lo + 1);
 }
 
+/*
+ * A line of the trace.  Seeds run untraced (formatting every datagram
+ * would be most of the run's time); a failing seed runs again, traced,
+ * and being deterministic fails again the same way.
+ */
 static void
 trace(struct sim *sm, const char *fmt, ...)
 {
-	char	 line[256];
+	char	*line;
 	int	 n;
-	char	**slot = &sm->trace[sm->ntrace++ % TRACE_LINES];
 	va_list	 ap;
 
-	n = snprintf(line, sizeof(line), "%4" PRIu64 ".%06" PRIu64 " ",
-	    (uint64_t)(sm->now / NSEC), (uint64_t)(sm->now % NSEC / US));
+	if (!sm->tracing)
+		return;
+	line = sm->trace[sm->ntrace++ % TRACE_LINES];
+	n = snprintf(line, sizeof(sm->trace[0]), "%4" PRIu64 ".%06" PRIu64
+	    " ", (uint64_t)(sm->now / NSEC), (uint64_t)(sm->now % NSEC / US));
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	vsnprintf(line + n, sizeof(sm->trace[0]) - n, fmt, ap);
 	va_end(ap);
 	if (sm->verbose)
 		fprintf(stderr, "sim %s\n", line);
-	free(*slot);
-	*slot = strdup(line);
 }
 
 static void
@@ -266,10 +272,21 @@ msg_shape(int origin, int inc, uint64_t seq, uint32_t *sizes)
 	return n;
 }
 
-static uint8_t
-msg_byte(uint64_t k, uint32_t i)
+/* Bytes i..i+7 (i a multiple of 8) of a message with key k. */
+static uint64_t
+msg_word(uint64_t k, uint32_t i)
 {
-	return (uint8_t)mix64(k ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
+	return mix64(k ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
+}
+
+static void
+msg_fill(uint64_t k, uint8_t *b, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i += 8) {
+		uint64_t w = msg_word(k, i);
+
+		memcpy(b + i, &w, len - i < 8 ? len - i : 8);
+	}
 }
 
 static struct msg *
@@ -285,8 +302,7 @@ msg_make(int origin, int inc, uint64_t seq)
 	if ((m = msg_new(n, total)) == NULL)
 		abort();
 	memcpy(m->partsz, sizes, n * sizeof(uint32_t));
-	for (uint32_t i = 0; i < total; i++)
-		m->data[i] = msg_byte(k, i);
+	msg_fill(k, m->data, total);
 	memcpy(m->data, "NBSM", 4);
 	m->data[4] = (uint8_t)origin;
 	m->data[5] = (uint8_t)inc;
@@ -357,12 +373,17 @@ msg_check(struct sim *sm, struct node *n, const struct msg *m)
 		FAIL(sm, "corrupt", "node %d: size", n->id);
 		return;
 	}
-	for (uint32_t i = MSG_HDR; i < total; i++)
-		if (m->data[i] != msg_byte(k, i)) {
-			FAIL(sm, "corrupt", "node %d: %d/%d/%" PRIu64 " byte %u",
-			    n->id, origin, inc, seq, i);
+	for (uint32_t i = MSG_HDR; i < total; i += 8) {
+		uint64_t	 w = msg_word(k, i);	/* MSG_HDR: aligned */
+		uint32_t	 len = total - i < 8 ? total - i : 8;
+
+		if (memcmp(m->data + i, &w, len) != 0) {
+			FAIL(sm, "corrupt", "node %d: %d/%d/%" PRIu64 " bytes "
+			    "%u..%u differ", n->id, origin, inc, seq, i,
+			    i + len - 1);
 			return;
 		}
+	}
 	if (seq >= o->sent[inc].n || !o->sent[inc].r[seq].accepted) {
 		FAIL(sm, "phantom", "node %d read %d/%d/%" PRIu64 ", never "
 		    "accepted", n->id, origin, inc, seq);
@@ -1027,8 +1048,7 @@ sim_free(struct sim *sm)
 		free(p);
 	}
 	free(sm->heap);
-	for (int i = 0; i < TRACE_LINES; i++)
-		free(sm->trace[i]);
+	free(sm->trace);
 }
 
 /* -k: failures by invariant, and the first seed of each. */
@@ -1062,7 +1082,7 @@ tally(uint64_t seed, const char *why)
 
 /* One seed; 0 when every invariant held. */
 static int
-sim_run(uint64_t seed, int verbose)
+sim_run(uint64_t seed, int verbose, int tracing)
 {
 	struct sim	*sm;
 	int		 failed;
@@ -1073,6 +1093,10 @@ sim_run(uint64_t seed, int verbose)
 	sm->seed = seed;
 	sm->rng = mix64(seed);
 	sm->verbose = verbose;
+	sm->tracing = tracing || verbose;
+	if (sm->tracing &&
+	    (sm->trace = calloc(TRACE_LINES, sizeof(*sm->trace))) == NULL)
+		abort();
 	sim_setup(sm);
 	if (verbose)
 		sim_describe(sm, stderr);
@@ -1098,7 +1122,12 @@ sim_run(uint64_t seed, int verbose)
 	failed = sm->failed;
 	if (failed && keep_going)
 		tally(seed, sm->why);
-	else if (failed) {
+	else if (failed && !sm->tracing) {
+		/* Again, traced, for the report. */
+		sim_free(sm);
+		free(sm);
+		return sim_run(seed, verbose, 1);
+	} else if (failed) {
 		uint64_t first = sm->ntrace > TRACE_TAIL ?
 		    sm->ntrace - TRACE_TAIL : 0;
 
@@ -1163,7 +1192,7 @@ main(int argc, char **argv)
 	log_init(verbose ? LOG_DEBUG : LOG_CRIT, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (uint64_t s = seed; s < seed + count; s++) {
-		if (sim_run(s, verbose) && !keep_going)
+		if (sim_run(s, verbose, 0) && !keep_going)
 			return 1;
 		done++;
 		if (limit > 0 && (done & 15) == 0) {
