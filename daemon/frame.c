@@ -243,6 +243,11 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 		f->dropped = get32(buf + FRAME_HDR_SIZE);
 		f->taken_kib = get32(buf + FRAME_HDR_SIZE + 4);
 		return DROP_NONE;
+	case FK_FLOOR:
+		if (len < FRAME_FLOOR_SIZE)
+			return DROP_SHORT;
+		f->floor = get64(buf + FRAME_HDR_SIZE);
+		return DROP_NONE;
 	default:
 		return DROP_UNKNOWN_KIND;
 	}
@@ -327,4 +332,12 @@ frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
 	put32(buf + FRAME_HDR_SIZE, dropped);
 	put32(buf + FRAME_HDR_SIZE + 4, taken_kib);
 	return FRAME_SLOW_SIZE;
+}
+
+size_t
+frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor)
+{
+	frame_put_ctl(buf, FK_FLOOR, session);
+	put64(buf + FRAME_HDR_SIZE, floor);
+	return FRAME_FLOOR_SIZE;
 }

@@ -19,6 +19,7 @@ msg_new(uint16_t nparts, uint32_t size)
 	m->refs = 1;
 	m->unacked = 0;
 	m->given_up = 0;
+	m->inflight = 0;
 	m->dropped = 0;
 	m->partsz = (uint32_t *)(m + 1);
 	m->data = (uint8_t *)(m->partsz + nparts);

@@ -192,11 +192,14 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_HELLO_COALESCE	0x0001	/* flags: Batch and larger frames */
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
 #define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
+#define FRAME_HELLO_FLOOR	0x0008	/* flags: Floor (4.5) */
 /* The Hello flags a socket offers; 0: it says no Hello at all. */
 #define OPTS_EXT_FLAGS(o)						\
-	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS : 0) | \
+	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS |	\
+	  FRAME_HELLO_FLOOR : 0) |					\
 	 ((o)->pacing ? FRAME_HELLO_PACE : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
+#define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
 #define FRAME_ENTRY_LEN_SIZE	2
 #define FRAME_EXT_DEFAULT	1452	/* IPv6 UDP payload, 1500-byte MTU */
@@ -211,6 +214,7 @@ enum frame_kind {
 	FK_HELLO = 6,		/* 4.3: the extension, offered and answered */
 	FK_BATCH = 7,		/* 4.3: data frames of one session, packed */
 	FK_SLOW = 8,		/* 4.4: I dropped what you sent: slow down */
+	FK_FLOOR = 9,		/* 4.5: ids below this I never send again */
 };
 
 struct frame {
@@ -235,6 +239,8 @@ struct frame {
 	 * at which it took our data lately (KiB/s; 0: unknown) */
 	uint32_t	 dropped;
 	uint32_t	 taken_kib;
+	/* FK_FLOOR */
+	uint64_t	 floor;
 	/* FK_BATCH: data/datalen are the entries (after the header) */
 	uint32_t	 nentries;
 };
@@ -309,6 +315,7 @@ size_t		 frame_put_hello(uint8_t *buf, uint64_t session, uint16_t flags,
 		    uint16_t ext_frame_size);
 size_t		 frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
 		    uint32_t taken_kib);
+size_t		 frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor);
 /* Write the 34-byte data header of f; returns 34. */
 size_t		 frame_put_data_hdr(uint8_t *buf, const struct frame *);
 /* Its last 24 bytes alone (a Batch entry's header); returns 24. */
@@ -326,6 +333,7 @@ struct msg {
 	uint32_t	 refs;		/* dish fan-out shares one message */
 	uint32_t	 unacked;	/* safe_dealer: frames awaiting an Ack */
 	uint8_t		 given_up;	/* safe_dealer: a frame hit the limit */
+	uint8_t		 inflight;	/* safe_dealer: in its peer's inflightq */
 	uint64_t	 dropped;	/* drop marker: how many */
 	uint32_t	*partsz;	/* nparts sizes, inside the allocation */
 	uint8_t		*data;		/* size bytes, inside the allocation */
@@ -539,12 +547,16 @@ TAILQ_HEAD(unacked_list, unacked);
 /* safe_dealer, receiving: a message delivered lately, to drop resends. */
 struct dedup {
 	struct hnode	 node;		/* peer->dedup, by message id */
-	TAILQ_ENTRY(dedup) entry;	/* sock->dedupq, oldest first */
+	TAILQ_ENTRY(dedup) entry;	/* sock->dedupq, oldest first; or, a
+					   peer with Floor, peer->dedupq */
 	struct peer	*peer;
 	nbmq_time	 at;		/* last seen; refreshed by resends */
+	uint8_t		 floor;		/* in peer->dedupq: no TTL */
 };
 TAILQ_HEAD(dedup_list, dedup);
-#define DEDUP_MAX	65536		/* per socket */
+/* Delivered ids remembered per socket: when full, new messages are
+ * refused unacked (the sender tries again), never an old id forgotten. */
+#define DEDUP_MAX	65536
 
 struct peer {
 	struct hnode	 id_node;	/* sock->by_id */
@@ -563,6 +575,16 @@ struct peer {
 	uint64_t	 inflight;	/* safe_dealer: sent, frames unacked */
 	struct hmap	 unacked;	/* safe_dealer: frames awaiting an Ack */
 	struct hmap	 dedup;		/* safe_dealer: delivered message ids */
+	/* safe_dealer with Floor (PROTOCOL.md 4.5).  Sending: messages sent
+	 * whole, frames unacked, in id order (inflight of them); the last
+	 * floor announced.  Receiving: the peer's floor, and the ids from
+	 * it up that were delivered, in delivery order. */
+	struct msgq	 inflightq;
+	uint64_t	 floor_sent;
+	uint8_t		 floor_sent_valid;
+	uint8_t		 rx_floor_set;
+	uint64_t	 rx_floor;
+	struct dedup_list dedupq;
 	/* the message being cut into frames: sendq's head */
 	uint32_t	 cur_part, cur_off, cur_base;
 	int64_t		 deficit;
@@ -799,7 +821,17 @@ void		 session_timers(struct sock *, nbmq_time);
 int		 safe_track(struct sock *, struct peer *, struct msg *,
 		    uint32_t part, uint32_t off, uint32_t base, uint32_t chunk,
 		    uint64_t hash, nbmq_time);
-void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash);
+void		 safe_ack_in(struct sock *, struct peer *, uint64_t hash,
+		    nbmq_time);
+/* Floor (PROTOCOL.md 4.5): the peer's, and ours sent when it moved by
+ * step ids or more (1: whenever it moved; 0: always). */
+void		 safe_floor_in(struct sock *, struct peer *, uint64_t floor);
+void		 safe_floor_out(struct sock *, struct peer *, uint64_t step,
+		    nbmq_time);
+/* The message just sent whole to p waits for its Acks (sock_emit). */
+void		 safe_inflight(struct sock *, struct peer *, struct msg *);
+/* No room to remember another delivered message: refuse it unacked. */
+int		 safe_full(const struct sock *);
 void		 safe_rekey(struct sock *, struct peer *);
 /* Ack(hash): hash is frame_hash() of the data frame (or Batch entry), or
  * frame_pos_key() with a peer that acks by position (PROTOCOL.md 4.3). */

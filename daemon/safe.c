@@ -93,6 +93,14 @@ safe_rekey(struct sock *s, struct peer *p)
 	}
 }
 
+void
+safe_inflight(struct sock *s, struct peer *p, struct msg *m)
+{
+	m->inflight = 1;
+	TAILQ_INSERT_TAIL(&p->inflightq, msg_ref(m), entry);
+	p->inflight++;
+}
+
 /* The frame is done with, acked or given up. */
 static void
 safe_untrack(struct sock *s, struct unacked *u)
@@ -103,14 +111,65 @@ safe_untrack(struct sock *s, struct unacked *u)
 	hmap_remove(&p->unacked, &u->node);
 	TAILQ_REMOVE(&s->resendq, u, entry);
 	/* Its last frame: the message stops counting against send_hwm. */
-	if (--m->unacked == 0 && m->refs == 1 && p->inflight > 0)
+	if (--m->unacked == 0 && m->inflight) {
+		m->inflight = 0;
+		TAILQ_REMOVE(&p->inflightq, m, entry);
 		p->inflight--;
+		msg_free(m);
+	}
 	msg_free(m);
 	free(u);
 }
 
+/*
+ * Floor (PROTOCOL.md 4.5): the lowest id this socket may still send p,
+ * its oldest message in flight or queued; every id below it is acked or
+ * given up.  Ids to one peer rise in the order sent, so that is the
+ * head of inflightq, else of sendq, else the next id.
+ */
+static uint64_t
+safe_floor(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m;
+
+	if ((m = TAILQ_FIRST(&p->inflightq)) != NULL ||
+	    (m = TAILQ_FIRST(&p->sendq)) != NULL)
+		return m->id;
+	return s->next_msgid;
+}
+
+#define FLOOR_STEP	64	/* ids, between Floors while busy */
+
 void
-safe_ack_in(struct sock *s, struct peer *p, uint64_t hash)
+safe_floor_out(struct sock *s, struct peer *p, uint64_t step, nbmq_time now)
+{
+	uint64_t	 floor;
+	uint8_t		*b;
+
+	if (!(p->ext_flags & FRAME_HELLO_FLOOR))
+		return;
+	floor = safe_floor(s, p);
+	/* Everything resolved: say so at once, else every step ids. */
+	if (TAILQ_EMPTY(&p->inflightq) && TAILQ_EMPTY(&p->sendq) && step > 1)
+		step = 1;
+	if (p->floor_sent_valid && floor - p->floor_sent < step)
+		return;
+	if ((b = sock_slot(s, &p->addr)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	outbox_commit(&s->ob, (uint32_t)frame_put_floor(b, p->session,
+	    floor));
+	s->st.tx_datagrams++;
+	if (s->crypt != NULL)
+		crypt_seal_last(s, p, now);
+	p->floor_sent = floor;
+	p->floor_sent_valid = 1;
+	p->st.tx_frames++;
+}
+
+void
+safe_ack_in(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 {
 	struct hnode	*n;
 
@@ -118,6 +177,7 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash)
 	if ((n = hmap_find(&p->unacked, hash)) == NULL)
 		return;		/* a late duplicate Ack */
 	safe_untrack(s, UNACKED_OF(n));
+	safe_floor_out(s, p, FLOOR_STEP, now);
 }
 
 void
@@ -141,9 +201,46 @@ static void
 safe_dedup_free(struct sock *s, struct dedup *d)
 {
 	hmap_remove(&d->peer->dedup, &d->node);
-	TAILQ_REMOVE(&s->dedupq, d, entry);
+	if (d->floor)
+		TAILQ_REMOVE(&d->peer->dedupq, d, entry);
+	else
+		TAILQ_REMOVE(&s->dedupq, d, entry);
 	s->ndedup--;
 	free(d);
+}
+
+/* a is below b, ids being a circle (they start anywhere). */
+static int
+safe_id_below(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+/*
+ * The peer's floor moved up: every id below it is resolved at the
+ * sender, and a copy of one that comes late (withheld, duplicated) is a
+ * duplicate without a look at the table.  The entries below it go, from
+ * the oldest delivered; one delivered out of order goes with a later
+ * floor.
+ */
+void
+safe_floor_in(struct sock *s, struct peer *p, uint64_t floor)
+{
+	struct dedup	*d;
+
+	if (p->rx_floor_set && !safe_id_below(p->rx_floor, floor))
+		return;
+	p->rx_floor = floor;
+	p->rx_floor_set = 1;
+	while ((d = TAILQ_FIRST(&p->dedupq)) != NULL &&
+	    safe_id_below(d->node.key, floor))
+		safe_dedup_free(s, d);
+}
+
+int
+safe_full(const struct sock *s)
+{
+	return s->ndedup + s->nreasm >= DEDUP_MAX;
 }
 
 int
@@ -152,22 +249,29 @@ safe_is_dup(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 	struct hnode	*n;
 	struct dedup	*d;
 
+	if (p->rx_floor_set && safe_id_below(msgid, p->rx_floor))
+		return 1;
 	if ((n = hmap_find(&p->dedup, msgid)) == NULL)
 		return 0;
 	d = DEDUP_OF(n);
-	d->at = now;
-	TAILQ_REMOVE(&s->dedupq, d, entry);
-	TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
+	if (!d->floor) {
+		d->at = now;
+		TAILQ_REMOVE(&s->dedupq, d, entry);
+		TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
+	}
 	return 1;
 }
 
+/*
+ * Remember msgid as delivered: until the peer's floor passes it (a peer
+ * with Floor), else for safe_dedup_ttl.  Never by forgetting another:
+ * sock_data refuses new messages while safe_full().
+ */
 void
 safe_delivered(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 {
 	struct dedup	*d;
 
-	if (s->ndedup >= DEDUP_MAX)
-		safe_dedup_free(s, TAILQ_FIRST(&s->dedupq));
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return;
 	if (hmap_insert(&p->dedup, &d->node, msgid) == -1) {
@@ -176,7 +280,11 @@ safe_delivered(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 	}
 	d->peer = p;
 	d->at = now;
-	TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
+	if (p->ext_flags & FRAME_HELLO_FLOOR) {
+		d->floor = 1;
+		TAILQ_INSERT_TAIL(&p->dedupq, d, entry);
+	} else
+		TAILQ_INSERT_TAIL(&s->dedupq, d, entry);
 	s->ndedup++;
 }
 
@@ -216,6 +324,8 @@ safe_peer_free(struct sock *s, struct peer *p)
 		if (d->peer == p)
 			safe_dedup_free(s, d);
 	}
+	while ((d = TAILQ_FIRST(&p->dedupq)) != NULL)
+		safe_dedup_free(s, d);
 	hmap_free(&p->unacked);
 	hmap_free(&p->dedup);
 }
@@ -271,6 +381,7 @@ safe_timers(struct sock *s, nbmq_time now)
 		if (u->tries >= s->o.safe_resend_limit) {
 			safe_give_up(s, p, u->m, "out of resends");
 			safe_untrack(s, u);
+			safe_floor_out(s, p, FLOOR_STEP, now);
 			continue;
 		}
 		if (sock_put_frame(s, p, u->m, u->part, u->off, u->base,

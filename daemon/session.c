@@ -111,6 +111,9 @@ session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 {
 	session_send_peer(s, p, FK_HEARTBEAT, now);
 	session_offer(s, p, now);
+	/* An idle safe_dealer says its floor again: one may be lost. */
+	if (s->type == NBMQ_SAFE_DEALER)
+		safe_floor_out(s, p, 0, now);
 }
 
 /*
@@ -222,6 +225,8 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	if (p->confirmed)
 		s->nup++;
 	TAILQ_INIT(&p->sendq);
+	TAILQ_INIT(&p->inflightq);
+	TAILQ_INIT(&p->dedupq);
 	TAILQ_INIT(&p->reasms);
 	if (hmap_insert(&s->by_id, &p->id_node, id) == -1 ||
 	    hmap_insert(&s->by_addr, &p->addr_node, addr_hash(addr)) == -1) {

@@ -176,7 +176,8 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
-		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
+		if (s->rq_len + s->nreasm >= s->o.recv_hwm ||
+		    (safe && safe_full(s))) {
 			/*
 			 * safe_dealer: no Ack, so the sender tries again
 			 * and gives up visibly; nothing is lost silently.
@@ -351,7 +352,7 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		return;
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
-	if ((f.kind == FK_HELLO || f.kind == FK_SLOW) &&
+	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR) &&
 	    OPTS_EXT_FLAGS(&s->o) == 0)
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
@@ -396,7 +397,10 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		sock_data(s, p, &f, buf, buf + FRAME_HDR_SIZE,
 		    len - FRAME_HDR_SIZE, now);
 	} else if (f.kind == FK_ACK && s->type == NBMQ_SAFE_DEALER)
-		safe_ack_in(s, p, f.ack);
+		safe_ack_in(s, p, f.ack, now);
+	else if (f.kind == FK_FLOOR && s->type == NBMQ_SAFE_DEALER &&
+	    (p->ext_flags & FRAME_HELLO_FLOOR))
+		safe_floor_in(s, p, f.floor);
 	else if (f.kind == FK_HELLO)
 		session_hello(s, p, &f, now);
 	else if (f.kind == FK_SLOW && (p->ext_flags & FRAME_HELLO_PACE))
@@ -702,7 +706,7 @@ sock_emit(struct sock *s, struct peer *p, nbmq_time now)
 	s->st.tx_msgs++;
 	p->cur_part = p->cur_base = 0;
 	if (m->unacked > 0)
-		p->inflight++;
+		safe_inflight(s, p, m);
 	msg_free(m);
 	return 0;
 }

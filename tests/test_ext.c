@@ -350,14 +350,15 @@ get64(const uint8_t *p)
 
 /*
  * Datagram i of n is the Hello (session, ext_frame_size), byte for byte:
- * flags 0x0007, coalescing and Acks by position (4.3), Slow (4.4).
+ * flags 0x000f, coalescing and Acks by position (4.3), Slow (4.4),
+ * Floor (4.5).
  */
 static void
 check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
 {
 	uint8_t	want[FRAME_HELLO_SIZE] = {
 		0x01, 0x06, 0, 0, 0, 0, 0, 0, 0, 0,
-		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x07,
+		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x0f,
 		(uint8_t)(efs >> 8), (uint8_t)efs,
 	};
 
@@ -971,6 +972,63 @@ END_TEST
  * Ack says frame_pos_key(message id, part, chunk offset), not FNV-1a
  * of the frame; each frame is acked once and nothing is resent.
  */
+START_TEST(test_ext_safe_floor)
+{
+	/*
+	 * Floor (PROTOCOL.md 4.5): the receiver remembers delivered ids only
+	 * above the sender's floor, with no TTL: memory follows what is in
+	 * flight, not the rate, and a copy withheld and released after any
+	 * TTL is still a duplicate (issue 14, findings 1, 2 and 6).
+	 */
+	struct node	*b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	struct node	*nodes[2] = { b, c };
+	struct dgram	 held;
+	uint64_t	 id = handshake(b, c, T0), most = 0;
+	struct peer	*pb = sock_peer_by_id(&b->s, id), *pc = only_peer(c);
+	nbmq_time	 now = T0;
+
+	ck_assert(pb->ext_flags & FRAME_HELLO_FLOOR);
+	ck_assert(pc->ext_flags & FRAME_HELLO_FLOOR);
+	/* One message's datagram copied on its way: released later. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(0, 100), now, 0), 0);
+	tick(c, now);
+	ck_assert_uint_eq(c->nout, 1);
+	held = c->out[0];
+	held.buf = malloc(held.len);
+	memcpy(held.buf, c->out[0].buf, held.len);
+	net(nodes, 2, now);
+	recv_check1(b, id, 0, 100);
+	/* 5,000 more in rounds of 100: b's table holds about a round. */
+	for (uint32_t r = 0; r < 50; r++) {
+		for (uint32_t i = 0; i < 100; i++)
+			ck_assert_int_eq(sock_send(&c->s,
+			    mkmsg1(1 + r * 100 + i, 64), now, 0), 0);
+		tick(c, now);
+		net(nodes, 2, now);
+		if (b->s.ndedup > most)
+			most = b->s.ndedup;
+		for (uint32_t i = 0; i < 100; i++)
+			recv_check1(b, id, 1 + r * 100 + i, 64);
+		now += MSEC;
+	}
+	ck_assert_uint_le(most, 100 + 64);
+	/* Everything acked: the floor says so, b remembers nothing. */
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert(pb->rx_floor_set);
+	ck_assert_uint_eq(pb->rx_floor, c->s.next_msgid);
+	ck_assert_uint_eq(b->s.ndedup, 0);
+	/* A minute on, the withheld copy: a duplicate, not a message. */
+	now = run_until(nodes, 2, now, now + 60 * NSEC);
+	sock_input(&b->s, now, &c->addr, held.buf, held.len);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	ck_assert_uint_eq(b->s.st.drops[DROP_DUPLICATE], 1);
+	free(held.buf);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_ext_safe_acks_by_position)
 {
 	struct node	*b, *c;
@@ -1569,7 +1627,8 @@ START_TEST(test_ext_pace_slow)
 	handshake(b, c, now);
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags,
-	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS);
+	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS |
+	    FRAME_HELLO_FLOOR);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
@@ -1796,6 +1855,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_pacing_without_coalescing);
 	tcase_add_test(tc, test_ext_pace_mark);
 	tcase_add_test(tc, test_ext_safe_acks_by_position);
+	tcase_add_test(tc, test_ext_safe_floor);
 	tcase_add_test(tc, test_ext_safe_acks_switch);
 	suite_add_tcase(s, tc);
 

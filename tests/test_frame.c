@@ -348,7 +348,7 @@ START_TEST(test_parse_unknown_kind)
 {
 	uint8_t		buf[64];
 	struct frame	f;
-	static const uint8_t kinds[] = { 9, 0x10, 0x7f };
+	static const uint8_t kinds[] = { 10, 0x10, 0x7f };
 
 	memset(buf, 0, sizeof(buf));
 	for (size_t i = 0; i < sizeof(kinds); i++) {
@@ -365,6 +365,16 @@ START_TEST(test_parse_unknown_kind)
 	ck_assert_uint_eq(f.kind, FK_SLOW);
 	ck_assert_uint_eq(f.dropped, 70000);
 	ck_assert_int_eq(frame_parse(buf, FRAME_SLOW_SIZE - 1, MAXMSG, &f),
+	    DROP_SHORT);
+	/* Floor (4.5): a u64 after the header, or short. */
+	ck_assert_uint_eq(frame_put_floor(buf, 7, 0x0102030405060708ULL),
+	    FRAME_FLOOR_SIZE);
+	ck_assert_int_eq(frame_parse(buf, FRAME_FLOOR_SIZE, MAXMSG, &f),
+	    DROP_NONE);
+	ck_assert_uint_eq(f.kind, FK_FLOOR);
+	ck_assert_uint_eq(f.session, 7);
+	ck_assert_uint_eq(f.floor, 0x0102030405060708ULL);
+	ck_assert_int_eq(frame_parse(buf, FRAME_FLOOR_SIZE - 1, MAXMSG, &f),
 	    DROP_SHORT);
 	/* Kind 6 without the extension's magic is somebody else's. */
 	frame_put_ctl(buf, FK_HELLO, 1);

@@ -2950,6 +2950,82 @@ START_TEST(test_addr_hash_collision_kept_apart)
 }
 END_TEST
 
+/* A one-frame message (msgid, 10 bytes of 'x') from `from` on session. */
+static void
+inject_data(struct node *n, nbmq_time now, const struct nbaddr *from,
+    uint64_t session, uint64_t msgid)
+{
+	uint8_t		buf[FRAME_DATA_HDR_SIZE + 10];
+	struct frame	f;
+
+	memset(&f, 0, sizeof(f));
+	f.session = session;
+	f.msgid = msgid;
+	f.part_count = 1;
+	f.message_size = f.part_size = f.chunk_size = 10;
+	frame_put_data_hdr(buf, &f);
+	memset(buf + FRAME_DATA_HDR_SIZE, 'x', 10);
+	sock_input(&n->s, now, from, buf, sizeof(buf));
+	flush(n);
+}
+
+START_TEST(test_safe_dedup_full_refuses)
+{
+	/*
+	 * Issue 14, finding 2: once the socket remembered DEDUP_MAX
+	 * messages, the oldest id was forgotten whatever its age, and a
+	 * resend of message 1 was delivered again.  Now a new message is
+	 * refused unacked (its sender tries again) and no id is forgotten
+	 * before its time.
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct msg	*m;
+	uint64_t	 id, i;
+	nbmq_time	 t = T0;
+
+	opts_defaults(&o);
+	o.recv_hwm = 10000000;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	for (i = 1; i <= DEDUP_MAX; i++) {
+		inject_data(b, t, &c->addr, id, i);
+		REQUIRE((m = sock_recv(&b->s)) != NULL);
+		msg_free(m);
+	}
+	ck_assert_uint_eq(b->nout, DEDUP_MAX);		/* every one acked */
+	ck_assert_uint_eq(b->s.ndedup, DEDUP_MAX);
+	out_reset(b);
+	/* Full: a new message is refused, unacked, counted. */
+	inject_data(b, t, &c->addr, id, DEDUP_MAX + 1);
+	ck_assert_uint_eq(b->nout, 0);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 1);
+	/* Message 1 again: still known, acked again, not delivered. */
+	inject_data(b, t, &c->addr, id, 1);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(kind_of(&b->out[0]), FK_ACK);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	ck_assert_uint_eq(b->s.st.drops[DROP_DUPLICATE], 1);
+	out_reset(b);
+	/* The ids age out after the whole resend horizon, not before. */
+	t += safe_dedup_ttl(&o) - MSEC;
+	inject_ctl(b, t, &c->addr, FK_HEARTBEAT, id);
+	sock_timers(&b->s, t);
+	ck_assert_uint_eq(b->s.ndedup, DEDUP_MAX);
+	t += 2 * MSEC;
+	sock_timers(&b->s, t);
+	ck_assert_uint_eq(b->s.ndedup, 0);
+	out_reset(b);
+	inject_data(b, t, &c->addr, id, DEDUP_MAX + 1);
+	ck_assert_ptr_nonnull(m = sock_recv(&b->s));
+	msg_free(m);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_safe_resend_kernel_full)
 {
 	/*
@@ -3083,6 +3159,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_alloc_fail_receive);
 	tcase_add_test(tc, test_addr_hash_collision_kept_apart);
 	tcase_add_test(tc, test_safe_resend_kernel_full);
+	tcase_add_test(tc, test_safe_dedup_full_refuses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deadlines");
