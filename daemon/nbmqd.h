@@ -193,6 +193,9 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
 #define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
 #define FRAME_HELLO_FLOOR	0x0008	/* flags: Floor (4.5) */
+#define FRAME_HELLO_CONFIRM	0x8000	/* the connecting side has the
+					   answer: the bound side stops
+					   repeating it (4.3) */
 /* The Hello flags a socket offers; 0: it says no Hello at all. */
 #define OPTS_EXT_FLAGS(o)						\
 	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS |	\
@@ -455,10 +458,13 @@ struct hnode	*hmap_next(struct hnode *);
  * The extension (PROTOCOL.md 4.3) is a peer's own flag inside UP, never a
  * link state; with coalesce or pacing = yes:
  *   connecting  -Connected------------> send Heartbeat, then Hello (1 of 3)
- *   connecting  -heartbeat, unanswered> send Heartbeat, then Hello (<= 3)
+ *   connecting  -a heartbeat interval-> Hello again while unanswered (<= 3)
  *   connecting  -Hello----------------> ext, flags both offer, frame size
- *                                        = min of both (coalescing only)
- *   bound       -Hello----------------> the same; answer Hello
+ *                                        = min of both (coalescing only);
+ *                                        confirm it (Hello, bit 15)
+ *   bound       -Hello----------------> the same; answer Hello, and again
+ *                                        each interval until confirmed
+ *                                        (<= 60)
  *   any new session (reconnect, replaced peer): no ext until a new Hello
  * with coalesce = no and pacing = no neither side says Hello, and kinds
  * 6, 7 and 8 are unknown kinds as in v0.2.0.  Tests: tests/test_ext.c.

@@ -16,7 +16,7 @@
 
 #define HB_SLACK_DIV	32	/* heartbeats sent up to ivl/32 early */
 #define HELLOS_MAX	3	/* PROTOCOL.md 4.3: offers per session */
-#define HELLO_ANSWERS	8	/* and the bound side's answers */
+#define HELLO_ANSWERS	60	/* the bound side's answers, unconfirmed */
 
 const char *const link_state_names[LINK_NSTATES] = {
 	[LINK_IDLE] = "idle",
@@ -82,9 +82,11 @@ session_send_peer(struct sock *s, struct peer *p, uint8_t kind, nbmq_time now)
 	session_sent(s, p, now);
 }
 
-/* Our Hello to p (PROTOCOL.md 4.3): an offer, or the bound side's answer. */
+/* Our Hello to p (PROTOCOL.md 4.3): an offer, the bound side's answer,
+ * or (confirm) the connecting side's word that the answer arrived. */
 static void
-session_send_hello(struct sock *s, struct peer *p, nbmq_time now)
+session_send_hello(struct sock *s, struct peer *p, uint16_t confirm,
+    nbmq_time now)
 {
 	uint64_t	 efs = opts_ext_frame_size(&s->o);
 	uint8_t		*b;
@@ -94,7 +96,7 @@ session_send_hello(struct sock *s, struct peer *p, nbmq_time now)
 		return;
 	}
 	outbox_commit(&s->ob, (uint32_t)frame_put_hello(b, p->session,
-	    OPTS_EXT_FLAGS(&s->o), (uint16_t)efs));
+	    OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs));
 	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
 		s->st.tx_datagrams++;
 	session_sent(s, p, now);
@@ -138,7 +140,7 @@ session_offer(struct sock *s, struct peer *p, nbmq_time now)
 	}
 	p->hellos++;
 	p->hello_at = now + s->o.peer_heartbeat_ivl;
-	session_send_hello(s, p, now);
+	session_send_hello(s, p, 0, now);
 }
 
 /*
@@ -146,9 +148,12 @@ session_offer(struct sock *s, struct peer *p, nbmq_time now)
  * Both sides record the extension with the flags both offer and, when
  * both coalesce, the frame size, the smaller of what each accepts (never
  * below max_frame_size, which both ends agree on anyway).  The bound side
- * answers every Hello (the connecting side says it again only while it
- * has no answer); the connecting side stops offering.  A session keeps
- * what it negotiated first.
+ * answers every offer (the connecting side says it again only while it
+ * has no answer) and repeats its answer until the connecting side
+ * confirms it (FRAME_HELLO_CONFIRM, sent for every answer that
+ * arrives): the two ends agree as soon as one answer and one confirm
+ * get through, however many were lost.  A session keeps what it
+ * negotiated first.
  */
 void
 session_hello(struct sock *s, struct peer *p, const struct frame *f,
@@ -178,16 +183,20 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		    both & FRAME_HELLO_PACE ? " pacing," : "",
 		    p->frame_size);
 	}
-	if (s->bound) {
+	if (s->bound && (f->ext_flags & FRAME_HELLO_CONFIRM)) {
+		p->hellos = HELLO_ANSWERS;	/* confirmed: no more */
+		p->hello_at = NBMQ_TIME_NEVER;
+	} else if (s->bound) {
 		/* Every offer answered; the answer repeated from then on. */
 		if (p->ext && p->hellos < HELLO_ANSWERS) {
 			p->hellos++;
 			p->hello_at = now + s->o.peer_heartbeat_ivl;
 		}
-		session_send_hello(s, p, now);
+		session_send_hello(s, p, 0, now);
 	} else {
 		p->hellos = HELLOS_MAX;		/* answered */
 		p->hello_at = NBMQ_TIME_NEVER;
+		session_send_hello(s, p, FRAME_HELLO_CONFIRM, now);
 	}
 }
 

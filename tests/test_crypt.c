@@ -1014,6 +1014,7 @@ START_TEST(test_core_extension)
 	ck_assert_uint_eq(b->nout, 1);			/* the answer */
 	ck_assert_int_eq(b->out[0].buf[1], FRAME_ENCRYPTED | FK_HELLO);
 	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(pass(c, b, T0), 1);		/* the confirm */
 	pc = TAILQ_FIRST(&c->s.peers);
 	ck_assert(pc->ext);
 	ck_assert_uint_eq(pc->frame_size, 1452);

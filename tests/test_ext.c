@@ -385,6 +385,7 @@ handshake(struct node *b, struct node *c, nbmq_time now)
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	ck_assert_int_eq(pass(c, b, now), 2);		/* Heartbeat, Hello */
 	ck_assert_int_eq(pass(b, c, now), 1);		/* Hello */
+	ck_assert_int_eq(pass(c, b, now), 1);		/* Hello, confirm */
 	pc = only_peer(c);
 	pb = sock_peer_by_id(&b->s, pc->session);
 	ck_assert_ptr_nonnull(pb);
@@ -514,22 +515,26 @@ START_TEST(test_ext_negotiation)
 	ck_assert_uint_eq(pc->frame_size, 4000);
 	ck_assert_uint_eq(c->s.ob.slot_size, 4000);
 	ck_assert_uint_eq(sock_slot_need(&c->s, &c->s.o), 4000);
-	ck_assert_uint_eq(c->nout, 0);		/* c says no more */
+	/* c offers no more, and confirms the answer (flag 0x8000)... */
+	ck_assert_uint_eq(c->nout, 1);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_HELLO);
+	ck_assert_uint_eq(c->out[0].buf[16], 0x80);
+	/* ...which is lost: b repeats its answer a heartbeat interval on,
+	 * c confirms that one, and b says no more. */
+	lose(c, 0);
 	ck_assert_uint_eq(total_drops(&b->s), 0);
 	ck_assert_uint_eq(total_drops(&c->s), 0);
-
-	/* No Hello again in either direction, heartbeats go on. */
 	nodes[0] = b;
 	nodes[1] = c;
-	/* The bound side repeats its answer once a heartbeat interval, 8
-	 * times: the connecting side takes one whenever it comes (a lost
-	 * answer split the two ends). */
 	now = run_until(nodes, 2, now, now + 5 * NSEC);
-	ck_assert_uint_eq(c->kinds[FK_HELLO], 1);
-	ck_assert_uint_eq(b->kinds[FK_HELLO], 6);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 3);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 2);
+	ck_assert_uint_eq(pb->hello_at, NBMQ_TIME_NEVER);
+
+	/* No Hello again in either direction, heartbeats go on. */
 	now = run_until(nodes, 2, now, now + 10 * NSEC);
-	ck_assert_uint_eq(c->kinds[FK_HELLO], 1);
-	ck_assert_uint_eq(b->kinds[FK_HELLO], 8);
+	ck_assert_uint_eq(c->kinds[FK_HELLO], 3);
+	ck_assert_uint_eq(b->kinds[FK_HELLO], 2);
 	ck_assert_uint_ge(c->kinds[FK_HEARTBEAT], 5);
 	ck_assert_uint_ge(b->kinds[FK_HEARTBEAT], 4);
 
@@ -689,7 +694,7 @@ START_TEST(test_ext_hello_variants)
 	ck_assert_int_eq(kind_of(&b->out[0]), FK_HELLO);
 	/* A size below max_frame_size means max_frame_size; a later,
 	 * different Hello changes nothing; a longer one is read. */
-	frame_put_hello(h, id, FRAME_HELLO_COALESCE | 0x8000, 100);
+	frame_put_hello(h, id, FRAME_HELLO_COALESCE | 0x4000, 100);
 	memset(h + FRAME_HELLO_SIZE, 0xaa, 8);
 	sock_input(&b->s, T0, &c->addr, h, FRAME_HELLO_SIZE + 8);
 	ck_assert(pb->ext);
@@ -707,7 +712,11 @@ START_TEST(test_ext_hello_variants)
 	flush(c);
 	ck_assert(!pc->ext);
 	ck_assert_uint_eq(pc->hellos, 3);
-	ck_assert_uint_eq(c->nout, 0);			/* never answers */
+	/* It confirms the answer (flag 0x8000), and offers no more. */
+	ck_assert_uint_eq(c->nout, 1);
+	ck_assert_int_eq(kind_of(&c->out[0]), FK_HELLO);
+	ck_assert_uint_eq(c->out[0].buf[16], 0x80);
+	out_reset(c);
 	sock_timers(&c->s, T0 + 2 * NSEC);
 	flush(c);
 	ck_assert_int_eq(count_kind(c, FK_HEARTBEAT), 1);
