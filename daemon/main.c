@@ -225,10 +225,20 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
+	if (ipc != NULL && strlen(ipc) >= NBMQD_IPC_PATH_SIZE) {
+		fprintf(stderr, "nbmqd: -S %s: longer than %zu bytes\n", ipc,
+		    NBMQD_IPC_PATH_SIZE - 1);
+		return 2;
+	}
+
 	log_init(LOG_INFO, 1);
+	/*
+	 * No file at the default path: config_init's defaults, complete as
+	 * they are (conf.path stays NULL: nothing to reload).
+	 */
 	config_init(&conf);
 	if (path == NULL && access(NBMQD_CONF, F_OK) == -1)
-		nerr = 0;	/* no file at the default path: all defaults */
+		nerr = 0;
 	else
 		nerr = config_load(&conf, path ? path : NBMQD_CONF, stderr);
 	if (nerr > 0) {
@@ -237,14 +247,14 @@ main(int argc, char *argv[])
 		config_free(&conf);
 		return 1;
 	}
-	if (ipc != NULL) {
-		free(conf.ipc_path);
-		if ((conf.ipc_path = strdup(ipc)) == NULL)
-			fatal("strdup");
-	}
+	if (ipc != NULL)
+		snprintf(conf.ipc_path, sizeof(conf.ipc_path), "%s", ipc);
 	if (check || print) {
 		if (print)
 			config_print(&conf, stdout);
+		else if (conf.path == NULL)
+			printf("configuration OK (no %s: the defaults)\n",
+			    NBMQD_CONF);
 		else
 			printf("configuration OK\n");
 		config_free(&conf);
@@ -281,6 +291,8 @@ main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
+	if (conf.path == NULL)
+		log_info("no %s: running on the defaults", NBMQD_CONF);
 	log_info("nbmqd %s started", NBMQD_VERSION);
 	main_notify_start();
 	sd_notify(0, "READY=1");

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,9 +118,17 @@ struct sockconf {
 };
 TAILQ_HEAD(sockconf_list, sockconf);
 
+/* The longest IPC path a Unix socket takes, with its NUL. */
+#define NBMQD_IPC_PATH_SIZE	sizeof(((struct sockaddr_un *)NULL)->sun_path)
+
+/*
+ * config_init() makes a complete configuration, every default in place
+ * (the daemon runs on it as is when there is no file), and cannot fail:
+ * hence ipc_path in place rather than allocated.
+ */
 struct config {
-	char		*path;
-	char		*ipc_path;
+	char		*path;		/* NULL: no file, the defaults */
+	char		 ipc_path[NBMQD_IPC_PATH_SIZE];
 	unsigned int	 ipc_mode;
 	char		*ipc_group;	/* NULL: the daemon's group */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
