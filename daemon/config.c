@@ -808,7 +808,7 @@ config_check_crypt(struct config_parse *p, struct config_sock *cs)
 {
 	struct cryptconf	*cc = &cs->sc->crypt;
 	const int		*ln = cs->crypt_line;
-	char			 why[CONFIG_WHY + 64];
+	char			 why[CONFIG_WHY + 768];
 	uint8_t			 key[CRYPT_KEY_SIZE];
 	struct stat		 st;
 	int			 sodium, n = 0, m = 0, k;

@@ -761,7 +761,16 @@ int		 crypt_key_decode(const char *, size_t,
 		    uint8_t key[CRYPT_KEY_SIZE]);
 void		 crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
 		    char out[CRYPT_KEY_B64 + 1]);
-/* A private key file (absolute path, mode 0600 or stricter): 0 or -1. */
+/*
+ * A key file as configured, an absolute path or $CREDENTIALS_DIRECTORY/NAME
+ * (a systemd credential: *cred set), as the path to open: 0 or -1 with why.
+ */
+int		 crypt_path(const char *conf, char *buf, size_t buflen,
+		    int *cred, char *why, size_t whylen);
+/*
+ * A private key file (crypt_path; owned by nbmqd's user with mode 0600 or
+ * 0400, or a credential): 0 or -1.
+ */
 int		 crypt_key_file(const char *path, uint8_t key[CRYPT_KEY_SIZE],
 		    char *why, size_t whylen);
 /* The keys of peers and peers_file, fn called for each: count or -1. */

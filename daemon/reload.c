@@ -114,7 +114,7 @@ static int
 reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 {
 	struct dsock	*d;
-	char		 why[384];
+	char		 why[1024];
 	int		 e;
 
 	*dp = NULL;
