@@ -41,8 +41,11 @@ CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SODIUM_LIBS	= $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 
+# The version is NBMQ_VERSION in client-lib/nbmq.h, and only there: the
+# programs print it, the library and nbmq.pc take it from here.
 SOVER	= 0
-LIBVER	= 0.1.0
+LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
+	    client-lib/nbmq.h)
 
 # The pure core: linked by nbmqd and by the unit tests.
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
