@@ -777,7 +777,10 @@ int		 crypt_key_file(const char *path, uint8_t key[CRYPT_KEY_SIZE],
 int		 crypt_peers(const char *list, const char *file,
 		    int (*fn)(void *, const uint8_t *), void *arg, char *why,
 		    size_t whylen);
-/* A file that exists, is regular and (secret) only its owner reads. */
+/*
+ * A file (crypt_path) that exists and is regular; secret: as
+ * crypt_key_file has it, else not writable by group or others.
+ */
 int		 crypt_file_ok(const char *path, int secret, char *why,
 		    size_t whylen);
 /* The least max_frame_size a built-in encryptor needs (0: unknown). */
