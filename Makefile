@@ -13,27 +13,38 @@ DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
 	   stun-client coturn tshark iptables nftables
 
+# CPPFLAGS, CFLAGS and LDFLAGS are the builder's: what nbmq needs is in
+# NBMQ_CPPFLAGS and NBMQ_CFLAGS and stays whatever they are set to (make
+# CFLAGS=-O0 builds); the builder's come after nbmq's, so they win, and
+# the sanitizers' (SAN) after both.  Every object compiled also writes
+# its header dependencies (DEPFLAGS) next to it, in a .d file.
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
-	   -D_GNU_SOURCE -Iclient-lib -Idaemon
+NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iclient-lib -Idaemon
+NBMQ_CFLAGS	= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing
+DEPFLAGS	= -MMD -MP
+SAN_CFLAGS	=
+SAN_LDFLAGS	=
 ifeq ($(SAN),1)
-CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+SAN_CFLAGS	= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+SAN_LDFLAGS	= -fsanitize=address,undefined
 endif
 # libFuzzer targets (CC=clang): objects instrumented, the fuzzer linked in
 # by the fuzz_% rule only.
 ifeq ($(SAN),fuzz)
-CFLAGS	+= -O1 -fsanitize=fuzzer-no-link,address,undefined \
+SAN_CFLAGS	= -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	   -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+SAN_LDFLAGS	= -fsanitize=address,undefined
 endif
 # gcov (make coverage): no optimisation, so lines and branches map back.
 ifeq ($(SAN),cov)
-CFLAGS	+= -O0 --coverage
-LDFLAGS	+= --coverage
+SAN_CFLAGS	= -O0 --coverage
+SAN_LDFLAGS	= --coverage
 endif
+ALL_CFLAGS	= $(NBMQ_CPPFLAGS) $(CPPFLAGS) $(NBMQ_CFLAGS) $(CFLAGS) \
+		  $(SAN_CFLAGS)
+ALL_LDFLAGS	= $(LDFLAGS) $(SAN_LDFLAGS)
 
 EVENT_LIBS	= $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
 INIH_LIBS	= $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
@@ -41,8 +52,11 @@ CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SODIUM_LIBS	= $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 
+# The version is NBMQ_VERSION in client-lib/nbmq.h, and only there: the
+# programs print it, the library and nbmq.pc take it from here.
 SOVER	= 0
-LIBVER	= 0.1.0
+LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
+	    client-lib/nbmq.h)
 
 # The pure core: linked by nbmqd and by the unit tests.
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
@@ -88,24 +102,34 @@ deps:
 		    --no-install-recommends $(DEBPKGS); \
 	fi
 
-# Every header: a struct that changes shape must rebuild all its users.
-HDRS	= daemon/nbmqd.h daemon/pace.h client-lib/nbmq.h \
-	  client-lib/nbmq-protocol.h client-lib/nbmq_encryptor.h
-
-$(O)/%.o: %.c $(HDRS)
+# Headers: an object is rebuilt when a header it included changed (its
+# .d, from DEPFLAGS).  An object without a .d (a tree built before they
+# existed) is rebuilt once: a .d named as a target without a rule counts
+# as new when it is missing (named, not found by a pattern: an
+# intermediate file that is missing would not count).
+DEPS	= $(patsubst %.c,$(O)/%.d,$(wildcard daemon/*.c client-lib/*.c \
+	    tests/*.c tests/fuzz/*.c)) $(LIB_SRCS:%.c=$(O)/pic/%.d)
+$(O)/%.o: %.c $(O)/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(O)/pic/%.o: %.c client-lib/nbmq.h client-lib/nbmq-protocol.h
+$(O)/pic/%.o: %.c $(O)/pic/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(DEPS):
+-include $(wildcard $(DEPS))
+# Objects are kept, test_*.o included (found by a pattern, they would be
+# intermediate files and deleted; the next make, reading their .d, would
+# then build them again).
+.SECONDARY: $(DEPS:.d=.o)
 
 $(O)/nbmqd: $(O)/daemon/main.o $(SHELL_OBJS) $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd \
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd \
 	    $(SODIUM_LIBS)
 
 $(O)/libnbmq.so.$(LIBVER): $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
 	ln -sf libnbmq.so.$(LIBVER) $(O)/libnbmq.so.$(SOVER)
 	ln -sf libnbmq.so.$(SOVER) $(O)/libnbmq.so
 
@@ -117,18 +141,18 @@ $(O)/nbmq.pc: client-lib/nbmq.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVER)|' $< > $@
 
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # nbmqctl speaks the IPC itself: the protocol header and its codec only.
 $(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(O)/client-lib/ipc-codec.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # The README example, built the way a user builds it: against the
 # installed-style header and the shared library.
 $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -L$(O) -lnbmq \
-	    -Wl,-rpath,$(abspath $(O)) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< -L$(O) -lnbmq \
+	    -Wl,-rpath,$(abspath $(O)) $(ALL_LDFLAGS)
 
 # Encryption: the encryptor interface's users, and the example plugin
 # (not secure: it shows the interface), built as a user would build one.
@@ -138,23 +162,24 @@ all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
     client-lib/nbmq_encryptor.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS)
 
 $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # test_lib includes the library itself (tests/test_lib.c).
 $(O)/tests/test_lib.o: client-lib/nbmq.c
 # test_sock and test_ext make allocations fail on demand (tests/test_sock.c).
-$(O)/tests/test_sock $(O)/tests/test_ext: LDFLAGS += \
+WRAP_LDFLAGS	=
+$(O)/tests/test_sock $(O)/tests/test_ext: WRAP_LDFLAGS = \
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(INIH_LIBS) -lsystemd \
-	    $(SODIUM_LIBS)
+	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
+	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
-$(O)/tests/%.o: tests/%.c $(HDRS)
+$(O)/tests/%.o: tests/%.c $(O)/tests/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 # Unit tests, integration tests, then the same again under ASan+UBSan;
 # the fuzz corpora (crashes found kept as regressions) replayed once; the
@@ -200,7 +225,7 @@ check-sim: all
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
 all: $(O)/tests/floodtool
 $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang under
 # ASan+UBSan in build/fuzz.  `make fuzz` runs each for FUZZ_SECONDS and
@@ -209,7 +234,7 @@ $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
 FUZZ_SECONDS	?= 60
 FUZZ_CC		?= clang
 $(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(INIH_LIBS) -lsystemd \
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(INIH_LIBS) -lsystemd \
 	    $(SODIUM_LIBS)
 $(O)/tests/fuzz/fuzz_ipc.o: client-lib/nbmq.c
 
@@ -367,9 +392,9 @@ bench: deps
 
 # The cost of encryption in the core, as a ratio to plain (bench/cryptbench.c).
 $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
-	$(CC) $(CFLAGS) -O2 -o $@ bench/cryptbench.c $(CORE_OBJS) \
-	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ bench/cryptbench.c $(CORE_OBJS) \
+	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(ALL_LDFLAGS)
 
 $(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h $(O)/libnbmq.a
-	$(CC) $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
-	    $(O)/libnbmq.a $(LDFLAGS) $(SODIUM_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
+	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lm

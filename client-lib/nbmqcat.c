@@ -88,8 +88,7 @@ usage(const char *fmt, ...)
 		va_end(ap);
 		fputc('\n', stderr);
 	}
-	synopsis(stderr);
-	fputs("Try '" PROG " -h' for more information.\n", stderr);
+	fputs("Try '" PROG " --help' for more information.\n", stderr);
 	exit(EX_USAGE);
 }
 
@@ -125,7 +124,8 @@ help(void)
 	    "  -e          print the sender's peer id (16 hex digits) and a "
 	    "space first\n"
 	    "  -q          quiet: no informational messages on stderr\n"
-	    "  -h          print this help and exit\n"
+	    "  -V          print the version and exit (also --version)\n"
+	    "  -h          print this help and exit (also --help)\n"
 	    "\n"
 	    "Exit status: 0 success, 1 timeout or failure, 2 usage error.\n");
 	exit(EX_OK);
@@ -646,10 +646,16 @@ recv_loop(void)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	nbmq_ctx *ctx;
 	int ch, nmode, rv;
 
-	while ((ch = getopt(argc, argv, "0a:b:c:d:efhn:qrS:t:w:x")) != -1) {
+	while ((ch = getopt_long(argc, argv, "0a:b:c:d:efhn:qrS:t:Vw:x",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '0':
 			zflag = 1;
@@ -674,6 +680,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
+		case 'V':
+			printf(PROG " %s\n", NBMQ_VERSION);
+			exit(EX_OK);
 		case 'n':
 			count = parse_count(optarg);
 			break;

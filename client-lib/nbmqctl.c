@@ -1279,10 +1279,32 @@ usage(FILE *f)
 	    "  -S socket   the daemon's IPC socket (default $NBMQ_SOCKET, "
 	    "else " NBMQ_DEFAULT_IPC_PATH ")\n"
 	    "  -w seconds  how long to wait for each answer (default 5)\n"
-	    "  -j, --json  JSON for scripts instead of tables\n"
-	    "  -h, --help  this help; COMMAND --help for one command\n"
+	    "  -j, --json     JSON for scripts instead of tables\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     this help; COMMAND --help for one command\n"
 	    "\nExit status: 0 success, 1 failure (nbmqd not running, "
 	    "refused), 2 usage error.\n");
+}
+
+/*
+ * A usage error: one line saying what is wrong (fmt; getopt's own when
+ * NULL), then where to look: the help of cmd, or the whole help.
+ */
+static int __attribute__((format(printf, 2, 3)))
+usage_error(const struct cmd *cmd, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (fmt != NULL) {
+		fputs(PROG ": ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "Try '" PROG " %s%s--help' for more information.\n",
+	    cmd != NULL ? cmd->name : "", cmd != NULL ? " " : "");
+	return EX_USAGE;
 }
 
 static void
@@ -1301,11 +1323,8 @@ cmd_help(struct conn *c, const struct output *out, const char *arg)
 		usage(stdout);
 		return EX_OK;
 	}
-	if ((cmd = cmd_find(arg)) == NULL) {
-		fprintf(stderr, PROG ": no command %s\n", arg);
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if ((cmd = cmd_find(arg)) == NULL)
+		return usage_error(NULL, "no command %s", arg);
 	cmd_usage(stdout, cmd);
 	return EX_OK;
 }
@@ -1316,6 +1335,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct output	*out = &table_output;
@@ -1332,7 +1352,7 @@ main(int argc, char *argv[])
 	if ((c.path = getenv("NBMQ_SOCKET")) == NULL || *c.path == '\0')
 		c.path = NBMQ_DEFAULT_IPC_PATH;
 	/* Options before the command, then the command's own. */
-	while ((ch = getopt_long(argc, argv, "+S:w:jh", longopts,
+	while ((ch = getopt_long(argc, argv, "+S:w:jhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'S':
@@ -1341,12 +1361,9 @@ main(int argc, char *argv[])
 		case 'w':
 			w = strtod(optarg, &end);
 			if (*optarg == '\0' || *end != '\0' || !(w > 0) ||
-			    w > 3600) {
-				fprintf(stderr, PROG ": -w %s: seconds, more "
-				    "than 0, at most 3600\n", optarg);
-				usage(stderr);
-				return EX_USAGE;
-			}
+			    w > 3600)
+				return usage_error(NULL, "-w %s: seconds, "
+				    "more than 0, at most 3600", optarg);
 			c.wait_ms = (int)(w * 1000) > 0 ? (int)(w * 1000) : 1;
 			break;
 		case 'j':
@@ -1355,20 +1372,18 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return EX_OK;
+		case 'V':
+			printf(PROG " %s\n", NBMQ_VERSION);
+			return EX_OK;
 		default:
-			usage(stderr);
-			return EX_USAGE;
+			return usage_error(NULL, NULL);
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	if ((cmd = cmd_find(argv[optind])) == NULL) {
-		fprintf(stderr, PROG ": no command %s\n", argv[optind]);
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind >= argc)
+		return usage_error(NULL, "no command (status, sockets, peers, "
+		    "...)");
+	if ((cmd = cmd_find(argv[optind])) == NULL)
+		return usage_error(NULL, "no command %s", argv[optind]);
 	for (int i = optind + 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
@@ -1380,12 +1395,9 @@ main(int argc, char *argv[])
 			out = &json_output;
 			continue;
 		}
-		if (argv[i][0] == '-' || arg != NULL || cmd->maxargs == 0) {
-			fprintf(stderr, PROG ": %s: unexpected argument %s\n",
+		if (argv[i][0] == '-' || arg != NULL || cmd->maxargs == 0)
+			return usage_error(cmd, "%s: unexpected argument %s",
 			    cmd->name, argv[i]);
-			cmd_usage(stderr, cmd);
-			return EX_USAGE;
-		}
 		arg = argv[i];
 	}
 	if (cmd->fn == cmd_help)

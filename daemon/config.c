@@ -39,7 +39,7 @@
 #define CONFIG_MAXOPTS		64	/* >= entries of opt_table */
 #define CONFIG_WHY		256
 #define CONFIG_MAX_CLIENTS	100000
-#define CONFIG_IPC_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define CONFIG_IPC_PATH_MAX	(NBMQD_IPC_PATH_SIZE - 1)
 
 enum config_section {
 	SEC_NONE,		/* before the first section */
@@ -189,6 +189,8 @@ void
 config_init(struct config *cf)
 {
 	memset(cf, 0, sizeof(*cf));
+	snprintf(cf->ipc_path, sizeof(cf->ipc_path), "%s",
+	    NBMQ_DEFAULT_IPC_PATH);
 	cf->ipc_mode = 0660;
 	cf->log_level = LOG_INFO;
 	cf->max_clients = 1024;
@@ -220,7 +222,6 @@ config_free(struct config *cf)
 		config_sockconf_free(sc);
 	}
 	free(cf->path);
-	free(cf->ipc_path);
 	free(cf->ipc_group);
 	config_init(cf);
 }
@@ -584,17 +585,17 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 				return;
 			}
 		}
+		if (k == DK_IPC_PATH) {
+			snprintf(cf->ipc_path, sizeof(cf->ipc_path), "%s",
+			    val);
+			break;
+		}
 		if ((s = strdup(val)) == NULL) {
 			config_err(p, p->lineno, "%s: out of memory", key);
 			return;
 		}
-		if (k == DK_IPC_PATH) {
-			free(cf->ipc_path);
-			cf->ipc_path = s;
-		} else {
-			free(cf->ipc_group);
-			cf->ipc_group = s;
-		}
+		free(cf->ipc_group);
+		cf->ipc_group = s;
 		break;
 	case DK_IPC_MODE:
 		for (i = 0; val[i] >= '0' && val[i] <= '7'; i++)
@@ -807,7 +808,7 @@ config_check_crypt(struct config_parse *p, struct config_sock *cs)
 {
 	struct cryptconf	*cc = &cs->sc->crypt;
 	const int		*ln = cs->crypt_line;
-	char			 why[CONFIG_WHY + 64];
+	char			 why[CONFIG_WHY + 768];
 	uint8_t			 key[CRYPT_KEY_SIZE];
 	struct stat		 st;
 	int			 sodium, n = 0, m = 0, k;
@@ -1242,9 +1243,6 @@ config_parse(struct config *cf, const char *name, FILE *fp, const char *text,
 	else if (fp == NULL && p.str != NULL && *p.str != '\0')
 		config_err(&p, p.lineno, "out of memory");
 	config_finish(&p);
-	if (cf->ipc_path == NULL &&
-	    (cf->ipc_path = strdup(NBMQ_DEFAULT_IPC_PATH)) == NULL)
-		config_err(&p, 0, "out of memory");
 	config_err_flush(&p);
 	config_parse_free(&p);
 	if (p.nerr > 0)
@@ -1292,8 +1290,7 @@ config_print(const struct config *cf, FILE *fp)
 	fprintf(fp, ",\n# every default filled in.\n\n");
 
 	fprintf(fp, "[daemon]\n");
-	fprintf(fp, "ipc_path = %s\n", cf->ipc_path != NULL ? cf->ipc_path :
-	    NBMQ_DEFAULT_IPC_PATH);
+	fprintf(fp, "ipc_path = %s\n", cf->ipc_path);
 	fprintf(fp, "ipc_mode = %04o\n", cf->ipc_mode);
 	if (cf->ipc_group != NULL)
 		fprintf(fp, "ipc_group = %s\n", cf->ipc_group);

@@ -33,6 +33,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,28 +199,149 @@ crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
 }
 
 /*
- * Read a whole small file into a malloc'd, NUL-terminated buffer (sodium's
- * guarded memory when secret).  A secret file must be a regular file that
- * neither group nor others may read or write (0600 or stricter); any
- * other must not be writable by them (someone could add a key).
+ * A key file as configured: an absolute path, or $CREDENTIALS_DIRECTORY/NAME
+ * (or ${CREDENTIALS_DIRECTORY}/NAME), the credential NAME that systemd's
+ * LoadCredential=NAME:FILE copied into the service's own directory.
  */
-static int
-crypt_open_file(const char *path, int secret, size_t max, char *why,
+#define CRYPT_CRED_VAR	"CREDENTIALS_DIRECTORY"
+
+int
+crypt_path(const char *conf, char *buf, size_t buflen, int *cred, char *why,
     size_t whylen)
 {
-	struct stat	 st;
-	int		 fd;
+	static const char *const pre[] = { "$" CRYPT_CRED_VAR "/",
+	    "${" CRYPT_CRED_VAR "}/" };
+	const char	*name = NULL, *dir;
+	size_t		 i;
 
-	if (path == NULL || path[0] == '\0') {
+	*cred = 0;
+	if (conf == NULL || conf[0] == '\0') {
 		snprintf(why, whylen, "no file given");
 		return -1;
 	}
-	if (path[0] != '/') {
-		snprintf(why, whylen, "%s: must be an absolute path", path);
+	for (i = 0; i < sizeof(pre) / sizeof(pre[0]) && name == NULL; i++)
+		if (strncmp(conf, pre[i], strlen(pre[i])) == 0)
+			name = conf + strlen(pre[i]);
+	if (name == NULL && conf[0] != '/') {
+		snprintf(why, whylen, "%s: must be an absolute path, or "
+		    "$" CRYPT_CRED_VAR "/NAME for a systemd credential", conf);
 		return -1;
 	}
+	if (name == NULL) {
+		if ((size_t)snprintf(buf, buflen, "%s", conf) >= buflen) {
+			snprintf(why, whylen, "%.64s...: path too long", conf);
+			return -1;
+		}
+		return 0;
+	}
+	if (*name == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		snprintf(why, whylen, "%s: a credential is named by one file "
+		    "name: $" CRYPT_CRED_VAR "/NAME", conf);
+		return -1;
+	}
+	dir = getenv(CRYPT_CRED_VAR);
+	if (dir == NULL || dir[0] != '/') {
+		snprintf(why, whylen, "%s: $" CRYPT_CRED_VAR " is %s: nbmqd "
+		    "was not started by systemd with LoadCredential=%s:FILE "
+		    "(systemctl edit nbmqd; to check FILE's directory by hand: "
+		    CRYPT_CRED_VAR "=DIR nbmqd -t)", conf,
+		    dir == NULL ? "not set" : "not an absolute path", name);
+		return -1;
+	}
+	if ((size_t)snprintf(buf, buflen, "%s/%s", dir, name) >= buflen) {
+		snprintf(why, whylen, "%s: path too long", conf);
+		return -1;
+	}
+	*cred = 1;
+	return 0;
+}
+
+static void
+crypt_user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd	*pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned int)uid);
+}
+
+static void
+crypt_group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group	*gr = getgrgid(gid);
+
+	if (gr != NULL)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%u", (unsigned int)gid);
+}
+
+/*
+ * A private key file that is refused says what is wrong with it (what)
+ * and the two layouts that work: owned by nbmqd's user with mode 0600
+ * (or 0400), or left root's and passed by systemd's LoadCredential=.
+ * Not root:nbmq 0640: the daemon's group is the IPC socket's, the
+ * applications', and they must not read the key.
+ */
+static void
+crypt_key_layout(char *why, size_t whylen, const char *path,
+    const char *what)
+{
+	const char	*base = strrchr(path, '/') + 1;	/* absolute */
+	char		 user[64];
+
+	crypt_user_name(geteuid(), user, sizeof(user));
+	snprintf(why, whylen, "%s: %s. A private key must be readable by "
+	    "nbmqd's user (%s) alone: owned by it with mode 0600 (chown %s "
+	    "%s; chmod 600 %s), or left as it is and passed by systemd: "
+	    "LoadCredential=%s:%s in the unit, private_key_file = "
+	    "$" CRYPT_CRED_VAR "/%s", path, what, user, user, path, path,
+	    base, path, base);
+}
+
+/*
+ * Open a key file as configured (crypt_path) for reading.  Any such file
+ * must be a regular file no larger than max.
+ *
+ * A secret file (a private key) must be owned by nbmqd's user, with no
+ * permission for its group or others: 0600 or 0400.  A credential
+ * ($CREDENTIALS_DIRECTORY/NAME) lives in a directory systemd made for
+ * this service alone; its owner may be root and, where systemd granted
+ * the service's user read access with an ACL, its group bits show the
+ * ACL's mask (0440): group read is allowed there, anything more is not.
+ *
+ * Any other file (peers_file) must not be writable by group or others:
+ * someone could add a key.
+ */
+static int
+crypt_open_file(const char *conf, int secret, size_t max, char *why,
+    size_t whylen)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX], what[256], owner[64], group[64];
+	int		 fd, cred, e;
+
+	if (crypt_path(conf, path, sizeof(path), &cred, why, whylen) == -1)
+		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		e = errno;
+		if (cred && e == ENOENT) {
+			snprintf(why, whylen, "%s: no such credential: the "
+			    "unit needs LoadCredential=%s:FILE (systemctl "
+			    "edit nbmqd)", path, strrchr(path, '/') + 1);
+		} else if (secret && !cred && e == EACCES &&
+		    stat(path, &st) == 0) {
+			crypt_user_name(st.st_uid, owner, sizeof(owner));
+			crypt_group_name(st.st_gid, group, sizeof(group));
+			snprintf(what, sizeof(what), "nbmqd's user cannot read "
+			    "it (owner %s:%s, mode %04o)", owner, group,
+			    (unsigned int)(st.st_mode & 07777));
+			crypt_key_layout(why, whylen, path, what);
+		} else
+			snprintf(why, whylen, "%s: %s", path, strerror(e));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -225,11 +349,27 @@ crypt_open_file(const char *path, int secret, size_t max, char *why,
 		close(fd);
 		return -1;
 	}
-	if (secret && (st.st_mode & 077) != 0) {
-		snprintf(why, whylen, "%s: mode %04o lets %s read it: a "
-		    "private key must be 0600 or stricter (chmod 600 %s)", path,
-		    (unsigned int)(st.st_mode & 07777),
-		    (st.st_mode & 070) ? "its group" : "others", path);
+	crypt_user_name(st.st_uid, owner, sizeof(owner));
+	crypt_group_name(st.st_gid, group, sizeof(group));
+	what[0] = '\0';
+	if (secret && cred && ((st.st_mode & 037) != 0 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())))
+		snprintf(what, sizeof(what), "a credential with owner %s:%s "
+		    "and mode %04o: systemd makes it 0400 (0440 with an "
+		    "ACL), owned by root or nbmqd's user", owner, group,
+		    (unsigned int)(st.st_mode & 07777));
+	else if (secret && !cred && (st.st_mode & 077) != 0)
+		snprintf(what, sizeof(what), "owner %s:%s, mode %04o lets %s "
+		    "read it", owner, group, (unsigned int)(st.st_mode & 07777),
+		    (st.st_mode & 070) ? "its group" : "others");
+	else if (secret && !cred && st.st_uid != geteuid())
+		snprintf(what, sizeof(what), "owned by %s, not by nbmqd's "
+		    "user: its owner can change the key", owner);
+	if (what[0] != '\0') {
+		if (cred)
+			snprintf(why, whylen, "%s: %s", path, what);
+		else
+			crypt_key_layout(why, whylen, path, what);
 		close(fd);
 		return -1;
 	}
@@ -509,7 +649,8 @@ crypt_sock_start(struct sock *s, const struct cryptconf *cc, int bound,
 {
 	struct nbmq_enc_config	 ec;
 	struct crypt_sock	*c;
-	char			 ewhy[256];
+	char			 ewhy[768], kpath[PATH_MAX], ppath[PATH_MAX];
+	int			 cred;
 
 	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0)
 		return 0;
@@ -537,11 +678,21 @@ crypt_sock_start(struct sock *s, const struct cryptconf *cc, int bound,
 		ec.socket = s->name;
 		ec.bound = bound;
 		ec.max_frame_size = (uint32_t)s->o.max_frame_size;
-		ec.private_key_file = cc->private_key_file;
 		ec.peers = cc->peers;
-		ec.peers_file = cc->peers_file;
-		if ((c->enc = c->e->create(&ec, ewhy, sizeof(ewhy))) == NULL &&
-		    ewhy[0] == '\0')
+		/* An encryptor opens the files by the paths they resolve to. */
+		if (cc->private_key_file != NULL && crypt_path(
+		    cc->private_key_file, kpath, sizeof(kpath), &cred, ewhy,
+		    sizeof(ewhy)) == 0)
+			ec.private_key_file = kpath;
+		if (cc->peers_file != NULL && crypt_path(cc->peers_file,
+		    ppath, sizeof(ppath), &cred, ewhy, sizeof(ewhy)) == 0)
+			ec.peers_file = ppath;
+		if ((cc->private_key_file != NULL &&
+		    ec.private_key_file == NULL) ||
+		    (cc->peers_file != NULL && ec.peers_file == NULL))
+			c->enc = NULL;
+		else if ((c->enc = c->e->create(&ec, ewhy, sizeof(ewhy))) ==
+		    NULL && ewhy[0] == '\0')
 			snprintf(ewhy, sizeof(ewhy), "cannot start");
 	}
 	if (c->enc == NULL) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,18 +28,32 @@
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"
 
 static void
-usage(FILE *f)
+usage(void)
 {
-	fprintf(f,
-	    "usage: nbmqd [-tTvqVh] [-c FILE] [-S IPC_SOCKET_PATH]\n"
-	    "  -c FILE   configuration file (default " NBMQD_CONF ")\n"
-	    "  -S PATH   IPC socket path (overrides ipc_path)\n"
-	    "  -t        check the configuration and exit\n"
-	    "  -T        print the effective configuration and exit\n"
-	    "  -v        more logging (repeat for debug)\n"
-	    "  -q        less logging\n"
-	    "  -V        print the version and exit\n"
-	    "  -h        this help\n");
+	printf("usage: nbmqd [-tTvqVh] [-c FILE] [-S IPC_SOCKET_PATH]\n"
+	    "  -c FILE        configuration file (default " NBMQD_CONF ")\n"
+	    "  -S PATH        IPC socket path (overrides ipc_path)\n"
+	    "  -t             check the configuration and exit\n"
+	    "  -T             print the effective configuration and exit\n"
+	    "  -v             more logging (repeat for debug)\n"
+	    "  -q             less logging\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     this help\n"
+	    "\nExit status: 0 success, 1 configuration or start-up error, "
+	    "2 usage error.\n");
+}
+
+/* A usage error: one line (getopt's, or fmt's), then where to look. */
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	if (fmt != NULL) {
+		fputs("nbmqd: ", stderr);
+		fprintf(stderr, fmt, arg);
+		fputc('\n', stderr);
+	}
+	fputs("Try 'nbmqd --help' for more information.\n", stderr);
+	return 2;
 }
 
 static struct event	*main_status_ev, *main_watchdog_ev;
@@ -177,6 +192,11 @@ main(int argc, char *argv[])
 	struct config	 conf;
 	struct event	*sigs[4];
 	const int	 signums[4] = { SIGINT, SIGTERM, SIGHUP, 0 };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char	*path = NULL, *ipc = NULL;
 	int		 ch, check = 0, print = 0, verbose = 0;
 	int		 nerr, ret = 0;
@@ -189,7 +209,8 @@ main(int argc, char *argv[])
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
-	while ((ch = getopt(argc, argv, "c:S:tTvqVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:S:tTvqVh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -213,22 +234,28 @@ main(int argc, char *argv[])
 			printf("nbmqd %s\n", NBMQD_VERSION);
 			return 0;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return usage_error(NULL, NULL);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
+	if (optind != argc)
+		return usage_error("unexpected argument %s", argv[optind]);
+	if (ipc != NULL && strlen(ipc) >= NBMQD_IPC_PATH_SIZE) {
+		fprintf(stderr, "nbmqd: -S %s: longer than %zu bytes\n", ipc,
+		    NBMQD_IPC_PATH_SIZE - 1);
+		return usage_error(NULL, NULL);
 	}
 
 	log_init(LOG_INFO, 1);
+	/*
+	 * No file at the default path: config_init's defaults, complete as
+	 * they are (conf.path stays NULL: nothing to reload).
+	 */
 	config_init(&conf);
 	if (path == NULL && access(NBMQD_CONF, F_OK) == -1)
-		nerr = 0;	/* no file at the default path: all defaults */
+		nerr = 0;
 	else
 		nerr = config_load(&conf, path ? path : NBMQD_CONF, stderr);
 	if (nerr > 0) {
@@ -237,14 +264,14 @@ main(int argc, char *argv[])
 		config_free(&conf);
 		return 1;
 	}
-	if (ipc != NULL) {
-		free(conf.ipc_path);
-		if ((conf.ipc_path = strdup(ipc)) == NULL)
-			fatal("strdup");
-	}
+	if (ipc != NULL)
+		snprintf(conf.ipc_path, sizeof(conf.ipc_path), "%s", ipc);
 	if (check || print) {
 		if (print)
 			config_print(&conf, stdout);
+		else if (conf.path == NULL)
+			printf("configuration OK (no %s: the defaults)\n",
+			    NBMQD_CONF);
 		else
 			printf("configuration OK\n");
 		config_free(&conf);
@@ -281,6 +308,8 @@ main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
+	if (conf.path == NULL)
+		log_info("no %s: running on the defaults", NBMQD_CONF);
 	log_info("nbmqd %s started", NBMQD_VERSION);
 	main_notify_start();
 	sd_notify(0, "READY=1");

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,9 +118,17 @@ struct sockconf {
 };
 TAILQ_HEAD(sockconf_list, sockconf);
 
+/* The longest IPC path a Unix socket takes, with its NUL. */
+#define NBMQD_IPC_PATH_SIZE	sizeof(((struct sockaddr_un *)NULL)->sun_path)
+
+/*
+ * config_init() makes a complete configuration, every default in place
+ * (the daemon runs on it as is when there is no file), and cannot fail:
+ * hence ipc_path in place rather than allocated.
+ */
 struct config {
-	char		*path;
-	char		*ipc_path;
+	char		*path;		/* NULL: no file, the defaults */
+	char		 ipc_path[NBMQD_IPC_PATH_SIZE];
 	unsigned int	 ipc_mode;
 	char		*ipc_group;	/* NULL: the daemon's group */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
@@ -787,14 +796,26 @@ int		 crypt_key_decode(const char *, size_t,
 		    uint8_t key[CRYPT_KEY_SIZE]);
 void		 crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
 		    char out[CRYPT_KEY_B64 + 1]);
-/* A private key file (absolute path, mode 0600 or stricter): 0 or -1. */
+/*
+ * A key file as configured, an absolute path or $CREDENTIALS_DIRECTORY/NAME
+ * (a systemd credential: *cred set), as the path to open: 0 or -1 with why.
+ */
+int		 crypt_path(const char *conf, char *buf, size_t buflen,
+		    int *cred, char *why, size_t whylen);
+/*
+ * A private key file (crypt_path; owned by nbmqd's user with mode 0600 or
+ * 0400, or a credential): 0 or -1.
+ */
 int		 crypt_key_file(const char *path, uint8_t key[CRYPT_KEY_SIZE],
 		    char *why, size_t whylen);
 /* The keys of peers and peers_file, fn called for each: count or -1. */
 int		 crypt_peers(const char *list, const char *file,
 		    int (*fn)(void *, const uint8_t *), void *arg, char *why,
 		    size_t whylen);
-/* A file that exists, is regular and (secret) only its owner reads. */
+/*
+ * A file (crypt_path) that exists and is regular; secret: as
+ * crypt_key_file has it, else not writable by group or others.
+ */
 int		 crypt_file_ok(const char *path, int secret, char *why,
 		    size_t whylen);
 /* The least max_frame_size a built-in encryptor needs (0: unknown). */

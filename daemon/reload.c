@@ -114,7 +114,7 @@ static int
 reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 {
 	struct dsock	*d;
-	char		 why[384];
+	char		 why[1024];
 	int		 e;
 
 	*dp = NULL;
@@ -340,12 +340,10 @@ reload_daemon_keys(const struct config *cur, struct config *nc)
 		log_warnx("%s: max_clients %llu needs a restart; still %llu",
 		    nc->path, (unsigned long long)nc->max_clients,
 		    (unsigned long long)cur->max_clients);
-	free(nc->ipc_path);
+	memcpy(nc->ipc_path, cur->ipc_path, sizeof(nc->ipc_path));
 	free(nc->ipc_group);
-	nc->ipc_path = cur->ipc_path ? strdup(cur->ipc_path) : NULL;
 	nc->ipc_group = cur->ipc_group ? strdup(cur->ipc_group) : NULL;
-	if ((cur->ipc_path != NULL && nc->ipc_path == NULL) ||
-	    (cur->ipc_group != NULL && nc->ipc_group == NULL))
+	if (cur->ipc_group != NULL && nc->ipc_group == NULL)
 		fatal("strdup");
 	nc->ipc_mode = cur->ipc_mode;
 	nc->max_clients = cur->max_clients;
@@ -380,6 +378,8 @@ reload_config(char **errtext)
 
 	*errtext = NULL;
 	if (cur->path == NULL) {
+		log_warnx("nbmqd was started without a configuration file: "
+		    "nothing to reload");
 		*errtext = strdup("nbmqd was started without a configuration "
 		    "file: nothing to reload");
 		return -1;
@@ -397,11 +397,9 @@ reload_config(char **errtext)
 		goto fail;
 	}
 	free(buf);
-	if (reload_ipc_override != NULL) {
-		free(nc.ipc_path);
-		if ((nc.ipc_path = strdup(reload_ipc_override)) == NULL)
-			fatal("strdup");
-	}
+	if (reload_ipc_override != NULL)
+		snprintf(nc.ipc_path, sizeof(nc.ipc_path), "%s",
+		    reload_ipc_override);
 	memset(&cnt, 0, sizeof(cnt));
 	if (reload_sockets(cur, &nc, &cnt, errtext) == -1) {
 		config_free(&nc);

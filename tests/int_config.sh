@@ -112,3 +112,60 @@ for f in "$T"/readme*.conf; do
 done
 [ "$nr" -ge 1 ] || fail "no ini example in README.md"
 ok "conf/nbmqd.conf with all $keys keys set, the nbmqd.conf(5) example and $nr README examples: configuration OK"
+
+# No configuration file at all (issue 17: this crashed): nbmqd, nbmqd -v,
+# -t and -T run on config_init's defaults.  The real default path must be
+# absent; where a file is installed there, a private mount namespace hides
+# it (root), else this part is skipped.
+NBMQCTL=$BIN/nbmqctl
+DEFCONF=/etc/nbmq/nbmqd.conf
+HIDE=
+if [ -e "$DEFCONF" ]; then
+	printf '#!/bin/sh\nmount -t tmpfs nbmq-test %s || exit 1\nexec "$@"\n' \
+	    "$(dirname "$DEFCONF")" >"$T/hide.sh"
+	chmod +x "$T/hide.sh"
+	if [ "$(id -u)" = 0 ] && unshare -m "$T/hide.sh" true 2>/dev/null; then
+		HIDE="unshare -m $T/hide.sh"
+	else
+		HIDE=skip
+	fi
+fi
+if [ "$HIDE" = skip ]; then
+	echo "skip $NAME: $DEFCONF exists and cannot be hidden (not root)"
+else
+	out=$($HIDE "$NBMQD" -t 2>&1) || fail "nbmqd -t, no file: $out"
+	[ "$out" = "configuration OK (no $DEFCONF: the defaults)" ] ||
+	    fail "nbmqd -t, no file, printed: $out"
+	$HIDE "$NBMQD" -T >"$T/nofile.conf" 2>&1 || fail "nbmqd -T, no file"
+	grep -q "^ipc_path = /run/nbmq/nbmqd.sock$" "$T/nofile.conf" ||
+	    fail "nbmqd -T, no file: $(cat "$T/nofile.conf")"
+	"$NBMQD" -t -c "$T/nofile.conf" >/dev/null 2>&1 ||
+	    fail "nbmqd -T with no file printed a config that does not check"
+	ok "no configuration file: -t says so, -T prints the defaults"
+
+	_vg=
+	[ "${VALGRIND:-0}" = 1 ] && _vg="valgrind --leak-check=full \
+	    --error-exitcode=99 --log-file=$T/nofile.vg"
+	$HIDE $_vg "$NBMQD" -v -S "$T/nofile.sock" >"$T/nofile.log" 2>&1 &
+	pid=$!
+	PIDS="$PIDS $pid"
+	wait_for 20 grep -q "started" "$T/nofile.log" ||
+	    fail "nbmqd with no configuration file did not start"
+	log_has nofile "no $DEFCONF: running on the defaults" ||
+	    fail "the daemon did not say it runs on the defaults"
+	"$NBMQCTL" -S "$T/nofile.sock" status >"$T/nofile.out" 2>&1 ||
+	    fail "nbmqctl status: $(cat "$T/nofile.out")"
+	grep -q "^config: *(none)$" "$T/nofile.out" ||
+	    fail "nbmqctl status: $(cat "$T/nofile.out")"
+	kill -HUP "$pid"
+	wait_for 10 log_has nofile "nothing to reload" ||
+	    fail "SIGHUP with no file: no warning"
+	"$NBMQCTL" -S "$T/nofile.sock" status >/dev/null 2>&1 ||
+	    fail "no answer after SIGHUP"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 0 ] || fail "nbmqd with no file: exit $rc on SIGTERM"
+	[ ! -e "$T/nofile.sock" ] || fail "IPC socket left behind"
+	ok "no configuration file: nbmqd -v starts, answers nbmqctl status, SIGHUP warns, SIGTERM exits 0"
+fi

@@ -13,6 +13,7 @@
  * test_core_extension.  Key files live in a temporary directory.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <errno.h>
@@ -259,6 +260,178 @@ START_TEST(test_key_files)
 	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
 	    -1);
 	ck_assert_ptr_nonnull(strstr(why, "peers:2:"));
+}
+END_TEST
+
+/* want in why, or a failure that shows why. */
+#define WHY_HAS(want)	ck_assert_msg(strstr(why, (want)) != NULL, \
+			    "want \"%s\" in \"%s\"", (want), why)
+
+/*
+ * Where a key file is (issue 17): an absolute path, or a systemd
+ * credential, $CREDENTIALS_DIRECTORY/NAME.
+ */
+START_TEST(test_key_paths)
+{
+	char	 buf[256], want[300], why[512];
+	int	 cred;
+
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_int_eq(crypt_path("/etc/nbmq/server.key", buf, sizeof(buf),
+	    &cred, why, sizeof(why)), 0);
+	ck_assert_str_eq(buf, "/etc/nbmq/server.key");
+	ck_assert_int_eq(cred, 0);
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/server.key", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), -1);
+	WHY_HAS("$CREDENTIALS_DIRECTORY is not set");
+	WHY_HAS("LoadCredential=server.key:FILE");
+	setenv("CREDENTIALS_DIRECTORY", "run/creds", 1);
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/server.key", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), -1);
+	WHY_HAS("not an absolute path");
+
+	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/nbmqd.service", 1);
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/server.key", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), 0);
+	ck_assert_str_eq(buf, "/run/credentials/nbmqd.service/server.key");
+	ck_assert_int_eq(cred, 1);
+	cred = 0;
+	ck_assert_int_eq(crypt_path("${CREDENTIALS_DIRECTORY}/peers", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), 0);
+	ck_assert_str_eq(buf, "/run/credentials/nbmqd.service/peers");
+	ck_assert_int_eq(cred, 1);
+	/* One name, in that directory: nothing else expands. */
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/../x", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), -1);
+	WHY_HAS("one file name");
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/..", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), -1);
+	ck_assert_int_eq(crypt_path("$CREDENTIALS_DIRECTORY/", buf,
+	    sizeof(buf), &cred, why, sizeof(why)), -1);
+	ck_assert_int_eq(crypt_path("$HOME/server.key", buf, sizeof(buf),
+	    &cred, why, sizeof(why)), -1);
+	WHY_HAS("must be an absolute path, or $CREDENTIALS_DIRECTORY/NAME");
+	ck_assert_int_eq(crypt_path("server.key", buf, sizeof(buf), &cred,
+	    why, sizeof(why)), -1);
+	ck_assert_int_eq(crypt_path("", buf, sizeof(buf), &cred, why,
+	    sizeof(why)), -1);
+	/* Too long for buf: refused, not cut. */
+	memset(want, 'x', sizeof(want) - 1);
+	want[0] = '/';
+	want[sizeof(want) - 1] = '\0';
+	ck_assert_int_eq(crypt_path(want, buf, sizeof(buf), &cred, why,
+	    sizeof(why)), -1);
+	WHY_HAS("too long");
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+END_TEST
+
+/*
+ * Who may own a private key and how open it may be: owned by nbmqd's user
+ * with mode 0600 or 0400; a credential as systemd makes it (0400, or 0440
+ * where an ACL grants the service's user read access).  Every refusal
+ * names both layouts.
+ */
+START_TEST(test_key_layouts)
+{
+	struct kp	 k;
+	uint8_t		 key[CRYPT_KEY_SIZE];
+	char		 why[1024], dir[128], cpath[192], b64[64];
+	pid_t		 pid;
+	int		 st;
+
+	kp_new(&k, "layout");
+	crypt_key_encode(k.priv, b64);
+	/* group-readable (root:nbmq 0640 is this): refused, both layouts */
+	ck_assert_int_eq(chmod(k.path, 0640), 0);
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), -1);
+	WHY_HAS("mode 0640 lets its group read it");
+	WHY_HAS("chmod 600");
+	WHY_HAS("LoadCredential=layout.key:");
+	WHY_HAS("private_key_file = $CREDENTIALS_DIRECTORY/layout.key");
+	ck_assert_int_eq(chmod(k.path, 0600), 0);
+
+	/* The same key as a credential. */
+	snprintf(dir, sizeof(dir), "%s/creds", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(cpath, sizeof(cpath), "%s/server.key", dir);
+	write_file(cpath, b64, 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	memset(key, 0, sizeof(key));
+	ck_assert_msg(crypt_key_file("$CREDENTIALS_DIRECTORY/server.key", key,
+	    why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(memcmp(key, k.priv, sizeof(key)), 0);
+	/* an ACL's mask shows as group read: allowed for a credential only */
+	ck_assert_int_eq(chmod(cpath, 0440), 0);
+	ck_assert_msg(crypt_key_file("$CREDENTIALS_DIRECTORY/server.key", key,
+	    why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(crypt_key_file(cpath, key, why, sizeof(why)), -1);
+	WHY_HAS("lets its group read it");
+	ck_assert_int_eq(chmod(cpath, 0444), 0);
+	ck_assert_int_eq(crypt_key_file("$CREDENTIALS_DIRECTORY/server.key",
+	    key, why, sizeof(why)), -1);
+	WHY_HAS("a credential with owner");
+	ck_assert_int_eq(chmod(cpath, 0460), 0);
+	ck_assert_int_eq(crypt_key_file("$CREDENTIALS_DIRECTORY/server.key",
+	    key, why, sizeof(why)), -1);
+	ck_assert_int_eq(chmod(cpath, 0400), 0);
+	/* a credential the unit does not load */
+	ck_assert_int_eq(crypt_key_file("$CREDENTIALS_DIRECTORY/other.key",
+	    key, why, sizeof(why)), -1);
+	WHY_HAS("no such credential");
+	WHY_HAS("LoadCredential=other.key:FILE");
+	/* peers_file may be a credential too */
+	snprintf(cpath, sizeof(cpath), "%s/peers", dir);
+	write_file(cpath, k.pub64, 0400);
+	ck_assert_int_eq(crypt_peers(NULL, "$CREDENTIALS_DIRECTORY/peers",
+	    NULL, NULL, why, sizeof(why)), 1);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_int_eq(crypt_peers(NULL, "$CREDENTIALS_DIRECTORY/peers",
+	    NULL, NULL, why, sizeof(why)), -1);
+	WHY_HAS("is not set");
+
+	if (geteuid() != 0)
+		return;		/* the rest needs other users */
+
+	/* Owned by someone else: they could change the key. */
+	snprintf(cpath, sizeof(cpath), "%s/server.key", dir);
+	ck_assert_int_eq(chown(k.path, 65534, 65534), 0);
+	ck_assert_int_eq(crypt_key_file(k.path, key, why, sizeof(why)), -1);
+	WHY_HAS("not by nbmqd's user");
+	WHY_HAS("chown root ");
+	ck_assert_int_eq(chown(k.path, 0, 0), 0);
+	ck_assert_int_eq(chown(cpath, 65534, 65534), 0);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	ck_assert_int_eq(crypt_key_file("$CREDENTIALS_DIRECTORY/server.key",
+	    key, why, sizeof(why)), -1);
+	WHY_HAS("a credential with owner");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_int_eq(chown(cpath, 0, 0), 0);
+
+	/*
+	 * root:root 0600 read by a daemon running as another user (the
+	 * shipped unit's User=nbmq): it cannot open it, and is told both
+	 * ways out.  In a child that gives up root.
+	 */
+	ck_assert_int_eq(chmod(tmpdir, 0711), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		if (crypt_key_file(k.path, key, why, sizeof(why)) != -1 ||
+		    strstr(why, "nbmqd's user cannot read it (owner root:root, "
+		    "mode 0600)") == NULL ||
+		    strstr(why, "LoadCredential=layout.key:") == NULL) {
+			fprintf(stderr, "as uid 65534: %s\n", why);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(chmod(tmpdir, 0700), 0);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
 }
 END_TEST
 
@@ -1382,6 +1555,8 @@ crypt_suite(void)
 	tc = tcase_create("sodium");
 	tcase_add_test(tc, test_key_encoding);
 	tcase_add_test(tc, test_key_files);
+	tcase_add_test(tc, test_key_paths);
+	tcase_add_test(tc, test_key_layouts);
 	tcase_add_test(tc, test_create_refuses);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_tamper_every_byte);

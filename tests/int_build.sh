@@ -1,0 +1,46 @@
+#!/bin/sh
+# The Makefile takes the builder's CPPFLAGS, CFLAGS and LDFLAGS without
+# losing its own (make CFLAGS=-O0 builds), and tracks headers per object
+# (-MMD -MP): a changed header rebuilds the objects that include it and
+# only those; an object without its .d is rebuilt once.  In a build tree
+# of its own under $T: nothing in build/ is touched.
+. "$(dirname "$0")/lib.sh"
+
+unset MAKEFLAGS MFLAGS MAKELEVEL	# not the flags of a make running us
+cd "$TOP" || fail "cd $TOP"
+B=$T/b
+mk() { make --no-print-directory O="$B" CFLAGS=-O0 CPPFLAGS=-DNBMQ_CPPFLAGS_TEST "$@"; }
+
+line=$(mk -n -B "$B/daemon/pace.o" | grep -- " -c ") ||
+    fail "no compile line for pace.o"
+for want in -D_GNU_SOURCE -Iclient-lib -Idaemon -DNBMQ_CPPFLAGS_TEST \
+    -Wall -Wextra -O0 -MMD -MP; do
+	case " $line " in
+	*" $want "*) ;;
+	*) fail "make CFLAGS=-O0 CPPFLAGS=...: no $want in: $line" ;;
+	esac
+done
+# The builder's CFLAGS come after nbmq's, so -O0 (or -Wno-x) wins.
+case "$line" in
+*-Wall*-O0*) ;;
+*) fail "CFLAGS before nbmq's own: $line" ;;
+esac
+mk "$B/daemon/pace.o" "$B/daemon/crypt.o" >"$T/mk.out" 2>&1 ||
+    fail "make CFLAGS=-O0: $(tail -n 20 "$T/mk.out")"
+ok "make CFLAGS=-O0 CPPFLAGS=-D...: nbmq's -I, -D, warnings and -MMD kept, the builder's after"
+
+grep -q "daemon/pace.h" "$B/daemon/pace.d" ||
+    fail "pace.d: $(cat "$B/daemon/pace.d")"
+mk -q "$B/daemon/pace.o" || fail "pace.o not up to date after a build"
+mk -q -W daemon/pace.h "$B/daemon/pace.o" &&
+    fail "pace.h changed: pace.o not rebuilt"
+mk -q -W client-lib/nbmq.h "$B/daemon/crypt.o" &&
+    fail "nbmq.h changed: crypt.o not rebuilt"
+mk -q -W client-lib/nbmq_encryptor.h "$B/daemon/pace.o" ||
+    fail "nbmq_encryptor.h changed: pace.o, which does not include it, rebuilt"
+rm "$B/daemon/pace.d"
+mk -q "$B/daemon/pace.o" && fail "pace.o without its .d: not rebuilt"
+mk "$B/daemon/pace.o" >/dev/null 2>&1 && [ -s "$B/daemon/pace.d" ] ||
+    fail "pace.d not written again"
+mk -q "$B/daemon/pace.o" || fail "pace.o rebuilt twice"
+ok "headers tracked per object: pace.h rebuilds pace.o, nbmq_encryptor.h does not; no .d: rebuilt once"
