@@ -998,7 +998,7 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 			crypt_count(s, p, DROP_CRYPT_AUTH);
 			return NULL;
 		}
-		session_disconnected(s, id, now);
+		session_disconnected(s, id, from, now);
 		return NULL;
 	}
 	if ((p = sock_peer_by_id(s, id)) == NULL) {

@@ -74,6 +74,8 @@ dsock_free(struct dsock *d)
 		dsock_sub_free(u);
 	log_debug("socket %s: destroyed", d->core.name);
 	TAILQ_REMOVE(&nbmqd->socks, d, entry);
+	if (d->fd != -1)
+		session_goodbye(&d->core);
 	udp_close(d);
 	event_free(d->ev_timer);
 	sock_destroy(&d->core);

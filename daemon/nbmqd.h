@@ -835,7 +835,10 @@ void		 session_accept(struct sock *, const struct nbaddr *,
 		    nbmq_time);
 void		 session_connected(struct sock *, uint64_t id,
 		    const struct nbaddr *, nbmq_time);
-void		 session_disconnected(struct sock *, uint64_t id, nbmq_time);
+void		 session_disconnected(struct sock *, uint64_t id,
+		    const struct nbaddr *from, nbmq_time);
+/* Disconnected to every peer and the outbox flushed (a clean close). */
+void		 session_goodbye(struct sock *);
 void		 session_unknown(struct sock *, uint64_t id,
 		    const struct nbaddr *, nbmq_time);
 void		 session_seen(struct sock *, struct peer *,

@@ -194,7 +194,12 @@ safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	if (s->crypt != NULL)
 		crypt_seal_last(s, p, now);
 	p->st.acks_tx++;
-	session_sent(s, p, now);
+	/*
+	 * Not session_sent(): an Ack does not put off our Heartbeat.  A
+	 * v0.2.0 peer (the Rust NBMQ 0.2.0) counts only Heartbeat and Data
+	 * as signs of life, and dropped a session after 10 s of Acks.
+	 */
+	p->st.tx_frames++;
 }
 
 static void

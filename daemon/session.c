@@ -457,14 +457,25 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
 }
 
-/* Disconnected(id) arrived: the other side does not know the session. */
+/*
+ * Disconnected(id) arrived: the other side does not know the session.
+ * Only from the peer's address: anyone who learnt a session id could
+ * otherwise end it from anywhere (issue 15).  (A plain socket cannot tell
+ * a forged source address; an encrypted one checks the same in crypt.c.)
+ */
 void
-session_disconnected(struct sock *s, uint64_t id, nbmq_time now)
+session_disconnected(struct sock *s, uint64_t id, const struct nbaddr *from,
+    nbmq_time now)
 {
 	struct peer	*p = sock_peer_by_id(s, id);
 
 	if (p == NULL)
 		return;
+	if (!addr_eq(from, &p->addr)) {
+		s->st.drops[DROP_NOT_BOUND]++;
+		p->st.drops[DROP_NOT_BOUND]++;
+		return;
+	}
 	if (s->bound)
 		session_peer_free(s, p, PEV_DOWN_DISCONNECTED);
 	else
@@ -540,7 +551,25 @@ sock_peer_by_id(const struct sock *s, uint64_t id)
 	    NULL;
 }
 
-/* Close: tell nobody (the peers time out), free every peer. */
+/*
+ * A clean close: Disconnected to every peer, so that they drop the
+ * session at once instead of sending into it until their keepalive (a
+ * v0.2.0 dealer round-robins into it for 10 s).  The outbox goes to the
+ * network now; the caller closes the socket after.
+ */
+void
+session_goodbye(struct sock *s)
+{
+	struct peer	*p;
+
+	TAILQ_FOREACH(p, &s->peers, entry)
+		(void)session_send_ctl(s, &p->addr, FK_DISCONNECTED,
+		    p->session);
+	if (s->ob.n > 0)
+		s->ops->flush(s->arg, s);
+}
+
+/* Close: free every peer (session_goodbye told them, or they time out). */
 void
 session_close_all(struct sock *s)
 {

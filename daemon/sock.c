@@ -370,7 +370,7 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		session_connected(s, f.session, from, now);
 		return;
 	case FK_DISCONNECTED:
-		session_disconnected(s, f.session, now);
+		session_disconnected(s, f.session, from, now);
 		return;
 	}
 	if ((p = sock_peer_by_id(s, f.session)) == NULL) {

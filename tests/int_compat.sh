@@ -56,7 +56,11 @@ exp=$(printf 'one\ntwo\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
     while IFS= read -r l; do printf '%s' "$l" | od -v -An -tx1 | tr -d ' \n'; echo; done)
 [ "$(cat "$T/peer2.out")" = "$exp" ] ||
     fail "v0.2.0 peer received: $(cat "$T/peer2.out")"
-ok "nbmqd -> v0.2.0 peer: handshake and 3 messages (one of 7 frames) validated, acks tolerated"
+# The sender's socket closed cleanly behind its data: a Disconnected
+# goodbye, so the peer stops sending into the session at once.
+grep -q "session dropped" "$T/peer2.log" ||
+    fail "no Disconnected from the closed socket: $(tail -n 3 "$T/peer2.log")"
+ok "nbmqd -> v0.2.0 peer: handshake and 3 messages (one of 7 frames) validated, acks tolerated, Disconnected on close"
 wait "$RX2" || fail "nbmqcat -r from the v0.2.0 peer exit $?"
 $PEER gen --count 2 --seed 3 --no-empty >"$T/expect2"
 cmp -s "$T/expect2" "$T/rx2.out" || fail "messages from the v0.2.0 bound peer differ"

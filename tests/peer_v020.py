@@ -869,6 +869,10 @@ def run_connect(args):
                     eng.violation("bound side sent Connect to a connecting peer", raw, addr)
                 if f.kind == KIND_DISCONNECTED:
                     eng.stats["recv_Disconnected"] += 1
+                    if peer is not None and f.session_id == peer.sid and done_at is not None:
+                        # Its goodbye: the socket closed cleanly after our work was done.
+                        log("Disconnected(0x%016x): the daemon closed the session" % f.session_id)
+                        break
                     if peer is not None and f.session_id == peer.sid:
                         raise PeerError("daemon sent Disconnected(0x%016x) for our session"
                                         % f.session_id)
@@ -917,6 +921,7 @@ def run_bind(args):
     start = time.monotonic()
     deadline = start + args.timeout
     sessions = {}
+    ended = []          # sessions the connecting side closed (Disconnected)
     current = None  # the session we send to: the latest one that sent Heartbeat
     done_at = None
     serve_only = args.recv == 0 and args.send == 0
@@ -934,7 +939,8 @@ def run_bind(args):
                     eng.violation("peer silent for %.2f s (> --max-silence %.2f)"
                                   % (now - p.last_seen, args.max_silence))
             finished = (not serve_only and eng.received >= args.recv
-                        and (args.send == 0 or (current is not None and eng.sending_done())))
+                        and (args.send == 0 or ((current is not None or ended)
+                                                and eng.sending_done())))
             if finished and done_at is None:
                 done_at = now
             if done_at is not None and now >= done_at + args.linger:
@@ -967,9 +973,25 @@ def run_bind(args):
                     eng.sendto(encode_connected(sid), addr, p)
                     log("Connect from %s: session 0x%016x" % (fmt_addr(addr), sid))
                     continue
-                if f.kind in (KIND_CONNECTED, KIND_DISCONNECTED):
+                if f.kind == KIND_CONNECTED:
                     eng.violation("connecting side sent %s to the bound side"
                                   % KIND_NAMES[f.kind], raw, addr)
+                if f.kind == KIND_DISCONNECTED:
+                    # A goodbye: the connecting side closed cleanly.  From
+                    # the session's own address only, and the session goes.
+                    eng.stats["recv_Disconnected"] += 1
+                    p = sessions.get(f.session_id)
+                    if p is not None and p.addr == addr:
+                        ended.append(sessions.pop(f.session_id))
+                        if current is p:
+                            current = None
+                        log("Disconnected(0x%016x) from %s: session dropped"
+                            % (f.session_id, fmt_addr(addr)))
+                    else:
+                        log("warning: Disconnected(0x%016x) from %s for no "
+                            "session of its own: ignored"
+                            % (f.session_id, fmt_addr(addr)))
+                    continue
                 p = sessions.get(f.session_id)
                 if p is None:
                     eng.sendto(encode_disconnected(f.session_id), addr)
@@ -995,7 +1017,8 @@ def run_bind(args):
                         eng.warn_once(("early", p.sid), "data on session 0x%016x before its "
                                       "Heartbeat (reordered, or Heartbeat missing)" % p.sid)
                     eng.handle_data(f, p, addr)
-        if eng.stats["recv_Data"] and not any(p.got_heartbeat for p in sessions.values()):
+        if eng.stats["recv_Data"] and not any(p.got_heartbeat for p in
+                                              list(sessions.values()) + ended):
             eng.violation("peer sent data but never a Heartbeat after Connected")
         hb = sum(p.heartbeats_in for p in sessions.values())
         if hb < args.min_heartbeats:

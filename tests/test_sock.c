@@ -1137,9 +1137,19 @@ START_TEST(test_bound_disconnected_removes_peer)
 	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
 	uint64_t	 id;
 
+	struct nbaddr	 x = A("10.9.9.9:999");
+
 	id = handshake(b, c, T0);
 	inject_ctl(b, T0 + NSEC, &c->addr, FK_DISCONNECTED, id + 1);
 	ck_assert_uint_eq(b->s.npeers, 1);
+	/* From anywhere but the peer's address: ignored, counted (issue
+	 * 15: a known session id ended sessions from any source). */
+	inject_ctl(b, T0 + NSEC, &x, FK_DISCONNECTED, id);
+	ck_assert_uint_eq(b->s.npeers, 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_NOT_BOUND], 1);
+	inject_ctl(c, T0 + NSEC, &x, FK_DISCONNECTED, id);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	ck_assert_uint_eq(c->s.st.drops[DROP_NOT_BOUND], 1);
 	inject_ctl(b, T0 + NSEC, &c->addr, FK_DISCONNECTED, id);
 	ck_assert_uint_eq(b->s.npeers, 0);
 	ck_assert_ptr_null(sock_peer_by_id(&b->s, id));
@@ -3026,6 +3036,68 @@ START_TEST(test_safe_dedup_full_refuses)
 }
 END_TEST
 
+START_TEST(test_goodbye)
+{
+	/* A clean close says Disconnected to every peer, both sides. */
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	struct node	*c2 = node_new("10.0.0.3:3000", 0);
+	uint64_t	 id = handshake(b, c, T0), id2 = handshake(b, c2, T0);
+
+	session_goodbye(&b->s);
+	ck_assert_uint_eq(b->nout, 2);
+	ck_assert_int_eq(count_kind(b, FK_DISCONNECTED), 2);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(pass(b, c2, T0), 1);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);	/* at once */
+	ck_assert_int_eq(c2->s.link, LINK_CONNECTING);
+	out_reset(c);
+	out_reset(c2);
+	id = handshake(b, c, T0 + NSEC);
+	session_goodbye(&c->s);
+	check_only_ctl(c, FK_DISCONNECTED, id, &b->addr);
+	(void)id2;
+	node_free(b);
+	node_free(c);
+	node_free(c2);
+}
+END_TEST
+
+START_TEST(test_safe_acks_keep_heartbeats)
+{
+	/*
+	 * A safe_dealer that only receives sends Acks, and Heartbeats on
+	 * schedule all the same: the Rust NBMQ 0.2.0 counts only Heartbeat
+	 * and Data as signs of life, and dropped a session after 10 s of
+	 * nothing but Acks (issue 14).
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	uint64_t	 id, i;
+	nbmq_time	 t;
+	int		 hb = 0;
+
+	opts_defaults(&o);
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	for (i = 1, t = T0; t < T0 + 5 * NSEC; i++, t += 100 * MSEC) {
+		struct msg *m;
+
+		inject_data(b, t, &c->addr, id, i);
+		sock_timers(&b->s, t);
+		flush(b);
+		hb += count_kind(b, FK_HEARTBEAT);
+		out_reset(b);
+		REQUIRE((m = sock_recv(&b->s)) != NULL);
+		msg_free(m);
+	}
+	ck_assert_int_ge(hb, 4);
+	ck_assert_uint_eq(only_peer(b)->st.acks_tx, i - 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_safe_resend_kernel_full)
 {
 	/*
@@ -3160,6 +3232,8 @@ sock_suite(void)
 	tcase_add_test(tc, test_addr_hash_collision_kept_apart);
 	tcase_add_test(tc, test_safe_resend_kernel_full);
 	tcase_add_test(tc, test_safe_dedup_full_refuses);
+	tcase_add_test(tc, test_goodbye);
+	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deadlines");
