@@ -205,11 +205,19 @@ dsock_sync(struct dsock *d, nbmq_time now)
 	}
 	dsock_deliver(d);
 
-	if (d->closing && (d->core.queued == 0 || now >= d->linger_until)) {
-		if (d->core.queued > 0)
+	/*
+	 * A closed socket lingers until its queue has left and, safe_dealer,
+	 * every frame is acked: closing before the last Acks came would give
+	 * up messages that arrived.
+	 */
+	if (d->closing && ((d->core.queued == 0 &&
+	    TAILQ_EMPTY(&d->core.resendq)) || now >= d->linger_until)) {
+		if (d->core.queued > 0 || !TAILQ_EMPTY(&d->core.resendq))
 			log_info("socket %s: linger expired with %llu "
-			    "messages queued", d->core.name,
-			    (unsigned long long)d->core.queued);
+			    "messages queued, %s", d->core.name,
+			    (unsigned long long)d->core.queued,
+			    TAILQ_EMPTY(&d->core.resendq) ? "all acked" :
+			    "frames unacked (given up)");
 		dsock_free(d);
 		return;
 	}
