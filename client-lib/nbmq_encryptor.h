@@ -74,6 +74,12 @@ enum nbmq_enc_status {
 	NBMQ_ENC_REPLAY = 2,	/* seen already, or too old to tell */
 	NBMQ_ENC_DENIED = 3,	/* handshake: the peer is not allowed */
 	NBMQ_ENC_FAIL = 4,	/* a local failure: memory, nonces used up */
+	/* open(): authentic and not a replay, but older than the newest
+	 * frame accepted (released late, or overtaken): it is used, and it
+	 * never moves the session to its source address.  An encryptor
+	 * that never says it (NBMQ_ENC_OK for all) lets every frame move
+	 * the session, as before. */
+	NBMQ_ENC_OK_LATE = 5,
 };
 
 enum nbmq_enc_role {
@@ -140,7 +146,8 @@ struct nbmq_encryptor {
 	/*
 	 * Open frame (len bytes, its clear header first): the plain rest
 	 * goes to out (room for len bytes, never overlapping frame), its
-	 * length to *outlen.  Returns NBMQ_ENC_OK or why not.
+	 * length to *outlen.  Returns NBMQ_ENC_OK, NBMQ_ENC_OK_LATE, or
+	 * why not.
 	 */
 	int	 (*open)(void *sess, const uint8_t *frame, size_t len,
 		    uint8_t *out, size_t *outlen, uint64_t now);

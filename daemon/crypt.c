@@ -955,9 +955,10 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
  * dropped and counted.
  */
 const uint8_t *
-crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
+crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
     const uint8_t *buf, size_t *lenp)
 {
+	const struct nbaddr	*from = *fromp;
 	struct crypt_sock	*c = s->crypt;
 	size_t			 len = *lenp, n = 0;
 	struct peer		*p;
@@ -1011,6 +1012,15 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	r = p->crypt == NULL ? NBMQ_ENC_BAD : c->e->open(p->crypt, buf, len,
 	    c->buf + FRAME_HDR_SIZE, &n, now);
+	/*
+	 * Authentic but older than the newest frame: used, but it comes
+	 * from where the session is, whatever its source (issue 14: a frame
+	 * withheld and released elsewhere moved the session there).
+	 */
+	if (r == NBMQ_ENC_OK_LATE) {
+		r = NBMQ_ENC_OK;
+		*fromp = &p->addr;
+	}
 	if (r != NBMQ_ENC_OK || n > len) {
 		crypt_count(s, p, crypt_reason(r == NBMQ_ENC_OK ?
 		    NBMQ_ENC_BAD : r));

@@ -613,6 +613,7 @@ sod_open(void *sess, const uint8_t *frame, size_t len, uint8_t *out,
 	uint8_t		 nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 	uint64_t	 n, epoch, c;
 	size_t		 body;
+	int		 late;
 
 	if (x->state != SOD_UP && x->state != SOD_DEAD)
 		return NBMQ_ENC_BAD;
@@ -652,6 +653,9 @@ sod_open(void *sess, const uint8_t *frame, size_t len, uint8_t *out,
 		sodium_memzero(&next, sizeof(next));
 		return NBMQ_ENC_BAD;
 	}
+	/* Older than the newest accepted: of the previous epoch, or below
+	 * the top of this one's window (checked before it moves). */
+	late = ep == &x->rx_prev || (ep == &x->rx && c < ep->win.top);
 	if (ep == &next) {
 		x->rx_prev = x->rx;
 		x->rx = next;
@@ -660,7 +664,7 @@ sod_open(void *sess, const uint8_t *frame, size_t len, uint8_t *out,
 	}
 	replay_record(&ep->win, c);
 	*outlen = body;
-	return NBMQ_ENC_OK;
+	return late ? NBMQ_ENC_OK_LATE : NBMQ_ENC_OK;
 }
 
 static int

@@ -207,9 +207,9 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 					   repeating it (4.3) */
 /* The Hello flags a socket offers; 0: it says no Hello at all. */
 #define OPTS_EXT_FLAGS(o)						\
-	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS |	\
-	  FRAME_HELLO_FLOOR : 0) |					\
-	 ((o)->pacing ? FRAME_HELLO_PACE : 0))
+	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS : 0) | \
+	 ((o)->pacing ? FRAME_HELLO_PACE : 0) |				\
+	 ((o)->coalesce || (o)->pacing ? FRAME_HELLO_FLOOR : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
@@ -782,7 +782,7 @@ void		 crypt_sock_free(struct sock *);
 int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 		    char *why, size_t whylen);
 /* sock_input: the opened frame (*len updated), or NULL: handled here. */
-const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr *,
+const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr **,
 		    const uint8_t *, size_t *len);
 /* The frame just committed to the outbox: sealed, or taken back. */
 void		 crypt_seal_last(struct sock *, struct peer *, nbmq_time);

@@ -348,7 +348,7 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	/* Encrypted socket: handshakes end in crypt.c, frames come opened. */
 	if (s->crypt != NULL &&
-	    (buf = crypt_input(s, now, from, buf, &len)) == NULL)
+	    (buf = crypt_input(s, now, &from, buf, &len)) == NULL)
 		return;
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */

@@ -538,10 +538,12 @@ START_TEST(test_replay_window)
 	/* once, and only once */
 	ck_assert_int_eq(open_frame(x.sr, f[0], len[0], T0), NBMQ_ENC_OK);
 	ck_assert_int_eq(open_frame(x.sr, f[0], len[0], T0), NBMQ_ENC_REPLAY);
-	/* reordered within the window: all open, none twice */
-	for (i = 100; i >= 1; i--)
+	/* reordered within the window: all open, none twice; those older
+	 * than the newest say so (they never move the session) */
+	ck_assert_int_eq(open_frame(x.sr, f[100], len[100], T0), NBMQ_ENC_OK);
+	for (i = 99; i >= 1; i--)
 		ck_assert_int_eq(open_frame(x.sr, f[i], len[i], T0),
-		    NBMQ_ENC_OK);
+		    NBMQ_ENC_OK_LATE);
 	for (i = 1; i <= 100; i++)
 		ck_assert_int_eq(open_frame(x.sr, f[i], len[i], T0),
 		    NBMQ_ENC_REPLAY);
@@ -552,11 +554,11 @@ START_TEST(test_replay_window)
 	ck_assert_int_eq(open_frame(x.sr, f[500], len[500], T0),
 	    NBMQ_ENC_REPLAY);
 	ck_assert_int_eq(open_frame(x.sr, f[2999 - 1900], len[2999 - 1900],
-	    T0), NBMQ_ENC_OK);
+	    T0), NBMQ_ENC_OK_LATE);
 	ck_assert_int_eq(open_frame(x.sr, f[2999 - 1900], len[2999 - 1900],
 	    T0), NBMQ_ENC_REPLAY);
 	ck_assert_int_eq(open_frame(x.sr, f[2998], len[2998], T0),
-	    NBMQ_ENC_OK);
+	    NBMQ_ENC_OK_LATE);
 	/* a replayed frame with a damaged tag is not even tried */
 	f[2998][len[2998] - 1] ^= 1;
 	ck_assert_int_eq(open_frame(x.sr, f[2998], len[2998], T0),
@@ -581,8 +583,8 @@ START_TEST(test_rekey)
 	ck_assert_uint_eq(nonce_of(b) & 0xffffffffffULL, 0);
 	ck_assert_int_eq(open_frame(x.sr, a[0], la[0], T0), NBMQ_ENC_OK);
 	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_OK);
-	/* a late frame of the old epoch still opens, once */
-	ck_assert_int_eq(open_frame(x.sr, a[1], la[1], T0), NBMQ_ENC_OK);
+	/* a late frame of the old epoch still opens, once, as late */
+	ck_assert_int_eq(open_frame(x.sr, a[1], la[1], T0), NBMQ_ENC_OK_LATE);
 	ck_assert_int_eq(open_frame(x.sr, a[1], la[1], T0), NBMQ_ENC_REPLAY);
 	ck_assert_int_eq(open_frame(x.sr, b, n, T0), NBMQ_ENC_REPLAY);
 
@@ -592,7 +594,7 @@ START_TEST(test_rekey)
 	la[3] = seal_frame(x.si, a[3], 30, 5, T0 + 121 * NSEC);
 	ck_assert_uint_eq(nonce_of(a[3]) >> 40, 2);
 	ck_assert_int_eq(open_frame(x.sr, a[3], la[3], T0), NBMQ_ENC_OK);
-	ck_assert_int_eq(open_frame(x.sr, a[2], la[2], T0), NBMQ_ENC_OK);
+	ck_assert_int_eq(open_frame(x.sr, a[2], la[2], T0), NBMQ_ENC_OK_LATE);
 	/* two epochs back: gone */
 	ck_assert_int_eq(crypt_sodium.rekey(x.si, T0), NBMQ_ENC_OK);
 	n = seal_frame(x.si, b, 30, 6, T0 + 122 * NSEC);
@@ -1139,6 +1141,27 @@ START_TEST(test_core_address_follows_authenticated)
 	ck_assert_ptr_nonnull(m);
 	msg_free(m);
 	ck_assert_ptr_null(sock_recv(&d.b->s));
+	/*
+	 * A real frame withheld, a newer one delivered, then the withheld
+	 * one released from elsewhere: it opens (it is authentic and not a
+	 * replay) but never moves the session (issue 14, finding 6).
+	 */
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 3), T0, 0), 0);
+	tick(d.c, T0);
+	ck_assert_uint_eq(d.c->nout, 1);
+	len = d.c->out[0].len;
+	memcpy(b, d.c->out[0].buf, len);
+	out_reset(d.c);
+	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 4), T0, 0), 0);
+	tick(d.c, T0);
+	ck_assert_int_eq(pass(d.c, d.b, T0), 1);
+	sock_input(&d.b->s, T0 + NSEC, &evil, b, len);
+	ck_assert(addr_eq(&p->addr, &d.c->addr));
+	ck_assert_int_eq(d.b->moved, 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_ptr_nonnull(m = sock_recv(&d.b->s));
+		msg_free(m);
+	}
 	/* the peer really moves (NAT rebinding): its next frame opens */
 	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 2), T0, 0), 0);
 	tick(d.c, T0);

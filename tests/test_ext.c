@@ -1753,8 +1753,10 @@ START_TEST(test_ext_pacing_without_coalescing)
 		handshake(b, c, T0);
 		pc = only_peer(c);
 		pb = only_peer(b);
-		ck_assert_uint_eq(pc->ext_flags, FRAME_HELLO_PACE);
-		ck_assert_uint_eq(pb->ext_flags, FRAME_HELLO_PACE);
+		ck_assert_uint_eq(pc->ext_flags,
+		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR);
+		ck_assert_uint_eq(pb->ext_flags,
+		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR);
 		ck_assert_uint_eq(pc->frame_size, 500);
 		ck_assert_uint_eq(sock_frame_size(&c->s, pc), 500);
 
