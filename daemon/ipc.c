@@ -1015,6 +1015,7 @@ ipc_listen(const char *path, unsigned int mode, const char *group,
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
+	struct stat		 st;
 	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -1033,7 +1034,18 @@ ipc_listen(const char *path, unsigned int mode, const char *group,
 		}
 		close(fd);
 	}
-	unlink(path);
+	/*
+	 * Only a socket is ours to remove: `-S precious.txt`, or ipc_path
+	 * naming the configuration file, deleted the file (issue 15).
+	 */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("%s: exists and is not a socket: not removed "
+			    "(choose another ipc_path or -S)", path);
+			return -1;
+		}
+		unlink(path);
+	}
 	if (ev_flush == NULL &&
 	    (ev_flush = event_new(nbmqd->base, -1, 0, ipc_flush_cb,
 	    NULL)) == NULL)

@@ -169,3 +169,15 @@ else
 	[ ! -e "$T/nofile.sock" ] || fail "IPC socket left behind"
 	ok "no configuration file: nbmqd -v starts, answers nbmqctl status, SIGHUP warns, SIGTERM exits 0"
 fi
+
+# -S (or ipc_path) naming something that is not a socket: refused, and
+# the file is left alone (it once deleted whatever was there).
+echo keep >"$T/precious.txt"
+if timeout 10 "$NBMQD" -c /dev/null -S "$T/precious.txt" \
+    >"$T/precious.out" 2>&1; then
+	fail "nbmqd started on a regular file"
+fi
+[ "$(cat "$T/precious.txt")" = keep ] || fail "nbmqd removed precious.txt"
+grep -q "is not a socket" "$T/precious.out" ||
+    fail "no reason given: $(cat "$T/precious.out")"
+ok "-S naming a regular file: refused with the reason, the file kept"

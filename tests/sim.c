@@ -9,8 +9,13 @@
  * pace, and a network between them that loses, duplicates, delays,
  * reorders, partitions, withholds and releases datagrams, rebinds NAT
  * ports and restarts nodes (their core recreated, its state lost, same
- * address).  The seed draws the scenario (socket type, wire, options,
+ * address).  A quarter of the runs are encrypted (sodium, every node).
+ * The seed draws the scenario (socket type, wire, encryption, options,
  * faults) and every event after it, so a seed is a reproduction.
+ *
+ * Not simulated yet: applications attaching, detaching and dying (they
+ * live in the shell, ipc.c, not in the core), steps of the wall clock
+ * (sodium reads CLOCK_REALTIME itself), STUN.
  *
  * Invariants, checked as the run goes and after it (each failure names
  * the one it broke; the README's Reliability table lists them):
@@ -50,8 +55,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "nbmqd.h"
 
@@ -127,6 +136,7 @@ struct sim {
 	char		 why[512];
 	/* scenario */
 	int		 type;		/* of the bound node; peers match */
+	int		 encrypted;	/* every node: sodium */
 	int		 nnodes;
 	int		 ext[MAXNODES];	/* coalesce/pacing per node */
 	double		 loss, dup;
@@ -155,6 +165,56 @@ struct sim {
 };
 
 static struct sim	*cur;		/* for the ops, which get a node */
+
+/*
+ * Encrypted runs (sodium): one private key file per node, made once in a
+ * temporary directory, and every node's public key in peers.  The keys
+ * are fixed (seeded); sodium's own randomness and wall clock change the
+ * bytes of handshakes and seals, never their sizes or outcomes, so a
+ * seed replays the same.
+ */
+static char	 keydir[64];
+static char	 keypath[MAXNODES][96];
+static char	 keypeers[MAXNODES * (CRYPT_KEY_B64 + 2)];
+
+static void
+keys_make(void)
+{
+	uint8_t	 seed[crypto_box_SEEDBYTES], pub[CRYPT_KEY_SIZE],
+		 priv[CRYPT_KEY_SIZE];
+	char	 b64[CRYPT_KEY_B64 + 2];
+	FILE	*f;
+
+	if (sodium_init() < 0)
+		abort();
+	snprintf(keydir, sizeof(keydir), "%s/nbmq-sim.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(keydir) == NULL)
+		abort();
+	for (int i = 0; i < MAXNODES; i++) {
+		memset(seed, 0x40 + i, sizeof(seed));
+		crypto_box_seed_keypair(pub, priv, seed);
+		snprintf(keypath[i], sizeof(keypath[i]), "%s/n%d.key", keydir,
+		    i);
+		crypt_key_encode(priv, b64);
+		if ((f = fopen(keypath[i], "w")) == NULL ||
+		    fchmod(fileno(f), 0600) == -1 ||
+		    fprintf(f, "%s\n", b64) < 0 || fclose(f) != 0)
+			abort();
+		crypt_key_encode(pub, b64);
+		if (i > 0)
+			strcat(keypeers, ", ");
+		strcat(keypeers, b64);
+	}
+}
+
+static void
+keys_remove(void)
+{
+	for (int i = 0; i < MAXNODES; i++)
+		unlink(keypath[i]);
+	rmdir(keydir);
+}
 
 /* Randomness: splitmix64, one stream for the world, one per node. */
 static uint64_t
@@ -638,6 +698,20 @@ node_start(struct sim *sm, struct node *n)
 		abort();
 	snprintf(name, sizeof(name), "n%d", n->id);
 	snprintf(n->s.name, sizeof(n->s.name), "%s", name);
+	if (sm->encrypted) {
+		struct cryptconf	cc;
+		char			why[256];
+
+		memset(&cc, 0, sizeof(cc));
+		cc.encryptor = (char *)"sodium";
+		cc.private_key_file = keypath[n->id];
+		cc.peers = keypeers;
+		if (crypt_sock_start(&n->s, &cc, n->bound, why,
+		    sizeof(why)) == -1) {
+			fprintf(stderr, "sim: n%d: %s\n", n->id, why);
+			abort();
+		}
+	}
 	n->alive = 1;
 	n->timer_at = n->write_at = NBMQ_TIME_NEVER;
 	if (n->bound)
@@ -762,6 +836,9 @@ sim_setup(struct sim *sm)
 		o.max_tick_send = between(sm, 1, 8);
 	if (rnd(sm, 4) == 0)
 		o.max_frame_size = between(sm, 200, 1400);
+	if ((sm->encrypted = rnd(sm, 4) == 0) &&
+	    o.max_frame_size < crypt_min_frame_size("sodium"))
+		o.max_frame_size = crypt_min_frame_size("sodium");
 
 	for (int i = 0; i < sm->nnodes; i++) {
 		struct node	*n = &sm->nodes[i];
@@ -808,9 +885,10 @@ node_ext(const struct node *n)
 static void
 sim_describe(struct sim *sm, FILE *f)
 {
-	fprintf(f, "seed %" PRIu64 ": %s, %d nodes, loss %.2f dup %.2f "
+	fprintf(f, "seed %" PRIu64 ": %s%s, %d nodes, loss %.2f dup %.2f "
 	    "delay %" PRIu64 " us jitter %" PRIu64 " us%s%s", sm->seed,
-	    socktype_name(sm->type), sm->nnodes, sm->loss, sm->dup,
+	    socktype_name(sm->type), sm->encrypted ? " encrypted" : "",
+	    sm->nnodes, sm->loss, sm->dup,
 	    sm->delay / US, sm->jitter / US, sm->reorder ? " reordering" : "",
 	    sm->p_withhold > 0 ? ", withheld frames" : "");
 	if (sm->part_at != NBMQ_TIME_NEVER)
@@ -1190,6 +1268,8 @@ main(int argc, char **argv)
 		}
 	}
 	log_init(verbose ? LOG_DEBUG : LOG_CRIT, 1);
+	keys_make();
+	atexit(keys_remove);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (uint64_t s = seed; s < seed + count; s++) {
 		if (sim_run(s, verbose, 0) && !keep_going)
