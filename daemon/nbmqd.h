@@ -383,10 +383,16 @@ struct reasm_range {
 	uint32_t	 end;
 };
 struct reasm_part {
+	uint16_t	 index;		/* part_index (the parts seen, sorted) */
 	uint32_t	 size;
-	uint32_t	 base;		/* where the part sits in buf */
+	uint32_t	 base;		/* where the part sits in the message */
 	uint32_t	 have;		/* bytes received */
-	uint8_t		 seen;
+};
+/* A chunk received beyond the buffer (out of order, far ahead). */
+struct reasm_chunk {
+	struct reasm_chunk *next;
+	uint32_t	 off, len;	/* global offset */
+	uint8_t		 data[];
 };
 struct reasm {
 	TAILQ_ENTRY(reasm) peer_entry;	/* peer's in-progress list */
@@ -402,8 +408,12 @@ struct reasm {
 	uint8_t		 in_order;	/* parts placed in index order */
 	uint32_t	 nranges, maxranges;
 	struct reasm_range *ranges;	/* sorted, disjoint */
-	struct reasm_part *parts;	/* part_count */
-	struct msg	*m;		/* message_size bytes, parts placed */
+	struct reasm_part *parts;	/* the parts seen, by index */
+	uint16_t	 maxparts;
+	struct msg	*m;		/* bytes [0, cap) of the message */
+	uint32_t	 cap;
+	struct reasm_chunk *far;	/* bytes received beyond cap */
+	size_t		 mem;		/* bytes allocated for all of it */
 };
 TAILQ_HEAD(reasm_list, reasm);
 #define REASM_MAX_RANGES	4096
@@ -418,6 +428,7 @@ enum drop_reason reasm_add(struct reasm *, const struct frame *,
 		    nbmq_time now, int *dup);
 int		 reasm_complete(const struct reasm *);
 /* Turn a complete reassembly into a message; frees r. NULL on ENOMEM. */
+/* (Memory follows the bytes received, not the size claimed: reasm.c.) */
 struct msg	*reasm_finish(struct reasm *);
 void		 reasm_free(struct reasm *);
 

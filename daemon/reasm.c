@@ -1,35 +1,51 @@
 /*
  * reasm.c: reassembly of one message from its chunks (PROTOCOL.md 1.1).
  *
- * The message buffer is allocated once, at message_size, which frame_parse
- * has already bounded by max_message_size.  Parts are placed in the buffer
- * in the order they are first seen; when they were seen in index order (the
- * normal case) the buffer is already the finished message and no byte is
- * copied again.  Received bytes are tracked as sorted, disjoint ranges of
- * buffer offsets, so duplicate and overlapping chunks are recognised and
- * out-of-order chunks cost nothing extra.
+ * Memory follows the bytes received, never the size a frame claims: the
+ * first frame of a 16 MiB message costs what it carries, not 16 MiB (a
+ * peer once raised the daemon's RSS by 906 MiB with 9.2 MB of one-byte
+ * chunks, issue 15).  The message grows in one buffer, doubling, as long
+ * as that stays within twice the bytes received (plus a page): chunks in
+ * order, the normal case, land in place, and when parts were seen in
+ * index order the buffer is the finished message, with no copy.  A chunk
+ * beyond that (out of order, far ahead) waits in a list of its own and
+ * joins the buffer when it grows past it, or at the end.  Received bytes
+ * are tracked as sorted, disjoint ranges of message offsets, so duplicate
+ * and overlapping chunks are recognised; the parts seen, sorted by index,
+ * grow one entry at a time.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "nbmqd.h"
 
+#define REASM_SLACK	4096	/* the buffer may run this far ahead */
+
+static size_t
+reasm_msg_bytes(uint16_t nparts, uint32_t cap)
+{
+	return sizeof(struct msg) + (size_t)nparts * sizeof(uint32_t) + cap;
+}
+
 struct reasm *
 reasm_new(const struct frame *f, nbmq_time now)
 {
 	struct reasm	*r;
 
-	r = calloc(1, sizeof(*r) + f->part_count * sizeof(struct reasm_part));
-	if (r == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->parts = (struct reasm_part *)(r + 1);
-	r->m = msg_new(f->part_count, f->message_size);
+	r->m = msg_new(f->part_count, 0);
 	r->maxranges = 4;
 	r->ranges = malloc(r->maxranges * sizeof(*r->ranges));
-	if (r->m == NULL || r->ranges == NULL) {
+	r->maxparts = 1;
+	r->parts = malloc(sizeof(*r->parts));
+	if (r->m == NULL || r->ranges == NULL || r->parts == NULL) {
 		reasm_free(r);
 		return NULL;
 	}
+	memset(r->m->partsz, 0, (size_t)f->part_count * sizeof(uint32_t));
+	r->mem = sizeof(*r) + r->maxranges * sizeof(*r->ranges) +
+	    sizeof(*r->parts) + reasm_msg_bytes(f->part_count, 0);
 	r->msgid = f->msgid;
 	r->message_size = f->message_size;
 	r->part_count = f->part_count;
@@ -41,10 +57,18 @@ reasm_new(const struct frame *f, nbmq_time now)
 void
 reasm_free(struct reasm *r)
 {
+	struct reasm_chunk	*c;
+
 	if (r == NULL)
 		return;
-	msg_free(r->m);
+	while ((c = r->far) != NULL) {
+		r->far = c->next;
+		free(c);
+	}
+	if (r->m != NULL)
+		msg_free(r->m);
 	free(r->ranges);
+	free(r->parts);
 	free(r);
 }
 
@@ -63,6 +87,7 @@ reasm_grow(struct reasm *r)
 	if ((n = realloc(r->ranges, max * sizeof(*n))) == NULL)
 		return -1;
 	r->ranges = n;
+	r->mem += (max - r->maxranges) * sizeof(*n);
 	r->maxranges = max;
 	return 0;
 }
@@ -124,19 +149,124 @@ reasm_insert(struct reasm *r, uint32_t off, uint32_t end)
 	return (int64_t)len - covered;
 }
 
+/* The entry of part index, or where it goes (*at) if not seen yet. */
+static struct reasm_part *
+reasm_part(struct reasm *r, uint16_t index, uint16_t *at)
+{
+	uint16_t	lo = 0, hi = r->parts_seen;
+
+	while (lo < hi) {
+		uint16_t mid = (uint16_t)((lo + hi) / 2);
+
+		if (r->parts[mid].index < index)
+			lo = (uint16_t)(mid + 1);
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < r->parts_seen && r->parts[lo].index == index ?
+	    &r->parts[lo] : NULL;
+}
+
+/* A new part at position at of the sorted array; NULL on ENOMEM. */
+static struct reasm_part *
+reasm_part_add(struct reasm *r, uint16_t at)
+{
+	struct reasm_part	*n;
+
+	if (r->parts_seen == r->maxparts) {
+		uint16_t max = r->maxparts * 2 < r->part_count ?
+		    (uint16_t)(r->maxparts * 2) : r->part_count;
+
+		if ((n = realloc(r->parts, max * sizeof(*n))) == NULL)
+			return NULL;
+		r->parts = n;
+		r->mem += (size_t)(max - r->maxparts) * sizeof(*n);
+		r->maxparts = max;
+	}
+	memmove(&r->parts[at + 1], &r->parts[at],
+	    (size_t)(r->parts_seen - at) * sizeof(*r->parts));
+	r->parts_seen++;
+	return &r->parts[at];
+}
+
+/* The buffer to cap bytes (the message keeps its layout); 0 or -1. */
+static int
+reasm_resize(struct reasm *r, uint32_t cap)
+{
+	struct msg		*m;
+	struct reasm_chunk	*c, **cp;
+
+	m = realloc(r->m, reasm_msg_bytes(r->part_count, cap));
+	if (m == NULL)
+		return -1;
+	m->partsz = (uint32_t *)(m + 1);
+	m->data = (uint8_t *)(m->partsz + r->part_count);
+	r->m = m;
+	r->mem += cap - r->cap;
+	r->cap = cap;
+	/* Chunks that waited for it move in. */
+	for (cp = &r->far; (c = *cp) != NULL;) {
+		if (c->off + c->len > cap) {
+			cp = &c->next;
+			continue;
+		}
+		memcpy(m->data + c->off, c->data, c->len);
+		*cp = c->next;
+		r->mem -= sizeof(*c) + c->len;
+		free(c);
+	}
+	return 0;
+}
+
+/* Chunk [off, off + len) into the buffer, or the far list; 0 or -1. */
+static int
+reasm_store(struct reasm *r, uint32_t off, const uint8_t *data,
+    uint32_t len)
+{
+	struct reasm_chunk	*c;
+	uint32_t		 end = off + len;
+	uint64_t		 want, allowed;
+
+	if (end > r->cap) {
+		want = (uint64_t)r->cap * 2 > end ? (uint64_t)r->cap * 2 : end;
+		if (want > r->message_size)
+			want = r->message_size;
+		allowed = 2 * ((uint64_t)r->have + len) + REASM_SLACK;
+		if (want <= allowed) {
+			if (reasm_resize(r, (uint32_t)want) == -1)
+				return -1;
+		} else if (end <= allowed && reasm_resize(r, end) == -1)
+			return -1;
+	}
+	if (end <= r->cap) {
+		memcpy(r->m->data + off, data, len);
+		return 0;
+	}
+	if ((c = malloc(sizeof(*c) + len)) == NULL)
+		return -1;
+	c->off = off;
+	c->len = len;
+	memcpy(c->data, data, len);
+	c->next = r->far;
+	r->far = c;
+	r->mem += sizeof(*c) + len;
+	return 0;
+}
+
 enum drop_reason
 reasm_add(struct reasm *r, const struct frame *f, nbmq_time now, int *dup)
 {
 	struct reasm_part	*p;
 	uint32_t		 off, end, before;
 	int64_t			 added;
+	uint16_t		 at;
 
 	*dup = 0;
 	if (f->part_count != r->part_count ||
 	    f->message_size != r->message_size)
 		return DROP_INCONSISTENT;
-	p = &r->parts[f->part_index];
-	if (!p->seen) {
+	if ((p = reasm_part(r, f->part_index, &at)) == NULL) {
 		uint64_t placed = (uint64_t)r->placed + f->part_size;
 
 		if (placed > r->message_size)
@@ -147,11 +277,13 @@ reasm_add(struct reasm *r, const struct frame *f, nbmq_time now, int *dup)
 			return DROP_PART_SUM;
 		if (f->part_index != r->parts_seen)
 			r->in_order = 0;
-		p->seen = 1;
+		if ((p = reasm_part_add(r, at)) == NULL)
+			return DROP_FRAGMENTED;		/* no memory */
+		p->index = f->part_index;
 		p->size = f->part_size;
 		p->base = r->placed;
+		p->have = 0;
 		r->placed = (uint32_t)placed;
-		r->parts_seen++;
 		r->m->partsz[f->part_index] = f->part_size;
 	} else if (p->size != f->part_size)
 		return DROP_INCONSISTENT;
@@ -172,7 +304,12 @@ reasm_add(struct reasm *r, const struct frame *f, nbmq_time now, int *dup)
 		*dup = 1;
 		return DROP_NONE;
 	}
-	memcpy(r->m->data + off, f->data, f->chunk_size);
+	/*
+	 * A chunk that overlaps what was received carries the same bytes
+	 * (or the sender is broken): stored whole, it is one copy more.
+	 */
+	if (reasm_store(r, off, f->data, f->chunk_size) == -1)
+		return DROP_FRAGMENTED;
 	r->have = before + (uint32_t)added;
 	p->have += (uint32_t)added;
 	return DROP_NONE;
@@ -187,9 +324,17 @@ reasm_complete(const struct reasm *r)
 struct msg *
 reasm_finish(struct reasm *r)
 {
-	struct msg	*m = r->m, *n;
+	struct msg	*m, *n;
 	uint32_t	 pos = 0;
 
+	/* Everything arrived: the buffer may hold it all now. */
+	if ((r->cap < r->message_size || r->far != NULL) &&
+	    reasm_resize(r, r->message_size) == -1) {
+		reasm_free(r);
+		return NULL;
+	}
+	m = r->m;
+	m->size = r->message_size;
 	m->id = r->msgid;
 	if (!r->in_order) {
 		if ((n = msg_new(r->part_count, r->message_size)) == NULL) {
@@ -197,6 +342,7 @@ reasm_finish(struct reasm *r)
 			return NULL;
 		}
 		n->id = r->msgid;
+		/* r->parts is sorted by index: the message's order. */
 		for (uint16_t i = 0; i < r->part_count; i++) {
 			n->partsz[i] = r->parts[i].size;
 			memcpy(n->data + pos, m->data + r->parts[i].base,

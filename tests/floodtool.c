@@ -18,6 +18,11 @@
  *       a dealer bound to ADDR that never reads (until killed)
  *   floodtool send -c ADDR -n COUNT [-z SIZE]
  *       COUNT messages of SIZE bytes (default 1000), blocking sends
+ *   floodtool claims [-n MESSAGES] [-p CHUNKS] HOST PORT
+ *       a session (Connect, Connected, Heartbeat), then MESSAGES messages
+ *       each claiming 16 MiB, sent as CHUNKS one-byte chunks 4 KiB apart,
+ *       interleaved (chunk i of every message, then chunk i + 1), so that
+ *       all stay incomplete; prints the bytes sent
  *
  * Exit 0 on success, 1 on error, 2 on usage.
  */
@@ -55,7 +60,8 @@ usage(void)
 	    "       floodtool connects [-n count] [-p sockets] host port\n"
 	    "       floodtool clients -n count\n"
 	    "       floodtool noread -b addr [-H recv_hwm]\n"
-	    "       floodtool send -c addr -n count [-z size]\n");
+	    "       floodtool send -c addr -n count [-z size]\n"
+	    "       floodtool claims [-n messages] [-p chunks] host port\n");
 	return 2;
 }
 
@@ -173,6 +179,91 @@ flood_connects(const struct sockaddr_in *to, long count, int nsock)
 	free(fds);
 	printf("ok %ld Connects sent from %d ports of %s\n", sent,
 	    FLOOD_PORTS, FLOOD_ADDR);
+	return 0;
+}
+
+static void
+put64be(uint8_t *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static void
+put32be(uint8_t *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static int
+flood_claims(const struct sockaddr_in *to, long nmsg, int chunks)
+{
+	static const uint8_t	 connect_frame[10] = { 0x01, 0x01 };
+	uint8_t			 buf[BATCH][35], in[64];
+	struct mmsghdr		 mm[BATCH];
+	struct iovec		 iov[BATCH];
+	struct timeval		 tv = { 5, 0 };
+	uint64_t		 session = 0, sent = 0;
+	ssize_t			 n;
+	int			 fd, k = 0;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1 ||
+	    connect(fd, (const struct sockaddr *)to, sizeof(*to)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		perror("floodtool: socket");
+		return 1;
+	}
+	send(fd, connect_frame, sizeof(connect_frame), 0);
+	while ((n = recv(fd, in, sizeof(in), 0)) >= 10)
+		if (in[0] == 0x01 && in[1] == 0x02) {	/* Connected */
+			for (int i = 0; i < 8; i++)
+				session = session << 8 | in[2 + i];
+			break;
+		}
+	if (session == 0) {
+		fprintf(stderr, "floodtool: no Connected\n");
+		return 1;
+	}
+	memset(buf, 0, sizeof(buf));
+	buf[0][0] = 0x01;
+	buf[0][1] = 0x04;				/* Heartbeat */
+	put64be(buf[0] + 2, session);
+	send(fd, buf[0], 10, 0);
+	memset(mm, 0, sizeof(mm));
+	for (int c = 0; c < chunks; c++)
+		for (long m = 0; m < nmsg; m++) {
+			uint8_t *b = buf[k];
+
+			b[0] = 0x01;
+			b[1] = 0x00;			/* Data */
+			put64be(b + 2, session);
+			put64be(b + 10, 0x1000 + (uint64_t)m);	/* message */
+			b[18] = 1;			/* part_count */
+			b[19] = 0;			/* part_index */
+			put32be(b + 20, 16U << 20);	/* message_size */
+			put32be(b + 24, 16U << 20);	/* part_size */
+			b[28] = 0;
+			b[29] = 1;			/* chunk_size */
+			put32be(b + 30, 1 + (uint32_t)c * 4096);
+			b[34] = (uint8_t)c;
+			iov[k].iov_base = b;
+			iov[k].iov_len = 35;
+			mm[k].msg_hdr.msg_iov = &iov[k];
+			mm[k].msg_hdr.msg_iovlen = 1;
+			if (++k == BATCH) {
+				if (sendmmsg(fd, mm, BATCH, 0) != BATCH) {
+					perror("floodtool: sendmmsg");
+					return 1;
+				}
+				sent += BATCH * 35;
+				k = 0;
+			}
+		}
+	if (k > 0 && sendmmsg(fd, mm, (unsigned int)k, 0) == k)
+		sent += (uint64_t)k * 35;
+	close(fd);
+	printf("ok %llu bytes of claims sent\n", (unsigned long long)sent);
 	return 0;
 }
 
@@ -320,5 +411,7 @@ main(int argc, char **argv)
 		return flood_random(&to, count);
 	if (strcmp(cmd, "connects") == 0)
 		return flood_connects(&to, count, nsock);
+	if (strcmp(cmd, "claims") == 0)
+		return flood_claims(&to, count, nsock);
 	return usage();
 }

@@ -562,6 +562,75 @@ START_TEST(test_part_sum_too_small)
 }
 END_TEST
 
+/*
+ * Memory follows the bytes received (issue 15, finding 1): 4,096 frames
+ * of one byte each, 4 KiB apart, claiming a 16 MiB message, once made the
+ * daemon allocate (and touch) all 16 MiB.  Now they hold about what they
+ * carried: at most twice their own size, headers included.
+ */
+START_TEST(test_memory_follows_bytes)
+{
+	const uint32_t	 size = 16U << 20, step = 4096;
+	struct frames	 fs = { 0 }, bits = { 0 };
+	struct reasm	*r = NULL;
+	struct msg	*m;
+	size_t		 wire = 0, most = 0;
+	int		 dup;
+
+	for (uint32_t i = 0; i < REASM_MAX_RANGES; i++)
+		put_frame(&bits, 16, 1, 0, size, size, 0, 1 + i * step, 1);
+	for (size_t i = 0; i < bits.n; i++) {
+		REQUIRE(add(&r, &bits.d[i], 1, &dup) == DROP_NONE);
+		wire += bits.d[i].len;
+	}
+	ck_assert_uint_eq(r->have, REASM_MAX_RANGES);
+	ck_assert_uint_le(r->mem, 2 * wire);
+	reasm_free(r);
+	r = NULL;
+
+	/* 255 parts claimed, one byte sent: no room for 255 parts. */
+	frames_free(&bits);
+	put_frame(&bits, 16, 255, 254, 255, 1, 254, 0, 1);
+	REQUIRE(add(&r, &bits.d[0], 1, &dup) == DROP_NONE);
+	ck_assert_uint_le(r->mem, sizeof(*r) + 255 * 4 + 512);
+	reasm_free(r);
+	r = NULL;
+
+	/* The sender's own frames of 1 MiB, in order: never more than
+	 * twice what came, and the buffer is the message (no copy). */
+	{
+		const uint32_t mb = 1U << 20;
+
+		cut(&fs, 17, &mb, 1);
+		for (size_t i = 0; i < fs.n; i++) {
+			REQUIRE(add(&r, &fs.d[i], 1, &dup) == DROP_NONE);
+			REQUIRE(r->mem <= 2 * (size_t)r->have + 8192);
+			if (r->mem > most)
+				most = r->mem;
+		}
+		ck_assert(r->far == NULL);
+		ck_assert_uint_eq(r->cap, mb);
+		m = reasm_finish(r);
+		check_msg(m, 17, &mb, 1);
+		msg_free(m);
+	}
+	/* The same frames backwards: far chunks, then one buffer. */
+	r = NULL;
+	for (size_t i = fs.n; i-- > 0;)
+		REQUIRE(add(&r, &fs.d[i], 1, &dup) == DROP_NONE);
+	ck_assert(reasm_complete(r));
+	{
+		const uint32_t mb = 1U << 20;
+
+		m = reasm_finish(r);
+		check_msg(m, 17, &mb, 1);
+		msg_free(m);
+	}
+	frames_free(&fs);
+	frames_free(&bits);
+}
+END_TEST
+
 /* Too many holes */
 
 START_TEST(test_fragmented)
@@ -673,6 +742,7 @@ reasm_suite(void)
 	tcase_add_test(tc, test_part_sum);
 	tcase_add_test(tc, test_part_sum_too_small);
 	tcase_add_test(tc, test_fragmented);
+	tcase_add_test(tc, test_memory_follows_bytes);
 	tcase_add_test(tc, test_fragmented_free);
 	suite_add_tcase(s, tc);
 	return s;
