@@ -59,6 +59,7 @@
 #define REQ_TIMEOUT_MS	10000
 #define OUT_MAX		(8U << 20)	/* DONTWAIT sends waiting for the kernel */
 #define BATCH_MAX	(64U << 10)	/* NBMQ_BATCH sends held at most */
+#define CONFIRM_BATCH	64		/* messages handed, then IPC_CONFIRM */
 
 struct nbmq_ctx {
 	char		*path;
@@ -147,6 +148,8 @@ struct nbmq_socket {
 	struct msg_pool	*pool;		/* their blocks */
 
 	uint64_t	 sent, limit;	/* credit window */
+	uint64_t	 taken;		/* messages handed to the application,
+					   not confirmed to the daemon yet */
 	uint32_t	 peers;
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
@@ -513,7 +516,7 @@ out_append(nbmq_socket *s, const struct iovec *iov, int iovcnt, size_t skip)
 static int
 ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt, int hold)
 {
-	struct iovec	v[1 + 3 + NBMQ_IPC_MAX_PARTS];
+	struct iovec	v[1 + 5 + NBMQ_IPC_MAX_PARTS];
 	struct msghdr	mh;
 	size_t		total = 0, taken, k;
 	ssize_t		n;
@@ -592,6 +595,35 @@ ipc_send1(nbmq_socket *s, uint16_t type, uint32_t reqid, const void *p,
 	};
 
 	return ipc_sendv(s, iov, len ? 2 : 1, 0) == -1 ? -1 : 0;
+}
+
+/*
+ * Tell the daemon the messages nbmq_recv handed over since the last time
+ * (IPC_CONFIRM): it holds each until then, and gives back to the socket
+ * (or counts as app_gone) what an application that dies never got.  Sent
+ * every CONFIRM_BATCH messages, and whenever the library is about to read
+ * or wait with nothing left to hand over, so that a daemon holding up to
+ * recv_hwm always hears; after NBMQ_BATCH sends still held here, it joins
+ * them and leaves with them.  Errors are sticky in s->err.
+ */
+static void
+confirm_send(nbmq_socket *s)
+{
+	struct ipc_confirm	cf = { .count = s->taken };
+	struct nbmq_ipc_hdr	h = {
+		.len = sizeof(cf),
+		.type = IPC_CONFIRM,
+		.handle = s->handle,
+	};
+	struct iovec		iov[2] = {
+		{ &h, sizeof(h) },
+		{ &cf, sizeof(cf) },
+	};
+
+	if (s->taken == 0 || s->err)
+		return;
+	if (ipc_sendv(s, iov, 2, s->out_len > 0) != -1)
+		s->taken = 0;
 }
 
 static void
@@ -791,6 +823,7 @@ io_wait(nbmq_socket *s, int timeout)
 	struct pollfd	pfd = { .fd = s->fd, .events = POLLIN };
 	int		r;
 
+	confirm_send(s);
 	if (s->out_len > 0)
 		pfd.events |= POLLOUT;
 	r = poll(&pfd, 1, timeout);
@@ -1031,6 +1064,8 @@ nbmq_close(nbmq_socket *s)
 	while (s->err == 0 && s->out_len > 0 && now_ms() < deadline)
 		if (io_wait(s, remaining(deadline)) == -1 && errno != EINTR)
 			break;
+	/* What was handed over is the application's; the rest goes back. */
+	confirm_send(s);
 	if (s->err == 0)
 		e = request(s, IPC_SOCK_CLOSE, NULL, 0);
 	else
@@ -1188,9 +1223,11 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	struct nbmq_ipc_hdr	h;
 	struct ipc_msg		im;
 	uint32_t		sizes[NBMQ_IPC_MAX_PARTS];
-	struct iovec		iov[3 + NBMQ_IPC_MAX_PARTS];
+	struct iovec		iov[5 + NBMQ_IPC_MAX_PARTS];
+	struct nbmq_ipc_hdr	ch;
+	struct ipc_confirm	cf;
 	uint64_t		total = 0;
-	int			wrote;
+	int			wrote, k = 0;
 
 	if (s->err) {
 		errno = s->err;
@@ -1241,17 +1278,31 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	h.type = IPC_SEND;
 	h.handle = s->handle;
 	h.len = (uint32_t)(sizeof(im) + (size_t)nparts * 4 + total);
-	iov[0].iov_base = &h;
-	iov[0].iov_len = sizeof(h);
-	iov[1].iov_base = &im;
-	iov[1].iov_len = sizeof(im);
-	iov[2].iov_base = sizes;
-	iov[2].iov_len = (size_t)nparts * 4;
+	/* Messages received meanwhile are confirmed with this write. */
+	if (s->taken > 0 && !(flags & NBMQ_BATCH)) {
+		memset(&ch, 0, sizeof(ch));
+		ch.type = IPC_CONFIRM;
+		ch.handle = s->handle;
+		ch.len = sizeof(cf);
+		cf.count = s->taken;
+		iov[k].iov_base = &ch;
+		iov[k++].iov_len = sizeof(ch);
+		iov[k].iov_base = &cf;
+		iov[k++].iov_len = sizeof(cf);
+	}
+	iov[k].iov_base = &h;
+	iov[k++].iov_len = sizeof(h);
+	iov[k].iov_base = &im;
+	iov[k++].iov_len = sizeof(im);
+	iov[k].iov_base = sizes;
+	iov[k++].iov_len = (size_t)nparts * 4;
 	for (int i = 0; i < nparts; i++)
-		iov[3 + i] = parts[i];
-	if ((wrote = ipc_sendv(s, iov, 3 + nparts,
+		iov[k + i] = parts[i];
+	if ((wrote = ipc_sendv(s, iov, k + nparts,
 	    (flags & NBMQ_BATCH) != 0)) == -1)
 		return -1;
+	if (k == 5)
+		s->taken = 0;
 	s->sent++;
 	/*
 	 * The daemon owns the message once it is in the kernel.  A blocking
@@ -1324,6 +1375,7 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 			return -1;
 		}
 		if (timeout == 0) {
+			confirm_send(s);
 			if (in_read(s) == -1 && s->head == NULL) {
 				errno = s->err;
 				return -1;
@@ -1353,6 +1405,8 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 	}
 	m->next = NULL;
 	*msgp = m;
+	if (m->event == NULL && ++s->taken >= CONFIRM_BATCH)
+		confirm_send(s);
 	return 0;
 }
 
@@ -1429,8 +1483,10 @@ nbmq_fd(nbmq_socket *s)
 EXPORT int
 nbmq_readable(nbmq_socket *s)
 {
-	if (s->head == NULL && s->err == 0)
+	if (s->head == NULL && s->err == 0) {
+		confirm_send(s);
 		in_read(s);
+	}
 	return s->head != NULL || s->err != 0;
 }
 

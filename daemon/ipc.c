@@ -51,6 +51,7 @@ struct client {
 	uid_t		 uid;
 	gid_t		 gid;
 	int		 hello;
+	uint32_t	 version;	/* its IPC version (from 4) */
 	int		 closing;	/* flush the output, then close */
 	int		 dead;		/* broke the protocol: free it */
 	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
@@ -69,6 +70,7 @@ static uint64_t		 nclients, max_clients, next_client_id;
 
 static void	ipc_client_free(struct client *);
 static void	ipc_process(struct client *);
+static struct sub *ipc_sub(struct client *, uint32_t);
 
 /* Output was added: it leaves at the end of this loop iteration. */
 static void
@@ -419,10 +421,45 @@ ipc_deliver(struct sub *u)
 				    sizeof(im), m->partsz, len);
 			else
 				ipc_send_ref(c, u->d->handle, &im, m, len);
+			/* Held until the library confirms it (IPC_CONFIRM). */
+			if (c->version >= 5) {
+				if (msgring_push(&u->held, m) == -1)
+					fatal("msgring_push");
+				if (u->d->core.type != NBMQ_DISH)
+					u->d->core.rq_held++;
+				continue;
+			}
 		}
 		msg_free(m);
 	}
 	ipc_credit(u);
+}
+
+/*
+ * IPC_CONFIRM: the library handed the oldest count held messages to the
+ * application; they are its now.
+ */
+static void
+ipc_confirm(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
+{
+	struct ipc_confirm	 cf;
+	struct sub		*u;
+
+	if (h->len != sizeof(cf) || c->version < 5) {
+		ipc_kill(c, "bad confirm");
+		return;
+	}
+	memcpy(&cf, p, sizeof(cf));
+	if ((u = ipc_sub(c, h->handle)) == NULL)
+		return;		/* closed meanwhile: nothing is held */
+	if (cf.count > u->held.len) {
+		ipc_kill(c, "confirms messages it was not sent");
+		return;
+	}
+	if (u->d->core.type != NBMQ_DISH)
+		u->d->core.rq_held -= cf.count;
+	for (uint64_t i = 0; i < cf.count; i++)
+		msg_free(msgring_shift(&u->held));
 }
 
 void
@@ -467,7 +504,10 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	memcpy(&hello, p, sizeof(hello));
-	if (hello.magic != NBMQ_IPC_MAGIC || hello.version != NBMQ_IPC_VERSION) {
+	/* Version 4 (no IPC_CONFIRM): served, holding nothing for it. */
+	if (hello.magic != NBMQ_IPC_MAGIC ||
+	    hello.version < NBMQ_IPC_VERSION_MIN ||
+	    hello.version > NBMQ_IPC_VERSION) {
 		log_warnx("client %llu (pid %d): IPC version %u, ours is %u",
 		    (unsigned long long)c->id, (int)c->pid, hello.version,
 		    NBMQ_IPC_VERSION);
@@ -484,8 +524,9 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	c->hello = 1;
+	c->version = hello.version;
 	memset(&ok, 0, sizeof(ok));
-	ok.version = NBMQ_IPC_VERSION;
+	ok.version = hello.version;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
 	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
 }
@@ -738,6 +779,12 @@ ipc_process(struct client *c)
 			ipc_hello(c, &h, p);
 		else if ((h.type >> 8) == 0x02)
 			ipc_request(c, &h, p);
+		else if (h.type == IPC_CONFIRM)
+			ipc_confirm(c, &h, p);
+		else if ((h.type >> 8) == 0x04 && c->version < 5)
+			/* Its replies changed size in version 5. */
+			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
+			    NULL);
 		else if ((h.type >> 8) == 0x04) {
 			if ((why = ctl_request(c, &h, p)) != NULL)
 				ipc_kill(c, why);

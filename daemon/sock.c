@@ -176,7 +176,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
-		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
+		if (s->rq_len + s->nreasm + s->rq_held >= s->o.recv_hwm) {
 			/*
 			 * safe_dealer: no Ack, so the sender tries again
 			 * and gives up visibly; nothing is lost silently.
@@ -888,8 +888,21 @@ sock_recv(struct sock *s)
 	return m;
 }
 
+void
+sock_unrecv(struct sock *s, struct msg *m)
+{
+	int	was_empty = TAILQ_EMPTY(&s->rq);
+
+	TAILQ_INSERT_HEAD(&s->rq, m, entry);
+	s->rq_len++;
+	if (s->rq_held > 0)
+		s->rq_held--;
+	if (was_empty)
+		s->ops->recv_ready(s->arg, s);
+}
+
 uint64_t
 sock_recv_count(const struct sock *s)
 {
-	return s->rq_len + s->nreasm;
+	return s->rq_len + s->nreasm + s->rq_held;
 }
