@@ -207,6 +207,7 @@ ipc_type_name(uint16_t type)
 	case IPC_SOCK_GONE:	return "sock_gone";
 	case IPC_EVENT:		return "event";
 	case IPC_CONFIRM:	return "confirm";
+	case IPC_TALLY:		return "tally";
 	case IPC_CTL_STATUS:	return "ctl_status";
 	case IPC_CTL_SOCKETS:	return "ctl_sockets";
 	case IPC_CTL_PEERS:	return "ctl_peers";

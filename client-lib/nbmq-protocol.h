@@ -22,7 +22,9 @@
  *      reason); ipc_ctl_sock.held.  The daemon still takes version-4
  *      clients for data (nothing is held for them: what was written
  *      towards one that dies is lost, as before), not for 0x04xx control
- *      requests, whose replies changed size.
+ *      requests, whose replies changed size.  IPC_TALLY: the count of
+ *      messages handed over, in memory the daemon reads once the
+ *      application is gone.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
@@ -80,6 +82,7 @@ enum nbmq_ipc_type {
 	IPC_SOCK_GONE	= 0x0305,	/* d->c: the socket was destroyed by the daemon */
 	IPC_EVENT	= 0x0306,	/* d->c: struct ipc_event, in order with IPC_MSG */
 	IPC_CONFIRM	= 0x0307,	/* c->d: struct ipc_confirm (version 5) */
+	IPC_TALLY	= 0x0308,	/* c->d: empty, with a memfd (version 5) */
 
 	/*
 	 * 0x04xx: control requests (nbmqctl), handle 0, reqid != 0.  Each
@@ -171,6 +174,20 @@ struct ipc_dropped {			/* IPC_DROPPED */
 struct ipc_confirm {
 	uint64_t	count;
 };
+
+/*
+ * IPC_TALLY: the library's tally of what it handed over, where the daemon
+ * can read it after the application died.  Sent once, right after
+ * IPC_HELLO_OK, with one file descriptor (SCM_RIGHTS): a memfd of at least
+ * NBMQ_IPC_TALLY_SIZE bytes sealed against shrinking (F_SEAL_SHRINK),
+ * whose first uint64 the library sets to the number of IPC_MSG nbmq_recv
+ * has returned on this connection, before it returns each.  When the
+ * connection ends, the daemon reads it and takes the messages handed over
+ * but not yet confirmed (IPC_CONFIRM) as confirmed: those are the
+ * application's, and the next one does not get them again.  Optional:
+ * without it, those messages are handed to the next application too.
+ */
+#define NBMQ_IPC_TALLY_SIZE	4096
 
 /*
  * IPC_EVENT: a peer event for an application that subscribed with

@@ -15,6 +15,7 @@
  * Each message is one allocation, which a socket's pool recycles (see
  * "Message buffers" below).  The library never prints or exits.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -150,6 +151,8 @@ struct nbmq_socket {
 	uint64_t	 sent, limit;	/* credit window */
 	uint64_t	 taken;		/* messages handed to the application,
 					   not confirmed to the daemon yet */
+	uint64_t	 handed;	/* messages handed over, ever */
+	uint64_t	*tally;		/* IPC_TALLY: handed, for the daemon */
 	uint32_t	 peers;
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
@@ -916,11 +919,70 @@ sock_free(nbmq_socket *s)
 		msg_free(m);
 	}
 	pool_close(s->pool);
+	if (s->tally != NULL)
+		munmap(s->tally, NBMQ_IPC_TALLY_SIZE);
 	if (s->fd != -1)
 		close(s->fd);
 	free(s->in);
 	free(s->out);
 	free(s);
+}
+
+/*
+ * IPC_TALLY: share the count of messages handed over with the daemon, in
+ * a sealed memfd it reads once the application is gone.  Best effort:
+ * without it (no memfd, a full socket) the daemon hands what this one
+ * took and had not confirmed to the next application too.
+ */
+static void
+tally_offer(nbmq_socket *s)
+{
+	struct nbmq_ipc_hdr	 h = { .type = IPC_TALLY };
+	struct iovec		 iov = { &h, sizeof(h) };
+	struct msghdr		 mh;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}			 cbuf;
+	void			*p;
+	int			 fd;
+	ssize_t			 n;
+
+	if ((fd = memfd_create("nbmq-tally", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
+		return;
+	if (ftruncate(fd, NBMQ_IPC_TALLY_SIZE) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1 ||
+	    (p = mmap(NULL, NBMQ_IPC_TALLY_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	memset(&mh, 0, sizeof(mh));
+	memset(&cbuf, 0, sizeof(cbuf));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	do
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	close(fd);
+	/* Nothing else was sent yet: all of it or none of it. */
+	if (n != (ssize_t)sizeof(h)) {
+		munmap(p, NBMQ_IPC_TALLY_SIZE);
+		if (n > 0)
+			sock_dead(s, EPROTO);
+		return;
+	}
+	s->tally = p;
 }
 
 /* Connect to the daemon and say hello. */
@@ -974,6 +1036,7 @@ sock_open(nbmq_ctx *ctx)
 		errno = e;
 		return NULL;
 	}
+	tally_offer(s);
 	return s;
 }
 
@@ -1405,8 +1468,15 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 	}
 	m->next = NULL;
 	*msgp = m;
-	if (m->event == NULL && ++s->taken >= CONFIRM_BATCH)
-		confirm_send(s);
+	if (m->event == NULL) {
+		/* The ones before this one; then this one is the app's. */
+		if (s->taken >= CONFIRM_BATCH)
+			confirm_send(s);
+		s->taken++;
+		s->handed++;
+		if (s->tally != NULL)
+			__atomic_store_n(s->tally, s->handed, __ATOMIC_RELEASE);
+	}
 	return 0;
 }
 

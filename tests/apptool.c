@@ -277,13 +277,14 @@ do_drain(nbmq_ctx *ctx, double secs, uint32_t usecs)
 				continue;
 			fail("recv: %s", nbmq_strerror(errno));
 		}
+		/* Printed first: a kill between the two is unlikely. */
 		p = nbmq_msg_part(m, 0, &len);
 		if (len < 4)
 			fail("message without an index");
 		memcpy(&i, p, 4);
+		printf("%u\n", i);
 		check(m, i);
 		nbmq_msg_free(m);
-		printf("%u\n", i);
 		got++;
 		if (usecs > 0)
 			usleep(usecs);
