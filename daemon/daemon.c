@@ -183,7 +183,7 @@ dsock_sub_push(struct dsock *d, struct sub *u, struct msg *m)
 	uint64_t	 dropped = m->nparts == 0 ? m->dropped : 0;
 	struct msg	*x;
 
-	if (m->nparts > 0 && u->qlen + u->held.len >= d->core.o.recv_hwm) {
+	if (m->nparts > 0 && u->qlen >= d->core.o.recv_hwm) {
 		u->drops++;
 		d->core.st.drops[DROP_RECV_HWM]++;
 		dropped = 1;

@@ -37,6 +37,8 @@
 #define IPC_BYREF_MIN		(64U << 10)	/* deliver by reference from */
 #define IPC_IO_MAX		(1U << 20)	/* per read or write call */
 #define IPC_READ_MIN		(64U << 10)	/* read at least this much */
+#define IPC_HELD_BYTES		(1U << 20)	/* held past recv_hwm below */
+#define IPC_HELD_COST		128		/* bytes a held message costs */
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -403,7 +405,18 @@ ipc_deliver(struct sub *u)
 	struct msg	*m;
 
 	ipc_hwm_event(u);
-	while (!ipc_client_backlogged(c) && (m = ipc_next(u)) != NULL) {
+	/*
+	 * Up to recv_hwm written and not confirmed, or 1 MiB of them (small
+	 * messages: as many as the output buffer could hold before held
+	 * messages existed, so a fast reader is not slowed by the round
+	 * trip of its confirms).  Past it the library reads but does not
+	 * hand over (or confirm), and the rest waits here, against
+	 * recv_hwm, until it does.
+	 */
+	while (!ipc_client_backlogged(c) &&
+	    (u->held.len < u->d->core.o.recv_hwm ||
+	    u->held_bytes < IPC_HELD_BYTES) &&
+	    (m = ipc_next(u)) != NULL) {
 		if (m->flags & IPC_F_EVENT) {
 			ipc_send_msg(c, IPC_EVENT, u->d->handle, 0, m->data,
 			    m->size, NULL, 0);
@@ -430,6 +443,7 @@ ipc_deliver(struct sub *u)
 			if (c->version >= 5) {
 				if (msgring_push(&u->held, m) == -1)
 					fatal("msgring_push");
+				u->held_bytes += m->size + IPC_HELD_COST;
 				if (u->d->core.type != NBMQ_DISH)
 					u->d->core.rq_held++;
 				continue;
@@ -444,10 +458,15 @@ ipc_deliver(struct sub *u)
 static void
 ipc_confirmed(struct sub *u, uint64_t n)
 {
+	struct msg	*m;
+
 	if (u->d->core.type != NBMQ_DISH)
 		u->d->core.rq_held -= n;
-	for (uint64_t i = 0; i < n; i++)
-		msg_free(msgring_shift(&u->held));
+	for (uint64_t i = 0; i < n; i++) {
+		m = msgring_shift(&u->held);
+		u->held_bytes -= m->size + IPC_HELD_COST;
+		msg_free(m);
+	}
 }
 
 /* IPC_CONFIRM: the library handed count more to the application. */

@@ -665,8 +665,8 @@ struct sock {
 	struct msgq	 rq;		/* complete messages for the app */
 	uint64_t	 rq_len;	/* messages in rq (markers excluded) */
 	uint64_t	 rq_held;	/* taken from rq by the shell, held until
-					   the application confirms them (ipc.c):
-					   they count against recv_hwm */
+					   the application confirms them (ipc.c,
+					   at most recv_hwm of them) */
 	uint64_t	 nreasm;	/* messages being reassembled */
 	uint64_t	 drops_unreported;
 	struct reasm_list reasm_lru;
@@ -749,7 +749,9 @@ struct msg	*sock_recv(struct sock *);
 /*
  * Give m, taken with sock_recv and held (rq_held) since, back to the head
  * of the receive queue: its application went away without confirming it.
- * Called newest first, the messages end up in their original order.
+ * Called newest first, the messages end up in their original order.  The
+ * queue may then hold more than recv_hwm: new messages wait until it is
+ * below again.
  */
 void		 sock_unrecv(struct sock *, struct msg *);
 struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
@@ -1061,11 +1063,13 @@ struct sub {
 	uint64_t	 qlen;
 	/*
 	 * IPC_MSG written to the application, oldest first, until the
-	 * library confirms it handed them over (IPC_CONFIRM).  Not a dish:
-	 * counted in core.rq_held, against recv_hwm; a dish: counted with
-	 * qlen against recv_hwm.
+	 * library confirms it handed them over (IPC_CONFIRM); also counted
+	 * in core.rq_held (not a dish).  Up to recv_hwm messages, or more
+	 * while they take under 1 MiB (ipc.c: IPC_HELD_BYTES); then
+	 * delivery waits, the queue fills, and recv_hwm pushes back.
 	 */
 	struct msgring	 held;
+	uint64_t	 held_bytes;	/* their sizes, plus IPC_HELD_COST each */
 	uint64_t	 drops;		/* dropped for this subscriber, total */
 	uint64_t	 accepted;	/* messages taken from this app */
 	uint64_t	 credit_limit;	/* last announced */

@@ -176,7 +176,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
-		if (s->rq_len + s->nreasm + s->rq_held >= s->o.recv_hwm) {
+		if (s->rq_len + s->nreasm >= s->o.recv_hwm) {
 			/*
 			 * safe_dealer: no Ack, so the sender tries again
 			 * and gives up visibly; nothing is lost silently.
@@ -904,5 +904,5 @@ sock_unrecv(struct sock *s, struct msg *m)
 uint64_t
 sock_recv_count(const struct sock *s)
 {
-	return s->rq_len + s->nreasm + s->rq_held;
+	return s->rq_len + s->nreasm;
 }

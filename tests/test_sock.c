@@ -2229,9 +2229,11 @@ START_TEST(test_msgring)
 END_TEST
 
 /*
- * Messages the shell took and holds for an application (rq_held) count
- * against recv_hwm; given back (sock_unrecv, newest first), they are
- * received again first, in their order, then what came meanwhile.
+ * Messages the shell took and holds for an application (rq_held) leave
+ * room under recv_hwm (the shell bounds them on its own); given back
+ * (sock_unrecv, newest first), they are received again first, in their
+ * order, then what came meanwhile, the queue over recv_hwm until it
+ * drains.
  */
 START_TEST(test_recv_held_given_back)
 {
@@ -2253,26 +2255,31 @@ START_TEST(test_recv_held_given_back)
 		b->s.rq_held++;		/* what ipc.c does */
 	}
 	ck_assert_uint_eq(b->s.rq_len, 0);
-	ck_assert_uint_eq(sock_recv_count(&b->s), 2);
-	/* One more fits under recv_hwm 3; the next is dropped. */
-	for (uint32_t i = 2; i < 4; i++)
+	ck_assert_uint_eq(sock_recv_count(&b->s), 0);
+	/* Three more fit under recv_hwm 3; the next is dropped. */
+	for (uint32_t i = 2; i < 6; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 10), T0, 0), 0);
 	tick(c, T0);
-	ck_assert_int_eq(pass(c, b, T0), 2);
-	ck_assert_uint_eq(b->s.rq_len, 1);
+	ck_assert_int_eq(pass(c, b, T0), 4);
+	ck_assert_uint_eq(b->s.rq_len, 3);
 	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 1);
 	/* The application went away: back at the head, in order. */
 	b->recv_ready = 0;
 	sock_unrecv(&b->s, held[1]);
 	sock_unrecv(&b->s, held[0]);
 	ck_assert_uint_eq(b->s.rq_held, 0);
-	ck_assert_uint_eq(b->s.rq_len, 3);
-	ck_assert_uint_eq(sock_recv_count(&b->s), 3);
-	recv_check1(b, id, 0, 10);
-	recv_check1(b, id, 1, 10);
-	recv_check1(b, id, 2, 10);
+	ck_assert_uint_eq(b->s.rq_len, 5);
+	ck_assert_uint_eq(b->recv_ready, 0);	/* it was not empty */
+	/* Over recv_hwm now: the next one is dropped. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(7, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 2);
+	for (uint32_t i = 0; i < 5; i++)
+		recv_check1(b, id, i, 10);
 	ck_assert_ptr_nonnull(m = sock_recv(&b->s));	/* the drop marker */
 	ck_assert_uint_eq(m->nparts, 0);
+	ck_assert_uint_eq(m->dropped, 2);
 	msg_free(m);
 	ck_assert_ptr_null(sock_recv(&b->s));
 	/* An empty queue that gets one back says so (recv_ready). */
