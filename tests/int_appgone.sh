@@ -27,6 +27,11 @@ peer_keepalive = 5
 type = safe_dealer
 bind = 127.0.0.1:0
 recv_hwm = 100000
+
+[socket slow]
+type = safe_dealer
+bind = 127.0.0.1:0
+recv_hwm = 100
 CONF
 start_daemon a "$T/a.conf"
 EP=$(sed -n 's/.*socket in: bound to //p' "$T/a.log" | head -n 1)
@@ -92,7 +97,8 @@ got=$(sort -n "$T/own.out" | uniq | wc -l)
 # Its socket lingers, then closes: its counters join the daemon's.
 only_in() {
 	"$BIN/nbmqctl" -S "$T/a.sock" sockets >"$T/socks.out" 2>&1 &&
-	    ! grep -v -e '^NAME' -e '^in ' "$T/socks.out" | grep -q .
+	    ! grep -v -e '^NAME' -e '^in ' -e '^slow ' "$T/socks.out" |
+	    grep -q .
 }
 wait_for 10 only_in || fail "the application's socket did not close: $(cat "$T/socks.out")"
 ctl stats || fail "nbmqctl stats: $(cat "$T/ctl.out")"
@@ -104,3 +110,36 @@ giveups=$(json "$T/ctl.out" 'd["giveups"]')
 [ $((got + gone)) -le 1000 ] ||
     fail "$got received + $gone app_gone > 1000 sent: some counted twice"
 ok "a receiver with its own socket killed after $got of 1000: app_gone $gone, given up $giveups"
+
+# 3. A client that reads but never confirms is pushed back: it gets
+# recv_hwm messages, or 1 MiB of them, and no more; killed, all it got
+# goes to the next application, with what waited.
+EPS=$(sed -n 's/.*socket slow: bound to //p' "$T/a.log" | head -n 1)
+/usr/bin/python3 "$TOP/tests/ipc_noconfirm.py" "$T/a.sock" slow 3 \
+    >"$T/nc.out" 2>&1 &
+NC=$!
+PIDS="$PIDS $NC"
+wait_for 5 grep -q ready "$T/nc.out" || fail "raw client: $(cat "$T/nc.out")"
+"$APPTOOL" -S "$T/a.sock" blast -c "$EPS" -n 1000 -t safe_dealer \
+    >"$T/blast3.out" 2>&1 || fail "sender 3: $(cat "$T/blast3.out")"
+wait_for 10 grep -q "^got" "$T/nc.out" || fail "raw client: $(cat "$T/nc.out")"
+set -- $(grep "^got" "$T/nc.out")
+got=$2 bytes=$3
+[ "$got" -gt 0 ] && [ "$got" -lt 1000 ] ||
+    fail "a client that never confirms got $got of 1000"
+[ "$got" -le 100 ] || [ $((bytes + 128 * got)) -lt $((1048576 + 70000 + 128)) ] ||
+    fail "held past recv_hwm 100 and 1 MiB: $got messages, $bytes bytes"
+ctl sockets || fail "nbmqctl sockets: $(cat "$T/ctl.out")"
+held=$(json "$T/ctl.out" '[s for s in d["sockets"] if s["name"] == "slow"][0]["held"]')
+[ "$held" = "$got" ] || fail "held $held, the client has $got"
+kill -9 $NC
+wait $NC 2>/dev/null
+"$APPTOOL" -S "$T/a.sock" drain -a slow -w 3 >"$T/slow.out" 2>"$T/slow.err" ||
+    fail "receiver after the raw client: $(cat "$T/slow.err")"
+sed -n 's/^idx //p' "$T/nc.out" | sort -n >"$T/nc.idx"
+sort -n "$T/slow.out" >"$T/slow.idx"
+[ "$(uniq "$T/slow.idx" | wc -l)" -eq "$(wc -l <"$T/slow.idx")" ] ||
+    fail "messages handed twice after the raw client"
+[ -z "$(comm -23 "$T/nc.idx" "$T/slow.idx")" ] ||
+    fail "messages the raw client never confirmed did not come back"
+ok "a client that never confirms: $got messages ($bytes bytes) held for it and no more; killed, they and the rest went to the next: $(wc -l <"$T/slow.idx") of 1000"
