@@ -19,7 +19,7 @@ _Static_assert(sizeof(struct ipc_ctl_status) == NBMQ_IPC_WORD_LEN +
     NBMQ_IPC_PATH_LEN + 8 + 6 * 4 + 4 * 8, "ctl_status padding");
 _Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
-    (6 + NBMQ_IPC_NPIDS) * 4 + 12 * 8 + sizeof(struct ipc_ctl_events) +
+    (6 + NBMQ_IPC_NPIDS) * 4 + 13 * 8 + sizeof(struct ipc_ctl_events) +
     NBMQ_IPC_NDROPS * 8, "ctl_sock padding");
 _Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 14 * 8 + 2 * 4 +
@@ -206,6 +206,8 @@ ipc_type_name(uint16_t type)
 	case IPC_DROPPED:	return "dropped";
 	case IPC_SOCK_GONE:	return "sock_gone";
 	case IPC_EVENT:		return "event";
+	case IPC_CONFIRM:	return "confirm";
+	case IPC_TALLY:		return "tally";
 	case IPC_CTL_STATUS:	return "ctl_status";
 	case IPC_CTL_SOCKETS:	return "ctl_sockets";
 	case IPC_CTL_PEERS:	return "ctl_peers";

@@ -15,13 +15,24 @@
  *      the names a stun socket knows.
  *   4  ipc_ctl_peer: the wire a peer speaks (frame size, extension flags,
  *      PROTOCOL.md 4.3/4.4) and its pacing; NBMQ_OPT_COALESCE.
+ *   5  IPC_CONFIRM: the library confirms the messages it handed to the
+ *      application; the daemon holds every IPC_MSG until then, and gives
+ *      back (or counts as app_gone) what an application that went away
+ *      never confirmed.  NBMQ_IPC_NDROPS 32 -> 48 (app_gone is the 33rd
+ *      reason); ipc_ctl_sock.held.  The daemon still takes version-4
+ *      clients for data (nothing is held for them: what was written
+ *      towards one that dies is lost, as before), not for 0x04xx control
+ *      requests, whose replies changed size.  IPC_TALLY: the count of
+ *      messages handed over, in memory the daemon reads once the
+ *      application is gone.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	4
+#define NBMQ_IPC_VERSION	5
+#define NBMQ_IPC_VERSION_MIN	4	/* oldest the daemon accepts */
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
 /* Largest payload one IPC message may carry (a whole max-size message). */
@@ -36,7 +47,7 @@
 #define NBMQ_IPC_HOST_LEN	264	/* "host:port" as configured */
 #define NBMQ_IPC_PATH_LEN	256	/* file paths */
 #define NBMQ_IPC_WORD_LEN	32	/* versions, states, reason names */
-#define NBMQ_IPC_NDROPS		32	/* drop counter slots (IPC_CTL_REASON) */
+#define NBMQ_IPC_NDROPS		48	/* drop counter slots (IPC_CTL_REASON) */
 #define NBMQ_IPC_NPIDS		8	/* application pids listed per socket */
 
 struct nbmq_ipc_hdr {
@@ -70,6 +81,8 @@ enum nbmq_ipc_type {
 	IPC_DROPPED	= 0x0304,	/* d->c: struct ipc_dropped, in order with IPC_MSG */
 	IPC_SOCK_GONE	= 0x0305,	/* d->c: the socket was destroyed by the daemon */
 	IPC_EVENT	= 0x0306,	/* d->c: struct ipc_event, in order with IPC_MSG */
+	IPC_CONFIRM	= 0x0307,	/* c->d: struct ipc_confirm (version 5) */
+	IPC_TALLY	= 0x0308,	/* c->d: empty, with a memfd (version 5) */
 
 	/*
 	 * 0x04xx: control requests (nbmqctl), handle 0, reqid != 0.  Each
@@ -149,6 +162,34 @@ struct ipc_dropped {			/* IPC_DROPPED */
 };
 
 /*
+ * IPC_CONFIRM: count more of the socket's IPC_MSG messages, the oldest
+ * not confirmed yet, were handed to the application (nbmq_recv returned
+ * them).  The daemon holds each IPC_MSG it wrote until it is confirmed:
+ * when the connection ends (or the socket is closed) with messages not
+ * confirmed, a configured socket puts them back at the head of its
+ * receive queue for the next application, other sockets count them as
+ * dropped (app_gone).  Confirming more than were written is a protocol
+ * error.  IPC_DROPPED and IPC_EVENT are not counted.
+ */
+struct ipc_confirm {
+	uint64_t	count;
+};
+
+/*
+ * IPC_TALLY: the library's tally of what it handed over, where the daemon
+ * can read it after the application died.  Sent once, right after
+ * IPC_HELLO_OK, with one file descriptor (SCM_RIGHTS): a memfd of at least
+ * NBMQ_IPC_TALLY_SIZE bytes sealed against shrinking (F_SEAL_SHRINK),
+ * whose first uint64 the library sets to the number of IPC_MSG nbmq_recv
+ * has returned on this connection, before it returns each.  When the
+ * connection ends, the daemon reads it and takes the messages handed over
+ * but not yet confirmed (IPC_CONFIRM) as confirmed: those are the
+ * application's, and the next one does not get them again.  Optional:
+ * without it, those messages are handed to the next application too.
+ */
+#define NBMQ_IPC_TALLY_SIZE	4096
+
+/*
  * IPC_EVENT: a peer event for an application that subscribed with
  * NBMQ_OPT_EVENTS (nbmq.h: enum nbmq_event_type, enum nbmq_down_reason).
  */
@@ -210,6 +251,7 @@ struct ipc_ctl_sock {			/* IPC_CTL_SOCKET_INFO */
 	uint32_t	pids[NBMQ_IPC_NPIDS];	/* the first napps of them */
 	uint32_t	ndrops;		/* drop slots in use */
 	uint64_t	rq;		/* messages waiting for the application */
+	uint64_t	held;		/* written to it, not confirmed yet */
 	uint64_t	reasm;		/* messages being reassembled */
 	uint64_t	queued;		/* messages in the peers' send queues */
 	uint64_t	send_hwm, recv_hwm;

@@ -15,6 +15,7 @@
  * Each message is one allocation, which a socket's pool recycles (see
  * "Message buffers" below).  The library never prints or exits.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -59,6 +60,7 @@
 #define REQ_TIMEOUT_MS	10000
 #define OUT_MAX		(8U << 20)	/* DONTWAIT sends waiting for the kernel */
 #define BATCH_MAX	(64U << 10)	/* NBMQ_BATCH sends held at most */
+#define CONFIRM_BATCH	64		/* messages handed, then IPC_CONFIRM */
 
 struct nbmq_ctx {
 	char		*path;
@@ -147,6 +149,10 @@ struct nbmq_socket {
 	struct msg_pool	*pool;		/* their blocks */
 
 	uint64_t	 sent, limit;	/* credit window */
+	uint64_t	 taken;		/* messages handed to the application,
+					   not confirmed to the daemon yet */
+	uint64_t	 handed;	/* messages handed over, ever */
+	uint64_t	*tally;		/* IPC_TALLY: handed, for the daemon */
 	uint32_t	 peers;
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
@@ -513,7 +519,7 @@ out_append(nbmq_socket *s, const struct iovec *iov, int iovcnt, size_t skip)
 static int
 ipc_sendv(nbmq_socket *s, const struct iovec *iov, int iovcnt, int hold)
 {
-	struct iovec	v[1 + 3 + NBMQ_IPC_MAX_PARTS];
+	struct iovec	v[1 + 5 + NBMQ_IPC_MAX_PARTS];
 	struct msghdr	mh;
 	size_t		total = 0, taken, k;
 	ssize_t		n;
@@ -592,6 +598,35 @@ ipc_send1(nbmq_socket *s, uint16_t type, uint32_t reqid, const void *p,
 	};
 
 	return ipc_sendv(s, iov, len ? 2 : 1, 0) == -1 ? -1 : 0;
+}
+
+/*
+ * Tell the daemon the messages nbmq_recv handed over since the last time
+ * (IPC_CONFIRM): it holds each until then, and gives back to the socket
+ * (or counts as app_gone) what an application that dies never got.  Sent
+ * every CONFIRM_BATCH messages, and whenever the library is about to read
+ * or wait with nothing left to hand over, so that a daemon holding up to
+ * recv_hwm always hears; after NBMQ_BATCH sends still held here, it joins
+ * them and leaves with them.  Errors are sticky in s->err.
+ */
+static void
+confirm_send(nbmq_socket *s)
+{
+	struct ipc_confirm	cf = { .count = s->taken };
+	struct nbmq_ipc_hdr	h = {
+		.len = sizeof(cf),
+		.type = IPC_CONFIRM,
+		.handle = s->handle,
+	};
+	struct iovec		iov[2] = {
+		{ &h, sizeof(h) },
+		{ &cf, sizeof(cf) },
+	};
+
+	if (s->taken == 0 || s->err)
+		return;
+	if (ipc_sendv(s, iov, 2, s->out_len > 0) != -1)
+		s->taken = 0;
 }
 
 static void
@@ -791,6 +826,7 @@ io_wait(nbmq_socket *s, int timeout)
 	struct pollfd	pfd = { .fd = s->fd, .events = POLLIN };
 	int		r;
 
+	confirm_send(s);
 	if (s->out_len > 0)
 		pfd.events |= POLLOUT;
 	r = poll(&pfd, 1, timeout);
@@ -883,11 +919,70 @@ sock_free(nbmq_socket *s)
 		msg_free(m);
 	}
 	pool_close(s->pool);
+	if (s->tally != NULL)
+		munmap(s->tally, NBMQ_IPC_TALLY_SIZE);
 	if (s->fd != -1)
 		close(s->fd);
 	free(s->in);
 	free(s->out);
 	free(s);
+}
+
+/*
+ * IPC_TALLY: share the count of messages handed over with the daemon, in
+ * a sealed memfd it reads once the application is gone.  Best effort:
+ * without it (no memfd, a full socket) the daemon hands what this one
+ * took and had not confirmed to the next application too.
+ */
+static void
+tally_offer(nbmq_socket *s)
+{
+	struct nbmq_ipc_hdr	 h = { .type = IPC_TALLY };
+	struct iovec		 iov = { &h, sizeof(h) };
+	struct msghdr		 mh;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}			 cbuf;
+	void			*p;
+	int			 fd;
+	ssize_t			 n;
+
+	if ((fd = memfd_create("nbmq-tally", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
+		return;
+	if (ftruncate(fd, NBMQ_IPC_TALLY_SIZE) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1 ||
+	    (p = mmap(NULL, NBMQ_IPC_TALLY_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	memset(&mh, 0, sizeof(mh));
+	memset(&cbuf, 0, sizeof(cbuf));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	do
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	close(fd);
+	/* Nothing else was sent yet: all of it or none of it. */
+	if (n != (ssize_t)sizeof(h)) {
+		munmap(p, NBMQ_IPC_TALLY_SIZE);
+		if (n > 0)
+			sock_dead(s, EPROTO);
+		return;
+	}
+	s->tally = p;
 }
 
 /* Connect to the daemon and say hello. */
@@ -941,6 +1036,7 @@ sock_open(nbmq_ctx *ctx)
 		errno = e;
 		return NULL;
 	}
+	tally_offer(s);
 	return s;
 }
 
@@ -1031,6 +1127,8 @@ nbmq_close(nbmq_socket *s)
 	while (s->err == 0 && s->out_len > 0 && now_ms() < deadline)
 		if (io_wait(s, remaining(deadline)) == -1 && errno != EINTR)
 			break;
+	/* What was handed over is the application's; the rest goes back. */
+	confirm_send(s);
 	if (s->err == 0)
 		e = request(s, IPC_SOCK_CLOSE, NULL, 0);
 	else
@@ -1188,9 +1286,11 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	struct nbmq_ipc_hdr	h;
 	struct ipc_msg		im;
 	uint32_t		sizes[NBMQ_IPC_MAX_PARTS];
-	struct iovec		iov[3 + NBMQ_IPC_MAX_PARTS];
+	struct iovec		iov[5 + NBMQ_IPC_MAX_PARTS];
+	struct nbmq_ipc_hdr	ch;
+	struct ipc_confirm	cf;
 	uint64_t		total = 0;
-	int			wrote;
+	int			wrote, k = 0;
 
 	if (s->err) {
 		errno = s->err;
@@ -1241,17 +1341,31 @@ nbmq_sendv(nbmq_socket *s, const struct iovec *parts, int nparts,
 	h.type = IPC_SEND;
 	h.handle = s->handle;
 	h.len = (uint32_t)(sizeof(im) + (size_t)nparts * 4 + total);
-	iov[0].iov_base = &h;
-	iov[0].iov_len = sizeof(h);
-	iov[1].iov_base = &im;
-	iov[1].iov_len = sizeof(im);
-	iov[2].iov_base = sizes;
-	iov[2].iov_len = (size_t)nparts * 4;
+	/* Messages received meanwhile are confirmed with this write. */
+	if (s->taken > 0 && !(flags & NBMQ_BATCH)) {
+		memset(&ch, 0, sizeof(ch));
+		ch.type = IPC_CONFIRM;
+		ch.handle = s->handle;
+		ch.len = sizeof(cf);
+		cf.count = s->taken;
+		iov[k].iov_base = &ch;
+		iov[k++].iov_len = sizeof(ch);
+		iov[k].iov_base = &cf;
+		iov[k++].iov_len = sizeof(cf);
+	}
+	iov[k].iov_base = &h;
+	iov[k++].iov_len = sizeof(h);
+	iov[k].iov_base = &im;
+	iov[k++].iov_len = sizeof(im);
+	iov[k].iov_base = sizes;
+	iov[k++].iov_len = (size_t)nparts * 4;
 	for (int i = 0; i < nparts; i++)
-		iov[3 + i] = parts[i];
-	if ((wrote = ipc_sendv(s, iov, 3 + nparts,
+		iov[k + i] = parts[i];
+	if ((wrote = ipc_sendv(s, iov, k + nparts,
 	    (flags & NBMQ_BATCH) != 0)) == -1)
 		return -1;
+	if (k == 5)
+		s->taken = 0;
 	s->sent++;
 	/*
 	 * The daemon owns the message once it is in the kernel.  A blocking
@@ -1324,6 +1438,7 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 			return -1;
 		}
 		if (timeout == 0) {
+			confirm_send(s);
 			if (in_read(s) == -1 && s->head == NULL) {
 				errno = s->err;
 				return -1;
@@ -1353,6 +1468,15 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 	}
 	m->next = NULL;
 	*msgp = m;
+	if (m->event == NULL) {
+		/* The ones before this one; then this one is the app's. */
+		if (s->taken >= CONFIRM_BATCH)
+			confirm_send(s);
+		s->taken++;
+		s->handed++;
+		if (s->tally != NULL)
+			__atomic_store_n(s->tally, s->handed, __ATOMIC_RELEASE);
+	}
 	return 0;
 }
 
@@ -1429,8 +1553,10 @@ nbmq_fd(nbmq_socket *s)
 EXPORT int
 nbmq_readable(nbmq_socket *s)
 {
-	if (s->head == NULL && s->err == 0)
+	if (s->head == NULL && s->err == 0) {
+		confirm_send(s);
 		in_read(s);
+	}
 	return s->head != NULL || s->err != 0;
 }
 

@@ -901,6 +901,7 @@ json_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 			printf("%s%u", k ? ", " : "", s->pids[k]);
 		printf("]");
 		json_u64("rq", s->rq);
+		json_u64("held", s->held);
 		json_u64("reassembling", s->reasm);
 		json_u64("sendq", s->queued);
 		json_u64("send_hwm", s->send_hwm);

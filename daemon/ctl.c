@@ -158,6 +158,10 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	}
 	w->ndrops = DROP_NREASONS;
 	w->rq = s->rq_len;
+	w->held = s->rq_held;
+	TAILQ_FOREACH(u, &d->subs, entry)
+		if (s->type == NBMQ_DISH)
+			w->held += u->held.len;
 	w->reasm = s->nreasm;
 	w->queued = s->queued;
 	w->send_hwm = s->o.send_hwm;

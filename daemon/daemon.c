@@ -50,15 +50,50 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 	return d;
 }
 
+/*
+ * u's application went away, or closed the socket, or the socket goes:
+ * the messages written to it and not confirmed (u->held), and a dish
+ * subscriber's own queue, are not lost silently.  A configured socket
+ * that lives on (keep) takes the held ones back at the head of its
+ * receive queue, in their order, for the next application, which gets
+ * each once: the one that went away is gone, and a late IPC_CONFIRM of
+ * it finds no sub.  Otherwise they are counted as dropped, app_gone.
+ */
 static void
-dsock_sub_free(struct sub *u)
+dsock_sub_free(struct sub *u, int keep)
 {
+	struct dsock	*d = u->d;
 	struct qent	*e;
+	struct msg	*m;
+	uint64_t	 held = u->held.len, lost = 0;
+	pid_t		 pid = 0;
+	uid_t		 uid;
+	gid_t		 gid;
 
+	if (d->core.type != NBMQ_DISH) {
+		d->core.rq_held -= held <= d->core.rq_held ? held :
+		    d->core.rq_held;
+		if (keep && d->configured) {
+			while ((m = msgring_pop(&u->held)) != NULL)
+				sock_unrecv(&d->core, m);
+		} else
+			lost = held;
+	} else
+		lost = held + u->qlen;
+	msgring_free(&u->held);
 	while ((e = TAILQ_FIRST(&u->q)) != NULL) {
 		TAILQ_REMOVE(&u->q, e, entry);
 		msg_free(e->m);
 		free(e);
+	}
+	d->core.st.drops[DROP_APP_GONE] += lost;
+	if (held > 0 || lost > 0) {
+		ipc_client_cred(u->c, &pid, &uid, &gid);
+		log_info("socket %s: pid %d left with %llu messages not "
+		    "confirmed: %llu given back, %llu lost (app_gone)",
+		    d->core.name, (int)pid, (unsigned long long)held,
+		    (unsigned long long)(held + (d->core.type == NBMQ_DISH ?
+		    u->qlen : 0) - lost), (unsigned long long)lost);
 	}
 	TAILQ_REMOVE(&u->d->subs, u, entry);
 	u->d->nsubs--;
@@ -71,7 +106,14 @@ dsock_free(struct dsock *d)
 	struct sub	*u;
 
 	while ((u = TAILQ_FIRST(&d->subs)) != NULL)
-		dsock_sub_free(u);
+		dsock_sub_free(u, 0);
+	/* Received, and no application will ever read them. */
+	if (d->core.rq_len > 0) {
+		log_info("socket %s: closed with %llu messages not read "
+		    "(app_gone)", d->core.name,
+		    (unsigned long long)d->core.rq_len);
+		d->core.st.drops[DROP_APP_GONE] += d->core.rq_len;
+	}
 	log_debug("socket %s: destroyed", d->core.name);
 	TAILQ_REMOVE(&nbmqd->socks, d, entry);
 	if (d->fd != -1)
@@ -229,7 +271,7 @@ dsock_release(struct sub *u, nbmq_time now)
 {
 	struct dsock	*d = u->d;
 
-	dsock_sub_free(u);
+	dsock_sub_free(u, 1);
 	if (d->configured) {
 		log_info("socket %s: application detached", d->core.name);
 		return;

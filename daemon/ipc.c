@@ -13,11 +13,13 @@
  * clients), so a message passing through costs no extra trip round the
  * event loop, no FIONREAD and no write-event churn in epoll.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@
 #define IPC_BYREF_MIN		(64U << 10)	/* deliver by reference from */
 #define IPC_IO_MAX		(1U << 20)	/* per read or write call */
 #define IPC_READ_MIN		(64U << 10)	/* read at least this much */
+#define IPC_HELD_BYTES		(1U << 20)	/* held past recv_hwm below */
+#define IPC_HELD_COST		128		/* bytes a held message costs */
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -51,6 +55,10 @@ struct client {
 	uid_t		 uid;
 	gid_t		 gid;
 	int		 hello;
+	uint32_t	 version;	/* its IPC version (from 4) */
+	int		 tally_fd;	/* received, not yet IPC_TALLY: -1 */
+	const uint64_t	*tally;		/* IPC_TALLY: messages handed over */
+	uint64_t	 confirmed;	/* IPC_CONFIRM counts, over all subs */
 	int		 closing;	/* flush the output, then close */
 	int		 dead;		/* broke the protocol: free it */
 	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
@@ -69,6 +77,7 @@ static uint64_t		 nclients, max_clients, next_client_id;
 
 static void	ipc_client_free(struct client *);
 static void	ipc_process(struct client *);
+static struct sub *ipc_sub(struct client *, uint32_t);
 
 /* Output was added: it leaves at the end of this loop iteration. */
 static void
@@ -396,7 +405,18 @@ ipc_deliver(struct sub *u)
 	struct msg	*m;
 
 	ipc_hwm_event(u);
-	while (!ipc_client_backlogged(c) && (m = ipc_next(u)) != NULL) {
+	/*
+	 * Up to recv_hwm written and not confirmed, or 1 MiB of them (small
+	 * messages: as many as the output buffer could hold before held
+	 * messages existed, so a fast reader is not slowed by the round
+	 * trip of its confirms).  Past it the library reads but does not
+	 * hand over (or confirm), and the rest waits here, against
+	 * recv_hwm, until it does.
+	 */
+	while (!ipc_client_backlogged(c) &&
+	    (u->held.len < u->d->core.o.recv_hwm ||
+	    u->held_bytes < IPC_HELD_BYTES) &&
+	    (m = ipc_next(u)) != NULL) {
 		if (m->flags & IPC_F_EVENT) {
 			ipc_send_msg(c, IPC_EVENT, u->d->handle, 0, m->data,
 			    m->size, NULL, 0);
@@ -419,10 +439,124 @@ ipc_deliver(struct sub *u)
 				    sizeof(im), m->partsz, len);
 			else
 				ipc_send_ref(c, u->d->handle, &im, m, len);
+			/* Held until the library confirms it (IPC_CONFIRM). */
+			if (c->version >= 5) {
+				if (msgring_push(&u->held, m) == -1)
+					fatal("msgring_push");
+				u->held_bytes += m->size + IPC_HELD_COST;
+				if (u->d->core.type != NBMQ_DISH)
+					u->d->core.rq_held++;
+				continue;
+			}
 		}
 		msg_free(m);
 	}
 	ipc_credit(u);
+}
+
+/* The oldest n messages held for u are the application's now. */
+static void
+ipc_confirmed(struct sub *u, uint64_t n)
+{
+	struct msg	*m;
+
+	if (u->d->core.type != NBMQ_DISH)
+		u->d->core.rq_held -= n;
+	for (uint64_t i = 0; i < n; i++) {
+		m = msgring_shift(&u->held);
+		u->held_bytes -= m->size + IPC_HELD_COST;
+		msg_free(m);
+	}
+}
+
+/* IPC_CONFIRM: the library handed count more to the application. */
+static void
+ipc_confirm(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
+{
+	struct ipc_confirm	 cf;
+	struct sub		*u;
+
+	if (h->len != sizeof(cf) || c->version < 5) {
+		ipc_kill(c, "bad confirm");
+		return;
+	}
+	memcpy(&cf, p, sizeof(cf));
+	if ((u = ipc_sub(c, h->handle)) == NULL)
+		return;		/* closed meanwhile: nothing is held */
+	if (cf.count > u->held.len) {
+		ipc_kill(c, "confirms messages it was not sent");
+		return;
+	}
+	c->confirmed += cf.count;
+	ipc_confirmed(u, cf.count);
+}
+
+/*
+ * IPC_TALLY: map the memfd that came with it (ipc_read_ev kept it).  Only
+ * a sealed memfd: a file the client could shrink would fault the daemon.
+ */
+static void
+ipc_tally(struct client *c, const struct nbmq_ipc_hdr *h)
+{
+	struct stat	 st;
+	void		*p;
+	int		 seals;
+
+	if (h->len != 0 || c->version < 5 || c->tally != NULL ||
+	    c->tally_fd == -1) {
+		ipc_kill(c, "bad tally");
+		return;
+	}
+	seals = fcntl(c->tally_fd, F_GET_SEALS);
+	if (seals == -1 || !(seals & F_SEAL_SHRINK) ||
+	    fstat(c->tally_fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < NBMQ_IPC_TALLY_SIZE) {
+		ipc_kill(c, "tally is not a sealed memfd");
+		return;
+	}
+	p = mmap(NULL, NBMQ_IPC_TALLY_SIZE, PROT_READ, MAP_SHARED,
+	    c->tally_fd, 0);
+	close(c->tally_fd);
+	c->tally_fd = -1;
+	if (p == MAP_FAILED) {
+		log_warn("client %llu (pid %d): tally", (unsigned long long)c->id,
+		    (int)c->pid);
+		return;		/* then what it had not confirmed goes back */
+	}
+	c->tally = p;
+}
+
+/*
+ * The client is going: what its library handed over and had no time to
+ * confirm is the application's (the tally says how many), so that the
+ * next application does not get it again.  The library has one socket per
+ * connection; with more, the tally does not say whose they were.
+ */
+static void
+ipc_tally_final(struct client *c)
+{
+	struct dsock	*d;
+	struct sub	*u, *one = NULL;
+	uint64_t	 handed;
+	int		 n = 0;
+
+	if (c->tally_fd != -1)
+		close(c->tally_fd);
+	c->tally_fd = -1;
+	if (c->tally == NULL)
+		return;
+	handed = __atomic_load_n(c->tally, __ATOMIC_ACQUIRE);
+	munmap((void *)c->tally, NBMQ_IPC_TALLY_SIZE);
+	c->tally = NULL;
+	TAILQ_FOREACH(d, &nbmqd->socks, entry)
+		if ((u = ipc_sub(c, d->handle)) != NULL) {
+			one = u;
+			n++;
+		}
+	if (n != 1 || handed <= c->confirmed ||
+	    handed - c->confirmed > one->held.len)
+		return;
+	ipc_confirmed(one, handed - c->confirmed);
 }
 
 void
@@ -467,7 +601,10 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	memcpy(&hello, p, sizeof(hello));
-	if (hello.magic != NBMQ_IPC_MAGIC || hello.version != NBMQ_IPC_VERSION) {
+	/* Version 4 (no IPC_CONFIRM): served, holding nothing for it. */
+	if (hello.magic != NBMQ_IPC_MAGIC ||
+	    hello.version < NBMQ_IPC_VERSION_MIN ||
+	    hello.version > NBMQ_IPC_VERSION) {
 		log_warnx("client %llu (pid %d): IPC version %u, ours is %u",
 		    (unsigned long long)c->id, (int)c->pid, hello.version,
 		    NBMQ_IPC_VERSION);
@@ -484,8 +621,9 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	c->hello = 1;
+	c->version = hello.version;
 	memset(&ok, 0, sizeof(ok));
-	ok.version = NBMQ_IPC_VERSION;
+	ok.version = hello.version;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
 	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
 }
@@ -738,6 +876,14 @@ ipc_process(struct client *c)
 			ipc_hello(c, &h, p);
 		else if ((h.type >> 8) == 0x02)
 			ipc_request(c, &h, p);
+		else if (h.type == IPC_CONFIRM)
+			ipc_confirm(c, &h, p);
+		else if (h.type == IPC_TALLY)
+			ipc_tally(c, &h);
+		else if ((h.type >> 8) == 0x04 && c->version < 5)
+			/* Its replies changed size in version 5. */
+			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
+			    NULL);
 		else if ((h.type >> 8) == 0x04) {
 			if ((why = ctl_request(c, &h, p)) != NULL)
 				ipc_kill(c, why);
@@ -790,6 +936,12 @@ ipc_read_ev(evutil_socket_t fd, short what, void *arg)
 	struct client		*c = arg;
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
+	struct msghdr		 mh;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(4 * sizeof(int))];
+	}			 cbuf;
 	size_t			 left;
 	ssize_t			 n;
 	int			 nv;
@@ -801,9 +953,33 @@ ipc_read_ev(evutil_socket_t fd, short what, void *arg)
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)nv;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
 	do
-		n = readv(fd, iov, nv);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
+	/* Descriptors: IPC_TALLY's (the first one) is kept, others closed. */
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm != NULL;
+	    cm = CMSG_NXTHDR(&mh, cm)) {
+		int	*fds = (int *)CMSG_DATA(cm);
+		size_t	 nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int	 x;
+
+			memcpy(&x, fds + i, sizeof(x));
+			if (c->tally_fd == -1 && c->tally == NULL)
+				c->tally_fd = x;
+			else
+				close(x);
+		}
+	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0) {
@@ -953,6 +1129,7 @@ ipc_client_free(struct client *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);	/* messages by reference: msg_free */
 	close(c->fd);
+	ipc_tally_final(c);
 	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; d = next) {
 		struct sub *u = ipc_sub(c, d->handle);
 
@@ -976,6 +1153,7 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->id = ++next_client_id;
+	c->tally_fd = -1;
 	c->uid = (uid_t)-1;	/* no credentials: no privilege */
 	c->gid = (gid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {

@@ -60,3 +60,59 @@ msgq_free(struct msgq *q)
 		msg_free(m);
 	}
 }
+
+int
+msgring_push(struct msgring *r, struct msg *m)
+{
+	if (r->len == r->cap) {
+		uint64_t	  cap = r->cap ? r->cap * 2 : 64;
+		struct msg	**v;
+
+		if ((v = reallocarray(NULL, cap, sizeof(*v))) == NULL)
+			return -1;
+		/* Unrolled into the new array, oldest first. */
+		for (uint64_t i = 0; i < r->len; i++)
+			v[i] = r->v[(r->head + i) & (r->cap - 1)];
+		free(r->v);
+		r->v = v;
+		r->cap = cap;
+		r->head = 0;
+	}
+	r->v[(r->head + r->len) & (r->cap - 1)] = m;
+	r->len++;
+	return 0;
+}
+
+struct msg *
+msgring_shift(struct msgring *r)
+{
+	struct msg	*m;
+
+	if (r->len == 0)
+		return NULL;
+	m = r->v[r->head];
+	r->head = (r->head + 1) & (r->cap - 1);
+	r->len--;
+	return m;
+}
+
+struct msg *
+msgring_pop(struct msgring *r)
+{
+	if (r->len == 0)
+		return NULL;
+	r->len--;
+	return r->v[(r->head + r->len) & (r->cap - 1)];
+}
+
+void
+msgring_free(struct msgring *r)
+{
+	struct msg	*m;
+
+	while ((m = msgring_shift(r)) != NULL)
+		msg_free(m);
+	free(r->v);
+	r->v = NULL;
+	r->head = r->len = r->cap = 0;
+}

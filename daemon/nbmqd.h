@@ -293,6 +293,8 @@ enum drop_reason {
 	DROP_CRYPT_REPLAY,	/* opened before, or older than the window */
 	DROP_CRYPT_HANDSHAKE,	/* Connect/Connected that does not verify */
 	DROP_CRYPT_DENIED,	/* Connect from a key not in peers */
+	DROP_APP_GONE,		/* received, never confirmed read by an
+				   application that went away (ipc.c) */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
@@ -357,6 +359,26 @@ struct msg	*msg_new_marker(uint64_t dropped);
 struct msg	*msg_ref(struct msg *);
 void		 msg_free(struct msg *);	/* drops one reference */
 void		 msgq_free(struct msgq *);
+
+/*
+ * A FIFO of message references (ipc.c: the messages written to an
+ * application and not yet confirmed read), in a growing ring: no
+ * allocation per message, and a message shared by a dish's subscribers
+ * can sit in several at once (it holds one reference per ring).
+ */
+struct msgring {
+	struct msg	**v;
+	uint64_t	 head;		/* index of the oldest */
+	uint64_t	 len;
+	uint64_t	 cap;		/* 0 or a power of two */
+};
+/* Append m (the ring takes the caller's reference): 0, or -1 (ENOMEM). */
+int		 msgring_push(struct msgring *, struct msg *);
+/* The oldest (shift) or newest (pop) message, the reference with it. */
+struct msg	*msgring_shift(struct msgring *);
+struct msg	*msgring_pop(struct msgring *);
+/* Drop every reference and the ring's memory. */
+void		 msgring_free(struct msgring *);
 
 /* outbox.c: datagrams waiting for one sendmmsg. */
 #define OUTBOX_SLOTS	64
@@ -690,6 +712,9 @@ struct sock {
 
 	struct msgq	 rq;		/* complete messages for the app */
 	uint64_t	 rq_len;	/* messages in rq (markers excluded) */
+	uint64_t	 rq_held;	/* taken from rq by the shell, held until
+					   the application confirms them (ipc.c,
+					   at most recv_hwm of them) */
 	uint64_t	 nreasm;	/* messages being reassembled */
 	uint64_t	 drops_unreported;
 	struct reasm_list reasm_lru;
@@ -769,6 +794,14 @@ uint64_t	 sock_send_room(const struct sock *);
 int		 sock_has_output(const struct sock *);
 /* Take the next message (or drop marker) for the app; NULL if none. */
 struct msg	*sock_recv(struct sock *);
+/*
+ * Give m, taken with sock_recv and held (rq_held) since, back to the head
+ * of the receive queue: its application went away without confirming it.
+ * Called newest first, the messages end up in their original order.  The
+ * queue may then hold more than recv_hwm: new messages wait until it is
+ * below again.
+ */
+void		 sock_unrecv(struct sock *, struct msg *);
 struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
 uint64_t	 sock_recv_count(const struct sock *);
 /* The kernel dropped n datagrams for want of room (pace.c). */
@@ -1101,6 +1134,15 @@ struct sub {
 	struct client	*c;
 	struct qent_list q;		/* dish fan-out queue */
 	uint64_t	 qlen;
+	/*
+	 * IPC_MSG written to the application, oldest first, until the
+	 * library confirms it handed them over (IPC_CONFIRM); also counted
+	 * in core.rq_held (not a dish).  Up to recv_hwm messages, or more
+	 * while they take under 1 MiB (ipc.c: IPC_HELD_BYTES); then
+	 * delivery waits, the queue fills, and recv_hwm pushes back.
+	 */
+	struct msgring	 held;
+	uint64_t	 held_bytes;	/* their sizes, plus IPC_HELD_COST each */
 	uint64_t	 drops;		/* dropped for this subscriber, total */
 	uint64_t	 accepted;	/* messages taken from this app */
 	uint64_t	 credit_limit;	/* last announced */

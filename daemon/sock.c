@@ -892,6 +892,19 @@ sock_recv(struct sock *s)
 	return m;
 }
 
+void
+sock_unrecv(struct sock *s, struct msg *m)
+{
+	int	was_empty = TAILQ_EMPTY(&s->rq);
+
+	TAILQ_INSERT_HEAD(&s->rq, m, entry);
+	s->rq_len++;
+	if (s->rq_held > 0)
+		s->rq_held--;
+	if (was_empty)
+		s->ops->recv_ready(s->arg, s);
+}
+
 uint64_t
 sock_recv_count(const struct sock *s)
 {

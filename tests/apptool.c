@@ -36,6 +36,10 @@
  *       event or message, in the order nbmq_recv returns them, for SECS:
  *       "up ID ADDR", "down ID ADDR REASON", "address ID ADDR PREV",
  *       "hwm_reached", "hwm_cleared", "msg ID SIZE"
+ *   apptool [-S PATH] drain (-a NAME|-b ADDR) [-w SECS] [-D USECS] [-t TYPE]
+ *       receive until SECS of silence, printing each message's index as
+ *       nbmq_recv hands it over ("%u" a line), USECS apart (to be killed
+ *       mid-stream); each must be intact
  *   apptool [-S PATH] hwmev -c ADDR [-H HWM]
  *       like hwm, subscribed to events: EAGAIN comes with hwm_reached,
  *       and hwm_cleared follows once the queue drained
@@ -66,6 +70,7 @@ static size_t		 hwm_size = 1 << 20;	/* hwm: message size */
 static int		 batch;		/* -B: sends with NBMQ_BATCH */
 static int		 ordered;	/* collect: in order, all of them */
 static int64_t		 recv_hwm;	/* -R: set recv_hwm */
+static uint32_t		 drain_usecs;	/* -D: drain's pause per message */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
@@ -245,6 +250,47 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 	printf("ok %u messages, %llu bytes back byte-exact%s\n", n,
 	    (unsigned long long)bytes, unordered ? ", each once" : "");
 	free(seen);
+	return 0;
+}
+
+/*
+ * Print the index of every message as it is handed over, slowly enough to
+ * be killed in the middle of a stream; until `secs` of silence.
+ */
+static int
+do_drain(nbmq_ctx *ctx, double secs, uint32_t usecs)
+{
+	nbmq_socket	*s = open_sock(ctx, socktype);
+	uint32_t	 got = 0, i;
+	nbmq_msg	*m;
+
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, (int64_t)(secs * 1000));
+	fprintf(stderr, "apptool: drain ready\n");
+	for (;;) {
+		size_t		 len;
+		const void	*p;
+
+		if (nbmq_recv(s, &m, 0) == -1) {
+			if (errno == EAGAIN)
+				break;
+			if (errno == ENOBUFS)
+				continue;
+			fail("recv: %s", nbmq_strerror(errno));
+		}
+		/* Printed first: a kill between the two is unlikely. */
+		p = nbmq_msg_part(m, 0, &len);
+		if (len < 4)
+			fail("message without an index");
+		memcpy(&i, p, 4);
+		printf("%u\n", i);
+		check(m, i);
+		nbmq_msg_free(m);
+		got++;
+		if (usecs > 0)
+			usleep(usecs);
+	}
+	nbmq_close(s);
+	fprintf(stderr, "apptool: drain: %u messages\n", got);
 	return 0;
 }
 
@@ -684,7 +730,7 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "a:b:c:n:W:w:H:t:uP:s:BOR:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:D:n:W:w:H:t:uP:s:BOR:")) != -1) {
 		switch (ch) {
 		case 't':
 			socktype = strcmp(optarg, "safe_dealer") == 0 ?
@@ -703,6 +749,7 @@ main(int argc, char *argv[])
 		case 'c': connect_addr = optarg; break;
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'W': window = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'D': drain_usecs = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'w': secs = strtod(optarg, NULL); break;
 		case 'H': hwm = strtoll(optarg, NULL, 10); break;
 		default: return 2;
@@ -733,6 +780,8 @@ main(int argc, char *argv[])
 		r = do_spam(ctx);
 	else if (strcmp(mode, "events") == 0)
 		r = do_events(ctx, secs);
+	else if (strcmp(mode, "drain") == 0)
+		r = do_drain(ctx, secs, drain_usecs);
 	else if (strcmp(mode, "hwmev") == 0)
 		r = do_hwmev(ctx, hwm);
 	else {

@@ -194,6 +194,8 @@ struct snap {
 	uint64_t	sends_at_req;	/* sends seen before the last request */
 	uint32_t	last_req;	/* its type */
 	uint32_t	eof;		/* the library closed the connection */
+	uint32_t	tallies;	/* IPC_TALLY seen */
+	uint64_t	confirmed;	/* IPC_CONFIRM counts, summed */
 };
 
 struct cmd {
@@ -311,7 +313,8 @@ fake_handle(const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	struct ipc_msgview	v;
 	struct ipc_opt		o;
 
-	if (h->type != IPC_SEND) {
+	if (h->type != IPC_SEND && h->type != IPC_CONFIRM &&
+	    h->type != IPC_TALLY) {
 		F.st.sends_at_req = F.st.sends;
 		F.st.last_req = h->type;
 	}
@@ -345,6 +348,20 @@ fake_handle(const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		F.st.sends++;
 		if (F.autowin > 0)
 			F.owed = F.st.sends + F.autowin;
+		break;
+	case IPC_CONFIRM: {
+		struct ipc_confirm cf;
+
+		if (h->len != sizeof(cf))
+			F.st.bad++;
+		else {
+			memcpy(&cf, p, sizeof(cf));
+			F.st.confirmed += cf.count;
+		}
+		break;
+	}
+	case IPC_TALLY:
+		F.st.tallies++;
 		break;
 	default:
 		F.st.bad++;
@@ -1316,12 +1333,19 @@ START_TEST(test_syscalls_roundtrip)
 	ck_assert_int_eq(sys.recv, n);
 	ck_assert_int_eq(sys.recv_fail, 0);
 
+	/* Each reply was confirmed with the next send, at no cost. */
+	ck_assert_uint_eq(fake_sync().confirmed, n - 1);
+	ck_assert_uint_eq(fake_sync().tallies, 1);
+
 	/* NBMQ_DONTWAIT: one read, no poll; EAGAIN when it finds nothing. */
 	memset(&sys, 0, sizeof(sys));
 	ck_assert_int_eq(nbmq_recv(s, &m, NBMQ_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_int_eq(sys.recv, 1);
 	ck_assert_int_eq(sys.poll, 0);
+	/* Before it read, with nothing left to hand over: the last one. */
+	ck_assert_int_eq(sys.sendmsg, 1);
+	ck_assert_uint_eq(fake_sync().confirmed, n);
 	fake_stop(s);
 }
 END_TEST

@@ -2197,6 +2197,116 @@ END_TEST
  * Receiving
  */
 
+/* msgring: FIFO order across wrap-around and growth; pop takes the newest. */
+START_TEST(test_msgring)
+{
+	struct msgring	 r = { 0 };
+	struct msg	*m;
+	uint64_t	 next = 0, last = 0;
+
+	ck_assert_ptr_null(msgring_shift(&r));
+	ck_assert_ptr_null(msgring_pop(&r));
+	for (int round = 0; round < 5; round++) {
+		/* 50 in, 30 out: the ring wraps, then grows while wrapped. */
+		for (int i = 0; i < 50 + round * 40; i++) {
+			ck_assert_ptr_nonnull(m = msg_new(1, 0));
+			m->id = last++;
+			ck_assert_int_eq(msgring_push(&r, m), 0);
+		}
+		for (int i = 0; i < 30; i++) {
+			ck_assert_ptr_nonnull(m = msgring_shift(&r));
+			ck_assert_uint_eq(m->id, next++);
+			msg_free(m);
+		}
+		ck_assert_uint_eq(r.len, last - next);
+	}
+	/* Newest first from the other end. */
+	ck_assert_ptr_nonnull(m = msgring_pop(&r));
+	ck_assert_uint_eq(m->id, --last);
+	msg_free(m);
+	ck_assert_ptr_nonnull(m = msgring_shift(&r));
+	ck_assert_uint_eq(m->id, next++);
+	msg_free(m);
+	/* A shared message: the ring holds one reference of its own. */
+	ck_assert_ptr_nonnull(m = msg_new(1, 0));
+	ck_assert_int_eq(msgring_push(&r, msg_ref(m)), 0);
+	msgring_free(&r);	/* frees the rest (ASan/valgrind: no leak) */
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_uint_eq(m->refs, 1);
+	msg_free(m);
+	ck_assert_ptr_null(msgring_shift(&r));
+}
+END_TEST
+
+/*
+ * Messages the shell took and holds for an application (rq_held) leave
+ * room under recv_hwm (the shell bounds them on its own); given back
+ * (sock_unrecv, newest first), they are received again first, in their
+ * order, then what came meanwhile, the queue over recv_hwm until it
+ * drains.
+ */
+START_TEST(test_recv_held_given_back)
+{
+	struct sockopts	 o;
+	struct node	*b, *c = node_new(C_ADDR, 0);
+	struct msg	*m, *held[2];
+	uint64_t	 id;
+
+	opts_defaults(&o);
+	o.recv_hwm = 3;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	id = handshake(b, c, T0);
+	for (uint32_t i = 0; i < 2; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_ptr_nonnull(held[i] = sock_recv(&b->s));
+		b->s.rq_held++;		/* what ipc.c does */
+	}
+	ck_assert_uint_eq(b->s.rq_len, 0);
+	ck_assert_uint_eq(sock_recv_count(&b->s), 0);
+	/* Three more fit under recv_hwm 3; the next is dropped. */
+	for (uint32_t i = 2; i < 6; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 4);
+	ck_assert_uint_eq(b->s.rq_len, 3);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 1);
+	/* The application went away: back at the head, in order. */
+	b->recv_ready = 0;
+	sock_unrecv(&b->s, held[1]);
+	sock_unrecv(&b->s, held[0]);
+	ck_assert_uint_eq(b->s.rq_held, 0);
+	ck_assert_uint_eq(b->s.rq_len, 5);
+	ck_assert_uint_eq(b->recv_ready, 0);	/* it was not empty */
+	/* Over recv_hwm now: the next one is dropped. */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(7, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 2);
+	for (uint32_t i = 0; i < 5; i++)
+		recv_check1(b, id, i, 10);
+	ck_assert_ptr_nonnull(m = sock_recv(&b->s));	/* the drop marker */
+	ck_assert_uint_eq(m->nparts, 0);
+	ck_assert_uint_eq(m->dropped, 2);
+	msg_free(m);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	/* An empty queue that gets one back says so (recv_ready). */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(9, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_ptr_nonnull(m = sock_recv(&b->s));
+	b->s.rq_held++;
+	b->recv_ready = 0;
+	sock_unrecv(&b->s, m);
+	ck_assert_int_eq(b->recv_ready, 1);
+	recv_check1(b, id, 9, 10);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_recv_hwm)
 {
 	struct sockopts	 o;
@@ -3213,6 +3323,8 @@ sock_suite(void)
 
 	tc = tcase_create("receive");
 	tcase_add_test(tc, test_recv_hwm);
+	tcase_add_test(tc, test_msgring);
+	tcase_add_test(tc, test_recv_held_given_back);
 	tcase_add_test(tc, test_recv_hwm_counts_reassembly);
 	tcase_add_test(tc, test_recv_hwm_reordered_counted_once);
 	tcase_add_test(tc, test_reasm_ttl);
