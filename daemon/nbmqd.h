@@ -63,6 +63,10 @@ struct sockopts {
 	uint64_t	ext_frame_size;			/* largest datagram
 							   from an extension
 							   peer */
+	uint64_t	recv_hwm_bytes;			/* bytes received
+							   and not taken yet:
+							   receive queue and
+							   reassembly */
 };
 
 enum optkind { OPTK_COUNT, OPTK_BYTES, OPTK_DURATION, OPTK_BOOL };
@@ -716,6 +720,8 @@ struct sock {
 					   the application confirms them (ipc.c,
 					   at most recv_hwm of them) */
 	uint64_t	 nreasm;	/* messages being reassembled */
+	uint64_t	 rx_bytes;	/* held for recv_hwm_bytes: messages in
+					   rq, and reassembly memory */
 	uint64_t	 drops_unreported;
 	struct reasm_list reasm_lru;
 	nbmq_time	 maint_at;

@@ -58,6 +58,9 @@ const struct optdesc opt_table[] = {
 	OPT(pacing, NBMQ_OPT_PACING, OPTK_BOOL, 0, 1),
 	OPT(ext_frame_size, NBMQ_OPT_EXT_FRAME_SIZE, OPTK_BYTES, FRAME_MIN_SIZE,
 	    FRAME_MAX_SIZE),
+	/* Config only (no NBMQ_OPT_): what a peer may make this daemon hold
+	 * is the operator's to say, not an application's (issue 15). */
+	OPT(recv_hwm_bytes, 0, OPTK_BYTES, 64 * KIB, 64 * GIB),
 	{ NULL, 0, OPTK_COUNT, 0, 0, 0 }
 };
 
@@ -86,6 +89,7 @@ opts_defaults(struct sockopts *o)
 	o->coalesce = 1;
 	o->pacing = 1;
 	o->ext_frame_size = FRAME_EXT_DEFAULT;
+	o->recv_hwm_bytes = 256 * MIB;
 }
 
 /*

@@ -106,6 +106,7 @@ sock_deliver(struct sock *s, struct peer *p, struct msg *m)
 	s->st.rx_msgs++;
 	TAILQ_INSERT_TAIL(&s->rq, m, entry);
 	s->rq_len++;
+	s->rx_bytes += m->size;
 	if (was_empty)
 		s->ops->recv_ready(s->arg, s);
 }
@@ -154,6 +155,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	struct msg		*m;
 	enum drop_reason	 why;
 	nbmq_time		 last;
+	size_t			 mem;
 	uint64_t		 hash = 0;
 	int			 dup, safe = s->type == NBMQ_SAFE_DEALER;
 
@@ -177,6 +179,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			return;
 		}
 		if (s->rq_len + s->nreasm >= s->o.recv_hwm ||
+		    s->rx_bytes >= s->o.recv_hwm_bytes ||
 		    (safe && safe_full(s))) {
 			/*
 			 * safe_dealer: no Ack, so the sender tries again
@@ -230,6 +233,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			return;
 		}
 		r->peer = p;
+		s->rx_bytes += r->mem;
 		p->nreasms++;
 		TAILQ_INSERT_TAIL(&p->reasms, r, peer_entry);
 		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
@@ -237,9 +241,27 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		if (s->maint_at == NBMQ_TIME_NEVER)
 			s->maint_at = now + s->o.queue_maint_ivl;
 	}
+	/*
+	 * recv_hwm_bytes holds for the messages begun too: past it a frame
+	 * that would add bytes is not taken (safe_dealer: not acked, sent
+	 * again later; else its message goes, counted).
+	 */
+	if (s->rx_bytes + f->chunk_size + sizeof(struct reasm_chunk) >
+	    s->o.recv_hwm_bytes && f->chunk_size > 0) {
+		if (safe)
+			sock_count(s, p, DROP_RECV_HWM);
+		else {
+			sock_reasm_drop(s, r, DROP_NONE);
+			sock_drop_hwm(s, p, f->msgid);
+		}
+		sock_pace_drop(s, p, 1, now);
+		return;
+	}
 	pace_taken(&p->pace, f->chunk_size, now);	/* 4.4 */
 	last = r->last;
+	mem = r->mem;
 	why = reasm_add(r, f, now, &dup);
+	s->rx_bytes += r->mem - mem;
 	if (r->last != last) {
 		/* Only a frame that refreshed it: the LRU stays by r->last. */
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
@@ -257,6 +279,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
 	p->nreasms--;
 	s->nreasm--;
+	s->rx_bytes -= r->mem;
 	if (safe)
 		safe_delivered(s, p, r->msgid, now);
 	if ((m = reasm_finish(r)) != NULL)
@@ -827,7 +850,9 @@ sock_reasm_drop(struct sock *s, struct reasm *r, enum drop_reason why)
 	TAILQ_REMOVE(&r->peer->reasms, r, peer_entry);
 	r->peer->nreasms--;
 	s->nreasm--;
-	sock_count(s, r->peer, why);
+	s->rx_bytes -= r->mem;
+	if (why != DROP_NONE)
+		sock_count(s, r->peer, why);
 	reasm_free(r);
 }
 
@@ -887,8 +912,10 @@ sock_recv(struct sock *s)
 	if (m->nparts == 0)
 		s->drops_unreported -= m->dropped <= s->drops_unreported ?
 		    m->dropped : s->drops_unreported;
-	else
+	else {
 		s->rq_len--;
+		s->rx_bytes -= m->size;
+	}
 	return m;
 }
 
@@ -899,6 +926,7 @@ sock_unrecv(struct sock *s, struct msg *m)
 
 	TAILQ_INSERT_HEAD(&s->rq, m, entry);
 	s->rq_len++;
+	s->rx_bytes += m->size;
 	if (s->rq_held > 0)
 		s->rq_held--;
 	if (was_empty)

@@ -669,6 +669,13 @@ node_bounds(struct sim *sm, struct node *n)
 		    "recv_hwm %" PRIu64, n->id, s->rq_len, s->o.recv_hwm);
 	if (s->npeers > s->o.max_peers)
 		FAIL(sm, "bounds", "node %d has %u peers", n->id, s->npeers);
+	if (s->rx_bytes > s->o.recv_hwm_bytes + 2 * FRAME_MAX_SIZE)
+		FAIL(sm, "bounds", "node %d holds %" PRIu64 " bytes, "
+		    "recv_hwm_bytes %" PRIu64, n->id, s->rx_bytes,
+		    s->o.recv_hwm_bytes);
+	if (s->ndedup > DEDUP_MAX)
+		FAIL(sm, "bounds", "node %d remembers %" PRIu64 " ids", n->id,
+		    s->ndedup);
 	TAILQ_FOREACH(p, &s->peers, entry)
 		if (sock_peer_load(p) > s->o.send_hwm)
 			FAIL(sm, "bounds", "node %d peer load %" PRIu64
@@ -836,6 +843,8 @@ sim_setup(struct sim *sm)
 		o.max_tick_send = between(sm, 1, 8);
 	if (rnd(sm, 4) == 0)
 		o.max_frame_size = between(sm, 200, 1400);
+	if (rnd(sm, 4) == 0)
+		o.recv_hwm_bytes = between(sm, 64 << 10, 1 << 20);
 	if ((sm->encrypted = rnd(sm, 4) == 0) &&
 	    o.max_frame_size < crypt_min_frame_size("sodium"))
 		o.max_frame_size = crypt_min_frame_size("sodium");
@@ -1063,8 +1072,21 @@ check_end(struct sim *sm)
 
 	check_negotiation(sm);
 	for (int i = 0; i < sm->nnodes; i++) {
-		struct node *n = &sm->nodes[i];
+		struct node	*n = &sm->nodes[i];
+		struct msg	*m;
+		struct reasm	*r;
+		uint64_t	 held = 0;
 
+		if (n->alive) {
+			TAILQ_FOREACH(m, &n->s.rq, entry)
+				held += m->size;
+			TAILQ_FOREACH(r, &n->s.reasm_lru, lru_entry)
+				held += r->mem;
+			if (held != n->s.rx_bytes)
+				FAIL(sm, "bounds", "node %d counts %" PRIu64
+				    " bytes held, holds %" PRIu64, n->id,
+				    n->s.rx_bytes, held);
+		}
 		downs += n->downs;
 		if (n->alive && (n->s.queued > 0 ||
 		    !TAILQ_EMPTY(&n->s.resendq)))

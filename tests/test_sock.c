@@ -3146,6 +3146,45 @@ START_TEST(test_safe_dedup_full_refuses)
 }
 END_TEST
 
+START_TEST(test_recv_hwm_bytes)
+{
+	/*
+	 * recv_hwm_bytes bounds what a peer makes this socket hold, the
+	 * messages begun included (issue 15): 64 KiB, an application that
+	 * does not read, 20,000-byte messages.
+	 */
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct msg	*m;
+	uint64_t	 most = 0;
+	int		 got = 0;
+
+	opts_defaults(&o);
+	o.recv_hwm_bytes = 64 * 1024;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
+	handshake(b, c, T0);
+	for (uint32_t i = 0; i < 10; i++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 20000), T0, 0), 0);
+		tick(c, T0);
+		pass(c, b, T0);
+		if (b->s.rx_bytes > most)
+			most = b->s.rx_bytes;
+	}
+	ck_assert_uint_le(most, o.recv_hwm_bytes + 500);
+	ck_assert_uint_ge(b->s.st.drops[DROP_RECV_HWM], 6);
+	ck_assert_uint_eq(b->s.nreasm, 0);
+	while ((m = sock_recv(&b->s)) != NULL) {
+		got += m->nparts > 0;
+		msg_free(m);
+	}
+	ck_assert_int_eq(got, 3);
+	ck_assert_uint_eq(b->s.rx_bytes, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_goodbye)
 {
 	/* A clean close says Disconnected to every peer, both sides. */
@@ -3345,6 +3384,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_safe_resend_kernel_full);
 	tcase_add_test(tc, test_safe_dedup_full_refuses);
 	tcase_add_test(tc, test_goodbye);
+	tcase_add_test(tc, test_recv_hwm_bytes);
 	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
 	suite_add_tcase(s, tc);
 
