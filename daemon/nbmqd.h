@@ -491,9 +491,15 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -keepalive expired----> CONNECTING  drop peer, send Connect
  *   UP          -Connected(id'), ENOMEM> CONNECTING  Connect at reconnect timer
  * Bound socket (one session per peer):
- *   (none)      -Connect--------------> UP          new id, send Connected
+ *   (none)      -Connect--------------> UP          new id, send Connected;
+ *                                                   data and the up event
+ *                                                   once its first frame
+ *                                                   confirms it
  *   (none)      -Connect, max_peers---> (none)      refused, counted
- *   UP          -Connect same address-> UP          old session replaced
+ *   UP          -Connect same address-> UP          a new session beside it
+ *                                                   (even at max_peers),
+ *                                                   which replaces it once
+ *                                                   confirmed
  *   UP          -Disconnected(id)-----> (removed)
  *   UP          -keepalive expired----> (removed)
  * Both:

@@ -370,27 +370,46 @@ session_link_down(struct sock *s, struct peer *p, enum peer_event why,
 	session_attempt(s, now);
 }
 
-/* Bound side: a Connect arrived. */
-void
-session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
+/* A session at address a, confirmed or not, other than except; or NULL. */
+static struct peer *
+session_at(struct sock *s, const struct nbaddr *a, const struct peer *except,
+    int confirmed)
 {
 	struct hnode	*n;
 	struct peer	*p;
+
+	for (n = hmap_find(&s->by_addr, addr_hash(a)); n != NULL;
+	    n = hmap_next(n)) {
+		p = (struct peer *)((char *)n - offsetof(struct peer, addr_node));
+		if (p != except && p->confirmed == confirmed &&
+		    addr_eq(&p->addr, a))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Bound side: a Connect arrived.  From an address that has a session, it
+ * is a restarted peer that lost it, or a Connect forged with its address
+ * (v0.2.0 cannot tell them apart): the new session replaces the live one
+ * only once confirmed (session_confirm), so a forged Connect disturbs
+ * nobody, even at max_peers (issue 15).  A session of that address that
+ * never came up is superseded at once.
+ */
+void
+session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
+{
+	struct peer	*p, *live;
 
 	if (!s->bound) {
 		s->st.drops[DROP_NOT_BOUND]++;
 		return;
 	}
-	/* The same address connecting again lost its session: replace it. */
-	for (n = hmap_find(&s->by_addr, addr_hash(from)); n != NULL;
-	    n = hmap_next(n)) {
-		p = (struct peer *)((char *)n - offsetof(struct peer, addr_node));
-		if (addr_eq(&p->addr, from)) {
-			session_peer_free(s, p, PEV_DOWN_REPLACED);
-			break;
-		}
-	}
-	if (s->npeers >= s->o.max_peers) {
+	while ((p = session_at(s, from, NULL, 0)) != NULL)
+		session_peer_free(s, p, PEV_DOWN_REPLACED);
+	live = session_at(s, from, NULL, 1);
+	/* A replacement may wait beside the session it replaces. */
+	if (s->npeers >= s->o.max_peers && live == NULL) {
 		s->st.drops[DROP_MAX_PEERS]++;
 		return;
 	}
@@ -413,6 +432,11 @@ session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
 static void
 session_confirm(struct sock *s, struct peer *p)
 {
+	struct peer	*old;
+
+	/* It replaces the session its address had (session_accept). */
+	while ((old = session_at(s, &p->addr, p, 1)) != NULL)
+		session_peer_free(s, old, PEV_DOWN_REPLACED);
 	p->confirmed = 1;
 	s->nup++;
 	log_info("socket %s peer %016llx at %s: up", s->name,

@@ -82,7 +82,12 @@ churn() {
 # only the fd count and ASan's own leak check at shutdown apply there).
 # Sockets now grow their outbox when a peer negotiates larger frames
 # (PROTOCOL.md 4.3), and the heap takes longer to settle: RSS after each
-# thousand was measured at +748, +364, +108, +60 kB.
+# thousand was measured at +748, +364, +108, +60 kB.  Since messages are
+# held until the application confirms them (held rings per application)
+# glibc's heap also steps up now and then, by up to 1.2 MB once in ten
+# thousand cycles, then stays flat: a step is not a leak, so the bound is
+# 2 MB per thousand, which a leak of a client's buffers (2 KiB or more
+# each) still breaks.
 churn 1100
 churn 2100
 churn 3100
@@ -93,7 +98,7 @@ rss2=$(rss)
 # Under valgrind the RSS is valgrind's; its leak check applies instead.
 case "$O:${VALGRIND:-0}" in
 *asan*|*:1)	;;
-*)	[ $((rss2 - rss1)) -lt 512 ] ||
+*)	[ $((rss2 - rss1)) -lt 2048 ] ||
 	    fail "memory grew by $((rss2 - rss1)) kB over 1,000 cycles" ;;
 esac
 ok "4 x $out: fds $fd0 -> $(fds), RSS ${rss1} -> ${rss2} kB over the fourth 1,000, every socket freed"

@@ -1583,8 +1583,10 @@ START_TEST(test_ext_reconnect)
 	sock_set_remote(&c->s, &b->addr, now);
 	flush(c);
 	pass(c, b, now);
-	ck_assert(!only_peer(b)->ext);
-	id = only_peer(b)->session;
+	/* The new session waits beside the old one until confirmed. */
+	ck_assert_uint_eq(b->s.npeers, 2);
+	id = get64(b->out[0].buf + 2);		/* Connected(id) */
+	ck_assert(!sock_peer_by_id(&b->s, id)->ext);
 	/* Up once c's Heartbeat arrives; its offer is lost on the way. */
 	ck_assert_int_eq(pass(b, c, now), 1);
 	ck_assert_int_eq(kind_of(&c->out[0]), FK_HEARTBEAT);

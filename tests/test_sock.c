@@ -936,9 +936,10 @@ START_TEST(test_orphans_survive_reconnect)
 	ck_assert_uint_eq(c->s.st.drops[DROP_PEER_GONE], 0);
 	ck_assert(!sock_has_output(&c->s));
 	ck_assert_uint_eq(sock_send_room(&c->s), 0);
-	/* Reconnect: b replaces the session from the same address. */
+	/* Reconnect: b replaces the session from the same address once
+	 * the new one is confirmed (c's Heartbeat, passed with the data). */
 	ck_assert_int_eq(pass(c, b, now), 1);		/* Connect */
-	ck_assert_uint_eq(b->s.nreasm, 0);
+	ck_assert_uint_eq(b->s.nreasm, 1);
 	ck_assert_int_eq(pass(b, c, now), 1);		/* Connected */
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	p = only_peer(c);
@@ -952,6 +953,8 @@ START_TEST(test_orphans_survive_reconnect)
 	/* m1 restarts whole; all four arrive, byte-exact, in order. */
 	tick(c, now);
 	ck_assert_int_eq(pass(c, b, now), 1 + 4 * 3);
+	ck_assert_uint_eq(b->s.nreasm, 0);
+	ck_assert_ptr_null(sock_peer_by_id(&b->s, id));
 	for (uint32_t i = 1; i < 5; i++)
 		recv_check1(b, id2, i, 1000);
 	ck_assert_ptr_null(sock_recv(&b->s));
@@ -1067,12 +1070,19 @@ START_TEST(test_bound_connect_max_peers_refused)
 	}
 	ck_assert_uint_eq(b->nout, 0);
 	ck_assert_uint_eq(b->s.st.drops[DROP_UNKNOWN_SESSION], 0);
-	/* A known address reconnecting at max_peers is a replacement. */
+	/* A known address reconnecting at max_peers is a replacement:
+	 * it waits beside the live session until confirmed, then takes
+	 * its place (a forged Connect would not confirm it). */
 	inject_ctl(b, T0 + 3 * MSEC, &a[7], FK_CONNECT, 0);
 	ck_assert_uint_eq(b->nout, 1);
-	ck_assert_uint_eq(b->s.npeers, 40);
+	ck_assert_uint_eq(b->s.npeers, 41);
 	ck_assert_uint_eq(b->s.st.drops[DROP_MAX_PEERS], 1);
+	ck_assert_ptr_nonnull(sock_peer_by_id(&b->s, ids[7]));
+	inject_ctl(b, T0 + 3 * MSEC, &a[7], FK_HEARTBEAT,
+	    session_of(&b->out[0]));
+	ck_assert_uint_eq(b->s.npeers, 40);
 	ck_assert_ptr_null(sock_peer_by_id(&b->s, ids[7]));
+	out_reset(b);
 	/* When one leaves, a new one fits again. */
 	inject_ctl(b, T0 + 4 * MSEC, &a[3], FK_DISCONNECTED, ids[3]);
 	ck_assert_uint_eq(b->s.npeers, 39);
@@ -1110,17 +1120,28 @@ START_TEST(test_bound_connect_same_address_replaces)
 	id2 = session_of(&b->out[0]);
 	ck_assert_uint_ne(id2, id1);
 	check_only_ctl(b, FK_CONNECTED, id2, &c);
-	ck_assert_uint_eq(b->s.npeers, 2);
-	ck_assert_ptr_null(sock_peer_by_id(&b->s, id1));
+	/* Until the new session is confirmed the old one lives: a Connect
+	 * forged with c's address disturbs nothing (issue 15). */
+	ck_assert_uint_eq(b->s.npeers, 3);
+	ck_assert_ptr_nonnull(sock_peer_by_id(&b->s, id1));
+	ck_assert_int_eq(b->nev, 2);
+	/* A second Connect from there supersedes the unconfirmed one. */
+	inject_ctl(b, T0 + NSEC, &c, FK_CONNECT, 0);
+	ck_assert_uint_eq(b->s.npeers, 3);
+	ck_assert_ptr_null(sock_peer_by_id(&b->s, id2));
+	id2 = session_of(&b->out[0]);
+	out_reset(b);
+	ck_assert_int_eq(b->nev, 2);
 	p = sock_peer_by_id(&b->s, id2);
 	ck_assert_ptr_nonnull(p);
 	ck_assert(addr_eq(&p->addr, &c));
 	ck_assert_uint_eq(p->up_since, T0 + NSEC);
-	ck_assert_int_eq(b->nev, 3);
+	inject_ctl(b, T0 + NSEC, &c, FK_HEARTBEAT, id2);
+	ck_assert_uint_eq(b->s.npeers, 2);
+	ck_assert_ptr_null(sock_peer_by_id(&b->s, id1));
+	ck_assert_int_eq(b->nev, 4);
 	ck_assert_int_eq(b->ev[2].ev, PEV_DOWN_REPLACED);
 	ck_assert_uint_eq(b->ev[2].session, id1);
-	inject_ctl(b, T0 + NSEC, &c, FK_HEARTBEAT, id2);
-	ck_assert_int_eq(b->nev, 4);
 	ck_assert_int_eq(b->ev[3].ev, PEV_UP);
 	ck_assert_uint_eq(b->ev[3].session, id2);
 	ck_assert_uint_eq(b->s.st.drops[DROP_PEER_GONE], 1);
@@ -1304,17 +1325,23 @@ START_TEST(test_address_follows_nat_rebinding)
 	sock_timers(&b->s, t + b->s.o.peer_heartbeat_ivl);
 	flush(b);
 	check_only_ctl(b, FK_HEARTBEAT, id, &moved);
-	/* The address index follows: a Connect from the new address */
-	/* replaces this session, one from the old one does not. */
+	/* The address index follows: a confirmed session from the new
+	 * address replaces this one, one from the old address does not. */
 	inject_ctl(b, t + 2 * NSEC, &c->addr, FK_CONNECT, 0);
+	inject_ctl(b, t + 2 * NSEC, &c->addr, FK_HEARTBEAT,
+	    session_of(&b->out[b->nout - 1]));
 	ck_assert_uint_eq(b->s.npeers, 2);
 	ck_assert_ptr_eq(sock_peer_by_id(&b->s, id), p);
 	inject_ctl(b, t + 2 * NSEC, &moved, FK_CONNECT, 0);
+	ck_assert_uint_eq(b->s.npeers, 3);
+	ck_assert_ptr_eq(sock_peer_by_id(&b->s, id), p);
+	inject_ctl(b, t + 2 * NSEC, &moved, FK_HEARTBEAT,
+	    session_of(&b->out[b->nout - 1]));
 	ck_assert_uint_eq(b->s.npeers, 2);
 	ck_assert_ptr_null(sock_peer_by_id(&b->s, id));
-	/* (the new sessions are not up: no event for them yet) */
-	ck_assert_int_eq(b->ev[b->nev - 1].ev, PEV_DOWN_REPLACED);
-	ck_assert_uint_eq(b->ev[b->nev - 1].session, id);
+	ck_assert_int_eq(b->ev[b->nev - 2].ev, PEV_DOWN_REPLACED);
+	ck_assert_uint_eq(b->ev[b->nev - 2].session, id);
+	ck_assert_int_eq(b->ev[b->nev - 1].ev, PEV_UP);
 	node_free(b);
 	node_free(c);
 }
