@@ -8,9 +8,14 @@
  * target with a Binding indication, so both start hole punching at once.
  *
  * Abuse limits:
- *  - Every answer costs a token from the source's bucket (STUNSRV_SOURCES
- *    hashed buckets, STUNSRV_SRC_RATE per second) and from the socket's;
- *    requests beyond them are dropped and counted (stun_rate_limited).
+ *  - Every answer costs a token from the source's bucket and from the
+ *    socket's; requests beyond them are dropped and counted
+ *    (stun_rate_limited).  A source is an address, whatever its port,
+ *    and an IPv6 /64 (one host has many ports, one subscriber a /64: one
+ *    host with 600 ports used up the socket's budget when sources were
+ *    address and port, issue 15), hashed with a key of this socket's
+ *    into STUNSRV_SOURCES buckets of STUNSRV_SRC_RATE per second, so that
+ *    nobody can aim at another client's bucket.
  *  - No amplification beyond the RFC's own: a success response carries the
  *    mandatory attributes (XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS for RFC
  *    3489; NBMQ-PEER-ADDRESS for a lookup; FINGERPRINT when the request
@@ -20,7 +25,8 @@
  *    response the RFC allows): at most 52 bytes (IPv6, with FINGERPRINT)
  *    for the smallest (20-byte) request.  Error responses carry ERROR-CODE
  *    and, for 420, UNKNOWN-ATTRIBUTES (2 bytes per 4-byte attribute of the
- *    request, at most STUN_MAX_UNKNOWN).
+ *    request, at most STUN_MAX_UNKNOWN), and their reason phrase only
+ *    while the answer stays within max(request, the smallest error).
  *  - Binding indications to one registered name: STUNSRV_INTRO_RATE per
  *    second, bursts of STUNSRV_INTRO_BURST (a few peers connecting at
  *    once), so a flood of lookups cannot make the target punch towards
@@ -38,7 +44,7 @@
 
 #include "nbmqd.h"
 
-#define STUNSRV_SOURCES		256
+#define STUNSRV_SOURCES		1024
 #define STUNSRV_SRC_RATE	20.0
 #define STUNSRV_SRC_BURST	40.0
 #define STUNSRV_RATE		5000.0
@@ -62,6 +68,7 @@ struct stunsrv {
 	struct stun_net		 allow[STUN_ALLOW_MAX];
 	size_t			 nallow;
 	struct stunsrv_tokens	 src[STUNSRV_SOURCES], all;
+	uint64_t		 src_key;	/* keys the sources' hash */
 	uint64_t		 full;	/* refusals at stun_index_max */
 };
 
@@ -197,6 +204,7 @@ stunsrv_get(struct sock *s)
 	hmap_init(&srv->by_name);
 	TAILQ_INIT(&srv->lru);
 	srv->max = STUN_INDEX_MAX_DEFAULT;
+	srv->src_key = s->ops->random64(s->arg);
 	s->stunsrv = srv;
 	return srv;
 }
@@ -317,6 +325,31 @@ stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
 	return 0;
 }
 
+/* The bucket of a source: its address, an IPv6 one's /64, keyed. */
+static struct stunsrv_tokens *
+stunsrv_source(struct stunsrv *srv, const struct nbaddr *src)
+{
+	uint64_t	h = srv->src_key;
+	const uint8_t	*b;
+	size_t		 n;
+
+	if (src->u.sa.sa_family == AF_INET6) {
+		b = src->u.sin6.sin6_addr.s6_addr;
+		n = 8;
+	} else {
+		b = (const uint8_t *)&src->u.sin.sin_addr;
+		n = 4;
+	}
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return &srv->src[h % STUNSRV_SOURCES];
+}
+
 /* Refill a token bucket; 1 if a token could be taken. */
 static int
 stunsrv_take(struct stunsrv_tokens *t, nbmq_time now, double rate,
@@ -335,15 +368,30 @@ stunsrv_take(struct stunsrv_tokens *t, nbmq_time now, double rate,
 
 /* Answers. */
 
+/*
+ * An error answer: ERROR-CODE (and for 420 UNKNOWN-ATTRIBUTES), its reason
+ * phrase only while the answer stays within max(request, the smallest
+ * error answer), like the optional attributes of a success: a 420 with
+ * its phrase was 2.33 times its request (issue 15).
+ */
 static void
 stunsrv_error(struct sock *s, const struct nbaddr *to,
-    const struct stun_msg *req, int code)
+    const struct stun_msg *req, size_t reqlen, int code)
 {
 	uint8_t		 buf[STUN_MSG_MAX];
 	struct stun_out	 o;
+	const char	*phrase = stun_error_text(code);
+	size_t		 least, nu;
 
+	nu = req->nunknown < STUN_MAX_UNKNOWN ? (size_t)req->nunknown :
+	    STUN_MAX_UNKNOWN;
+	least = STUN_HDR_SIZE + 8 + (req->fingerprint ? 8 : 0) +
+	    (code == STUN_ERR_UNKNOWN_ATTRIBUTE ? 4 + ((2 * nu + 3) & ~3U) : 0);
+	if (least + ((strlen(phrase) + 3) & ~(size_t)3) >
+	    (reqlen > least ? reqlen : least))
+		phrase = "";
 	stun_begin(&o, buf, sizeof(buf), STUN_BINDING_ERROR, req, NULL);
-	if (stun_put_error(&o, code, stun_error_text(code)) == -1)
+	if (stun_put_error(&o, code, phrase) == -1)
 		return;
 	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE &&
 	    stun_put_unknown(&o, req->unknown, req->nunknown) == -1)
@@ -444,7 +492,8 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		s->st.drops[DROP_STUN_UNEXPECTED]++;
 		return;
 	}
-	src_tokens = &srv->src[addr_hash(from) % STUNSRV_SOURCES];
+	stun_unmap(from, &src);		/* a v4-mapped source is IPv4 */
+	src_tokens = stunsrv_source(srv, &src);
 	if (!stunsrv_take(src_tokens, now, STUNSRV_SRC_RATE,
 	    STUNSRV_SRC_BURST) ||
 	    !stunsrv_take(&srv->all, now, STUNSRV_RATE, STUNSRV_BURST)) {
@@ -453,7 +502,6 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	src_tokens->n -= 1.0;
 	srv->all.n -= 1.0;
-	stun_unmap(from, &src);
 
 	if (m.nunknown > 0)
 		code = STUN_ERR_UNKNOWN_ATTRIBUTE;
@@ -479,7 +527,7 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	if (code == STUN_ERR_FORBIDDEN || code == STUN_ERR_CAPACITY)
 		s->st.drops[DROP_STUN_REFUSED]++;
 	if (code != 0) {
-		stunsrv_error(s, from, &m, code);
+		stunsrv_error(s, from, &m, len, code);
 		return;
 	}
 	stunsrv_success(s, from, &src, &m, len, e != NULL ? &e->addr : NULL);

@@ -697,6 +697,78 @@ START_TEST(test_server_rate_limit)
 }
 END_TEST
 
+/*
+ * Sources are addresses (IPv6: /64s), not address and port: one host with
+ * 600 ports once used up the socket's budget and a legitimate client got
+ * 7 of 31 answers (issue 15).
+ */
+START_TEST(test_server_rate_per_address)
+{
+	struct node	*srv = node_new(NBMQ_STUN, "203.0.113.1:3478");
+	struct stun_msg	 m;
+	uint8_t		 b[STUN_MSG_MAX];
+	size_t		 len = build_req(b, sizeof(b), 1, 0, NULL, 1);
+	char		 from[64];
+	int		 answered = 0;
+
+	/* 600 ports of one host, 20 requests each, within a second. */
+	for (int round = 0; round < 20; round++)
+		for (int port = 0; port < 600; port++) {
+			snprintf(from, sizeof(from), "198.51.100.7:%d",
+			    2000 + port);
+			answered += ask(srv, from, b, len, &m,
+			    T0 + (nbmq_time)round * 40 * MSEC) > 0;
+		}
+	ck_assert_int_le(answered, 40 + 20);	/* its burst and rate */
+	/* Meanwhile a client elsewhere gets every answer. */
+	answered = 0;
+	for (int i = 0; i < 31; i++)
+		answered += ask(srv, "192.0.2.50:5000", b, len, &m,
+		    T0 + 800 * MSEC) > 0;
+	ck_assert_int_eq(answered, 31);
+	/* A v4-mapped source is its IPv4 address. */
+	ck_assert_int_eq(ask(srv, "[::ffff:198.51.100.7]:9", b, len, &m,
+	    T0 + 760 * MSEC), 0);
+	/* IPv6: one /64 shares a budget, the next /64 has its own. */
+	answered = 0;
+	for (int i = 0; i < 100; i++) {
+		snprintf(from, sizeof(from), "[2001:db8:0:1::%x]:4000", i + 1);
+		answered += ask(srv, from, b, len, &m, T0 + 2 * NSEC) > 0;
+	}
+	ck_assert_int_eq(answered, 40);
+	ck_assert_int_gt(ask(srv, "[2001:db8:0:2::1]:4000", b, len, &m,
+	    T0 + 2 * NSEC), 0);
+	node_free(srv);
+}
+END_TEST
+
+/* An error answer is no larger than max(request, the smallest error). */
+START_TEST(test_server_error_size)
+{
+	struct node	*srv = node_new(NBMQ_STUN, "203.0.113.1:3478");
+	struct stun_msg	 m;
+	uint8_t		 b[STUN_MSG_MAX];
+	size_t		 len;
+	int		 got;
+
+	for (int fp = 0; fp < 2; fp++) {
+		/* One unknown comprehension-required attribute, empty. */
+		len = build_req(b, sizeof(b), 9, 0x7fff, "x", fp);
+		got = ask(srv, "198.51.100.8:4000", b, len, &m, T0);
+		ck_assert_int_eq(m.error, 420);
+		ck_assert_uint_le((size_t)got, len > 36u + 8 * fp ? len :
+		    36u + 8 * fp);
+		/* A larger request may have the phrase. */
+		len = build_req(b, sizeof(b), 9, 0x7fff,
+		    "0123456789012345678901234567890123456789", fp);
+		got = ask(srv, "198.51.100.8:4000", b, len, &m, T0);
+		ck_assert_int_eq(m.error, 420);
+		ck_assert_uint_le((size_t)got, len);
+	}
+	node_free(srv);
+}
+END_TEST
+
 START_TEST(test_server_index)
 {
 	struct node		*srv = node_new(NBMQ_STUN, "203.0.113.1:3478");
@@ -1068,6 +1140,8 @@ stun_suite(void)
 	tcase_add_test(tc, test_server_420);
 	tcase_add_test(tc, test_server_amplification);
 	tcase_add_test(tc, test_server_rate_limit);
+	tcase_add_test(tc, test_server_rate_per_address);
+	tcase_add_test(tc, test_server_error_size);
 	tcase_add_test(tc, test_server_index);
 	tcase_add_test(tc, test_server_allow);
 	suite_add_tcase(s, tc);
