@@ -20,10 +20,19 @@
  *	E_i                       h = H(h || E_i)
  *	MixKey(DH(e_i, S_r))      AEAD(k, S_i)  48 bytes, AD h; h = H(h || c)
  *	MixKey(DH(s_i, S_r))      AEAD(k, ts)   28 bytes, AD h; h = H(h || c)
+ *	mac1                      16 bytes (below)
  *   ts is TAI64N-like (seconds, nanoseconds of the wall clock) and must be
  *   newer than the last one accepted from S_i: a replayed Connect is
  *   refused (it could otherwise replace the session of a peer behind the
  *   same address).
+ *
+ *   mac1, as WireGuard's: BLAKE2b-128(key = BLAKE2b-256("mac1----" ||
+ *   S_r), clear header || the 108 bytes before it).  Only who knows the
+ *   responder's public key can make it, and the responder checks it
+ *   before any public-key work: a Connect of garbage costs it one hash,
+ *   not an X25519 operation (110k garbage Connects a second once let it
+ *   refuse only 15k, and a legitimate peer's round trip went from 435 us
+ *   to 17.3 ms, issue 15).
  *
  *   Connected data (48 bytes), r -> i, its clear header carries the new
  *   session id:
@@ -68,7 +77,9 @@
 #define SOD_TS		12
 #define SOD_NONCE	8
 #define SOD_OVERHEAD	(SOD_NONCE + SOD_TAG)
-#define SOD_HS1		(SOD_KEY + SOD_KEY + SOD_TAG + SOD_TS + SOD_TAG)
+#define SOD_MAC		16
+#define SOD_HS1_BODY	(SOD_KEY + SOD_KEY + SOD_TAG + SOD_TS + SOD_TAG)
+#define SOD_HS1		(SOD_HS1_BODY + SOD_MAC)
 #define SOD_HS2		(SOD_KEY + SOD_TAG)
 #define SOD_HDR		NBMQ_ENC_HDR
 
@@ -82,7 +93,10 @@
 #define REPLAY_WORDS		32	/* a power of two */
 #define REPLAY_BITS		(REPLAY_WORDS * 64)
 
-_Static_assert(SOD_HS1 == 108 && SOD_HS2 == 48, "handshake sizes");
+_Static_assert(SOD_HS1 == 124 && SOD_HS2 == 48, "handshake sizes");
+
+/* X25519 operations done (tests: a garbage Connect must cost none). */
+uint64_t	crypt_sodium_dh_ops;
 _Static_assert((REPLAY_WORDS & (REPLAY_WORDS - 1)) == 0, "REPLAY_WORDS");
 
 struct sod_peer {
@@ -98,6 +112,7 @@ struct sod {
 	int		 bound;
 	unsigned int	 attempt;	/* connecting: whose key to try next */
 	uint8_t		 last_ts[SOD_TS];	/* ours, strictly increasing */
+	uint8_t		 mac1_key[SOD_HASH];	/* ours, for Connects to us */
 };
 
 struct replay {
@@ -208,10 +223,36 @@ sod_mix_dh(uint8_t ck[SOD_HASH], uint8_t k[SOD_KEY], const uint8_t *priv,
 	uint8_t	dh[crypto_scalarmult_BYTES];
 	int	r;
 
+	crypt_sodium_dh_ops++;
 	if ((r = crypto_scalarmult(dh, priv, pub)) == 0)
 		sod_mix_key(ck, k, dh, sizeof(dh));
 	sodium_memzero(dh, sizeof(dh));
 	return r == 0 ? 0 : -1;
+}
+
+/* The key of mac1 for Connects to the holder of static key pub. */
+static void
+sod_mac1_key(uint8_t key[SOD_HASH], const uint8_t pub[SOD_KEY])
+{
+	crypto_generichash_state	st;
+
+	crypto_generichash_init(&st, NULL, 0, SOD_HASH);
+	crypto_generichash_update(&st, (const uint8_t *)"mac1----", 8);
+	crypto_generichash_update(&st, pub, SOD_KEY);
+	crypto_generichash_final(&st, key, SOD_HASH);
+}
+
+/* mac1 of a Connect: its clear header and handshake body. */
+static void
+sod_mac1(uint8_t mac[SOD_MAC], const uint8_t key[SOD_HASH],
+    const uint8_t hdr[SOD_HDR], const uint8_t *body)
+{
+	crypto_generichash_state	st;
+
+	crypto_generichash_init(&st, key, SOD_HASH, SOD_MAC);
+	crypto_generichash_update(&st, hdr, SOD_HDR);
+	crypto_generichash_update(&st, body, SOD_HS1_BODY);
+	crypto_generichash_final(&st, mac, SOD_MAC);
 }
 
 static void
@@ -373,6 +414,7 @@ sod_create(const struct nbmq_enc_config *ec, char *why, size_t whylen)
 		return NULL;
 	}
 	crypto_scalarmult_base(sd->pub, sd->priv);
+	sod_mac1_key(sd->mac1_key, sd->pub);
 	sodium_mprotect_readonly(sd->priv);
 	return sd;
 }
@@ -447,7 +489,10 @@ sod_hs_write(void *sess, const uint8_t hdr[SOD_HDR], uint8_t *out,
 		sod_timestamp(sd, ts);
 		sod_enc(o, ts, SOD_TS, k, x->h);
 		sod_mix_hash(x->h, o, SOD_TS + SOD_TAG);
+		o += SOD_TS + SOD_TAG;
 		sodium_memzero(k, sizeof(k));
+		sod_mac1_key(k, x->rs);
+		sod_mac1(o, k, hdr, out);
 		*outlen = SOD_HS1;
 		x->state = SOD_SENT;
 		return NBMQ_ENC_OK;
@@ -481,10 +526,14 @@ sod_read_connect(struct sod_sess *x, const uint8_t hdr[SOD_HDR],
 	struct sod	*sd = x->enc;
 	struct sod_peer	*pe = NULL;
 	uint8_t		 ck[SOD_HASH], h[SOD_HASH], k[SOD_KEY];
-	uint8_t		 rs[SOD_KEY], ts[SOD_TS];
+	uint8_t		 rs[SOD_KEY], ts[SOD_TS], mac[SOD_MAC];
 	int		 r = NBMQ_ENC_BAD;
 
 	if (len != SOD_HS1)
+		return NBMQ_ENC_BAD;
+	/* Garbage goes before any public-key work (the comment on top). */
+	sod_mac1(mac, sd->mac1_key, hdr, in);
+	if (sodium_memcmp(mac, in + SOD_HS1_BODY, SOD_MAC) != 0)
 		return NBMQ_ENC_BAD;
 	sod_hs_init(ck, h, sd->pub, hdr);
 	sod_mix_hash(h, in, SOD_KEY);

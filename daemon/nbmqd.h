@@ -830,6 +830,7 @@ void		 sock_pace_drop(struct sock *, struct peer *, uint32_t n,
 #define CRYPT_KEY_B64	44	/* base64 of a key, '=' included */
 struct nbmq_encryptor;
 extern const struct nbmq_encryptor crypt_sodium;
+extern uint64_t crypt_sodium_dh_ops;	/* X25519 operations so far */
 /* Before bind/connect: 0, or -1 with why (the socket stays plain). */
 int		 crypt_sock_start(struct sock *, const struct cryptconf *,
 		    int bound, char *why, size_t whylen);

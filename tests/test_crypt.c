@@ -120,7 +120,7 @@ pair_new(struct pair *x)
 	hdr(h1, FK_CONNECT, 0);
 	ck_assert_int_eq(e->hs_write(x->si, h1, m1, sizeof(m1), &n1),
 	    NBMQ_ENC_OK);
-	ck_assert_uint_eq(n1, 108);
+	ck_assert_uint_eq(n1, 124);
 	ck_assert_int_eq(e->hs_read(x->sr, h1, m1, n1, who, sizeof(who)),
 	    NBMQ_ENC_OK);
 	ck_assert_int_eq(strncmp(who, "key ", 4), 0);
@@ -982,10 +982,10 @@ duo_new(struct duo *d, int type_b, int type_c)
 	ck_assert_uint_eq(d->b->s.seal_overhead, 24);
 	sock_set_remote(&d->c->s, &d->b->addr, T0);
 	flush(d->c);
-	/* Connect: encrypted kind, 108 bytes of handshake */
+	/* Connect: encrypted kind, 124 bytes of handshake (108 and mac1) */
 	ck_assert_uint_eq(d->c->nout, 1);
 	ck_assert_int_eq(d->c->out[0].buf[1], FRAME_ENCRYPTED | FK_CONNECT);
-	ck_assert_uint_eq(d->c->out[0].len, FRAME_HDR_SIZE + 108);
+	ck_assert_uint_eq(d->c->out[0].len, FRAME_HDR_SIZE + 124);
 	ck_assert_int_eq(pass(d->c, d->b, T0), 1);
 	ck_assert_uint_eq(d->b->s.npeers, 1);
 	ck_assert_uint_eq(d->b->nout, 1);
@@ -1099,6 +1099,33 @@ START_TEST(test_core_safe_dealer)
 END_TEST
 
 /* A frame from somewhere else moves the peer only if it opens. */
+/*
+ * A Connect of garbage costs no public-key work (mac1): 110k a second once
+ * starved legitimate peers (issue 15).  A real one still does its three.
+ */
+START_TEST(test_core_garbage_connect_cheap)
+{
+	struct duo	 d;
+	struct nbaddr	 evil = A(EVIL_ADDR);
+	uint8_t		 b[FRAME_HDR_SIZE + 124];
+	uint64_t	 before, drops;
+
+	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
+	drops = d.b->s.st.drops[DROP_CRYPT_HANDSHAKE];
+	before = crypt_sodium_dh_ops;
+	for (int i = 0; i < 1000; i++) {
+		randombytes_buf(b, sizeof(b));
+		frame_put_ctl(b, FRAME_ENCRYPTED | FK_CONNECT, 0);
+		sock_input(&d.b->s, T0 + (nbmq_time)i * MSEC, &evil, b,
+		    sizeof(b));
+	}
+	ck_assert_uint_eq(crypt_sodium_dh_ops, before);
+	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_HANDSHAKE], drops + 1000);
+	ck_assert_uint_eq(d.b->s.npeers, 1);
+	duo_free(&d);
+}
+END_TEST
+
 START_TEST(test_core_address_follows_authenticated)
 {
 	struct duo	 d;
@@ -1460,12 +1487,12 @@ START_TEST(test_core_frame_room)
 	kp_new(&k, "fr");
 	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &k, k.pub64);
 	o = b->s.o;
-	o.max_frame_size = 117;
+	o.max_frame_size = 133;
 	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 0);
-	ck_assert_ptr_nonnull(strstr(why, "at least 118"));
-	o.max_frame_size = 118;
+	ck_assert_ptr_nonnull(strstr(why, "at least 134"));
+	o.max_frame_size = 134;
 	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 1);
-	ck_assert_uint_eq(crypt_min_frame_size("sodium"), 118);
+	ck_assert_uint_eq(crypt_min_frame_size("sodium"), 134);
 	node_free(b);
 }
 END_TEST
@@ -1556,7 +1583,7 @@ START_TEST(test_config)
 	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n"
 	    "peers = %s\nmax_frame_size = 100\n", k.path, k.pub64);
 	conf_expect(text, "t.conf:4: encryptor: sodium needs max_frame_size "
-	    "118 or more, not 100");
+	    "134 or more, not 100");
 	/* only in a socket */
 	conf_expect("[defaults]\nencryptor = sodium\n", "t.conf:2: encryptor: "
 	    "only allowed in a [socket NAME] section");
@@ -1593,6 +1620,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_core_dealer);
 	tcase_add_test(tc, test_core_safe_dealer);
 	tcase_add_test(tc, test_core_address_follows_authenticated);
+	tcase_add_test(tc, test_core_garbage_connect_cheap);
 	tcase_add_test(tc, test_core_plain_vs_encrypted);
 	tcase_add_test(tc, test_core_extension);
 	tcase_add_test(tc, test_core_unknown_key);
