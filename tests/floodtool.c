@@ -18,6 +18,9 @@
  *       a dealer bound to ADDR that never reads (until killed)
  *   floodtool send -c ADDR -n COUNT [-z SIZE]
  *       COUNT messages of SIZE bytes (default 1000), blocking sends
+ *   floodtool hsconnects [-n COUNT] [-z SIZE] HOST PORT
+ *       COUNT encrypted Connects (kind 0x81) of SIZE random bytes (default
+ *       124, the size of sodium's), from one socket, with sendmmsg
  *   floodtool claims [-n MESSAGES] [-p CHUNKS] HOST PORT
  *       a session (Connect, Connected, Heartbeat), then MESSAGES messages
  *       each claiming 16 MiB, sent as CHUNKS one-byte chunks 4 KiB apart,
@@ -61,9 +64,13 @@ usage(void)
 	    "       floodtool clients -n count\n"
 	    "       floodtool noread -b addr [-H recv_hwm]\n"
 	    "       floodtool send -c addr -n count [-z size]\n"
-	    "       floodtool claims [-n messages] [-p chunks] host port\n");
+	    "       floodtool claims [-n messages] [-p chunks] host port\n"
+	    "       floodtool hsconnects [-n count] [-z size] host port\n");
 	return 2;
 }
+
+static int	hsconnects;	/* floodtool hsconnects */
+static size_t	hssize = 124;	/* its handshake bytes (-z) */
 
 static int
 flood_random(const struct sockaddr_in *to, long count)
@@ -102,6 +109,14 @@ flood_random(const struct sockaddr_in *to, long count)
 			if (len >= 2 && bufs[i][0] == 0x01 &&
 			    (bufs[i][1] == 1 || bufs[i][1] == 3))
 				bufs[i][1] = 4;
+			if (hsconnects) {
+				/* An encrypted Connect of garbage, the
+				 * size of sodium's. */
+				len = 10 + hssize;
+				bufs[i][0] = 0x01;
+				bufs[i][1] = 0x81;
+				memset(bufs[i] + 2, 0, 8);
+			}
 			iov[i].iov_base = bufs[i];
 			iov[i].iov_len = len;
 			memset(&mm[i], 0, sizeof(mm[i]));
@@ -122,7 +137,8 @@ flood_random(const struct sockaddr_in *to, long count)
 		sent += n;
 	}
 	close(fd);
-	printf("ok %ld random datagrams sent\n", sent);
+	printf("ok %ld %s sent\n", sent, hsconnects ?
+	    "encrypted Connects of garbage" : "random datagrams");
 	return 0;
 }
 
@@ -409,6 +425,12 @@ main(int argc, char **argv)
 		return usage();
 	if (strcmp(cmd, "random") == 0)
 		return flood_random(&to, count);
+	if (strcmp(cmd, "hsconnects") == 0) {
+		hsconnects = 1;
+		if (size + 10 <= MAXLEN && size != 1000)
+			hssize = size;
+		return flood_random(&to, count);
+	}
 	if (strcmp(cmd, "connects") == 0)
 		return flood_connects(&to, count, nsock);
 	if (strcmp(cmd, "claims") == 0)
