@@ -55,11 +55,13 @@ enum config_dkey {
 	DK_IPC_GROUP,
 	DK_LOG_LEVEL,
 	DK_MAX_CLIENTS,
+	DK_MAX_MEMORY,
 	DK_N
 };
 
 static const char *const config_dkeys[DK_N] = {
 	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
+	"max_memory",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -194,6 +196,7 @@ config_init(struct config *cf)
 	cf->ipc_mode = 0660;
 	cf->log_level = LOG_INFO;
 	cf->max_clients = 1024;
+	cf->max_memory = 1ULL << 30;
 	opts_defaults(&cf->defaults);
 	TAILQ_INIT(&cf->sockets);
 }
@@ -630,6 +633,15 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 			return;
 		}
 		cf->max_clients = v;
+		break;
+	case DK_MAX_MEMORY:
+		if (opts_parse_bytes(val, &v) != 0 || v < (1ULL << 20) ||
+		    v > (1ULL << 40)) {
+			config_err(p, p->lineno, "%s: must be a size between "
+			    "1M and 1T, not \"%.64s\"", key, val);
+			return;
+		}
+		cf->max_memory = v;
 		break;
 	}
 }
@@ -1298,6 +1310,7 @@ config_print(const struct config *cf, FILE *fp)
 		fprintf(fp, "# ipc_group: not set, the daemon's own group\n");
 	fprintf(fp, "log_level = %s\n", config_level_name(cf->log_level));
 	fprintf(fp, "max_clients = %" PRIu64 "\n", cf->max_clients);
+	fprintf(fp, "max_memory = %" PRIu64 "\n", cf->max_memory);
 
 	fprintf(fp, "\n[defaults]\n");
 	for (d = opt_table; d->name != NULL; d++) {

@@ -37,6 +37,7 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 		free(d);
 		return NULL;
 	}
+	d->core.mb = &nbmqd->mem;	/* [daemon] max_memory */
 	d->fd = -1;
 	TAILQ_INIT(&d->subs);
 	d->handle = ++nbmqd->next_handle;

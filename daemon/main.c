@@ -284,6 +284,7 @@ main(int argc, char *argv[])
 	memset(&d, 0, sizeof(d));
 	nbmqd = &d;
 	d.conf = &conf;
+	d.mem.max = conf.max_memory;
 	TAILQ_INIT(&d.socks);
 	d.started = daemon_now();
 	if ((d.base = event_base_new()) == NULL)

@@ -92,6 +92,8 @@ int		 opt_set_ipc(struct sockopts *, const struct optdesc *, int64_t);
 int64_t		 opt_get_ipc(const struct sockopts *, const struct optdesc *);
 /* Combinations: 0, or -1 with a reason. */
 int		 opts_validate(const struct sockopts *, char *why, size_t);
+/* "64K", "1G", "123": 0, or -1 when it is not a size in bytes. */
+int		 opts_parse_bytes(const char *, uint64_t *);
 /* ext_frame_size as used: never below max_frame_size. */
 uint64_t	 opts_ext_frame_size(const struct sockopts *);
 void		 opt_format(const struct sockopts *, const struct optdesc *,
@@ -137,6 +139,7 @@ struct config {
 	char		*ipc_group;	/* NULL: the daemon's group */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
 	uint64_t	 max_clients;
+	uint64_t	 max_memory;	/* bytes all sockets hold of peers' */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
 };
@@ -678,6 +681,12 @@ struct sock_stats {
 	uint64_t	 resends, giveups;	/* safe_dealer */
 };
 
+/* What all sockets of a daemon hold of what peers sent ([daemon]
+ * max_memory): the sockets' rx_bytes added up. */
+struct membudget {
+	uint64_t	 used, max;
+};
+
 struct sock;
 struct sock_ops {
 	/* Push the outbox to the network; leaves what the kernel refused. */
@@ -728,6 +737,7 @@ struct sock {
 	uint64_t	 nreasm;	/* messages being reassembled */
 	uint64_t	 rx_bytes;	/* held for recv_hwm_bytes: messages in
 					   rq, and reassembly memory */
+	struct membudget *mb;		/* the daemon's, or NULL */
 	uint64_t	 drops_unreported;
 	struct reasm_list reasm_lru;
 	nbmq_time	 maint_at;
@@ -816,6 +826,8 @@ struct msg	*sock_recv(struct sock *);
 void		 sock_unrecv(struct sock *, struct msg *);
 struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
 uint64_t	 sock_recv_count(const struct sock *);
+/* delta bytes more (or fewer) held for peers: recv_hwm_bytes, max_memory. */
+void		 sock_hold(struct sock *, int64_t delta);
 /* The kernel dropped n datagrams for want of room (pace.c). */
 void		 sock_rx_overflow(struct sock *, uint32_t n, nbmq_time);
 /* n frames or messages from p were dropped: a Slow when due (pace.c). */
@@ -1208,6 +1220,7 @@ struct daemon {
 	struct sock_stats closed_st;
 	uint64_t	 nclosed;
 	uint64_t	 pev[PEV_NEVENTS];
+	struct membudget mem;		/* [daemon] max_memory, every socket */
 };
 extern struct daemon *nbmqd;
 

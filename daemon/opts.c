@@ -241,7 +241,7 @@ opts_parse_count(const char *s, uint64_t *v)
 	return 0;
 }
 
-static int
+int
 opts_parse_bytes(const char *s, uint64_t *v)
 {
 	uint64_t	 n, mult = 1;

@@ -409,6 +409,7 @@ reload_config(char **errtext)
 	if (nc.log_level != cur->log_level)
 		log_setlevel(reload_log_level(nc.log_level));
 	reload_swap(cur, &nc);
+	nbmqd->mem.max = cur->max_memory;	/* from now on, no restart */
 
 	TAILQ_FOREACH(d, &nbmqd->socks, entry)
 		if (d->configured)

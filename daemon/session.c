@@ -296,7 +296,7 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 		TAILQ_REMOVE(&p->reasms, r, peer_entry);
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
 		s->nreasm--;
-		s->rx_bytes -= r->mem;
+		sock_hold(s, -(int64_t)r->mem);
 		reasm_free(r);
 	}
 	/* The application heard of it only once it was confirmed. */

@@ -54,6 +54,7 @@ void
 sock_destroy(struct sock *s)
 {
 	session_close_all(s);
+	sock_hold(s, -(int64_t)s->rx_bytes);	/* the receive queue's */
 	stunsrv_free(s);
 	stuncli_free(s);
 	crypt_sock_free(s);
@@ -93,6 +94,27 @@ sock_ack_key(const struct peer *p, const struct frame *f,
 	return frame_hash(hdr, rest, len);
 }
 
+void
+sock_hold(struct sock *s, int64_t delta)
+{
+	s->rx_bytes += (uint64_t)delta;
+	if (s->mb != NULL)
+		s->mb->used += (uint64_t)delta;
+}
+
+/*
+ * Would holding `more` bytes pass recv_hwm_bytes or the daemon's
+ * max_memory?  (0: a new message, which needs room for a byte at least.)
+ */
+static int
+sock_over(const struct sock *s, uint64_t more)
+{
+	if (more == 0)
+		more = 1;
+	return s->rx_bytes + more > s->o.recv_hwm_bytes ||
+	    (s->mb != NULL && s->mb->used + more > s->mb->max);
+}
+
 /* A message for the application. */
 static void
 sock_deliver(struct sock *s, struct peer *p, struct msg *m)
@@ -106,7 +128,7 @@ sock_deliver(struct sock *s, struct peer *p, struct msg *m)
 	s->st.rx_msgs++;
 	TAILQ_INSERT_TAIL(&s->rq, m, entry);
 	s->rq_len++;
-	s->rx_bytes += m->size;
+	sock_hold(s, m->size);
 	if (was_empty)
 		s->ops->recv_ready(s->arg, s);
 }
@@ -179,7 +201,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			return;
 		}
 		if (s->rq_len + s->nreasm >= s->o.recv_hwm ||
-		    s->rx_bytes >= s->o.recv_hwm_bytes ||
+		    sock_over(s, 0) ||
 		    (safe && safe_full(s))) {
 			/*
 			 * safe_dealer: no Ack, so the sender tries again
@@ -233,7 +255,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			return;
 		}
 		r->peer = p;
-		s->rx_bytes += r->mem;
+		sock_hold(s, (int64_t)r->mem);
 		p->nreasms++;
 		TAILQ_INSERT_TAIL(&p->reasms, r, peer_entry);
 		TAILQ_INSERT_TAIL(&s->reasm_lru, r, lru_entry);
@@ -246,8 +268,8 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	 * that would add bytes is not taken (safe_dealer: not acked, sent
 	 * again later; else its message goes, counted).
 	 */
-	if (s->rx_bytes + f->chunk_size + sizeof(struct reasm_chunk) >
-	    s->o.recv_hwm_bytes && f->chunk_size > 0) {
+	if (f->chunk_size > 0 &&
+	    sock_over(s, f->chunk_size + sizeof(struct reasm_chunk))) {
 		if (safe)
 			sock_count(s, p, DROP_RECV_HWM);
 		else {
@@ -261,7 +283,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	last = r->last;
 	mem = r->mem;
 	why = reasm_add(r, f, now, &dup);
-	s->rx_bytes += r->mem - mem;
+	sock_hold(s, (int64_t)r->mem - (int64_t)mem);
 	if (r->last != last) {
 		/* Only a frame that refreshed it: the LRU stays by r->last. */
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
@@ -279,7 +301,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 	TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
 	p->nreasms--;
 	s->nreasm--;
-	s->rx_bytes -= r->mem;
+	sock_hold(s, -(int64_t)r->mem);
 	if (safe)
 		safe_delivered(s, p, r->msgid, now);
 	if ((m = reasm_finish(r)) != NULL)
@@ -850,7 +872,7 @@ sock_reasm_drop(struct sock *s, struct reasm *r, enum drop_reason why)
 	TAILQ_REMOVE(&r->peer->reasms, r, peer_entry);
 	r->peer->nreasms--;
 	s->nreasm--;
-	s->rx_bytes -= r->mem;
+	sock_hold(s, -(int64_t)r->mem);
 	if (why != DROP_NONE)
 		sock_count(s, r->peer, why);
 	reasm_free(r);
@@ -914,7 +936,7 @@ sock_recv(struct sock *s)
 		    m->dropped : s->drops_unreported;
 	else {
 		s->rq_len--;
-		s->rx_bytes -= m->size;
+		sock_hold(s, -(int64_t)m->size);
 	}
 	return m;
 }
@@ -926,7 +948,7 @@ sock_unrecv(struct sock *s, struct msg *m)
 
 	TAILQ_INSERT_HEAD(&s->rq, m, entry);
 	s->rq_len++;
-	s->rx_bytes += m->size;
+	sock_hold(s, m->size);
 	if (s->rq_held > 0)
 		s->rq_held--;
 	if (was_empty)

@@ -85,6 +85,7 @@ done <<'TABLE'
 3: connect: cannot connect to port 0|[socket a]\ntype = dealer\nconnect = 127.0.0.1:0\n
 4: linger: must be a duration between 0 and|[socket a]\ntype = dealer\nbind = 127.0.0.1:0\nlinger = -1\n
 2: ipc_group: must be a group name or number|[daemon]\nipc_group = a b\n
+2: max_memory: must be a size between 1M and 1T|[daemon]\nmax_memory = 10\n
 4: safe_resend_limit: must be an integer between 0 and 1000|[socket a]\ntype = safe_dealer\nbind = 127.0.0.1:0\nsafe_resend_limit = 1001\n
 TABLE
 [ "$n" -ge 28 ] || fail "only $n broken configs checked"

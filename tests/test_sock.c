@@ -3212,6 +3212,51 @@ START_TEST(test_recv_hwm_bytes)
 }
 END_TEST
 
+START_TEST(test_max_memory)
+{
+	/* Two sockets share the daemon's budget ([daemon] max_memory):
+	 * what one holds, the other cannot take. */
+	struct membudget mb = { 0, 100 * 1024 };
+	struct node	*b1, *b2, *c1, *c2;
+	struct msg	*m;
+	int		 got = 0;
+
+	b1 = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	b2 = node_new_opts("10.0.0.1:1001", NBMQ_DEALER, 1, NULL);
+	c1 = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	c2 = node_new_opts("10.0.0.2:2001", NBMQ_DEALER, 0, NULL);
+	b1->s.mb = b2->s.mb = &mb;
+	handshake(b1, c1, T0);
+	handshake(b2, c2, T0);
+	for (uint32_t i = 0; i < 8; i++) {
+		ck_assert_int_eq(sock_send(&c1->s, mkmsg1(i, 20000), T0, 0), 0);
+		tick(c1, T0);
+		pass(c1, b1, T0);
+	}
+	ck_assert_uint_le(mb.used, mb.max);
+	ck_assert_uint_ge(b1->s.rx_bytes, 80000);
+	ck_assert_int_eq(sock_send(&c2->s, mkmsg1(9, 20000), T0, 0), 0);
+	tick(c2, T0);
+	pass(c2, b2, T0);
+	while ((m = sock_recv(&b2->s)) != NULL) {	/* a drop marker */
+		ck_assert_uint_eq(m->nparts, 0);
+		msg_free(m);
+	}
+	ck_assert_uint_ge(b2->s.st.drops[DROP_RECV_HWM], 1);
+	ck_assert_uint_eq(mb.used, b1->s.rx_bytes + b2->s.rx_bytes);
+	while ((m = sock_recv(&b1->s)) != NULL) {
+		got += m->nparts > 0;
+		msg_free(m);
+	}
+	ck_assert_int_ge(got, 4);
+	node_free(b1);
+	node_free(b2);
+	ck_assert_uint_eq(mb.used, 0);
+	node_free(c1);
+	node_free(c2);
+}
+END_TEST
+
 START_TEST(test_goodbye)
 {
 	/* A clean close says Disconnected to every peer, both sides. */
@@ -3411,6 +3456,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_safe_resend_kernel_full);
 	tcase_add_test(tc, test_safe_dedup_full_refuses);
 	tcase_add_test(tc, test_goodbye);
+	tcase_add_test(tc, test_max_memory);
 	tcase_add_test(tc, test_recv_hwm_bytes);
 	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
 	suite_add_tcase(s, tc);
