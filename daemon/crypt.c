@@ -373,6 +373,14 @@ crypt_open_file(const char *conf, int secret, size_t max, char *why,
 		close(fd);
 		return -1;
 	}
+	/* As OpenSSH's authorized_keys: whoever owns it can add a key. */
+	if (!secret && !cred && st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, whylen, "%s: owned by %s: only root or nbmqd's "
+		    "user may own a peers file, whose owner can add a key "
+		    "(chown root %s)", path, owner, path);
+		close(fd);
+		return -1;
+	}
 	if (!secret && (st.st_mode & 022) != 0) {
 		snprintf(why, whylen, "%s: mode %04o lets %s change it: "
 		    "anyone who can write it can add a key (chmod go-w %s)",

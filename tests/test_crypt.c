@@ -256,6 +256,15 @@ START_TEST(test_key_files)
 	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
 	    -1);
 	ck_assert_ptr_nonnull(strstr(why, "add a key"));
+	/* Owned by another user (issue 15): refused, as sshd does.  (As
+	 * root only: nobody else can give a file away.) */
+	write_file(path, text, 0644);
+	if (geteuid() == 0 && chown(path, 65534, 65534) == 0) {
+		ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why,
+		    sizeof(why)), -1);
+		ck_assert_ptr_nonnull(strstr(why, "only root or nbmqd's user"));
+		ck_assert_int_eq(chown(path, 0, 0), 0);
+	}
 	write_file(path, "# x\nnot-a-key\n", 0644);
 	ck_assert_int_eq(crypt_peers(NULL, path, NULL, NULL, why, sizeof(why)),
 	    -1);
