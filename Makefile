@@ -214,7 +214,7 @@ SIM_SECONDS	?= 0
 SIM_CHECK_SEEDS	?= 2000
 all: $(O)/tests/sim
 $(O)/tests/sim: $(O)/tests/sim.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
 sim: all
 	$(O)/tests/sim -s $(SIM_SEED) -n $(SEEDS) -t $(SIM_SECONDS)
