@@ -97,7 +97,8 @@ void
 safe_inflight(struct sock *s, struct peer *p, struct msg *m)
 {
 	m->inflight = 1;
-	TAILQ_INSERT_TAIL(&p->inflightq, msg_ref(m), entry);
+	msg_ref(m);	/* (not inside TAILQ_INSERT_TAIL: it says m thrice) */
+	TAILQ_INSERT_TAIL(&p->inflightq, m, entry);
 	p->inflight++;
 }
 

@@ -1107,10 +1107,9 @@ START_TEST(test_core_safe_dealer)
 }
 END_TEST
 
-/* A frame from somewhere else moves the peer only if it opens. */
 /*
  * A Connect of garbage costs no public-key work (mac1): 110k a second once
- * starved legitimate peers (issue 15).  A real one still does its three.
+ * starved legitimate peers (issue 15).
  */
 START_TEST(test_core_garbage_connect_cheap)
 {
@@ -1135,6 +1134,7 @@ START_TEST(test_core_garbage_connect_cheap)
 }
 END_TEST
 
+/* A frame from somewhere else moves the peer only if it opens. */
 START_TEST(test_core_address_follows_authenticated)
 {
 	struct duo	 d;
