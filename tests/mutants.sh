@@ -1,0 +1,325 @@
+#!/bin/sh
+# tests/mutants.sh [-l] [ID...]: the mutation gate (make mutants).
+#
+# Each record of tests/mutants.txt is a small deliberate bug: a file, a
+# text that occurs exactly once in it, its replacement, and the tests that
+# must notice it.  One at a time, each is applied to a scratch copy of the
+# tracked tree (git ls-files), built incrementally there (its own O=build,
+# so objects are reused), and its tests run until one fails:
+#
+#   KILLED    a named test failed: the tests notice this bug
+#   SURVIVED  every named test passed with the bug in: a hole
+#   TIMEOUT   a test ran past MUTANTS_TIMEOUT (a hang is noticed too)
+#   STALE     the text no longer occurs exactly once in the file: the
+#             record must follow the code (checked for every record, every run)
+#   BROKEN    the mutant does not build: the record is wrong
+#   EQUIV     marked equivalent in the list (with its reason): not run
+#
+# Exit 1 on any SURVIVED, STALE or BROKEN record; 2 on a usage error or
+# when a named test fails without any mutation (the baseline).
+#
+#   tests/mutants.sh                 every record
+#   tests/mutants.sh ID...           those records
+#   tests/mutants.sh -l              list the records, their tests, their why
+#   MUTANTS_SAMPLE=K                 K records drawn with MUTANTS_SEED (the
+#                                    seed is printed: the same seed, the same
+#                                    draw, so a failure reproduces)
+#   MUTANTS_TIMEOUT=S                per test run, seconds (default 120)
+#   MUTANTS_BASELINE=0               skip running the named tests unmutated
+#                                    first (make check ran them already)
+#   MUTANTS_DIR=DIR                  scratch tree to (re)use and keep; by
+#                                    default a temporary one, removed
+#   MUTANTS_LIST=FILE                the list (default tests/mutants.txt)
+set -u
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+LIST=${MUTANTS_LIST:-tests/mutants.txt}
+TMO=${MUTANTS_TIMEOUT:-120}
+MAKE=${MAKE:-make}
+START=$(date +%s)
+
+# The list's parser, in POSIX awk.  A record is a block of "key: value"
+# lines (blank lines between records, # comments).  In from/to, \n is a
+# newline, \t a tab, \\ a backslash.
+#   mode=list:  one line per record: id TAB file TAB kill TAB equiv(0/1)
+#               (fails on a malformed record or a duplicate id)
+#   mode=apply: id, src, dst: dst = src with the record's text replaced;
+#               exit 3 (and the count) when it does not occur exactly once
+AWKLIB='
+function unesc(s,    out, i, c, n) {
+	out = ""
+	for (i = 1; i <= length(s); i++) {
+		c = substr(s, i, 1)
+		if (c == "\\" && i < length(s)) {
+			n = substr(s, ++i, 1)
+			if (n == "n") c = "\n"
+			else if (n == "t") c = "\t"
+			else if (n == "\\") c = "\\"
+			else c = "\\" n
+		}
+		out = out c
+	}
+	return out
+}
+function bad(msg) {
+	printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"
+	err = 1
+}
+function endrec() {
+	if (!inrec)
+		return
+	inrec = 0
+	if (!("id" in R)) { bad("record without id"); return }
+	if (!("file" in R)) bad(R["id"] ": no file")
+	if (!("from" in R) || R["from"] == "") bad(R["id"] ": no from")
+	if (!("to" in R)) bad(R["id"] ": no to")
+	if (!("why" in R)) bad(R["id"] ": no why")
+	if (!("kill" in R) && !("equiv" in R)) bad(R["id"] ": no kill")
+	if (R["id"] in seen) bad(R["id"] ": duplicate id")
+	seen[R["id"]] = 1
+	if (mode == "list")
+		printf "%s\t%s\t%s\t%d\n", R["id"], R["file"], R["kill"], \
+		    ("equiv" in R)
+	if (mode == "why")
+		printf "%s\t%s\t%s\t%s\n", R["id"], R["file"], R["kill"], \
+		    ("equiv" in R) ? "EQUIVALENT: " R["equiv"] : R["why"]
+	if (mode == "apply" && R["id"] == id) {
+		found = 1
+		from = unesc(R["from"])
+		to = unesc(R["to"])
+	}
+	for (k in R)
+		delete R[k]
+}
+/^[ \t]*#/ { next }
+/^[ \t]*$/ { endrec(); next }
+{
+	if ((p = index($0, ":")) == 0) { bad("not key: value"); next }
+	k = substr($0, 1, p - 1)
+	v = substr($0, p + 1)
+	sub(/^[ \t]+/, "", v)
+	if (k !~ /^(id|file|from|to|kill|why|equiv)$/) {
+		bad("unknown key " k); next
+	}
+	if (k in R) { bad(R["id"] ": " k " twice"); next }
+	R[k] = v
+	inrec = 1
+}
+'
+# shellcheck disable=SC2016
+AWKAPPLY='
+END {
+	endrec()
+	if (err) exit 2
+	if (!found) { print "no record " id > "/dev/stderr"; exit 2 }
+	text = ""
+	while ((getline line < src) > 0)
+		text = text line "\n"
+	n = 0; rest = text; out = ""
+	while ((i = index(rest, from)) > 0) {
+		n++
+		out = out substr(rest, 1, i - 1) to
+		rest = substr(rest, i + length(from))
+	}
+	if (n != 1) { print n; exit 3 }
+	printf "%s", out rest > dst
+}
+'
+
+parse() {	# parse MODE: the records, one a line
+	awk -v mode="$1" "$AWKLIB"'END { endrec(); if (err) exit 2 }' "$LIST"
+}
+
+apply() {	# apply ID SRC DST
+	awk -v mode=apply -v id="$1" -v src="$2" -v dst="$3" \
+	    "$AWKLIB$AWKAPPLY" "$LIST"
+}
+
+[ -f "$LIST" ] || { echo "mutants: no $LIST"; exit 2; }
+RECS=$(parse list) || { echo "mutants: $LIST is malformed"; exit 2; }
+
+if [ "${1:-}" = -l ]; then
+	parse why | awk -F '\t' '{ printf "%-22s %-22s %s\n  %s\n", $1, $2, $3, $4 }'
+	exit 0
+fi
+
+# Which records: named ones, a sample, or all.
+if [ $# -gt 0 ]; then
+	SEL=""
+	for id in "$@"; do
+		printf '%s\n' "$RECS" | cut -f 1 | grep -qxF -- "$id" ||
+		    { echo "mutants: no record $id"; exit 2; }
+		SEL="$SEL $id"
+	done
+elif [ -n "${MUTANTS_SAMPLE:-}" ]; then
+	SEED=${MUTANTS_SEED:-$(( $(date +%s) % 2147483646 + 1 ))}
+	echo "mutants: a sample of $MUTANTS_SAMPLE, MUTANTS_SEED=$SEED" \
+	    "(MUTANTS_SAMPLE=$MUTANTS_SAMPLE MUTANTS_SEED=$SEED make mutants" \
+	    "draws it again)"
+	# Park-Miller (exact in awk's doubles, the same on every awk):
+	# a Fisher-Yates shuffle of the runnable records, the first K of it,
+	# run in list order.
+	SEL=$(printf '%s\n' "$RECS" | awk -F '\t' -v k="$MUTANTS_SAMPLE" \
+	    -v x="$SEED" '
+		$4 == 0 { id[n++] = $1 }
+		END {
+			for (i = n - 1; i > 0; i--) {
+				x = (x * 16807) % 2147483647
+				j = x % (i + 1)
+				t = id[i]; id[i] = id[j]; id[j] = t
+			}
+			for (i = 0; i < k && i < n; i++) print id[i]
+		}')
+	SEL=$(printf '%s\n' "$RECS" | cut -f 1 | grep -xF "$SEL" | tr '\n' ' ')
+else
+	SEL=$(printf '%s\n' "$RECS" | cut -f 1 | tr '\n' ' ')
+fi
+
+field() {	# field ID N: field N of record ID
+	printf '%s\n' "$RECS" | awk -F '\t' -v id="$1" -v n="$2" \
+	    '$1 == id { print $n }'
+}
+
+# The scratch tree: the tracked files as they are in the working tree.
+# Files are copied only when they differ, so a kept MUTANTS_DIR rebuilds
+# only what changed.
+if [ -n "${MUTANTS_DIR:-}" ]; then
+	S=$MUTANTS_DIR
+	KEEP=1
+else
+	S=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-mutants.XXXXXX")
+	KEEP=0
+fi
+CUR=""		# the file mutated right now, restored at exit
+cleanup() {
+	[ -n "$CUR" ] && cp "$TOP/$CUR" "$S/$CUR"
+	[ "$KEEP" = 1 ] || rm -rf "$S"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$S/log"
+git ls-files | while IFS= read -r f; do
+	[ -f "$f" ] || continue
+	if ! cmp -s "$f" "$S/$f"; then
+		mkdir -p "$S/$(dirname "$f")"
+		cp "$f" "$S/$f"
+	fi
+done
+
+# Stale records first, all of them: the list must follow the code.
+stale=0
+STALE=""
+for id in $(printf '%s\n' "$RECS" | cut -f 1); do
+	f=$(field "$id" 2)
+	if [ ! -f "$S/$f" ]; then
+		echo "STALE    $id: no file $f"
+		stale=$((stale + 1)); STALE="$STALE $id"
+		continue
+	fi
+	n=$(apply "$id" "$S/$f" /dev/null)
+	case $? in
+	0) ;;
+	3) echo "STALE    $id: its text occurs $n times in $f, not once"
+	   stale=$((stale + 1)); STALE="$STALE $id" ;;
+	*) echo "mutants: cannot apply $id"; exit 2 ;;
+	esac
+done
+
+build() {	# build LOG TESTS: the targets the tests need
+	_t=""
+	for _x in $2; do
+		case $_x in
+		int_*) _t=all; break ;;
+		test_*) _t="$_t build/tests/$_x" ;;
+		esac
+	done
+	# shellcheck disable=SC2086
+	(cd "$S" && $MAKE -s -j2 O=build $_t) >"$1" 2>&1
+}
+
+runtest() {	# runtest NAME LOG: 0 passed, 124 timed out, else failed
+	case $1 in
+	test_*) (cd "$S" && CK_FORK=yes timeout "$TMO" "build/tests/$1") \
+		    >"$2" 2>&1 ;;
+	int_*)	(cd "$S" && O=build timeout "$TMO" sh "tests/$1.sh") \
+		    >"$2" 2>&1 ;;
+	*)	echo "mutants: unknown test $1" >"$2"; return 2 ;;
+	esac
+}
+
+echo "mutants: scratch tree $S"
+if ! build "$S/log/build.log" "int_all"; then
+	echo "mutants: the unmutated tree does not build:"
+	tail -n 20 "$S/log/build.log"
+	exit 2
+fi
+
+# The baseline: every test named by a selected record passes unmutated
+# (else it would "kill" every mutant).
+if [ "${MUTANTS_BASELINE:-1}" != 0 ]; then
+	for t in $(for id in $SEL; do field "$id" 3; done | tr ' ' '\n' |
+	    sort -u); do
+		if ! runtest "$t" "$S/log/baseline-$t.log"; then
+			echo "mutants: $t fails without any mutation:"
+			tail -n 20 "$S/log/baseline-$t.log"
+			exit 2
+		fi
+	done
+	echo "mutants: baseline passed ($(( $(date +%s) - START )) s)"
+fi
+
+killed=0 survived=0 timedout=0 broken=0 equiv=0
+SURV=""
+for id in $SEL; do
+	case " $STALE " in *" $id "*) continue ;; esac
+	f=$(field "$id" 2)
+	tests=$(field "$id" 3)
+	if [ "$(field "$id" 4)" = 1 ]; then
+		echo "EQUIV    $id"
+		equiv=$((equiv + 1))
+		continue
+	fi
+	t0=$(date +%s)
+	CUR=$f
+	apply "$id" "$TOP/$f" "$S/$f" >/dev/null
+	log=$S/log/$id.log
+	res=""
+	if ! build "$log.build" "$tests"; then
+		res=BROKEN
+		broken=$((broken + 1))
+		echo "BROKEN   $id: does not build:"
+		grep -m 5 error "$log.build"
+	else
+		for t in $tests; do
+			runtest "$t" "$log.$t"
+			rc=$?
+			[ $rc = 0 ] && continue
+			if [ $rc = 124 ]; then
+				res=TIMEOUT; by=$t
+				timedout=$((timedout + 1))
+			else
+				res=KILLED; by=$t
+				killed=$((killed + 1))
+			fi
+			break
+		done
+		el=$(( $(date +%s) - t0 ))
+		if [ -z "$res" ]; then
+			survived=$((survived + 1))
+			SURV="$SURV $id"
+			echo "SURVIVED $id ($f; $tests all passed; ${el} s)"
+		else
+			printf '%-8s %-24s by %s (%d s)\n' "$res" "$id" "$by" "$el"
+		fi
+	fi
+	cp "$TOP/$f" "$S/$f"
+	CUR=""
+done
+
+el=$(( $(date +%s) - START ))
+echo "mutants: $killed killed, $survived survived, $timedout timeout," \
+    "$stale stale, $broken broken, $equiv equivalent" \
+    "in $((el / 60))m$((el % 60))s"
+[ -z "$SURV" ] || echo "mutants: survivors:$SURV"
+[ -z "$STALE" ] || echo "mutants: stale:$STALE"
+[ $((survived + stale + broken)) = 0 ]
