@@ -234,14 +234,17 @@ build() {	# build LOG TESTS: the targets the tests need
 		esac
 	done
 	# shellcheck disable=SC2086
-	(cd "$S" && $MAKE -s -j2 O=build $_t) >"$1" 2>&1
+	# Its own build: nothing of a calling make's flags (O=, SAN=) leaks in.
+	(cd "$S" && MAKEFLAGS= MFLAGS= $MAKE -s -j2 O=build SAN= $_t) \
+	    >"$1" 2>&1
 }
 
 runtest() {	# runtest NAME LOG: 0 passed, 124 timed out, else failed
 	case $1 in
 	test_*) (cd "$S" && CK_FORK=yes timeout "$TMO" "build/tests/$1") \
 		    >"$2" 2>&1 ;;
-	int_*)	(cd "$S" && O=build timeout "$TMO" sh "tests/$1.sh") \
+	int_*)	(cd "$S" && O=build VALGRIND=0 timeout "$TMO" \
+		    sh "tests/$1.sh") \
 		    >"$2" 2>&1 ;;
 	*)	echo "mutants: unknown test $1" >"$2"; return 2 ;;
 	esac
