@@ -180,7 +180,8 @@ field() {	# field ID N: field N of record ID
 	    '$1 == id { print $n }'
 }
 
-# The scratch tree: the tracked files as they are in the working tree.
+# The scratch tree: the tracked files (and new ones git does not ignore)
+# as they are in the working tree.
 # Files are copied only when they differ, so a kept MUTANTS_DIR rebuilds
 # only what changed.
 if [ -n "${MUTANTS_DIR:-}" ]; then
@@ -198,7 +199,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$S/log"
-git ls-files | while IFS= read -r f; do
+git ls-files --cached --others --exclude-standard | while IFS= read -r f; do
 	[ -f "$f" ] || continue
 	if ! cmp -s "$f" "$S/$f"; then
 		mkdir -p "$S/$(dirname "$f")"
