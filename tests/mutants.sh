@@ -288,34 +288,36 @@ for id in $SEL; do
 	apply "$id" "$TOP/$f" "$S/$f" >/dev/null
 	log=$S/log/$id.log
 	res=""
-	if ! build "$log.build" "$tests"; then
-		res=BROKEN
-		broken=$((broken + 1))
-		echo "BROKEN   $id: does not build:"
-		grep -m 5 error "$log.build"
-	else
-		for t in $tests; do
-			runtest "$t" "$log.$t"
-			rc=$?
-			[ $rc = 0 ] && continue
-			if [ $rc = 124 ]; then
-				res=TIMEOUT; by=$t
-				timedout=$((timedout + 1))
-			else
-				res=KILLED; by=$t
-				killed=$((killed + 1))
-			fi
+	# Each test's targets are built just before it runs: a mutant killed
+	# by its first (unit) test never waits for the whole tree to link.
+	for t in $tests; do
+		if ! build "$log.build" "$t"; then
+			res=BROKEN
 			break
-		done
-		el=$(( $(date +%s) - t0 ))
-		if [ -z "$res" ]; then
-			survived=$((survived + 1))
-			SURV="$SURV $id"
-			echo "SURVIVED $id ($f; $tests all passed; ${el} s)"
-		else
-			printf '%-8s %-24s by %s (%d s)\n' "$res" "$id" "$by" "$el"
 		fi
-	fi
+		runtest "$t" "$log.$t"
+		rc=$?
+		[ $rc = 0 ] && continue
+		if [ $rc = 124 ]; then
+			res=TIMEOUT
+			timedout=$((timedout + 1))
+		else
+			res=KILLED
+			killed=$((killed + 1))
+		fi
+		by=$t
+		break
+	done
+	el=$(( $(date +%s) - t0 ))
+	case $res in
+	"")	survived=$((survived + 1))
+		SURV="$SURV $id"
+		echo "SURVIVED $id ($f; $tests all passed; ${el} s)" ;;
+	BROKEN)	broken=$((broken + 1))
+		echo "BROKEN   $id: does not build:"
+		grep -m 5 error "$log.build" ;;
+	*)	printf '%-8s %-24s by %s (%d s)\n' "$res" "$id" "$by" "$el" ;;
+	esac
 	cp "$TOP/$f" "$S/$f"
 	CUR=""
 done
