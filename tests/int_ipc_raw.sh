@@ -24,3 +24,15 @@ out=$($RAW inside) || fail "after the refusals: $out"
 n=$(grep -c "disconnecting it" "$T/a.log")
 [ "$n" = 8 ] || fail "$n clients refused, want 8"
 ok "eight clients refused, each alone; the daemon still serves"
+
+# max_clients: on a daemon of its own, so that no client of the cases
+# above is still being closed when the count is taken.
+cat >"$T/m.conf" <<CONF
+[daemon]
+max_clients = 2
+CONF
+start_daemon m "$T/m.conf"
+out=$(/usr/bin/python3 "$TOP/tests/ipc_raw.py" "$T/m.sock" "$T/m.log" \
+    maxclients) || fail "$out"
+log_has m "refused, max_clients (2) reached" || fail "refusal not logged"
+ok "max_clients 2: the third client is refused (EUSERS)"

@@ -21,10 +21,13 @@ sent after the offending message, with the reason in its log:
             bytes exactly, so that it is not oversize
   inside    the other side: inside its window a raw client's messages are
             taken and delivered, and it stays connected
+  maxclients  on a daemon with max_clients 2 and no other client: two are
+            served, the third is refused with EUSERS
 
 usage: ipc_raw.py IPC_SOCKET DAEMON_LOG CASE...
 Exit 0 when every case behaved, else 1 with a line per failed case.
 """
+import errno
 import os
 import socket
 import struct
@@ -183,6 +186,21 @@ def inside_case(path, log):
     return None
 
 
+def maxclients_case(path, log):
+    """The daemon's max_clients is 2: the third client is refused."""
+    held = [Client(path), Client(path)]
+    try:
+        Client(path)
+        return "a third client was accepted with max_clients 2"
+    except RuntimeError as e:
+        if "error %d" % errno.EUSERS not in str(e):
+            return "third client: %s, want EUSERS" % e
+    finally:
+        for c in held:
+            c.s.close()
+    return None
+
+
 def main():
     if len(sys.argv) < 4:
         print(__doc__.strip().splitlines()[-2], file=sys.stderr)
@@ -191,6 +209,7 @@ def main():
     for name in sys.argv[3:]:
         try:
             err = (inside_case(path, log) if name == "inside" else
+                   maxclients_case(path, log) if name == "maxclients" else
                    bad_case(path, log, name))
         except (Gone, OSError, RuntimeError) as e:
             err = "%s: %s" % (type(e).__name__, e)

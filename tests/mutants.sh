@@ -5,7 +5,8 @@
 # text that occurs exactly once in it, its replacement, and the tests that
 # must notice it.  One at a time, each is applied to a scratch copy of the
 # tracked tree (git ls-files), built incrementally there (its own O=build,
-# so objects are reused), and its tests run until one fails:
+# so objects are reused), and its tests run until one fails; two workers,
+# each with its own copy, share the list:
 #
 #   KILLED    a named test failed: the tests notice this bug
 #   SURVIVED  every named test passed with the bug in: a hole
@@ -27,8 +28,11 @@
 #   MUTANTS_TIMEOUT=S                per test run, seconds (default 120)
 #   MUTANTS_BASELINE=0               skip running the named tests unmutated
 #                                    first (make check ran them already)
-#   MUTANTS_DIR=DIR                  scratch tree to (re)use and keep; by
-#                                    default a temporary one, removed
+#   MUTANTS_DIR=DIR                  scratch trees to (re)use and keep
+#                                    (DIR/1, DIR/2); by default temporary
+#   MUTANTS_JOBS=N                   workers, 1 or 2 (default 2; make -j1
+#                                    each, -j2 for one)
+#   MUTANTS_CFLAGS=FLAGS             the scratch build's (default -O0)
 #   MUTANTS_LIST=FILE                the list (default tests/mutants.txt)
 set -u
 cd "$(dirname "$0")/.."
@@ -180,10 +184,15 @@ field() {	# field ID N: field N of record ID
 	    '$1 == id { print $n }'
 }
 
-# The scratch tree: the tracked files (and new ones git does not ignore)
-# as they are in the working tree.
-# Files are copied only when they differ, so a kept MUTANTS_DIR rebuilds
-# only what changed.
+# The scratch trees, one per worker ($S/1, $S/2): the tracked files (and
+# new ones git does not ignore) as they are in the working tree.  Files
+# are copied only when they differ, so a kept MUTANTS_DIR rebuilds only
+# what changed (and a mutated file left behind by an interrupted run is
+# put back).  Built with MUTANTS_CFLAGS (default -O0: a mutant is a
+# compile and a link, and -O0 compiles three times faster than -O2).
+JOBS=${MUTANTS_JOBS:-2}
+CF=${MUTANTS_CFLAGS:--O0}
+MJ=2		# the first builds; then two workers, one make job each
 if [ -n "${MUTANTS_DIR:-}" ]; then
 	S=$MUTANTS_DIR
 	KEEP=1
@@ -191,33 +200,49 @@ else
 	S=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-mutants.XXXXXX")
 	KEEP=0
 fi
-CUR=""		# the file mutated right now, restored at exit
+mkdir -p "$S/log"
+
+sync_tree() {	# sync_tree DIR
+	mkdir -p "$1"
+	# make does not track flags: other flags, another build.
+	if [ "$(cat "$1/.cflags" 2>/dev/null)" != "$CF" ]; then
+		rm -rf "$1/build"
+		printf '%s\n' "$CF" >"$1/.cflags"
+	fi
+	git ls-files --cached --others --exclude-standard |
+	    while IFS= read -r _f; do
+		[ -f "$_f" ] || continue
+		if ! cmp -s "$_f" "$1/$_f"; then
+			mkdir -p "$1/$(dirname "$_f")"
+			cp "$_f" "$1/$_f"
+		fi
+	done
+}
+
+WPIDS=""
 cleanup() {
-	[ -n "$CUR" ] && cp "$TOP/$CUR" "$S/$CUR"
-	[ "$KEEP" = 1 ] || rm -rf "$S"
+	for _p in $WPIDS; do kill "$_p" 2>/dev/null; done
+	wait
+	if [ "$KEEP" = 1 ]; then
+		for _w in $(seq 1 "$JOBS"); do sync_tree "$S/$_w"; done
+	else
+		rm -rf "$S"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-mkdir -p "$S/log"
-git ls-files --cached --others --exclude-standard | while IFS= read -r f; do
-	[ -f "$f" ] || continue
-	if ! cmp -s "$f" "$S/$f"; then
-		mkdir -p "$S/$(dirname "$f")"
-		cp "$f" "$S/$f"
-	fi
-done
 
 # Stale records first, all of them: the list must follow the code.
 stale=0
 STALE=""
 for id in $(printf '%s\n' "$RECS" | cut -f 1); do
 	f=$(field "$id" 2)
-	if [ ! -f "$S/$f" ]; then
+	if [ ! -f "$TOP/$f" ]; then
 		echo "STALE    $id: no file $f"
 		stale=$((stale + 1)); STALE="$STALE $id"
 		continue
 	fi
-	n=$(apply "$id" "$S/$f" /dev/null)
+	n=$(apply "$id" "$TOP/$f" /dev/null)
 	case $? in
 	0) ;;
 	3) echo "STALE    $id: its text occurs $n times in $f, not once"
@@ -226,44 +251,43 @@ for id in $(printf '%s\n' "$RECS" | cut -f 1); do
 	esac
 done
 
-build() {	# build LOG TESTS: the targets the tests need
-	_t=""
-	for _x in $2; do
-		case $_x in
-		int_*) _t=all; break ;;
-		test_*) _t="$_t build/tests/$_x" ;;
-		esac
-	done
-	# shellcheck disable=SC2086
-	# Its own build: nothing of a calling make's flags (O=, SAN=) leaks in.
-	(cd "$S" && MAKEFLAGS= MFLAGS= $MAKE -s -j2 O=build SAN= $_t) \
-	    >"$1" 2>&1
+build() {	# build DIR LOG TEST: the targets TEST needs, in tree DIR
+	case $3 in
+	int_*)	_t=all ;;
+	*)	_t=build/tests/$3 ;;
+	esac
+	# Its own build: nothing of a calling make's flags (O=, SAN=) leaks
+	# in; CFLAGS from the environment, so the Makefile still adds its own.
+	(cd "$1" && MAKEFLAGS= MFLAGS= CFLAGS="$CF" $MAKE -s -j$MJ O=build \
+	    SAN= $_t) >"$2" 2>&1
 }
 
-runtest() {	# runtest NAME LOG: 0 passed, 124 timed out, else failed
-	case $1 in
-	test_*) (cd "$S" && CK_FORK=yes timeout "$TMO" "build/tests/$1") \
-		    >"$2" 2>&1 ;;
-	int_*)	(cd "$S" && O=build VALGRIND=0 timeout "$TMO" \
-		    sh "tests/$1.sh") \
-		    >"$2" 2>&1 ;;
-	*)	echo "mutants: unknown test $1" >"$2"; return 2 ;;
+runtest() {	# runtest DIR NAME LOG: 0 passed, 124 timed out, else failed
+	case $2 in
+	test_*) (cd "$1" && CK_FORK=yes timeout "$TMO" "build/tests/$2") \
+		    >"$3" 2>&1 ;;
+	int_*)	(cd "$1" && O=build VALGRIND=0 timeout "$TMO" \
+		    sh "tests/$2.sh") >"$3" 2>&1 ;;
+	*)	echo "mutants: unknown test $2" >"$3"; return 2 ;;
 	esac
 }
 
-echo "mutants: scratch tree $S"
-if ! build "$S/log/build.log" "int_all"; then
-	echo "mutants: the unmutated tree does not build:"
-	tail -n 20 "$S/log/build.log"
-	exit 2
-fi
+for w in $(seq 1 "$JOBS"); do
+	sync_tree "$S/$w"
+	if ! build "$S/$w" "$S/log/build.log" int_all; then
+		echo "mutants: the unmutated tree does not build:"
+		tail -n 20 "$S/log/build.log"
+		exit 2
+	fi
+done
+echo "mutants: scratch trees $S/1..$JOBS, built ($(( $(date +%s) - START )) s)"
 
 # The baseline: every test named by a selected record passes unmutated
 # (else it would "kill" every mutant).
 if [ "${MUTANTS_BASELINE:-1}" != 0 ]; then
 	for t in $(for id in $SEL; do field "$id" 3; done | tr ' ' '\n' |
 	    sort -u); do
-		if ! runtest "$t" "$S/log/baseline-$t.log"; then
+		if ! runtest "$S/1" "$t" "$S/log/baseline-$t.log"; then
 			echo "mutants: $t fails without any mutation:"
 			tail -n 20 "$S/log/baseline-$t.log"
 			exit 2
@@ -272,60 +296,86 @@ if [ "${MUTANTS_BASELINE:-1}" != 0 ]; then
 	echo "mutants: baseline passed ($(( $(date +%s) - START )) s)"
 fi
 
-killed=0 survived=0 timedout=0 broken=0 equiv=0
-SURV=""
+[ "$JOBS" -gt 1 ] && MJ=1
+
+# One mutant in tree DIR: apply, build and run its tests until one fails,
+# put the file back; its result line goes to $S/results.
+mutant() {	# mutant DIR ID
+	_d=$1 _id=$2
+	_f=$(field "$_id" 2)
+	_tests=$(field "$_id" 3)
+	_t0=$(date +%s)
+	apply "$_id" "$TOP/$_f" "$_d/$_f" >/dev/null
+	_log=$S/log/$_id.log
+	_res="" _by=""
+	# Each test's targets are built just before it runs: a mutant killed
+	# by its first (unit) test never waits for the whole tree to link.
+	for _x in $_tests; do
+		if ! build "$_d" "$_log.build" "$_x"; then
+			_res=BROKEN
+			break
+		fi
+		runtest "$_d" "$_x" "$_log.$_x"
+		_rc=$?
+		[ $_rc = 0 ] && continue
+		_res=KILLED
+		[ $_rc = 124 ] && _res=TIMEOUT
+		_by=$_x
+		break
+	done
+	cp "$TOP/$_f" "$_d/$_f"
+	_el=$(( $(date +%s) - _t0 ))
+	case $_res in
+	"")	echo "SURVIVED $_id ($_f; $_tests all passed; ${_el} s)"
+		_res=SURVIVED ;;
+	BROKEN)	echo "BROKEN   $_id: does not build: $(grep -m 1 error \
+		    "$_log.build")" ;;
+	*)	printf '%-8s %-34s by %s (%d s)\n' "$_res" "$_id" "$_by" \
+		    "$_el" ;;
+	esac
+	echo "$_res $_id" >>"$S/results"
+}
+
+# Records that may need an integration test all go to worker 1, so that
+# two never run at once (int_liveness measures time); the others to the
+# worker with less work ahead (an integration test counts 10, a unit 3).
+: >"$S/results"
+equiv=0
+L1="" L2=""
+w1=0 w2=0
 for id in $SEL; do
 	case " $STALE " in *" $id "*) continue ;; esac
-	f=$(field "$id" 2)
-	tests=$(field "$id" 3)
 	if [ "$(field "$id" 4)" = 1 ]; then
 		echo "EQUIV    $id"
 		equiv=$((equiv + 1))
 		continue
 	fi
-	t0=$(date +%s)
-	CUR=$f
-	apply "$id" "$TOP/$f" "$S/$f" >/dev/null
-	log=$S/log/$id.log
-	res=""
-	# Each test's targets are built just before it runs: a mutant killed
-	# by its first (unit) test never waits for the whole tree to link.
-	for t in $tests; do
-		if ! build "$log.build" "$t"; then
-			res=BROKEN
-			break
-		fi
-		runtest "$t" "$log.$t"
-		rc=$?
-		[ $rc = 0 ] && continue
-		if [ $rc = 124 ]; then
-			res=TIMEOUT
-			timedout=$((timedout + 1))
-		else
-			res=KILLED
-			killed=$((killed + 1))
-		fi
-		by=$t
-		break
-	done
-	el=$(( $(date +%s) - t0 ))
-	case $res in
-	"")	survived=$((survived + 1))
-		SURV="$SURV $id"
-		echo "SURVIVED $id ($f; $tests all passed; ${el} s)" ;;
-	BROKEN)	broken=$((broken + 1))
-		echo "BROKEN   $id: does not build:"
-		grep -m 5 error "$log.build" ;;
-	*)	printf '%-8s %-24s by %s (%d s)\n' "$res" "$id" "$by" "$el" ;;
+	case " $(field "$id" 3)" in
+	*" int_"*) L1="$L1 $id"; w1=$((w1 + 10)); continue ;;
 	esac
-	cp "$TOP/$f" "$S/$f"
-	CUR=""
+	if [ "$JOBS" = 1 ] || [ $w1 -le $w2 ]; then
+		L1="$L1 $id"; w1=$((w1 + 3))
+	else
+		L2="$L2 $id"; w2=$((w2 + 3))
+	fi
 done
+( for id in $L1; do mutant "$S/1" "$id"; done ) &
+WPIDS=$!
+if [ -n "$L2" ]; then
+	( for id in $L2; do mutant "$S/2" "$id"; done ) &
+	WPIDS="$WPIDS $!"
+fi
+wait
+WPIDS=""
 
+count() { grep -c "^$1 " "$S/results"; }
+killed=$(count KILLED) survived=$(count SURVIVED)
+timedout=$(count TIMEOUT) broken=$(count BROKEN)
+SURV=$(sed -n 's/^SURVIVED //p' "$S/results" | tr '\n' ' ')
 el=$(( $(date +%s) - START ))
 echo "mutants: $killed killed, $survived survived, $timedout timeout," \
     "$stale stale, $broken broken, $equiv equivalent" \
     "in $((el / 60))m$((el % 60))s"
-[ -z "$SURV" ] || echo "mutants: survivors:$SURV"
+[ -z "$SURV" ] || echo "mutants: survivors: $SURV"
 [ -z "$STALE" ] || echo "mutants: stale:$STALE"
 [ $((survived + stale + broken)) = 0 ]
