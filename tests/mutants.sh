@@ -4,9 +4,10 @@
 # Each record of tests/mutants.txt is a small deliberate bug: a file, a
 # text that occurs exactly once in it, its replacement, and the tests that
 # must notice it.  One at a time, each is applied to a scratch copy of the
-# tracked tree (git ls-files), built incrementally there (its own O=build,
-# so objects are reused), and its tests run until one fails; two workers,
-# each with its own copy, share the list:
+# tracked tree (git ls-files; from a tarball, every file outside build/),
+# built incrementally there (its own O=build, so objects are reused), and
+# its tests run until one fails; two workers, each with its own copy,
+# share the list:
 #
 #   KILLED    a named test failed: the tests notice this bug
 #   SURVIVED  every named test passed with the bug in: a hole
@@ -208,6 +209,15 @@ else
 fi
 mkdir -p "$S/log"
 
+# The tree's files: git's list, or (a tarball) every file outside build/.
+tracked() {
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files --cached --others --exclude-standard
+	else
+		find . -path ./build -prune -o -type f -print | sed 's|^\./||'
+	fi
+}
+
 sync_tree() {	# sync_tree DIR
 	mkdir -p "$1"
 	# make does not track flags: other flags, another build.
@@ -215,8 +225,7 @@ sync_tree() {	# sync_tree DIR
 		rm -rf "$1/build"
 		printf '%s\n' "$CF" >"$1/.cflags"
 	fi
-	git ls-files --cached --others --exclude-standard |
-	    while IFS= read -r _f; do
+	tracked | while IFS= read -r _f; do
 		[ -f "$_f" ] || continue
 		if ! cmp -s "$_f" "$1/$_f"; then
 			mkdir -p "$1/$(dirname "$_f")"
