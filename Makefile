@@ -185,7 +185,7 @@ check-asan:
 # own incremental build (build/mutants), against the tests named for it.
 # Fails on any survivor (a bug no test notices) or stale record (a text no
 # longer in its file).  `make mutants` runs them all, two at a time (CI;
-# about 5 min on 2 shared cores, 4 without the baseline run of the tests);
+# 4 min of CPU: 5 to 7 min on 2 cores shared with other work);
 # MUTANTS="id ..." runs those.  make check runs a sample of
 # MUTANTS_CHECK_SAMPLE (about a minute), drawn anew every run: the seed is
 # printed, and MUTANTS_SEED=N with MUTANTS_SAMPLE=K draws it again.
