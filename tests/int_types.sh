@@ -82,6 +82,14 @@ FAST=$!
 PIDS="$PIDS $FAST"
 wait_for 10 sh -c "[ \$(grep -c 'socket news: attached' '$T/a.log') -ge 5 ]" ||
     fail "slow and fast did not attach"
+# recv_hwm drops in daemon a's counters (nbmqctl stats): the stopped
+# subscriber's losses are counted, not only told.
+hwm_drops() {
+	"$BIN/nbmqctl" -S "$T/a.sock" --json stats |
+	    sed -n 's/.*"recv_hwm": \([0-9]*\).*/\1/p'
+}
+drops0=$(hwm_drops)
+[ -n "$drops0" ] || fail "nbmqctl stats: no recv_hwm counter"
 kill -STOP "$SLOW"
 head -c 100000 /dev/zero | tr '\0' a | fold -w 1000 >"$T/chunk"
 for i in $(seq 1 50); do
@@ -93,7 +101,9 @@ grep -q "messages dropped" "$T/fast.log" && fail "the fast subscriber dropped"
 kill -CONT "$SLOW"
 wait_for 10 grep -q "messages dropped" "$T/slow.log" ||
     fail "the stopped subscriber was not told of its drops"
-ok "stopped subscriber: drops and ENOBUFS for it alone; the other got 5000 of 5000"
+drops=$(( $(hwm_drops) - drops0 ))
+[ "$drops" -gt 0 ] || fail "the stopped subscriber's drops were not counted"
+ok "stopped subscriber: $drops drops counted and ENOBUFS for it alone; the other got 5000 of 5000"
 
 # Send-side high-water marks.
 out=$("$APPTOOL" -S "$T/b.sock" hwm -c "$SINK" -H 4) || fail "dealer: $out"

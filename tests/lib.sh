@@ -99,3 +99,12 @@ free_udp_port() {
 }
 
 log_has() { grep -q -- "$2" "$T/$1.log"; }
+
+# log_ms NAME PATTERN: when daemon NAME logged the first line matching
+# PATTERN, in ms since the epoch: its own timestamp, so that a slow test
+# (valgrind, a busy machine) does not stretch what is measured.
+log_ms() {
+	_ts=$(grep -m 1 -- "$2" "$T/$1.log" | cut -c 1-23)
+	[ -n "$_ts" ] || return 1
+	date -d "$_ts" +%s%3N
+}

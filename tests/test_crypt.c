@@ -1393,6 +1393,57 @@ START_TEST(test_core_unknown_key)
 }
 END_TEST
 
+/*
+ * Refusals of a handshake, each counted by its kind (README Encryption):
+ * a Connect replayed is a replay; a Connected from an address the socket
+ * did not connect to is refused before its handshake is read, so that
+ * the real answer, after it, still brings the session up.
+ */
+START_TEST(test_core_handshake_refusals_counted)
+{
+	struct kp	 kb, kc;
+	struct node	*b, *c;
+	struct nbaddr	 evil = A(EVIL_ADDR);
+	struct dgram	 d;
+	uint8_t		 conn[512];
+	size_t		 len;
+
+	kp_new(&kb, "rb");
+	kp_new(&kc, "rc");
+	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_uint_eq(c->nout, 1);
+	len = c->out[0].len;
+	ck_assert_uint_le(len, sizeof(conn));
+	memcpy(conn, c->out[0].buf, len);		/* the Connect */
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 1);
+	/* Its Connected, first from elsewhere: refused, counted. */
+	ck_assert_uint_eq(b->nout, 1);
+	d = b->out[0];
+	sock_input(&c->s, T0, &evil, d.buf, d.len);
+	flush(c);
+	ck_assert_uint_eq(c->s.st.drops[DROP_NOT_BOUND], 1);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
+	/* Then from b: up. */
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	ck_assert_uint_eq(c->s.st.drops[DROP_CRYPT_HANDSHAKE], 0);
+	net(c, b, T0);
+	/* The Connect again (recorded, replayed): a replay, counted so. */
+	sock_input(&b->s, T0 + NSEC, &c->addr, conn, len);
+	flush(b);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_REPLAY], 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_HANDSHAKE], 0);
+	ck_assert_uint_eq(b->s.st.sessions_created, 1);
+	ck_assert_uint_eq(b->s.npeers, 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 /* The bound side restarted: its Disconnected (from the peer's address)
  * brings the connecting side back with a new handshake. */
 START_TEST(test_core_reconnect)
@@ -1633,6 +1684,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_core_plain_vs_encrypted);
 	tcase_add_test(tc, test_core_extension);
 	tcase_add_test(tc, test_core_unknown_key);
+	tcase_add_test(tc, test_core_handshake_refusals_counted);
 	tcase_add_test(tc, test_core_reconnect);
 	tcase_add_test(tc, test_core_plugin);
 	tcase_add_test(tc, test_core_frame_room);

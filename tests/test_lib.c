@@ -820,6 +820,37 @@ START_TEST(test_window_dontwait)
 END_TEST
 
 /*
+ * The library's own checks of a send, before anything reaches the daemon
+ * (README errno table): max_message_size exactly is sent, one byte more
+ * is EMSGSIZE; no parts is EINVAL; a dish cannot send (ENOTSUP).  None of
+ * them may reach the daemon, which would disconnect the client.
+ */
+START_TEST(test_send_checks)
+{
+	nbmq_socket	*s = fake_start(8);
+	struct iovec	 iov = { "x", 1 };
+
+	ck_assert_int_eq(nbmq_setopt(s, NBMQ_OPT_MAX_MESSAGE_SIZE, 100), 0);
+	ck_assert_int_eq(send_i(s, 0, 100, NBMQ_DONTWAIT), 0);
+	ck_assert_int_eq(send_i(s, 1, 101, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_int_eq(nbmq_sendv(s, &iov, 0, 0, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(nbmq_sendv(s, NULL, 1, 0, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(fake_sync().sends, 1);
+	/* The same socket as a dish (its type is all the library checks). */
+	s->type = NBMQ_DISH;
+	ck_assert_int_eq(send_i(s, 1, 10, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, ENOTSUP);
+	ck_assert_uint_eq(fake_sync().sends, 1);
+	ck_assert_uint_eq(fake_sync().bad, 0);
+	s->type = NBMQ_DEALER;
+	fake_stop(s);
+}
+END_TEST
+
+/*
  * A blocking send at the window's edge sends what is held before it
  * waits: the daemon grants room only for messages it has.
  */
@@ -1388,6 +1419,7 @@ lib_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_window_dontwait, 0, 2);
 	tcase_add_test(tc, test_window_blocking);
+	tcase_add_test(tc, test_send_checks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("recv");

@@ -151,6 +151,19 @@ START_TEST(test_floor_and_burst)
 	}
 	ck_assert_int_ge(n, 1);
 	ck_assert_int_le(n, 65);
+	/*
+	 * And at least that: after a pause that fills the bucket (100 ms at
+	 * 1 MiB/s is 100 KiB), a whole burst leaves at once, even at the
+	 * floor where 2 ms of the rate would be only 2 KiB.
+	 */
+	now += 100 * MSEC;
+	n = 0;
+	while (pace_wait(&pc, now) == 0 && n < 1000) {
+		pace_sent(&pc, 1024, now);
+		n++;
+	}
+	ck_assert_int_ge(n, 64);
+	ck_assert_int_le(n, 65);
 }
 END_TEST
 

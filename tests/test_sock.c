@@ -3371,6 +3371,166 @@ START_TEST(test_safe_resend_kernel_full)
 }
 END_TEST
 
+/*
+ * safe_dealer at recv_hwm: the frame it cannot keep is not acked (README:
+ * "A receiver at recv_hwm does not ack what it cannot keep"), so the
+ * sender still holds it and delivers it once there is room.
+ */
+START_TEST(test_safe_recv_hwm_no_ack)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*cp;
+	nbmq_time	 t;
+	uint64_t	 id;
+
+	opts_defaults(&o);
+	o.recv_hwm = 1;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	cp = only_peer(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(2, 100), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(count_kind(c, FK_DATA), 2);
+	ck_assert_int_eq(pass(c, b, T0), 2);
+	/* The first is kept and acked; the second dropped, not acked. */
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 1);
+	ck_assert_int_eq(count_kind(b, FK_ACK), 1);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_uint_eq(cp->inflight, 1);	/* the sender still has it */
+	ck_assert_uint_eq(cp->st.acks_rx, 1);
+	/* The application reads; the resend finds room and is acked. */
+	recv_check1(b, id, 1, 100);
+	t = T0 + o.safe_resend_ivl;
+	ck_assert_uint_eq(sock_next_deadline(&c->s), t);
+	ck_assert_uint_gt(sock_timers(&c->s, t), t);
+	flush(c);
+	ck_assert_int_eq(count_kind(c, FK_DATA), 1);
+	ck_assert_int_eq(pass(c, b, t), 1);
+	ck_assert_int_eq(count_kind(b, FK_ACK), 1);
+	ck_assert_int_eq(pass(b, c, t), 1);
+	recv_check1(b, id, 2, 100);
+	ck_assert_ptr_null(sock_recv(&b->s));
+	ck_assert_uint_eq(cp->inflight, 0);
+	ck_assert_uint_eq(cp->st.giveups, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * safe_dealer: an unacked frame is sent again exactly safe_resend_limit
+ * times, one every safe_resend_ivl, then given up and counted once (per
+ * peer and for the socket: NBMQ_OPT_GIVEUPS), and its room under send_hwm
+ * comes back.
+ */
+START_TEST(test_safe_resend_limit_then_giveup)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*cp;
+	nbmq_time	 t, now = T0;
+	int		 data = 0;
+
+	opts_defaults(&o);
+	o.safe_resend_limit = 3;
+	o.peer_keepalive = 60 * NSEC;		/* the session outlives it */
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	handshake(b, c, T0);
+	cp = only_peer(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(count_kind(c, FK_DATA), 1);
+	out_reset(c);				/* lost, and every copy after */
+	ck_assert_uint_eq(cp->inflight, 1);
+	/* Every deadline up to well past the last resend: copies counted. */
+	while ((t = sock_next_deadline(&c->s)) <= T0 + 10 * o.safe_resend_ivl) {
+		ck_assert_uint_ge(t, now);
+		now = t;
+		ck_assert_uint_gt(sock_timers(&c->s, now), now);
+		flush(c);
+		data += count_kind(c, FK_DATA);
+		out_reset(c);
+		if (data < 3)
+			ck_assert_uint_eq(cp->st.giveups, 0);
+	}
+	ck_assert_int_eq(data, 3);
+	ck_assert_uint_eq(cp->st.resends, 3);
+	ck_assert_uint_eq(c->s.st.resends, 3);
+	ck_assert_uint_eq(cp->st.giveups, 1);
+	ck_assert_uint_eq(c->s.st.giveups, 1);
+	ck_assert_uint_eq(cp->inflight, 0);
+	ck_assert_ptr_null(TAILQ_FIRST(&c->s.resendq));
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * safe_dealer receiving: duplicates are suppressed for
+ * safe_hash_dedup_ttl, a window every copy refreshes (README).  A resend
+ * that comes more than the TTL after the first delivery, but within the
+ * TTL of the copy before it, is still a duplicate: not delivered again,
+ * and acked again (the Acks before it may all have been lost).
+ */
+START_TEST(test_safe_dedup_refreshed_by_copies)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct dgram	 d;
+	nbmq_time	 ttl, t;
+	uint64_t	 id;
+
+	opts_defaults(&o);
+	o.peer_keepalive = 60 * NSEC;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	ttl = o.safe_hash_dedup_ttl;
+	id = handshake(b, c, T0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(7, 100), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 1);
+	d = c->out[0];				/* every copy is this datagram */
+	c->nout = 0;
+	sock_input(&b->s, T0, &c->addr, d.buf, d.len);
+	flush(b);
+	ck_assert_int_eq(count_kind(b, FK_ACK), 1);
+	out_reset(b);				/* the Ack is lost */
+	recv_check1(b, id, 7, 100);
+	/*
+	 * Many messages after it, so that no short memory of recent ids
+	 * could pass for the dedup window.
+	 */
+	for (uint32_t i = 100; i < 164; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 10), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_int_eq(pass(c, b, T0), 64);
+	for (uint32_t i = 100; i < 164; i++)
+		recv_check1(b, id, i, 10);
+	out_reset(b);
+	/* Copies 0.6 TTL apart: each within the TTL of the one before. */
+	for (int i = 1; i <= 3; i++) {
+		t = T0 + (nbmq_time)i * ttl * 6 / 10;
+		timers_until(b, t);		/* expiry, if any, happens */
+		sock_input(&b->s, t, &c->addr, d.buf, d.len);
+		flush(b);
+		ck_assert_msg(count_kind(b, FK_ACK) == 1,
+		    "copy %d at %.1f TTL: not acked again", i, i * 0.6);
+		out_reset(b);
+		ck_assert_msg(sock_recv(&b->s) == NULL,
+		    "copy %d at %.1f TTL: delivered again", i, i * 0.6);
+		ck_assert_uint_eq(b->s.st.drops[DROP_DUPLICATE], (uint64_t)i);
+	}
+	free(d.buf);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 static Suite *
 sock_suite(void)
 {
@@ -3459,6 +3619,9 @@ sock_suite(void)
 	tcase_add_test(tc, test_max_memory);
 	tcase_add_test(tc, test_recv_hwm_bytes);
 	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
+	tcase_add_test(tc, test_safe_recv_hwm_no_ack);
+	tcase_add_test(tc, test_safe_resend_limit_then_giveup);
+	tcase_add_test(tc, test_safe_dedup_refreshed_by_copies);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("deadlines");

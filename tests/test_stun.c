@@ -231,6 +231,8 @@ START_TEST(test_malformed)
 		    0 }, 8 },
 		{ "NBMQ-PEER-ADDRESS family", { 0xc0, 0x03, 0, 8, 0, 9, 0, 0,
 		    1, 2, 3, 4 }, 12 },
+		{ "IPv4 family, 12 bytes", { 0, 1, 0, 12, 0, 1, 0, 0, 1, 2,
+		    3, 4, 5, 6, 7, 8 }, 16 },
 	};
 	uint8_t		 b[128], name[4 + 68];
 	struct stun_msg	 m;
@@ -272,6 +274,9 @@ START_TEST(test_malformed)
 	b[3] = 0;
 	ck_assert_int_eq(stun_parse(b, 19, &m), DROP_STUN_MALFORMED);
 	ck_assert_int_eq(stun_parse(b, 21, &m), DROP_STUN_MALFORMED);
+	/* Bytes past the length field, even a whole valid attribute. */
+	memcpy(b + 20, "\x8f\xff\x00\x00", 4);
+	ck_assert_int_eq(stun_parse(b, 24, &m), DROP_STUN_MALFORMED);
 	ck_assert(!stun_is_stun(b, 19));
 	/* RFC 3489 (no cookie): requests only, no XOR addresses. */
 	b[4] = 0;
@@ -933,6 +938,117 @@ START_TEST(test_client_register)
 END_TEST
 
 /*
+ * The client believes its stun server only, and only about what it asked:
+ * an answer from elsewhere, an answer to an older request, a lookup answer
+ * without the peer's address are dropped and counted (stun_unexpected) and
+ * change nothing; an introduction from elsewhere makes nobody punch.
+ */
+START_TEST(test_client_checks_answers)
+{
+	struct node	*srv = node_new(NBMQ_STUN, "203.0.113.1:3478");
+	struct node	*bob = node_new(NBMQ_DEALER, "198.51.100.2:7000");
+	struct node	*alice = node_new(NBMQ_DEALER, "198.51.100.3:5000");
+	struct node	*all[] = { srv, bob, alice };
+	struct nbaddr	 eve = mkaddr("192.0.2.66:3478");
+	struct dgram	 ans, look, intro;
+	struct stun_msg	 m, req;
+	struct stun_out	 o;
+	uint8_t		 b[STUN_MSG_MAX];
+	nbmq_time	 t = T0;
+	size_t		 len;
+	int		 found;
+
+	/* Bob registers; the server's answer, kept. */
+	sock_set_bound(&bob->s);
+	stuncli_init(&bob->s, "srv", &srv->addr);
+	stuncli_register(&bob->s, "bob", t);
+	sock_timers(&bob->s, t);
+	ck_assert_int_eq(pass(bob, all, 3, t), 1);
+	ans = *last_out(srv);
+	/* The same answer from elsewhere: dropped, counted, not taken. */
+	sock_input(&bob->s, t, &eve, ans.buf, ans.len);
+	ck_assert_uint_eq(bob->s.st.drops[DROP_STUN_UNEXPECTED], 1);
+	ck_assert_uint_eq(bob->s.mapped_at, 0);
+	/* From the server: taken. */
+	ck_assert_int_eq(pass(srv, all, 3, t), 1);
+	ck_assert_uint_eq(bob->s.mapped_at, t);
+	/* The next registration (lost): the old answer is not its answer. */
+	t += 2 * NSEC;
+	ck_assert_uint_eq(sock_next_deadline(&bob->s), t);
+	sock_timers(&bob->s, t);
+	node_flush(bob);
+	ck_assert_int_eq(bob->nout, 1);
+	bob->nout = 0;
+	sock_input(&bob->s, t, &srv->addr, ans.buf, ans.len);
+	ck_assert_uint_eq(bob->s.st.drops[DROP_STUN_UNEXPECTED], 2);
+	ck_assert_uint_eq(bob->s.mapped_at, T0);
+
+	/* Alice looks bob up: the answer to her, the introduction to bob. */
+	stuncli_init(&alice->s, "srv", &srv->addr);
+	stuncli_set_target(&alice->s, "bob");
+	sock_connect_name(&alice->s, t);
+	pass(alice, all, 3, t);
+	node_flush(srv);
+	found = 0;
+	for (int i = 0; i < srv->nout; i++) {
+		if (addr_eq(&srv->out[i].to, &alice->addr)) {
+			look = srv->out[i];
+			found |= 1;
+		} else if (addr_eq(&srv->out[i].to, &bob->addr)) {
+			intro = srv->out[i];
+			found |= 2;
+		}
+	}
+	ck_assert_int_eq(found, 3);
+	srv->nout = 0;
+	/* The introduction from elsewhere: bob punches nobody. */
+	sock_input(&bob->s, t, &eve, intro.buf, intro.len);
+	node_flush(bob);
+	ck_assert_int_eq(bob->nout, 0);
+	/* From the server: bob punches towards alice. */
+	sock_input(&bob->s, t, &srv->addr, intro.buf, intro.len);
+	node_flush(bob);
+	ck_assert_int_ge(bob->nout, 1);
+	ck_assert(addr_eq(&bob->out[0].to, &alice->addr));
+	bob->nout = 0;
+
+	/* Alice asks again (reconnect_wait, the answer was lost): the
+	 * answer to the first lookup is no answer to this one. */
+	t += alice->s.o.reconnect_wait;
+	ck_assert_uint_eq(sock_next_deadline(&alice->s), t);
+	sock_timers(&alice->s, t);
+	node_flush(alice);
+	found = 0;
+	for (int i = 0; i < alice->nout; i++)
+		if (stun_parse(alice->out[i].buf, alice->out[i].len, &req) ==
+		    DROP_NONE && req.target[0] != '\0') {
+			found++;
+			m = req;
+		}
+	ck_assert_int_eq(found, 1);
+	req = m;
+	alice->nout = 0;
+	sock_input(&alice->s, t, &srv->addr, look.buf, look.len);
+	ck_assert_uint_eq(alice->s.st.drops[DROP_STUN_UNEXPECTED], 1);
+	ck_assert(!alice->s.remote_valid);
+	/* An answer to it without NBMQ-PEER-ADDRESS (a plain stun server):
+	 * counted, and still nowhere to connect to. */
+	stun_begin(&o, b, sizeof(b), STUN_BINDING_SUCCESS, &req, NULL);
+	ck_assert_int_eq(stun_put_addr(&o, STUN_A_XOR_MAPPED_ADDRESS,
+	    &alice->addr, 1), 0);
+	len = stun_finish(&o, req.fingerprint);
+	ck_assert_uint_gt(len, 0);
+	sock_input(&alice->s, t, &srv->addr, b, len);
+	ck_assert_uint_eq(alice->s.st.drops[DROP_STUN_UNEXPECTED], 2);
+	ck_assert(!alice->s.remote_valid);
+	ck_assert(addr_eq(&alice->s.mapped, &alice->addr));
+	node_free(srv);
+	node_free(bob);
+	node_free(alice);
+}
+END_TEST
+
+/*
  * Connect by name, the whole exchange: bob registers; alice asks for bob;
  * the stun socket answers alice and introduces her to bob; bob punches;
  * alice's Connect reaches bob; the session comes up.
@@ -1148,6 +1264,7 @@ stun_suite(void)
 
 	tc = tcase_create("client");
 	tcase_add_test(tc, test_client_register);
+	tcase_add_test(tc, test_client_checks_answers);
 	tcase_add_test(tc, test_connect_by_name);
 	tcase_add_test(tc, test_punch_fails);
 	tcase_add_test(tc, test_client_resolves);
