@@ -160,6 +160,14 @@ void		 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* At most one line a second per log_rl (log.c); zero-initialised. */
+struct log_rl {
+	long		 sec;
+	int		 logged;
+	uint64_t	 suppressed;
+};
+void		 log_warnx_rl(struct log_rl *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 void		 fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
