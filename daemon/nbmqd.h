@@ -137,6 +137,10 @@ struct config {
 	char		*ipc_group;	/* NULL: the daemon's group */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
 	uint64_t	 max_clients;
+	uint64_t	 max_client_sockets;	/* per IPC connection */
+	uint64_t	 hello_timeout;		/* seconds before IPC_HELLO */
+	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
+	uint64_t	 app_max_message_size;	/* and max_message_size */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
 };
