@@ -1154,6 +1154,8 @@ TAILQ_HEAD(qent_list, qent);
 
 struct sub {
 	TAILQ_ENTRY(sub) entry;		/* d->subs */
+	TAILQ_ENTRY(sub) centry;	/* its client's list (ipc.c) */
+	struct hnode	 cnode;		/* its client's map, by handle */
 	struct dsock	*d;
 	struct client	*c;
 	struct qent_list q;		/* dish fan-out queue */
@@ -1184,6 +1186,7 @@ TAILQ_HEAD(sub_list, sub);
 struct dsock {
 	struct sock	 core;
 	TAILQ_ENTRY(dsock) entry;
+	struct hnode	 hnode;		/* nbmqd->by_handle */
 	uint32_t	 handle;
 	int		 configured;	/* from the config: lives with the daemon */
 	struct sub_list	 subs;		/* attached applications */
@@ -1213,6 +1216,7 @@ struct daemon {
 	struct evdns_base *dns;
 	struct config	*conf;
 	struct dsock_list socks;
+	struct hmap	 by_handle;	/* every dsock, by handle */
 	uint32_t	 next_handle;
 	nbmq_time	 started;
 	/* nbmqctl stats: what closed sockets counted, and every peer event */
@@ -1275,6 +1279,9 @@ void		 ipc_shutdown(void);
 void		 ipc_deliver(struct sub *);
 void		 ipc_push(struct client *);
 void		 ipc_sock_gone(struct sub *);
+/* u joins (0, or -1 out of memory) or leaves its client's own list. */
+int		 ipc_sub_link(struct sub *);
+void		 ipc_sub_unlink(struct sub *);
 int		 ipc_client_backlogged(struct client *);
 /* One message: header, then p and p2 back to back (either may be empty). */
 void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
