@@ -106,6 +106,14 @@ section_accept() {
 	HP=$!
 	PIDS="$PIDS $HP"
 	wait_for 10 grep -q "^connected" "$T/silent.out" || fail "silent: $(cat "$T/silent.out")"
+	if [ "$BEFORE" != 1 ]; then
+		out=$("$BIN/nbmqctl" -S "$T/s.sock" status 2>&1) &&
+		    fail "nbmqctl got in past max_clients: $out"
+		case $out in
+		*"too many clients"*) ;;
+		*) fail "nbmqctl past max_clients: $out" ;;
+		esac
+	fi
 	took=$(real_client "$T/s.sock" 4)
 	wait "$HP"
 	cpu=$(( $(cpu_ticks "$P") - cpu0 ))

@@ -4,8 +4,9 @@
 
   idle N SECS      N clients say hello and create a dealer each, print
                    "ready N", then stay silent for SECS
-  silent N SECS    N connections that never say hello; print "open K"
-                   (how many the daemon still had open after SECS)
+  silent N SECS    N connections that never say hello; print "connected
+                   C", then "open K answered A" (still open after SECS,
+                   refused with an answer)
   bigsend N SECS   N connections without hello, each announcing a SEND of
                    200 MiB and writing zeros for up to SECS; print "wrote
                    BYTES" (what the daemon took in all)
@@ -107,17 +108,17 @@ def silent(path, n, secs):
         ss.append(s)
     print("connected %d" % len(ss), flush=True)
     time.sleep(secs)
-    still = 0
+    still, answered = 0, 0
     for s in ss:
         s.setblocking(False)
         try:
-            if s.recv(1):
-                still += 1
+            if s.recv(64):
+                answered += 1       # EUSERS, then closed
         except BlockingIOError:
             still += 1
         except OSError:
             pass
-    print("open %d" % still, flush=True)
+    print("open %d answered %d" % (still, answered), flush=True)
 
 
 def bigsend(path, n, secs):
