@@ -14,8 +14,9 @@
                    SECS; print "wrote BYTES"
   noread N SECS    hello, then N status requests without reading a reply,
                    for up to SECS; print "sent K"
-  socks N          one client creates N sockets; print "created K errno E"
-                   (E the errno of the first refusal, 0 if none)
+  socks N [SECS]   one client creates N sockets; print "created K errno E"
+                   (E the errno of the first refusal, 0 if none), then
+                   holds them for SECS
   setopt OPT VAL   one client creates a dealer and sets option OPT to VAL;
                    print "errno E"
 """
@@ -183,7 +184,7 @@ def noread(path, n, secs):
     print("sent %d" % sent, flush=True)
 
 
-def socks(path, n):
+def socks(path, n, secs=0):
     c = Client(path)
     c.hello()
     made, first = 0, 0
@@ -196,6 +197,7 @@ def socks(path, n):
             continue
         made += 1
     print("created %d errno %d" % (made, first), flush=True)
+    time.sleep(secs)
 
 
 def setopt(path, opt, val):
@@ -222,7 +224,7 @@ def main():
     elif mode == "noread":
         noread(path, int(a[0]), float(a[1]))
     elif mode == "socks":
-        socks(path, int(a[0]))
+        socks(path, int(a[0]), float(a[1]) if len(a) > 1 else 0)
     elif mode == "setopt":
         setopt(path, int(a[0]), int(a[1]))
     else:
