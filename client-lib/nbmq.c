@@ -985,6 +985,25 @@ tally_offer(nbmq_socket *s)
 	s->tally = p;
 }
 
+/*
+ * A daemon at max_clients answers EUSERS as it accepts, and closes,
+ * maybe before the hello was written (which then fails with EPIPE): the
+ * answer is still there to be read.
+ */
+static int
+refused_at_accept(int fd)
+{
+	struct {
+		struct nbmq_ipc_hdr	h;
+		struct ipc_result	r;
+	} __attribute__((packed))	 m;
+
+	if (recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_PEEK) != sizeof(m))
+		return 0;
+	return m.h.type == IPC_RESULT && m.h.len == sizeof(m.r) &&
+	    m.r.err == EUSERS;
+}
+
 /* Connect to the daemon and say hello. */
 static nbmq_socket *
 sock_open(nbmq_ctx *ctx)
@@ -1032,6 +1051,8 @@ sock_open(nbmq_ctx *ctx)
 	hello.version = NBMQ_IPC_VERSION;
 	hello.pid = (uint32_t)getpid();
 	if ((e = request(s, IPC_HELLO, &hello, sizeof(hello))) != 0) {
+		if (e == ECONNRESET && refused_at_accept(s->fd))
+			e = EUSERS;
 		sock_free(s);
 		errno = e;
 		return NULL;

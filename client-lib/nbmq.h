@@ -212,7 +212,9 @@ int		 nbmq_connect(nbmq_socket *, const char *addr);
  */
 int		 nbmq_last_endpoint(nbmq_socket *, char *buf, size_t len);
 
-/* Returns 0, or -1 (EINVAL: unknown option or value out of range). */
+/* Returns 0, or -1 (EINVAL: unknown option or value out of range; EPERM:
+ * raising send_hwm, recv_hwm or max_message_size past the daemon's
+ * app_max_hwm or app_max_message_size). */
 int		 nbmq_setopt(nbmq_socket *, int opt, int64_t value);
 /* Returns 0 and stores the value, or -1 (EINVAL). */
 int		 nbmq_getopt(nbmq_socket *, int opt, int64_t *value);

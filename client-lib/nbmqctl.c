@@ -144,6 +144,13 @@ conn_write(struct conn *c, const void *p, size_t len)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			die("nbmqd at %s does not read its socket", c->path);
+		/*
+		 * Closed: past max_clients the daemon answers EUSERS and
+		 * closes as it accepts, maybe before the hello went out.
+		 * The answer, or EOF, is what the read says next.
+		 */
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return;
 		if (n == -1)
 			die("nbmqd went away: %s", strerror(errno));
 		b += n;

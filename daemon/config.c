@@ -39,6 +39,7 @@
 #define CONFIG_MAXOPTS		64	/* >= entries of opt_table */
 #define CONFIG_WHY		256
 #define CONFIG_MAX_CLIENTS	100000
+#define CONFIG_MAX_CLIENT_SOCKETS 1000000
 #define CONFIG_IPC_PATH_MAX	(NBMQD_IPC_PATH_SIZE - 1)
 
 enum config_section {
@@ -56,12 +57,18 @@ enum config_dkey {
 	DK_LOG_LEVEL,
 	DK_MAX_CLIENTS,
 	DK_MAX_MEMORY,
+	DK_MAX_CLIENT_SOCKETS,
+	DK_HELLO_TIMEOUT,
+	DK_APP_MAX_HWM,
+	DK_APP_MAX_MESSAGE_SIZE,
 	DK_N
 };
 
 static const char *const config_dkeys[DK_N] = {
 	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
 	"max_memory",
+	"max_client_sockets", "hello_timeout", "app_max_hwm",
+	"app_max_message_size",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -197,6 +204,10 @@ config_init(struct config *cf)
 	cf->log_level = LOG_INFO;
 	cf->max_clients = 1024;
 	cf->max_memory = 1ULL << 30;
+	cf->max_client_sockets = 1024;
+	cf->hello_timeout = 5;
+	cf->app_max_hwm = 100000;
+	cf->app_max_message_size = 16 << 20;
 	opts_defaults(&cf->defaults);
 	TAILQ_INIT(&cf->sockets);
 }
@@ -643,6 +654,44 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 		}
 		cf->max_memory = v;
 		break;
+	case DK_MAX_CLIENT_SOCKETS:
+		if (config_parse_uint(val, CONFIG_MAX_CLIENT_SOCKETS, &v) != 0 ||
+		    v < 1) {
+			config_err(p, p->lineno, "%s: must be an integer "
+			    "between 1 and %d, not \"%.64s\"", key,
+			    CONFIG_MAX_CLIENT_SOCKETS, val);
+			return;
+		}
+		cf->max_client_sockets = v;
+		break;
+	case DK_HELLO_TIMEOUT:
+		if (config_parse_uint(val, 3600, &v) != 0 || v < 1) {
+			config_err(p, p->lineno, "%s: must be a number of "
+			    "seconds between 1 and 3600, not \"%.64s\"", key,
+			    val);
+			return;
+		}
+		cf->hello_timeout = v;
+		break;
+	case DK_APP_MAX_HWM:
+	case DK_APP_MAX_MESSAGE_SIZE: {
+		/* Parsed, and bounded, as the option they cap. */
+		const struct optdesc	*od = opt_by_name(
+		    k == DK_APP_MAX_HWM ? "send_hwm" : "max_message_size");
+		struct sockopts		 o;
+		char			 why[CONFIG_WHY];
+
+		opts_defaults(&o);
+		if (opt_parse(&o, od, val, why, sizeof(why)) != 0) {
+			config_err(p, p->lineno, "%s: %s", key, why);
+			return;
+		}
+		if (k == DK_APP_MAX_HWM)
+			cf->app_max_hwm = o.send_hwm;
+		else
+			cf->app_max_message_size = o.max_message_size;
+		break;
+	}
 	}
 }
 
@@ -1311,6 +1360,12 @@ config_print(const struct config *cf, FILE *fp)
 	fprintf(fp, "log_level = %s\n", config_level_name(cf->log_level));
 	fprintf(fp, "max_clients = %" PRIu64 "\n", cf->max_clients);
 	fprintf(fp, "max_memory = %" PRIu64 "\n", cf->max_memory);
+	fprintf(fp, "max_client_sockets = %" PRIu64 "\n",
+	    cf->max_client_sockets);
+	fprintf(fp, "hello_timeout = %" PRIu64 "\n", cf->hello_timeout);
+	fprintf(fp, "app_max_hwm = %" PRIu64 "\n", cf->app_max_hwm);
+	fprintf(fp, "app_max_message_size = %" PRIu64 "\n",
+	    cf->app_max_message_size);
 
 	fprintf(fp, "\n[defaults]\n");
 	for (d = opt_table; d->name != NULL; d++) {

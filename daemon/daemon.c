@@ -4,6 +4,7 @@
  * every event (dsock_sync).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,11 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 	d->fd = -1;
 	TAILQ_INIT(&d->subs);
 	d->handle = ++nbmqd->next_handle;
+	if (hmap_insert(&nbmqd->by_handle, &d->hnode, d->handle) == -1) {
+		sock_destroy(&d->core);
+		free(d);
+		return NULL;
+	}
 	if (name != NULL)
 		snprintf(d->core.name, sizeof(d->core.name), "%s", name);
 	else
@@ -98,6 +104,7 @@ dsock_sub_free(struct sub *u, int keep)
 	}
 	TAILQ_REMOVE(&u->d->subs, u, entry);
 	u->d->nsubs--;
+	ipc_sub_unlink(u);
 	free(u);
 }
 
@@ -117,6 +124,7 @@ dsock_free(struct dsock *d)
 	}
 	log_debug("socket %s: destroyed", d->core.name);
 	TAILQ_REMOVE(&nbmqd->socks, d, entry);
+	hmap_remove(&nbmqd->by_handle, &d->hnode);
 	if (d->fd != -1)
 		session_goodbye(&d->core);
 	udp_close(d);
@@ -130,12 +138,10 @@ dsock_free(struct dsock *d)
 struct dsock *
 dsock_by_handle(uint32_t handle)
 {
-	struct dsock	*d;
+	struct hnode	*n = hmap_find(&nbmqd->by_handle, handle);
 
-	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		if (d->handle == handle)
-			return d;
-	return NULL;
+	return n == NULL ? NULL :
+	    (struct dsock *)((char *)n - offsetof(struct dsock, hnode));
 }
 
 struct dsock *
@@ -169,6 +175,10 @@ dsock_attach(struct dsock *d, struct client *c)
 	u->d = d;
 	u->c = c;
 	TAILQ_INIT(&u->q);
+	if (ipc_sub_link(u) == -1) {
+		free(u);
+		return NULL;
+	}
 	TAILQ_INSERT_TAIL(&d->subs, u, entry);
 	d->nsubs++;
 	return u;

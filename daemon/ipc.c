@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,15 @@
 #define IPC_READ_MIN		(64U << 10)	/* read at least this much */
 #define IPC_HELD_BYTES		(1U << 20)	/* held past recv_hwm below */
 #define IPC_HELD_COST		128		/* bytes a held message costs */
+/*
+ * A client's requests are not read while more than this waits for it
+ * (replies, lists, messages): a client that asks and does not read the
+ * answers cannot grow the daemon (issue 15: 2M status requests, +712
+ * MiB).  Above IPC_OUT_HIGH, so that a stream of messages (which stops
+ * at IPC_OUT_HIGH) does not stop its sends; reading resumes below
+ * IPC_OUT_LOW, as OpenBGPD's control socket and bufferevent watermarks do.
+ */
+#define IPC_REPLY_HIGH		(4U << 20)
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -50,6 +60,9 @@ struct client {
 	int		 write_armed;	/* the kernel was full */
 	int		 reading;	/* ev_read is added */
 	int		 blocked;	/* stopped at IPC_OUT_HIGH */
+	int		 out_paused;	/* not read: IPC_REPLY_HIGH waits */
+	uint64_t	 skip;		/* payload bytes to discard */
+	struct event	*ev_hello;	/* hello_timeout */
 	uint64_t	 id;
 	pid_t		 pid;
 	uid_t		 uid;
@@ -62,6 +75,9 @@ struct client {
 	int		 closing;	/* flush the output, then close */
 	int		 dead;		/* broke the protocol: free it */
 	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
+	TAILQ_HEAD(, sub) subs;		/* its sockets (sub.centry) */
+	struct hmap	 by_handle;	/* the same, by handle (sub.cnode) */
+	uint32_t	 nsubs;
 };
 
 static TAILQ_HEAD(client_list, client) clients =
@@ -71,6 +87,10 @@ static struct event	*ev_flush;
 static struct evconnlistener *listener;
 static char		*ipc_path;
 static uint64_t		 nclients, max_clients, next_client_id;
+static int		 reserve_fd = -1;	/* given up at EMFILE */
+static struct event	*ev_relisten;		/* listener paused */
+static struct log_rl	 rl_refused, rl_accept, rl_hello;
+static uint64_t		 nrefused, nhello_timeouts, naccept_failed;
 
 #define IPC_F_EVENT		0x8000		/* struct msg: a peer event */
 #define IPC_EVENTS_MAX		10000		/* waiting per application */
@@ -535,7 +555,6 @@ ipc_tally(struct client *c, const struct nbmq_ipc_hdr *h)
 static void
 ipc_tally_final(struct client *c)
 {
-	struct dsock	*d;
 	struct sub	*u, *one = NULL;
 	uint64_t	 handed;
 	int		 n = 0;
@@ -548,11 +567,10 @@ ipc_tally_final(struct client *c)
 	handed = __atomic_load_n(c->tally, __ATOMIC_ACQUIRE);
 	munmap((void *)c->tally, NBMQ_IPC_TALLY_SIZE);
 	c->tally = NULL;
-	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		if ((u = ipc_sub(c, d->handle)) != NULL) {
-			one = u;
-			n++;
-		}
+	TAILQ_FOREACH(u, &c->subs, centry) {
+		one = u;
+		n++;
+	}
 	if (n != 1 || handed <= c->confirmed ||
 	    handed - c->confirmed > one->held.len)
 		return;
@@ -565,18 +583,36 @@ ipc_sock_gone(struct sub *u)
 	ipc_send_msg(u->c, IPC_SOCK_GONE, u->d->handle, 0, NULL, 0, NULL, 0);
 }
 
+/* c's attachment to the socket with this handle: O(1), c's own map. */
 static struct sub *
 ipc_sub(struct client *c, uint32_t handle)
 {
-	struct dsock	*d = dsock_by_handle(handle);
-	struct sub	*u;
+	struct hnode	*n = hmap_find(&c->by_handle, handle);
 
-	if (d == NULL)
-		return NULL;
-	TAILQ_FOREACH(u, &d->subs, entry)
-		if (u->c == c)
-			return u;
-	return NULL;
+	return n == NULL ? NULL :
+	    (struct sub *)((char *)n - offsetof(struct sub, cnode));
+}
+
+int
+ipc_sub_link(struct sub *u)
+{
+	struct client	*c = u->c;
+
+	if (hmap_insert(&c->by_handle, &u->cnode, u->d->handle) == -1)
+		return -1;
+	TAILQ_INSERT_TAIL(&c->subs, u, centry);
+	c->nsubs++;
+	return 0;
+}
+
+void
+ipc_sub_unlink(struct sub *u)
+{
+	struct client	*c = u->c;
+
+	hmap_remove(&c->by_handle, &u->cnode);
+	TAILQ_REMOVE(&c->subs, u, centry);
+	c->nsubs--;
 }
 
 /* A NUL-free string payload of 1..NBMQ_IPC_MAX_STRING-1 bytes. */
@@ -612,7 +648,7 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		c->closing = 1;
 		return;
 	}
-	if (nclients > max_clients) {
+	if (nclients > max_clients) {	/* refused at accept now */
 		log_warnx("client %llu (pid %d): refused, max_clients (%llu) "
 		    "reached", (unsigned long long)c->id, (int)c->pid,
 		    (unsigned long long)max_clients);
@@ -622,10 +658,40 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	}
 	c->hello = 1;
 	c->version = hello.version;
+	event_del(c->ev_hello);
 	memset(&ok, 0, sizeof(ok));
 	ok.version = hello.version;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
 	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
+}
+
+/*
+ * What an application may make the daemon hold: send_hwm and recv_hwm
+ * messages of up to max_message_size each.  setopt may lower them, or
+ * raise them up to [daemon] app_max_hwm and app_max_message_size (more
+ * only if the configuration gave the socket more): EPERM past that.
+ */
+static int
+ipc_opt_cap(const struct dsock *d, const struct optdesc *od, int64_t v)
+{
+	const struct config	*cf = nbmqd->conf;
+	uint64_t		 cap;
+
+	switch (od->id) {
+	case NBMQ_OPT_SEND_HWM:
+	case NBMQ_OPT_RECV_HWM:
+		cap = cf->app_max_hwm;
+		break;
+	case NBMQ_OPT_MAX_MESSAGE_SIZE:
+		cap = cf->app_max_message_size;
+		break;
+	default:
+		return 0;
+	}
+	if (v <= 0 || (uint64_t)v <= cap ||
+	    (uint64_t)v <= (uint64_t)opt_get_ipc(&d->core.o, od))
+		return 0;
+	return EPERM;
 }
 
 static void
@@ -650,6 +716,14 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			return;
 		}
 		d = u->d;
+	} else if (c->nsubs >= nbmqd->conf->max_client_sockets) {
+		/* One client with 20,000 sockets slowed every other. */
+		log_warnx_rl(&rl_refused, "client %llu (pid %d): refused a "
+		    "socket, max_client_sockets (%llu) reached",
+		    (unsigned long long)c->id, (int)c->pid,
+		    (unsigned long long)nbmqd->conf->max_client_sockets);
+		ipc_send_result(c, h, EMFILE, 0, 0, NULL);
+		return;
 	}
 	switch (h->type) {
 	case IPC_SOCK_CREATE:
@@ -764,7 +838,8 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 			    (uint64_t)opt_get_ipc(&d->core.o, od), 0, NULL);
 			return;
 		}
-		e = dsock_setopt(d, od, o.value);
+		if ((e = ipc_opt_cap(d, od, o.value)) == 0)
+			e = dsock_setopt(d, od, o.value);
 		ipc_send_result(c, h, e, 0, 0, NULL);
 		if (e == 0) {
 			u->credit_sent = 0;	/* send_hwm may have changed */
@@ -773,6 +848,30 @@ ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	ipc_kill(c, "unknown request");
+}
+
+/*
+ * IPC_SEND's header, before its payload is read: larger than the
+ * socket's max_message_size can take, or beyond the window granted,
+ * and the client goes.  -1 when it does.
+ */
+static int
+ipc_send_check(struct client *c, const struct nbmq_ipc_hdr *h)
+{
+	struct sub	*u = ipc_sub(c, h->handle);
+
+	if (u == NULL)
+		return 0;
+	if (h->len > u->d->core.o.max_message_size + sizeof(struct ipc_msg) +
+	    4 * NBMQ_IPC_MAX_PARTS) {
+		ipc_kill(c, "message over max_message_size");
+		return -1;
+	}
+	if (u->accepted >= u->credit_max) {
+		ipc_kill(c, "send beyond the granted window");
+		return -1;
+	}
+	return 0;
 }
 
 /* IPC_SEND: take the message straight from the input buffer. */
@@ -845,26 +944,56 @@ ipc_process(struct client *c)
 {
 	struct evbuffer		*in = c->in;
 	struct nbmq_ipc_hdr	 h;
-	struct dsock		*d;
+	struct sub		*u, *next;
 	uint8_t			*p;
 	const char		*why;
 	nbmq_time		 now;
 
 	/* A list for nbmqctl still going out: the next request waits. */
-	while (!c->closing && c->ctl == NULL &&
-	    evbuffer_get_length(in) >= sizeof(h)) {
+	while (!c->closing && c->ctl == NULL) {
+		if (c->skip > 0) {
+			size_t n = evbuffer_get_length(in);
+
+			n = n < c->skip ? n : (size_t)c->skip;
+			evbuffer_drain(in, n);
+			if ((c->skip -= n) > 0)
+				break;
+		}
+		if (evbuffer_get_length(in) < sizeof(h))
+			break;
+		/* Its answers are not read: neither are its requests. */
+		if (evbuffer_get_length(c->out) >= IPC_REPLY_HIGH) {
+			c->out_paused = 1;
+			c->blocked = 1;		/* ipc_writable resumes */
+			break;
+		}
 		evbuffer_copyout(in, &h, sizeof(h));
 		if (ipc_hdr_check(&h, NBMQ_IPC_MAX_PAYLOAD) != 0 ||
 		    (h.type != IPC_SEND && h.len > IPC_CTL_MAX)) {
 			ipc_kill(c, "bad message header");
 			break;
 		}
-		if (evbuffer_get_length(in) < sizeof(h) + h.len)
-			break;		/* the rest comes with a later read */
-		if (!c->hello && h.type != IPC_HELLO) {
+		/*
+		 * Judged on the header, before a byte of the payload is
+		 * buffered: before hello only a hello, and a SEND only
+		 * within max_message_size and the window (issue 15: three
+		 * silent connections announcing 256 MiB SENDs took 750 MiB).
+		 */
+		if (!c->hello && (h.type != IPC_HELLO ||
+		    h.len != sizeof(struct ipc_hello))) {
 			ipc_kill(c, "no hello");
 			break;
 		}
+		if (h.type == IPC_SEND && ipc_send_check(c, &h) == -1)
+			break;
+		if (h.type == IPC_SEND && ipc_sub(c, h.handle) == NULL) {
+			/* Closed meanwhile: discarded as it comes. */
+			evbuffer_drain(in, sizeof(h));
+			c->skip = h.len;
+			continue;
+		}
+		if (evbuffer_get_length(in) < sizeof(h) + h.len)
+			break;		/* the rest comes with a later read */
 		if (h.type == IPC_SEND) {
 			evbuffer_drain(in, sizeof(h));
 			if (ipc_send(c, &h, in) == -1)
@@ -897,19 +1026,22 @@ ipc_process(struct client *c)
 		ipc_client_free(c);
 		return;
 	}
-	/* A list is going out: read no more until it is (ipc_writable). */
-	if (c->ctl != NULL && c->reading) {
+	/* A list is going out, or answers wait: read no more until they
+	 * are out (ipc_writable). */
+	if ((c->ctl != NULL || c->out_paused) && c->reading) {
 		event_del(c->ev_read);
 		c->reading = 0;
 	}
-	/* Batched: the sends of this read leave in one tick per socket. */
+	/*
+	 * Batched: the sends of this read leave in one tick per socket.
+	 * Only c's own sockets: walking every socket of the daemon here made
+	 * each read cost O(sockets) (issue 15, item 6).  A socket with c
+	 * attached is not lingering, so dsock_sync does not free it.
+	 */
 	now = daemon_now();
-	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; ) {
-		struct dsock *next = TAILQ_NEXT(d, entry);
-
-		if (ipc_sub(c, d->handle) != NULL)
-			dsock_sync(d, now);
-		d = next;
+	for (u = TAILQ_FIRST(&c->subs); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, centry);
+		dsock_sync(u->d, now);
 	}
 }
 
@@ -920,6 +1052,8 @@ ipc_read_size(const struct client *c)
 	struct nbmq_ipc_hdr	h;
 	size_t			have = evbuffer_get_length(c->in), want;
 
+	if (c->skip > 0)
+		return c->skip < IPC_IO_MAX ? IPC_READ_MIN : IPC_IO_MAX;
 	if (have < sizeof(h))
 		return IPC_READ_MIN;
 	evbuffer_copyout(c->in, &h, sizeof(h));
@@ -1008,21 +1142,20 @@ ipc_read_ev(evutil_socket_t fd, short what, void *arg)
 static void
 ipc_writable(struct client *c)
 {
-	struct dsock	*d;
 	struct sub	*u;
 
 	c->blocked = 0;
-	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		if ((u = ipc_sub(c, d->handle)) != NULL)
-			ipc_deliver(u);
-	if (c->ctl != NULL) {
+	TAILQ_FOREACH(u, &c->subs, centry)
+		ipc_deliver(u);
+	if (c->ctl != NULL)
 		ctl_resume(c);
-		/* The list is out: requests that waited for it go on. */
-		if (c->ctl == NULL) {
-			event_add(c->ev_read, NULL);
-			c->reading = 1;
-			ipc_process(c);
-		}
+	/* The list is out, the answers read: requests that waited go on. */
+	if (!c->reading && c->ctl == NULL &&
+	    evbuffer_get_length(c->out) < IPC_REPLY_HIGH) {
+		c->out_paused = 0;
+		event_add(c->ev_read, NULL);
+		c->reading = 1;
+		ipc_process(c);
 	}
 }
 
@@ -1114,7 +1247,7 @@ ipc_flush_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ipc_client_free(struct client *c)
 {
-	struct dsock	*d, *next;
+	struct sub	*u;
 	nbmq_time	 now = daemon_now();
 
 	log_debug("client %llu (pid %d): gone", (unsigned long long)c->id,
@@ -1124,20 +1257,61 @@ ipc_client_free(struct client *c)
 	if (c->pending)
 		TAILQ_REMOVE(&pending, c, pending_entry);
 	ctl_client_gone(c);
+	event_free(c->ev_hello);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);	/* messages by reference: msg_free */
 	close(c->fd);
 	ipc_tally_final(c);
-	for (d = TAILQ_FIRST(&nbmqd->socks); d != NULL; d = next) {
-		struct sub *u = ipc_sub(c, d->handle);
-
-		next = TAILQ_NEXT(d, entry);
-		if (u != NULL)
-			dsock_release(u, now);
-	}
+	while ((u = TAILQ_FIRST(&c->subs)) != NULL)
+		dsock_release(u, now);		/* unlinks u */
+	hmap_free(&c->by_handle);
 	free(c);
+}
+
+/* No hello within hello_timeout: a silent connection holds no slot. */
+static void
+ipc_hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client	*c = arg;
+
+	nhello_timeouts++;
+	log_warnx_rl(&rl_hello, "client %llu (pid %d): no hello in %llu s; "
+	    "disconnecting it (%llu so far)", (unsigned long long)c->id,
+	    (int)c->pid, (unsigned long long)nbmqd->conf->hello_timeout,
+	    (unsigned long long)nhello_timeouts);
+	ipc_client_free(c);
+}
+
+/*
+ * Past max_clients: refused at once, not at hello, so that connections
+ * that never say hello cannot hold descriptors (issue 15: 246 of them
+ * locked every client out).  The library hears EUSERS as the answer to
+ * its hello (request id 1); what the client wrote is read first, so that
+ * the close does not turn into a reset that loses the answer.
+ */
+static void
+ipc_refuse(int fd)
+{
+	struct {
+		struct nbmq_ipc_hdr	h;
+		struct ipc_result	r;
+	} __attribute__((packed))	 m;
+	char				 junk[512];
+
+	memset(&m, 0, sizeof(m));
+	m.h.len = sizeof(m.r);
+	m.h.type = IPC_RESULT;
+	m.h.reqid = 1;
+	m.r.err = EUSERS;
+	(void)send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+	close(fd);
+	nrefused++;
+	log_warnx_rl(&rl_refused, "client refused, max_clients (%llu) "
+	    "reached (%llu refused so far)", (unsigned long long)max_clients,
+	    (unsigned long long)nrefused);
 }
 
 static void
@@ -1148,12 +1322,18 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 
+	if (nclients >= max_clients) {
+		ipc_refuse(fd);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
 	}
 	c->id = ++next_client_id;
 	c->tally_fd = -1;
+	TAILQ_INIT(&c->subs);
+	hmap_init(&c->by_handle);
 	c->uid = (uid_t)-1;	/* no credentials: no privilege */
 	c->gid = (gid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -1168,8 +1348,9 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->ev_read = event_new(nbmqd->base, fd, EV_READ | EV_PERSIST,
 	    ipc_read_ev, c);
 	c->ev_write = event_new(nbmqd->base, fd, EV_WRITE, ipc_write_ev, c);
+	c->ev_hello = evtimer_new(nbmqd->base, ipc_hello_timeout_cb, c);
 	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
-	    c->ev_write == NULL)
+	    c->ev_write == NULL || c->ev_hello == NULL)
 		fatalx("client %llu: out of memory", (unsigned long long)c->id);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
@@ -1177,14 +1358,65 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    (int)c->pid, (int)c->uid);
 	event_add(c->ev_read, NULL);
 	c->reading = 1;
+	{
+		struct timeval tv = {
+			.tv_sec = (time_t)nbmqd->conf->hello_timeout,
+		};
+
+		event_add(c->ev_hello, &tv);
+	}
 }
 
 static void
+ipc_reserve(void)
+{
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void
+ipc_relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ipc_reserve();
+	if (listener != NULL)
+		evconnlistener_enable(listener);
+}
+
+/*
+ * accept failed.  Out of descriptors, the connection stays pending and
+ * the listener readable: libevent would call again at once, forever
+ * (issue 15: 86% CPU, 610,700 log lines in 5 s).  The reserve descriptor
+ * makes room to accept the connection and close it (it is told nothing:
+ * there is nothing to tell it with), as tmux and libevent users do; with
+ * no reserve left either, the listener rests 100 ms.  Logged at most once
+ * a second.
+ */
+static void
 ipc_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	int	e = EVUTIL_SOCKET_ERROR();
+	int		 e = EVUTIL_SOCKET_ERROR(), fd;
+	struct timeval	 tv = { 0, 100000 };
 
-	log_warnx("ipc accept: %s", strerror(e));
+	naccept_failed++;
+	log_warnx_rl(&rl_accept, "ipc accept: %s (%llu failed so far)",
+	    strerror(e), (unsigned long long)naccept_failed);
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return;
+	if (reserve_fd != -1) {
+		close(reserve_fd);
+		reserve_fd = -1;
+		if ((fd = accept(evconnlistener_get_fd(l), NULL, NULL)) != -1)
+			close(fd);
+		ipc_reserve();
+		if (reserve_fd != -1)
+			return;
+	}
+	evconnlistener_disable(l);
+	if (ev_relisten == NULL &&
+	    (ev_relisten = evtimer_new(nbmqd->base, ipc_relisten_cb,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(ev_relisten, &tv);
 }
 
 int
@@ -1246,6 +1478,7 @@ ipc_listen(const char *path, unsigned int mode, const char *group,
 	}
 	ipc_path = strdup(path);
 	max_clients = maxc;
+	ipc_reserve();
 	log_info("listening on %s", path);
 	return 0;
 }
@@ -1263,6 +1496,12 @@ ipc_shutdown(void)
 	if (ev_flush != NULL)
 		event_free(ev_flush);
 	ev_flush = NULL;
+	if (ev_relisten != NULL)
+		event_free(ev_relisten);
+	ev_relisten = NULL;
+	if (reserve_fd != -1)
+		close(reserve_fd);
+	reserve_fd = -1;
 	if (ipc_path != NULL)
 		unlink(ipc_path);
 	free(ipc_path);

@@ -324,6 +324,7 @@ out:
 	ipc_shutdown();
 	while (!TAILQ_EMPTY(&d.socks))
 		dsock_free(TAILQ_FIRST(&d.socks));
+	hmap_free(&d.by_handle);
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	evdns_base_free(d.dns, 0);

@@ -140,6 +140,10 @@ struct config {
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
 	uint64_t	 max_clients;
 	uint64_t	 max_memory;	/* bytes all sockets hold of peers' */
+	uint64_t	 max_client_sockets;	/* per IPC connection */
+	uint64_t	 hello_timeout;		/* seconds before IPC_HELLO */
+	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
+	uint64_t	 app_max_message_size;	/* and max_message_size */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
 };
@@ -163,6 +167,14 @@ void		 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* At most one line a second per log_rl (log.c); zero-initialised. */
+struct log_rl {
+	long		 sec;
+	int		 logged;
+	uint64_t	 suppressed;
+};
+void		 log_warnx_rl(struct log_rl *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 void		 fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
@@ -1155,6 +1167,8 @@ TAILQ_HEAD(qent_list, qent);
 
 struct sub {
 	TAILQ_ENTRY(sub) entry;		/* d->subs */
+	TAILQ_ENTRY(sub) centry;	/* its client's list (ipc.c) */
+	struct hnode	 cnode;		/* its client's map, by handle */
 	struct dsock	*d;
 	struct client	*c;
 	struct qent_list q;		/* dish fan-out queue */
@@ -1185,6 +1199,7 @@ TAILQ_HEAD(sub_list, sub);
 struct dsock {
 	struct sock	 core;
 	TAILQ_ENTRY(dsock) entry;
+	struct hnode	 hnode;		/* nbmqd->by_handle */
 	uint32_t	 handle;
 	int		 configured;	/* from the config: lives with the daemon */
 	struct sub_list	 subs;		/* attached applications */
@@ -1214,6 +1229,7 @@ struct daemon {
 	struct evdns_base *dns;
 	struct config	*conf;
 	struct dsock_list socks;
+	struct hmap	 by_handle;	/* every dsock, by handle */
 	uint32_t	 next_handle;
 	nbmq_time	 started;
 	/* nbmqctl stats: what closed sockets counted, and every peer event */
@@ -1277,6 +1293,9 @@ void		 ipc_shutdown(void);
 void		 ipc_deliver(struct sub *);
 void		 ipc_push(struct client *);
 void		 ipc_sock_gone(struct sub *);
+/* u joins (0, or -1 out of memory) or leaves its client's own list. */
+int		 ipc_sub_link(struct sub *);
+void		 ipc_sub_unlink(struct sub *);
 int		 ipc_client_backlogged(struct client *);
 /* One message: header, then p and p2 back to back (either may be empty). */
 void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,

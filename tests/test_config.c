@@ -123,6 +123,10 @@ START_TEST(test_empty)
 	ck_assert_ptr_null(cf.ipc_group);
 	ck_assert_int_eq(cf.log_level, LOG_INFO);
 	ck_assert_uint_eq(cf.max_clients, 1024);
+	ck_assert_uint_eq(cf.max_client_sockets, 1024);
+	ck_assert_uint_eq(cf.hello_timeout, 5);
+	ck_assert_uint_eq(cf.app_max_hwm, 100000);
+	ck_assert_uint_eq(cf.app_max_message_size, 16U << 20);
 	opts_defaults(&o);
 	ck_assert(memcmp(&o, &cf.defaults, sizeof(o)) == 0);
 	config_free(&cf);
@@ -443,7 +447,11 @@ START_TEST(test_sockets)
 	    "ipc_mode = 0600\n"
 	    "ipc_group = nbmq\n"
 	    "log_level = debug\n"
-	    "max_clients = 100000\n", &errs), 0);
+	    "max_clients = 100000\n"
+	    "max_client_sockets = 64\n"
+	    "hello_timeout = 3\n"
+	    "app_max_hwm = 5000\n"
+	    "app_max_message_size = 1M\n", &errs), 0);
 	ck_assert_str_eq(errs, "");
 	ck_assert_ptr_nonnull(sc = sock_named(&cf, "a"));
 	ck_assert_int_eq(sc->type, NBMQ_DEALER);
@@ -464,6 +472,10 @@ START_TEST(test_sockets)
 	ck_assert_str_eq(cf.ipc_group, "nbmq");
 	ck_assert_int_eq(cf.log_level, LOG_DEBUG);
 	ck_assert_uint_eq(cf.max_clients, 100000);
+	ck_assert_uint_eq(cf.max_client_sockets, 64);
+	ck_assert_uint_eq(cf.hello_timeout, 3);
+	ck_assert_uint_eq(cf.app_max_hwm, 5000);
+	ck_assert_uint_eq(cf.app_max_message_size, 1U << 20);
 	config_free(&cf);
 	free(errs);
 }
@@ -742,6 +754,13 @@ START_TEST(test_daemon_values)
 	    "max_clients: must be an integer between 1 and 100000");
 	expect_one("[daemon]\nmax_clients = 100001\n", "max_clients");
 	expect_one("[daemon]\nmax_clients = 5x\n", "max_clients");
+	expect_one("[daemon]\nmax_client_sockets = 0\n",
+	    "max_client_sockets: must be an integer between 1 and 1000000");
+	expect_one("[daemon]\nhello_timeout = 0\n", "hello_timeout: must be");
+	expect_one("[daemon]\nhello_timeout = 3601\n", "hello_timeout");
+	expect_one("[daemon]\napp_max_hwm = 0\n", "app_max_hwm");
+	expect_one("[daemon]\napp_max_message_size = 1G\n",
+	    "app_max_message_size");
 	expect_one("[daemon]\nipc_path =\n", "t.conf:2: ipc_path: must be a "
 	    "path");
 	expect_one("[daemon]\nipc_group = a b\n", "ipc_group: must be a group");
