@@ -573,6 +573,27 @@ enum peer_event {
 };
 extern const char *const peer_event_names[PEV_NEVENTS];
 
+/*
+ * Why a connecting socket is not up yet: the last reason seen in this
+ * connecting episode (from leaving UP or IDLE to the next UP).  The values
+ * are those of the public enum nbmq_connfail (nbmq.h).  The refusals come
+ * in unauthenticated frames (PROTOCOL.md 5): they change the reason shown,
+ * never the state.
+ */
+enum conn_reason {
+	CONN_NONE,		/* none yet: the first Connect is out */
+	CONN_NO_ANSWER,		/* a Connect went unanswered */
+	CONN_PEER_ENCRYPTED,	/* refused: the peer is encrypted, we plain */
+	CONN_PEER_PLAIN,	/* refused: the peer is plain, we encrypted */
+	CONN_KEY_DENIED,	/* refused: our key is not one of its peers */
+	CONN_RESOLVE,		/* the host name does not resolve */
+	CONN_UNREACHABLE,	/* ICMP: port or host unreachable */
+	CONN_NREASONS
+};
+extern const char *const conn_reason_names[CONN_NREASONS];
+/* Unanswered Connects in an episode before the daemon's log warns. */
+#define CONN_WARN_AFTER	3
+
 struct peer_stats {
 	uint64_t	 rx_msgs, rx_bytes, tx_msgs, tx_bytes;
 	uint64_t	 rx_frames, tx_frames;	/* a Batch: its entries */
@@ -703,6 +724,10 @@ struct sock_ops {
 	/* The STUN server is a host name: resolve it now, then
 	 * stuncli_set_server(). */
 	void		(*stun_resolve)(void *arg, struct sock *);
+	/* Optional (NULL: none).  Connecting: a Connect went unanswered
+	 * (CONN_NO_ANSWER, each time), or the reason changed
+	 * (s->conn_reason, s->conn_unanswered, s->conn_since). */
+	void		(*connect_event)(void *arg, struct sock *);
 };
 
 struct sock {
@@ -719,6 +744,15 @@ struct sock {
 	int		 remote_is_name;
 	enum link_state	 link;
 	nbmq_time	 reconnect_at;
+	/* Connecting: since when, Connects sent and unanswered in this
+	 * episode, whether the current attempt got an answer (a refusal),
+	 * the last reason, and whether the log warned. */
+	nbmq_time	 conn_since;
+	uint32_t	 conn_attempts;
+	uint32_t	 conn_unanswered;
+	uint8_t		 conn_answered;
+	uint8_t		 conn_warned;
+	enum conn_reason conn_reason;
 
 	struct peer_list peers;
 	uint32_t	 npeers;
@@ -796,6 +830,10 @@ void		 sock_set_remote(struct sock *, const struct nbaddr *,
 		    nbmq_time now);
 /* Connect to a host name: the shell resolves through ops->resolve. */
 void		 sock_connect_name(struct sock *, nbmq_time now);
+/* Connecting: the shell learnt why (CONN_RESOLVE, CONN_UNREACHABLE) the
+ * attempt to the remote failed; ignored in any other state. */
+void		 sock_connect_failed(struct sock *, enum conn_reason,
+		    nbmq_time now);
 /* One received datagram. */
 void		 sock_input(struct sock *, nbmq_time now,
 		    const struct nbaddr *from, const uint8_t *, size_t);
@@ -897,6 +935,13 @@ void		 crypt_conf_free(struct cryptconf *);
 int		 session_send_ctl(struct sock *, const struct nbaddr *,
 		    uint8_t kind, uint64_t session);
 void		 session_sent(struct sock *, struct peer *, nbmq_time);
+/* Refuse a Connect with a bare Disconnected(0) (PROTOCOL.md 5), within the
+ * Disconnected budget; why: 0, or the one payload byte (CONN_KEY_DENIED). */
+void		 session_refuse(struct sock *, const struct nbaddr *,
+		    uint8_t why, nbmq_time);
+/* A bare Disconnected(0) from from: the refusal of our Connect. */
+void		 session_refused(struct sock *, const struct nbaddr *from,
+		    enum conn_reason, nbmq_time);
 void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
 void		 session_hello(struct sock *, struct peer *,
 		    const struct frame *, nbmq_time);
