@@ -1331,6 +1331,7 @@ void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
 void		 ipc_send_result(struct client *, const struct nbmq_ipc_hdr *req,
 		    int err, uint64_t value, uint32_t aux, const char *str);
 /* A peer event: queued for every subscribed application of d. */
+void		 ipc_connect_event(struct dsock *);
 void		 ipc_peer_event(struct dsock *, const struct peer *,
 		    enum peer_event);
 void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,

@@ -40,6 +40,7 @@ static void	udp_peer_event_cb(void *, struct sock *, struct peer *,
 		    enum peer_event);
 static void	udp_resolve_cb(void *, struct sock *);
 static void	udp_stun_resolve_cb(void *, struct sock *);
+static void	udp_connect_event_cb(void *, struct sock *);
 static uint64_t	udp_random64_cb(void *);
 
 const struct sock_ops udp_sock_ops = {
@@ -49,7 +50,15 @@ const struct sock_ops udp_sock_ops = {
 	.resolve = udp_resolve_cb,
 	.stun_resolve = udp_stun_resolve_cb,
 	.random64 = udp_random64_cb,
+	.connect_event = udp_connect_event_cb,
 };
+
+/* Why the connecting socket is not up: to subscribed applications. */
+static void
+udp_connect_event_cb(void *arg, struct sock *s)
+{
+	ipc_connect_event(arg);
+}
 
 static uint64_t
 udp_random64_cb(void *arg)
@@ -600,14 +609,26 @@ udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		return;		/* d is being freed */
 	d->dns_req = NULL;
 	if (result != 0 || res == NULL) {
-		log_warnx("socket %s: cannot resolve %s: %s", d->core.name,
-		    d->host, evutil_gai_strerror(result));
+		/* Once an episode: the reconnect timer tries every
+		 * reconnect_wait, and the reason stays in nbmqctl. */
+		if (d->core.conn_reason != CONN_RESOLVE)
+			log_warnx("socket %s: cannot resolve %s: %s",
+			    d->core.name, d->host,
+			    evutil_gai_strerror(result));
+		else
+			log_debug("socket %s: cannot resolve %s: %s",
+			    d->core.name, d->host,
+			    evutil_gai_strerror(result));
+		sock_connect_failed(&d->core, CONN_RESOLVE, daemon_now());
+		dsock_sync(d, daemon_now());
 		return;		/* the reconnect timer tries again */
 	}
 	if (udp_dns_addr(d, res, &a) == -1) {
 		log_warnx("socket %s: %s has no usable address", d->core.name,
 		    d->host);
 		evutil_freeaddrinfo(res);
+		sock_connect_failed(&d->core, CONN_RESOLVE, daemon_now());
+		dsock_sync(d, daemon_now());
 		return;
 	}
 	evutil_freeaddrinfo(res);
