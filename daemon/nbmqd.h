@@ -1251,6 +1251,7 @@ struct dsock {
 	char		*stun_host;	/* stun_server as a host name */
 	uint16_t	 stun_port;
 	struct evdns_getaddrinfo_request *stun_dns_req;
+	int		 recverr;	/* IP(V6)_RECVERR: ICMP errors queued */
 };
 TAILQ_HEAD(dsock_list, dsock);
 

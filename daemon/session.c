@@ -82,15 +82,6 @@ session_reason(struct sock *s, enum conn_reason why, nbmq_time now)
 	if (changed)
 		log_info("socket %s: not up yet: %s", s->name,
 		    conn_reason_names[why]);
-	if (why == CONN_NO_ANSWER && !s->conn_warned &&
-	    s->conn_unanswered >= CONN_WARN_AFTER) {
-		s->conn_warned = 1;
-		log_warnx("socket %s: no answer from %s after %u Connects in "
-		    "%llu s: is nbmqd bound there, and the path open?",
-		    s->name, s->remote_valid ? addr_str(&s->remote) :
-		    "the remote", s->conn_unanswered,
-		    (unsigned long long)((now - s->conn_since) / NSEC));
-	}
 	if ((changed || why == CONN_NO_ANSWER) && s->ops->connect_event)
 		s->ops->connect_event(s->arg, s);
 }
@@ -400,10 +391,26 @@ static void
 session_attempt(struct sock *s, nbmq_time now)
 {
 	s->reconnect_at = now + s->o.reconnect_wait;
-	/* The attempt before got neither Connected nor a refusal. */
-	if (s->conn_attempts > 0 && !s->conn_answered) {
+	/* The attempt before got neither Connected nor a refusal (an ICMP
+	 * error is no answer from nbmqd either, but says more). */
+	if (s->conn_attempts > 0 && (!s->conn_answered ||
+	    s->conn_reason == CONN_UNREACHABLE)) {
 		s->conn_unanswered++;
-		session_reason(s, CONN_NO_ANSWER, now);
+		if (!s->conn_answered)
+			session_reason(s, CONN_NO_ANSWER, now);
+		if (!s->conn_warned && s->conn_unanswered >= CONN_WARN_AFTER) {
+			s->conn_warned = 1;
+			log_warnx("socket %s: no answer from %s after %u "
+			    "Connects in %llu s%s%s%s: is nbmqd bound there, "
+			    "and the path open?", s->name,
+			    s->remote_valid ? addr_str(&s->remote) :
+			    "the remote", s->conn_unanswered,
+			    (unsigned long long)((now - s->conn_since) / NSEC),
+			    s->conn_answered ? " (" : "",
+			    s->conn_answered ?
+			    conn_reason_names[s->conn_reason] : "",
+			    s->conn_answered ? ")" : "");
+		}
 	}
 	s->conn_attempts++;
 	s->conn_answered = 0;

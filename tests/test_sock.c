@@ -1671,6 +1671,17 @@ START_TEST(test_connfail_shell_reasons)
 	sock_connect_failed(&c->s, CONN_UNREACHABLE, T0 + 4 * MSEC);
 	ck_assert_int_eq(c->s.conn_reason, CONN_UNREACHABLE);
 	ck_assert_int_eq(c->connect_events, 2);
+	/* ICMP errors count towards the warning, the reason stays. */
+	capture_start();
+	for (int k = 1; k <= CONN_WARN_AFTER; k++) {
+		sock_timers(&c->s, sock_next_deadline(&c->s));
+		ck_assert_uint_eq(c->s.conn_unanswered, (uint32_t)k);
+		sock_connect_failed(&c->s, CONN_UNREACHABLE, T0);
+	}
+	ck_assert_int_eq(count_str(capture_end(), "after 3 Connects in 20 s "
+	    "(unreachable (ICMP)): is nbmqd bound there"), 1);
+	ck_assert_int_eq(c->s.conn_reason, CONN_UNREACHABLE);
+	ck_assert_int_eq(c->connect_events, 2);
 	ck_assert_str_eq(conn_reason_names[CONN_UNREACHABLE],
 	    "unreachable (ICMP)");
 	for (int i = 0; i < CONN_NREASONS; i++)
