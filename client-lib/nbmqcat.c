@@ -381,23 +381,68 @@ set_sndtimeo(int64_t ms)
 	return 0;
 }
 
-/* Wait until the socket has a peer, up to -w. */
+/*
+ * While connecting: the last NBMQ_EVENT_CONNECT_FAILED's reason (0: none
+ * yet), read from the events the socket subscribed to in wait_peer.
+ */
+static int
+connect_reason(int reason)
+{
+	struct nbmq_event ev;
+	nbmq_msg *m;
+
+	while (nbmq_recv(sock, &m, NBMQ_DONTWAIT) == 0) {
+		/* A message before the peer's up event: nobody reads it. */
+		if (nbmq_msg_event(m, &ev) &&
+		    ev.type == NBMQ_EVENT_CONNECT_FAILED)
+			reason = ev.reason;
+		nbmq_msg_free(m);
+	}
+	return reason;
+}
+
+/*
+ * Wait until the socket has a peer, up to -w.  Connecting, after a second
+ * without one, say so on stderr, with why (NBMQ_EVENT_CONNECT_FAILED),
+ * once and again each time the reason changes.
+ */
+#define WAITING_AFTER_MS	1000
 static int
 wait_peer(void)
 {
-	int64_t peers, deadline, now;
+	int64_t peers, deadline, now, start = now_ms();
+	int reason = 0, told = -1, events = 0;
 
-	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
+	deadline = wait_ms >= 0 ? start + wait_ms : -1;
+	/* An older daemon has no such events: the line says less. */
+	if (caddr != NULL && nbmq_setopt(sock, NBMQ_OPT_EVENTS, 1) == 0)
+		events = 1;
 	for (;;) {
 		if (nbmq_getopt(sock, NBMQ_OPT_PEERS, &peers) == -1) {
 			warnnb("cannot read the peer count");
 			return -1;
 		}
-		if (peers > 0)
+		if (peers > 0) {
+			if (events)
+				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
 			return 0;
+		}
 		now = now_ms();
+		if (events)
+			reason = connect_reason(reason);
+		if (caddr != NULL && !qflag && reason != told &&
+		    now - start >= WAITING_AFTER_MS) {
+			warnmsg("waiting for a peer at %s (%s)", caddr,
+			    reason ? nbmq_connfail_text(reason) :
+			    "no answer yet");
+			told = reason;
+		}
 		if (deadline >= 0 && now >= deadline) {
-			warnmsg("no peer within %s seconds", wstr);
+			if (reason != 0)
+				warnmsg("no peer within %s seconds (%s)", wstr,
+				    nbmq_connfail_text(reason));
+			else
+				warnmsg("no peer within %s seconds", wstr);
 			return -1;
 		}
 		if (deadline >= 0 && deadline - now < PEER_POLL_MS)
