@@ -986,15 +986,17 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
 	}
 	if (!(buf[1] & FRAME_ENCRYPTED)) {
 		crypt_count(s, NULL, DROP_PLAIN);
+		/* PROTOCOL.md 5: a plain socket refused our Connect (the
+		 * reason is logged), or we refuse a plain one, and say so. */
+		if (buf[1] == FK_DISCONNECTED && crypt_get64(buf + 2) == 0) {
+			session_refused(s, from, CONN_PEER_PLAIN, now);
+			return NULL;
+		}
 		crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s "
 		    "refused: this socket is encrypted (encryptor %s)", s->name,
 		    crypt_kind_name(buf[1]), addr_str(from), c->e->name);
-		/* PROTOCOL.md 5: refused, and told so; or told. */
 		if (buf[1] == FK_CONNECT)
 			session_refuse(s, from, 0, now);
-		else if (buf[1] == FK_DISCONNECTED &&
-		    crypt_get64(buf + 2) == 0)
-			session_refused(s, from, CONN_PEER_PLAIN, now);
 		return NULL;
 	}
 	id = crypt_get64(buf + 2);
