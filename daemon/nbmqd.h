@@ -493,12 +493,16 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -Disconnected(id)-----> CONNECTING  drop peer, send Connect
  *   UP          -keepalive expired----> CONNECTING  drop peer, send Connect
  *   UP          -Connected(id'), ENOMEM> CONNECTING  Connect at reconnect timer
+ *   CONNECTING  -Disconnected(0)------> CONNECTING  a refusal: the reason
+ *                                                   shown, nothing else
  * Bound socket (one session per peer):
  *   (none)      -Connect--------------> UP          new id, send Connected;
  *                                                   data and the up event
  *                                                   once its first frame
  *                                                   confirms it
  *   (none)      -Connect, max_peers---> (none)      refused, counted
+ *   (none)      -Connect, other crypt-> (none)      refused, counted, and
+ *                or key not allowed                 Disconnected(0) sent
  *   UP          -Connect same address-> UP          a new session beside it
  *                                                   (even at max_peers),
  *                                                   which replaces it once
@@ -548,7 +552,9 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP -heartbeat due        test_heartbeat_due, test_heartbeat_reach
  *   (any) -unknown id        test_unknown_session_sends_disconnected,
  *                            test_unknown_session_rate_limited
- * and outside the table: Connected from elsewhere, with id 0, on a bound or
+ * Refusals and connect reasons (conn_reason): test_connfail_* here,
+ * test_core_plain_vs_encrypted and test_core_unknown_key in test_crypt.c.
+ * And outside the table: Connected from elsewhere, with id 0, on a bound or
  * an idle socket, Connect on a connecting one (all dropped, counted:
  * test_connected_from_other_address_ignored); out of memory while a bound
  * socket's session is made (test_alloc_fail_sessions); close
