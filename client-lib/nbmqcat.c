@@ -381,6 +381,8 @@ set_sndtimeo(int64_t ms)
 	return 0;
 }
 
+#define WAITING_AFTER_MS	1000
+
 /*
  * While connecting: the last NBMQ_EVENT_CONNECT_FAILED's reason (0: none
  * yet), read from the events the socket subscribed to in wait_peer.
@@ -401,12 +403,24 @@ connect_reason(int reason)
 	return reason;
 }
 
+/* Connecting without a peer for a second: say so, and why, once per
+ * reason (told: the reason last said, -1 none). */
+static void
+waiting_note(int64_t start, int reason, int *told)
+{
+	if (caddr == NULL || qflag || reason == *told ||
+	    now_ms() - start < WAITING_AFTER_MS)
+		return;
+	warnmsg("waiting for a peer at %s (%s)", caddr,
+	    reason ? nbmq_connfail_text(reason) : "no answer yet");
+	*told = reason;
+}
+
 /*
  * Wait until the socket has a peer, up to -w.  Connecting, after a second
  * without one, say so on stderr, with why (NBMQ_EVENT_CONNECT_FAILED),
  * once and again each time the reason changes.
  */
-#define WAITING_AFTER_MS	1000
 static int
 wait_peer(void)
 {
@@ -430,13 +444,7 @@ wait_peer(void)
 		now = now_ms();
 		if (events)
 			reason = connect_reason(reason);
-		if (caddr != NULL && !qflag && reason != told &&
-		    now - start >= WAITING_AFTER_MS) {
-			warnmsg("waiting for a peer at %s (%s)", caddr,
-			    reason ? nbmq_connfail_text(reason) :
-			    "no answer yet");
-			told = reason;
-		}
+		waiting_note(start, reason, &told);
 		if (deadline >= 0 && now >= deadline) {
 			if (reason != 0)
 				warnmsg("no peer within %s seconds (%s)", wstr,
@@ -636,11 +644,19 @@ static int
 recv_loop(void)
 {
 	nbmq_msg *m;
-	int64_t deadline, left, slice;
+	struct nbmq_event ev;
+	int64_t deadline, left, slice, start = now_ms();
 	long long n = 0;
+	int events = 0, reason = 0, told = -1;
 
-	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
+	deadline = wait_ms >= 0 ? start + wait_ms : -1;
+	/* Connecting: events until the first peer, for the waiting line. */
+	if (caddr != NULL && !qflag &&
+	    nbmq_setopt(sock, NBMQ_OPT_EVENTS, 1) == 0)
+		events = 1;
 	for (;;) {
+		if (events)
+			waiting_note(start, reason, &told);
 		if (gotsig)
 			return count < 0 ? EX_OK : EX_FAIL;
 		if (count >= 0 && n >= count)
@@ -678,6 +694,16 @@ recv_loop(void)
 				warnnb("cannot receive");
 				return EX_FAIL;
 			}
+		}
+		if (nbmq_msg_event(m, &ev)) {
+			if (ev.type == NBMQ_EVENT_CONNECT_FAILED)
+				reason = ev.reason;
+			else if (ev.type == NBMQ_EVENT_UP) {
+				events = 0;	/* a peer: nothing to say */
+				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
+			}
+			nbmq_msg_free(m);
+			continue;
 		}
 		n++;
 		if (print_msg(m) == -1) {

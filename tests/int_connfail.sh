@@ -182,6 +182,17 @@ cat_wait "$ENC" 1.5
 grep -qx "nbmqcat: waiting for a peer at $ENC (refused: the peer is encrypted)" \
     "$T/cat.err" || fail "nbmqcat: $(cat "$T/cat.err")"
 ok "nbmqcat, plain to encrypted: $(head -n 1 "$T/cat.err")"
+# Receiving (-r -c): silent with a peer, the same line without one.
+rc=0
+NBMQ_SOCKET=$T/c.sock "$NBMQCAT" -c "$PLAIN" -r -w 1.5 >"$T/cat.out" \
+    2>"$T/cat.err" || rc=$?
+[ "$rc" = 0 ] && [ ! -s "$T/cat.err" ] ||
+    fail "nbmqcat -r to a peer: exit $rc, $(cat "$T/cat.err")"
+NBMQ_SOCKET=$T/c.sock "$NBMQCAT" -c "$FREE" -r -w 1.5 >"$T/cat.out" \
+    2>"$T/cat.err" || rc=$?
+grep -qx "nbmqcat: waiting for a peer at $FREE (unreachable (ICMP))" \
+    "$T/cat.err" || fail "nbmqcat -r: $(cat "$T/cat.err")"
+ok "nbmqcat -r: $(head -n 1 "$T/cat.err")"
 # A peer at once: nothing said.
 cat_wait "$PLAIN" 5
 [ "$rc" = 0 ] && [ ! -s "$T/cat.err" ] ||
