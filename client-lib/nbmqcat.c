@@ -387,6 +387,8 @@ set_sndtimeo(int64_t ms)
  * While connecting: the last NBMQ_EVENT_CONNECT_FAILED's reason (0: none
  * yet), read from the events the socket subscribed to in wait_peer.
  */
+static char	resolved[64];	/* what -c's name resolved to, or "" */
+
 static int
 connect_reason(int reason)
 {
@@ -396,8 +398,11 @@ connect_reason(int reason)
 	while (nbmq_recv(sock, &m, NBMQ_DONTWAIT) == 0) {
 		/* A message before the peer's up event: nobody reads it. */
 		if (nbmq_msg_event(m, &ev) &&
-		    ev.type == NBMQ_EVENT_CONNECT_FAILED)
+		    ev.type == NBMQ_EVENT_CONNECT_FAILED) {
 			reason = ev.reason;
+			snprintf(resolved, sizeof(resolved), "%s",
+			    ev.prev_addr);
+		}
 		nbmq_msg_free(m);
 	}
 	return reason;
@@ -411,7 +416,10 @@ waiting_note(int64_t start, int reason, int *told)
 	if (caddr == NULL || qflag || reason == *told ||
 	    now_ms() - start < WAITING_AFTER_MS)
 		return;
-	warnmsg("waiting for a peer at %s (%s)", caddr,
+	/* A name: where it went, "(127.0.0.1:7001: no answer)". */
+	warnmsg("waiting for a peer at %s (%s%s%s)", caddr,
+	    reason && resolved[0] ? resolved : "",
+	    reason && resolved[0] ? ": " : "",
 	    reason ? nbmq_connfail_text(reason) : "no answer yet");
 	*told = reason;
 }
@@ -696,9 +704,11 @@ recv_loop(void)
 			}
 		}
 		if (nbmq_msg_event(m, &ev)) {
-			if (ev.type == NBMQ_EVENT_CONNECT_FAILED)
+			if (ev.type == NBMQ_EVENT_CONNECT_FAILED) {
 				reason = ev.reason;
-			else if (ev.type == NBMQ_EVENT_UP) {
+				snprintf(resolved, sizeof(resolved), "%s",
+				    ev.prev_addr);
+			} else if (ev.type == NBMQ_EVENT_UP) {
 				events = 0;	/* a peer: nothing to say */
 				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
 			}

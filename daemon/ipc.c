@@ -332,8 +332,25 @@ ipc_connect_fill(struct ipc_event *ev, const struct dsock *d)
 		    d->port);
 	else if (s->remote_valid)
 		addr_fmt(&s->remote, ev->addr, sizeof(ev->addr));
-	if (d->host != NULL && s->remote_valid)
-		addr_fmt(&s->remote, ev->prev_addr, sizeof(ev->prev_addr));
+	/* What the name resolved to (IPv4 as such, not v4-mapped). */
+	if (d->host != NULL && s->remote_valid) {
+		struct nbaddr	a = s->remote;
+
+		if (a.u.sa.sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(&a.u.sin6.sin6_addr)) {
+			struct sockaddr_in	sin;
+
+			memset(&sin, 0, sizeof(sin));
+			sin.sin_family = AF_INET;
+			sin.sin_port = a.u.sin6.sin6_port;
+			memcpy(&sin.sin_addr, &a.u.sin6.sin6_addr.s6_addr[12],
+			    4);
+			memset(&a, 0, sizeof(a));
+			memcpy(&a.u.sin, &sin, sizeof(sin));
+			a.len = sizeof(sin);
+		}
+		addr_fmt(&a, ev->prev_addr, sizeof(ev->prev_addr));
+	}
 }
 
 /*

@@ -182,6 +182,12 @@ cat_wait "$ENC" 1.5
 grep -qx "nbmqcat: waiting for a peer at $ENC (refused: the peer is encrypted)" \
     "$T/cat.err" || fail "nbmqcat: $(cat "$T/cat.err")"
 ok "nbmqcat, plain to encrypted: $(head -n 1 "$T/cat.err")"
+# A name: the line says where it went.
+FP=${FREE##*:}
+cat_wait "localhost:$FP" 1.5
+grep -Eqx "nbmqcat: waiting for a peer at localhost:$FP \((127\.0\.0\.1|\[::1\]):$FP: unreachable \(ICMP\)\)" \
+    "$T/cat.err" || fail "nbmqcat: $(cat "$T/cat.err")"
+ok "nbmqcat, a name: $(head -n 1 "$T/cat.err")"
 # Receiving (-r -c): silent with a peer, the same line without one.
 rc=0
 NBMQ_SOCKET=$T/c.sock "$NBMQCAT" -c "$PLAIN" -r -w 1.5 >"$T/cat.out" \
