@@ -20,7 +20,7 @@ _Static_assert(sizeof(struct ipc_ctl_status) == NBMQ_IPC_WORD_LEN +
 _Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
     (6 + NBMQ_IPC_NPIDS) * 4 + 13 * 8 + sizeof(struct ipc_ctl_events) +
-    NBMQ_IPC_NDROPS * 8, "ctl_sock padding");
+    NBMQ_IPC_NDROPS * 8 + 8 + 2 * 4, "ctl_sock padding");
 _Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 14 * 8 + 2 * 4 +
     NBMQ_IPC_NDROPS * 8 + 2 * 4 + 3 * 8, "ctl_peer padding");
@@ -124,6 +124,36 @@ ipc_event_name(uint32_t type)
 	case NBMQ_EVENT_ADDRESS:	return "address";
 	case NBMQ_EVENT_HWM_REACHED:	return "hwm_reached";
 	case NBMQ_EVENT_HWM_CLEARED:	return "hwm_cleared";
+	case NBMQ_EVENT_CONNECT_FAILED:	return "connect_failed";
+	}
+	return "unknown";
+}
+
+const char *
+ipc_connfail_name(uint32_t reason)
+{
+	switch (reason) {
+	case NBMQ_CONNFAIL_NO_ANSWER:		return "no_answer";
+	case NBMQ_CONNFAIL_PEER_ENCRYPTED:	return "peer_encrypted";
+	case NBMQ_CONNFAIL_PEER_PLAIN:		return "peer_plain";
+	case NBMQ_CONNFAIL_KEY_DENIED:		return "key_denied";
+	case NBMQ_CONNFAIL_RESOLVE:		return "resolve";
+	case NBMQ_CONNFAIL_UNREACHABLE:		return "unreachable";
+	}
+	return "unknown";
+}
+
+const char *
+ipc_connfail_text(uint32_t reason)
+{
+	switch (reason) {
+	case NBMQ_CONNFAIL_NO_ANSWER:	return "no answer";
+	case NBMQ_CONNFAIL_PEER_ENCRYPTED:
+		return "refused: the peer is encrypted";
+	case NBMQ_CONNFAIL_PEER_PLAIN:	return "refused: the peer is plain";
+	case NBMQ_CONNFAIL_KEY_DENIED:	return "refused: key not allowed";
+	case NBMQ_CONNFAIL_RESOLVE:	return "cannot resolve";
+	case NBMQ_CONNFAIL_UNREACHABLE:	return "unreachable (ICMP)";
 	}
 	return "unknown";
 }

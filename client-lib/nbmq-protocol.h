@@ -25,13 +25,17 @@
  *      requests, whose replies changed size.  IPC_TALLY: the count of
  *      messages handed over, in memory the daemon reads once the
  *      application is gone.
+ *   6  Connect failures: NBMQ_EVENT_CONNECT_FAILED (IPC_EVENT, reason
+ *      NBMQ_CONNFAIL_*), sent only to version-6 clients;
+ *      ipc_ctl_sock.conn_ms/conn_reason/conn_unanswered.  Version-5
+ *      clients keep data and events, not 0x04xx control requests.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	5
+#define NBMQ_IPC_VERSION	6
 #define NBMQ_IPC_VERSION_MIN	4	/* oldest the daemon accepts */
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
@@ -196,7 +200,9 @@ struct ipc_confirm {
 struct ipc_event {
 	uint64_t	peer;		/* session id; 0 for the send HWM events */
 	uint32_t	type;		/* NBMQ_EVENT_* */
-	uint32_t	reason;		/* NBMQ_EVENT_DOWN: NBMQ_DOWN_*; else 0 */
+	uint32_t	reason;		/* NBMQ_EVENT_DOWN: NBMQ_DOWN_*;
+					   CONNECT_FAILED: NBMQ_CONNFAIL_*;
+					   else 0 */
 	char		addr[NBMQ_IPC_ADDR_LEN];	/* the peer's address */
 	char		prev_addr[NBMQ_IPC_ADDR_LEN];	/* ADDRESS: the old one */
 };
@@ -261,6 +267,11 @@ struct ipc_ctl_sock {			/* IPC_CTL_SOCKET_INFO */
 	uint64_t	resends, giveups;
 	struct ipc_ctl_events ev;
 	uint64_t	drops[NBMQ_IPC_NDROPS];	/* by IPC_CTL_REASON index */
+	/* v6: connecting (state "connecting"): for how long, and why not
+	 * up yet (NBMQ_CONNFAIL_*, 0 none yet); else 0. */
+	uint64_t	conn_ms;
+	uint32_t	conn_reason;
+	uint32_t	conn_unanswered;	/* Connects unanswered */
 };
 
 #define IPC_CTL_NEVER	UINT64_MAX	/* an age for "never" */
@@ -356,5 +367,8 @@ uint32_t ipc_fixed_size(uint16_t type);
 /* Names of NBMQ_EVENT_* and NBMQ_DOWN_*; "unknown" when out of range. */
 const char *ipc_event_name(uint32_t type);
 const char *ipc_down_reason_name(uint32_t reason);
+/* NBMQ_CONNFAIL_*: a token ("no_answer") and a phrase ("no answer"). */
+const char *ipc_connfail_name(uint32_t reason);
+const char *ipc_connfail_text(uint32_t reason);
 
 #endif /* NBMQ_PROTOCOL_H */

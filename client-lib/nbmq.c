@@ -715,9 +715,12 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 
 		if (ipc_fixed_decode(h->type, p, h->len, &ev,
 		    sizeof(ev)) != 0 || ev.type < NBMQ_EVENT_UP ||
-		    ev.type > NBMQ_EVENT_HWM_CLEARED ||
-		    (ev.type == NBMQ_EVENT_DOWN) != (ev.reason != 0) ||
-		    ev.reason > NBMQ_DOWN_CLOSED)
+		    ev.type > NBMQ_EVENT_CONNECT_FAILED ||
+		    (ev.type == NBMQ_EVENT_DOWN ||
+		    ev.type == NBMQ_EVENT_CONNECT_FAILED) != (ev.reason != 0) ||
+		    (ev.type == NBMQ_EVENT_DOWN &&
+		    ev.reason > NBMQ_DOWN_CLOSED) ||
+		    ev.reason > NBMQ_CONNFAIL_UNREACHABLE)
 			return EPROTO;
 		/* No parts; the event sits right after the message. */
 		if ((m = calloc(1, sizeof(*m) + sizeof(*m->event))) == NULL)
@@ -1547,6 +1550,18 @@ EXPORT const char *
 nbmq_event_name(int type)
 {
 	return type < 0 ? "unknown" : ipc_event_name((uint32_t)type);
+}
+
+EXPORT const char *
+nbmq_connfail_name(int reason)
+{
+	return reason < 0 ? "unknown" : ipc_connfail_name((uint32_t)reason);
+}
+
+EXPORT const char *
+nbmq_connfail_text(int reason)
+{
+	return reason < 0 ? "unknown" : ipc_connfail_text((uint32_t)reason);
 }
 
 EXPORT const char *

@@ -142,6 +142,37 @@ enum nbmq_event_type {
 	NBMQ_EVENT_HWM_REACHED,		/* every send queue is at send_hwm:
 					   sends fail with EAGAIN */
 	NBMQ_EVENT_HWM_CLEARED,		/* room again (or no peer left) */
+	NBMQ_EVENT_CONNECT_FAILED,	/* a connecting socket is not up yet,
+					   and why: reason (enum
+					   nbmq_connfail), addr the remote
+					   as given to nbmq_connect()
+					   ("host:port") or as resolved */
+};
+
+/*
+ * NBMQ_EVENT_CONNECT_FAILED (daemon and library of IPC version 6 and
+ * later).  While a socket that called nbmq_connect() has no peer, the
+ * daemon sends Connect every reconnect_wait (5 s by default).  The event
+ * comes each time a Connect went unanswered for reconnect_wait
+ * (NBMQ_CONNFAIL_NO_ANSWER, again for every one), and whenever the reason
+ * changes to another; subscribing while connecting reports the last
+ * reason at once.  The refusals come from the remote's nbmqd in
+ * unauthenticated datagrams: they change what is reported, never the
+ * socket, which keeps trying until it is up or closed.  An NBMQ_EVENT_UP
+ * ends it; after a later NBMQ_EVENT_DOWN it starts over.
+ */
+enum nbmq_connfail {
+	NBMQ_CONNFAIL_NO_ANSWER = 1,	/* no answer to a Connect: nothing
+					   bound there, a firewall, or the
+					   wrong address (family) */
+	NBMQ_CONNFAIL_PEER_ENCRYPTED,	/* refused: the remote socket is
+					   encrypted, this one plain */
+	NBMQ_CONNFAIL_PEER_PLAIN,	/* refused: the remote socket is
+					   plain, this one encrypted */
+	NBMQ_CONNFAIL_KEY_DENIED,	/* refused: this socket's key is not
+					   one of the remote's peers */
+	NBMQ_CONNFAIL_RESOLVE,		/* the host name does not resolve */
+	NBMQ_CONNFAIL_UNREACHABLE,	/* ICMP: port or host unreachable */
 };
 
 enum nbmq_down_reason {
@@ -269,8 +300,16 @@ uint64_t	 nbmq_msg_peer(const nbmq_msg *);
  * (NBMQ_OPT_EVENTS), 0 when it is a message.
  */
 int		 nbmq_msg_event(const nbmq_msg *, struct nbmq_event *ev);
-/* "up", "down", "address", "hwm_reached", "hwm_cleared"; "unknown". */
+/* "up", "down", "address", "hwm_reached", "hwm_cleared",
+ * "connect_failed"; "unknown". */
 const char	*nbmq_event_name(int type);
+/* "no_answer", "peer_encrypted", "peer_plain", "key_denied", "resolve",
+ * "unreachable"; "unknown". */
+const char	*nbmq_connfail_name(int reason);
+/* The same as a phrase: "no answer", "refused: the peer is encrypted",
+ * "refused: the peer is plain", "refused: key not allowed", "cannot
+ * resolve", "unreachable (ICMP)"; "unknown". */
+const char	*nbmq_connfail_text(int reason);
 /* "keepalive", "disconnected", "replaced", "closed"; "unknown". */
 const char	*nbmq_down_reason_name(int reason);
 /*

@@ -381,23 +381,84 @@ set_sndtimeo(int64_t ms)
 	return 0;
 }
 
-/* Wait until the socket has a peer, up to -w. */
+#define WAITING_AFTER_MS	1000
+
+/*
+ * While connecting: the last NBMQ_EVENT_CONNECT_FAILED's reason (0: none
+ * yet), read from the events the socket subscribed to in wait_peer.
+ */
+static char	resolved[64];	/* what -c's name resolved to, or "" */
+
+static int
+connect_reason(int reason)
+{
+	struct nbmq_event ev;
+	nbmq_msg *m;
+
+	while (nbmq_recv(sock, &m, NBMQ_DONTWAIT) == 0) {
+		/* A message before the peer's up event: nobody reads it. */
+		if (nbmq_msg_event(m, &ev) &&
+		    ev.type == NBMQ_EVENT_CONNECT_FAILED) {
+			reason = ev.reason;
+			snprintf(resolved, sizeof(resolved), "%s",
+			    ev.prev_addr);
+		}
+		nbmq_msg_free(m);
+	}
+	return reason;
+}
+
+/* Connecting without a peer for a second: say so, and why, once per
+ * reason (told: the reason last said, -1 none). */
+static void
+waiting_note(int64_t start, int reason, int *told)
+{
+	if (caddr == NULL || qflag || reason == *told ||
+	    now_ms() - start < WAITING_AFTER_MS)
+		return;
+	/* A name: where it went, "(127.0.0.1:7001: no answer)". */
+	warnmsg("waiting for a peer at %s (%s%s%s)", caddr,
+	    reason && resolved[0] ? resolved : "",
+	    reason && resolved[0] ? ": " : "",
+	    reason ? nbmq_connfail_text(reason) : "no answer yet");
+	*told = reason;
+}
+
+/*
+ * Wait until the socket has a peer, up to -w.  Connecting, after a second
+ * without one, say so on stderr, with why (NBMQ_EVENT_CONNECT_FAILED),
+ * once and again each time the reason changes.
+ */
 static int
 wait_peer(void)
 {
-	int64_t peers, deadline, now;
+	int64_t peers, deadline, now, start = now_ms();
+	int reason = 0, told = -1, events = 0;
 
-	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
+	deadline = wait_ms >= 0 ? start + wait_ms : -1;
+	/* An older daemon has no such events: the line says less. */
+	if (caddr != NULL && nbmq_setopt(sock, NBMQ_OPT_EVENTS, 1) == 0)
+		events = 1;
 	for (;;) {
 		if (nbmq_getopt(sock, NBMQ_OPT_PEERS, &peers) == -1) {
 			warnnb("cannot read the peer count");
 			return -1;
 		}
-		if (peers > 0)
+		if (peers > 0) {
+			if (events)
+				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
 			return 0;
+		}
 		now = now_ms();
+		if (events)
+			reason = connect_reason(reason);
+		waiting_note(start, reason, &told);
 		if (deadline >= 0 && now >= deadline) {
-			warnmsg("no peer within %s seconds", wstr);
+			if (reason != 0)
+				warnmsg("no peer within %s seconds (%s)", wstr,
+				    nbmq_connfail_text(reason));
+			else
+				warnmsg("no peer within %s seconds", wstr);
 			return -1;
 		}
 		if (deadline >= 0 && deadline - now < PEER_POLL_MS)
@@ -591,11 +652,19 @@ static int
 recv_loop(void)
 {
 	nbmq_msg *m;
-	int64_t deadline, left, slice;
+	struct nbmq_event ev;
+	int64_t deadline, left, slice, start = now_ms();
 	long long n = 0;
+	int events = 0, reason = 0, told = -1;
 
-	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
+	deadline = wait_ms >= 0 ? start + wait_ms : -1;
+	/* Connecting: events until the first peer, for the waiting line. */
+	if (caddr != NULL && !qflag &&
+	    nbmq_setopt(sock, NBMQ_OPT_EVENTS, 1) == 0)
+		events = 1;
 	for (;;) {
+		if (events)
+			waiting_note(start, reason, &told);
 		if (gotsig)
 			return count < 0 ? EX_OK : EX_FAIL;
 		if (count >= 0 && n >= count)
@@ -633,6 +702,18 @@ recv_loop(void)
 				warnnb("cannot receive");
 				return EX_FAIL;
 			}
+		}
+		if (nbmq_msg_event(m, &ev)) {
+			if (ev.type == NBMQ_EVENT_CONNECT_FAILED) {
+				reason = ev.reason;
+				snprintf(resolved, sizeof(resolved), "%s",
+				    ev.prev_addr);
+			} else if (ev.type == NBMQ_EVENT_UP) {
+				events = 0;	/* a peer: nothing to say */
+				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
+			}
+			nbmq_msg_free(m);
+			continue;
 		}
 		n++;
 		if (print_msg(m) == -1) {

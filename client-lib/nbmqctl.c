@@ -580,10 +580,10 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 {
 	static const char *const head[] = { "NAME", "TYPE", "STATE", "MODE",
 	    "ADDRESS", "PORT", "PEERS", "APPS", "RQ", "SENDQ", "RX MSGS",
-	    "TX MSGS", "MAPPED", "DROPS", NULL };
+	    "TX MSGS", "MAPPED", "DROPS", "WHY NOT UP", NULL };
 	struct table	t;
 
-	table_init(&t, head, "lllllrrlrrrrll");
+	table_init(&t, head, "lllllrrlrrrrlll");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_sock *s = &v[i];
 		size_t	 r = table_row(&t);
@@ -592,7 +592,15 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 
 		snprintf(table_cell(&t, r, 0), CELL, "%s", s->name);
 		snprintf(table_cell(&t, r, 1), CELL, "%s", fmt_type(s->type));
-		snprintf(table_cell(&t, r, 2), CELL, "%s", s->state);
+		/* Connecting: for how long ("connecting 12s"). */
+		if (strcmp(s->state, "connecting") == 0) {
+			char	age[32];
+
+			fmt_age(age, sizeof(age), s->conn_ms);
+			snprintf(table_cell(&t, r, 2), CELL, "%s %s", s->state,
+			    age);
+		} else
+			snprintf(table_cell(&t, r, 2), CELL, "%s", s->state);
 		snprintf(table_cell(&t, r, 3), CELL, "%s", fmt_mode(s->flags));
 		snprintf(table_cell(&t, r, 4), CELL, "%s",
 		    s->flags & IPC_CTL_SOCK_BOUND ? s->local :
@@ -615,6 +623,14 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 		snprintf(table_cell(&t, r, 12), CELL, "%s",
 		    s->mapped[0] ? s->mapped : "-");
 		fmt_drops(table_cell(&t, r, 13), CELL, c, s->drops, s->ndrops);
+		if (s->conn_reason != 0 && s->conn_unanswered > 0)
+			snprintf(table_cell(&t, r, 14), CELL, "%s (%u "
+			    "unanswered)", ipc_connfail_text(s->conn_reason),
+			    s->conn_unanswered);
+		else
+			snprintf(table_cell(&t, r, 14), CELL, "%s",
+			    s->conn_reason ? ipc_connfail_text(s->conn_reason) :
+			    "-");
 	}
 	table_print(&t);
 }
@@ -920,6 +936,30 @@ json_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 		json_u64("sessions", s->sessions);
 		json_u64("resends", s->resends);
 		json_u64("giveups", s->giveups);
+		/* Connecting: for how long, and why not up (null: not
+		 * connecting; reason null: no reason yet). */
+		if (strcmp(s->state, "connecting") == 0) {
+			json_u64("connecting_ms", s->conn_ms);
+			json_u64("connects_unanswered", s->conn_unanswered);
+			json_key("connect_reason");
+			if (s->conn_reason != 0)
+				json_quote(ipc_connfail_name(s->conn_reason));
+			else
+				printf("null");
+			json_key("connect_reason_text");
+			if (s->conn_reason != 0)
+				json_quote(ipc_connfail_text(s->conn_reason));
+			else
+				printf("null");
+		} else {
+			json_key("connecting_ms");
+			printf("null");
+			json_u64("connects_unanswered", 0);
+			json_key("connect_reason");
+			printf("null");
+			json_key("connect_reason_text");
+			printf("null");
+		}
 		json_events(&s->ev, "peer_events");
 		json_drops(c, s->drops, s->ndrops);
 		json_close();

@@ -888,6 +888,7 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 			crypt_log(s, CR_DENIED, now, "socket %s: Connect from "
 			    "%s refused: %s is not one of its peers", s->name,
 			    addr_str(from), who[0] ? who : "the key");
+			session_refuse(s, from, CONN_KEY_DENIED, now);
 		} else if (r == NBMQ_ENC_REPLAY) {
 			crypt_count(s, NULL, DROP_CRYPT_REPLAY);
 			crypt_log(s, CR_REPLAY, now, "socket %s: Connect from "
@@ -985,9 +986,17 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
 	}
 	if (!(buf[1] & FRAME_ENCRYPTED)) {
 		crypt_count(s, NULL, DROP_PLAIN);
+		/* PROTOCOL.md 5: a plain socket refused our Connect (the
+		 * reason is logged), or we refuse a plain one, and say so. */
+		if (buf[1] == FK_DISCONNECTED && crypt_get64(buf + 2) == 0) {
+			session_refused(s, from, CONN_PEER_PLAIN, now);
+			return NULL;
+		}
 		crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s "
 		    "refused: this socket is encrypted (encryptor %s)", s->name,
 		    crypt_kind_name(buf[1]), addr_str(from), c->e->name);
+		if (buf[1] == FK_CONNECT)
+			session_refuse(s, from, 0, now);
 		return NULL;
 	}
 	id = crypt_get64(buf + 2);
@@ -999,6 +1008,11 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
 		crypt_connected(s, now, from, id, buf, len);
 		return NULL;
 	case FK_DISCONNECTED:
+		/* Session 0 with CONN_KEY_DENIED: our Connect refused
+		 * (PROTOCOL.md 5). */
+		if (id == 0 && len > FRAME_HDR_SIZE &&
+		    buf[FRAME_HDR_SIZE] == CONN_KEY_DENIED)
+			session_refused(s, from, CONN_KEY_DENIED, now);
 		/* Nobody can seal it (the sender lost the session): only
 		 * from where the peer is. */
 		if ((p = sock_peer_by_id(s, id)) == NULL)

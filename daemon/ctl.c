@@ -176,6 +176,11 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	ctl_build_events(&w->ev, d->pev);
 	for (int i = 0; i < DROP_NREASONS; i++)
 		w->drops[i] = s->st.drops[i];
+	if (!s->bound && !d->closing && s->link == LINK_CONNECTING) {
+		w->conn_ms = ctl_age(s->conn_since, daemon_now());
+		w->conn_reason = (uint32_t)s->conn_reason;
+		w->conn_unanswered = s->conn_unanswered;
+	}
 }
 
 static void

@@ -331,6 +331,68 @@ ipc_peer_event(struct dsock *d, const struct peer *p, enum peer_event pev)
 			ipc_event_queue(u, &ev);
 }
 
+/* The core's values are the public ones (nbmq.h). */
+_Static_assert((int)CONN_NO_ANSWER == (int)NBMQ_CONNFAIL_NO_ANSWER &&
+    (int)CONN_PEER_ENCRYPTED == (int)NBMQ_CONNFAIL_PEER_ENCRYPTED &&
+    (int)CONN_PEER_PLAIN == (int)NBMQ_CONNFAIL_PEER_PLAIN &&
+    (int)CONN_KEY_DENIED == (int)NBMQ_CONNFAIL_KEY_DENIED &&
+    (int)CONN_RESOLVE == (int)NBMQ_CONNFAIL_RESOLVE &&
+    (int)CONN_UNREACHABLE == (int)NBMQ_CONNFAIL_UNREACHABLE, "enum conn_reason");
+
+static void
+ipc_connect_fill(struct ipc_event *ev, const struct dsock *d)
+{
+	const struct sock	*s = &d->core;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = NBMQ_EVENT_CONNECT_FAILED;
+	ev->reason = (uint32_t)s->conn_reason;
+	if (d->host != NULL)
+		snprintf(ev->addr, sizeof(ev->addr), "%s:%u", d->host,
+		    d->port);
+	else if (s->remote_valid)
+		addr_fmt(&s->remote, ev->addr, sizeof(ev->addr));
+	/* What the name resolved to (IPv4 as such, not v4-mapped). */
+	if (d->host != NULL && s->remote_valid) {
+		struct nbaddr	a = s->remote;
+
+		if (a.u.sa.sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(&a.u.sin6.sin6_addr)) {
+			struct sockaddr_in	sin;
+
+			memset(&sin, 0, sizeof(sin));
+			sin.sin_family = AF_INET;
+			sin.sin_port = a.u.sin6.sin6_port;
+			memcpy(&sin.sin_addr, &a.u.sin6.sin6_addr.s6_addr[12],
+			    4);
+			memset(&a, 0, sizeof(a));
+			memcpy(&a.u.sin, &sin, sizeof(sin));
+			a.len = sizeof(sin);
+		}
+		addr_fmt(&a, ev->prev_addr, sizeof(ev->prev_addr));
+	}
+}
+
+/*
+ * The connecting socket is not up, and why (sock_ops.connect_event): an
+ * NBMQ_EVENT_CONNECT_FAILED for each subscribed application that knows
+ * it (IPC version 6; an older library would take it for a protocol
+ * error).
+ */
+void
+ipc_connect_event(struct dsock *d)
+{
+	struct ipc_event	 ev;
+	struct sub		*u;
+
+	if (d->core.conn_reason == CONN_NONE)
+		return;
+	ipc_connect_fill(&ev, d);
+	TAILQ_FOREACH(u, &d->subs, entry)
+		if (u->events && u->c->version >= 6)
+			ipc_event_queue(u, &ev);
+}
+
 /* Send HWM reached/cleared when the window closed or opened again. */
 static void
 ipc_hwm_event(struct sub *u)
@@ -369,6 +431,12 @@ ipc_subscribe(struct sub *u, int on)
 			dsock_fanout(d);
 		TAILQ_FOREACH(p, &d->core.peers, entry) {
 			ipc_event_fill(&ev, p, NBMQ_EVENT_UP, 0);
+			ipc_event_queue(u, &ev);
+		}
+		/* Connecting: why it is not up, so far. */
+		if (!d->core.bound && d->core.link == LINK_CONNECTING &&
+		    d->core.conn_reason != CONN_NONE && u->c->version >= 6) {
+			ipc_connect_fill(&ev, d);
 			ipc_event_queue(u, &ev);
 		}
 	} else if (!on && u->events) {
@@ -1006,8 +1074,8 @@ ipc_process(struct client *c)
 			ipc_confirm(c, &h, p);
 		else if (h.type == IPC_TALLY)
 			ipc_tally(c, &h);
-		else if ((h.type >> 8) == 0x04 && c->version < 5)
-			/* Its replies changed size in version 5. */
+		else if ((h.type >> 8) == 0x04 && c->version < 6)
+			/* Its replies changed size in versions 5 and 6. */
 			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
 			    NULL);
 		else if ((h.type >> 8) == 0x04) {

@@ -505,12 +505,16 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP          -Disconnected(id)-----> CONNECTING  drop peer, send Connect
  *   UP          -keepalive expired----> CONNECTING  drop peer, send Connect
  *   UP          -Connected(id'), ENOMEM> CONNECTING  Connect at reconnect timer
+ *   CONNECTING  -Disconnected(0)------> CONNECTING  a refusal: the reason
+ *                                                   shown, nothing else
  * Bound socket (one session per peer):
  *   (none)      -Connect--------------> UP          new id, send Connected;
  *                                                   data and the up event
  *                                                   once its first frame
  *                                                   confirms it
  *   (none)      -Connect, max_peers---> (none)      refused, counted
+ *   (none)      -Connect, other crypt-> (none)      refused, counted, and
+ *                or key not allowed                 Disconnected(0) sent
  *   UP          -Connect same address-> UP          a new session beside it
  *                                                   (even at max_peers),
  *                                                   which replaces it once
@@ -560,7 +564,9 @@ struct hnode	*hmap_next(struct hnode *);
  *   UP -heartbeat due        test_heartbeat_due, test_heartbeat_reach
  *   (any) -unknown id        test_unknown_session_sends_disconnected,
  *                            test_unknown_session_rate_limited
- * and outside the table: Connected from elsewhere, with id 0, on a bound or
+ * Refusals and connect reasons (conn_reason): test_connfail_* here,
+ * test_core_plain_vs_encrypted and test_core_unknown_key in test_crypt.c.
+ * And outside the table: Connected from elsewhere, with id 0, on a bound or
  * an idle socket, Connect on a connecting one (all dropped, counted:
  * test_connected_from_other_address_ignored); out of memory while a bound
  * socket's session is made (test_alloc_fail_sessions); close
@@ -584,6 +590,27 @@ enum peer_event {
 	PEV_NEVENTS
 };
 extern const char *const peer_event_names[PEV_NEVENTS];
+
+/*
+ * Why a connecting socket is not up yet: the last reason seen in this
+ * connecting episode (from leaving UP or IDLE to the next UP).  The values
+ * are those of the public enum nbmq_connfail (nbmq.h).  The refusals come
+ * in unauthenticated frames (PROTOCOL.md 5): they change the reason shown,
+ * never the state.
+ */
+enum conn_reason {
+	CONN_NONE,		/* none yet: the first Connect is out */
+	CONN_NO_ANSWER,		/* a Connect went unanswered */
+	CONN_PEER_ENCRYPTED,	/* refused: the peer is encrypted, we plain */
+	CONN_PEER_PLAIN,	/* refused: the peer is plain, we encrypted */
+	CONN_KEY_DENIED,	/* refused: our key is not one of its peers */
+	CONN_RESOLVE,		/* the host name does not resolve */
+	CONN_UNREACHABLE,	/* ICMP: port or host unreachable */
+	CONN_NREASONS
+};
+extern const char *const conn_reason_names[CONN_NREASONS];
+/* Unanswered Connects in an episode before the daemon's log warns. */
+#define CONN_WARN_AFTER	3
 
 struct peer_stats {
 	uint64_t	 rx_msgs, rx_bytes, tx_msgs, tx_bytes;
@@ -715,6 +742,10 @@ struct sock_ops {
 	/* The STUN server is a host name: resolve it now, then
 	 * stuncli_set_server(). */
 	void		(*stun_resolve)(void *arg, struct sock *);
+	/* Optional (NULL: none).  Connecting: a Connect went unanswered
+	 * (CONN_NO_ANSWER, each time), or the reason changed
+	 * (s->conn_reason, s->conn_unanswered, s->conn_since). */
+	void		(*connect_event)(void *arg, struct sock *);
 };
 
 struct sock {
@@ -731,6 +762,15 @@ struct sock {
 	int		 remote_is_name;
 	enum link_state	 link;
 	nbmq_time	 reconnect_at;
+	/* Connecting: since when, Connects sent and unanswered in this
+	 * episode, whether the current attempt got an answer (a refusal),
+	 * the last reason, and whether the log warned. */
+	nbmq_time	 conn_since;
+	uint32_t	 conn_attempts;
+	uint32_t	 conn_unanswered;
+	uint8_t		 conn_answered;
+	uint8_t		 conn_warned;
+	enum conn_reason conn_reason;
 
 	struct peer_list peers;
 	uint32_t	 npeers;
@@ -808,6 +848,10 @@ void		 sock_set_remote(struct sock *, const struct nbaddr *,
 		    nbmq_time now);
 /* Connect to a host name: the shell resolves through ops->resolve. */
 void		 sock_connect_name(struct sock *, nbmq_time now);
+/* Connecting: the shell learnt why (CONN_RESOLVE, CONN_UNREACHABLE) the
+ * attempt to the remote failed; ignored in any other state. */
+void		 sock_connect_failed(struct sock *, enum conn_reason,
+		    nbmq_time now);
 /* One received datagram. */
 void		 sock_input(struct sock *, nbmq_time now,
 		    const struct nbaddr *from, const uint8_t *, size_t);
@@ -909,6 +953,13 @@ void		 crypt_conf_free(struct cryptconf *);
 int		 session_send_ctl(struct sock *, const struct nbaddr *,
 		    uint8_t kind, uint64_t session);
 void		 session_sent(struct sock *, struct peer *, nbmq_time);
+/* Refuse a Connect with a bare Disconnected(0) (PROTOCOL.md 5), within the
+ * Disconnected budget; why: 0, or the one payload byte (CONN_KEY_DENIED). */
+void		 session_refuse(struct sock *, const struct nbaddr *,
+		    uint8_t why, nbmq_time);
+/* A bare Disconnected(0) from from: the refusal of our Connect. */
+void		 session_refused(struct sock *, const struct nbaddr *from,
+		    enum conn_reason, nbmq_time);
 void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
 void		 session_hello(struct sock *, struct peer *,
 		    const struct frame *, nbmq_time);
@@ -1221,6 +1272,7 @@ struct dsock {
 	char		*stun_host;	/* stun_server as a host name */
 	uint16_t	 stun_port;
 	struct evdns_getaddrinfo_request *stun_dns_req;
+	int		 recverr;	/* IP(V6)_RECVERR: ICMP errors queued */
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -1305,6 +1357,7 @@ void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
 void		 ipc_send_result(struct client *, const struct nbmq_ipc_hdr *req,
 		    int err, uint64_t value, uint32_t aux, const char *str);
 /* A peer event: queued for every subscribed application of d. */
+void		 ipc_connect_event(struct dsock *);
 void		 ipc_peer_event(struct dsock *, const struct peer *,
 		    enum peer_event);
 void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,

@@ -33,6 +33,16 @@ const char *const peer_event_names[PEV_NEVENTS] = {
 	[PEV_ADDRESS] = "address changed",
 };
 
+const char *const conn_reason_names[CONN_NREASONS] = {
+	[CONN_NONE] = "connecting",
+	[CONN_NO_ANSWER] = "no answer",
+	[CONN_PEER_ENCRYPTED] = "refused: the peer is encrypted",
+	[CONN_PEER_PLAIN] = "refused: the peer is plain",
+	[CONN_KEY_DENIED] = "refused: our key is not one of the peer's",
+	[CONN_RESOLVE] = "cannot resolve",
+	[CONN_UNREACHABLE] = "unreachable (ICMP)",
+};
+
 static void	session_offer(struct sock *, struct peer *, nbmq_time);
 
 static void
@@ -43,6 +53,59 @@ session_change_state(struct sock *s, enum link_state to, const char *event)
 	log_info("socket %s: %s -> %s (%s)", s->name,
 	    link_state_names[s->link], link_state_names[to], event);
 	s->link = to;
+}
+
+/* Into CONNECTING from IDLE or UP: a new connecting episode. */
+static void
+session_connecting(struct sock *s, const char *event, nbmq_time now)
+{
+	if (s->link == LINK_CONNECTING)
+		return;
+	session_change_state(s, LINK_CONNECTING, event);
+	s->conn_since = now;
+	s->conn_attempts = s->conn_unanswered = 0;
+	s->conn_answered = s->conn_warned = 0;
+	s->conn_reason = CONN_NONE;
+}
+
+/*
+ * Why the connecting socket is not up: recorded, logged when it changes,
+ * warned about once an episode after CONN_WARN_AFTER unanswered Connects,
+ * and told to the shell when it changes or (no answer) once per Connect.
+ */
+static void
+session_reason(struct sock *s, enum conn_reason why, nbmq_time now)
+{
+	int	changed = s->conn_reason != why;
+
+	s->conn_reason = why;
+	if (changed)
+		log_info("socket %s: not up yet: %s", s->name,
+		    conn_reason_names[why]);
+	if ((changed || why == CONN_NO_ANSWER) && s->ops->connect_event)
+		s->ops->connect_event(s->arg, s);
+}
+
+void
+sock_connect_failed(struct sock *s, enum conn_reason why, nbmq_time now)
+{
+	if (s->bound || s->link != LINK_CONNECTING ||
+	    (unsigned int)why >= CONN_NREASONS)
+		return;
+	s->conn_answered = 1;
+	session_reason(s, why, now);
+}
+
+/* A bare Disconnected(0) from the remote: our Connect was refused. */
+void
+session_refused(struct sock *s, const struct nbaddr *from,
+    enum conn_reason why, nbmq_time now)
+{
+	if (s->bound || s->link != LINK_CONNECTING || !s->remote_valid ||
+	    !addr_eq(from, &s->remote))
+		return;
+	s->conn_answered = 1;
+	session_reason(s, why, now);
 }
 
 /* Queue one control frame; 0, or -1 when the kernel is full. */
@@ -328,6 +391,29 @@ static void
 session_attempt(struct sock *s, nbmq_time now)
 {
 	s->reconnect_at = now + s->o.reconnect_wait;
+	/* The attempt before got neither Connected nor a refusal (an ICMP
+	 * error is no answer from nbmqd either, but says more). */
+	if (s->conn_attempts > 0 && (!s->conn_answered ||
+	    s->conn_reason == CONN_UNREACHABLE)) {
+		s->conn_unanswered++;
+		if (!s->conn_answered)
+			session_reason(s, CONN_NO_ANSWER, now);
+		if (!s->conn_warned && s->conn_unanswered >= CONN_WARN_AFTER) {
+			s->conn_warned = 1;
+			log_warnx("socket %s: no answer from %s after %u "
+			    "Connects in %llu s%s%s%s: is nbmqd bound there, "
+			    "and the path open?", s->name,
+			    s->remote_valid ? addr_str(&s->remote) :
+			    "the remote", s->conn_unanswered,
+			    (unsigned long long)((now - s->conn_since) / NSEC),
+			    s->conn_answered ? " (" : "",
+			    s->conn_answered ?
+			    conn_reason_names[s->conn_reason] : "",
+			    s->conn_answered ? ")" : "");
+		}
+	}
+	s->conn_attempts++;
+	s->conn_answered = 0;
 	if (stuncli_has_target(s))
 		stuncli_lookup(s, now);		/* connect by name (4.1) */
 	else if (s->remote_is_name)
@@ -343,7 +429,7 @@ sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 	s->remote_valid = 1;
 	s->connecting = 1;
 	if (s->link == LINK_IDLE) {
-		session_change_state(s, LINK_CONNECTING, "connect");
+		session_connecting(s, "connect", now);
 		session_attempt(s, now);
 	} else if (s->link == LINK_CONNECTING) {
 		/* A fresh resolution: this is the attempt. */
@@ -356,7 +442,7 @@ sock_connect_name(struct sock *s, nbmq_time now)
 {
 	s->connecting = 1;
 	s->remote_is_name = 1;
-	session_change_state(s, LINK_CONNECTING, "connect");
+	session_connecting(s, "connect", now);
 	session_attempt(s, now);
 }
 
@@ -366,7 +452,7 @@ session_link_down(struct sock *s, struct peer *p, enum peer_event why,
     nbmq_time now)
 {
 	session_peer_free(s, p, why);
-	session_change_state(s, LINK_CONNECTING, peer_event_names[why]);
+	session_connecting(s, peer_event_names[why], now);
 	session_attempt(s, now);
 }
 
@@ -468,12 +554,15 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		log_warn("socket %s: new peer", s->name);
 		/* The old peer is gone: never up without one; retry. */
 		if (s->link == LINK_UP) {
-			session_change_state(s, LINK_CONNECTING, "no memory");
+			session_connecting(s, "no memory", now);
 			s->reconnect_at = now + s->o.reconnect_wait;
 		}
 		return;
 	}
 	session_change_state(s, LINK_UP, "Connected");
+	s->conn_reason = CONN_NONE;
+	s->conn_attempts = s->conn_unanswered = 0;
+	s->conn_answered = s->conn_warned = 0;
 	log_info("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)id, addr_str(from));
 	s->reconnect_at = NBMQ_TIME_NEVER;
@@ -527,19 +616,56 @@ session_take(struct tokens *t, nbmq_time now, double rate, double burst)
  * use up the replies owed to everybody else, and spoofed floods cannot
  * make the daemon an amplifier.
  */
+static int
+session_disc_budget(struct sock *s, const struct nbaddr *from, nbmq_time now)
+{
+	struct tokens	*src = &s->disc_src[addr_hash(from) % DISC_SOURCES];
+
+	if (!session_take(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
+	    !session_take(&s->disc_all, now, DISC_RATE, DISC_BURST))
+		return 0;
+	src->n -= 1.0;
+	s->disc_all.n -= 1.0;
+	return 1;
+}
+
 void
 session_unknown(struct sock *s, uint64_t id, const struct nbaddr *from,
     nbmq_time now)
 {
-	struct tokens	*src = &s->disc_src[addr_hash(from) % DISC_SOURCES];
-
 	s->st.drops[DROP_UNKNOWN_SESSION]++;
-	if (!session_take(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
-	    !session_take(&s->disc_all, now, DISC_RATE, DISC_BURST))
+	if (session_disc_budget(s, from, now))
+		session_send_ctl(s, from, FK_DISCONNECTED, id);
+}
+
+/*
+ * Bound side: a Connect this socket refuses (plain at an encrypted socket,
+ * encrypted at a plain one, a key not allowed) gets a bare Disconnected
+ * with session 0, in this socket's kind (0x83 encrypted, 0x03 plain), and
+ * why as one payload byte if not 0 (PROTOCOL.md 5).  Nothing is sealed:
+ * the connecting side only shows it as the reason it is not up.  No
+ * larger than the Connect it answers, and within the Disconnected budget.
+ */
+void
+session_refuse(struct sock *s, const struct nbaddr *to, uint8_t why,
+    nbmq_time now)
+{
+	uint8_t		*b;
+	uint32_t	 n;
+
+	if (!s->bound || !session_disc_budget(s, to, now))
 		return;
-	src->n -= 1.0;
-	s->disc_all.n -= 1.0;
-	session_send_ctl(s, from, FK_DISCONNECTED, id);
+	if ((b = sock_slot(s, to)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	n = (uint32_t)frame_put_ctl(b, FK_DISCONNECTED, 0);
+	if (s->crypt != NULL)
+		b[1] |= FRAME_ENCRYPTED;
+	if (why != 0)
+		b[n++] = why;
+	outbox_commit(&s->ob, n);
+	s->st.tx_datagrams++;
 }
 
 /* Any frame with a known session: the peer is alive, maybe elsewhere. */

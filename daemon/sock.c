@@ -402,8 +402,17 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
-		if (why == DROP_ENCRYPTED)
+		/* PROTOCOL.md 5: an encrypted socket refused our Connect
+		 * (the reason is logged), or we refuse an encrypted one, and
+		 * say so. */
+		if (why == DROP_ENCRYPTED && f.kind == (FK_DISCONNECTED |
+		    FRAME_ENCRYPTED) && f.session == 0)
+			session_refused(s, from, CONN_PEER_ENCRYPTED, now);
+		else if (why == DROP_ENCRYPTED) {
 			crypt_refuse(s, now, from, f.kind);
+			if (f.kind == (FK_CONNECT | FRAME_ENCRYPTED))
+				session_refuse(s, from, 0, now);
+		}
 		sock_count(s, NULL, why);
 		return;
 	}

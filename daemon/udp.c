@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <errno.h>
 #include <netdb.h>
@@ -40,6 +41,7 @@ static void	udp_peer_event_cb(void *, struct sock *, struct peer *,
 		    enum peer_event);
 static void	udp_resolve_cb(void *, struct sock *);
 static void	udp_stun_resolve_cb(void *, struct sock *);
+static void	udp_connect_event_cb(void *, struct sock *);
 static uint64_t	udp_random64_cb(void *);
 
 const struct sock_ops udp_sock_ops = {
@@ -49,7 +51,15 @@ const struct sock_ops udp_sock_ops = {
 	.resolve = udp_resolve_cb,
 	.stun_resolve = udp_stun_resolve_cb,
 	.random64 = udp_random64_cb,
+	.connect_event = udp_connect_event_cb,
 };
+
+/* Why the connecting socket is not up: to subscribed applications. */
+static void
+udp_connect_event_cb(void *arg, struct sock *s)
+{
+	ipc_connect_event(arg);
+}
 
 static uint64_t
 udp_random64_cb(void *arg)
@@ -122,7 +132,7 @@ udp_flush(struct dsock *d)
 		struct cmsghdr	align;
 	}		 ctl[OUTBOX_SLOTS];
 	int		 first[OUTBOX_SLOTS + 1], nmm = 0;
-	int		 n, sent = 0, done = 0;
+	int		 n, sent = 0, done = 0, icmp = 0;
 
 	if (ob->n == 0)
 		return;
@@ -172,6 +182,12 @@ udp_flush(struct dsock *d)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 			break;
+		/* IP_RECVERR: an earlier datagram's ICMP error, reported
+		 * (and cleared) by this send, which did not go: again. */
+		if (d->recverr && !icmp++ && (errno == ECONNREFUSED ||
+		    errno == EHOSTUNREACH || errno == ENETUNREACH ||
+		    errno == EHOSTDOWN))
+			continue;
 		if (mm[done].msg_hdr.msg_iovlen > 1 &&
 		    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
 			/* No GSO on this path: send one by one from now. */
@@ -256,6 +272,60 @@ udp_deliver(struct dsock *d, nbmq_time now)
  * which size): each is handed to the core on its own, as if read alone,
  * and what completed goes on to the applications after each read buffer.
  */
+/*
+ * A connecting socket has IP_RECVERR (and IPV6_RECVERR) on: the ICMP
+ * errors its datagrams met wait in the error queue, each with the
+ * address it was sent to.  One for a Connect to the remote (port or host
+ * unreachable) is the reason it is not up.  The queue must be drained:
+ * while it holds anything the socket polls as readable (POLLERR).
+ */
+static void
+udp_errqueue(struct dsock *d, nbmq_time now)
+{
+	for (int i = 0; i < UDP_BATCH; i++) {
+		union {
+			char		buf[512];
+			struct cmsghdr	align;
+		}		 ctl;
+		struct nbaddr	 to;
+		struct msghdr	 mh;
+		struct cmsghdr	*cm;
+		struct sock_extended_err ee;
+		char		 b[64];
+		struct iovec	 iov = { b, sizeof(b) };
+
+		memset(&mh, 0, sizeof(mh));
+		memset(&to, 0, sizeof(to));
+		mh.msg_name = &to.u;
+		mh.msg_namelen = sizeof(to.u);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		if (recvmsg(d->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) == -1)
+			return;
+		to.len = mh.msg_namelen;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			if (!(cm->cmsg_level == SOL_IP &&
+			    cm->cmsg_type == IP_RECVERR) &&
+			    !(cm->cmsg_level == SOL_IPV6 &&
+			    cm->cmsg_type == IPV6_RECVERR))
+				continue;
+			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;
+			if (!d->core.remote_valid ||
+			    !addr_eq(&to, &d->core.remote))
+				continue;
+			log_debug("socket %s: %s: %s", d->core.name,
+			    addr_str(&to), strerror((int)ee.ee_errno));
+			sock_connect_failed(&d->core, CONN_UNREACHABLE, now);
+		}
+	}
+}
+
 static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -275,6 +345,8 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
 		fatal("udp buffers");
+	if (d->recverr)
+		udp_errqueue(d, now);
 	do {
 		for (int i = 0; i < UDP_BATCH; i++) {
 			iov[i].iov_base = bufs + (size_t)i * bufsz;
@@ -292,9 +364,15 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n == -1) {
+			/* ICMP errors (IP_RECVERR) come as errnos too. */
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNREFUSED)
+			    errno != EINTR && errno != ECONNREFUSED &&
+			    !(d->recverr && (errno == EHOSTUNREACH ||
+			    errno == ENETUNREACH || errno == EHOSTDOWN)))
 				log_warn("socket %s: recvmmsg", d->core.name);
+			if (d->recverr && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				udp_errqueue(d, now);
 			break;
 		}
 		/*
@@ -519,6 +597,19 @@ udp_connect_by_name(struct dsock *d, const char *text)
 	return 0;
 }
 
+/* Connecting: ICMP errors queued (udp_errqueue); best effort. */
+static void
+udp_recverr(struct dsock *d)
+{
+	int	one = 1, ok;
+
+	ok = setsockopt(d->fd, SOL_IP, IP_RECVERR, &one, sizeof(one)) == 0;
+	if (d->local.u.sa.sa_family == AF_INET6)
+		ok |= setsockopt(d->fd, SOL_IPV6, IPV6_RECVERR, &one,
+		    sizeof(one)) == 0;
+	d->recverr = ok;
+}
+
 int
 udp_connect(struct dsock *d, const char *text)
 {
@@ -536,6 +627,7 @@ udp_connect(struct dsock *d, const char *text)
 	if (r == 0) {
 		if ((e = udp_open(d, a.u.sa.sa_family, NULL)) != 0)
 			return e;
+		udp_recverr(d);
 		log_info("socket %s: connecting from %s to %s", d->core.name,
 		    addr_str(&d->local), text);
 		sock_set_remote(&d->core, &a, daemon_now());
@@ -545,6 +637,7 @@ udp_connect(struct dsock *d, const char *text)
 	if ((e = udp_open(d, AF_INET6, NULL)) != 0 &&
 	    (e = udp_open(d, AF_INET, NULL)) != 0)
 		return e;
+	udp_recverr(d);
 	if ((d->host = strdup(host)) == NULL)
 		return ENOMEM;
 	d->port = port;
@@ -600,14 +693,26 @@ udp_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		return;		/* d is being freed */
 	d->dns_req = NULL;
 	if (result != 0 || res == NULL) {
-		log_warnx("socket %s: cannot resolve %s: %s", d->core.name,
-		    d->host, evutil_gai_strerror(result));
+		/* Once an episode: the reconnect timer tries every
+		 * reconnect_wait, and the reason stays in nbmqctl. */
+		if (d->core.conn_reason != CONN_RESOLVE)
+			log_warnx("socket %s: cannot resolve %s: %s",
+			    d->core.name, d->host,
+			    evutil_gai_strerror(result));
+		else
+			log_debug("socket %s: cannot resolve %s: %s",
+			    d->core.name, d->host,
+			    evutil_gai_strerror(result));
+		sock_connect_failed(&d->core, CONN_RESOLVE, daemon_now());
+		dsock_sync(d, daemon_now());
 		return;		/* the reconnect timer tries again */
 	}
 	if (udp_dns_addr(d, res, &a) == -1) {
 		log_warnx("socket %s: %s has no usable address", d->core.name,
 		    d->host);
 		evutil_freeaddrinfo(res);
+		sock_connect_failed(&d->core, CONN_RESOLVE, daemon_now());
+		dsock_sync(d, daemon_now());
 		return;
 	}
 	evutil_freeaddrinfo(res);

@@ -35,7 +35,8 @@
  *       subscribe to peer events (NBMQ_OPT_EVENTS) and print one line per
  *       event or message, in the order nbmq_recv returns them, for SECS:
  *       "up ID ADDR", "down ID ADDR REASON", "address ID ADDR PREV",
- *       "hwm_reached", "hwm_cleared", "msg ID SIZE"
+ *       "hwm_reached", "hwm_cleared", "msg ID SIZE",
+ *       "connect_failed ADDR REASON" (REASON: nbmq_connfail_name)
  *   apptool [-S PATH] drain (-a NAME|-b ADDR) [-w SECS] [-D USECS] [-t TYPE]
  *       receive until SECS of silence, printing each message's index as
  *       nbmq_recv hands it over ("%u" a line), USECS apart (to be killed
@@ -612,6 +613,13 @@ print_msg(nbmq_msg *m)
 		fail("event with %zu parts, peer %llx", nbmq_msg_parts(m),
 		    (unsigned long long)nbmq_msg_peer(m));
 	printf("%s", nbmq_event_name(ev.type));
+	if (ev.type == NBMQ_EVENT_CONNECT_FAILED) {
+		if (ev.peer != 0)
+			fail("connect_failed with peer %llx",
+			    (unsigned long long)ev.peer);
+		printf(" %s %s\n", ev.addr, nbmq_connfail_name(ev.reason));
+		return 1;
+	}
 	if (ev.type != NBMQ_EVENT_HWM_REACHED &&
 	    ev.type != NBMQ_EVENT_HWM_CLEARED)
 		printf(" %016llx %s", (unsigned long long)ev.peer, ev.addr);

@@ -1317,8 +1317,14 @@ START_TEST(test_core_plain_vs_encrypted)
 	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE);
 	ck_assert_int_eq(pass(c, b, T0), 1);
 	ck_assert_uint_eq(b->s.npeers, 0);
-	ck_assert_uint_eq(b->nout, 0);
 	ck_assert_uint_eq(b->s.st.drops[DROP_PLAIN], 1);
+	/* told so: a bare encrypted Disconnected(0) (PROTOCOL.md 5) */
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE);
+	ck_assert_int_eq(b->out[0].buf[1], FK_DISCONNECTED | FRAME_ENCRYPTED);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(c->s.conn_reason, CONN_PEER_ENCRYPTED);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
 	node_free(b);
 	node_free(c);
 
@@ -1329,9 +1335,15 @@ START_TEST(test_core_plain_vs_encrypted)
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0), 1);
 	ck_assert_uint_eq(b->s.npeers, 0);
-	ck_assert_uint_eq(b->nout, 0);
 	ck_assert_uint_eq(b->s.st.drops[DROP_ENCRYPTED], 1);
 	ck_assert_uint_ne(b->s.crypt_log_at, 0);
+	/* told so: a plain Disconnected(0) */
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE);
+	ck_assert_int_eq(b->out[0].buf[1], FK_DISCONNECTED);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(c->s.conn_reason, CONN_PEER_PLAIN);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
 	/* again within 10 s: counted, not logged */
 	sock_set_remote(&c->s, &b->addr, T0 + NSEC);
 	flush(c);
@@ -1358,8 +1370,16 @@ START_TEST(test_core_unknown_key)
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0), 1);
 	ck_assert_uint_eq(b->s.npeers, 0);
-	ck_assert_uint_eq(b->nout, 0);		/* silent to strangers */
 	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_DENIED], 1);
+	/* no session for strangers, only a bare 0x83 with one byte saying
+	 * why (PROTOCOL.md 5), which changes the reason shown, no state */
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE + 1);
+	ck_assert_int_eq(b->out[0].buf[1], FK_DISCONNECTED | FRAME_ENCRYPTED);
+	ck_assert_int_eq(b->out[0].buf[FRAME_HDR_SIZE], CONN_KEY_DENIED);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(c->s.conn_reason, CONN_KEY_DENIED);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
 	ck_assert_uint_eq(b->s.st.sessions_created, 0);
 	node_free(c);
 	/* the connecting side lists another server key */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "nbmqd.h"
 
@@ -60,6 +61,8 @@ struct node {
 	struct evrec	 ev[MAXEV];
 	int		 nev;
 	int		 resolves;
+	int		 connect_events;	/* ops->connect_event calls */
+	enum conn_reason last_reason;	/* s->conn_reason at the last */
 	int		 recv_ready;
 	int		 flushes;
 	int		 refuse;	/* the fake kernel takes nothing */
@@ -189,12 +192,23 @@ fake_random64(void *arg)
 	return z ^ (z >> 31);
 }
 
+static void
+fake_connect_event(void *arg, struct sock *s)
+{
+	struct node	*n = arg;
+
+	REQUIRE(&n->s == s);
+	n->connect_events++;
+	n->last_reason = s->conn_reason;
+}
+
 static const struct sock_ops fake_ops = {
 	.flush = fake_flush,
 	.recv_ready = fake_recv_ready,
 	.peer_event = fake_peer_event,
 	.resolve = fake_resolve,
 	.random64 = fake_random64,
+	.connect_event = fake_connect_event,
 };
 
 /* Nodes */
@@ -1463,6 +1477,220 @@ START_TEST(test_heartbeat_reach)
 }
 END_TEST
 
+/*
+ * Why a connecting socket is not up (conn_reason): every reconnect after
+ * an unanswered Connect says "no answer", the log warns once an episode
+ * after CONN_WARN_AFTER of them, and UP clears it all.
+ */
+
+/* stderr (the log) into a file while a test runs; its text after. */
+static int	cap_fd = -1, cap_saved = -1;
+
+static void
+capture_start(void)
+{
+	char	path[] = "/tmp/test_sock.XXXXXX";
+
+	fflush(stderr);
+	cap_fd = mkstemp(path);
+	REQUIRE(cap_fd != -1);
+	unlink(path);
+	cap_saved = dup(2);
+	dup2(cap_fd, 2);
+	log_setlevel(LOG_WARNING);
+}
+
+static char *
+capture_end(void)
+{
+	static char	buf[8192];
+	ssize_t		n;
+
+	fflush(stderr);
+	log_setlevel(LOG_ERR);
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(cap_fd);
+	return buf;
+}
+
+static int
+count_str(const char *hay, const char *needle)
+{
+	int	c = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		c++;
+	return c;
+}
+
+START_TEST(test_connfail_no_answer)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	nbmq_time	 wait = c->s.o.reconnect_wait, t = T0;
+	char		*log;
+
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_uint_eq(c->s.conn_since, T0);
+	ck_assert_int_eq(c->s.conn_reason, CONN_NONE);
+	ck_assert_int_eq(c->connect_events, 0);
+	capture_start();
+	for (int k = 1; k <= 5; k++) {
+		t = sock_next_deadline(&c->s);
+		sock_timers(&c->s, t);
+		flush(c);
+		out_reset(c);		/* lost */
+		ck_assert_uint_eq(c->s.conn_unanswered, (uint32_t)k);
+		ck_assert_int_eq(c->s.conn_reason, CONN_NO_ANSWER);
+		/* One event per unanswered Connect. */
+		ck_assert_int_eq(c->connect_events, k);
+		ck_assert_int_eq(c->last_reason, CONN_NO_ANSWER);
+		ck_assert_int_eq(c->s.conn_warned, k >= CONN_WARN_AFTER);
+	}
+	log = capture_end();
+	ck_assert_int_eq(count_str(log, "no answer from 10.0.0.1:1000 after 3 "
+	    "Connects in 15 s: is nbmqd bound there, and the path open?"), 1);
+	ck_assert_int_eq(count_str(log, "warning:"), 1);
+	ck_assert_uint_eq(c->s.conn_since, T0);
+	/* Answered at last: UP clears the reason. */
+	ck_assert_int_eq(pass(c, b, t), 0);
+	sock_timers(&c->s, t + wait);
+	flush(c);
+	ck_assert_int_eq(pass(c, b, t + wait), 1);
+	ck_assert_int_eq(pass(b, c, t + wait), 1);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	ck_assert_int_eq(c->s.conn_reason, CONN_NONE);
+	ck_assert_uint_eq(c->s.conn_unanswered, 0);
+	ck_assert_int_eq(c->s.conn_warned, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* A new episode (the bound side went away) warns again, once. */
+START_TEST(test_connfail_warn_once_per_episode)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	nbmq_time	 t, wait = c->s.o.reconnect_wait;
+	uint64_t	 id = handshake(b, c, T0);
+	char		*log;
+
+	out_reset(b);
+	out_reset(c);
+	capture_start();
+	inject_ctl(c, T0 + MSEC, &b->addr, FK_DISCONNECTED, id);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
+	ck_assert_uint_eq(c->s.conn_since, T0 + MSEC);
+	out_reset(c);
+	for (int k = 0; k < 2 * CONN_WARN_AFTER; k++) {
+		t = sock_next_deadline(&c->s);
+		sock_timers(&c->s, t);
+		flush(c);
+		out_reset(c);
+	}
+	log = capture_end();
+	ck_assert_int_eq(count_str(log, "no answer from"), 1);
+	ck_assert_uint_eq(c->s.conn_unanswered, 2 * CONN_WARN_AFTER);
+	(void)wait;
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* A plain bound socket answers an encrypted Connect with a plain
+ * Disconnected(0); a plain connecting one takes 0x83 session 0 from its
+ * remote as "the peer is encrypted", from elsewhere as nothing. */
+START_TEST(test_connfail_refused_encrypted)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+	struct nbaddr	 x = A("10.9.9.9:999");
+	uint8_t		 buf[64];
+	size_t		 len;
+
+	memset(buf, 0xaa, sizeof(buf));
+	len = frame_put_ctl(buf, FK_CONNECT | FRAME_ENCRYPTED, 0);
+	sock_input(&b->s, T0, &c->addr, buf, len + 40);
+	flush(b);
+	check_only_ctl(b, FK_DISCONNECTED, 0, &c->addr);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->s.st.drops[DROP_ENCRYPTED], 1);
+	/* The connecting side. */
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	out_reset(c);
+	len = frame_put_ctl(buf, FK_DISCONNECTED | FRAME_ENCRYPTED, 0);
+	sock_input(&c->s, T0 + MSEC, &x, buf, len);
+	ck_assert_int_eq(c->s.conn_reason, CONN_NONE);
+	ck_assert_int_eq(c->connect_events, 0);
+	sock_input(&c->s, T0 + MSEC, &b->addr, buf, len);
+	ck_assert_int_eq(c->s.conn_reason, CONN_PEER_ENCRYPTED);
+	ck_assert_int_eq(c->connect_events, 1);
+	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
+	/* Answered: the next attempt does not count it unanswered. */
+	sock_timers(&c->s, sock_next_deadline(&c->s));
+	flush(c);
+	ck_assert_uint_eq(c->s.conn_unanswered, 0);
+	ck_assert_int_eq(c->s.conn_reason, CONN_PEER_ENCRYPTED);
+	ck_assert_int_eq(c->connect_events, 1);
+	/* Then nothing more: no answer. */
+	sock_timers(&c->s, sock_next_deadline(&c->s));
+	ck_assert_int_eq(c->s.conn_reason, CONN_NO_ANSWER);
+	ck_assert_int_eq(c->connect_events, 2);
+	/* The refusals share the Disconnected budget. */
+	for (int i = 0; i < 100; i++) {
+		len = frame_put_ctl(buf, FK_CONNECT | FRAME_ENCRYPTED, 0);
+		sock_input(&b->s, T0 + MSEC, &x, buf, len + 40);
+	}
+	flush(b);
+	ck_assert_uint_eq(b->nout, (size_t)DISC_SRC_BURST);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* Set by the shell: cannot resolve, unreachable; only while connecting. */
+START_TEST(test_connfail_shell_reasons)
+{
+	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
+
+	sock_connect_failed(&b->s, CONN_RESOLVE, T0);
+	ck_assert_int_eq(b->s.conn_reason, CONN_NONE);
+	sock_connect_name(&c->s, T0);
+	sock_connect_failed(&c->s, CONN_RESOLVE, T0 + MSEC);
+	ck_assert_int_eq(c->s.conn_reason, CONN_RESOLVE);
+	ck_assert_int_eq(c->connect_events, 1);
+	/* Again the same: no new event. */
+	sock_timers(&c->s, sock_next_deadline(&c->s));
+	sock_connect_failed(&c->s, CONN_RESOLVE, T0 + 2 * MSEC);
+	ck_assert_int_eq(c->connect_events, 1);
+	ck_assert_uint_eq(c->s.conn_unanswered, 0);
+	sock_set_remote(&c->s, &b->addr, T0 + 3 * MSEC);
+	sock_connect_failed(&c->s, CONN_UNREACHABLE, T0 + 4 * MSEC);
+	ck_assert_int_eq(c->s.conn_reason, CONN_UNREACHABLE);
+	ck_assert_int_eq(c->connect_events, 2);
+	/* ICMP errors count towards the warning, the reason stays. */
+	capture_start();
+	for (int k = 1; k <= CONN_WARN_AFTER; k++) {
+		sock_timers(&c->s, sock_next_deadline(&c->s));
+		ck_assert_uint_eq(c->s.conn_unanswered, (uint32_t)k);
+		sock_connect_failed(&c->s, CONN_UNREACHABLE, T0);
+	}
+	ck_assert_int_eq(count_str(capture_end(), "after 3 Connects in 20 s "
+	    "(unreachable (ICMP)): is nbmqd bound there"), 1);
+	ck_assert_int_eq(c->s.conn_reason, CONN_UNREACHABLE);
+	ck_assert_int_eq(c->connect_events, 2);
+	ck_assert_str_eq(conn_reason_names[CONN_UNREACHABLE],
+	    "unreachable (ICMP)");
+	for (int i = 0; i < CONN_NREASONS; i++)
+		ck_assert_ptr_nonnull(conn_reason_names[i]);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 START_TEST(test_unknown_session_sends_disconnected)
 {
 	struct node	*b = node_new(B_ADDR, 1), *c = node_new(C_ADDR, 0);
@@ -1632,7 +1860,9 @@ START_TEST(test_bad_datagrams_counted)
 	sock_input(&b->s, T0, &x, buf, sizeof(buf));
 	ck_assert_uint_eq(b->s.st.drops[DROP_ENCRYPTED], 1);
 	flush(b);
-	ck_assert_uint_eq(b->nout, 0);		/* none of them is answered */
+	/* None of them is answered but the encrypted Connect: a plain
+	 * Disconnected(0) says this socket is plain (PROTOCOL.md 5). */
+	check_only_ctl(b, FK_DISCONNECTED, 0, &x);
 	ck_assert_uint_eq(b->s.npeers, 0);
 	ck_assert_uint_eq(b->s.st.rx_datagrams, 4);
 	node_free(b);
@@ -3550,6 +3780,10 @@ sock_suite(void)
 	tcase_add_test(tc, test_connected_from_other_address_ignored);
 	tcase_add_test(tc, test_orphans_survive_reconnect);
 	tcase_add_test(tc, test_up_set_remote_keeps_link);
+	tcase_add_test(tc, test_connfail_no_answer);
+	tcase_add_test(tc, test_connfail_warn_once_per_episode);
+	tcase_add_test(tc, test_connfail_refused_encrypted);
+	tcase_add_test(tc, test_connfail_shell_reasons);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bound");
