@@ -35,4 +35,4 @@ start_daemon m "$T/m.conf"
 out=$(/usr/bin/python3 "$TOP/tests/ipc_raw.py" "$T/m.sock" "$T/m.log" \
     maxclients) || fail "$out"
 log_has m "refused, max_clients (2) reached" || fail "refusal not logged"
-ok "max_clients 2: the third client is refused (EUSERS)"
+ok "max_clients 2: the third client is refused (EUSERS), a silent one at accept"

@@ -210,9 +210,30 @@ def maxclients_case(path, log):
     except RuntimeError as e:
         if "error %d" % errno.EUSERS not in str(e):
             return "third client: %s, want EUSERS" % e
+    # Refused at accept, not at hello: a connection that never says
+    # hello is answered EUSERS and closed at once, so that silent
+    # connections cannot hold descriptors (issue 15, item 7).
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2.0)
+    try:
+        s.connect(path)
+        b = b""
+        while len(b) < HDR.size + 16:
+            c = s.recv(HDR.size + 16 - len(b))
+            if not c:
+                break
+            b += c
+    except socket.timeout:
+        return "a silent client past max_clients was held, not refused"
     finally:
+        s.close()
         for c in held:
             c.s.close()
+    if len(b) < HDR.size + 16:
+        return "silent client: closed after %d bytes, want EUSERS" % len(b)
+    err = struct.unpack_from("=i", b, HDR.size)[0]
+    if err != errno.EUSERS:
+        return "silent client: error %d, want EUSERS" % err
     return None
 
 

@@ -1160,6 +1160,7 @@ START_TEST(test_core_address_follows_authenticated)
 	frame_put_ctl(b, FRAME_ENCRYPTED | FK_DISCONNECTED, d.id);
 	sock_input(&d.b->s, T0, &evil, b, FRAME_HDR_SIZE);
 	ck_assert_uint_eq(d.b->s.npeers, 1);
+	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_AUTH], 2);
 	ck_assert(addr_eq(&p->addr, &d.c->addr));
 	/* a real frame replayed from elsewhere: a replay, no move */
 	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 1), T0, 0), 0);
