@@ -389,6 +389,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 			from[i].len = mh->msg_namelen;
 			if (mh->msg_flags & MSG_TRUNC) {
+				d->core.st.rx_datagrams++;
 				d->core.st.drops[DROP_LENGTH]++;
 				continue;
 			}
@@ -403,13 +404,14 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 				if (v > 0 && (size_t)v < len)
 					seg = (size_t)v;
 			}
-			while (len > 0) {
+			/* An empty datagram too: read, so counted (short). */
+			do {
 				size_t	one = len < seg ? len : seg;
 
 				sock_input(&d->core, now, &from[i], p, one);
 				p += one;
 				len -= one;
-			}
+			} while (len > 0);
 			if (d->core.rq_len > 0 && (n == UDP_BATCH ||
 			    i + 1 < n))
 				udp_deliver(d, now);

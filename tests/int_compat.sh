@@ -14,6 +14,11 @@ cat >"$T/a.conf" <<CONF
 [socket compat]
 type = dealer
 bind = 127.0.0.1:0
+
+[socket mal]
+type = dealer
+bind = 127.0.0.1:0
+max_message_size = 1048576
 CONF
 start_daemon a "$T/a.conf"
 export NBMQ_SOCKET=$T/a.sock
@@ -112,6 +117,24 @@ echo survived | "$NBMQCAT" -c "$EP3" -w 10 || fail "send after bad frames"
 wait "$RX3" || fail "socket stopped working after malformed frames"
 [ "$(cat "$T/rx3.out")" = survived ] || fail "got $(cat "$T/rx3.out")"
 ok "unknown session -> Disconnected(id); malformed frames dropped, socket alive"
+
+# 3b. The same rules on a live session, each checked by its reason: a
+#     v0.2.0 peer sends the start of a good message, one malformed frame
+#     per rule (most of them of that message), then the rest of it.
+"$NBMQCAT" -a mal -r -x -n 1 -w 20 >"$T/rx3b.out" 2>"$T/rx3b.log" &
+RX3B=$!
+PIDS="$PIDS $RX3B"
+wait_for 10 log_has a "socket mal: attached" || fail "nbmqcat -a mal"
+EPM=$(sed -n 's/.*socket mal: bound to //p' "$T/a.log")
+out=$(/usr/bin/python3 "$TOP/tests/malformed_live.py" "$EPM" "$BIN/nbmqctl" \
+    "$T/a.sock" mal) || fail "malformed frames on a live session: $out"
+wait "$RX3B" || fail "the good message did not arrive: $(cat "$T/rx3b.log")"
+want=$(printf '%s\t%s\t\t%s' 6d35 \
+    "$(/usr/bin/python3 -c 'print(bytes(range(256)).hex() * 4)')" \
+    "$(printf tailtailtail | od -An -tx1 | tr -d ' \n')")
+[ "$(cat "$T/rx3b.out")" = "$want" ] ||
+    fail "the good message arrived changed: $(cut -c 1-80 "$T/rx3b.out")"
+ok "on a live session: $out; the message they interleaved arrived byte-exact"
 
 # 4. safe_dealer on the wire: nbmqd acks every frame of the v0.2.0 peer
 #    (the peer checks each Ack is FNV-1a-64 of a frame it sent), and a

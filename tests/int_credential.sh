@@ -65,7 +65,7 @@ if [ -n "$AS" ]; then
 		    fail "no '$want' in: $(cat "$T/direct.out")"
 	done
 	start_server direct
-	wait "$PID_direct" && fail "the daemon started without its key"
+	forget_daemon "$PID_direct"; wait "$PID_direct" && fail "the daemon started without its key"
 	grep -q "cannot read it" "$T/direct.log" ||
 	    fail "start-up: $(cat "$T/direct.log")"
 	ok "root:root 0600 key, daemon as another user: refused, both layouts named"
@@ -142,5 +142,5 @@ echo "and back" | "$NBMQCAT" -S "$T/run/cred.sock" -a secret -w 10 ||
 wait "$P" || fail "receive back: $(cat "$T/rx2.err")"
 [ "$(cat "$T/rx2.out")" = "and back" ] || fail "received: $(cat "$T/rx2.out")"
 kill -TERM "$PID_cred"
-wait "$PID_cred" || fail "the server did not exit cleanly"
+forget_daemon "$PID_cred"; wait "$PID_cred" || fail "the server did not exit cleanly"
 ok "an encrypted message each way with the server's key from \$CREDENTIALS_DIRECTORY"

@@ -280,7 +280,7 @@ ctl a --json stats
 ok "rebind to :$FROM and back: address events, prev_address 127.0.0.1:$FROM"
 
 # ---- the peer dies: keepalive -------------------------------------------
-kill -9 "$PID_b"
+forget_daemon "$PID_b"; kill -9 "$PID_b"
 wait_for 5 grep -q "^down $SID 127.0.0.1:$BPORT keepalive$" "$T/ev.out" ||
     fail "no down event: $(cat "$T/ev.out")"
 # In order: up, the messages, the rebinds, down.

@@ -38,7 +38,7 @@ ok "malformed IPC client disconnected alone: $out"
 BLK=$!
 PIDS="$PIDS $BLK"
 wait_for 10 grep -q ready "$T/block.out" || fail "block did not start"
-kill -9 "$PID_a"
+forget_daemon "$PID_a"; kill -9 "$PID_a"
 wait_for 5 sh -c "! kill -0 $BLK" || fail "application hangs after daemon death"
 wait "$BLK" || fail "application: $(cat "$T/block.out")"
 ok "daemon killed: blocked nbmq_recv fails with $(tail -n 1 "$T/block.out")"

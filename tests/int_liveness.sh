@@ -53,7 +53,7 @@ ok "idle session kept alive by heartbeats for 3 keepalive periods"
 # plus two heartbeats (under valgrind, whose timers fire late, 1.6 s);
 # at least half of it.
 t0=$(date +%s%3N)
-kill -STOP "$PID_a"
+forget_daemon "$PID_a"; kill -STOP "$PID_a"
 wait_for 5 log_has b "down (keepalive timeout)" || fail "b kept a dead peer"
 ms=$(( $(log_ms b "down (keepalive timeout)") - t0 ))
 max=800
@@ -63,7 +63,7 @@ max=800
     fail "peer dropped after ${ms} ms, keepalive 600 ms plus two heartbeats"
 ok "connecting side drops the vanished peer after ${ms} ms (keepalive 600 ms)"
 kill -9 "$PID_a"
-wait "$PID_a" 2>/dev/null
+forget_daemon "$PID_a"; wait "$PID_a" 2>/dev/null
 
 # It comes back on the same port: the session is re-established within
 # reconnect_wait (b tries every 200 ms) plus a heartbeat, measured from
@@ -86,7 +86,7 @@ wait "$RX" || fail "receive after reconnect: $(cat "$T/rx.out")"
 ok "messages flow again after the reconnect"
 
 # The connecting side vanishes: the bound side prunes it after keepalive.
-kill -9 "$PID_b"
+forget_daemon "$PID_b"; kill -9 "$PID_b"
 wait_for 5 log_has a "socket srv peer .*: down (keepalive timeout)" ||
     fail "bound side kept the vanished peer"
 ok "bound side prunes the vanished peer"
@@ -99,7 +99,7 @@ mv "$T/b.log" "$T/b1.log"
 start_daemon b "$T/b.conf"
 wait_for 5 log_has b "socket cli: connecting -> up" || fail "b did not reconnect"
 kill -TERM "$PID_a"
-wait "$PID_a"
+forget_daemon "$PID_a"; wait "$PID_a" || fail "a did not exit cleanly on SIGTERM"
 wait_for 5 log_has b "down (disconnected)" ||
     fail "b was not told: $(grep down "$T/b.log")"
 ms=$(( $(log_ms b "down (disconnected)") - $(log_ms a "Terminated: shutting down") ))

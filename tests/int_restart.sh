@@ -27,7 +27,7 @@ wait_for 5 log_has b "socket cli: connecting -> up" || fail "no session"
 APP=$!
 PIDS="$PIDS $APP"
 wait_for 5 log_has a "socket srv: attached" || fail "attach"
-kill -9 "$PID_a"
+forget_daemon "$PID_a"; kill -9 "$PID_a"
 wait "$APP"
 [ $? -eq 1 ] || fail "application exit status after the daemon died"
 grep -q "daemon closed the connection" "$T/app.err" ||

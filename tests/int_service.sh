@@ -245,7 +245,7 @@ ok "dish: two applications attached, both got 5 of 5"
 
 kill -TERM "$PID_s"
 wait_for 5 grep -q '^STOPPING=1$' "$NOTIFY_OUT" || fail "no STOPPING=1"
-wait "$PID_s" || fail "daemon exit status $?"
+forget_daemon "$PID_s"; wait "$PID_s" || fail "daemon exit status $?"
 ok "SIGTERM: STOPPING=1, exit 0"
 
 # --- Logging: the journal when stderr is the journal's stream.
@@ -257,7 +257,7 @@ PIDS="$PIDS $PID_j"
 DPIDS="$DPIDS $PID_j"
 wait_for 10 test -S "$T/j.sock" || fail "journal daemon did not start"
 kill -TERM "$PID_j"
-wait "$PID_j" || fail "journal daemon exit"
+forget_daemon "$PID_j"; wait "$PID_j" || fail "journal daemon exit"
 [ ! -s "$T/j.log" ] || fail "JOURNAL_STREAM set, still on stderr: $(cat "$T/j.log")"
 JOURNAL_STREAM=1:1 INVOCATION_ID=0123 "$NBMQD" -c /dev/null -S "$T/k.sock" \
     2>"$T/k.log" &
@@ -266,14 +266,14 @@ PIDS="$PIDS $PID_k"
 DPIDS="$DPIDS $PID_k"
 wait_for 10 grep -q started "$T/k.log" || fail "stderr is a file: logs lost"
 kill -TERM "$PID_k"
-wait "$PID_k" || fail "k exit"
+forget_daemon "$PID_k"; wait "$PID_k" || fail "k exit"
 ok "logs to the journal when stderr is the journal (JOURNAL_STREAM), else stderr"
 
 # --- Every system call the daemon makes passes the unit's filter.
-if ! command -v strace >/dev/null; then
-	echo "skip $NAME: no strace: system call filter not checked"
+if ! have strace strace; then
+	:
 elif ldd "$NBMQD" | grep -q libasan; then
-	echo "skip $NAME: sanitizer build: system call filter checked in the plain build"
+	skip "sanitizer build: system call filter checked in the plain build"
 else
 	FP=$(free_udp_port)
 	cat >"$T/f.conf" <<CONF
@@ -312,7 +312,7 @@ CONF
 	kill -HUP "$PID_f"
 	wait_for 10 grep -q "configuration unchanged" "$T/f.log" || fail "reload"
 	kill -TERM "$PID_f"
-	wait "$ST" || fail "traced daemon exit"
+	forget_daemon "$PID_f"; wait "$ST" || fail "traced daemon exit"
 	# The journal path too.
 	: >"$T/g.log"
 	sh -c 'export JOURNAL_STREAM=$(stat -c %d:%i "$1")
@@ -379,9 +379,7 @@ PY
 fi
 
 # --- systemd-analyze verify, on the unit as make install writes it.
-if ! command -v systemd-analyze >/dev/null; then
-	echo "skip $NAME: no systemd-analyze: the unit is not verified"
-else
+if have systemd-analyze systemd; then
 	mkdir -p "$T/unit"
 	sed "s|/usr/local/sbin/nbmqd|$NBMQD|" "$TOP/systemd/nbmqd.service" \
 	    >"$T/unit/nbmqd.service"
@@ -393,15 +391,14 @@ fi
 
 # --- Man pages: every one renders without a warning; libnbmq(3) covers
 # every function of nbmq.h.
-for f in "$TOP"/docs/*.[1-8]; do
-	if command -v man >/dev/null; then
+if have man man-db; then
+	for f in "$TOP"/docs/*.[1-8]; do
 		MANWIDTH=80 man --warnings -l "$f" >"$T/man.out" 2>"$T/man.err" ||
 		    fail "man $f"
 		[ ! -s "$T/man.err" ] || fail "man $f: $(head -n 3 "$T/man.err")"
 		[ "$(wc -l <"$T/man.out")" -gt 20 ] || fail "man $f: too short"
-	fi
-done
-command -v man >/dev/null || echo "skip $NAME: no man: pages not rendered"
+	done
+fi
 for fn in $(sed -n 's/^[a-z].*[ *]\(nbmq_[a-z_]*\)(.*/\1/p' \
     "$TOP/client-lib/nbmq.h"); do
 	grep -q "^\.BR $fn ()" "$TOP/docs/libnbmq.3" ||

@@ -27,6 +27,7 @@ NSLIST=""
 # Namespaces go after the daemons in them: lib.sh's cleanup first.
 stun_cleanup() {
 	_src=$?
+	stop_daemons || _src=1
 	(exit $_src)
 	(cleanup)
 	_src=$?
@@ -37,7 +38,6 @@ stun_cleanup() {
 }
 trap stun_cleanup EXIT
 
-skip() { echo "skip $NAME: $*"; }
 
 # ctl_json DAEMON COMMAND EXPR: nbmqctl --json COMMAND, then EXPR over d.
 ctl_json() {
@@ -82,9 +82,7 @@ start_daemon r "$T/r.conf"
 TSHARK=""
 case $O in
 *asan*)	skip "tshark: once, in the plain build" ;;
-*)	if ! command -v tshark >/dev/null; then
-		skip "tshark not installed (apt-get install tshark)"
-	else
+*)	if have tshark tshark; then
 		tshark -i lo -f "udp port $P or udp port $P2${P6:+ or udp port $P6}" \
 		    -w "$T/stun.pcapng" >"$T/tshark.out" 2>&1 &
 		TSHARK=$!
@@ -99,18 +97,16 @@ case $O in
 esac
 
 # ---- real clients --------------------------------------------------------
-if command -v stun >/dev/null; then
+if have stun stun-client; then
 	timeout 5 stun "127.0.0.1:$P" 1 -v >"$T/stun.out" 2>&1
 	port=$(sed -n 's/^Opened port \([0-9]*\) .*/\1/p' "$T/stun.out")
 	grep -q "^MappedAddress = 127.0.0.1:$port\$" "$T/stun.out" ||
 	    fail "stun-client: want MappedAddress 127.0.0.1:$port: $(tail -n 8 \
 	    "$T/stun.out")"
 	ok "Debian stun-client (RFC 3489, CHANGE-REQUEST 0): MappedAddress = 127.0.0.1:$port"
-else
-	skip "Debian stun-client not installed (apt-get install stun-client)"
 fi
 
-if command -v turnutils_stunclient >/dev/null; then
+if have turnutils_stunclient coturn; then
 	timeout 5 turnutils_stunclient -p "$P" 127.0.0.1 >"$T/turn.out" 2>&1
 	grep -q "IPv4. UDP reflexive addr: 127.0.0.1:[0-9]" "$T/turn.out" ||
 	    fail "turnutils_stunclient: $(cat "$T/turn.out")"
@@ -125,8 +121,6 @@ if command -v turnutils_stunclient >/dev/null; then
 	else
 		skip "no IPv6 loopback here"
 	fi
-else
-	skip "coturn's turnutils_stunclient not installed (apt-get install coturn)"
 fi
 
 out=$($PROBE probe 127.0.0.1 "$P") || fail "stun_probe IPv4"
@@ -271,8 +265,7 @@ ok "no stun server: $(grep -m 1 -o "no answer from stun server.*" "$T/a.log")"
 # ---- through NATs, in network namespaces -----------------------------------
 S=nbst$$
 NS_PUB=${S}pub
-if ! command -v iptables >/dev/null; then
-	skip "NAT: iptables not installed (apt-get install iptables)"
+if ! have iptables iptables || ! have ip iproute2; then
 	exit 0
 fi
 if ! ip netns add "$NS_PUB" 2>"$T/netns.err"; then

@@ -18,8 +18,14 @@ NAME=$(basename "$0" .sh)
 
 # Daemons get SIGTERM and must exit cleanly: under ASan that is where a
 # leak or a UBSan report would show.  Then everything else is killed.
-cleanup() {
-	_rc=$?
+# stop_daemons: SIGTERM to every daemon still ours; each must exit within
+# 5 s (30 under valgrind) with status 0: a daemon that hangs, or one that
+# valgrind or ASan saw fail, fails the test.  Daemons a test kills or
+# waits for itself are forgotten first (forget_daemon).  Returns 1 on a
+# failure; DPIDS is empty after.  It must run in the shell that started
+# them (a subshell cannot wait for its parent's children).
+stop_daemons() {
+	_sd=0
 	for p in $DPIDS; do kill -TERM "$p" 2>/dev/null; done
 	_wait=250; [ "${VALGRIND:-0}" = 1 ] && _wait=1500
 	for p in $DPIDS; do
@@ -28,6 +34,26 @@ cleanup() {
 			sleep 0.02; _n=$((_n + 1))
 		done
 	done
+	for p in $DPIDS; do
+		if kill -0 "$p" 2>/dev/null; then
+			echo "FAIL $NAME: daemon $p still running after SIGTERM"
+			kill -9 "$p" 2>/dev/null
+			_sd=1
+		fi
+		wait "$p" 2>/dev/null
+		_st=$?
+		if [ "$_st" != 0 ]; then
+			echo "FAIL $NAME: daemon $p exited with status $_st"
+			_sd=1
+		fi
+	done
+	DPIDS=
+	return $_sd
+}
+
+cleanup() {
+	_rc=$?
+	stop_daemons || _rc=1
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	if grep -l -E "Sanitizer|runtime error" "$T"/*.log "$T"/*.out \
@@ -59,6 +85,21 @@ fail() {
 }
 
 ok() { echo "ok   $NAME: $*"; }
+
+# skip WHY: a part of the test that cannot run here, said as such (never
+# as "ok"); run-integration.sh counts them.
+skip() { echo "skip $NAME: $*"; }
+
+# have TOOL PACKAGE: 0 if TOOL is on the PATH.  Else the part is skipped,
+# unless NBMQ_STRICT_TOOLS=1 (make check: make deps installs PACKAGE, so
+# its absence is a broken machine, not a reason to pass): then it fails.
+have() {
+	command -v "$1" >/dev/null && return 0
+	[ "${NBMQ_STRICT_TOOLS:-0}" = 1 ] &&
+	    fail "$1 missing (package $2, which make deps installs)"
+	skip "$1 not installed (apt-get install $2)"
+	return 1
+}
 
 # wait_for SECONDS COMMAND...: poll every 20 ms until COMMAND succeeds.
 wait_for() {
@@ -96,6 +137,14 @@ bound_endpoint() {
 # the same port).
 free_udp_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# forget_daemon PID: a daemon the test kills or stops on purpose; its exit
+# status is the test's business, not cleanup's.
+forget_daemon() {
+	_keep=
+	for _p in $DPIDS; do [ "$_p" = "$1" ] || _keep="$_keep $_p"; done
+	DPIDS=$_keep
 }
 
 log_has() { grep -q -- "$2" "$T/$1.log"; }
