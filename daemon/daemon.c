@@ -281,10 +281,17 @@ void
 dsock_release(struct sub *u, nbmq_time now)
 {
 	struct dsock	*d = u->d;
+	uint64_t	 handed = u->confirmed;
+	pid_t		 pid = 0;
+	uid_t		 uid;
+	gid_t		 gid;
 
+	ipc_client_cred(u->c, &pid, &uid, &gid);
 	dsock_sub_free(u, 1);
 	if (d->configured) {
-		log_info("socket %s: application detached", d->core.name);
+		log_info("socket %s: application (pid %d) detached, %llu "
+		    "messages handed over to it", d->core.name, (int)pid,
+		    (unsigned long long)handed);
 		return;
 	}
 	if (d->nsubs > 0)

@@ -550,6 +550,7 @@ ipc_confirmed(struct sub *u, uint64_t n)
 
 	if (u->d->core.type != NBMQ_DISH)
 		u->d->core.rq_held -= n;
+	u->confirmed += n;
 	for (uint64_t i = 0; i < n; i++) {
 		m = msgring_shift(&u->held);
 		u->held_bytes -= m->size + IPC_HELD_COST;

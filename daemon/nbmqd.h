@@ -1235,6 +1235,8 @@ struct sub {
 	uint64_t	 held_bytes;	/* their sizes, plus IPC_HELD_COST each */
 	uint64_t	 drops;		/* dropped for this subscriber, total */
 	uint64_t	 accepted;	/* messages taken from this app */
+	uint64_t	 confirmed;	/* handed over to it (IPC_CONFIRM,
+					   or its tally when it died) */
 	uint64_t	 credit_limit;	/* last announced */
 	uint64_t	 credit_max;	/* highest ever announced: sends up to
 					   it were allowed when they left */
