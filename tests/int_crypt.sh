@@ -358,6 +358,30 @@ lines2=$(grep -c "encrypted Connect from .* refused" "$T/a.log")
     fail "$lines and $lines2 refusal lines: not rate-limited"
 ok "plain <-> encrypted refused: $(json d drops.plain) and $(json plain drops.encrypted) counted, $lines log line(s) each"
 
+# An independent initiator (tests/sodium_peer.py: hashlib's BLAKE2b and
+# libsodium's primitives, written from the handshake's description): the
+# handshake, the key schedule and sealing agree with the daemon's, byte
+# for byte; then, with both static private keys and the recording, no
+# frame opens (forward secrecy).
+cat >"$T/k.conf" <<CONF
+[socket kat]
+type = dealer
+bind = 127.0.0.1:0
+encryptor = sodium
+private_key_file = $T/a.key
+peers = $X_PUB
+CONF
+start_daemon k "$T/k.conf"
+"$APPTOOL" -S "$T/k.sock" echo -a kat -n 1 >"$T/kat.out" 2>"$T/kat.err" &
+KAT=$!
+PIDS="$PIDS $KAT"
+wait_for 10 log_has k "socket kat: attached" || fail "echo did not attach"
+EPK=$(sed -n 's/.*socket kat: bound to //p' "$T/k.log")
+out=$(/usr/bin/python3 "$TOP/tests/sodium_peer.py" "$EPK" "$A_PUB" \
+    "$T/x.key" "$T/a.key" "kat $$") || fail "independent initiator: $out"
+wait "$KAT" || fail "echo: $(cat "$T/kat.err")"
+ok "$out"
+
 # No key in any log, ever.
 for k in a b x; do
 	K=$(cat "$T/$k.key")
