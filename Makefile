@@ -2,6 +2,11 @@
 # commands a newcomer types; everything else hangs off them.
 
 PREFIX	?= /usr/local
+# The configuration: /etc for the system's prefixes, else under PREFIX
+# (make PREFIX=/opt/nbmq: /opt/nbmq/etc/nbmq/nbmqd.conf).  nbmqd is built
+# with it as its default -c: pass the same PREFIX or SYSCONFDIR to make
+# and to make install.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 DESTDIR	?=
 O	?= build
 CC	?= cc
@@ -23,6 +28,18 @@ NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iclient-lib -Idaemon
 NBMQ_CFLAGS	= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing
 DEPFLAGS	= -MMD -MP
+# Hardening by default, as Debian builds packages: stack protector, PIE,
+# full RELRO, and _FORTIFY_SOURCE where it works (optimised builds: the
+# sanitizer and coverage builds leave it out).  HARDEN= turns it off.
+HARDEN		?= 1
+ifeq ($(HARDEN),1)
+NBMQ_CFLAGS	+= -fstack-protector-strong -fPIE
+RELRO_LDFLAGS	 = -Wl,-z,relro -Wl,-z,now
+NBMQ_LDFLAGS	 = -pie $(RELRO_LDFLAGS)
+ifeq ($(SAN),)
+NBMQ_CPPFLAGS	+= -D_FORTIFY_SOURCE=2
+endif
+endif
 SAN_CFLAGS	=
 SAN_LDFLAGS	=
 ifeq ($(SAN),1)
@@ -44,7 +61,8 @@ SAN_LDFLAGS	= --coverage
 endif
 ALL_CFLAGS	= $(NBMQ_CPPFLAGS) $(CPPFLAGS) $(NBMQ_CFLAGS) $(CFLAGS) \
 		  $(SAN_CFLAGS)
-ALL_LDFLAGS	= $(LDFLAGS) $(SAN_LDFLAGS)
+ALL_LDFLAGS	= $(NBMQ_LDFLAGS) $(LDFLAGS) $(SAN_LDFLAGS)
+SHLIB_LDFLAGS	= $(RELRO_LDFLAGS) $(LDFLAGS) $(SAN_LDFLAGS)
 
 EVENT_LIBS	= $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
 INIH_LIBS	= $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
@@ -79,10 +97,14 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all deps run check check-unit check-int check-asan clean install \
+.PHONY: all tests deps run check check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
-all: $(PROGS) $(LIBS) $(UNIT_TESTS) $(O)/tests/apptool $(O)/examples/hello
+# Plain make builds what is installed and the examples: no test library
+# needed.  `make tests` adds the test programs (Check, the simulator, the
+# test tools); every check target builds them.
+all: $(PROGS) $(LIBS) $(O)/examples/hello
+tests: all $(UNIT_TESTS) $(O)/tests/apptool
 
 deps:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
@@ -131,7 +153,7 @@ $(O)/nbmqd: $(O)/daemon/main.o $(SHELL_OBJS) $(CORE_OBJS)
 	    $(SODIUM_LIBS)
 
 $(O)/libnbmq.so.$(LIBVER): $(LIB_OBJS)
-	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
+	$(CC) $(SHLIB_LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
 	ln -sf libnbmq.so.$(LIBVER) $(O)/libnbmq.so.$(SOVER)
 	ln -sf libnbmq.so.$(SOVER) $(O)/libnbmq.so
 
@@ -140,7 +162,13 @@ $(O)/libnbmq.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(O)/nbmq.pc: client-lib/nbmq.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVER)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVER)|' \
+	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    $< > $@
+
+# nbmqd's default configuration file follows SYSCONFDIR.
+$(O)/daemon/main.o: NBMQ_CPPFLAGS += \
+	-DNBMQD_CONF='"$(SYSCONFDIR)/nbmq/nbmqd.conf"'
 
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -164,7 +192,7 @@ all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
     client-lib/nbmq_encryptor.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(SHLIB_LDFLAGS)
 
 $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -191,7 +219,7 @@ $(O)/tests/%.o: tests/%.c $(O)/tests/%.d
 # regressions) replayed once; valgrind.  (make fuzz: each fuzz target for
 # a while, outside make check.)
 check: deps
-	$(MAKE) all
+	$(MAKE) tests
 	$(MAKE) check-unit check-sim
 	$(MAKE) coverage
 	$(MAKE) check-mutants
@@ -199,7 +227,7 @@ check: deps
 	$(MAKE) check-fuzz
 	$(MAKE) check-valgrind
 
-check-unit: all
+check-unit: tests
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
 # A test part skipped for a tool that make deps installs fails under make
@@ -208,7 +236,7 @@ check-unit: all
 NBMQ_STRICT_TOOLS ?= 1
 export NBMQ_STRICT_TOOLS
 
-check-int: all
+check-int: tests
 	@O=$(O) tests/run-integration.sh
 
 # Under ASan+UBSan: the unit tests, 200 seeds of the simulator, and the
@@ -223,12 +251,12 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh
 check-asan:
-	$(MAKE) O=build/asan SAN=1 all
+	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim
 	INT_TESTS="$(ASAN_INT)" $(MAKE) O=build/asan SAN=1 check-int
 
 check-asan-all:
-	$(MAKE) O=build/asan SAN=1 all
+	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 check-int
 
 # The deterministic simulator of the core (tests/sim.c): `make sim` runs
@@ -239,14 +267,14 @@ SEEDS		?= 100000
 SIM_SEED	?= 1
 SIM_SECONDS	?= 0
 SIM_CHECK_SEEDS	?= 2000
-all: $(O)/tests/sim
+tests: $(O)/tests/sim
 $(O)/tests/sim: $(O)/tests/sim.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
-sim: all
+sim: tests
 	$(O)/tests/sim -s $(SIM_SEED) -n $(SEEDS) -t $(SIM_SECONDS)
 
-check-sim: all
+check-sim: tests
 	$(O)/tests/sim -n $(SIM_CHECK_SEEDS)
 
 # The mutation gate (tests/mutants.sh): each deliberate bug of
@@ -270,7 +298,7 @@ check-mutants:
 	    MUTANTS_BASELINE=0 MUTANTS_JOBS=1 tests/mutants.sh
 
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
-all: $(O)/tests/floodtool
+tests: $(O)/tests/floodtool
 $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
@@ -301,7 +329,7 @@ check-fuzz:
 COV_UNIT = $(patsubst $(O)/%,build/cov/%,$(UNIT_TESTS))
 coverage:
 	@mkdir -p build
-	@$(MAKE) -s O=build/cov SAN=cov all 2>build/cov-build.log || \
+	@$(MAKE) -s O=build/cov SAN=cov tests 2>build/cov-build.log || \
 	    { cat build/cov-build.log; exit 1; }
 	@find build/cov -name '*.gcda' -delete
 	@echo "coverage: unit tests in build/cov (log: build/cov/tests.log), then the integration tests"
@@ -316,7 +344,7 @@ coverage:
 # needs the integration tests too: make coverage).
 check-coverage:
 	@mkdir -p build
-	@$(MAKE) -s O=build/cov SAN=cov all 2>build/cov-build.log || \
+	@$(MAKE) -s O=build/cov SAN=cov tests 2>build/cov-build.log || \
 	    { cat build/cov-build.log; exit 1; }
 	@find build/cov -name '*.gcda' -delete
 	@rc=0; for t in $(COV_UNIT); do \
@@ -331,7 +359,7 @@ check-coverage:
 # VALGRIND_INT="tests/int_*.sh" runs them all.)
 VALGRIND_INT ?= tests/int_config.sh tests/int_types.sh tests/int_liveness.sh \
 		tests/int_faults.sh tests/int_example.sh
-check-valgrind: all
+check-valgrind: tests
 	@set -e; for t in $(UNIT_TESTS); do echo "== valgrind $$t"; \
 	    CK_FORK=no valgrind -q --leak-check=full --error-exitcode=99 \
 	    $$t >$(O)/valgrind-unit.log 2>&1 || \
@@ -341,7 +369,7 @@ check-valgrind: all
 
 # Every integration test with the daemon under valgrind (about 3.5 min;
 # CI runs it, make check runs the subset above to stay well under 10 min).
-check-valgrind-all: all
+check-valgrind-all: tests
 	$(MAKE) check-valgrind VALGRIND_INT="$(wildcard tests/int_*.sh)"
 
 # A daemon in the foreground on the default config, everything under build/.
@@ -355,14 +383,14 @@ run: deps
 	exec $(O)/nbmqd -c conf/nbmqd.conf -S $(CURDIR)/$(O)/run/nbmqd.sock
 
 # Install paths.  The unit and the sysusers snippet go under PREFIX too
-# (systemd also reads /usr/local/lib); the configuration under SYSCONFDIR,
-# never over an existing file.  uninstall keeps the configuration.
+# (systemd also reads /usr/local/lib); the configuration under SYSCONFDIR
+# (at the top: nbmqd is built with it), never over an existing file.
+# uninstall keeps the configuration.
 BINDIR		?= $(PREFIX)/bin
 SBINDIR		?= $(PREFIX)/sbin
-LIBDIR		 = $(PREFIX)/lib
+LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
-SYSCONFDIR	?= /etc
 SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 
@@ -372,14 +400,14 @@ install: $(PROGS) $(LIBS)
 	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/nbmq
 	install -m 755 $(O)/nbmqd $(DESTDIR)$(SBINDIR)/nbmqd
-	if [ -f $(O)/nbmqctl ]; then \
-		install -m 755 $(O)/nbmqctl $(DESTDIR)$(SBINDIR)/nbmqctl; fi
+	install -m 755 $(O)/nbmqctl $(DESTDIR)$(BINDIR)/nbmqctl
 	install -m 755 $(O)/nbmqcat $(DESTDIR)$(BINDIR)/nbmqcat
 	install -m 755 $(O)/libnbmq.so.$(LIBVER) $(DESTDIR)$(LIBDIR)/
 	ln -sf libnbmq.so.$(LIBVER) $(DESTDIR)$(LIBDIR)/libnbmq.so.$(SOVER)
 	ln -sf libnbmq.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libnbmq.so
 	install -m 644 $(O)/libnbmq.a $(DESTDIR)$(LIBDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVER)|' \
+	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    client-lib/nbmq.pc.in >$(O)/nbmq.pc.install
 	install -m 644 $(O)/nbmq.pc.install $(DESTDIR)$(LIBDIR)/pkgconfig/nbmq.pc
 	install -m 644 client-lib/nbmq.h client-lib/nbmq_encryptor.h \
@@ -405,7 +433,7 @@ install: $(PROGS) $(LIBS)
 	    command -v ldconfig >/dev/null; then ldconfig; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/nbmqd $(DESTDIR)$(SBINDIR)/nbmqctl \
+	rm -f $(DESTDIR)$(SBINDIR)/nbmqd $(DESTDIR)$(BINDIR)/nbmqctl \
 	    $(DESTDIR)$(BINDIR)/nbmqcat \
 	    $(DESTDIR)$(LIBDIR)/libnbmq.so.$(LIBVER) \
 	    $(DESTDIR)$(LIBDIR)/libnbmq.so.$(SOVER) \

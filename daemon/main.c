@@ -25,7 +25,9 @@
 
 #include "nbmqd.h"
 
+#ifndef NBMQD_CONF			/* the Makefile's, from SYSCONFDIR */
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"
+#endif
 
 static void
 usage(void)

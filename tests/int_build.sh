@@ -44,3 +44,14 @@ mk "$B/daemon/pace.o" >/dev/null 2>&1 && [ -s "$B/daemon/pace.d" ] ||
     fail "pace.d not written again"
 mk -q "$B/daemon/pace.o" || fail "pace.o rebuilt twice"
 ok "headers tracked per object: pace.h rebuilds pace.o, nbmq_encryptor.h does not; no .d: rebuilt once"
+
+# Plain make builds what is installed and the examples, and needs no test
+# library: nothing of Check (or the test programs) in what it would do.
+plan=$(mk -n -B all 2>&1) || fail "make -n all: $(echo "$plan" | tail -n 3)"
+echo "$plan" | grep -q -- "-o $B/nbmqd " || fail "make all does not build nbmqd"
+case "$plan" in
+*-lcheck*|*check.h*|*/tests/*) fail "make all builds tests: $(echo "$plan" |
+    grep -m 1 -e -lcheck -e /tests/)" ;;
+esac
+mk -n -B tests 2>&1 | grep -q -- "-lcheck" || fail "make tests does not link Check"
+ok "plain make needs no test library (make tests builds the tests)"

@@ -424,9 +424,8 @@ done
     [ "$(readlink "$R/usr/lib/libnbmq.so")" = libnbmq.so.0 ] ||
     fail "soname links"
 [ ! -e "$R/usr/include/nbmq-protocol.h" ] || fail "private header installed"
-if [ -f "$BIN/nbmqctl" ]; then
-	[ -x "$R/usr/sbin/nbmqctl" ] || fail "nbmqctl not installed"
-fi
+# nbmqctl on users' PATH (the nbmq group uses it), like chronyc and wg.
+[ -x "$R/usr/bin/nbmqctl" ] || fail "nbmqctl not installed in bin"
 grep -q "^ExecStart=/usr/sbin/nbmqd -c /etc/nbmq/nbmqd.conf$" \
     "$R/usr/lib/systemd/system/nbmqd.service" || fail "unit paths"
 "$R/usr/sbin/nbmqd" -t -c "$R/etc/nbmq/nbmqd.conf" >/dev/null ||
@@ -471,3 +470,31 @@ left=$(cd "$R" && find . -type f ! -path './etc/*' | sort | tr '\n' ' ')
 [ -z "$left" ] || fail "uninstall left: $left"
 [ -f "$R/etc/nbmq/nbmqd.conf" ] || fail "uninstall removed the configuration"
 ok "a second install keeps an edited configuration; uninstall removes the rest"
+
+# --- Another prefix: the configuration follows it (nbmqd is built with
+# it as its default), LIBDIR reaches nbmq.pc; and the hardening of a
+# plain build: PIE, full RELRO, stack protector, _FORTIFY_SOURCE.
+R2=$T/root2
+B2=$T/b2
+MK2="make -s -C $TOP O=$B2 PREFIX=/opt/nbmq LIBDIR=/opt/nbmq/lib64"
+$MK2 all >"$T/b2.log" 2>&1 || fail "make PREFIX=/opt/nbmq: $(tail -n 5 "$T/b2.log")"
+$MK2 install DESTDIR="$R2" >"$T/install3.log" 2>&1 ||
+    fail "make install PREFIX=/opt/nbmq: $(tail -n 5 "$T/install3.log")"
+[ -f "$R2/opt/nbmq/etc/nbmq/nbmqd.conf" ] ||
+    fail "PREFIX=/opt/nbmq: configuration not under the prefix"
+"$R2/opt/nbmq/sbin/nbmqd" --help 2>&1 |
+    grep -q "default /opt/nbmq/etc/nbmq/nbmqd.conf" ||
+    fail "nbmqd's default configuration does not follow SYSCONFDIR"
+grep -q "^libdir=/opt/nbmq/lib64$" "$R2/opt/nbmq/lib64/pkgconfig/nbmq.pc" ||
+    fail "LIBDIR not in nbmq.pc: $(cat "$R2/opt/nbmq/lib64/pkgconfig/nbmq.pc")"
+grep -q "^ExecStart=/opt/nbmq/sbin/nbmqd -c /opt/nbmq/etc/nbmq/nbmqd.conf$" \
+    "$R2/opt/nbmq/lib/systemd/system/nbmqd.service" || fail "unit paths, /opt"
+for p in nbmqd nbmqcat nbmqctl; do
+	readelf -h "$B2/$p" | grep -q "DYN (Position-Independent" ||
+	    fail "$p: not PIE"
+	readelf -d "$B2/$p" | grep -q "BIND_NOW" &&
+	    readelf -l "$B2/$p" | grep -q "GNU_RELRO" || fail "$p: no full RELRO"
+done
+readelf -s "$B2/nbmqd" | grep -q "__stack_chk_fail" || fail "no stack protector"
+readelf -s "$B2/nbmqd" | grep -q "_chk@" || fail "no _FORTIFY_SOURCE"
+ok "PREFIX=/opt/nbmq: configuration, nbmqd's default and the unit follow it, LIBDIR in nbmq.pc; nbmqd, nbmqcat, nbmqctl PIE with full RELRO, stack protector and _FORTIFY_SOURCE"

@@ -268,7 +268,7 @@ done
 
 build() {	# build DIR LOG TEST: the targets TEST needs, in tree DIR
 	case $3 in
-	int_*)	_t=all ;;
+	int_*)	_t=tests ;;
 	*)	_t=build/tests/$3 ;;
 	esac
 	# Its own build: nothing of a calling make's flags (O=, SAN=) leaks
