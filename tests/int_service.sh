@@ -165,6 +165,25 @@ reload_order_ok || fail "RELOADING=1/READY=1 around a failed reload"
 new_answers "still here"
 ok "broken file on SIGHUP: s.conf:$L and s.conf:$((L + 1)) logged, configuration unchanged, sockets kept"
 
+# systemctl reload runs the unit's ExecReload lines in order and stops at
+# the first that fails: with this broken file the check fails, so the
+# reload is reported failed, and no SIGHUP is sent.
+n0=$(grep -c "SIGHUP: reloading" "$T/s.log")
+rc=0
+sed -n 's/^ExecReload=//p' "$TOP/systemd/nbmqd.service" >"$T/reload.cmds"
+[ "$(wc -l <"$T/reload.cmds")" = 2 ] || fail "ExecReload: $(cat "$T/reload.cmds")"
+while read -r cmd; do
+	cmd=$(echo "$cmd" | sed -e "s|/usr/local/sbin/nbmqd|$NBMQD|" \
+	    -e "s|/etc/nbmq/nbmqd.conf|$T/s.conf|" -e "s|\$MAINPID|$PID_s|")
+	sh -c "$cmd" >"$T/reload.out" 2>&1 || { rc=$?; break; }
+done <"$T/reload.cmds"
+[ "$rc" != 0 ] || fail "ExecReload succeeded on a broken file"
+grep -q "s.conf:$L: send_hwm: " "$T/reload.out" ||
+    fail "ExecReload's check did not say why: $(cat "$T/reload.out")"
+[ "$(grep -c "SIGHUP: reloading" "$T/s.log")" = "$n0" ] ||
+    fail "a SIGHUP was sent after the failed check"
+ok "ExecReload on a broken file: fails (exit $rc) with s.conf:$L, no SIGHUP sent"
+
 # A new socket that cannot bind: nothing changes either.
 cp "$T/v2.conf" "$T/s.conf"
 L=$(( $(wc -l <"$T/s.conf") + 2 ))
