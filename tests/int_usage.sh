@@ -58,3 +58,8 @@ for cmd in "nbmqd extra" "nbmqcat -r" "nbmqcat -b 127.0.0.1:0 -f" \
 	n=$((n + 1))
 done
 ok "nbmqd, nbmqctl, nbmqcat: --version/-V print $VERSION (nbmq.h, nbmq.pc), --help/-h exit 0; $n usage errors: exit 2, one line and a hint"
+
+# NEWS: its newest entry is this version.
+top=$(sed -n 's/^nbmq \([0-9][0-9.]*\) .*/\1/p' "$TOP/NEWS" | head -n 1)
+[ "$top" = "$VERSION" ] || fail "NEWS's newest entry is ${top:-none}, the version $VERSION"
+ok "NEWS's newest entry is $VERSION"
