@@ -1485,6 +1485,40 @@ ipc_accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(ev_relisten, &tv);
 }
 
+/*
+ * The listening socket, its failures said at err with the call that
+ * failed and what to do: nbmqd does not start without it.
+ */
+static int
+ipc_socket(const struct sockaddr_un *sun)
+{
+	const char	*path = sun->sun_path, *call = "socket", *hint = "";
+	int		 fd, e;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) != -1) {
+		call = "bind";
+		if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+			call = "listen";
+			if (listen(fd, 128) == 0)
+				return fd;
+		}
+	}
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	if (e == ENOENT)
+		hint = " (its directory does not exist: create it, or choose "
+		    "another ipc_path or -S; under systemd RuntimeDirectory= "
+		    "makes /run/nbmq)";
+	else if (e == EACCES || e == EROFS)
+		hint = " (nbmqd's user cannot write its directory: choose "
+		    "another ipc_path or -S)";
+	log_errx("cannot listen on %s: %s: %s%s", path, call, strerror(e),
+	    hint);
+	return -1;
+}
+
 int
 ipc_listen(const char *path, unsigned int mode, const char *group,
     uint64_t maxc)
@@ -1526,11 +1560,13 @@ ipc_listen(const char *path, unsigned int mode, const char *group,
 	    (ev_flush = event_new(nbmqd->base, -1, 0, ipc_flush_cb,
 	    NULL)) == NULL)
 		fatalx("event_new");
-	listener = evconnlistener_new_bind(nbmqd->base, ipc_accept_cb, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
-	    (struct sockaddr *)&sun, sizeof(sun));
+	if ((fd = ipc_socket(&sun)) == -1)
+		return -1;
+	listener = evconnlistener_new(nbmqd->base, ipc_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
 	if (listener == NULL) {
-		log_warn("%s: listen", path);
+		close(fd);
+		log_errx("%s: evconnlistener_new failed", path);
 		return -1;
 	}
 	evconnlistener_set_error_cb(listener, ipc_accept_error_cb);

@@ -117,6 +117,18 @@ log_vwrite(int pri, int errnum, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+/* An error the daemon cannot go on with (start-up): at err, so that
+ * journalctl -p err -u nbmqd shows why a start failed. */
+void
+log_errx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+}
+
 void
 log_warn(const char *fmt, ...)
 {

@@ -29,6 +29,41 @@
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"
 #endif
 
+/*
+ * The configuration, its errors on stderr as "file:line: key: why".  Under
+ * systemd (journal) each goes to the journal at err instead, so that
+ * journalctl -p err -u nbmqd shows why a start failed.
+ */
+static int
+main_load(struct config *conf, const char *path, int journal)
+{
+	char	*buf = NULL, *line, *next;
+	size_t	 len = 0;
+	FILE	*f = journal ? open_memstream(&buf, &len) : NULL;
+	int	 nerr;
+
+	nerr = config_load(conf, path, f != NULL ? f : stderr);
+	if (f == NULL) {
+		if (nerr > 0)
+			fprintf(stderr, "nbmqd: %d error%s in the "
+			    "configuration\n", nerr, nerr == 1 ? "" : "s");
+		return nerr;
+	}
+	fclose(f);
+	log_init(LOG_INFO, 0);
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		log_errx("%s", line);
+	}
+	if (nerr > 0)
+		log_errx("%d error%s in the configuration: not started", nerr,
+		    nerr == 1 ? "" : "s");
+	free(buf);
+	log_init(LOG_INFO, 1);
+	return nerr;
+}
+
 static void
 usage(void)
 {
@@ -259,10 +294,9 @@ main(int argc, char *argv[])
 	if (path == NULL && access(NBMQD_CONF, F_OK) == -1)
 		nerr = 0;
 	else
-		nerr = config_load(&conf, path ? path : NBMQD_CONF, stderr);
+		nerr = main_load(&conf, path ? path : NBMQD_CONF,
+		    !check && !print && !main_log_to_stderr());
 	if (nerr > 0) {
-		fprintf(stderr, "nbmqd: %d error%s in the configuration\n",
-		    nerr, nerr == 1 ? "" : "s");
 		config_free(&conf);
 		return 1;
 	}

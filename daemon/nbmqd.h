@@ -163,6 +163,7 @@ int		 socktype_from_name(const char *);
 void		 log_init(int level, int to_stderr);
 void		 log_setlevel(int level);
 int		 log_getlevel(void);
+void		 log_errx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

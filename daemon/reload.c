@@ -141,15 +141,37 @@ reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 	return 0;
 }
 
-/* "file:line: socket NAME: cannot bind ADDR: why" (malloc'd, or NULL). */
+/* What to do about a socket that cannot bind, for the common causes. */
+static const char *
+reload_sock_hint(int e)
+{
+	switch (e) {
+	case EADDRINUSE:
+		return " (another socket has that port: ss -ulpn shows whose;"
+		    " port 0 takes a free one)";
+	case EADDRNOTAVAIL:
+		return " (not an address of this host: ip addr shows them;"
+		    " 0.0.0.0 or :: for all)";
+	case EACCES:
+		return " (ports below 1024 need CAP_NET_BIND_SERVICE:"
+		    " AmbientCapabilities= in the unit)";
+	default:
+		return "";
+	}
+}
+
+/* "file:line: socket NAME: cannot bind ADDR: why (hint)" (malloc'd, or
+ * NULL). */
 static char *
 reload_sock_error(const struct config *cf, const struct sockconf *sc, int e)
 {
 	char	*s;
 
-	if (asprintf(&s, "%s:%d: socket %s: cannot %s %s: %s", cf->path,
-	    sc->line, sc->name, sc->bind != NULL ? "bind" : "connect",
-	    sc->bind != NULL ? sc->bind : sc->connect, strerror(e)) == -1)
+	if (asprintf(&s, "%s:%d: socket %s: cannot %s %s: %s%s",
+	    cf->path != NULL ? cf->path : "(defaults)", sc->line, sc->name,
+	    sc->bind != NULL ? "bind" : "connect",
+	    sc->bind != NULL ? sc->bind : sc->connect, strerror(e),
+	    reload_sock_hint(e)) == -1)
 		return NULL;
 	return s;
 }
@@ -167,7 +189,7 @@ reload_start_sockets(const struct config *cf)
 			continue;
 		if ((why = reload_sock_error(cf, sc, e)) == NULL)
 			fatal("asprintf");
-		log_warnx("%s", why);
+		log_errx("%s", why);	/* start-up: nbmqd exits */
 		free(why);
 		return -1;
 	}

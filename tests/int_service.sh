@@ -288,6 +288,33 @@ kill -TERM "$PID_k"
 forget_daemon "$PID_k"; wait "$PID_k" || fail "k exit"
 ok "logs to the journal when stderr is the journal (JOURNAL_STREAM), else stderr"
 
+# --- Why a start failed, at err (journalctl -p err -u nbmqd): a bad line,
+# a socket that cannot bind, an IPC path that cannot be listened on; each
+# with what to do.  No journald here: strace shows what went to its socket.
+if have strace strace; then
+	printf '[socket a]\ntype = dealer\nbind = 127.0.0.1:0\nfoo = 1\n' >"$T/e1.conf"
+	printf '[socket a]\ntype = dealer\nbind = 192.0.2.1:1\n' >"$T/e2.conf"
+	: >"$T/e.log"
+	for c in "e1.conf $T/e.sock" "e2.conf $T/e.sock" "e3.conf $T/none/e.sock"; do
+		set -- $c
+		[ -f "$T/$1" ] || : >"$T/$1"
+		sh -c 'export JOURNAL_STREAM=$(stat -c %d:%i "$1")
+		    exec strace -f -qq -e trace=sendmsg -s 600 -o "$2" "$3" \
+		    -c "$4" -S "$5" 2>>"$1"' x "$T/e.log" "$T/$1.trace" \
+		    "$NBMQD" "$T/$1" "$2"
+		[ $? -eq 1 ] || fail "$1: nbmqd did not exit 1"
+	done
+	for want in "e1.conf:4: foo: unknown key" "1 error in the configuration" \
+	    "e2.conf:1: socket a: cannot bind 192.0.2.1:1: Cannot assign requested address (not an address of this host" \
+	    "cannot listen on $T/none/e.sock: bind: No such file or directory (its directory does not exist"; do
+		grep -h -F "MESSAGE=" "$T"/e*.trace | grep -F -- "$want" |
+		    grep -q 'PRIORITY=3"' ||
+		    fail "not at err in the journal: $want: $(grep -h -o 'MESSAGE=[^"]*' "$T"/e*.trace)"
+	done
+	[ ! -s "$T/e.log" ] || fail "on stderr, not the journal: $(cat "$T/e.log")"
+	ok "start-up failures at err in the journal, each with what to do (a bad line, a bind, the IPC path)"
+fi
+
 # --- Every system call the daemon makes passes the unit's filter.
 if ! have strace strace; then
 	:
