@@ -169,11 +169,11 @@ $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 
 # test_lib includes the library itself (tests/test_lib.c).
 $(O)/tests/test_lib.o: client-lib/nbmq.c
-# test_sock and test_ext make allocations fail on demand (tests/test_sock.c).
-WRAP_LDFLAGS	=
-$(O)/tests/test_sock $(O)/tests/test_ext: WRAP_LDFLAGS = \
-    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
-$(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
+# Every unit test links the fake network (tests/fakenet.c: fake ops, clock
+# and datagram queues between cores), as chrony links test.o; through it,
+# any test can make an allocation fail on demand (alloc_fail_in).
+WRAP_LDFLAGS	= -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+$(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/fakenet.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
