@@ -143,8 +143,10 @@ $(O)/nbmq.pc: client-lib/nbmq.pc.in
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-# nbmqctl speaks the IPC itself: the protocol header and its codec only.
-$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(O)/client-lib/ipc-codec.o
+# nbmqctl speaks the IPC itself, through the control client it shares
+# with the bench (ctlclient.c) over the protocol's codec.
+CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o
+$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(CTL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # The README example, built the way a user builds it: against the
@@ -432,6 +434,8 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ bench/cryptbench.c $(CORE_OBJS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(ALL_LDFLAGS)
 
-$(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h $(O)/libnbmq.a
+$(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h client-lib/ctlclient.h \
+    $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
 	$(CC) $(ALL_CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
-	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lm
+	    $(O)/client-lib/ctlclient.o $(O)/libnbmq.a $(ALL_LDFLAGS) \
+	    $(SODIUM_LIBS) -lm

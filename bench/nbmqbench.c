@@ -76,6 +76,7 @@
 
 #include "nbmq.h"
 #include "nbmq-protocol.h"
+#include "ctlclient.h"
 
 #define MAXREPS		9
 #define MAXRX		4
@@ -476,111 +477,33 @@ struct dstats {
 static char	 drop_names[NDROPS][NBMQ_IPC_WORD_LEN];
 static int	 have_drop_names;
 
-static int
-ctl_io(int fd, void *buf, size_t len, int out)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
-	uint8_t		*p = buf;
-	double		 end = now() + 2;
-
-	while (len > 0) {
-		ssize_t	n;
-
-		if (now() > end || poll(&pfd, 1, 100) == -1)
-			return -1;
-		n = out ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
-		    recv(fd, p, len, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return -1;
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-/* One request; the reply's header in *h and payload in buf. */
-static int
-ctl_req(int fd, uint16_t type, uint32_t reqid, const void *p, uint32_t len)
-{
-	struct nbmq_ipc_hdr	h = { .len = len, .type = type, .reqid = reqid };
-
-	if (ctl_io(fd, &h, sizeof(h), 1) == -1)
-		return -1;
-	return len ? ctl_io(fd, (void *)p, len, 1) : 0;
-}
-
-static int
-ctl_reply(int fd, struct nbmq_ipc_hdr *h, void *buf, size_t cap)
-{
-	if (ctl_io(fd, h, sizeof(*h), 0) == -1 || h->len > cap)
-		return -1;
-	return ctl_io(fd, buf, h->len, 0);
-}
-
-/* The daemon's counters now; st->ok 0 when it cannot say. */
+/* The daemon's counters now (ctlclient.c); st->ok 0 when it cannot say. */
 static void
 daemon_stats(int i, struct dstats *st)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct ipc_hello	 hello = { .magic = NBMQ_IPC_MAGIC,
-				    .version = NBMQ_IPC_VERSION };
-	struct nbmq_ipc_hdr	 h;
-	static uint8_t		 buf[4096];
-	int			 fd;
+	struct ctl		c;
+	struct ipc_ctl_stats	ss;
 
 	memset(st, 0, sizeof(*st));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath[i]);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		goto out;
-	hello.pid = (uint32_t)getpid();
-	if (ctl_req(fd, IPC_HELLO, 1, &hello, sizeof(hello)) == -1 ||
-	    ctl_reply(fd, &h, buf, sizeof(buf)) == -1 || h.type != IPC_HELLO_OK)
+	if (ctl_open(&c, sockpath[i], "nbmqbench", 2000) == -1)
 		goto out;
 	if (!have_drop_names) {
-		if (ctl_req(fd, IPC_CTL_REASONS, 2, NULL, 0) == -1)
-			goto out;
-		for (;;) {
-			struct ipc_ctl_reason r;
-
-			if (ctl_reply(fd, &h, buf, sizeof(buf)) == -1)
-				goto out;
-			if (h.type != IPC_CTL_REASON)
-				break;
-			if (h.len != sizeof(r))
-				goto out;
-			memcpy(&r, buf, sizeof(r));
-			r.name[sizeof(r.name) - 1] = '\0';
-			if (r.index < NDROPS)
-				snprintf(drop_names[r.index],
-				    sizeof(drop_names[0]), "%s", r.name);
-		}
-		if (h.type != IPC_CTL_END)
+		if (ctl_reasons(&c, drop_names) == -1)
 			goto out;
 		have_drop_names = 1;
 	}
-	if (ctl_req(fd, IPC_CTL_STATS, 3, NULL, 0) == -1 ||
-	    ctl_reply(fd, &h, buf, sizeof(buf)) == -1 ||
-	    h.type != IPC_CTL_STATS_INFO ||
-	    h.len != sizeof(struct ipc_ctl_stats))
+	if (ctl_ask(&c, IPC_CTL_STATS, NULL, 0, IPC_CTL_STATS_INFO, &ss,
+	    sizeof(ss), "stats") == -1)
 		goto out;
-	{
-		struct ipc_ctl_stats	ss;
-
-		memcpy(&ss, buf, sizeof(ss));
-		for (uint32_t k = 0; k < NDROPS && k < ss.ndrops; k++)
-			st->drops[k] = ss.drops[k];
-		st->rx_datagrams = ss.rx_datagrams;
-		st->tx_datagrams = ss.tx_datagrams;
-		st->resends = ss.resends;
-		st->giveups = ss.giveups;
-		st->ok = 1;
-	}
+	for (uint32_t k = 0; k < NDROPS && k < ss.ndrops; k++)
+		st->drops[k] = ss.drops[k];
+	st->rx_datagrams = ss.rx_datagrams;
+	st->tx_datagrams = ss.tx_datagrams;
+	st->resends = ss.resends;
+	st->giveups = ss.giveups;
+	st->ok = 1;
 out:
-	close(fd);
+	ctl_close(&c);
 }
 
 /* "recv_hwm 1234, peer_gone 5" from the difference of two snapshots. */
