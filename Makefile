@@ -171,11 +171,12 @@ $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 
 # test_lib includes the library itself (tests/test_lib.c).
 $(O)/tests/test_lib.o: client-lib/nbmq.c
-# Every unit test links the fake network (tests/fakenet.c: fake ops, clock
-# and datagram queues between cores), as chrony links test.o; through it,
-# any test can make an allocation fail on demand (alloc_fail_in).
+# Every unit test links tests/unit.c (the runner, allocations that fail on
+# demand: alloc_fail_in) and the fake network (tests/fakenet.c: fake ops,
+# clock and datagram queues between cores), as chrony links test.o.
 WRAP_LDFLAGS	= -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
-$(O)/tests/test_%: $(O)/tests/test_%.o $(O)/tests/fakenet.o $(CORE_OBJS)
+UNIT_OBJS	= $(O)/tests/unit.o $(O)/tests/fakenet.o
+$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 

@@ -1,48 +1,14 @@
 /*
  * fakenet.c: the unit tests' fake network, fake clock and fake ops (see
  * fakenet.h), once for every test of the core: test_session, test_sock,
- * test_ext, test_crypt and test_stun.
+ * test_ext, test_crypt and test_stun.  Every unit test links it, with
+ * unit.c.
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fakenet.h"
-
-/* Allocation failures (fakenet.h) */
-
-int	alloc_fail_in;
-
-void	*__real_malloc(size_t);
-void	*__real_calloc(size_t, size_t);
-void	*__real_realloc(void *, size_t);
-void	*__wrap_malloc(size_t);
-void	*__wrap_calloc(size_t, size_t);
-void	*__wrap_realloc(void *, size_t);
-
-static int
-alloc_fails(void)
-{
-	return alloc_fail_in > 0 && --alloc_fail_in == 0;
-}
-
-void *
-__wrap_malloc(size_t n)
-{
-	return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-	return alloc_fails() ? NULL : __real_realloc(p, n);
-}
 
 /* The fake ops */
 

@@ -8,12 +8,8 @@
  * would); the tests read them there and hand them to another node's
  * sock_input (pass), with the sender's fake address as source.  Time is a
  * plain number: T0 and offsets from it.  Random numbers come from a
- * per-node splitmix64 (node->script first, when set).
- *
- * Allocation failures: the Makefile links the unit tests with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so that every
- * allocation, the core's included, goes through fakenet.c; alloc_fail_in
- * = n makes the n-th allocation from now fail, once.
+ * per-node splitmix64 (node->script first, when set).  Allocations that
+ * fail on demand (alloc_fail_in) and REQUIRE are unit.h's.
  */
 #ifndef FAKENET_H
 #define FAKENET_H
@@ -21,19 +17,11 @@
 #include <check.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 
 #define T0		(1000 * NSEC)
 #define B_ADDR		"10.0.0.1:1000"		/* the bound socket */
 #define C_ADDR		"10.0.0.2:2000"		/* the connecting one */
-
-/*
- * ck_assert for hot paths: Check's asserts cost a write(2) each even when
- * they pass, which would dominate a 10,000-message exchange.
- */
-#define REQUIRE(e) do {						\
-	if (!(e))						\
-		ck_abort_msg("assertion failed: %s", #e);	\
-} while (0)
 
 struct dgram {
 	struct nbaddr	 to;
@@ -74,7 +62,6 @@ struct node {
 	uint32_t	 maxlen;	/* the longest */
 };
 
-extern int			alloc_fail_in;
 extern const struct sock_ops	fake_ops;
 
 /* Nodes */

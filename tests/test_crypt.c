@@ -1562,7 +1562,6 @@ crypt_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
 	int	 failed;
 	char	 cmd[96];
 
@@ -1573,10 +1572,7 @@ main(void)
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL)
 		return EXIT_FAILURE;
-	sr = srunner_create(crypt_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = run_suite(crypt_suite()) != EXIT_SUCCESS;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		failed++;
