@@ -96,10 +96,7 @@ nbmq_rx_child(int idx)
 	 */
 	while (case_secure && nbmq_recv(s, &m, NBMQ_DONTWAIT) == 0)
 		nbmq_msg_free(m);
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	while (!rx_stop(st->got, st->t_last)) {
 		if (nbmq_recv(s, &m, 0) == -1) {
 			if (errno == EAGAIN)
@@ -155,10 +152,7 @@ nbmq_tx_child(int nrx)
 	}
 	app_wait_peers(s, nrx);
 	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 50);
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	sh->t_start = now();
 	end = sh->t_start + opt_secs;
 	while (now() < end && !LOAD(sh->stop)) {

@@ -104,10 +104,7 @@ udp_rx_child(int idx)
 	}
 	sh->port = port;
 	STORE(sh->have_ep, 1);
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	while (!rx_stop(st->got, st->t_last)) {
 		int	n;
 
@@ -159,10 +156,7 @@ udp_tx_child(int unused)
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	sh->t_start = now();
 	end = sh->t_start + opt_secs;
 	while (now() < end) {
@@ -199,10 +193,7 @@ unix_rx_child(int idx)
 	double		 c0;
 
 	close(unix_pair[0]);
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	while ((n = read(unix_pair[1], buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -233,10 +224,7 @@ unix_tx_child(int unused)
 		iov[i].iov_base = buf;
 		iov[i].iov_len = (size_t)case_size;
 	}
-	INC(sh->ready);
-	if (wait_go() == -1)
-		_exit(1);
-	c0 = cpu_self();
+	c0 = child_go();
 	sh->t_start = now();
 	end = sh->t_start + opt_secs;
 	while (now() < end) {

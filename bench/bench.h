@@ -193,6 +193,7 @@ void		 stop_daemon(int);
 void		 cleanup(void);
 void		 on_signal(int);
 int		 wait_go(void);
+double		 child_go(void);
 int		 wait_ready(int, double);
 int		 wait_flag(int *, double);
 double		 proc_cpu(pid_t);

@@ -199,6 +199,16 @@ wait_go(void)
 	return 0;
 }
 
+/* A child is ready: the parent's go (or exit), then its CPU clock starts. */
+double
+child_go(void)
+{
+	INC(sh->ready);
+	if (wait_go() == -1)
+		_exit(1);
+	return cpu_self();
+}
+
 /* Parent: wait until `n` children are ready; 0, or -1 on error/timeout. */
 int
 wait_ready(int n, double secs)
