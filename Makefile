@@ -173,8 +173,10 @@ $(O)/daemon/main.o: NBMQ_CPPFLAGS += \
 $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-# nbmqctl speaks the IPC itself: the protocol header and its codec only.
-$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(O)/client-lib/ipc-codec.o
+# nbmqctl speaks the IPC itself, through the control client it shares
+# with the bench (ctlclient.c) over the protocol's codec.
+CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o
+$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(CTL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # The README example, built the way a user builds it: against the
@@ -199,11 +201,12 @@ $(O)/tests/apptool: $(O)/tests/apptool.o $(O)/libnbmq.a
 
 # test_lib includes the library itself (tests/test_lib.c).
 $(O)/tests/test_lib.o: client-lib/nbmq.c
-# test_sock and test_ext make allocations fail on demand (tests/test_sock.c).
-WRAP_LDFLAGS	=
-$(O)/tests/test_sock $(O)/tests/test_ext: WRAP_LDFLAGS = \
-    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
-$(O)/tests/test_%: $(O)/tests/test_%.o $(CORE_OBJS)
+# Every unit test links tests/unit.c (the runner, allocations that fail on
+# demand: alloc_fail_in) and the fake network (tests/fakenet.c: fake ops,
+# clock and datagram queues between cores), as chrony links test.o.
+WRAP_LDFLAGS	= -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+UNIT_OBJS	= $(O)/tests/unit.o $(O)/tests/fakenet.o
+$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
@@ -470,6 +473,12 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ bench/cryptbench.c $(CORE_OBJS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(ALL_LDFLAGS)
 
-$(O)/nbmqbench: bench/nbmqbench.c client-lib/nbmq.h $(O)/libnbmq.a
-	$(CC) $(ALL_CFLAGS) -O2 -Wno-missing-prototypes -o $@ bench/nbmqbench.c \
+# nbmqbench, a file a job: nbmqbench.c (the cases, main), proc.c, baseline.c,
+# apps.c, daemons.c, idle.c, report.c (bench/bench.h); the daemons'
+# counters through the control client nbmqctl uses (ctlclient.c).
+BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
+	     bench/daemons.c bench/idle.c bench/report.c
+$(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
+    client-lib/ctlclient.h $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/client-lib/ctlclient.o \
 	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lm

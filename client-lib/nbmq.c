@@ -432,7 +432,7 @@ msg_alloc(nbmq_socket *s, size_t len)
 }
 
 static void
-msg_free(struct nbmq_msg *m)
+lmsg_free(struct nbmq_msg *m)
 {
 	if (m == NULL)
 		return;
@@ -913,13 +913,13 @@ request(nbmq_socket *s, uint16_t type, const void *p, size_t len)
 }
 
 static void
-sock_free(nbmq_socket *s)
+lsock_free(nbmq_socket *s)
 {
 	struct nbmq_msg	*m;
 
 	while ((m = s->head) != NULL) {
 		s->head = m->next;
-		msg_free(m);
+		lmsg_free(m);
 	}
 	pool_close(s->pool);
 	if (s->tally != NULL)
@@ -1009,7 +1009,7 @@ refused_at_accept(int fd)
 
 /* Connect to the daemon and say hello. */
 static nbmq_socket *
-sock_open(nbmq_ctx *ctx)
+lsock_open(nbmq_ctx *ctx)
 {
 	struct sockaddr_un	 sun;
 	struct ipc_hello	 hello;
@@ -1044,7 +1044,7 @@ sock_open(nbmq_ctx *ctx)
 	if (s->fd == -1 || connect(s->fd, (struct sockaddr *)&sun,
 	    sizeof(sun)) == -1) {
 		e = errno;
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1056,7 +1056,7 @@ sock_open(nbmq_ctx *ctx)
 	if ((e = request(s, IPC_HELLO, &hello, sizeof(hello))) != 0) {
 		if (e == ECONNRESET && refused_at_accept(s->fd))
 			e = EUSERS;
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1086,10 +1086,10 @@ nbmq_socket_new(nbmq_ctx *ctx, int type)
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((s = sock_open(ctx)) == NULL)
+	if ((s = lsock_open(ctx)) == NULL)
 		return NULL;
 	if ((e = request(s, IPC_SOCK_CREATE, &cr, sizeof(cr))) != 0) {
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1097,7 +1097,7 @@ nbmq_socket_new(nbmq_ctx *ctx, int type)
 	s->type = type;
 	if (sock_cache_opts(s) == -1) {
 		e = errno;
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1115,10 +1115,10 @@ nbmq_attach(nbmq_ctx *ctx, const char *name)
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((s = sock_open(ctx)) == NULL)
+	if ((s = lsock_open(ctx)) == NULL)
 		return NULL;
 	if ((e = request(s, IPC_SOCK_ATTACH, name, strlen(name))) != 0) {
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1127,7 +1127,7 @@ nbmq_attach(nbmq_ctx *ctx, const char *name)
 	snprintf(s->endpoint, sizeof(s->endpoint), "%s", s->result_str);
 	if (sock_cache_opts(s) == -1) {
 		e = errno;
-		sock_free(s);
+		lsock_free(s);
 		errno = e;
 		return NULL;
 	}
@@ -1157,7 +1157,7 @@ nbmq_close(nbmq_socket *s)
 		e = request(s, IPC_SOCK_CLOSE, NULL, 0);
 	else
 		e = s->err;
-	sock_free(s);
+	lsock_free(s);
 	if (e != 0) {
 		errno = e;
 		return -1;
@@ -1486,7 +1486,7 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 	if ((s->head = m->next) == NULL)
 		s->tailp = &s->head;
 	if (m->dropped) {
-		msg_free(m);
+		lmsg_free(m);
 		errno = ENOBUFS;
 		return -1;
 	}
@@ -1573,7 +1573,7 @@ nbmq_down_reason_name(int reason)
 EXPORT void
 nbmq_msg_free(nbmq_msg *m)
 {
-	msg_free(m);
+	lmsg_free(m);
 }
 
 EXPORT int

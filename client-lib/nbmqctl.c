@@ -3,10 +3,11 @@
  *
  *	nbmqctl [-S socket] [-w seconds] [--json] COMMAND [ARGS]
  *
- * It speaks the IPC protocol itself (nbmq-protocol.h, checked by
- * ipc-codec.c): IPC_HELLO, then control requests, each answered with one
- * struct or a streamed list ending in IPC_CTL_END.  Every answer is checked
- * (exact lengths, terminated strings, the request id, the count of a list)
+ * It speaks the IPC protocol through the control client it shares with
+ * the bench (ctlclient.c, over nbmq-protocol.h and ipc-codec.c):
+ * IPC_HELLO, then control requests, each answered with one struct or a
+ * streamed list ending in IPC_CTL_END.  Every answer is checked (exact
+ * lengths, terminated strings, the request id, the count of a list)
  * before a field is printed.  Two output backends, like bgpctl's struct
  * output: aligned tables for people, JSON with stable field names for
  * scripts.  Every wait has a deadline.
@@ -14,15 +15,11 @@
  * Exit status: 0 success, 1 failure (no daemon, refused, a bad config on
  * reload), 2 usage error.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,21 +32,16 @@
 
 #include "nbmq.h"
 #include "nbmq-protocol.h"
+#include "ctlclient.h"
 
 #define PROG		"nbmqctl"
-#define MAX_ANSWER	(64U << 10)	/* largest answer payload accepted */
 #define DEFAULT_WAIT_MS	5000
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 
 /* The connection to the daemon and what was learnt on it. */
 struct conn {
-	const char	*path;
-	int		 fd;
-	int		 wait_ms;	/* per answer */
-	uint32_t	 reqid;
-	uint8_t		*buf;		/* the last answer's payload */
-	size_t		 cap;
+	struct ctl	 ctl;
 	char		 reasons[NBMQ_IPC_NDROPS][NBMQ_IPC_WORD_LEN];
 };
 
@@ -88,267 +80,13 @@ die(const char *fmt, ...)
 	exit(EX_FAIL);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the IPC ---------------------------------------------------------- */
+/* ---- the IPC (ctlclient.c): every failure is fatal here ----------- */
 
 static void
-conn_open(struct conn *c)
+need(struct conn *c, int r)
 {
-	struct sockaddr_un	sun;
-	struct timeval		tv;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(c->path) >= sizeof(sun.sun_path))
-		die("%s: path too long", c->path);
-	strcpy(sun.sun_path, c->path);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket: %s", strerror(errno));
-	/* A daemon with a full backlog must not hang us in connect. */
-	tv.tv_sec = c->wait_ms / 1000;
-	tv.tv_usec = (c->wait_ms % 1000) * 1000;
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return;
-	switch (errno) {
-	case ENOENT:
-	case ECONNREFUSED:
-		die("nbmqd is not running (no daemon at %s)", c->path);
-	case EAGAIN:
-	case ETIMEDOUT:
-	case EINPROGRESS:
-		die("nbmqd at %s does not accept connections", c->path);
-	default:
-		die("%s: %s", c->path, strerror(errno));
-	}
-}
-
-static void
-conn_write(struct conn *c, const void *p, size_t len)
-{
-	const uint8_t	*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(c->fd, b, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			die("nbmqd at %s does not read its socket", c->path);
-		/*
-		 * Closed: past max_clients the daemon answers EUSERS and
-		 * closes as it accepts, maybe before the hello went out.
-		 * The answer, or EOF, is what the read says next.
-		 */
-		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
-			return;
-		if (n == -1)
-			die("nbmqd went away: %s", strerror(errno));
-		b += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Exactly len bytes before the deadline. */
-static void
-conn_read(struct conn *c, void *p, size_t len, int64_t deadline)
-{
-	struct pollfd	 pfd = { .fd = c->fd, .events = POLLIN };
-	uint8_t		*b = p;
-	ssize_t		 n;
-	int64_t		 left;
-	int		 r;
-
-	while (len > 0) {
-		if ((left = deadline - now_ms()) <= 0)
-			die("no answer from nbmqd within %d ms", c->wait_ms);
-		if ((r = poll(&pfd, 1, (int)left)) == -1 && errno != EINTR)
-			die("poll: %s", strerror(errno));
-		if (r <= 0)
-			continue;
-		n = recv(c->fd, b, len, 0);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == -1)
-			die("nbmqd went away: %s", strerror(errno));
-		if (n == 0)
-			die("nbmqd closed the connection");
-		b += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-conn_send(struct conn *c, uint16_t type, const void *p, uint32_t len)
-{
-	struct nbmq_ipc_hdr	h;
-
-	memset(&h, 0, sizeof(h));
-	h.len = len;
-	h.type = type;
-	h.reqid = ++c->reqid;
-	conn_write(c, &h, sizeof(h));
-	if (len > 0)
-		conn_write(c, p, len);
-}
-
-/* The next answer to the request in flight; its payload in c->buf. */
-static void
-conn_recv(struct conn *c, struct nbmq_ipc_hdr *h)
-{
-	int64_t	deadline = now_ms() + c->wait_ms;
-
-	conn_read(c, h, sizeof(*h), deadline);
-	if (ipc_hdr_check(h, MAX_ANSWER) != 0)
-		die("malformed answer (is %s an nbmqd socket?)", c->path);
-	if (h->len > c->cap) {
-		free(c->buf);
-		if ((c->buf = malloc(h->len)) == NULL)
-			die("out of memory");
-		c->cap = h->len;
-	}
-	conn_read(c, c->buf, h->len, deadline);
-	if (h->reqid != c->reqid)
-		die("answer %s to request %u, expected %u",
-		    ipc_type_name(h->type), h->reqid, c->reqid);
-}
-
-/* IPC_RESULT: its errno, and its text (if any) in text. */
-static int
-conn_result(struct conn *c, const struct nbmq_ipc_hdr *h, char *text,
-    size_t textlen)
-{
-	struct ipc_result	r;
-	size_t			n;
-
-	if (h->len < sizeof(r))
-		die("malformed result from nbmqd");
-	memcpy(&r, c->buf, sizeof(r));
-	n = h->len - sizeof(r);
-	if (n >= textlen)
-		n = textlen - 1;
-	memcpy(text, c->buf + sizeof(r), n);
-	text[n] = '\0';
-	if (memchr(text, '\0', n) != NULL)
-		die("malformed result from nbmqd");
-	return r.err;
-}
-
-/* An answer of the fixed-size type want, or IPC_RESULT (an error). */
-static void
-conn_expect(struct conn *c, const struct nbmq_ipc_hdr *h, uint16_t want,
-    void *out, size_t outlen, const char *what)
-{
-	char	text[1024];
-	int	e;
-
-	if (h->type == IPC_RESULT) {
-		if ((e = conn_result(c, h, text, sizeof(text))) == 0)
-			die("%s: unexpected empty answer", what);
-		die("%s: %s", what, *text ? text : strerror(e));
-	}
-	if (h->type != want)
-		die("%s: unexpected answer %s", what, ipc_type_name(h->type));
-	if (ipc_fixed_decode(h->type, c->buf, h->len, out, outlen) != 0)
-		die("%s: malformed %s from nbmqd", what,
-		    ipc_type_name(h->type));
-}
-
-static void
-conn_hello(struct conn *c)
-{
-	struct ipc_hello	hello;
-	struct ipc_hello_ok	ok;
-	struct ipc_result	r;
-	struct nbmq_ipc_hdr	h;
-
-	memset(&hello, 0, sizeof(hello));
-	hello.magic = NBMQ_IPC_MAGIC;
-	hello.version = NBMQ_IPC_VERSION;
-	hello.pid = (uint32_t)getpid();
-	conn_send(c, IPC_HELLO, &hello, sizeof(hello));
-	conn_recv(c, &h);
-	if (h.type == IPC_RESULT && h.len >= sizeof(r)) {
-		memcpy(&r, c->buf, sizeof(r));
-		if (r.err == EPROTO)
-			die("nbmqd speaks IPC protocol version %llu, this "
-			    "nbmqctl version %d: use the nbmqctl of the same "
-			    "release", (unsigned long long)r.value,
-			    NBMQ_IPC_VERSION);
-		if (r.err == EUSERS)
-			die("nbmqd has too many clients connected");
-		die("nbmqd refused: %s", strerror(r.err));
-	}
-	if (h.type != IPC_HELLO_OK || h.len != sizeof(ok))
-		die("unexpected answer to hello (is %s an nbmqd socket?)",
-		    c->path);
-	memcpy(&ok, c->buf, sizeof(ok));
-	if (ok.version != NBMQ_IPC_VERSION)
-		die("nbmqd speaks IPC protocol version %u, this nbmqctl "
-		    "version %d: use the nbmqctl of the same release",
-		    ok.version, NBMQ_IPC_VERSION);
-}
-
-/*
- * A streamed list: items of type item (each size bytes) into a growing
- * array, until IPC_CTL_END with the right count.  Returns the count.
- */
-static uint32_t
-conn_list(struct conn *c, uint16_t req, const void *p, uint32_t len,
-    uint16_t item, size_t size, void **itemsp, const char *what)
-{
-	struct nbmq_ipc_hdr	 h;
-	struct ipc_ctl_end	 end;
-	uint8_t			*items = NULL, *n;
-	uint32_t		 count = 0, cap = 0;
-
-	conn_send(c, req, p, len);
-	for (;;) {
-		conn_recv(c, &h);
-		if (h.type == IPC_CTL_END)
-			break;
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((n = realloc(items, (size_t)cap * size)) == NULL)
-				die("out of memory");
-			items = n;
-		}
-		conn_expect(c, &h, item, items + (size_t)count * size, size,
-		    what);
-		count++;
-	}
-	conn_expect(c, &h, IPC_CTL_END, &end, sizeof(end), what);
-	if (end.count != count)
-		die("%s: nbmqd sent %u items and says %u", what, count,
-		    end.count);
-	*itemsp = items;
-	return count;
-}
-
-/* Names of the drop reasons: the daemon's, so none is ever missing. */
-static void
-conn_reasons(struct conn *c)
-{
-	struct ipc_ctl_reason	*r = NULL;
-	uint32_t		 n;
-
-	n = conn_list(c, IPC_CTL_REASONS, NULL, 0, IPC_CTL_REASON, sizeof(*r),
-	    (void **)&r, "reasons");
-	memset(c->reasons, 0, sizeof(c->reasons));
-	for (uint32_t i = 0; i < n; i++)
-		if (r[i].index < NBMQ_IPC_NDROPS)
-			memcpy(c->reasons[r[i].index], r[i].name,
-			    sizeof(r[i].name));
-	free(r);
+	if (r == -1)
+		die("%s", c->ctl.err);
 }
 
 /* ---- formatting ------------------------------------------------------- */
@@ -1092,12 +830,10 @@ static const struct output json_output = {
 static int
 cmd_status(struct conn *c, const struct output *out, const char *arg)
 {
-	struct nbmq_ipc_hdr	h;
 	struct ipc_ctl_status	s;
 
-	conn_send(c, IPC_CTL_STATUS, NULL, 0);
-	conn_recv(c, &h);
-	conn_expect(c, &h, IPC_CTL_STATUS_INFO, &s, sizeof(s), "status");
+	need(c, ctl_ask(&c->ctl, IPC_CTL_STATUS, NULL, 0, IPC_CTL_STATUS_INFO,
+	    &s, sizeof(s), "status"));
 	out->status(&s);
 	return EX_OK;
 }
@@ -1108,9 +844,9 @@ cmd_sockets(struct conn *c, const struct output *out, const char *arg)
 	struct ipc_ctl_sock	*v = NULL;
 	uint32_t		 n;
 
-	conn_reasons(c);
-	n = conn_list(c, IPC_CTL_SOCKETS, NULL, 0, IPC_CTL_SOCKET_INFO,
-	    sizeof(*v), (void **)&v, "sockets");
+	need(c, ctl_reasons(&c->ctl, c->reasons));
+	need(c, ctl_list(&c->ctl, IPC_CTL_SOCKETS, NULL, 0, IPC_CTL_SOCKET_INFO,
+	    sizeof(*v), (void **)&v, &n, "sockets"));
 	out->sockets(c, v, n);
 	free(v);
 	return EX_OK;
@@ -1129,9 +865,9 @@ cmd_peers(struct conn *c, const struct output *out, const char *arg)
 			die("peers: no socket named %s", arg);
 		strcpy(req.sock, arg);
 	}
-	conn_reasons(c);
-	n = conn_list(c, IPC_CTL_PEERS, &req, sizeof(req), IPC_CTL_PEER_INFO,
-	    sizeof(*v), (void **)&v, "peers");
+	need(c, ctl_reasons(&c->ctl, c->reasons));
+	need(c, ctl_list(&c->ctl, IPC_CTL_PEERS, &req, sizeof(req),
+	    IPC_CTL_PEER_INFO, sizeof(*v), (void **)&v, &n, "peers"));
 	out->peers(c, v, n);
 	free(v);
 	return EX_OK;
@@ -1150,8 +886,8 @@ cmd_index(struct conn *c, const struct output *out, const char *arg)
 			die("index: no socket named %s", arg);
 		strcpy(req.sock, arg);
 	}
-	n = conn_list(c, IPC_CTL_INDEX, &req, sizeof(req),
-	    IPC_CTL_INDEX_ENTRY, sizeof(*v), (void **)&v, "index");
+	need(c, ctl_list(&c->ctl, IPC_CTL_INDEX, &req, sizeof(req),
+	    IPC_CTL_INDEX_ENTRY, sizeof(*v), (void **)&v, &n, "index"));
 	out->index(v, n);
 	free(v);
 	return EX_OK;
@@ -1160,13 +896,11 @@ cmd_index(struct conn *c, const struct output *out, const char *arg)
 static int
 cmd_stats(struct conn *c, const struct output *out, const char *arg)
 {
-	struct nbmq_ipc_hdr	h;
 	struct ipc_ctl_stats	s;
 
-	conn_reasons(c);
-	conn_send(c, IPC_CTL_STATS, NULL, 0);
-	conn_recv(c, &h);
-	conn_expect(c, &h, IPC_CTL_STATS_INFO, &s, sizeof(s), "stats");
+	need(c, ctl_reasons(&c->ctl, c->reasons));
+	need(c, ctl_ask(&c->ctl, IPC_CTL_STATS, NULL, 0, IPC_CTL_STATS_INFO,
+	    &s, sizeof(s), "stats"));
 	out->stats(c, &s);
 	return EX_OK;
 }
@@ -1179,15 +913,16 @@ cmd_reload(struct conn *c, const struct output *out, const char *arg)
 	int			 e;
 
 	/* A reload re-reads the file and may bind sockets: wait longer. */
-	if (c->wait_ms < 30000)
-		c->wait_ms = 30000;
-	conn_send(c, IPC_CTL_RELOAD, NULL, 0);
-	conn_recv(c, &h);
+	if (c->ctl.wait_ms < 30000)
+		c->ctl.wait_ms = 30000;
+	need(c, ctl_send(&c->ctl, IPC_CTL_RELOAD, NULL, 0));
+	need(c, ctl_recv(&c->ctl, &h));
 	if (h.type != IPC_RESULT)
 		die("reload: unexpected answer %s", ipc_type_name(h.type));
 	if ((text = malloc(h.len + 1)) == NULL)
 		die("out of memory");
-	if ((e = conn_result(c, &h, text, h.len + 1)) == EPERM)
+	need(c, ctl_result(&c->ctl, &h, &e, text, h.len + 1));
+	if (e == EPERM)
 		die("reload: permission denied: %s", text);
 	if (e != 0) {
 		fflush(stdout);
@@ -1389,22 +1124,20 @@ main(int argc, char *argv[])
 	const struct output	*out = &table_output;
 	const struct cmd	*cmd;
 	struct conn		 c;
-	const char		*arg = NULL;
+	const char		*path, *arg = NULL;
 	char			*end;
 	double			 w;
-	int			 ch, ret;
+	int			 ch, ret, wait_ms = DEFAULT_WAIT_MS;
 
 	memset(&c, 0, sizeof(c));
-	c.fd = -1;
-	c.wait_ms = DEFAULT_WAIT_MS;
-	if ((c.path = getenv("NBMQ_SOCKET")) == NULL || *c.path == '\0')
-		c.path = NBMQ_DEFAULT_IPC_PATH;
+	if ((path = getenv("NBMQ_SOCKET")) == NULL || *path == '\0')
+		path = NBMQ_DEFAULT_IPC_PATH;
 	/* Options before the command, then the command's own. */
 	while ((ch = getopt_long(argc, argv, "+S:w:jhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'S':
-			c.path = optarg;
+			path = optarg;
 			break;
 		case 'w':
 			w = strtod(optarg, &end);
@@ -1412,7 +1145,7 @@ main(int argc, char *argv[])
 			    w > 3600)
 				return usage_error(NULL, "-w %s: seconds, "
 				    "more than 0, at most 3600", optarg);
-			c.wait_ms = (int)(w * 1000) > 0 ? (int)(w * 1000) : 1;
+			wait_ms = (int)(w * 1000) > 0 ? (int)(w * 1000) : 1;
 			break;
 		case 'j':
 			out = &json_output;
@@ -1452,12 +1185,10 @@ main(int argc, char *argv[])
 		return cmd_help(NULL, out, arg);
 	if (cmd->fn == cmd_genkey || cmd->fn == cmd_pubkey)
 		return cmd->fn(NULL, out, arg);	/* keys: no daemon */
-	conn_open(&c);
-	conn_hello(&c);
+	need(&c, ctl_open(&c.ctl, path, PROG, wait_ms));
 	ret = cmd->fn(&c, out, arg);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("stdout: %s", strerror(errno));
-	close(c.fd);
-	free(c.buf);
+	ctl_close(&c.ctl);
 	return ret;
 }

@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 #include "nbmq-protocol.h"
 
 #define MIB	(1024ULL * 1024)
@@ -1144,12 +1145,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(config_suite());
 }

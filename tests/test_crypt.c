@@ -5,7 +5,7 @@
  * that must be refused: an unknown key, the wrong responder key, a replay,
  * damage), seal/open, tampering with every byte, the replay window,
  * rekeying by call, by time and with lost epochs.  Then the core with two
- * encrypted sockets and fake ops (as in test_sock.c): handshake, dealer
+ * encrypted sockets on the fake network (tests/fakenet.c): handshake, dealer
  * and safe_dealer messages, nothing in the clear on the wire, refusals of
  * plain peers and of keys not allowed, and a peer's address following
  * only authenticated frames; the extension (PROTOCOL.md 4.3) sealed.  The
@@ -26,17 +26,14 @@
 
 #include <sodium.h>
 
-#include "nbmqd.h"
+#include "fakenet.h"
 #include "nbmq_encryptor.h"
 
-#define T0		(1000 * NSEC)
-#define B_ADDR		"10.0.0.1:1000"
-#define C_ADDR		"10.0.0.2:2000"
 #define EVIL_ADDR	"10.6.6.6:6666"
 #define SEALED_MAX	1024
 
 static char	tmpdir[64];
-static int	node_coalesce;	/* coalesce of the sockets node_new() makes */
+static int	node_coalesce;	/* coalesce of the sockets enode_new() makes */
 
 /* Keys: a pair, its files. */
 struct kp {
@@ -750,113 +747,22 @@ START_TEST(test_sessions_differ)
 }
 END_TEST
 
-/* The core: two encrypted sockets with fake ops. */
-
-struct dgram {
-	struct nbaddr	 to;
-	uint32_t	 len;
-	uint8_t		*buf;
-};
-
-struct node {
-	struct sock	 s;
-	struct nbaddr	 addr;
-	struct dgram	*out;
-	size_t		 nout, capout;
-	int		 moved;		/* PEV_ADDRESS events */
-	uint64_t	 rng;
-};
-
-static void
-fake_flush(void *arg, struct sock *s)
-{
-	struct node	*n = arg;
-
-	for (int i = 0; i < s->ob.n; i++) {
-		struct dgram *d;
-
-		if (n->nout == n->capout) {
-			n->capout = n->capout ? n->capout * 2 : 64;
-			n->out = realloc(n->out, n->capout * sizeof(*n->out));
-			ck_assert_ptr_nonnull(n->out);
-		}
-		d = &n->out[n->nout++];
-		d->to = s->ob.to[i];
-		d->len = s->ob.len[i];
-		ck_assert_uint_le(d->len, s->ob.slot_size);
-		d->buf = malloc(d->len);
-		memcpy(d->buf, s->ob.buf + (size_t)i * s->ob.slot_size, d->len);
-	}
-	outbox_consume(&s->ob, s->ob.n);
-}
-
-static void
-fake_recv_ready(void *arg, struct sock *s)
-{
-}
-
-static void
-fake_peer_event(void *arg, struct sock *s, struct peer *p,
-    enum peer_event ev)
-{
-	struct node	*n = arg;
-
-	if (ev == PEV_ADDRESS)
-		n->moved++;
-}
-
-static void
-fake_resolve(void *arg, struct sock *s)
-{
-}
-
-static uint64_t
-fake_random64(void *arg)
-{
-	struct node	*n = arg;
-	uint64_t	 z = (n->rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static const struct sock_ops fake_ops = {
-	.flush = fake_flush,
-	.recv_ready = fake_recv_ready,
-	.peer_event = fake_peer_event,
-	.resolve = fake_resolve,
-	.random64 = fake_random64,
-};
-
-static struct nbaddr
-A(const char *text)
-{
-	struct nbaddr	a;
-
-	ck_assert_int_eq(addr_parse(text, &a, NULL, 0, NULL), 0);
-	return a;
-}
+/* The core: two encrypted sockets on the fake network (fakenet.c). */
 
 /* A socket; encryptor "none" (plain), "sodium" or a plugin path. */
 static struct node *
-node_new(const char *addr, int type, int bound, const char *encryptor,
+enode_new(const char *addr, int type, int bound, const char *encryptor,
     const struct kp *k, const char *peers)
 {
-	static uint64_t	 seed = 1;
-	struct node	*n = calloc(1, sizeof(*n));
+	struct node	*n;
 	struct sockopts	 o;
 	struct cryptconf cc;
 	char		 why[256];
 
-	ck_assert_ptr_nonnull(n);
 	opts_defaults(&o);
 	o.coalesce = (uint64_t)node_coalesce;
 	o.pacing = (uint64_t)node_coalesce;
-	n->addr = A(addr);
-	n->rng = seed++ * 0x1000;
-	ck_assert_int_eq(sock_init(&n->s, type, &o, &fake_ops, n), 0);
-	snprintf(n->s.name, sizeof(n->s.name), "%s", addr);
+	n = node_alloc(addr, type, &o);
 	memset(&cc, 0, sizeof(cc));
 	cc.encryptor = (char *)encryptor;
 	cc.private_key_file = k != NULL ? (char *)k->path : NULL;
@@ -869,72 +775,11 @@ node_new(const char *addr, int type, int bound, const char *encryptor,
 }
 
 static void
-out_reset(struct node *n)
+net2(struct node *a, struct node *b, nbmq_time now)
 {
-	for (size_t i = 0; i < n->nout; i++)
-		free(n->out[i].buf);
-	n->nout = 0;
-}
+	struct node	*nodes[] = { a, b };
 
-static void
-node_free(struct node *n)
-{
-	sock_destroy(&n->s);
-	ck_assert_ptr_null(n->s.crypt);
-	out_reset(n);
-	free(n->out);
-	free(n);
-}
-
-static void
-flush(struct node *n)
-{
-	fake_flush(n, &n->s);
-}
-
-/* Everything from sent to `to`, as from src; returns how many. */
-static int
-pass_src(struct node *from, struct node *to, const struct nbaddr *src,
-    nbmq_time now)
-{
-	size_t	 keep = 0;
-	int	 moved = 0;
-
-	for (size_t i = 0; i < from->nout; i++) {
-		struct dgram d = from->out[i];
-
-		if (!addr_eq(&d.to, &to->addr)) {
-			from->out[keep++] = d;
-			continue;
-		}
-		sock_input(&to->s, now, src, d.buf, d.len);
-		flush(to);
-		free(d.buf);
-		moved++;
-	}
-	from->nout = keep;
-	return moved;
-}
-
-static int
-pass(struct node *from, struct node *to, nbmq_time now)
-{
-	return pass_src(from, to, &from->addr, now);
-}
-
-static void
-net(struct node *a, struct node *b, nbmq_time now)
-{
-	while (pass(a, b, now) + pass(b, a, now) > 0)
-		;
-}
-
-static void
-tick(struct node *n, nbmq_time now)
-{
-	while (sock_tick(&n->s, now))
-		flush(n);
-	flush(n);
+	net(nodes, 2, now);
 }
 
 static uint64_t
@@ -962,7 +807,7 @@ leaks(const struct node *n, uint8_t fill)
 }
 
 static struct msg *
-mkmsg(uint32_t size, uint8_t fill)
+mkfill(uint32_t size, uint8_t fill)
 {
 	struct msg	*m = msg_new(1, size);
 
@@ -986,8 +831,8 @@ duo_new(struct duo *d, int type_b, int type_c)
 
 	kp_new(&d->kb, "b");
 	kp_new(&d->kc, "c");
-	d->b = node_new(B_ADDR, type_b, 1, "sodium", &d->kb, d->kc.pub64);
-	d->c = node_new(C_ADDR, type_c, 0, "sodium", &d->kc, d->kb.pub64);
+	d->b = enode_new(B_ADDR, type_b, 1, "sodium", &d->kb, d->kc.pub64);
+	d->c = enode_new(C_ADDR, type_c, 0, "sodium", &d->kc, d->kb.pub64);
 	ck_assert_uint_eq(d->b->s.seal_overhead, 24);
 	sock_set_remote(&d->c->s, &d->b->addr, T0);
 	flush(d->c);
@@ -1029,7 +874,7 @@ START_TEST(test_core_dealer)
 
 	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		ck_assert_int_eq(sock_send(&d.c->s, mkmsg(sizes[i], 0xab),
+		ck_assert_int_eq(sock_send(&d.c->s, mkfill(sizes[i], 0xab),
 		    T0, 0), 0);
 		tick(d.c, T0);
 		/* at most max_frame_size on the wire, all sealed data */
@@ -1040,7 +885,7 @@ START_TEST(test_core_dealer)
 		if (sizes[i] >= 443)
 			ck_assert_uint_eq(d.c->out[0].len, 500);
 		ck_assert(!leaks(d.c, 0xab));
-		net(d.c, d.b, T0);
+		net2(d.c, d.b, T0);
 		m = sock_recv(&d.b->s);
 		ck_assert_ptr_nonnull(m);
 		ck_assert_uint_eq(m->size, sizes[i]);
@@ -1049,11 +894,11 @@ START_TEST(test_core_dealer)
 				ck_abort_msg("byte %u differs", k);
 		msg_free(m);
 		/* and back */
-		ck_assert_int_eq(sock_send(&d.b->s, mkmsg(sizes[i], 0xcd),
+		ck_assert_int_eq(sock_send(&d.b->s, mkfill(sizes[i], 0xcd),
 		    T0, 0), 0);
 		tick(d.b, T0);
 		ck_assert(!leaks(d.b, 0xcd));
-		net(d.b, d.c, T0);
+		net2(d.b, d.c, T0);
 		m = sock_recv(&d.c->s);
 		ck_assert_ptr_nonnull(m);
 		ck_assert_uint_eq(m->size, sizes[i]);
@@ -1074,7 +919,7 @@ START_TEST(test_core_safe_dealer)
 
 	duo_new(&d, NBMQ_SAFE_DEALER, NBMQ_SAFE_DEALER);
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(sock_send(&d.c->s, mkmsg(1000, 0x77), T0, 0),
+		ck_assert_int_eq(sock_send(&d.c->s, mkfill(1000, 0x77), T0, 0),
 		    0);
 	tick(d.c, T0);
 	ck_assert(!leaks(d.c, 0x77));
@@ -1082,7 +927,7 @@ START_TEST(test_core_safe_dealer)
 	free(d.c->out[0].buf);
 	memmove(d.c->out, d.c->out + 1, (d.c->nout - 1) * sizeof(*d.c->out));
 	d.c->nout--;
-	net(d.c, d.b, T0);
+	net2(d.c, d.b, T0);
 	while ((m = sock_recv(&d.b->s)) != NULL) {
 		n++;
 		msg_free(m);
@@ -1097,7 +942,7 @@ START_TEST(test_core_safe_dealer)
 	flush(d.c);
 	ck_assert_uint_eq(d.c->nout, 1);
 	ck_assert_int_eq(d.c->out[0].buf[1], FRAME_ENCRYPTED);
-	net(d.c, d.b, T0 + d.c->s.o.safe_resend_ivl);
+	net2(d.c, d.b, T0 + d.c->s.o.safe_resend_ivl);
 	m = sock_recv(&d.b->s);
 	ck_assert_ptr_nonnull(m);
 	msg_free(m);
@@ -1163,7 +1008,7 @@ START_TEST(test_core_address_follows_authenticated)
 	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_AUTH], 2);
 	ck_assert(addr_eq(&p->addr, &d.c->addr));
 	/* a real frame replayed from elsewhere: a replay, no move */
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 1), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 1), T0, 0), 0);
 	tick(d.c, T0);
 	ck_assert_uint_eq(d.c->nout, 1);
 	len = d.c->out[0].len;
@@ -1183,13 +1028,13 @@ START_TEST(test_core_address_follows_authenticated)
 	 * one released from elsewhere: it opens (it is authentic and not a
 	 * replay) but never moves the session (issue 14, finding 6).
 	 */
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 3), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 3), T0, 0), 0);
 	tick(d.c, T0);
 	ck_assert_uint_eq(d.c->nout, 1);
 	len = d.c->out[0].len;
 	memcpy(b, d.c->out[0].buf, len);
 	out_reset(d.c);
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 4), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 4), T0, 0), 0);
 	tick(d.c, T0);
 	ck_assert_int_eq(pass(d.c, d.b, T0), 1);
 	sock_input(&d.b->s, T0 + NSEC, &evil, b, len);
@@ -1200,7 +1045,7 @@ START_TEST(test_core_address_follows_authenticated)
 		msg_free(m);
 	}
 	/* the peer really moves (NAT rebinding): its next frame opens */
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 2), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 2), T0, 0), 0);
 	tick(d.c, T0);
 	ck_assert_int_eq(pass_src(d.c, d.b, &evil, T0), 1);
 	ck_assert(addr_eq(&p->addr, &evil));
@@ -1228,8 +1073,8 @@ START_TEST(test_core_extension)
 	kp_new(&kb, "eb");
 	kp_new(&kc, "ec");
 	node_coalesce = 1;
-	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, "sodium", &kb, kc.pub64);
-	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, "sodium", &kc, kb.pub64);
+	b = enode_new(B_ADDR, NBMQ_SAFE_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = enode_new(C_ADDR, NBMQ_SAFE_DEALER, 0, "sodium", &kc, kb.pub64);
 	node_coalesce = 0;
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
@@ -1255,8 +1100,8 @@ START_TEST(test_core_extension)
 
 	/* 40 small messages and a large one, the first datagram lost */
 	for (int i = 0; i < 40; i++)
-		ck_assert_int_eq(sock_send(&c->s, mkmsg(50, 0x5a), T0, 0), 0);
-	ck_assert_int_eq(sock_send(&c->s, mkmsg(5000, 0x5a), T0, 0), 0);
+		ck_assert_int_eq(sock_send(&c->s, mkfill(50, 0x5a), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkfill(5000, 0x5a), T0, 0), 0);
 	tick(c, T0);
 	ck_assert(!leaks(c, 0x5a));
 	for (size_t i = 0; i < c->nout; i++) {
@@ -1272,7 +1117,7 @@ START_TEST(test_core_extension)
 	free(c->out[0].buf);
 	memmove(c->out, c->out + 1, (c->nout - 1) * sizeof(*c->out));
 	c->nout--;
-	net(c, b, T0);
+	net2(c, b, T0);
 	while ((m = sock_recv(&b->s)) != NULL) {
 		n++;
 		msg_free(m);
@@ -1284,7 +1129,7 @@ START_TEST(test_core_extension)
 	flush(c);
 	ck_assert_uint_ge(c->nout, 1);
 	ck_assert_int_eq(c->out[0].buf[1], FRAME_ENCRYPTED | FK_BATCH);
-	net(c, b, T0 + c->s.o.safe_resend_ivl);
+	net2(c, b, T0 + c->s.o.safe_resend_ivl);
 	while ((m = sock_recv(&b->s)) != NULL) {
 		n++;
 		ck_assert(m->size == 50 || m->size == 5000);
@@ -1308,8 +1153,8 @@ START_TEST(test_core_plain_vs_encrypted)
 	kp_new(&kb, "pb");
 	kp_new(&kc, "pc");
 	/* a plain peer connects to an encrypted socket */
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, "none", NULL, NULL);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "none", NULL, NULL);
 	ck_assert_ptr_null(c->s.crypt);
 	ck_assert_uint_eq(c->s.seal_overhead, 0);
 	sock_set_remote(&c->s, &b->addr, T0);
@@ -1330,8 +1175,8 @@ START_TEST(test_core_plain_vs_encrypted)
 	node_free(c);
 
 	/* an encrypted peer connects to a plain socket */
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, "none", NULL, NULL);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "none", NULL, NULL);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0), 1);
@@ -1365,8 +1210,8 @@ START_TEST(test_core_unknown_key)
 	kp_new(&kb, "ub");
 	kp_new(&kc, "uc");
 	kp_new(&kx, "ux");
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kx, kb.pub64);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kx, kb.pub64);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0), 1);
@@ -1384,7 +1229,7 @@ START_TEST(test_core_unknown_key)
 	ck_assert_uint_eq(b->s.st.sessions_created, 0);
 	node_free(c);
 	/* the connecting side lists another server key */
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kx.pub64);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kx.pub64);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0), 1);
@@ -1397,7 +1242,7 @@ START_TEST(test_core_unknown_key)
 		char	two[100];
 
 		snprintf(two, sizeof(two), "%s, %s", kx.pub64, kb.pub64);
-		c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, two);
+		c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, two);
 	}
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
@@ -1407,7 +1252,7 @@ START_TEST(test_core_unknown_key)
 	flush(c);
 	ck_assert_int_eq(pass(c, b, T0 + c->s.o.reconnect_wait), 1);
 	ck_assert_uint_eq(b->s.npeers, 1);
-	net(c, b, T0 + c->s.o.reconnect_wait);
+	net2(c, b, T0 + c->s.o.reconnect_wait);
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	node_free(b);
 	node_free(c);
@@ -1431,8 +1276,8 @@ START_TEST(test_core_handshake_refusals_counted)
 
 	kp_new(&kb, "rb");
 	kp_new(&kc, "rc");
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	ck_assert_uint_eq(c->nout, 1);
@@ -1452,7 +1297,7 @@ START_TEST(test_core_handshake_refusals_counted)
 	ck_assert_int_eq(pass(b, c, T0), 1);
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	ck_assert_uint_eq(c->s.st.drops[DROP_CRYPT_HANDSHAKE], 0);
-	net(c, b, T0);
+	net2(c, b, T0);
 	/* The Connect again (recorded, replayed): a replay, counted so. */
 	sock_input(&b->s, T0 + NSEC, &c->addr, conn, len);
 	flush(b);
@@ -1475,20 +1320,20 @@ START_TEST(test_core_reconnect)
 
 	duo_new(&d, NBMQ_DEALER, NBMQ_DEALER);
 	node_free(d.b);
-	b2 = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &d.kb, d.kc.pub64);
+	b2 = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &d.kb, d.kc.pub64);
 	d.b = b2;
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 3), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 3), T0, 0), 0);
 	tick(d.c, T0);
 	ck_assert_int_eq(pass(d.c, d.b, T0), 1);	/* unknown session */
 	ck_assert_uint_eq(d.b->nout, 1);
 	ck_assert_int_eq(d.b->out[0].buf[1], FRAME_ENCRYPTED |
 	    FK_DISCONNECTED);
-	net(d.b, d.c, T0 + NSEC);
+	net2(d.b, d.c, T0 + NSEC);
 	ck_assert_int_eq(d.c->s.link, LINK_UP);
 	ck_assert_uint_eq(d.b->s.npeers, 1);
-	ck_assert_int_eq(sock_send(&d.c->s, mkmsg(10, 4), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 4), T0, 0), 0);
 	tick(d.c, T0 + NSEC);
-	net(d.c, d.b, T0 + NSEC);
+	net2(d.c, d.b, T0 + NSEC);
 	m = sock_recv(&d.b->s);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->data[0], 4);
@@ -1520,17 +1365,17 @@ START_TEST(test_core_plugin)
 	write_file(pass_path, "correct horse\n", 0600);
 	memset(&k, 0, sizeof(k));
 	snprintf(k.path, sizeof(k.path), "%s", pass_path);
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, so, &k, NULL);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, so, &k, NULL);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, so, &k, NULL);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, so, &k, NULL);
 	ck_assert_uint_eq(b->s.seal_overhead, 4);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
-	net(c, b, T0);
+	net2(c, b, T0);
 	ck_assert_int_eq(c->s.link, LINK_UP);
-	ck_assert_int_eq(sock_send(&c->s, mkmsg(1000, 0x61), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkfill(1000, 0x61), T0, 0), 0);
 	tick(c, T0);
 	ck_assert(!leaks(c, 0x61));
-	net(c, b, T0);
+	net2(c, b, T0);
 	m = sock_recv(&b->s);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->size, 1000);
@@ -1566,7 +1411,7 @@ START_TEST(test_core_frame_room)
 	char		 why[256];
 
 	kp_new(&k, "fr");
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &k, k.pub64);
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &k, k.pub64);
 	o = b->s.o;
 	o.max_frame_size = 133;
 	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 0);
@@ -1718,7 +1563,6 @@ crypt_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
 	int	 failed;
 	char	 cmd[96];
 
@@ -1729,10 +1573,7 @@ main(void)
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL)
 		return EXIT_FAILURE;
-	sr = srunner_create(crypt_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = run_suite(crypt_suite()) != EXIT_SUCCESS;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		failed++;

@@ -4,11 +4,12 @@
  * coalesce = no (a stand-in for a v0.2.0 peer here; tests/int_compat.sh
  * has the real one) sees of it.
  *
- * The fake network is test_sock.c's: a struct node is a struct sock, its
- * fake address and what its fake flush moved out of the outbox; pass()
- * hands one node's datagrams to another's sock_input.  Every node also
- * counts the datagrams it ever sent by kind, so that "never a kind 7" is
- * checked over a node's whole life.  Time is T0 and offsets from it.
+ * The fake network is tests/fakenet.c's: a struct node is a struct sock,
+ * its fake address and what its fake flush moved out of the outbox;
+ * pass() hands one node's datagrams to another's sock_input.  Every node
+ * also counts the datagrams it ever sent by kind (node->kinds), so that
+ * "never a kind 7" is checked over a node's whole life.  Time is T0 and
+ * offsets from it.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,327 +17,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "nbmqd.h"
-
-#define T0		(1000 * NSEC)
-#define B_ADDR		"10.0.0.1:1000"		/* the bound socket */
-#define C_ADDR		"10.0.0.2:2000"		/* the connecting one */
-
-/* Check's asserts cost a write(2) each: this one for loops. */
-#define REQUIRE(e) do {						\
-	if (!(e))						\
-		ck_abort_msg("assertion failed: %s", #e);	\
-} while (0)
-
-struct dgram {
-	struct nbaddr	 to;
-	uint32_t	 len;
-	uint8_t		*buf;
-};
-
-struct node {
-	struct sock	 s;
-	struct nbaddr	 addr;
-	struct dgram	*out;
-	size_t		 nout, capout;
-	int		 refuse;	/* the fake kernel takes nothing */
-	uint64_t	 rng;
-	uint64_t	 kinds[256];	/* datagrams ever sent, by kind byte */
-	uint64_t	 sent;		/* datagrams ever sent */
-	uint32_t	 maxlen;	/* the longest */
-};
-
-/* Allocation failures (the Makefile wraps malloc for this test too). */
-static int	alloc_fail_in;
-
-void	*__real_malloc(size_t);
-void	*__real_calloc(size_t, size_t);
-void	*__real_realloc(void *, size_t);
-void	*__wrap_malloc(size_t);
-void	*__wrap_calloc(size_t, size_t);
-void	*__wrap_realloc(void *, size_t);
-
-static int
-alloc_fails(void)
-{
-	return alloc_fail_in > 0 && --alloc_fail_in == 0;
-}
-
-void *
-__wrap_malloc(size_t n)
-{
-	return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-	return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-
-/* The fake ops */
-
-static void
-fake_flush(void *arg, struct sock *s)
-{
-	struct node	*n = arg;
-
-	REQUIRE(&n->s == s);
-	if (n->refuse)
-		return;
-	for (int i = 0; i < s->ob.n; i++) {
-		struct dgram *d;
-
-		if (n->nout == n->capout) {
-			n->capout = n->capout ? n->capout * 2 : 64;
-			n->out = realloc(n->out, n->capout * sizeof(*n->out));
-			REQUIRE(n->out != NULL);
-		}
-		d = &n->out[n->nout++];
-		d->to = s->ob.to[i];
-		d->len = s->ob.len[i];
-		REQUIRE(d->len <= s->ob.slot_size);
-		REQUIRE(d->len >= 2);
-		d->buf = malloc(d->len);
-		REQUIRE(d->buf != NULL);
-		memcpy(d->buf, s->ob.buf + (size_t)i * s->ob.slot_size,
-		    d->len);
-		n->kinds[d->buf[1]]++;
-		n->sent++;
-		if (d->len > n->maxlen)
-			n->maxlen = d->len;
-	}
-	outbox_consume(&s->ob, s->ob.n);
-}
-
-static void
-fake_recv_ready(void *arg, struct sock *s)
-{
-	REQUIRE(!TAILQ_EMPTY(&s->rq));
-}
-
-static void
-fake_peer_event(void *arg, struct sock *s, struct peer *p,
-    enum peer_event ev)
-{
-}
-
-static void
-fake_resolve(void *arg, struct sock *s)
-{
-}
-
-static uint64_t
-fake_random64(void *arg)
-{
-	struct node	*n = arg;
-	uint64_t	 z = (n->rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static const struct sock_ops fake_ops = {
-	.flush = fake_flush,
-	.recv_ready = fake_recv_ready,
-	.peer_event = fake_peer_event,
-	.resolve = fake_resolve,
-	.random64 = fake_random64,
-};
-
-/* Nodes */
-
-static struct nbaddr
-A(const char *text)
-{
-	struct nbaddr	a;
-
-	ck_assert_int_eq(addr_parse(text, &a, NULL, 0, NULL), 0);
-	return a;
-}
-
-/* A socket with options o (NULL: the defaults, coalesce = yes). */
-static struct node *
-node_new(const char *addr, int type, int bound, const struct sockopts *o)
-{
-	static uint64_t	 seed = 1;
-	struct node	*n = calloc(1, sizeof(*n));
-	struct sockopts	 def;
-
-	ck_assert_ptr_nonnull(n);
-	if (o == NULL) {
-		opts_defaults(&def);
-		o = &def;
-	}
-	n->addr = A(addr);
-	n->rng = seed++ * 0x1000;
-	ck_assert_int_eq(sock_init(&n->s, type, o, &fake_ops, n), 0);
-	snprintf(n->s.name, sizeof(n->s.name), "%s", addr);
-	if (bound)
-		sock_set_bound(&n->s);
-	return n;
-}
-
-/* Defaults but coalesce = no, pacing = no: what a v0.2.0 peer does. */
-static struct node *
-node_new_plain(const char *addr, int type, int bound)
-{
-	struct sockopts	o;
-
-	opts_defaults(&o);
-	o.coalesce = 0;
-	o.pacing = 0;
-	return node_new(addr, type, bound, &o);
-}
-
-static void
-out_reset(struct node *n)
-{
-	for (size_t i = 0; i < n->nout; i++)
-		free(n->out[i].buf);
-	n->nout = 0;
-}
-
-static void
-node_free(struct node *n)
-{
-	sock_destroy(&n->s);
-	out_reset(n);
-	free(n->out);
-	free(n);
-}
-
-static void
-flush(struct node *n)
-{
-	fake_flush(n, &n->s);
-}
-
-/* Drop datagram i of n's output (lost on the way). */
-static void
-lose(struct node *n, size_t i)
-{
-	REQUIRE(i < n->nout);
-	free(n->out[i].buf);
-	memmove(n->out + i, n->out + i + 1, (n->nout - i - 1) *
-	    sizeof(*n->out));
-	n->nout--;
-}
-
-static int
-kind_of(const struct dgram *d)
-{
-	return d->buf[1];
-}
-
-static int
-count_kind(const struct node *n, int kind)
-{
-	int	c = 0;
-
-	for (size_t i = 0; i < n->nout; i++)
-		if (kind_of(&n->out[i]) == kind)
-			c++;
-	return c;
-}
-
-/* Every datagram from `from` to `to`, in order, as from src. */
-static int
-pass_src(struct node *from, struct node *to, const struct nbaddr *src,
-    nbmq_time now)
-{
-	size_t	 keep = 0;
-	int	 moved = 0;
-
-	for (size_t i = 0; i < from->nout; i++) {
-		struct dgram d = from->out[i];
-
-		if (!addr_eq(&d.to, &to->addr)) {
-			from->out[keep++] = d;
-			continue;
-		}
-		sock_input(&to->s, now, src, d.buf, d.len);
-		flush(to);
-		free(d.buf);
-		moved++;
-	}
-	from->nout = keep;
-	return moved;
-}
-
-static int
-pass(struct node *from, struct node *to, nbmq_time now)
-{
-	return pass_src(from, to, &from->addr, now);
-}
-
-static void
-net(struct node **nodes, int nn, nbmq_time now)
-{
-	int	moved;
-
-	do {
-		moved = 0;
-		for (int i = 0; i < nn; i++)
-			for (int j = 0; j < nn; j++)
-				if (i != j)
-					moved += pass(nodes[i], nodes[j], now);
-	} while (moved > 0);
-}
-
-static void
-tick(struct node *n, nbmq_time now)
-{
-	int	rounds = 0;
-
-	while (sock_tick(&n->s, now)) {
-		flush(n);
-		REQUIRE(++rounds < 100000);
-	}
-	flush(n);
-}
-
-/* Every node's timers in deadline order until end, all traffic passed. */
-static nbmq_time
-run_until(struct node **nodes, int nn, nbmq_time now, nbmq_time end)
-{
-	for (int guard = 0;; guard++) {
-		nbmq_time t = NBMQ_TIME_NEVER;
-
-		REQUIRE(guard < 100000);
-		for (int i = 0; i < nn; i++) {
-			nbmq_time d = sock_next_deadline(&nodes[i]->s);
-
-			if (d < t)
-				t = d;
-		}
-		if (t > end)
-			break;
-		REQUIRE(t >= now);
-		now = t;
-		for (int i = 0; i < nn; i++)
-			if (sock_next_deadline(&nodes[i]->s) <= now) {
-				REQUIRE(sock_timers(&nodes[i]->s, now) > now);
-				flush(nodes[i]);
-			}
-		net(nodes, nn, now);
-	}
-	return end;
-}
-
-static struct peer *
-only_peer(struct node *n)
-{
-	ck_assert_uint_eq(n->s.npeers, 1);
-	return TAILQ_FIRST(&n->s.peers);
-}
+#include "fakenet.h"
 
 static uint64_t
 get64(const uint8_t *p)
@@ -374,7 +55,7 @@ check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
  * and Hello, Hello.  Returns the session id.
  */
 static uint64_t
-handshake(struct node *b, struct node *c, nbmq_time now)
+handshake_ext(struct node *b, struct node *c, nbmq_time now)
 {
 	struct peer	*pc, *pb;
 
@@ -395,52 +76,6 @@ handshake(struct node *b, struct node *c, nbmq_time now)
 	ck_assert_uint_eq(b->nout, 0);
 	ck_assert_uint_eq(c->nout, 0);
 	return pc->session;
-}
-
-/* Messages */
-
-static uint8_t
-pat(uint32_t seed, uint32_t i)
-{
-	return (uint8_t)(i * 131u + seed * 7u + (i >> 8) + (i >> 16));
-}
-
-static struct msg *
-mkmsg1(uint32_t seed, uint32_t size)
-{
-	struct msg	*m = msg_new(1, size);
-
-	REQUIRE(m != NULL);
-	m->partsz[0] = size;
-	for (uint32_t i = 0; i < size; i++)
-		m->data[i] = pat(seed, i);
-	return m;
-}
-
-/* The next message of n is (seed, size) from peer. */
-static void
-recv_check1(struct node *n, uint64_t peer, uint32_t seed, uint32_t size)
-{
-	struct msg	*m = sock_recv(&n->s);
-
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(m->nparts, 1);
-	ck_assert_uint_eq(m->size, size);
-	ck_assert_uint_eq(m->peer, peer);
-	for (uint32_t i = 0; i < size; i++)
-		if (m->data[i] != pat(seed, i))
-			ck_abort_msg("message %u byte %u differs", seed, i);
-	msg_free(m);
-}
-
-static uint64_t
-total_drops(const struct sock *s)
-{
-	uint64_t	t = 0;
-
-	for (int i = 0; i < DROP_NREASONS; i++)
-		t += s->st.drops[i];
-	return t;
 }
 
 /* One Batch entry: bytes 10.. of the data frame it stands for. */
@@ -484,8 +119,8 @@ START_TEST(test_ext_negotiation)
 	opts_defaults(&oc);
 	ob.ext_frame_size = 9000;
 	oc.ext_frame_size = 4000;
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &ob);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, &oc);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &ob);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &oc);
 	sock_set_remote(&c->s, &b->addr, now);
 	flush(c);
 	ck_assert_int_eq(pass(c, b, now), 1);
@@ -564,8 +199,8 @@ END_TEST
 START_TEST(test_ext_bound_coalesce_no)
 {
 	/* A bound socket that does not take the offer (as a v0.2.0 one). */
-	struct node	*b = node_new_plain(B_ADDR, NBMQ_DEALER, 1);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_plain(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct node	*nodes[2] = { b, c };
 	struct peer	*pc;
 	nbmq_time	 now = T0;
@@ -621,8 +256,8 @@ START_TEST(test_ext_connecting_coalesce_no)
 {
 	/* A connecting socket that does not offer: the bound one never says
 	 * Hello either (a v0.2.0 connecting peer never sees one). */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct node	*nodes[2] = { b, c };
 	nbmq_time	 now = T0;
 
@@ -648,8 +283,8 @@ END_TEST
 START_TEST(test_ext_hello_variants)
 {
 	struct sockopts	 o;
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct node	*p2;
 	struct peer	*pb, *pc;
 	uint8_t		 h[64];
@@ -731,7 +366,7 @@ START_TEST(test_ext_hello_variants)
 	opts_defaults(&o);
 	o.coalesce = 0;
 	o.pacing = 0;
-	p2 = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
+	p2 = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
 	frame_put_hello(h, 77, FRAME_HELLO_COALESCE, 1452);
 	sock_input(&p2->s, T0, &p2->addr, h, FRAME_HELLO_SIZE);
 	sock_input(&p2->s, T0, &p2->addr, h, FRAME_HELLO_SIZE - 4);
@@ -771,9 +406,9 @@ burst(struct node *from, struct node *to, uint64_t id, uint32_t nmsg,
 
 START_TEST(test_ext_small_messages_batched)
 {
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	uint64_t	 id = handshake(b, c, T0);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake_ext(b, c, T0);
 	struct peer	*pb = only_peer(b);
 	uint64_t	 frames = pb->st.rx_frames;
 	struct sockopts	 o;
@@ -817,9 +452,9 @@ START_TEST(test_ext_small_messages_batched)
 	 * the 100 messages in 2 datagrams. */
 	opts_defaults(&o);
 	o.ext_frame_size = 9000;
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, &o);
-	id = handshake(b, c, T0);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
+	id = handshake_ext(b, c, T0);
 	ck_assert_uint_eq(burst(c, b, id, 100, 64, T0), 2);
 	node_free(b);
 	node_free(c);
@@ -829,11 +464,13 @@ END_TEST
 START_TEST(test_ext_datagrams_1000)
 {
 	/* 1000 x 64 B with and without the extension (the README's case). */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	struct node	*pb = node_new_plain("10.0.0.5:5000", NBMQ_DEALER, 1);
-	struct node	*pc = node_new_plain("10.0.0.6:6000", NBMQ_DEALER, 0);
-	uint64_t	 id = handshake(b, c, T0), pid;
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*pb = node_new_plain("10.0.0.5:5000", NBMQ_DEALER, 1,
+			    NULL);
+	struct node	*pc = node_new_plain("10.0.0.6:6000", NBMQ_DEALER, 0,
+			    NULL);
+	uint64_t	 id = handshake_ext(b, c, T0), pid;
 	struct node	*nodes[2] = { pb, pc };
 	size_t		 with, without;
 
@@ -856,9 +493,9 @@ END_TEST
 
 START_TEST(test_ext_large_message)
 {
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	uint64_t	 id = handshake(b, c, T0);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake_ext(b, c, T0);
 	const uint32_t	 size = 1 << 20, chunk = 1452 - 34;
 	size_t		 n;
 
@@ -923,9 +560,9 @@ START_TEST(test_ext_safe_dealer_losses)
 
 	opts_defaults(&o);
 	o.safe_hash_dedup_ttl = 3 * NSEC;
-	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
-	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
-	handshake(b, c, T0);
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	handshake_ext(b, c, T0);
 	pc = only_peer(c);
 	memset(got, 0, sizeof(got));
 	for (uint32_t i = 0; i < nmsg; i++)
@@ -989,11 +626,11 @@ START_TEST(test_ext_safe_floor)
 	 * flight, not the rate, and a copy withheld and released after any
 	 * TTL is still a duplicate (issue 14, findings 1, 2 and 6).
 	 */
-	struct node	*b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
 	struct node	*nodes[2] = { b, c };
 	struct dgram	 held;
-	uint64_t	 id = handshake(b, c, T0), most = 0;
+	uint64_t	 id = handshake_ext(b, c, T0), most = 0;
 	struct peer	*pb = sock_peer_by_id(&b->s, id), *pc = only_peer(c);
 	nbmq_time	 now = T0;
 
@@ -1048,9 +685,9 @@ START_TEST(test_ext_safe_acks_by_position)
 	uint32_t	 off = 0, chunk;
 	int		 acks = 0;
 
-	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
-	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
-	handshake(b, c, now);
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	handshake_ext(b, c, now);
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags & FRAME_HELLO_ACKPOS,
 	    FRAME_HELLO_ACKPOS);
@@ -1097,8 +734,8 @@ START_TEST(test_ext_safe_acks_switch)
 	nbmq_time	 now = T0;
 	int		 got = 0, round;
 
-	b = node_new(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
-	c = node_new(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
 	sock_set_remote(&c->s, &b->addr, now);
 	flush(c);
 	ck_assert_int_eq(pass(c, b, now), 1);		/* Connect */
@@ -1158,10 +795,10 @@ START_TEST(test_ext_drr_bytes)
 
 	opts_defaults(&o);
 	o.max_tick_send = 100;
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
-	ca = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	cb = node_new_plain("10.0.0.3:3000", NBMQ_DEALER, 0);
-	ida = handshake(b, ca, T0);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	ca = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	cb = node_new_plain("10.0.0.3:3000", NBMQ_DEALER, 0, NULL);
+	ida = handshake_ext(b, ca, T0);
 	sock_set_remote(&cb->s, &b->addr, T0);
 	flush(cb);
 	pass(cb, b, T0);
@@ -1203,9 +840,9 @@ START_TEST(test_ext_kernel_full)
 	opts_defaults(&o);
 	o.send_hwm = o.recv_hwm = 5000;
 	o.max_tick_send = 100000;	/* the kernel stops the tick */
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, &o);
-	id = handshake(b, c, T0);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
+	id = handshake_ext(b, c, T0);
 	for (uint32_t i = 0; i < 2000; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
 	c->refuse = 1;
@@ -1232,8 +869,8 @@ START_TEST(test_ext_grow_no_memory)
 {
 	/* No memory for larger outbox slots: the extension with frames of
 	 * the size the slots have (batches still), and nothing else breaks. */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct peer	*pb;
 	uint64_t	 id;
 
@@ -1265,8 +902,8 @@ START_TEST(test_ext_grow_keeps_pending)
 	 * wait in it (the kernel is full): they leave unchanged later.  The
 	 * answer itself finds no room: counted, and the next offer works.
 	 */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct peer	*pb;
 	uint64_t	 id;
 	uint8_t		 hb[FRAME_HDR_SIZE];
@@ -1312,9 +949,9 @@ END_TEST
 
 START_TEST(test_ext_malformed_batches)
 {
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	uint64_t	 id = handshake(b, c, T0), before;
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake_ext(b, c, T0), before;
 	struct peer	*pb = only_peer(b);
 	uint8_t		 buf[2048];
 	size_t		 len, one;
@@ -1398,8 +1035,8 @@ START_TEST(test_ext_batch_from_plain_peer)
 {
 	/* Batches only from a peer with the extension: from others dropped
 	 * and counted, as a v0.2.0 peer would (an unknown kind). */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_plain(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct node	*nodes[2] = { b, c };
 	struct node	*d;
 	uint8_t		 buf[256];
@@ -1432,8 +1069,8 @@ START_TEST(test_ext_batch_from_plain_peer)
 	node_free(c);
 
 	/* A bound socket that never heard Hello from this session. */
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	d = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	d = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	sock_set_remote(&d->s, &b->addr, T0);
 	flush(d);
 	pass(d, b, T0);
@@ -1456,8 +1093,8 @@ START_TEST(test_ext_answer_lost)
 	 * the connecting side, which offered, takes them; its next heartbeat
 	 * offers again and the second answer gets through.
 	 */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct peer	*pc;
 	uint64_t	 id;
 	nbmq_time	 t;
@@ -1500,9 +1137,9 @@ START_TEST(test_ext_heartbeat_on_batch)
 {
 	/* A Batch from a peer that is due a heartbeat: one heartbeat, one
 	 * liveness refresh, however many entries. */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	uint64_t	 id = handshake(b, c, T0);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	uint64_t	 id = handshake_ext(b, c, T0);
 	nbmq_time	 t = T0 + b->s.o.peer_heartbeat_ivl;
 
 	for (uint32_t i = 0; i < 10; i++)
@@ -1531,17 +1168,17 @@ START_TEST(test_ext_reconnect)
 	 * The bound side restarts: the new session starts plain (frames of
 	 * max_frame_size, no Batch) until the Hellos are said again.
 	 */
-	struct node	*b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	struct node	*nodes[2];
 	struct peer	*pc;
 	uint64_t	 id, id2;
 	nbmq_time	 now = T0;
 
-	id = handshake(b, c, now);
+	id = handshake_ext(b, c, now);
 	ck_assert(only_peer(c)->ext);
 	node_free(b);
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
 	/* c's heartbeat: Disconnected, Connect, Connected. */
 	now += c->s.o.peer_heartbeat_ivl;
 	sock_timers(&c->s, now);
@@ -1579,7 +1216,7 @@ START_TEST(test_ext_reconnect)
 	/* The same address connects again (a restarted connecting side):
 	 * the bound side's new session starts plain too. */
 	node_free(c);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	sock_set_remote(&c->s, &b->addr, now);
 	flush(c);
 	pass(c, b, now);
@@ -1633,9 +1270,9 @@ START_TEST(test_ext_pace_slow)
 
 	opts_defaults(&o);
 	o.recv_hwm = 5;
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	handshake(b, c, now);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	handshake_ext(b, c, now);
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags,
 	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS |
@@ -1700,9 +1337,9 @@ START_TEST(test_ext_pace_mark)
 	struct frame	 f;
 	nbmq_time	 now = T0;
 
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, NULL);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
-	handshake(b, c, now);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	handshake_ext(b, c, now);
 	pc = only_peer(c);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
@@ -1750,9 +1387,9 @@ START_TEST(test_ext_pacing_without_coalescing)
 		o[0].recv_hwm = 5;
 		o[1] = o[0];
 		o[side].coalesce = 0;
-		b = node_new(B_ADDR, NBMQ_DEALER, 1, &o[0]);
-		c = node_new(C_ADDR, NBMQ_DEALER, 0, &o[1]);
-		handshake(b, c, T0);
+		b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o[0]);
+		c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o[1]);
+		handshake_ext(b, c, T0);
 		pc = only_peer(c);
 		pb = only_peer(b);
 		ck_assert_uint_eq(pc->ext_flags,
@@ -1800,8 +1437,8 @@ START_TEST(test_ext_pace_plain_peer)
 	o.recv_hwm = 5;
 	o.coalesce = 0;
 	o.pacing = 0;
-	b = node_new(B_ADDR, NBMQ_DEALER, 1, &o);
-	c = node_new(C_ADDR, NBMQ_DEALER, 0, NULL);
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	pass(c, b, T0);
@@ -1881,13 +1518,6 @@ ext_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(LOG_ERR, 1);
-	sr = srunner_create(ext_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(ext_suite());
 }

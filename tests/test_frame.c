@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 
 #define MAXMSG	(16U << 20)
 
@@ -826,13 +827,6 @@ frame_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(LOG_ERR, 1);
-	sr = srunner_create(frame_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(frame_suite());
 }

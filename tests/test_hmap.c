@@ -9,6 +9,7 @@
 #include <syslog.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 
 struct item {
 	struct hnode	 node;
@@ -204,13 +205,6 @@ hmap_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(LOG_ERR, 1);
-	sr = srunner_create(hmap_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(hmap_suite());
 }

@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 #include "nbmq-protocol.h"
 
 /* A payload: struct ipc_msg, nparts sizes, then the bytes. */
@@ -427,13 +428,6 @@ ipc_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(LOG_ERR, 1);
-	sr = srunner_create(ipc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(ipc_suite());
 }

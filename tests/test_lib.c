@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit.h"
+
 struct sys {
 	int	recv, recv_fail, poll, sendmsg, send;
 	int	alloc, free;	/* malloc, calloc, realloc; free */
@@ -1451,12 +1453,5 @@ lib_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(lib_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(lib_suite());
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nbmqd.h"
+#include "unit.h"
 #include "pace.h"
 
 #define T0	(1000 * NSEC)
@@ -292,11 +293,5 @@ pace_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(pace_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(pace_suite());
 }

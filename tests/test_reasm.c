@@ -13,15 +13,7 @@
 #include <syslog.h>
 
 #include "nbmqd.h"
-
-/*
- * ck_assert for hot paths: Check's asserts cost a write(2) each even when
- * they pass.
- */
-#define REQUIRE(e) do {						\
-	if (!(e))						\
-		ck_abort_msg("assertion failed: %s", #e);	\
-} while (0)
+#include "unit.h"
 
 #define MAXFRAME	500
 #define MAXCHUNK	(MAXFRAME - FRAME_DATA_HDR_SIZE)	/* 466 */
@@ -751,13 +743,6 @@ reasm_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(LOG_ERR, 1);
-	sr = srunner_create(reasm_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(reasm_suite());
 }

@@ -100,7 +100,7 @@ library(const uint8_t *data, size_t size)
 		CHECK(total == nbmq_msg_size(m));
 		(void)nbmq_msg_peer(m);
 	}
-	sock_free(s);
+	lsock_free(s);
 }
 
 int
