@@ -97,7 +97,7 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all tests deps run check check-unit check-int check-asan clean install \
+.PHONY: all tests deps deb run check check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
 # Plain make builds what is installed and the examples: no test library
@@ -374,6 +374,21 @@ check-valgrind: tests
 # CI runs it, make check runs the subset above to stay well under 10 min).
 check-valgrind-all: tests
 	$(MAKE) check-valgrind VALGRIND_INT="$(wildcard tests/int_*.sh)"
+
+# Debian packages (debian/: nbmqd, libnbmq0, libnbmq-dev, nbmq-tools) from
+# a copy of the tracked tree, the unit tests run by the build, lintian
+# without error (tests/deb.sh); the .debs in build/deb/.  Installs
+# debhelper and lintian first if missing (not make deps: make check does
+# not build packages; CI runs make deb).
+DEB_DEBPKGS	= debhelper lintian dpkg-dev fakeroot
+deb:
+	@if ! command -v dh >/dev/null || ! command -v lintian >/dev/null; then \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+		    --no-install-recommends $(DEB_DEBPKGS) $(DEBPKGS); \
+	fi
+	tests/deb.sh
 
 # A daemon in the foreground on the default config, everything under build/.
 run: deps
