@@ -48,7 +48,7 @@ has libnbmq-dev usr/include/nbmq.h usr/include/nbmq_encryptor.h \
 has nbmq-tools usr/bin/nbmqcat usr/bin/nbmqctl
 dpkg-deb -e "$T"/nbmqd_*.deb "$T/ctl" || fail "dpkg-deb -e"
 grep -qx /etc/nbmq/nbmqd.conf "$T/ctl/conffiles" || fail "no conffile"
-grep -q systemd-sysusers "$T/ctl/postinst" || fail "postinst makes no user"
+grep -q "systemd-sysusers.* nbmqd.conf" "$T/ctl/postinst" || fail "postinst makes no user"
 grep -q "libdir=/usr/lib/$MA" "$T/nbmq/debian/libnbmq-dev/usr/lib/$MA/pkgconfig/nbmq.pc" ||
     fail "nbmq.pc's libdir"
 mkdir -p "$OUT"
