@@ -475,8 +475,19 @@ clean:
 # -O2 and never sanitizers; not part of check.  BENCH_ARGS: e.g. --json.
 BENCH_O		= build/bench
 BENCH_ARGS	?=
-.PHONY: bench
-bench: deps
+# The peers set beside nbmq (libzmq, ENet) come with the bench's own
+# dependency step, not make deps: make check does not need them.
+BENCH_DEBPKGS	= libzmq3-dev libenet-dev
+.PHONY: bench bench-deps
+bench-deps: deps
+	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ]; then \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		echo "bench: installing $(BENCH_DEBPKGS)"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+		    --no-install-recommends $(BENCH_DEBPKGS); \
+	fi
+bench: bench-deps
 	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench \
 	    $(BENCH_O)/cryptbench
 	$(BENCH_O)/nbmqbench --nbmqd $(BENCH_O)/nbmqd \
@@ -492,8 +503,8 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 # apps.c, daemons.c, idle.c, report.c (bench/bench.h); the daemons'
 # counters through the control client nbmqctl uses (ctlclient.c).
 BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
-	     bench/daemons.c bench/idle.c bench/report.c
+	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c
 $(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
     client-lib/ctlclient.h $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/client-lib/ctlclient.o \
-	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lm
+	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lzmq -lenet -lm

@@ -120,6 +120,9 @@ struct res {
 	const char	*base;		/* id of the baseline it is set against */
 	int		 base_mb;	/* compare MB/s instead of msgs/s */
 	const char	*base2;		/* a second baseline, msgs/s */
+	const char	*rivals;		/* ids of what users would pick
+					   instead: the strongest that ran
+					   is printed beside it, as a ratio */
 	const char	*note;
 	int		 ok, reps;
 	char		 err[256];
@@ -219,6 +222,16 @@ void		 udp_ping_child(int);
 
 /* ---- apps.c ---- */
 
+/* peers.c: libzmq and ENet, the same cases */
+extern int		 case_enet_reliable;	/* else unsequenced */
+void		 zmq_rx_child(int);
+void		 zmq_tx_child(int);
+void		 zmq_echo_child(int);
+void		 zmq_ping_child(int);
+void		 enet_rx_child(int);
+void		 enet_tx_child(int);
+void		 enet_echo_child(int);
+void		 enet_ping_child(int);
 void		 nbmq_rx_child(int);
 void		 nbmq_tx_child(int);
 void		 nbmq_echo_child(int);

@@ -98,9 +98,23 @@ struct res results[] = {
 	  .kind = R_THRU, .size = 64, .nrx = 1 },
 	{ .id = "unixv", .label = "Unix stream 64 B, 64 per writev",
 	  .kind = R_THRU, .size = 64, .nrx = 1 },
+	{ .id = "zmq64", .label = "libzmq DEALER tcp 64 B",
+	  .kind = R_THRU, .size = 64, .nrx = 1,
+	  .note = "DEALER to DEALER, blocking sends at the default HWM "
+	  "(1,000); reliable (tcp)" },
+	{ .id = "enet64r", .label = "ENet reliable 64 B",
+	  .kind = R_THRU, .size = 64, .nrx = 1,
+	  .note = "host serviced every 64 packets, at most 1,000 unacked" },
+	{ .id = "enet64u", .label = "ENet unreliable 64 B",
+	  .kind = R_THRU, .size = 64, .nrx = 1,
+	  .note = "unsequenced; host serviced every 64 packets" },
+	{ .id = "zmqpp", .label = "libzmq DEALER tcp ping-pong 64 B",
+	  .kind = R_LAT, .size = 64, .nrx = 1 },
+	{ .id = "enetpp", .label = "ENet reliable ping-pong 64 B",
+	  .kind = R_LAT, .size = 64, .nrx = 1 },
 	{ .id = "dealer64", .label = "dealer 64 B", .kind = R_THRU, .nbmq = 1,
 	  .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
-	  .note = NOTE_BATCH },
+	  .rivals = "zmq64,enet64r,enet64u", .note = NOTE_BATCH },
 	{ .id = "dealer64p", .label = "dealer 64 B, v0.2.0 framing",
 	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
 	  .base2 = "udp1", .note = "coalesce = no on both sockets: one "
@@ -136,7 +150,7 @@ struct res results[] = {
 	  .note = "as dealer64s; send_hwm 8 on the sender" },
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
-	  .note = NOTE_BATCH },
+	  .rivals = "zmq64,enet64r", .note = NOTE_BATCH },
 	{ .id = "safe1m", .label = "safe_dealer 1 MiB", .kind = R_THRU,
 	  .nbmq = 1, .size = 1 << 20, .nrx = 1, .base = "udp500", .base_mb = 1,
 	  .note = "send_hwm 8 on the sender (see README); NBMQ_BATCH holds "
@@ -146,7 +160,7 @@ struct res results[] = {
 	  .note = NOTE_BATCH },
 	{ .id = "pp", .label = "ping-pong 64 B (blocking nbmq_recv)",
 	  .kind = R_LAT, .nbmq = 1, .size = 64, .nrx = 1, .base = "udppp",
-	  .base2 = "udppp4",
+	  .base2 = "udppp4", .rivals = "zmqpp,enetpp",
 	  .note = "not batched: one sendmsg per message, each side blocking "
 	  "in nbmq_recv" },
 	{ .id = "idle", .label = "idle peers", .kind = R_IDLE, .nbmq = 1 },
@@ -475,6 +489,15 @@ run_case(const char *id, int round)
 		}
 		else if (strcmp(id, "pp") == 0)
 			e = run_lat(r, nbmq_echo_child, nbmq_ping_child);
+		else if (strcmp(id, "zmq64") == 0)
+			e = run_thru(r, zmq_rx_child, zmq_tx_child, 1, 0);
+		else if (strcmp(id, "zmqpp") == 0)
+			e = run_lat(r, zmq_echo_child, zmq_ping_child);
+		else if (strncmp(id, "enet64", 6) == 0) {
+			case_enet_reliable = id[6] == 'r';
+			e = run_thru(r, enet_rx_child, enet_tx_child, 1, 0);
+		} else if (strcmp(id, "enetpp") == 0)
+			e = run_lat(r, enet_echo_child, enet_ping_child);
 		else {
 			case_type = strncmp(id, "safe", 4) == 0 ?
 			    NBMQ_SAFE_DEALER : strcmp(id, "radio") == 0 ?
@@ -500,7 +523,7 @@ run_case(const char *id, int round)
  */
 static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
-	"unixv",
+	"unixv", "zmq64", "enet64r", "enet64u", "zmqpp", "enetpp",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
 	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m",
 	"radio", "pp",

@@ -96,6 +96,54 @@ ratio_of(const struct res *r, const char *base_id, int mb, double *mine,
 	return *theirs > 0 ? 0 : -1;
 }
 
+/*
+ * The strongest of r's rivals that ran (highest rate; lowest p50 for a
+ * round trip): what nbmq is printed beside, as a ratio.
+ */
+static const struct res *
+rival_best(const struct res *r)
+{
+	const struct res	*best = NULL, *b;
+	char			 id[16];
+	const char		*p = r->rivals;
+	size_t			 n;
+
+	while (p != NULL && *p != '\0') {
+		n = strcspn(p, ",");
+		snprintf(id, sizeof(id), "%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+		if ((b = base_ok(id)) == NULL)
+			continue;
+		if (best == NULL || (r->kind == R_LAT ? b->p50[0] < best->p50[0] :
+		    b->rx_rate[0] > best->rx_rate[0]))
+			best = b;
+	}
+	return best;
+}
+
+/* "  vs the strongest rival: ..." under an nbmq row. */
+static void
+print_rival(const struct res *r)
+{
+	const struct res	*b = rival_best(r);
+	char			 a[32];
+
+	if (b == NULL)
+		return;
+	if (r->kind == R_LAT) {
+		printf("  %-36s   vs the strongest rival, %s: p50 %.1f us, "
+		    "p99 %.1f us: p50 %.2fx, p99 %.2fx\n", "", b->id,
+		    b->p50[0], b->p99[0], r->p50[0] / b->p50[0],
+		    r->p99[0] / b->p99[0]);
+		return;
+	}
+	printf("  %-36s   vs the strongest rival, %s: %s/s (%.1f%% received): "
+	    "%.2fx; CPU per message %.2f us: %.2fx\n", "", b->id,
+	    human(b->rx_rate[0], a, sizeof(a)), b->pct[0],
+	    r->rx_rate[0] / b->rx_rate[0], b->us_msg[0],
+	    b->us_msg[0] > 0 ? r->us_msg[0] / b->us_msg[0] : 0);
+}
+
 static const struct res *
 idle_baseline_row(int i)
 {
@@ -170,6 +218,7 @@ print_text(void)
 				    bb->p50[0], bb->p99[0],
 				    r->p50[0] / bb->p50[0],
 				    r->p99[0] / bb->p99[0]);
+			print_rival(r);
 			if (r->note)
 				printf("  %-36s   %s\n", "", r->note);
 			continue;
@@ -213,6 +262,7 @@ print_text(void)
 			printf(" (%.1fx %s)", r->us_msg[0] / bs->us_msg[0],
 			    bs->id);
 		printf("\n");
+		print_rival(r);
 		if (strncmp(r->id, "safe", 4) == 0)
 			printf("  %-36s   give-ups %lld\n", "",
 			    (long long)r->giveups[0]);
@@ -418,6 +468,19 @@ print_json(FILE *f)
 		    &bs) == 0) {
 			json_str(f, "baseline2", bs->id, 1);
 			json_num(f, "ratio2", mine / theirs, 1);
+		}
+		if ((bs = rival_best(r)) != NULL) {
+			json_str(f, "rival", bs->id, 1);
+			if (r->kind == R_LAT)
+				json_num(f, "ratio_rival_p50",
+				    r->p50[0] / bs->p50[0], 1);
+			else {
+				json_num(f, "ratio_rival", r->rx_rate[0] /
+				    bs->rx_rate[0], 1);
+				if (bs->us_msg[0] > 0)
+					json_num(f, "ratio_rival_cpu_per_msg",
+					    r->us_msg[0] / bs->us_msg[0], 1);
+			}
 		}
 		json_num(f, "reps", r->reps, 0);
 		fprintf(f, "}");
