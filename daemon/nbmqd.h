@@ -1222,17 +1222,19 @@ struct sub {
 	struct hnode	 cnode;		/* its client's map, by handle */
 	struct dsock	*d;
 	struct client	*c;
+	pid_t		 pid;		/* c's, for the log */
+	uint32_t	 version;	/* c's IPC version */
 	struct qent_list q;		/* dish fan-out queue */
 	uint64_t	 qlen;
 	/*
 	 * IPC_MSG written to the application, oldest first, until the
 	 * library confirms it handed them over (IPC_CONFIRM); also counted
 	 * in core.rq_held (not a dish).  Up to recv_hwm messages, or more
-	 * while they take under 1 MiB (ipc.c: IPC_HELD_BYTES); then
+	 * while they take under 1 MiB (deliver.h: DELIVER_HELD_BYTES); then
 	 * delivery waits, the queue fills, and recv_hwm pushes back.
 	 */
 	struct msgring	 held;
-	uint64_t	 held_bytes;	/* their sizes, plus IPC_HELD_COST each */
+	uint64_t	 held_bytes;	/* their sizes, plus DELIVER_HELD_COST each */
 	uint64_t	 drops;		/* dropped for this subscriber, total */
 	uint64_t	 accepted;	/* messages taken from this app */
 	uint64_t	 credit_limit;	/* last announced */
@@ -1308,10 +1310,15 @@ void		 dsock_remove(struct dsock *);
 int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
 /* Every option at once (validated already); 0 or EBUSY (frame size). */
 int		 dsock_setopts(struct dsock *, const struct sockopts *);
-/* Dish: move the receive queue into every subscriber's own queue. */
-void		 dsock_fanout(struct dsock *);
 /* The fan-out, then ipc_deliver() to every attached application. */
 void		 dsock_deliver(struct dsock *);
+/* The same while a read goes on: full outputs are written now too. */
+void		 dsock_deliver_busy(struct dsock *);
+/* A peer event (counted; queued for subscribed applications). */
+void		 dsock_peer_event(struct dsock *, const struct peer *,
+		    enum peer_event);
+/* The connecting socket is not up: subscribed applications hear why. */
+void		 dsock_connect_event(struct dsock *);
 
 /* udp.c */
 extern const struct sock_ops udp_sock_ops;
@@ -1356,15 +1363,12 @@ void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
 /* IPC_RESULT for request req, with an optional string. */
 void		 ipc_send_result(struct client *, const struct nbmq_ipc_hdr *req,
 		    int err, uint64_t value, uint32_t aux, const char *str);
-/* A peer event: queued for every subscribed application of d. */
-void		 ipc_connect_event(struct dsock *);
-void		 ipc_peer_event(struct dsock *, const struct peer *,
-		    enum peer_event);
 void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,
 		    gid_t *);
 /* ctl.c's state of a list being sent to this client (NULL if none). */
 struct ctl_list	**ipc_client_ctl(struct client *);
 uint64_t	 ipc_client_count(void);
+uint32_t	 ipc_client_version(const struct client *);
 
 /*
  * ctl.c: nbmqctl's requests (0x04xx), after IPC_HELLO.  Returns NULL, or
