@@ -67,7 +67,8 @@ CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
-SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c \
+SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
+	     daemon/reload.c \
 	     daemon/ctl.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 

@@ -32,6 +32,7 @@
 
 #include "nbmqd.h"
 #include "deliver.h"
+#include "ipc.h"
 
 #define IPC_CTL_MAX		4096		/* payload of any non-SEND */
 #define IPC_OUT_HIGH		(1U << 20)	/* stop delivering above */
@@ -48,35 +49,6 @@
  */
 #define IPC_REPLY_HIGH		(4U << 20)
 
-struct client {
-	TAILQ_ENTRY(client) entry;
-	TAILQ_ENTRY(client) pending_entry;
-	int		 fd;
-	struct event	*ev_read, *ev_write;
-	struct evbuffer	*in, *out;
-	int		 pending;	/* output waits for ipc_flush_cb */
-	int		 write_armed;	/* the kernel was full */
-	int		 reading;	/* ev_read is added */
-	int		 blocked;	/* stopped at IPC_OUT_HIGH */
-	int		 out_paused;	/* not read: IPC_REPLY_HIGH waits */
-	uint64_t	 skip;		/* payload bytes to discard */
-	struct event	*ev_hello;	/* hello_timeout */
-	uint64_t	 id;
-	pid_t		 pid;
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 hello;
-	uint32_t	 version;	/* its IPC version (from 4) */
-	int		 tally_fd;	/* received, not yet IPC_TALLY: -1 */
-	const uint64_t	*tally;		/* IPC_TALLY: messages handed over */
-	uint64_t	 confirmed;	/* IPC_CONFIRM counts, over all subs */
-	int		 closing;	/* flush the output, then close */
-	int		 dead;		/* broke the protocol: free it */
-	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
-	TAILQ_HEAD(, sub) subs;		/* its sockets (sub.centry) */
-	struct hmap	 by_handle;	/* the same, by handle (sub.cnode) */
-	uint32_t	 nsubs;
-};
 
 static TAILQ_HEAD(client_list, client) clients =
     TAILQ_HEAD_INITIALIZER(clients);
@@ -92,7 +64,6 @@ static uint64_t		 nrefused, nhello_timeouts, naccept_failed;
 
 static void	ipc_client_free(struct client *);
 static void	ipc_process(struct client *);
-static struct sub *ipc_sub(struct client *, uint32_t);
 
 /* Output was added: it leaves at the end of this loop iteration. */
 static void
@@ -163,7 +134,7 @@ ipc_send_result(struct client *c, const struct nbmq_ipc_hdr *req, int err,
 }
 
 /* Protocol error: say why; the read loop drops this client only. */
-static void
+void
 ipc_kill(struct client *c, const char *why)
 {
 	log_warnx("client %llu (pid %d): %s; disconnecting it",
@@ -217,6 +188,12 @@ void
 ipc_deliver(struct sub *u)
 {
 	deliver(u, &ipc_out);
+}
+
+void
+ipc_credit(struct sub *u)
+{
+	deliver_credit(u, &ipc_out);
 }
 
 /* IPC_CONFIRM: the library handed count more to the application. */
@@ -314,7 +291,7 @@ ipc_sock_gone(struct sub *u)
 }
 
 /* c's attachment to the socket with this handle: O(1), c's own map. */
-static struct sub *
+struct sub *
 ipc_sub(struct client *c, uint32_t handle)
 {
 	struct hnode	*n = hmap_find(&c->by_handle, handle);
@@ -343,17 +320,6 @@ ipc_sub_unlink(struct sub *u)
 	hmap_remove(&c->by_handle, &u->cnode);
 	TAILQ_REMOVE(&c->subs, u, centry);
 	c->nsubs--;
-}
-
-/* A NUL-free string payload of 1..NBMQ_IPC_MAX_STRING-1 bytes. */
-static int
-ipc_string(const uint8_t *p, uint32_t len, char *buf)
-{
-	if (len == 0 || len >= NBMQ_IPC_MAX_STRING || memchr(p, 0, len))
-		return -1;
-	memcpy(buf, p, len);
-	buf[len] = '\0';
-	return 0;
 }
 
 static void
@@ -393,191 +359,6 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	ok.version = hello.version;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
 	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
-}
-
-/*
- * What an application may make the daemon hold: send_hwm and recv_hwm
- * messages of up to max_message_size each.  setopt may lower them, or
- * raise them up to [daemon] app_max_hwm and app_max_message_size (more
- * only if the configuration gave the socket more): EPERM past that.
- */
-static int
-ipc_opt_cap(const struct dsock *d, const struct optdesc *od, int64_t v)
-{
-	const struct config	*cf = nbmqd->conf;
-	uint64_t		 cap;
-
-	switch (od->id) {
-	case NBMQ_OPT_SEND_HWM:
-	case NBMQ_OPT_RECV_HWM:
-		cap = cf->app_max_hwm;
-		break;
-	case NBMQ_OPT_MAX_MESSAGE_SIZE:
-		cap = cf->app_max_message_size;
-		break;
-	default:
-		return 0;
-	}
-	if (v <= 0 || (uint64_t)v <= cap ||
-	    (uint64_t)v <= (uint64_t)opt_get_ipc(&d->core.o, od))
-		return 0;
-	return EPERM;
-}
-
-static void
-ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
-{
-	struct dsock		*d = NULL;
-	struct sub		*u = NULL;
-	struct ipc_create	 cr;
-	struct ipc_opt		 o;
-	const struct optdesc	*od;
-	char			 str[NBMQ_IPC_MAX_STRING], ep[128];
-	nbmq_time		 now = daemon_now();
-	int			 e;
-
-	if (h->reqid == 0) {
-		ipc_kill(c, "request without id");
-		return;
-	}
-	if (h->type != IPC_SOCK_CREATE && h->type != IPC_SOCK_ATTACH) {
-		if ((u = ipc_sub(c, h->handle)) == NULL) {
-			ipc_send_result(c, h, EBADF, 0, 0, NULL);
-			return;
-		}
-		d = u->d;
-	} else if (c->nsubs >= nbmqd->conf->max_client_sockets) {
-		/* One client with 20,000 sockets slowed every other. */
-		log_warnx_rl(&rl_refused, "client %llu (pid %d): refused a "
-		    "socket, max_client_sockets (%llu) reached",
-		    (unsigned long long)c->id, (int)c->pid,
-		    (unsigned long long)nbmqd->conf->max_client_sockets);
-		ipc_send_result(c, h, EMFILE, 0, 0, NULL);
-		return;
-	}
-	switch (h->type) {
-	case IPC_SOCK_CREATE:
-		if (h->len != sizeof(cr)) {
-			ipc_kill(c, "bad create");
-			return;
-		}
-		memcpy(&cr, p, sizeof(cr));
-		/* NBMQ_STUN: configured only, never by an application. */
-		if (cr.type < NBMQ_DEALER || cr.type > NBMQ_DISH ||
-		    cr.type == NBMQ_STUN) {
-			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-			return;
-		}
-		if ((d = dsock_new((int)cr.type, &nbmqd->conf->defaults,
-		    NULL)) == NULL || (u = dsock_attach(d, c)) == NULL) {
-			if (d != NULL)
-				dsock_free(d);
-			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
-			return;
-		}
-		log_debug("socket %s: %s created by pid %d", d->core.name,
-		    socktype_name(d->core.type), (int)c->pid);
-		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
-		    NULL);
-		deliver_credit(u, &ipc_out);
-		return;
-	case IPC_SOCK_ATTACH:
-		if (ipc_string(p, h->len, str) == -1) {
-			ipc_kill(c, "bad attach");
-			return;
-		}
-		if ((d = dsock_by_name(str)) == NULL) {
-			ipc_send_result(c, h, ENXIO, 0, 0, NULL);
-			return;
-		}
-		/* Many may listen to a dish; one application sends. */
-		if (d->nsubs > 0 && (d->core.type != NBMQ_DISH ||
-		    ipc_sub(c, d->handle) != NULL)) {
-			ipc_send_result(c, h, EBUSY, 0, 0, NULL);
-			return;
-		}
-		if (dsock_attach(d, c) == NULL) {
-			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
-			return;
-		}
-		log_info("socket %s: attached by pid %d (%u attached)",
-		    d->core.name, (int)c->pid, d->nsubs);
-		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
-		    d->fd != -1 ? ep : NULL);
-		dsock_sync(d, now);
-		return;
-	case IPC_SOCK_CLOSE:
-		ipc_send_result(c, h, 0, 0, 0, NULL);
-		dsock_release(u, now);
-		return;
-	case IPC_SOCK_BIND:
-	case IPC_SOCK_CONNECT:
-		if (ipc_string(p, h->len, str) == -1) {
-			ipc_kill(c, "bad address");
-			return;
-		}
-		e = h->type == IPC_SOCK_BIND ? udp_bind(d, str) :
-		    udp_connect(d, str);
-		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_send_result(c, h, e, 0, 0, e == 0 ? ep : NULL);
-		if (e == 0)
-			dsock_sync(d, now);
-		return;
-	case IPC_SOCK_SETOPT:
-	case IPC_SOCK_GETOPT:
-		if (h->len != sizeof(o)) {
-			ipc_kill(c, "bad option request");
-			return;
-		}
-		memcpy(&o, p, sizeof(o));
-		if (o.opt == NBMQ_OPT_EVENTS) {
-			if (h->type == IPC_SOCK_GETOPT) {
-				ipc_send_result(c, h, 0, (uint64_t)u->events,
-				    0, NULL);
-				return;
-			}
-			if (o.value != 0 && o.value != 1) {
-				ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-				return;
-			}
-			deliver_subscribe(u, (int)o.value);
-			ipc_send_result(c, h, 0, 0, 0, NULL);
-			dsock_sync(d, now);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_PEERS) {
-			ipc_send_result(c, h, 0, d->core.nup, 0, NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_TYPE) {
-			ipc_send_result(c, h, 0, (uint64_t)d->core.type, 0,
-			    NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_GIVEUPS) {
-			ipc_send_result(c, h, 0, d->core.st.giveups, 0, NULL);
-			return;
-		}
-		if ((od = opt_by_id((int)o.opt)) == NULL) {
-			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT) {
-			ipc_send_result(c, h, 0,
-			    (uint64_t)opt_get_ipc(&d->core.o, od), 0, NULL);
-			return;
-		}
-		if ((e = ipc_opt_cap(d, od, o.value)) == 0)
-			e = dsock_setopt(d, od, o.value);
-		ipc_send_result(c, h, e, 0, 0, NULL);
-		if (e == 0) {
-			u->credit_sent = 0;	/* send_hwm may have changed */
-			dsock_sync(d, now);
-		}
-		return;
-	}
-	ipc_kill(c, "unknown request");
 }
 
 /*
