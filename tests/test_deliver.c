@@ -45,16 +45,25 @@ fake_send(struct client *c, uint16_t type, uint32_t handle, uint32_t reqid,
 	uint64_t	v = 0;
 
 	ck_assert_uint_eq(handle, 7);
+	/* Copied out: an event comes from inside a struct msg, unaligned. */
 	if (type == IPC_EVENT) {
-		const struct ipc_event *ev = p;
+		struct ipc_event	ev;
 
-		ck_assert_uint_eq(len, sizeof(*ev));
-		v = ev->type;
-	} else if (type == IPC_DROPPED)
-		v = ((const struct ipc_dropped *)p)->count;
-	else if (type == IPC_CREDIT)
-		v = ((const struct ipc_credit *)p)->limit;
-	else if (type == IPC_MSG)
+		ck_assert_uint_eq(len, sizeof(ev));
+		memcpy(&ev, p, sizeof(ev));
+		v = ev.type;
+	} else if (type == IPC_DROPPED) {
+		struct ipc_dropped	dr;
+
+		memcpy(&dr, p, sizeof(dr));
+		v = dr.count;
+	} else if (type == IPC_CREDIT) {
+		struct ipc_credit	cr;
+
+		memcpy(&cr, p, sizeof(cr));
+		v = cr.limit;
+	}
+	if (type == IPC_MSG)
 		v = len2;
 	fake_record(c, type, v, 0);
 }
