@@ -60,7 +60,7 @@ LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 
 # The pure core: linked by nbmqd and by the unit tests.
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/deliver.c \
+	    daemon/deliver.c daemon/acl.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \

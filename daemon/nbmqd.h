@@ -108,6 +108,7 @@ struct cryptconf {
 };
 
 /* config.c */
+struct sockacl;				/* acl.h */
 struct sockconf {
 	TAILQ_ENTRY(sockconf) entry;
 	char		 name[NBMQ_NAME_MAX + 1];
@@ -119,6 +120,7 @@ struct sockconf {
 	char		*stun_allow;	/* type stun: networks that may register */
 	uint64_t	 stun_index_max; /* type stun: names in the index */
 	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
+	struct sockacl	*acl;		/* allow_*: NULL, open (acl.h) */
 	struct sockopts	 o;
 	int		 line;		/* where [socket NAME] starts */
 };
@@ -144,6 +146,8 @@ struct config {
 	uint64_t	 hello_timeout;		/* seconds before IPC_HELLO */
 	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
 	uint64_t	 app_max_message_size;	/* and max_message_size */
+	char		*admin_group;	/* may reload too; NULL: nobody */
+	gid_t		 admin_gid;	/* admin_group, resolved */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
 };
@@ -1255,6 +1259,8 @@ struct dsock {
 	struct hnode	 hnode;		/* nbmqd->by_handle */
 	uint32_t	 handle;
 	int		 configured;	/* from the config: lives with the daemon */
+	const struct sockacl *acl;	/* configured: its allow_*, or NULL */
+	uid_t		 owner;		/* created by an application of uid */
 	struct sub_list	 subs;		/* attached applications */
 	uint32_t	 nsubs;
 	int		 fd;		/* UDP, -1 before bind/connect */
@@ -1343,6 +1349,8 @@ void		 reload_init(const char *ipc_override, int log_adjust);
 int		 reload_log_level(int conf_level);
 /* Start every configured socket (start-up); 0, or -1 logged as file:line. */
 int		 reload_start_sockets(const struct config *);
+/* Each configured socket's allow_* from cf (start-up, after a reload). */
+void		 reload_acls(const struct config *);
 
 /* ipc.c */
 int		 ipc_listen(const char *path, unsigned int mode,
@@ -1367,6 +1375,8 @@ void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,
 		    gid_t *);
 /* ctl.c's state of a list being sent to this client (NULL if none). */
 struct ctl_list	**ipc_client_ctl(struct client *);
+/* Its uid and the group database's groups of it (acl.h), resolved once. */
+const struct acl_cred *ipc_client_acl(struct client *);
 uint64_t	 ipc_client_count(void);
 uint32_t	 ipc_client_version(const struct client *);
 
