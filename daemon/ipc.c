@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,44 @@ struct ctl_list **
 ipc_client_ctl(struct client *c)
 {
 	return &c->ctl;
+}
+
+/*
+ * The groups of the client's uid in the group database (getgrouplist),
+ * not those of its process: the uid comes from SO_PEERCRED, fixed by the
+ * kernel at connect, so no pid reuse can swap the answer (reading
+ * /proc/PID/status could find another process under a reused pid), and
+ * a group the process gained with sg or kept from before it was removed
+ * from /etc/group counts for nothing.  Resolved once, at the first check
+ * that needs it (a name service lookup blocks the loop: once per client).
+ * A uid without a passwd entry has no group.
+ */
+const struct acl_cred *
+ipc_client_acl(struct client *c)
+{
+	struct acl_cred	*cr = &c->acl;
+	struct passwd	*pw;
+	gid_t		*g;
+	int		 n = 16;
+
+	if (c->acl_done)
+		return cr;
+	c->acl_done = 1;
+	cr->uid = c->uid;
+	cr->trusted = c->uid == 0 || c->uid == geteuid();
+	if (c->uid == (uid_t)-1 || (pw = getpwuid(c->uid)) == NULL)
+		return cr;
+	for (;;) {
+		if ((g = reallocarray(cr->gids, (size_t)n, sizeof(*g))) == NULL)
+			return cr;	/* no group: fails closed */
+		cr->gids = g;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) != -1)
+			break;
+		if (n > 65536)
+			return cr;
+	}
+	cr->ngids = (size_t)n;
+	return cr;
 }
 
 uint64_t
@@ -775,6 +814,7 @@ ipc_client_free(struct client *c)
 	while ((u = TAILQ_FIRST(&c->subs)) != NULL)
 		dsock_release(u, now);		/* unlinks u */
 	hmap_free(&c->by_handle);
+	free(c->acl.gids);
 	free(c);
 }
 

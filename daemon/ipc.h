@@ -7,6 +7,7 @@
 #define IPC_H
 
 #include "nbmqd.h"
+#include "acl.h"
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -33,6 +34,8 @@ struct client {
 	int		 closing;	/* flush the output, then close */
 	int		 dead;		/* broke the protocol: free it */
 	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
+	struct acl_cred	 acl;		/* uid and groups (ipc_client_acl) */
+	int		 acl_done;
 	TAILQ_HEAD(, sub) subs;		/* its sockets (sub.centry) */
 	struct hmap	 by_handle;	/* the same, by handle (sub.cnode) */
 	uint32_t	 nsubs;

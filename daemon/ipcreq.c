@@ -36,7 +36,8 @@ struct req_type {
 	void		(*fn)(struct req *);
 };
 
-static struct log_rl	rl_sockets;
+static struct log_rl	rl_sockets, rl_access;
+static uint64_t		naccess_refused;
 
 static void	req_create(struct req *);
 static void	req_attach(struct req *);
@@ -68,6 +69,53 @@ req_result(struct req *r, int err, uint64_t value, uint32_t aux,
 	ipc_send_result(r->c, r->h, err, value, aux, str);
 }
 
+/*
+ * Access control (acl.c): refused with err, logged at most once a second
+ * with the count so far; the client goes on as before.
+ */
+static void
+req_refuse(struct req *r, struct dsock *d, int err, const char *what)
+{
+	naccess_refused++;
+	log_warnx_rl(&rl_access, "client %llu (pid %d, uid %d): %s socket %s "
+	    "refused: %s (%llu refused so far)", (unsigned long long)r->c->id,
+	    (int)r->c->pid, (int)r->c->uid, what, d->core.name,
+	    err == EACCES ? "not allowed by its allow_send and allow_recv" :
+	    "not in its allow_setopt", (unsigned long long)naccess_refused);
+	req_result(r, err, 0, 0, NULL);
+}
+
+/* May the client attach d: 0, or refused (EACCES). */
+static int
+req_may_attach(struct req *r, struct dsock *d)
+{
+	const struct acl_cred	*cr = ipc_client_acl(r->c);
+	int			 e;
+
+	e = d->configured ? acl_attach(d->acl, d->core.type, cr) :
+	    acl_owner(d->owner, cr);
+	if (e != 0)
+		req_refuse(r, d, e, "attach to");
+	return e;
+}
+
+/*
+ * May the client change its socket for everyone: a configured socket's
+ * options, bind and connect (they outlive the application and apply to
+ * every subscriber and peer).  0, or refused (EPERM).
+ */
+static int
+req_may_change(struct req *r)
+{
+	int	e;
+
+	if (!r->d->configured)
+		return 0;
+	if ((e = acl_setopt(r->d->acl, ipc_client_acl(r->c))) != 0)
+		req_refuse(r, r->d, e, "change of");
+	return e;
+}
+
 static void
 req_create(struct req *r)
 {
@@ -89,6 +137,7 @@ req_create(struct req *r)
 		req_result(r, ENOMEM, 0, 0, NULL);
 		return;
 	}
+	d->owner = r->c->uid;		/* others cannot attach it */
 	log_debug("socket %s: %s created by pid %d", d->core.name,
 	    socktype_name(d->core.type), (int)u->pid);
 	req_result(r, 0, d->handle, (uint32_t)d->core.type, NULL);
@@ -106,6 +155,8 @@ req_attach(struct req *r)
 		req_result(r, ENXIO, 0, 0, NULL);
 		return;
 	}
+	if (req_may_attach(r, d) != 0)
+		return;
 	/* Many may listen to a dish; one application sends. */
 	if (d->nsubs > 0 && (d->core.type != NBMQ_DISH ||
 	    ipc_sub(r->c, d->handle) != NULL)) {
@@ -139,6 +190,8 @@ req_bind(struct req *r)
 	char		 ep[128];
 	int		 e;
 
+	if (req_may_change(r) != 0)
+		return;
 	e = r->h->type == IPC_SOCK_BIND ? udp_bind(d, r->p) :
 	    udp_connect(d, r->p);
 	addr_fmt(&d->local, ep, sizeof(ep));
@@ -205,6 +258,8 @@ req_setopt(struct req *r)
 		req_result(r, EINVAL, 0, 0, NULL);
 		return;
 	}
+	if (req_may_change(r) != 0)
+		return;
 	if ((e = req_opt_cap(r->d, od, o.value)) == 0)
 		e = dsock_setopt(r->d, od, o.value);
 	req_result(r, e, 0, 0, NULL);
