@@ -80,7 +80,8 @@ req_refuse(struct req *r, struct dsock *d, int err, const char *what)
 	log_warnx_rl(&rl_access, "client %llu (pid %d, uid %d): %s socket %s "
 	    "refused: %s (%llu refused so far)", (unsigned long long)r->c->id,
 	    (int)r->c->pid, (int)r->c->uid, what, d->core.name,
-	    err == EACCES ? "not allowed by its allow_send and allow_recv" :
+	    !d->configured ? "another uid created it" : err == EACCES ?
+	    "not allowed by its allow_send and allow_recv" :
 	    "not in its allow_setopt", (unsigned long long)naccess_refused);
 	req_result(r, err, 0, 0, NULL);
 }
@@ -89,9 +90,12 @@ req_refuse(struct req *r, struct dsock *d, int err, const char *what)
 static int
 req_may_attach(struct req *r, struct dsock *d)
 {
-	const struct acl_cred	*cr = ipc_client_acl(r->c);
+	const struct acl_cred	*cr;
 	int			 e;
 
+	if (d->configured && d->acl == NULL)
+		return 0;	/* open: no need to look the client up */
+	cr = ipc_client_acl(r->c);
 	e = d->configured ? acl_attach(d->acl, d->core.type, cr) :
 	    acl_owner(d->owner, cr);
 	if (e != 0)
@@ -109,7 +113,7 @@ req_may_change(struct req *r)
 {
 	int	e;
 
-	if (!r->d->configured)
+	if (!r->d->configured || r->d->acl == NULL)
 		return 0;
 	if ((e = acl_setopt(r->d->acl, ipc_client_acl(r->c))) != 0)
 		req_refuse(r, r->d, e, "change of");
