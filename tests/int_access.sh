@@ -142,6 +142,21 @@ grep -q "bad2.conf:3: admin_group: no group" "$T/bad2.out" ||
     fail "bad admin_group: $(cat "$T/bad2.out")"
 ok "a bad ACL line stops start-up: $(head -n 1 "$T/bad.out")"
 
+# ---- the worked examples of README.md and nbmqd.conf(5), with our users -
+names() {
+	sed -e "s/= alice\$/= $UA/" -e "s/= bob\$/= $UB/" \
+	    -e "s/= @ops\$/= @$GOPS/" -e "s/= nbmqadm\$/= $GADM/"
+}
+awk '/^```ini access$/ { f = 1; next } /^```$/ { f = 0 } f' \
+    "$TOP/README.md" | names >"$T/readme.conf"
+sed -n '/^\.SH ACCESS CONTROL/,/^\.SH KEY FILES/p' "$TOP/docs/nbmqd.conf.5" |
+    sed -n '/^\.RS/,/^\.RE/p' | sed '/^\./d' | names >"$T/man.conf"
+for f in readme man; do
+	grep -q "allow_recv = @$GOPS" "$T/$f.conf" || fail "no example in $f"
+	out=$("$NBMQD" -t -c "$T/$f.conf" 2>&1) || fail "$f example: $out"
+done
+ok "the access-control examples of README.md and nbmqd.conf(5): configuration OK"
+
 start_daemon d "$T/d.conf"
 
 # ---- dealers: each user's own -------------------------------------------
