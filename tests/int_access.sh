@@ -32,8 +32,14 @@ UB=nbmqtb$$
 GOPS=nbmqto$$
 GADM=nbmqtd$$
 
+BLK=
 access_cleanup() {
 	_arc=$?
+	# userdel refuses a user with a process left: ours go first.
+	if [ -n "$BLK" ]; then
+		kill -9 "$BLK" 2>/dev/null
+		wait "$BLK" 2>/dev/null
+	fi
 	userdel "$UA" 2>/dev/null
 	userdel "$UB" 2>/dev/null
 	groupdel "$UA" 2>/dev/null
@@ -230,7 +236,7 @@ ok "refusals logged, rate-limited: 20 refused attaches in $secs s, $((n2 - n)) n
 
 # ---- a reload that takes the right away detaches ------------------------
 as "$UB" "$APPTOOL" -S "$T/d.sock" block -a feed >"$T/blk.out" 2>&1 &
-PIDS="$PIDS $!"
+BLK=$!
 wait_for 10 grep -q "^ready" "$T/blk.out" ||
     fail "feed not attached: $(cat "$T/blk.out")"
 sed -e "s/^allow_recv = @$GOPS\$/allow_recv = $UA/" "$T/d.conf" >"$T/d2.conf"
@@ -238,4 +244,6 @@ cp "$T/d2.conf" "$T/d.conf"
 "$CTL" -S "$T/d.sock" reload >"$T/r.out" 2>&1 || fail "reload: $(cat "$T/r.out")"
 wait_for 10 grep -q "socket feed: pid [0-9]* may no longer attach it" \
     "$T/d.log" || fail "not detached at reload"
-ok "reload taking allow_recv from @$GOPS: $UB's application detached"
+wait_for 10 grep -q "^ECONNRESET" "$T/blk.out" ||
+    fail "detached application: $(cat "$T/blk.out")"
+ok "reload taking allow_recv from @$GOPS: $UB's application detached (ECONNRESET)"
