@@ -235,7 +235,9 @@ n2=$(grep -c "socket .* refused: " "$T/d.log")
 ok "refusals logged, rate-limited: 20 refused attaches in $secs s, $((n2 - n)) new lines"
 
 # ---- a reload that takes the right away detaches ------------------------
-as "$UB" "$APPTOOL" -S "$T/d.sock" block -a feed >"$T/blk.out" 2>&1 &
+# Not through as(): $! must be the application itself, for the cleanup.
+setpriv --reuid="$UB" --regid="$(id -g "$UB")" --clear-groups \
+    "$APPTOOL" -S "$T/d.sock" block -a feed >"$T/blk.out" 2>&1 &
 BLK=$!
 wait_for 10 grep -q "^ready" "$T/blk.out" ||
     fail "feed not attached: $(cat "$T/blk.out")"
