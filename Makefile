@@ -78,13 +78,15 @@ LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 
 # The pure core: linked by nbmqd and by the unit tests.
 CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
+	    daemon/deliver.c daemon/acl.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c daemon/log.c daemon/config.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
-SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/daemon.c daemon/reload.c \
+SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
+	     daemon/reload.c \
 	     daemon/ctl.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
@@ -252,7 +254,8 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_compat.sh tests/int_faults.sh tests/int_batch.sh \
 	    tests/int_crypt.sh tests/int_config.sh tests/int_example.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
-	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh
+	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
+	    tests/int_access.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim

@@ -2,13 +2,14 @@
  * config.c: nbmqd.conf, an ini file read with inih.
  *
  *	[daemon]		ipc_path, ipc_mode, ipc_group, log_level,
- *				max_clients
+ *				max_clients, admin_group
  *	[defaults]		socket options for every socket
  *	[socket NAME]		type, bind or connect, socket options;
  *				name and stun_server (a name at a STUN
  *				server), connect = name@host:port (connect
  *				by name); type stun: stun_allow,
- *				stun_index_max
+ *				stun_index_max; allow_send, allow_recv,
+ *				allow_setopt (acl.c)
  *
  * inih reads the file through config_reader(), which counts lines, handles
  * section headers itself (so that empty, duplicate and unknown sections are
@@ -25,6 +26,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@
 #include <ini.h>
 
 #include "nbmqd.h"
+#include "acl.h"
 
 #define CONFIG_MAXOPTS		64	/* >= entries of opt_table */
 #define CONFIG_WHY		256
@@ -61,6 +64,7 @@ enum config_dkey {
 	DK_HELLO_TIMEOUT,
 	DK_APP_MAX_HWM,
 	DK_APP_MAX_MESSAGE_SIZE,
+	DK_ADMIN_GROUP,
 	DK_N
 };
 
@@ -68,7 +72,7 @@ static const char *const config_dkeys[DK_N] = {
 	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
 	"max_memory",
 	"max_client_sockets", "hello_timeout", "app_max_hwm",
-	"app_max_message_size",
+	"app_max_message_size", "admin_group",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -126,6 +130,7 @@ struct config_sock {
 	int		 name_line, server_line, allow_line, imax_line;
 	int		 by_name;	/* connect = name@host:port */
 	int		 crypt_line[CK_N];
+	int		 acl_line[ACL_NRIGHTS];
 	int		 optline[CONFIG_MAXOPTS];	/* 0: from [defaults] */
 };
 
@@ -223,6 +228,7 @@ config_sockconf_free(struct sockconf *sc)
 	free(sc->stun_server);
 	free(sc->stun_allow);
 	crypt_conf_free(&sc->crypt);
+	sockacl_free(sc->acl);
 	free(sc);
 }
 
@@ -237,6 +243,7 @@ config_free(struct config *cf)
 	}
 	free(cf->path);
 	free(cf->ipc_group);
+	free(cf->admin_group);
 	config_init(cf);
 }
 
@@ -498,6 +505,17 @@ config_ckey(const char *key)
 }
 
 static int
+config_akey(const char *key)
+{
+	int	 i;
+
+	for (i = 0; i < ACL_NRIGHTS; i++)
+		if (strcmp(acl_keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+static int
 config_dkey(const char *key)
 {
 	int	 i;
@@ -555,7 +573,7 @@ config_misplaced(struct config_parse *p, const char *key, const char *where)
 		    "[defaults] or a [socket NAME] section", key);
 	else if (strcmp(key, "type") == 0 || strcmp(key, "bind") == 0 ||
 	    strcmp(key, "connect") == 0 || config_is_skey(key) ||
-	    config_ckey(key) >= 0)
+	    config_ckey(key) >= 0 || config_akey(key) >= 0)
 		config_err(p, p->lineno, "%s: only allowed in a [socket NAME] "
 		    "section", key);
 	else
@@ -563,6 +581,46 @@ config_misplaced(struct config_parse *p, const char *key, const char *where)
 }
 
 /* Sections. */
+
+/* admin_group: one group name or number, resolved now. */
+static void
+config_admin_group(struct config_parse *p, const char *key, const char *val)
+{
+	struct config	*cf = p->cf;
+	struct group	*gr;
+	unsigned long	 v;
+	char		*end, *s;
+	gid_t		 gid;
+
+	if (*val == '\0' || strpbrk(val, " \t,@*") != NULL) {
+		config_err(p, p->lineno, "%s: must be one group name or "
+		    "number, not \"%.64s\"", key, val);
+		return;
+	}
+	if (isdigit((unsigned char)*val)) {
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno != 0 || *end != '\0' ||
+		    v >= (unsigned long)(gid_t)-1) {
+			config_err(p, p->lineno, "%s: must be one group name "
+			    "or number, not \"%.64s\"", key, val);
+			return;
+		}
+		gid = (gid_t)v;
+	} else if ((gr = getgrnam(val)) != NULL)
+		gid = gr->gr_gid;
+	else {
+		config_err(p, p->lineno, "%s: no group \"%.64s\"", key, val);
+		return;
+	}
+	if ((s = strdup(val)) == NULL) {
+		config_err(p, p->lineno, "%s: out of memory", key);
+		return;
+	}
+	free(cf->admin_group);
+	cf->admin_group = s;
+	cf->admin_gid = gid;
+}
 
 static void
 config_daemon_key(struct config_parse *p, const char *key, const char *val)
@@ -692,6 +750,9 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 			cf->app_max_message_size = o.max_message_size;
 		break;
 	}
+	case DK_ADMIN_GROUP:
+		config_admin_group(p, key, val);
+		break;
 	}
 }
 
@@ -811,6 +872,10 @@ static void
 config_check_stun(struct config_parse *p, struct config_sock *cs)
 {
 	if (cs->sc->type == NBMQ_STUN) {
+		for (int r = 0; r < ACL_NRIGHTS; r++)
+			if (cs->acl_line[r] != 0)
+				config_err(p, cs->acl_line[r], "%s: a stun "
+				    "socket has no applications", acl_keys[r]);
 		if (cs->connect_line != 0)
 			config_err(p, cs->connect_line, "connect: a stun socket "
 			    "only binds");
@@ -934,6 +999,32 @@ config_check_crypt(struct config_parse *p, struct config_sock *cs)
 		    (unsigned long long)cs->sc->o.max_frame_size);
 }
 
+/* allow_send, allow_recv, allow_setopt: users and @groups, resolved now. */
+static void
+config_acl_key(struct config_parse *p, struct config_sock *cs, int r,
+    const char *val)
+{
+	struct sockacl	*sa = cs->sc->acl;
+	char		 why[CONFIG_WHY];
+
+	if (config_dup(p, &cs->acl_line[r], acl_keys[r]))
+		return;
+	if (sa == NULL &&
+	    (sa = cs->sc->acl = calloc(1, sizeof(*sa))) == NULL) {
+		config_err(p, p->lineno, "%s: out of memory", acl_keys[r]);
+		return;
+	}
+	if (acl_parse(&sa->right[r], val, why, sizeof(why)) == -1) {
+		config_err(p, p->lineno, "%s: %s", acl_keys[r], why);
+		return;
+	}
+	if ((sa->text[r] = strdup(val)) == NULL) {
+		config_err(p, p->lineno, "%s: out of memory", acl_keys[r]);
+		return;
+	}
+	sa->set[r] = 1;
+}
+
 static void
 config_socket_key(struct config_parse *p, const char *key, const char *val)
 {
@@ -955,6 +1046,8 @@ config_socket_key(struct config_parse *p, const char *key, const char *val)
 		config_stun_key(p, cs, key, val);
 	else if ((t = config_ckey(key)) >= 0)
 		config_crypt_key(p, cs, t, val);
+	else if ((t = config_akey(key)) >= 0)
+		config_acl_key(p, cs, t, val);
 	else if (strcmp(key, "bind") == 0)
 		config_addr_key(p, cs, &cs->sc->bind, &cs->bind_line, key, val);
 	else if (strcmp(key, "connect") == 0)
@@ -1366,6 +1459,11 @@ config_print(const struct config *cf, FILE *fp)
 	fprintf(fp, "app_max_hwm = %" PRIu64 "\n", cf->app_max_hwm);
 	fprintf(fp, "app_max_message_size = %" PRIu64 "\n",
 	    cf->app_max_message_size);
+	if (cf->admin_group != NULL)
+		fprintf(fp, "admin_group = %s\n", cf->admin_group);
+	else
+		fprintf(fp, "# admin_group: not set, root and the daemon's "
+		    "user only\n");
 
 	fprintf(fp, "\n[defaults]\n");
 	for (d = opt_table; d->name != NULL; d++) {
@@ -1400,6 +1498,10 @@ config_print(const struct config *cf, FILE *fp)
 			fprintf(fp, "peers = %s\n", sc->crypt.peers);
 		if (sc->crypt.peers_file != NULL)
 			fprintf(fp, "peers_file = %s\n", sc->crypt.peers_file);
+		for (int r = 0; sc->acl != NULL && r < ACL_NRIGHTS; r++)
+			if (sc->acl->set[r])
+				fprintf(fp, "%s = %s\n", acl_keys[r],
+				    sc->acl->text[r]);
 		for (d = opt_table; d->name != NULL; d++) {
 			opt_format(&sc->o, d, buf, sizeof(buf));
 			fprintf(fp, "%s = %s\n", d->name, buf);

@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include "nbmqd.h"
+#include "acl.h"
+
+static struct log_rl	ctl_rl_refused;
 
 _Static_assert(DROP_NREASONS <= NBMQ_IPC_NDROPS, "more drop reasons than "
     "NBMQ_IPC_NDROPS: raise it and NBMQ_IPC_VERSION");
@@ -449,18 +452,28 @@ ctl_reload(struct client *c, const struct nbmq_ipc_hdr *h)
 	free(err);
 }
 
-/* The one place that decides who may do what. */
+/*
+ * The one place that decides who may do what: reading is everyone's who
+ * may connect; what changes the daemon (reload) is root's, the daemon
+ * user's, or admin_group's (acl.c), the group database's membership.
+ */
 static int
 ctl_allowed(struct client *c, uint16_t type)
 {
-	pid_t	pid;
-	uid_t	uid;
-	gid_t	gid;
+	const struct config	*cf = nbmqd->conf;
+	pid_t			 pid;
+	uid_t			 uid;
+	gid_t			 gid;
 
 	if (type != IPC_CTL_RELOAD)
 		return 1;
+	if (acl_admin(ipc_client_acl(c), cf->admin_group != NULL,
+	    cf->admin_gid) == 0)
+		return 1;
 	ipc_client_cred(c, &pid, &uid, &gid);
-	return uid == 0 || uid == geteuid() || gid == getegid();
+	log_warnx_rl(&ctl_rl_refused, "reload by pid %d (uid %d) refused: "
+	    "not root, the daemon's user or admin_group", (int)pid, (int)uid);
+	return 0;
 }
 
 const char *
@@ -495,8 +508,8 @@ ctl_request(struct client *c, const struct nbmq_ipc_hdr *h,
 	    size) != 0)
 		return "malformed control request";
 	if (!ctl_allowed(c, h->type)) {
-		ipc_send_result(c, h, EPERM, 0, 0, "only root or the daemon's "
-		    "user or group may do that");
+		ipc_send_result(c, h, EPERM, 0, 0, "only root, the daemon's "
+		    "user or admin_group may do that");
 		return NULL;
 	}
 	switch (h->type) {

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "nbmqd.h"
+#include "deliver.h"
 
 struct daemon	*nbmqd;
 
@@ -59,51 +60,23 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 
 /*
  * u's application went away, or closed the socket, or the socket goes:
- * the messages written to it and not confirmed (u->held), and a dish
- * subscriber's own queue, are not lost silently.  A configured socket
- * that lives on (keep) takes the held ones back at the head of its
- * receive queue, in their order, for the next application, which gets
- * each once: the one that went away is gone, and a late IPC_CONFIRM of
- * it finds no sub.  Otherwise they are counted as dropped, app_gone.
+ * what it held goes back to a configured socket, or is counted
+ * (deliver_release).
  */
 static void
 dsock_sub_free(struct sub *u, int keep)
 {
 	struct dsock	*d = u->d;
-	struct qent	*e;
-	struct msg	*m;
-	uint64_t	 held = u->held.len, lost = 0;
-	pid_t		 pid = 0;
-	uid_t		 uid;
-	gid_t		 gid;
+	uint64_t	 held, back, lost;
 
-	if (d->core.type != NBMQ_DISH) {
-		d->core.rq_held -= held <= d->core.rq_held ? held :
-		    d->core.rq_held;
-		if (keep && d->configured) {
-			while ((m = msgring_pop(&u->held)) != NULL)
-				sock_unrecv(&d->core, m);
-		} else
-			lost = held;
-	} else
-		lost = held + u->qlen;
-	msgring_free(&u->held);
-	while ((e = TAILQ_FIRST(&u->q)) != NULL) {
-		TAILQ_REMOVE(&u->q, e, entry);
-		msg_free(e->m);
-		free(e);
-	}
-	d->core.st.drops[DROP_APP_GONE] += lost;
-	if (held > 0 || lost > 0) {
-		ipc_client_cred(u->c, &pid, &uid, &gid);
+	deliver_release(u, keep, &held, &back, &lost);
+	if (held > 0 || lost > 0)
 		log_info("socket %s: pid %d left with %llu messages not "
 		    "confirmed: %llu given back, %llu lost (app_gone)",
-		    d->core.name, (int)pid, (unsigned long long)held,
-		    (unsigned long long)(held + (d->core.type == NBMQ_DISH ?
-		    u->qlen : 0) - lost), (unsigned long long)lost);
-	}
-	TAILQ_REMOVE(&u->d->subs, u, entry);
-	u->d->nsubs--;
+		    d->core.name, (int)u->pid, (unsigned long long)held,
+		    (unsigned long long)back, (unsigned long long)lost);
+	TAILQ_REMOVE(&d->subs, u, entry);
+	d->nsubs--;
 	ipc_sub_unlink(u);
 	free(u);
 }
@@ -169,11 +142,15 @@ struct sub *
 dsock_attach(struct dsock *d, struct client *c)
 {
 	struct sub	*u;
+	uid_t		 uid;
+	gid_t		 gid;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
 	u->d = d;
 	u->c = c;
+	ipc_client_cred(c, &u->pid, &uid, &gid);
+	u->version = ipc_client_version(c);
 	TAILQ_INIT(&u->q);
 	if (ipc_sub_link(u) == -1) {
 		free(u);
@@ -184,55 +161,6 @@ dsock_attach(struct dsock *d, struct client *c)
 	return u;
 }
 
-/*
- * Dish: hand every complete message to each subscriber's own queue.  A
- * subscriber at recv_hwm loses the message (counted, and told ENOBUFS once
- * after its backlog); the others are not held back by it.
- */
-static void
-dsock_sub_push(struct dsock *d, struct sub *u, struct msg *m)
-{
-	struct qent	*last = TAILQ_LAST(&u->q, qent_list), *e;
-	uint64_t	 dropped = m->nparts == 0 ? m->dropped : 0;
-	struct msg	*x;
-
-	if (m->nparts > 0 && u->qlen >= d->core.o.recv_hwm) {
-		u->drops++;
-		d->core.st.drops[DROP_RECV_HWM]++;
-		dropped = 1;
-	}
-	if (dropped > 0) {
-		if (last != NULL && last->m->nparts == 0) {
-			last->m->dropped += dropped;
-			return;
-		}
-		if ((x = msg_new_marker(dropped)) == NULL)
-			return;
-	} else
-		x = msg_ref(m);
-	if ((e = malloc(sizeof(*e))) == NULL) {
-		msg_free(x);
-		return;
-	}
-	e->m = x;
-	TAILQ_INSERT_TAIL(&u->q, e, entry);
-	if (x->nparts > 0)
-		u->qlen++;
-}
-
-void
-dsock_fanout(struct dsock *d)
-{
-	struct msg	*m;
-	struct sub	*u;
-
-	while ((m = sock_recv(&d->core)) != NULL) {
-		TAILQ_FOREACH(u, &d->subs, entry)
-			dsock_sub_push(d, u, m);
-		msg_free(m);
-	}
-}
-
 /* What completed goes on to the attached applications. */
 void
 dsock_deliver(struct dsock *d)
@@ -240,9 +168,45 @@ dsock_deliver(struct dsock *d)
 	struct sub	*u;
 
 	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
-		dsock_fanout(d);
+		deliver_fanout(d);
 	TAILQ_FOREACH(u, &d->subs, entry)
 		ipc_deliver(u);
+}
+
+/*
+ * What completed goes on to the applications while a read goes on (udp.c):
+ * an application's output past its high mark is written now, as it may be
+ * reading meanwhile, and what waited is delivered after that write.
+ */
+void
+dsock_deliver_busy(struct dsock *d)
+{
+	struct sub	*u;
+
+	dsock_deliver(d);
+	TAILQ_FOREACH(u, &d->subs, entry) {
+		if (ipc_client_backlogged(u->c)) {
+			ipc_push(u->c);
+			ipc_deliver(u);
+		}
+	}
+}
+
+/* Counted for nbmqctl; queued for subscribed applications. */
+void
+dsock_peer_event(struct dsock *d, const struct peer *p, enum peer_event ev)
+{
+	if ((unsigned int)ev >= PEV_NEVENTS)
+		return;
+	d->pev[ev]++;
+	nbmqd->pev[ev]++;
+	deliver_peer_event(d, p, ev);
+}
+
+void
+dsock_connect_event(struct dsock *d)
+{
+	deliver_connect_event(d);
 }
 
 void

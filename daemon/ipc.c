@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,14 @@
 #include <event2/listener.h>
 
 #include "nbmqd.h"
+#include "deliver.h"
+#include "ipc.h"
 
 #define IPC_CTL_MAX		4096		/* payload of any non-SEND */
 #define IPC_OUT_HIGH		(1U << 20)	/* stop delivering above */
 #define IPC_OUT_LOW		(256U << 10)	/* resume below */
-#define IPC_BYREF_MIN		(64U << 10)	/* deliver by reference from */
 #define IPC_IO_MAX		(1U << 20)	/* per read or write call */
 #define IPC_READ_MIN		(64U << 10)	/* read at least this much */
-#define IPC_HELD_BYTES		(1U << 20)	/* held past recv_hwm below */
-#define IPC_HELD_COST		128		/* bytes a held message costs */
 /*
  * A client's requests are not read while more than this waits for it
  * (replies, lists, messages): a client that asks and does not read the
@@ -50,35 +50,6 @@
  */
 #define IPC_REPLY_HIGH		(4U << 20)
 
-struct client {
-	TAILQ_ENTRY(client) entry;
-	TAILQ_ENTRY(client) pending_entry;
-	int		 fd;
-	struct event	*ev_read, *ev_write;
-	struct evbuffer	*in, *out;
-	int		 pending;	/* output waits for ipc_flush_cb */
-	int		 write_armed;	/* the kernel was full */
-	int		 reading;	/* ev_read is added */
-	int		 blocked;	/* stopped at IPC_OUT_HIGH */
-	int		 out_paused;	/* not read: IPC_REPLY_HIGH waits */
-	uint64_t	 skip;		/* payload bytes to discard */
-	struct event	*ev_hello;	/* hello_timeout */
-	uint64_t	 id;
-	pid_t		 pid;
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 hello;
-	uint32_t	 version;	/* its IPC version (from 4) */
-	int		 tally_fd;	/* received, not yet IPC_TALLY: -1 */
-	const uint64_t	*tally;		/* IPC_TALLY: messages handed over */
-	uint64_t	 confirmed;	/* IPC_CONFIRM counts, over all subs */
-	int		 closing;	/* flush the output, then close */
-	int		 dead;		/* broke the protocol: free it */
-	struct ctl_list	*ctl;		/* ctl.c: a list being sent */
-	TAILQ_HEAD(, sub) subs;		/* its sockets (sub.centry) */
-	struct hmap	 by_handle;	/* the same, by handle (sub.cnode) */
-	uint32_t	 nsubs;
-};
 
 static TAILQ_HEAD(client_list, client) clients =
     TAILQ_HEAD_INITIALIZER(clients);
@@ -92,12 +63,8 @@ static struct event	*ev_relisten;		/* listener paused */
 static struct log_rl	 rl_refused, rl_accept, rl_hello;
 static uint64_t		 nrefused, nhello_timeouts, naccept_failed;
 
-#define IPC_F_EVENT		0x8000		/* struct msg: a peer event */
-#define IPC_EVENTS_MAX		10000		/* waiting per application */
-
 static void	ipc_client_free(struct client *);
 static void	ipc_process(struct client *);
-static struct sub *ipc_sub(struct client *, uint32_t);
 
 /* Output was added: it leaves at the end of this loop iteration. */
 static void
@@ -168,7 +135,7 @@ ipc_send_result(struct client *c, const struct nbmq_ipc_hdr *req, int err,
 }
 
 /* Protocol error: say why; the read loop drops this client only. */
-static void
+void
 ipc_kill(struct client *c, const char *why)
 {
 	log_warnx("client %llu (pid %d): %s; disconnecting it",
@@ -190,10 +157,54 @@ ipc_client_ctl(struct client *c)
 	return &c->ctl;
 }
 
+/*
+ * The groups of the client's uid in the group database (getgrouplist),
+ * not those of its process: the uid comes from SO_PEERCRED, fixed by the
+ * kernel at connect, so no pid reuse can swap the answer (reading
+ * /proc/PID/status could find another process under a reused pid), and
+ * a group the process gained with sg or kept from before it was removed
+ * from /etc/group counts for nothing.  Resolved once, at the first check
+ * that needs it (a name service lookup blocks the loop: once per client).
+ * A uid without a passwd entry has no group.
+ */
+const struct acl_cred *
+ipc_client_acl(struct client *c)
+{
+	struct acl_cred	*cr = &c->acl;
+	struct passwd	*pw;
+	gid_t		*g;
+	int		 n = 16;
+
+	if (c->acl_done)
+		return cr;
+	c->acl_done = 1;
+	cr->uid = c->uid;
+	cr->trusted = c->uid == 0 || c->uid == geteuid();
+	if (c->uid == (uid_t)-1 || (pw = getpwuid(c->uid)) == NULL)
+		return cr;
+	for (;;) {
+		if ((g = reallocarray(cr->gids, (size_t)n, sizeof(*g))) == NULL)
+			return cr;	/* no group: fails closed */
+		cr->gids = g;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) != -1)
+			break;
+		if (n > 65536)
+			return cr;
+	}
+	cr->ngids = (size_t)n;
+	return cr;
+}
+
 uint64_t
 ipc_client_count(void)
 {
 	return nclients;
+}
+
+uint32_t
+ipc_client_version(const struct client *c)
+{
+	return c->version;
 }
 
 int
@@ -205,357 +216,23 @@ ipc_client_backlogged(struct client *c)
 	return 1;
 }
 
-/* Announce the send window when it changed. */
-static void
-ipc_credit(struct sub *u)
-{
-	struct dsock		*d = u->d;
-	struct ipc_credit	 cr;
-	uint64_t		 limit = u->accepted + sock_send_room(&d->core);
-
-	if (u->credit_sent && limit == u->credit_limit &&
-	    d->core.nup == u->credit_peers)
-		return;
-	/* A lower limit with the same peers can wait for the next change. */
-	if (u->credit_sent && limit < u->credit_limit &&
-	    d->core.nup == u->credit_peers)
-		return;
-	/*
-	 * More room: tell the app only once what it still has (as far as we
-	 * know) is at most half of what it could have.  A busy sender gets
-	 * a few large grants instead of one per tick; a blocked one (nothing
-	 * left) hears at once.
-	 */
-	if (u->credit_sent && d->core.nup == u->credit_peers &&
-	    u->credit_limit > u->accepted &&
-	    (u->credit_limit - u->accepted) * 2 > limit - u->accepted)
-		return;
-	u->credit_sent = 1;
-	u->credit_limit = limit;
-	if (limit > u->credit_max)
-		u->credit_max = limit;
-	u->credit_peers = d->core.nup;
-	memset(&cr, 0, sizeof(cr));
-	cr.limit = limit;
-	cr.peers = d->core.nup;
-	ipc_send_msg(u->c, IPC_CREDIT, d->handle, 0, &cr, sizeof(cr), NULL, 0);
-}
-
-/*
- * Queue a peer event for u, in order with its messages.  A dish's messages
- * were fanned out into u->q already, so the event simply goes last.  Other
- * sockets keep their messages in the core's receive queue: the event waits
- * in u->q marked with how many messages must have been taken from it first
- * (m->id), that is every message waiting now.
- */
-static void
-ipc_event_queue(struct sub *u, const struct ipc_event *ev)
-{
-	struct dsock	*d = u->d;
-	struct qent	*e;
-	struct msg	*m;
-
-	if (u->nevents >= IPC_EVENTS_MAX ||
-	    (m = msg_new(1, sizeof(*ev))) == NULL) {
-		/* Logged at the 1st, 2nd, 4th, 8th... loss. */
-		u->events_lost++;
-		if ((u->events_lost & (u->events_lost - 1)) == 0)
-			log_warnx("socket %s: pid %d reads no events: %llu "
-			    "lost", d->core.name, (int)u->c->pid,
-			    (unsigned long long)u->events_lost);
-		return;
-	}
-	if ((e = malloc(sizeof(*e))) == NULL) {
-		msg_free(m);
-		u->events_lost++;
-		return;
-	}
-	m->flags = IPC_F_EVENT;
-	m->peer = ev->peer;
-	m->partsz[0] = sizeof(*ev);
-	memcpy(m->data, ev, sizeof(*ev));
-	m->id = d->rq_taken + d->core.rq_len;
-	e->m = m;
-	TAILQ_INSERT_TAIL(&u->q, e, entry);
-	u->nevents++;
-}
-
-static void
-ipc_event_fill(struct ipc_event *ev, const struct peer *p, uint32_t type,
-    uint32_t reason)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->type = type;
-	ev->reason = reason;
-	if (p == NULL)
-		return;
-	ev->peer = p->session;
-	addr_fmt(&p->addr, ev->addr, sizeof(ev->addr));
-	if (type == NBMQ_EVENT_ADDRESS)
-		addr_fmt(&p->prev_addr, ev->prev_addr, sizeof(ev->prev_addr));
-}
-
-void
-ipc_peer_event(struct dsock *d, const struct peer *p, enum peer_event pev)
-{
-	static const uint32_t	 type[PEV_NEVENTS] = {
-		[PEV_UP] = NBMQ_EVENT_UP,
-		[PEV_DOWN_KEEPALIVE] = NBMQ_EVENT_DOWN,
-		[PEV_DOWN_DISCONNECTED] = NBMQ_EVENT_DOWN,
-		[PEV_DOWN_REPLACED] = NBMQ_EVENT_DOWN,
-		[PEV_DOWN_CLOSED] = NBMQ_EVENT_DOWN,
-		[PEV_ADDRESS] = NBMQ_EVENT_ADDRESS,
-	};
-	static const uint32_t	 reason[PEV_NEVENTS] = {
-		[PEV_DOWN_KEEPALIVE] = NBMQ_DOWN_KEEPALIVE,
-		[PEV_DOWN_DISCONNECTED] = NBMQ_DOWN_DISCONNECTED,
-		[PEV_DOWN_REPLACED] = NBMQ_DOWN_REPLACED,
-		[PEV_DOWN_CLOSED] = NBMQ_DOWN_CLOSED,
-	};
-	struct ipc_event	 ev;
-	struct sub		*u;
-	int			 any = 0;
-
-	if ((unsigned int)pev >= PEV_NEVENTS || type[pev] == 0)
-		return;
-	TAILQ_FOREACH(u, &d->subs, entry)
-		any |= u->events;
-	if (!any)
-		return;
-	/* Messages that came before the event go before it. */
-	if (d->core.type == NBMQ_DISH)
-		dsock_fanout(d);
-	ipc_event_fill(&ev, p, type[pev], reason[pev]);
-	TAILQ_FOREACH(u, &d->subs, entry)
-		if (u->events)
-			ipc_event_queue(u, &ev);
-}
-
-/* The core's values are the public ones (nbmq.h). */
-_Static_assert((int)CONN_NO_ANSWER == (int)NBMQ_CONNFAIL_NO_ANSWER &&
-    (int)CONN_PEER_ENCRYPTED == (int)NBMQ_CONNFAIL_PEER_ENCRYPTED &&
-    (int)CONN_PEER_PLAIN == (int)NBMQ_CONNFAIL_PEER_PLAIN &&
-    (int)CONN_KEY_DENIED == (int)NBMQ_CONNFAIL_KEY_DENIED &&
-    (int)CONN_RESOLVE == (int)NBMQ_CONNFAIL_RESOLVE &&
-    (int)CONN_UNREACHABLE == (int)NBMQ_CONNFAIL_UNREACHABLE, "enum conn_reason");
-
-static void
-ipc_connect_fill(struct ipc_event *ev, const struct dsock *d)
-{
-	const struct sock	*s = &d->core;
-
-	memset(ev, 0, sizeof(*ev));
-	ev->type = NBMQ_EVENT_CONNECT_FAILED;
-	ev->reason = (uint32_t)s->conn_reason;
-	if (d->host != NULL)
-		snprintf(ev->addr, sizeof(ev->addr), "%s:%u", d->host,
-		    d->port);
-	else if (s->remote_valid)
-		addr_fmt(&s->remote, ev->addr, sizeof(ev->addr));
-	/* What the name resolved to (IPv4 as such, not v4-mapped). */
-	if (d->host != NULL && s->remote_valid) {
-		struct nbaddr	a = s->remote;
-
-		if (a.u.sa.sa_family == AF_INET6 &&
-		    IN6_IS_ADDR_V4MAPPED(&a.u.sin6.sin6_addr)) {
-			struct sockaddr_in	sin;
-
-			memset(&sin, 0, sizeof(sin));
-			sin.sin_family = AF_INET;
-			sin.sin_port = a.u.sin6.sin6_port;
-			memcpy(&sin.sin_addr, &a.u.sin6.sin6_addr.s6_addr[12],
-			    4);
-			memset(&a, 0, sizeof(a));
-			memcpy(&a.u.sin, &sin, sizeof(sin));
-			a.len = sizeof(sin);
-		}
-		addr_fmt(&a, ev->prev_addr, sizeof(ev->prev_addr));
-	}
-}
-
-/*
- * The connecting socket is not up, and why (sock_ops.connect_event): an
- * NBMQ_EVENT_CONNECT_FAILED for each subscribed application that knows
- * it (IPC version 6; an older library would take it for a protocol
- * error).
- */
-void
-ipc_connect_event(struct dsock *d)
-{
-	struct ipc_event	 ev;
-	struct sub		*u;
-
-	if (d->core.conn_reason == CONN_NONE)
-		return;
-	ipc_connect_fill(&ev, d);
-	TAILQ_FOREACH(u, &d->subs, entry)
-		if (u->events && u->c->version >= 6)
-			ipc_event_queue(u, &ev);
-}
-
-/* Send HWM reached/cleared when the window closed or opened again. */
-static void
-ipc_hwm_event(struct sub *u)
-{
-	struct dsock		*d = u->d;
-	struct ipc_event	 ev;
-	int			 full;
-
-	if (!u->events || d->core.type == NBMQ_DISH)
-		return;
-	full = d->core.nup > 0 && sock_send_room(&d->core) == 0;
-	if (full == u->hwm_full)
-		return;
-	u->hwm_full = full;
-	ipc_event_fill(&ev, NULL, full ? NBMQ_EVENT_HWM_REACHED :
-	    NBMQ_EVENT_HWM_CLEARED, 0);
-	ipc_event_queue(u, &ev);
-}
-
-/*
- * NBMQ_OPT_EVENTS: on, every peer up now is reported first; off, events
- * not delivered yet are dropped.
- */
-static void
-ipc_subscribe(struct sub *u, int on)
-{
-	struct dsock		*d = u->d;
-	struct ipc_event	 ev;
-	struct peer		*p;
-	struct qent		*e, *next;
-
-	if (on && !u->events) {
-		u->events = 1;
-		u->hwm_full = 0;
-		if (d->core.type == NBMQ_DISH)
-			dsock_fanout(d);
-		TAILQ_FOREACH(p, &d->core.peers, entry) {
-			ipc_event_fill(&ev, p, NBMQ_EVENT_UP, 0);
-			ipc_event_queue(u, &ev);
-		}
-		/* Connecting: why it is not up, so far. */
-		if (!d->core.bound && d->core.link == LINK_CONNECTING &&
-		    d->core.conn_reason != CONN_NONE && u->c->version >= 6) {
-			ipc_connect_fill(&ev, d);
-			ipc_event_queue(u, &ev);
-		}
-	} else if (!on && u->events) {
-		u->events = 0;
-		for (e = TAILQ_FIRST(&u->q); e != NULL; e = next) {
-			next = TAILQ_NEXT(e, entry);
-			if ((e->m->flags & IPC_F_EVENT) == 0)
-				continue;
-			TAILQ_REMOVE(&u->q, e, entry);
-			msg_free(e->m);
-			free(e);
-			u->nevents--;
-		}
-	}
-}
-
-/*
- * The next message, drop marker or event for u.  A dish's come from u's
- * own fan-out queue.  Other sockets take messages from the core's receive
- * queue; u->q holds only events there, each due once the messages that
- * waited when it happened were taken (ipc_event_queue).
- */
-static struct msg *
-ipc_next(struct sub *u)
-{
-	struct dsock	*d = u->d;
-	struct qent	*e = TAILQ_FIRST(&u->q);
-	struct msg	*m;
-
-	if (d->core.type != NBMQ_DISH && (e == NULL ||
-	    e->m->id > d->rq_taken)) {
-		if ((m = sock_recv(&d->core)) != NULL) {
-			if (m->nparts > 0)
-				d->rq_taken++;
-			return m;
-		}
-	}
-	if (e == NULL)
-		return NULL;
-	TAILQ_REMOVE(&u->q, e, entry);
-	m = e->m;
-	free(e);
-	if (m->flags & IPC_F_EVENT)
-		u->nevents--;
-	else if (m->nparts > 0)
-		u->qlen--;
-	return m;
-}
+/* How deliver.c writes to a client. */
+static const struct deliver_out ipc_out = {
+	.full = ipc_client_backlogged,
+	.send = ipc_send_msg,
+	.send_ref = ipc_send_ref,
+};
 
 void
 ipc_deliver(struct sub *u)
 {
-	struct client	*c = u->c;
-	struct msg	*m;
-
-	ipc_hwm_event(u);
-	/*
-	 * Up to recv_hwm written and not confirmed, or 1 MiB of them (small
-	 * messages: as many as the output buffer could hold before held
-	 * messages existed, so a fast reader is not slowed by the round
-	 * trip of its confirms).  Past it the library reads but does not
-	 * hand over (or confirm), and the rest waits here, against
-	 * recv_hwm, until it does.
-	 */
-	while (!ipc_client_backlogged(c) &&
-	    (u->held.len < u->d->core.o.recv_hwm ||
-	    u->held_bytes < IPC_HELD_BYTES) &&
-	    (m = ipc_next(u)) != NULL) {
-		if (m->flags & IPC_F_EVENT) {
-			ipc_send_msg(c, IPC_EVENT, u->d->handle, 0, m->data,
-			    m->size, NULL, 0);
-		} else if (m->nparts == 0) {
-			struct ipc_dropped dr = { .count = m->dropped };
-
-			ipc_send_msg(c, IPC_DROPPED, u->d->handle, 0, &dr,
-			    sizeof(dr), NULL, 0);
-		} else {
-			struct ipc_msg im = {
-				.peer = m->peer,
-				.nparts = m->nparts,
-			};
-
-			size_t len = (size_t)m->nparts * 4 + m->size;
-
-			/* Sizes and data are contiguous in a struct msg. */
-			if (len < IPC_BYREF_MIN)
-				ipc_send_msg(c, IPC_MSG, u->d->handle, 0, &im,
-				    sizeof(im), m->partsz, len);
-			else
-				ipc_send_ref(c, u->d->handle, &im, m, len);
-			/* Held until the library confirms it (IPC_CONFIRM). */
-			if (c->version >= 5) {
-				if (msgring_push(&u->held, m) == -1)
-					fatal("msgring_push");
-				u->held_bytes += m->size + IPC_HELD_COST;
-				if (u->d->core.type != NBMQ_DISH)
-					u->d->core.rq_held++;
-				continue;
-			}
-		}
-		msg_free(m);
-	}
-	ipc_credit(u);
+	deliver(u, &ipc_out);
 }
 
-/* The oldest n messages held for u are the application's now. */
-static void
-ipc_confirmed(struct sub *u, uint64_t n)
+void
+ipc_credit(struct sub *u)
 {
-	struct msg	*m;
-
-	if (u->d->core.type != NBMQ_DISH)
-		u->d->core.rq_held -= n;
-	u->confirmed += n;
-	for (uint64_t i = 0; i < n; i++) {
-		m = msgring_shift(&u->held);
-		u->held_bytes -= m->size + IPC_HELD_COST;
-		msg_free(m);
-	}
+	deliver_credit(u, &ipc_out);
 }
 
 /* IPC_CONFIRM: the library handed count more to the application. */
@@ -577,7 +254,7 @@ ipc_confirm(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		return;
 	}
 	c->confirmed += cf.count;
-	ipc_confirmed(u, cf.count);
+	deliver_confirmed(u, cf.count);
 }
 
 /*
@@ -643,7 +320,7 @@ ipc_tally_final(struct client *c)
 	if (n != 1 || handed <= c->confirmed ||
 	    handed - c->confirmed > one->held.len)
 		return;
-	ipc_confirmed(one, handed - c->confirmed);
+	deliver_confirmed(one, handed - c->confirmed);
 }
 
 void
@@ -653,7 +330,7 @@ ipc_sock_gone(struct sub *u)
 }
 
 /* c's attachment to the socket with this handle: O(1), c's own map. */
-static struct sub *
+struct sub *
 ipc_sub(struct client *c, uint32_t handle)
 {
 	struct hnode	*n = hmap_find(&c->by_handle, handle);
@@ -682,17 +359,6 @@ ipc_sub_unlink(struct sub *u)
 	hmap_remove(&c->by_handle, &u->cnode);
 	TAILQ_REMOVE(&c->subs, u, centry);
 	c->nsubs--;
-}
-
-/* A NUL-free string payload of 1..NBMQ_IPC_MAX_STRING-1 bytes. */
-static int
-ipc_string(const uint8_t *p, uint32_t len, char *buf)
-{
-	if (len == 0 || len >= NBMQ_IPC_MAX_STRING || memchr(p, 0, len))
-		return -1;
-	memcpy(buf, p, len);
-	buf[len] = '\0';
-	return 0;
 }
 
 static void
@@ -732,191 +398,6 @@ ipc_hello(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 	ok.version = hello.version;
 	snprintf(ok.daemon, sizeof(ok.daemon), "nbmqd %s", NBMQD_VERSION);
 	ipc_send_msg(c, IPC_HELLO_OK, 0, h->reqid, &ok, sizeof(ok), NULL, 0);
-}
-
-/*
- * What an application may make the daemon hold: send_hwm and recv_hwm
- * messages of up to max_message_size each.  setopt may lower them, or
- * raise them up to [daemon] app_max_hwm and app_max_message_size (more
- * only if the configuration gave the socket more): EPERM past that.
- */
-static int
-ipc_opt_cap(const struct dsock *d, const struct optdesc *od, int64_t v)
-{
-	const struct config	*cf = nbmqd->conf;
-	uint64_t		 cap;
-
-	switch (od->id) {
-	case NBMQ_OPT_SEND_HWM:
-	case NBMQ_OPT_RECV_HWM:
-		cap = cf->app_max_hwm;
-		break;
-	case NBMQ_OPT_MAX_MESSAGE_SIZE:
-		cap = cf->app_max_message_size;
-		break;
-	default:
-		return 0;
-	}
-	if (v <= 0 || (uint64_t)v <= cap ||
-	    (uint64_t)v <= (uint64_t)opt_get_ipc(&d->core.o, od))
-		return 0;
-	return EPERM;
-}
-
-static void
-ipc_request(struct client *c, const struct nbmq_ipc_hdr *h, const uint8_t *p)
-{
-	struct dsock		*d = NULL;
-	struct sub		*u = NULL;
-	struct ipc_create	 cr;
-	struct ipc_opt		 o;
-	const struct optdesc	*od;
-	char			 str[NBMQ_IPC_MAX_STRING], ep[128];
-	nbmq_time		 now = daemon_now();
-	int			 e;
-
-	if (h->reqid == 0) {
-		ipc_kill(c, "request without id");
-		return;
-	}
-	if (h->type != IPC_SOCK_CREATE && h->type != IPC_SOCK_ATTACH) {
-		if ((u = ipc_sub(c, h->handle)) == NULL) {
-			ipc_send_result(c, h, EBADF, 0, 0, NULL);
-			return;
-		}
-		d = u->d;
-	} else if (c->nsubs >= nbmqd->conf->max_client_sockets) {
-		/* One client with 20,000 sockets slowed every other. */
-		log_warnx_rl(&rl_refused, "client %llu (pid %d): refused a "
-		    "socket, max_client_sockets (%llu) reached",
-		    (unsigned long long)c->id, (int)c->pid,
-		    (unsigned long long)nbmqd->conf->max_client_sockets);
-		ipc_send_result(c, h, EMFILE, 0, 0, NULL);
-		return;
-	}
-	switch (h->type) {
-	case IPC_SOCK_CREATE:
-		if (h->len != sizeof(cr)) {
-			ipc_kill(c, "bad create");
-			return;
-		}
-		memcpy(&cr, p, sizeof(cr));
-		/* NBMQ_STUN: configured only, never by an application. */
-		if (cr.type < NBMQ_DEALER || cr.type > NBMQ_DISH ||
-		    cr.type == NBMQ_STUN) {
-			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-			return;
-		}
-		if ((d = dsock_new((int)cr.type, &nbmqd->conf->defaults,
-		    NULL)) == NULL || (u = dsock_attach(d, c)) == NULL) {
-			if (d != NULL)
-				dsock_free(d);
-			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
-			return;
-		}
-		log_debug("socket %s: %s created by pid %d", d->core.name,
-		    socktype_name(d->core.type), (int)c->pid);
-		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
-		    NULL);
-		ipc_credit(u);
-		return;
-	case IPC_SOCK_ATTACH:
-		if (ipc_string(p, h->len, str) == -1) {
-			ipc_kill(c, "bad attach");
-			return;
-		}
-		if ((d = dsock_by_name(str)) == NULL) {
-			ipc_send_result(c, h, ENXIO, 0, 0, NULL);
-			return;
-		}
-		/* Many may listen to a dish; one application sends. */
-		if (d->nsubs > 0 && (d->core.type != NBMQ_DISH ||
-		    ipc_sub(c, d->handle) != NULL)) {
-			ipc_send_result(c, h, EBUSY, 0, 0, NULL);
-			return;
-		}
-		if (dsock_attach(d, c) == NULL) {
-			ipc_send_result(c, h, ENOMEM, 0, 0, NULL);
-			return;
-		}
-		log_info("socket %s: attached by pid %d (%u attached)",
-		    d->core.name, (int)c->pid, d->nsubs);
-		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_send_result(c, h, 0, d->handle, (uint32_t)d->core.type,
-		    d->fd != -1 ? ep : NULL);
-		dsock_sync(d, now);
-		return;
-	case IPC_SOCK_CLOSE:
-		ipc_send_result(c, h, 0, 0, 0, NULL);
-		dsock_release(u, now);
-		return;
-	case IPC_SOCK_BIND:
-	case IPC_SOCK_CONNECT:
-		if (ipc_string(p, h->len, str) == -1) {
-			ipc_kill(c, "bad address");
-			return;
-		}
-		e = h->type == IPC_SOCK_BIND ? udp_bind(d, str) :
-		    udp_connect(d, str);
-		addr_fmt(&d->local, ep, sizeof(ep));
-		ipc_send_result(c, h, e, 0, 0, e == 0 ? ep : NULL);
-		if (e == 0)
-			dsock_sync(d, now);
-		return;
-	case IPC_SOCK_SETOPT:
-	case IPC_SOCK_GETOPT:
-		if (h->len != sizeof(o)) {
-			ipc_kill(c, "bad option request");
-			return;
-		}
-		memcpy(&o, p, sizeof(o));
-		if (o.opt == NBMQ_OPT_EVENTS) {
-			if (h->type == IPC_SOCK_GETOPT) {
-				ipc_send_result(c, h, 0, (uint64_t)u->events,
-				    0, NULL);
-				return;
-			}
-			if (o.value != 0 && o.value != 1) {
-				ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-				return;
-			}
-			ipc_subscribe(u, (int)o.value);
-			ipc_send_result(c, h, 0, 0, 0, NULL);
-			dsock_sync(d, now);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_PEERS) {
-			ipc_send_result(c, h, 0, d->core.nup, 0, NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_TYPE) {
-			ipc_send_result(c, h, 0, (uint64_t)d->core.type, 0,
-			    NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT && o.opt == NBMQ_OPT_GIVEUPS) {
-			ipc_send_result(c, h, 0, d->core.st.giveups, 0, NULL);
-			return;
-		}
-		if ((od = opt_by_id((int)o.opt)) == NULL) {
-			ipc_send_result(c, h, EINVAL, 0, 0, NULL);
-			return;
-		}
-		if (h->type == IPC_SOCK_GETOPT) {
-			ipc_send_result(c, h, 0,
-			    (uint64_t)opt_get_ipc(&d->core.o, od), 0, NULL);
-			return;
-		}
-		if ((e = ipc_opt_cap(d, od, o.value)) == 0)
-			e = dsock_setopt(d, od, o.value);
-		ipc_send_result(c, h, e, 0, 0, NULL);
-		if (e == 0) {
-			u->credit_sent = 0;	/* send_hwm may have changed */
-			dsock_sync(d, now);
-		}
-		return;
-	}
-	ipc_kill(c, "unknown request");
 }
 
 /*
@@ -1333,6 +814,7 @@ ipc_client_free(struct client *c)
 	while ((u = TAILQ_FIRST(&c->subs)) != NULL)
 		dsock_release(u, now);		/* unlinks u */
 	hmap_free(&c->by_handle);
+	free(c->acl.gids);
 	free(c);
 }
 

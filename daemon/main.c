@@ -345,6 +345,7 @@ main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
+	reload_acls(&conf);
 	if (conf.path == NULL)
 		log_info("no %s: running on the defaults", NBMQD_CONF);
 	log_info("nbmqd %s started", NBMQD_VERSION);

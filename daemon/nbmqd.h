@@ -108,6 +108,7 @@ struct cryptconf {
 };
 
 /* config.c */
+struct sockacl;				/* acl.h */
 struct sockconf {
 	TAILQ_ENTRY(sockconf) entry;
 	char		 name[NBMQ_NAME_MAX + 1];
@@ -119,6 +120,7 @@ struct sockconf {
 	char		*stun_allow;	/* type stun: networks that may register */
 	uint64_t	 stun_index_max; /* type stun: names in the index */
 	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
+	struct sockacl	*acl;		/* allow_*: NULL, open (acl.h) */
 	struct sockopts	 o;
 	int		 line;		/* where [socket NAME] starts */
 };
@@ -144,6 +146,8 @@ struct config {
 	uint64_t	 hello_timeout;		/* seconds before IPC_HELLO */
 	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
 	uint64_t	 app_max_message_size;	/* and max_message_size */
+	char		*admin_group;	/* may reload too; NULL: nobody */
+	gid_t		 admin_gid;	/* admin_group, resolved */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
 };
@@ -1223,17 +1227,19 @@ struct sub {
 	struct hnode	 cnode;		/* its client's map, by handle */
 	struct dsock	*d;
 	struct client	*c;
+	pid_t		 pid;		/* c's, for the log */
+	uint32_t	 version;	/* c's IPC version */
 	struct qent_list q;		/* dish fan-out queue */
 	uint64_t	 qlen;
 	/*
 	 * IPC_MSG written to the application, oldest first, until the
 	 * library confirms it handed them over (IPC_CONFIRM); also counted
 	 * in core.rq_held (not a dish).  Up to recv_hwm messages, or more
-	 * while they take under 1 MiB (ipc.c: IPC_HELD_BYTES); then
+	 * while they take under 1 MiB (deliver.h: DELIVER_HELD_BYTES); then
 	 * delivery waits, the queue fills, and recv_hwm pushes back.
 	 */
 	struct msgring	 held;
-	uint64_t	 held_bytes;	/* their sizes, plus IPC_HELD_COST each */
+	uint64_t	 held_bytes;	/* their sizes, plus DELIVER_HELD_COST each */
 	uint64_t	 drops;		/* dropped for this subscriber, total */
 	uint64_t	 accepted;	/* messages taken from this app */
 	uint64_t	 confirmed;	/* handed over to it (IPC_CONFIRM,
@@ -1256,6 +1262,8 @@ struct dsock {
 	struct hnode	 hnode;		/* nbmqd->by_handle */
 	uint32_t	 handle;
 	int		 configured;	/* from the config: lives with the daemon */
+	const struct sockacl *acl;	/* configured: its allow_*, or NULL */
+	uid_t		 owner;		/* created by an application of uid */
 	struct sub_list	 subs;		/* attached applications */
 	uint32_t	 nsubs;
 	int		 fd;		/* UDP, -1 before bind/connect */
@@ -1311,10 +1319,15 @@ void		 dsock_remove(struct dsock *);
 int		 dsock_setopt(struct dsock *, const struct optdesc *, int64_t);
 /* Every option at once (validated already); 0 or EBUSY (frame size). */
 int		 dsock_setopts(struct dsock *, const struct sockopts *);
-/* Dish: move the receive queue into every subscriber's own queue. */
-void		 dsock_fanout(struct dsock *);
 /* The fan-out, then ipc_deliver() to every attached application. */
 void		 dsock_deliver(struct dsock *);
+/* The same while a read goes on: full outputs are written now too. */
+void		 dsock_deliver_busy(struct dsock *);
+/* A peer event (counted; queued for subscribed applications). */
+void		 dsock_peer_event(struct dsock *, const struct peer *,
+		    enum peer_event);
+/* The connecting socket is not up: subscribed applications hear why. */
+void		 dsock_connect_event(struct dsock *);
 
 /* udp.c */
 extern const struct sock_ops udp_sock_ops;
@@ -1339,6 +1352,8 @@ void		 reload_init(const char *ipc_override, int log_adjust);
 int		 reload_log_level(int conf_level);
 /* Start every configured socket (start-up); 0, or -1 logged as file:line. */
 int		 reload_start_sockets(const struct config *);
+/* Each configured socket's allow_* from cf (start-up, after a reload). */
+void		 reload_acls(const struct config *);
 
 /* ipc.c */
 int		 ipc_listen(const char *path, unsigned int mode,
@@ -1359,15 +1374,14 @@ void		 ipc_send_msg(struct client *, uint16_t type, uint32_t handle,
 /* IPC_RESULT for request req, with an optional string. */
 void		 ipc_send_result(struct client *, const struct nbmq_ipc_hdr *req,
 		    int err, uint64_t value, uint32_t aux, const char *str);
-/* A peer event: queued for every subscribed application of d. */
-void		 ipc_connect_event(struct dsock *);
-void		 ipc_peer_event(struct dsock *, const struct peer *,
-		    enum peer_event);
 void		 ipc_client_cred(const struct client *, pid_t *, uid_t *,
 		    gid_t *);
 /* ctl.c's state of a list being sent to this client (NULL if none). */
 struct ctl_list	**ipc_client_ctl(struct client *);
+/* Its uid and the group database's groups of it (acl.h), resolved once. */
+const struct acl_cred *ipc_client_acl(struct client *);
 uint64_t	 ipc_client_count(void);
+uint32_t	 ipc_client_version(const struct client *);
 
 /*
  * ctl.c: nbmqctl's requests (0x04xx), after IPC_HELLO.  Returns NULL, or

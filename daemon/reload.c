@@ -20,7 +20,9 @@
  * sockets are being closed, waits for them and is tried again after.
  * [daemon] log_level applies at once; ipc_path, ipc_mode, ipc_group and
  * max_clients need a restart: the running values are kept, and the log
- * says so.  The -S path of the command line wins over ipc_path on every
+ * says so.  Access control (allow_*, admin_group) applies at once: an
+ * application attached to a socket it may no longer attach is detached
+ * and told (IPC_SOCK_GONE).  The -S path of the command line wins over ipc_path on every
  * reload, as at start-up.
  */
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "nbmqd.h"
+#include "acl.h"
 
 enum reload_diff {
 	RD_SAME,
@@ -194,6 +197,37 @@ reload_start_sockets(const struct config *cf)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Each configured socket's allow_* points into cf's sections (a reload
+ * frees the old ones).  An application attached under the old rules that
+ * the new ones refuse is detached, and hears IPC_SOCK_GONE.
+ */
+void
+reload_acls(const struct config *cf)
+{
+	const struct sockconf	*sc;
+	struct dsock		*d;
+	struct sub		*u, *next;
+	nbmq_time		 now = daemon_now();
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		if (!d->configured)
+			continue;
+		sc = reload_find(cf, d->core.name);
+		d->acl = sc != NULL ? sc->acl : NULL;
+		for (u = TAILQ_FIRST(&d->subs); u != NULL; u = next) {
+			next = TAILQ_NEXT(u, entry);
+			if (acl_attach(d->acl, d->core.type,
+			    ipc_client_acl(u->c)) == 0)
+				continue;
+			log_warnx("socket %s: pid %d may no longer attach it: "
+			    "detached", d->core.name, (int)u->pid);
+			ipc_sock_gone(u);
+			dsock_release(u, now);
+		}
+	}
 }
 
 /* New options for a running socket, in place. */
@@ -431,6 +465,7 @@ reload_config(char **errtext)
 	if (nc.log_level != cur->log_level)
 		log_setlevel(reload_log_level(nc.log_level));
 	reload_swap(cur, &nc);
+	reload_acls(cur);
 	nbmqd->mem.max = cur->max_memory;	/* from now on, no restart */
 
 	TAILQ_FOREACH(d, &nbmqd->socks, entry)

@@ -58,7 +58,7 @@ const struct sock_ops udp_sock_ops = {
 static void
 udp_connect_event_cb(void *arg, struct sock *s)
 {
-	ipc_connect_event(arg);
+	dsock_connect_event(arg);
 }
 
 static uint64_t
@@ -78,18 +78,12 @@ udp_recv_ready_cb(void *arg, struct sock *s)
 	/* Delivery happens in dsock_sync at the end of the callback. */
 }
 
-/* Counted for nbmqctl; queued for subscribed applications (ipc.c). */
+/* Counted for nbmqctl; queued for subscribed applications (daemon.c). */
 static void
 udp_peer_event_cb(void *arg, struct sock *s, struct peer *p,
     enum peer_event ev)
 {
-	struct dsock	*d = arg;
-
-	if ((unsigned int)ev >= PEV_NEVENTS)
-		return;
-	d->pev[ev]++;
-	nbmqd->pev[ev]++;
-	ipc_peer_event(d, p, ev);
+	dsock_peer_event(arg, p, ev);
 }
 
 /*
@@ -246,22 +240,14 @@ udp_rx_check(struct dsock *d, nbmq_time now)
  * What completed goes on to the applications while the read goes on: one
  * recvmmsg of GRO runs holds up to 64 x 64 KiB, tens of thousands of
  * small messages, far more than recv_hwm, which counts only what the
- * applications could not take yet.  An application's output past
- * IPC_OUT_HIGH is written now, as it may be reading meanwhile; if half of
+ * applications could not take yet.  An application's output past its
+ * high mark is written now (dsock_deliver_busy); if half of
  * recv_hwm still waits after that, the applications are behind: a mark.
  */
 static void
 udp_deliver(struct dsock *d, nbmq_time now)
 {
-	struct sub	*u;
-
-	dsock_deliver(d);
-	TAILQ_FOREACH(u, &d->subs, entry) {
-		if (ipc_client_backlogged(u->c)) {
-			ipc_push(u->c);
-			ipc_deliver(u);
-		}
-	}
+	dsock_deliver_busy(d);
 	if (d->core.rq_len * 2 >= d->core.o.recv_hwm)
 		sock_rx_overflow(&d->core, 0, now);
 }

@@ -44,6 +44,15 @@
  *   apptool [-S PATH] hwmev -c ADDR [-H HWM]
  *       like hwm, subscribed to events: EAGAIN comes with hwm_reached,
  *       and hwm_cleared follows once the queue drained
+ *   apptool [-S PATH] try [-H MAXSIZE] [-b ADDR] [-n SEND] [-R RECV] [-w SECS]
+ *       NAME...
+ *       access control: attach each NAME in turn on one connection,
+ *       printing "attach NAME ok" or "attach NAME ERRNO"; on the last
+ *       socket attached, set max_message_size (-H: "setopt ok|ERRNO")
+ *       and NBMQ_OPT_EVENTS ("events ok|ERRNO"), bind it to ADDR ("bind
+ *       ok|ERRNO"), send SEND messages
+ *       ("sent N") and receive RECV ("received N") within SECS.  Exits
+ *       0 whatever the answers: the test reads them
  *
  * Prints "ok ..." and exits 0 on success; "FAIL: ..." and exits 1.
  */
@@ -716,11 +725,77 @@ do_hwmev(nbmq_ctx *ctx, int64_t hwm)
 	return 0;
 }
 
+static const char *
+errname(int e)
+{
+	const char	*n = strerrorname_np(e);
+
+	return n != NULL ? n : "?";
+}
+
+static int
+do_try(nbmq_ctx *ctx, int argc, char *argv[], int64_t maxsize, uint32_t nsend,
+    uint32_t nrecv, double secs)
+{
+	nbmq_socket	*s = NULL, *x;
+	nbmq_msg	*m;
+	uint32_t	 sent = 0, got = 0;
+	double		 end;
+
+	for (int i = 0; i < argc; i++) {
+		if ((x = nbmq_attach(ctx, argv[i])) == NULL) {
+			printf("attach %s %s\n", argv[i], errname(errno));
+			continue;
+		}
+		printf("attach %s ok\n", argv[i]);
+		if (s != NULL)
+			nbmq_close(s);
+		s = x;
+	}
+	if (s == NULL)
+		return 0;
+	if (maxsize > 0)
+		printf("setopt %s\n", nbmq_setopt(s, NBMQ_OPT_MAX_MESSAGE_SIZE,
+		    maxsize) == 0 ? "ok" : errname(errno));
+	printf("events %s\n", nbmq_setopt(s, NBMQ_OPT_EVENTS, 0) == 0 ? "ok" :
+	    errname(errno));
+	if (bind_addr != NULL)
+		printf("bind %s\n", nbmq_bind(s, bind_addr) == 0 ? "ok" :
+		    errname(errno));
+	end = now() + secs;
+	while (sent < nsend && now() < end) {
+		if (nbmq_send(s, "hello", 5, NBMQ_DONTWAIT) == 0)
+			sent++;
+		else if (errno == EAGAIN || errno == EHOSTUNREACH)
+			usleep(20000);
+		else
+			fail("send: %s", nbmq_strerror(errno));
+	}
+	if (nsend > 0) {
+		nbmq_flush(s, 0);
+		printf("sent %u\n", sent);
+	}
+	while (got < nrecv && now() < end) {
+		if (nbmq_recv(s, &m, NBMQ_DONTWAIT) == 0) {
+			got++;
+			nbmq_msg_free(m);
+		} else if (errno == EAGAIN)
+			usleep(20000);
+		else
+			fail("recv: %s", nbmq_strerror(errno));
+	}
+	if (nrecv > 0)
+		printf("received %u\n", got);
+	nbmq_close(s);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*path = NULL, *mode;
-	uint32_t	 n = 0, window = 64;
+	uint32_t	 n = 0, window = 64, nrecv = 0;
+	int64_t		 maxsize = 0;
 	int64_t		 hwm = 4;
 	double		 secs = 60;
 	nbmq_ctx	*ctx;
@@ -749,7 +824,10 @@ main(int argc, char *argv[])
 		case 'u': unordered = 1; break;
 		case 'B': batch = 1; break;
 		case 'O': ordered = 1; break;
-		case 'R': recv_hwm = strtoll(optarg, NULL, 10); break;
+		case 'R':
+			recv_hwm = strtoll(optarg, NULL, 10);
+			nrecv = (uint32_t)recv_hwm;
+			break;
 		case 'P': want_peers = strtoll(optarg, NULL, 10); break;
 		case 's': hwm_size = strtoul(optarg, NULL, 10); break;
 		case 'a': attach_name = optarg; break;
@@ -759,7 +837,9 @@ main(int argc, char *argv[])
 		case 'W': window = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': drain_usecs = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'w': secs = strtod(optarg, NULL); break;
-		case 'H': hwm = strtoll(optarg, NULL, 10); break;
+		case 'H':
+			hwm = maxsize = strtoll(optarg, NULL, 10);
+			break;
 		default: return 2;
 		}
 	}
@@ -792,6 +872,9 @@ main(int argc, char *argv[])
 		r = do_drain(ctx, secs, drain_usecs);
 	else if (strcmp(mode, "hwmev") == 0)
 		r = do_hwmev(ctx, hwm);
+	else if (strcmp(mode, "try") == 0)
+		r = do_try(ctx, argc - optind, argv + optind, maxsize, n, nrecv,
+		    secs);
 	else {
 		fprintf(stderr, "apptool: unknown mode %s\n", mode);
 		r = 2;
