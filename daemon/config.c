@@ -27,7 +27,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
+#include <dirent.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,7 @@ enum config_dkey {
 	DK_APP_MAX_HWM,
 	DK_APP_MAX_MESSAGE_SIZE,
 	DK_ADMIN_GROUP,
+	DK_INCLUDE_DIR,
 	DK_N
 };
 
@@ -72,7 +75,7 @@ static const char *const config_dkeys[DK_N] = {
 	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
 	"max_memory",
 	"max_client_sockets", "hello_timeout", "app_max_hwm",
-	"app_max_message_size", "admin_group",
+	"app_max_message_size", "admin_group", "include_dir",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -126,6 +129,7 @@ struct config_sock {
 	struct sockconf	*sc;
 	char		*title;		/* "socket NAME" as written */
 	int		 listed;	/* in cf->sockets (else discarded) */
+	int		 line;		/* its header, as stored (file, line) */
 	int		 type_line, bind_line, connect_line;
 	int		 name_line, server_line, allow_line, imax_line;
 	int		 by_name;	/* connect = name@host:port */
@@ -140,9 +144,22 @@ struct config_err {
 	char		*msg;
 };
 
+/*
+ * Lines are numbered per file; with include_dir several files are read,
+ * so a line as stored is the file's index (0: the main file) above
+ * CONFIG_FILE_SHIFT bits and its number below: errors sort by file, then
+ * line, and each says its own file.
+ */
+#define CONFIG_FILE_SHIFT	20
+#define CONFIG_LINE_MASK	((1 << CONFIG_FILE_SHIFT) - 1)
+#define CONFIG_MAX_INCLUDES	1000
+#define CONFIG_LNO(l)		((l) & CONFIG_LINE_MASK)
+
 struct config_parse {
 	struct config	*cf;
 	const char	*name;		/* file name for messages */
+	char		**names;	/* by file index: [0] is name */
+	int		 nnames;
 	FILE		*errf;
 	int		 nerr;
 	struct config_err *errs;
@@ -165,6 +182,28 @@ struct config_parse {
 
 static void	config_err(struct config_parse *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+
+/* The name of the file a stored line is in. */
+static const char *
+config_file_of(const struct config_parse *p, int line)
+{
+	int	i = line >> CONFIG_FILE_SHIFT;
+
+	return i > 0 && i < p->nnames ? p->names[i] : p->name;
+}
+
+/* "line N" in the same file as at, else "FILE:N": for "(first at ...)". */
+static const char *
+config_where(const struct config_parse *p, int line, int at, char *buf,
+    size_t len)
+{
+	if ((line >> CONFIG_FILE_SHIFT) == (at >> CONFIG_FILE_SHIFT))
+		snprintf(buf, len, "line %d", CONFIG_LNO(line));
+	else
+		snprintf(buf, len, "%s:%d", config_file_of(p, line),
+		    CONFIG_LNO(line));
+	return buf;
+}
 
 const char *
 socktype_name(int type)
@@ -227,6 +266,7 @@ config_sockconf_free(struct sockconf *sc)
 	free(sc->stun_name);
 	free(sc->stun_server);
 	free(sc->stun_allow);
+	free(sc->file);
 	crypt_conf_free(&sc->crypt);
 	sockacl_free(sc->acl);
 	free(sc);
@@ -244,6 +284,7 @@ config_free(struct config *cf)
 	free(cf->path);
 	free(cf->ipc_group);
 	free(cf->admin_group);
+	free(cf->include_dir);
 	config_init(cf);
 }
 
@@ -278,8 +319,8 @@ config_err(struct config_parse *p, int line, const char *fmt, ...)
 	if (msg == NULL) {
 		/* Out of memory: say what we can, now. */
 		if (p->errf != NULL)
-			fprintf(p->errf, "%s:%d: out of memory\n", p->name,
-			    line);
+			fprintf(p->errf, "%s:%d: out of memory\n",
+			    config_file_of(p, line), CONFIG_LNO(line));
 		return;
 	}
 	e = &p->errs[p->nerrs];
@@ -314,17 +355,20 @@ static void
 config_err_flush(struct config_parse *p)
 {
 	size_t	 i;
+	int	 l;
 
 	if (p->nerrs > 1)
 		qsort(p->errs, p->nerrs, sizeof(*p->errs), config_err_cmp);
 	for (i = 0; i < p->nerrs; i++) {
+		l = p->errs[i].line;
 		if (p->errf != NULL) {
-			if (p->errs[i].line > 0)
-				fprintf(p->errf, "%s:%d: %s\n", p->name,
-				    p->errs[i].line, p->errs[i].msg);
-			else
-				fprintf(p->errf, "%s: %s\n", p->name,
+			if (CONFIG_LNO(l) > 0)
+				fprintf(p->errf, "%s:%d: %s\n",
+				    config_file_of(p, l), CONFIG_LNO(l),
 				    p->errs[i].msg);
+			else
+				fprintf(p->errf, "%s: %s\n",
+				    config_file_of(p, l), p->errs[i].msg);
 		}
 		free(p->errs[i].msg);
 	}
@@ -545,9 +589,11 @@ config_optidx(const char *key, const struct optdesc **dp)
 static int
 config_dup(struct config_parse *p, int *linep, const char *key)
 {
+	char	w[PATH_MAX + 16];
+
 	if (*linep != 0) {
-		config_err(p, p->lineno, "%s: duplicate key (first at line "
-		    "%d)", key, *linep);
+		config_err(p, p->lineno, "%s: duplicate key (first at %s)",
+		    key, config_where(p, *linep, p->lineno, w, sizeof(w)));
 		return 1;
 	}
 	*linep = p->lineno;
@@ -583,6 +629,31 @@ config_misplaced(struct config_parse *p, const char *key, const char *where)
 /* Sections. */
 
 /* admin_group: one group name or number, resolved now. */
+/* include_dir: a relative path is from the main file's directory. */
+static void
+config_include_dir(struct config_parse *p, const char *key, const char *val)
+{
+	const char	*slash = strrchr(p->name, '/');
+	char		*s;
+	int		 r;
+
+	if (*val == '\0') {
+		config_err(p, p->lineno, "%s: empty value", key);
+		return;
+	}
+	if (*val == '/' || slash == NULL)
+		r = asprintf(&s, "%s", val);
+	else
+		r = asprintf(&s, "%.*s/%s", (int)(slash - p->name), p->name,
+		    val);
+	if (r == -1) {
+		config_err(p, p->lineno, "%s: out of memory", key);
+		return;
+	}
+	free(p->cf->include_dir);
+	p->cf->include_dir = s;
+}
+
 static void
 config_admin_group(struct config_parse *p, const char *key, const char *val)
 {
@@ -753,6 +824,9 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 	case DK_ADMIN_GROUP:
 		config_admin_group(p, key, val);
 		break;
+	case DK_INCLUDE_DIR:
+		config_include_dir(p, key, val);
+		break;
 	}
 }
 
@@ -896,7 +970,7 @@ config_check_stun(struct config_parse *p, struct config_sock *cs)
 	if (cs->by_name && cs->server_line != 0)
 		config_err(p, cs->server_line, "stun_server: not with connect "
 		    "= name@host:port (line %d), which names the stun server",
-		    cs->connect_line);
+		    CONFIG_LNO(cs->connect_line));
 	else if (cs->name_line != 0 && cs->server_line == 0 && !cs->by_name)
 		config_err(p, cs->name_line, "name: needs stun_server (the "
 		    "stun socket that keeps the index of names)");
@@ -1082,7 +1156,14 @@ config_sock_new(struct config_parse *p, const char *title, const char *name)
 	}
 	snprintf(cs->sc->name, sizeof(cs->sc->name), "%s", name);
 	cs->sc->type = 0;
-	cs->sc->line = p->lineno;
+	cs->line = p->lineno;
+	cs->sc->line = CONFIG_LNO(p->lineno);
+	if ((cs->sc->file = strdup(config_file_of(p, p->lineno))) == NULL) {
+		free(cs->title);
+		free(cs->sc);
+		free(cs);
+		return NULL;
+	}
 	opts_defaults(&cs->sc->o);
 	p->socks[p->nsocks++] = cs;
 	return cs;
@@ -1105,7 +1186,7 @@ static void
 config_section(struct config_parse *p, char *title)
 {
 	struct config_sock	*cs, *first;
-	char			*name;
+	char			*name, w[PATH_MAX + 16];
 	int			*linep = NULL;
 
 	p->cur = NULL;
@@ -1119,9 +1200,14 @@ config_section(struct config_parse *p, char *title)
 	}
 	if (linep != NULL) {
 		/* A repeated section goes on where the first one left. */
-		if (*linep != 0)
+		if (p->names != NULL && (p->lineno >> CONFIG_FILE_SHIFT) > 0)
+			config_err(p, p->lineno, "[%s]: only in the main "
+			    "configuration file (%s), not in include_dir",
+			    title, p->name);
+		else if (*linep != 0)
 			config_err(p, p->lineno, "[%s]: duplicate section "
-			    "(first at line %d)", title, *linep);
+			    "(first at %s)", title, config_where(p, *linep,
+			    p->lineno, w, sizeof(w)));
 		else
 			*linep = p->lineno;
 		return;
@@ -1149,7 +1235,8 @@ config_section(struct config_parse *p, char *title)
 		    NBMQ_NAME_MAX);
 	else if ((first = config_sock_find(p, name)) != NULL)
 		config_err(p, p->lineno, "[%s]: duplicate section (first at "
-		    "line %d)", title, first->sc->line);
+		    "%s)", title, config_where(p, first->line, p->lineno, w,
+		    sizeof(w)));
 	else {
 		cs->listed = 1;
 		TAILQ_INSERT_TAIL(&p->cf->sockets, cs->sc, entry);
@@ -1209,7 +1296,7 @@ config_line(struct config_parse *p, char *s, size_t len)
 		config_err(p, p->lineno, "syntax error: NUL byte in line");
 		return NULL;
 	}
-	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+	if (CONFIG_LNO(p->lineno) == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
 	s = config_lskip(s);
 	if (*s == '\0' || *s == ';' || *s == '#')
@@ -1316,7 +1403,7 @@ config_finish(struct config_parse *p)
 	for (i = 0; i < p->nsocks; i++) {
 		cs = p->socks[i];
 		if (cs->type_line == 0)
-			config_err(p, cs->sc->line, "type: missing in [%.80s] "
+			config_err(p, cs->line, "type: missing in [%.80s] "
 			    "(dealer, safe_dealer, radio, dish or stun)",
 			    cs->title);
 		else
@@ -1325,13 +1412,15 @@ config_finish(struct config_parse *p)
 			if (cs->bind_line > cs->connect_line)
 				config_err(p, cs->bind_line, "bind: cannot be "
 				    "used with connect (line %d): a socket "
-				    "binds or connects", cs->connect_line);
+				    "binds or connects",
+				    CONFIG_LNO(cs->connect_line));
 			else
 				config_err(p, cs->connect_line, "connect: "
 				    "cannot be used with bind (line %d): a "
-				    "socket binds or connects", cs->bind_line);
+				    "socket binds or connects",
+				    CONFIG_LNO(cs->bind_line));
 		} else if (cs->bind_line == 0 && cs->connect_line == 0)
-			config_err(p, cs->sc->line, "[%.80s]: needs bind or "
+			config_err(p, cs->line, "[%.80s]: needs bind or "
 			    "connect", cs->title);
 		own = 0;
 		for (d = opt_table, j = 0; d->name != NULL &&
@@ -1346,7 +1435,7 @@ config_finish(struct config_parse *p)
 		/* Bad [defaults] alone were reported once, above. */
 		if ((own || defaults_ok) &&
 		    opts_validate(&cs->sc->o, why, sizeof(why)) != 0)
-			config_err(p, cs->sc->line, "[%.80s]: %s", cs->title,
+			config_err(p, cs->line, "[%.80s]: %s", cs->title,
 			    why);
 		config_check_crypt(p, cs);
 	}
@@ -1367,6 +1456,89 @@ config_parse_free(struct config_parse *p)
 	}
 	free(p->socks);
 	free(p->line);
+	for (int k = 1; k < p->nnames; k++)
+		free(p->names[k]);
+	free(p->names);
+}
+
+/* include_dir's files: NAME.conf, not hidden. */
+static int
+config_inc_filter(const struct dirent *e)
+{
+	size_t	n = strlen(e->d_name);
+
+	return e->d_name[0] != '.' && n > 5 &&
+	    strcmp(e->d_name + n - 5, ".conf") == 0;
+}
+
+/* One file of include_dir, as file index idx: [socket NAME] sections. */
+static void
+config_include(struct config_parse *p, int idx, const char *path, int at)
+{
+	FILE	*fp;
+	int	 r, base = idx << CONFIG_FILE_SHIFT;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		config_err(p, at, "include_dir: %s: cannot open: %s", path,
+		    strerror(errno));
+		return;
+	}
+	p->fp = fp;
+	p->str = NULL;
+	p->sec = SEC_NONE;
+	p->cur = NULL;
+	p->lineno = base;
+	r = ini_parse_stream(config_reader, p, config_handler, p);
+	if (r == -2)
+		config_err(p, p->lineno, "out of memory");
+	else if (r > 0 && !config_err_at(p, base | r))
+		config_err(p, base | r, "syntax error");
+	if (ferror(fp) || !feof(fp))
+		config_err(p, base, "read error after line %d",
+		    CONFIG_LNO(p->lineno));
+	fclose(fp);
+}
+
+/*
+ * The *.conf files of include_dir, in the C locale's order of their names,
+ * after the main file: packages and tools drop sockets in.  A missing
+ * directory is an error (at the include_dir line): a typo must not
+ * silently leave sockets out.
+ */
+static void
+config_includes(struct config_parse *p)
+{
+	struct dirent	**ents = NULL;
+	const char	 *dir = p->cf->include_dir;
+	char		  path[PATH_MAX];
+	int		  n, at = p->dkey_line[DK_INCLUDE_DIR];
+
+	if ((n = scandir(dir, &ents, config_inc_filter, alphasort)) == -1) {
+		config_err(p, at, "include_dir: %s: %s", dir, strerror(errno));
+		return;
+	}
+	if (n >= CONFIG_MAX_INCLUDES) {
+		config_err(p, at, "include_dir: %s: %d files, at most %d", dir,
+		    n, CONFIG_MAX_INCLUDES - 1);
+		n = CONFIG_MAX_INCLUDES - 1;
+	}
+	if ((p->names = calloc((size_t)n + 1, sizeof(*p->names))) == NULL)
+		config_err(p, at, "include_dir: out of memory");
+	p->nnames = 1;
+	for (int i = 0; i < n && p->names != NULL; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    ents[i]->d_name) >= sizeof(path) ||
+		    (p->names[p->nnames] = strdup(path)) == NULL) {
+			config_err(p, at, "include_dir: %s: name too long or "
+			    "out of memory", ents[i]->d_name);
+			continue;
+		}
+		p->nnames++;
+		config_include(p, p->nnames - 1, path, at);
+	}
+	for (int i = 0; ents != NULL && i < n; i++)
+		free(ents[i]);
+	free(ents);
 }
 
 /* Read fp or text into cf (from config_init); returns the error count. */
@@ -1396,6 +1568,8 @@ config_parse(struct config *cf, const char *name, FILE *fp, const char *text,
 		config_err(&p, 0, "read error after line %d", p.lineno);
 	else if (fp == NULL && p.str != NULL && *p.str != '\0')
 		config_err(&p, p.lineno, "out of memory");
+	if (cf->include_dir != NULL)
+		config_includes(&p);
 	config_finish(&p);
 	config_err_flush(&p);
 	config_parse_free(&p);
@@ -1464,6 +1638,11 @@ config_print(const struct config *cf, FILE *fp)
 	else
 		fprintf(fp, "# admin_group: not set, root and the daemon's "
 		    "user only\n");
+	/* Its sockets are printed below, each from its own file: read
+	 * again, this output must not define them twice. */
+	if (cf->include_dir != NULL)
+		fprintf(fp, "# include_dir = %s (its sockets are below)\n",
+		    cf->include_dir);
 
 	fprintf(fp, "\n[defaults]\n");
 	for (d = opt_table; d->name != NULL; d++) {

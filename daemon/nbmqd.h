@@ -112,6 +112,7 @@ struct sockacl;				/* acl.h */
 struct sockconf {
 	TAILQ_ENTRY(sockconf) entry;
 	char		 name[NBMQ_NAME_MAX + 1];
+	char		*file;		/* the file it is in (include_dir) */
 	int		 type;		/* enum nbmq_type */
 	char		*bind;		/* at most one of bind and connect */
 	char		*connect;	/* or "name@host:port" */
@@ -147,6 +148,7 @@ struct config {
 	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
 	uint64_t	 app_max_message_size;	/* and max_message_size */
 	char		*admin_group;	/* may reload too; NULL: nobody */
+	char		*include_dir;	/* *.conf in it read after the file */
 	gid_t		 admin_gid;	/* admin_group, resolved */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;

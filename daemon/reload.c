@@ -171,7 +171,7 @@ reload_sock_error(const struct config *cf, const struct sockconf *sc, int e)
 	char	*s;
 
 	if (asprintf(&s, "%s:%d: socket %s: cannot %s %s: %s%s",
-	    cf->path != NULL ? cf->path : "(defaults)", sc->line, sc->name,
+	    sc->file != NULL ? sc->file : "(defaults)", sc->line, sc->name,
 	    sc->bind != NULL ? "bind" : "connect",
 	    sc->bind != NULL ? sc->bind : sc->connect, strerror(e),
 	    reload_sock_hint(e)) == -1)

@@ -97,6 +97,7 @@ ok "$n kinds of broken config, each refused by nbmqd -t with its file:line: key"
 awk '/^\[/ { sec = $0 } /^#\[/ { sec = "" }
     (sec == "[daemon]" || sec == "[defaults]") && /^#[a-z_]+ = / {
 	sub(/^#/, "") } { print }' "$TOP/conf/nbmqd.conf" >"$T/all.conf"
+mkdir -p "$T/nbmqd.conf.d"	# include_dir, relative to all.conf
 out=$("$NBMQD" -t -c "$T/all.conf" 2>&1) || fail "conf/nbmqd.conf, all keys set: $out"
 keys=$(grep -c '^[a-z_]* = ' "$T/all.conf")
 sed -n '/^\.SH EXAMPLE/,/^\.SH/p' "$TOP/docs/nbmqd.conf.5" |
@@ -182,3 +183,40 @@ fi
 grep -q "is not a socket" "$T/precious.out" ||
     fail "no reason given: $(cat "$T/precious.out")"
 ok "-S naming a regular file: refused with the reason, the file kept"
+
+# include_dir: *.conf files dropped in beside the main file add sockets;
+# an error in one names that file and line; [daemon] only in the main
+# file; a reload reads the directory again.
+mkdir -p "$T/inc/conf.d"
+cat >"$T/inc/main.conf" <<CONF
+[daemon]
+include_dir = conf.d
+
+[socket a]
+type = dealer
+bind = 127.0.0.1:0
+CONF
+printf '[socket b]\ntype = dish\nbind = 127.0.0.1:0\n' >"$T/inc/conf.d/10-b.conf"
+printf 'not a config file\n' >"$T/inc/conf.d/README"
+printf '# c\n[socket a]\ntype = dealer\nbind = 127.0.0.1:0\nfoo = 2\n[daemon]\n' \
+    >"$T/inc/conf.d/20-bad.conf"
+"$NBMQD" -t -c "$T/inc/main.conf" >"$T/inc.out" 2>&1 &&
+    fail "include_dir with errors checked OK"
+for want in "$T/inc/conf.d/20-bad.conf:2: [socket a]: duplicate section (first at $T/inc/main.conf:4)" \
+    "$T/inc/conf.d/20-bad.conf:5: foo: unknown key in [socket a]" \
+    "$T/inc/conf.d/20-bad.conf:6: [daemon]: only in the main configuration file"; do
+	grep -q -F -- "$want" "$T/inc.out" || fail "no '$want' in: $(cat "$T/inc.out")"
+done
+rm "$T/inc/conf.d/20-bad.conf"
+"$NBMQD" -t -c "$T/inc/main.conf" >/dev/null || fail "include_dir: check"
+start_daemon inc "$T/inc/main.conf"
+log_has inc "socket b: bound to" || fail "socket b of conf.d not started"
+printf '[socket c]\ntype = radio\nbind = 127.0.0.1:0\n' >"$T/inc/conf.d/30-c.conf"
+kill -HUP "$PID_inc"
+wait_for 10 log_has inc "socket c: bound to" || fail "reload did not read conf.d again"
+"$NBMQD" -T -c "$T/inc/main.conf" >"$T/inc.T" || fail "-T"
+"$NBMQD" -t -c "$T/inc.T" >/dev/null || fail "-T's output with include_dir does not check: $(head -n 20 "$T/inc.T")"
+printf '[daemon]\ninclude_dir = %s/none\n' "$T" >"$T/inc2.conf"
+"$NBMQD" -t -c "$T/inc2.conf" 2>&1 | grep -q "inc2.conf:2: include_dir: $T/none: No such file or directory" ||
+    fail "a missing include_dir is not an error at its line"
+ok "include_dir: sockets from conf.d/*.conf, errors at their own file:line, [daemon] refused there, re-read on reload, a missing directory an error"
