@@ -68,6 +68,7 @@ enum config_dkey {
 	DK_APP_MAX_MESSAGE_SIZE,
 	DK_ADMIN_GROUP,
 	DK_INCLUDE_DIR,
+	DK_MAX_CLIENTS_PER_UID,
 	DK_N
 };
 
@@ -75,7 +76,7 @@ static const char *const config_dkeys[DK_N] = {
 	"ipc_path", "ipc_mode", "ipc_group", "log_level", "max_clients",
 	"max_memory",
 	"max_client_sockets", "hello_timeout", "app_max_hwm",
-	"app_max_message_size", "admin_group", "include_dir",
+	"app_max_message_size", "admin_group", "include_dir", "max_clients_per_uid",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -782,6 +783,15 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 			return;
 		}
 		cf->max_memory = v;
+		break;
+	case DK_MAX_CLIENTS_PER_UID:
+		if (config_parse_uint(val, 1000000, &v) != 0) {
+			config_err(p, p->lineno, "%s: must be an integer "
+			    "between 0 (3/4 of max_clients) and 1000000, not "
+			    "\"%.64s\"", key, val);
+			return;
+		}
+		cf->max_clients_per_uid = v;
 		break;
 	case DK_MAX_CLIENT_SOCKETS:
 		if (config_parse_uint(val, CONFIG_MAX_CLIENT_SOCKETS, &v) != 0 ||
@@ -1629,6 +1639,8 @@ config_print(const struct config *cf, FILE *fp)
 	fprintf(fp, "max_memory = %" PRIu64 "\n", cf->max_memory);
 	fprintf(fp, "max_client_sockets = %" PRIu64 "\n",
 	    cf->max_client_sockets);
+	fprintf(fp, "max_clients_per_uid = %" PRIu64 "\n",
+	    cf->max_clients_per_uid);
 	fprintf(fp, "hello_timeout = %" PRIu64 "\n", cf->hello_timeout);
 	fprintf(fp, "app_max_hwm = %" PRIu64 "\n", cf->app_max_hwm);
 	fprintf(fp, "app_max_message_size = %" PRIu64 "\n",

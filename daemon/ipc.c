@@ -60,7 +60,7 @@ static char		*ipc_path;
 static uint64_t		 nclients, max_clients, next_client_id;
 static int		 reserve_fd = -1;	/* given up at EMFILE */
 static struct event	*ev_relisten;		/* listener paused */
-static struct log_rl	 rl_refused, rl_accept, rl_hello;
+static struct log_rl	 rl_refused, rl_refused_uid, rl_accept, rl_hello;
 static uint64_t		 nrefused, nhello_timeouts, naccept_failed;
 
 static void	ipc_client_free(struct client *);
@@ -839,8 +839,30 @@ ipc_hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * its hello (request id 1); what the client wrote is read first, so that
  * the close does not turn into a reset that loses the answer.
  */
+/*
+ * A uid's share of max_clients (max_clients_per_uid; by default 3/4 of
+ * it), so that one local user cannot take every slot from the others.
+ * Root and nbmqd's own uid have none.  Counted at accept, by walking the
+ * clients: at most max_clients of them, and accepts are rare.
+ */
+static int
+ipc_uid_full(uid_t uid)
+{
+	const struct client	*c;
+	uint64_t		 n = 0, cap = nbmqd->conf->max_clients_per_uid;
+
+	if (uid == 0 || uid == geteuid())
+		return 0;
+	if (cap == 0)
+		cap = max_clients - max_clients / 4;
+	TAILQ_FOREACH(c, &clients, entry)
+		if (c->uid == uid && ++n >= cap)
+			return 1;
+	return 0;
+}
+
 static void
-ipc_refuse(int fd)
+ipc_refuse(int fd, const struct ucred *uidfull)
 {
 	struct {
 		struct nbmq_ipc_hdr	h;
@@ -857,9 +879,16 @@ ipc_refuse(int fd)
 	(void)recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
 	close(fd);
 	nrefused++;
-	log_warnx_rl(&rl_refused, "client refused, max_clients (%llu) "
-	    "reached (%llu refused so far)", (unsigned long long)max_clients,
-	    (unsigned long long)nrefused);
+	if (uidfull != NULL)
+		log_warnx_rl(&rl_refused_uid, "client (pid %d) refused: uid %d "
+		    "has max_clients_per_uid connections (%llu refused so "
+		    "far)", (int)uidfull->pid, (int)uidfull->uid,
+		    (unsigned long long)nrefused);
+	else
+		log_warnx_rl(&rl_refused, "client refused, max_clients (%llu) "
+		    "reached (%llu refused so far)",
+		    (unsigned long long)max_clients,
+		    (unsigned long long)nrefused);
 }
 
 static void
@@ -871,7 +900,12 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	socklen_t	 len = sizeof(cred);
 
 	if (nclients >= max_clients) {
-		ipc_refuse(fd);
+		ipc_refuse(fd, NULL);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    ipc_uid_full(cred.uid)) {
+		ipc_refuse(fd, &cred);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -884,6 +918,7 @@ ipc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	hmap_init(&c->by_handle);
 	c->uid = (uid_t)-1;	/* no credentials: no privilege */
 	c->gid = (gid_t)-1;
+	len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		c->pid = cred.pid;
 		c->uid = cred.uid;

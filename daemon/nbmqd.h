@@ -144,6 +144,8 @@ struct config {
 	uint64_t	 max_clients;
 	uint64_t	 max_memory;	/* bytes all sockets hold of peers' */
 	uint64_t	 max_client_sockets;	/* per IPC connection */
+	uint64_t	 max_clients_per_uid;	/* 0: 3/4 of max_clients;
+						   root and nbmqd's uid: none */
 	uint64_t	 hello_timeout;		/* seconds before IPC_HELLO */
 	uint64_t	 app_max_hwm;		/* setopt raises hwm up to */
 	uint64_t	 app_max_message_size;	/* and max_message_size */

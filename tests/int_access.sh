@@ -249,3 +249,40 @@ wait_for 10 grep -q "socket feed: pid [0-9]* may no longer attach it" \
 wait_for 10 grep -q "^ECONNRESET" "$T/blk.out" ||
     fail "detached application: $(cat "$T/blk.out")"
 ok "reload taking allow_recv from @$GOPS: $UB's application detached (ECONNRESET)"
+
+# ---- a uid's share of the clients (max_clients_per_uid) -----------------
+# One user cannot take every slot: past its share it is refused (EUSERS)
+# at accept, while another user and root still get in.
+cat >"$T/q.conf" <<CONF
+[daemon]
+ipc_mode = 0666
+max_clients = 16
+max_clients_per_uid = 2
+CONF
+start_daemon q "$T/q.conf"
+# clients USER N: N connections held at once; prints "ok K refused R".
+clients() {
+	as "$1" /usr/bin/python3 -c '
+import errno, sys
+sys.path.insert(0, sys.argv[1])
+import ipc_raw
+held, refused = [], 0
+for i in range(int(sys.argv[3])):
+    try:
+        held.append(ipc_raw.Client(sys.argv[2]))
+    except RuntimeError as e:
+        if "error %d" % errno.EUSERS not in str(e):
+            raise
+        refused += 1
+print("ok %d refused %d" % (len(held), refused))
+' "$TOP/tests" "$T/q.sock" "$2"
+}
+out=$(clients "$UA" 4) || fail "$UA's clients: $out"
+[ "$out" = "ok 2 refused 2" ] || fail "$UA, 4 clients at max_clients_per_uid 2: $out"
+log_has q "refused: uid $(id -u "$UA") has max_clients_per_uid" ||
+    fail "per-uid refusal not logged"
+out=$(clients "$UB" 2) || fail "$UB's clients: $out"
+[ "$out" = "ok 2 refused 0" ] || fail "$UB after $UA: $out"
+out=$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import ipc_raw; [ipc_raw.Client(sys.argv[2]) for i in range(4)]; print("ok")' "$TOP/tests" "$T/q.sock") ||
+    fail "root past max_clients_per_uid: $out"
+ok "max_clients_per_uid 2: $UA's 3rd and 4th connections refused (EUSERS), $UB and root still get in"
