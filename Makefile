@@ -16,7 +16,8 @@ PKGS	 = libevent inih check libsodium libsystemd
 DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 	   libsodium-dev libsystemd-dev python3 \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
-	   stun-client coturn tshark iptables nftables iproute2 systemd
+	   stun-client coturn tshark iptables nftables iproute2 systemd \
+	   prometheus
 
 # CPPFLAGS, CFLAGS and LDFLAGS are the builder's: what nbmq needs is in
 # NBMQ_CPPFLAGS and NBMQ_CFLAGS and stays whatever they are set to (make
@@ -85,7 +86,7 @@ CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
 	    client-lib/ipc-codec.c
 # The libevent shell.
-SHELL_SRCS = daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
+SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
 	     daemon/ctl.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
@@ -118,7 +119,8 @@ deps:
 	    command -v tshark >/dev/null && command -v iptables >/dev/null && \
 	    command -v nft >/dev/null && command -v ip >/dev/null && \
 	    command -v strace >/dev/null && command -v man >/dev/null && \
-	    command -v systemd-analyze >/dev/null; then \
+	    command -v systemd-analyze >/dev/null && \
+	    command -v promtool >/dev/null; then \
 		echo "deps: all present"; \
 	else \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -177,7 +179,8 @@ $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 
 # nbmqctl speaks the IPC itself, through the control client it shares
 # with the bench (ctlclient.c) over the protocol's codec.
-CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o
+CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o \
+	   $(O)/client-lib/promtext.o
 $(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(CTL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
@@ -255,6 +258,7 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_crypt.sh tests/int_config.sh tests/int_example.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
+	    tests/int_metrics.sh \
 	    tests/int_access.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests

@@ -33,6 +33,7 @@
 #include "nbmq.h"
 #include "nbmq-protocol.h"
 #include "ctlclient.h"
+#include "promtext.h"
 
 #define PROG		"nbmqctl"
 #define DEFAULT_WAIT_MS	5000
@@ -905,6 +906,52 @@ cmd_stats(struct conn *c, const struct output *out, const char *arg)
 	return EX_OK;
 }
 
+/*
+ * The daemon's /metrics text, from the IPC socket: for node_exporter's
+ * textfile collector where metrics_listen is off.  "peers" adds the
+ * per-peer series (as metrics_peers = yes).
+ */
+static int
+cmd_metrics(struct conn *c, const struct output *out, const char *arg)
+{
+	struct ipc_ctl_status	 st;
+	struct ipc_ctl_stats	 ss;
+	struct ipc_ctl_sock	*v = NULL;
+	struct ipc_ctl_peer	*pv = NULL;
+	struct ipc_ctl_req	 req;
+	struct prom_in		 in;
+	uint32_t		 n, np = 0;
+
+	if (arg != NULL && strcmp(arg, "peers") != 0)
+		die("metrics: unknown argument %s (peers, or none)", arg);
+	need(c, ctl_reasons(&c->ctl, c->reasons));
+	need(c, ctl_ask(&c->ctl, IPC_CTL_STATUS, NULL, 0, IPC_CTL_STATUS_INFO,
+	    &st, sizeof(st), "status"));
+	need(c, ctl_ask(&c->ctl, IPC_CTL_STATS, NULL, 0, IPC_CTL_STATS_INFO,
+	    &ss, sizeof(ss), "stats"));
+	need(c, ctl_list(&c->ctl, IPC_CTL_SOCKETS, NULL, 0, IPC_CTL_SOCKET_INFO,
+	    sizeof(*v), (void **)&v, &n, "sockets"));
+	if (arg != NULL) {
+		memset(&req, 0, sizeof(req));
+		need(c, ctl_list(&c->ctl, IPC_CTL_PEERS, &req, sizeof(req),
+		    IPC_CTL_PEER_INFO, sizeof(*pv), (void **)&pv, &np,
+		    "peers"));
+	}
+	memset(&in, 0, sizeof(in));
+	in.status = &st;
+	in.stats = &ss;
+	in.socks = v;
+	in.nsocks = n;
+	in.peers = pv;
+	in.npeers = np;
+	in.reasons = (const char (*)[NBMQ_IPC_WORD_LEN])c->reasons;
+	in.nreasons = NBMQ_IPC_NDROPS;
+	prom_write(stdout, &in, 0);
+	free(v);
+	free(pv);
+	return EX_OK;
+}
+
 static int
 cmd_reload(struct conn *c, const struct output *out, const char *arg)
 {
@@ -1030,6 +1077,8 @@ static const struct cmd cmds[] = {
 	    "daemon-wide counters, drops by reason, closed sockets included" },
 	{ "index", cmd_index, "[SOCKET]", 1,
 	    "the names stun sockets know: address, refreshed, expires" },
+	{ "metrics", cmd_metrics, "[peers]", 1,
+	    "the counters as Prometheus text, as /metrics serves them" },
 	{ "reload", cmd_reload, "", 0,
 	    "re-read the configuration file (root or nbmqd's user or group)" },
 	{ "genkey", cmd_genkey, "", 0,

@@ -69,6 +69,8 @@ enum config_dkey {
 	DK_ADMIN_GROUP,
 	DK_INCLUDE_DIR,
 	DK_MAX_CLIENTS_PER_UID,
+	DK_METRICS_LISTEN,
+	DK_METRICS_PEERS,
 	DK_N
 };
 
@@ -77,6 +79,7 @@ static const char *const config_dkeys[DK_N] = {
 	"max_memory",
 	"max_client_sockets", "hello_timeout", "app_max_hwm",
 	"app_max_message_size", "admin_group", "include_dir", "max_clients_per_uid",
+	"metrics_listen", "metrics_peers",
 };
 
 /* Keys of later versions: known, so that the message can say so. */
@@ -286,6 +289,7 @@ config_free(struct config *cf)
 	free(cf->ipc_group);
 	free(cf->admin_group);
 	free(cf->include_dir);
+	free(cf->metrics_listen);
 	config_init(cf);
 }
 
@@ -836,6 +840,30 @@ config_daemon_key(struct config_parse *p, const char *key, const char *val)
 		break;
 	case DK_INCLUDE_DIR:
 		config_include_dir(p, key, val);
+		break;
+	case DK_METRICS_LISTEN: {
+		struct nbaddr	a;
+		uint16_t	port;
+
+		if (addr_parse(val, &a, NULL, 0, &port) != 0) {
+			config_err(p, p->lineno, "%s: expected a numeric "
+			    "host:port (127.0.0.1:9464, [::1]:9464), not "
+			    "\"%.64s\"", key, val);
+			return;
+		}
+		free(cf->metrics_listen);
+		if ((cf->metrics_listen = strdup(val)) == NULL)
+			config_err(p, p->lineno, "%s: out of memory", key);
+		break;
+	}
+	case DK_METRICS_PEERS:
+		if (strcmp(val, "yes") == 0)
+			cf->metrics_peers = 1;
+		else if (strcmp(val, "no") == 0)
+			cf->metrics_peers = 0;
+		else
+			config_err(p, p->lineno, "%s: must be yes or no, not "
+			    "\"%.64s\"", key, val);
 		break;
 	}
 }
@@ -1641,6 +1669,11 @@ config_print(const struct config *cf, FILE *fp)
 	    cf->max_client_sockets);
 	fprintf(fp, "max_clients_per_uid = %" PRIu64 "\n",
 	    cf->max_clients_per_uid);
+	if (cf->metrics_listen != NULL)
+		fprintf(fp, "metrics_listen = %s\n", cf->metrics_listen);
+	else
+		fprintf(fp, "# metrics_listen: not set, no /metrics\n");
+	fprintf(fp, "metrics_peers = %s\n", cf->metrics_peers ? "yes" : "no");
 	fprintf(fp, "hello_timeout = %" PRIu64 "\n", cf->hello_timeout);
 	fprintf(fp, "app_max_hwm = %" PRIu64 "\n", cf->app_max_hwm);
 	fprintf(fp, "app_max_message_size = %" PRIu64 "\n",

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nbmqd.h"
+#include "promtext.h"
 #include "acl.h"
 
 static struct log_rl	ctl_rl_refused;
@@ -557,4 +558,60 @@ ctl_request(struct client *c, const struct nbmq_ipc_hdr *h,
 		break;
 	}
 	return NULL;
+}
+
+/*
+ * /metrics (metrics.c): what nbmqctl shows, read in the same place, as
+ * Prometheus text.  The whole of it in one pass of the event loop: the
+ * sockets, and their peers only with metrics_peers.
+ */
+int
+ctl_metrics(FILE *f, int openmetrics, int peers)
+{
+	struct ipc_ctl_status	 st;
+	struct ipc_ctl_stats	 ss;
+	struct ipc_ctl_sock	*socks = NULL;
+	struct ipc_ctl_peer	*pv = NULL;
+	static char		 reasons[DROP_NREASONS][NBMQ_IPC_WORD_LEN];
+	struct prom_in		 in;
+	struct dsock		*d;
+	struct peer		*p;
+	nbmq_time		 now = daemon_now();
+	size_t			 ns = 0, np = 0, i = 0, j = 0;
+
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		ns++;
+		np += d->core.npeers;
+	}
+	if ((socks = calloc(ns + 1, sizeof(*socks))) == NULL ||
+	    (peers && (pv = calloc(np + 1, sizeof(*pv))) == NULL)) {
+		free(socks);
+		return -1;
+	}
+	ctl_build_status(&st, now);
+	ctl_build_stats(&ss, now);
+	TAILQ_FOREACH(d, &nbmqd->socks, entry) {
+		ctl_build_sock(&socks[i++], d);
+		if (pv == NULL)
+			continue;
+		TAILQ_FOREACH(p, &d->core.peers, entry)
+			if (j < np)
+				ctl_build_peer(&pv[j++], d, p, now);
+	}
+	for (int r = 0; r < DROP_NREASONS; r++)
+		snprintf(reasons[r], sizeof(reasons[r]), "%s",
+		    drop_reason_names[r]);
+	memset(&in, 0, sizeof(in));
+	in.status = &st;
+	in.stats = &ss;
+	in.socks = socks;
+	in.nsocks = ns;
+	in.peers = pv;
+	in.npeers = j;
+	in.reasons = (const char (*)[NBMQ_IPC_WORD_LEN])reasons;
+	in.nreasons = DROP_NREASONS;
+	prom_write(f, &in, openmetrics);
+	free(socks);
+	free(pv);
+	return 0;
 }

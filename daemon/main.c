@@ -341,7 +341,8 @@ main(int argc, char *argv[])
 
 	if (reload_start_sockets(&conf) == -1 ||
 	    ipc_listen(conf.ipc_path, conf.ipc_mode, conf.ipc_group,
-	    conf.max_clients) == -1) {
+	    conf.max_clients) == -1 ||
+	    metrics_listen(conf.metrics_listen) == -1) {
 		ret = 1;
 		goto out;
 	}
@@ -358,6 +359,7 @@ main(int argc, char *argv[])
 out:
 	main_notify_stop();
 	reload_init(NULL, 0);
+	metrics_shutdown();
 	ipc_shutdown();
 	while (!TAILQ_EMPTY(&d.socks))
 		dsock_free(TAILQ_FIRST(&d.socks));

@@ -151,6 +151,8 @@ struct config {
 	uint64_t	 app_max_message_size;	/* and max_message_size */
 	char		*admin_group;	/* may reload too; NULL: nobody */
 	char		*include_dir;	/* *.conf in it read after the file */
+	char		*metrics_listen;	/* host:port of /metrics; NULL */
+	int		 metrics_peers;		/* per-peer series too */
 	gid_t		 admin_gid;	/* admin_group, resolved */
 	struct sockopts	 defaults;
 	struct sockconf_list sockets;
@@ -1399,5 +1401,11 @@ void		 ctl_resume(struct client *);
 void		 ctl_client_gone(struct client *);
 /* A socket is being freed: add its counters to the daemon's totals. */
 void		 ctl_sock_closed(const struct dsock *);
+/* The counters as Prometheus text (promtext.h) to f; -1 out of memory. */
+int		 ctl_metrics(FILE *f, int openmetrics, int peers);
+
+/* metrics.c: GET /metrics on [daemon] metrics_listen (evhttp). */
+int		 metrics_listen(const char *addr);
+void		 metrics_shutdown(void);
 
 #endif /* NBMQD_H */
