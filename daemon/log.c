@@ -8,6 +8,7 @@
  * configured level (LOG_ERR .. LOG_DEBUG); fatal and fatalx always write,
  * at LOG_CRIT, then exit(1).  Logging never changes errno.
  */
+#include <sys/uio.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +69,69 @@ log_getlevel(void)
 	return log_level;
 }
 
+/*
+ * The journal's fields of a line, read off its shape: every line about a
+ * socket starts "socket NAME", about a session "socket NAME peer SESSION
+ * at ADDRESS", and a session's end says "down (REASON)", so one place
+ * gives journalctl NBMQ_SOCKET=events, NBMQ_SESSION=, NBMQ_PEER= and
+ * NBMQ_REASON= for every line, whoever wrote it.  A field is a word: up
+ * to a space or the end, less a colon that ends it (REASON: up to the
+ * parenthesis); an address keeps its port ("[::1]:7000").
+ */
+struct log_field {
+	const char	*key;		/* "socket ", " peer ", " at ", "down (" */
+	const char	*name;		/* the journal's field */
+	const char	*stop;		/* what ends the value */
+	int		 start;		/* only at the start of the line */
+};
+
+static const struct log_field log_fields[] = {
+	{ "socket ", "NBMQ_SOCKET", " ", 1 },
+	{ " peer ", "NBMQ_SESSION", " ", 0 },
+	{ " at ", "NBMQ_PEER", " ", 0 },
+	{ ": down (", "NBMQ_REASON", ")", 0 },
+};
+#define LOG_NFIELDS	(sizeof(log_fields) / sizeof(log_fields[0]))
+
+static void
+log_journal(int pri, const char *msg)
+{
+	struct iovec	 iov[3 + LOG_NFIELDS];
+	char		 f[LOG_NFIELDS][160], m[LOG_LINE_MAX + 16], p[16];
+	const char	*at, *v;
+	size_t		 n = 0, len;
+	int		 sock = 0;
+
+	snprintf(m, sizeof(m), "MESSAGE=%s", msg);
+	snprintf(p, sizeof(p), "PRIORITY=%d", pri);
+	iov[n++] = (struct iovec){ m, strlen(m) };
+	iov[n++] = (struct iovec){ p, strlen(p) };
+	iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=nbmqd", 23 };
+	for (size_t i = 0; i < LOG_NFIELDS; i++) {
+		const struct log_field *lf = &log_fields[i];
+
+		if (lf->start)
+			at = strncmp(msg, lf->key, strlen(lf->key)) == 0 ?
+			    msg : NULL;
+		else if (!sock)
+			continue;	/* the others only about a socket */
+		else
+			at = strstr(msg, lf->key);
+		if (at == NULL)
+			continue;
+		v = at + strlen(lf->key);
+		len = strcspn(v, lf->stop);
+		if (len > 0 && v[len - 1] == ':')
+			len--;
+		if (len == 0)
+			continue;
+		sock = 1;
+		snprintf(f[i], sizeof(f[i]), "%s=%.*s", lf->name, (int)len, v);
+		iov[n++] = (struct iovec){ f[i], strlen(f[i]) };
+	}
+	sd_journal_sendv(iov, (int)n);
+}
+
 static void
 log_emit(int pri, const char *msg)
 {
@@ -76,7 +140,7 @@ log_emit(int pri, const char *msg)
 	char		 when[32];
 
 	if (!log_to_stderr) {
-		sd_journal_print(pri, "%s", msg);
+		log_journal(pri, msg);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -315,6 +315,34 @@ if have strace strace; then
 	ok "start-up failures at err in the journal, each with what to do (a bad line, a bind, the IPC path)"
 fi
 
+# --- Structured fields in the journal: journalctl NBMQ_SOCKET=srv works.
+# Two sockets of one daemon make a session and end it; what went to the
+# journal's socket (strace: no journald here) carries the fields.
+if have strace strace; then
+	JP=$(free_udp_port)
+	printf '[socket srv]\ntype = dealer\nbind = 127.0.0.1:%s\n\n[socket cli]\ntype = dealer\nconnect = 127.0.0.1:%s\n' \
+	    "$JP" "$JP" >"$T/sf.conf"
+	: >"$T/sf.log"
+	sh -c 'export JOURNAL_STREAM=$(stat -c %d:%i "$1")
+	    exec strace -f -qq -e trace=sendmsg -s 800 -o "$2" "$3" -v \
+	    -c "$4" -S "$5" 2>>"$1"' x "$T/sf.log" "$T/sf.trace" "$NBMQD" \
+	    "$T/sf.conf" "$T/sf.sock" &
+	SF=$!
+	PIDS="$PIDS $SF"
+	wait_for 20 grep -q 'socket cli: connecting -> up' "$T/sf.trace" ||
+	    fail "no session in the journal: $(grep -o 'MESSAGE=[^"]*' "$T/sf.trace" | tail -n 5)"
+	kill -TERM "$(ps -o pid= --ppid "$SF" | tr -d ' ')" 2>/dev/null ||
+	    kill -TERM "$SF"
+	wait "$SF"
+	for want in 'MESSAGE=socket srv peer [0-9a-f]\{16\} at 127.0.0.1:[0-9]*: up.*NBMQ_SOCKET=srv.*NBMQ_SESSION=[0-9a-f]\{16\}.*NBMQ_PEER=127.0.0.1:[0-9]*"' \
+	    'MESSAGE=socket cli peer [0-9a-f]\{16\} at 127.0.0.1:'"$JP"': down (closed).*NBMQ_SOCKET=cli.*NBMQ_REASON=closed"' \
+	    'MESSAGE=socket srv: bound to 127.0.0.1:'"$JP"'.*NBMQ_SOCKET=srv"'; do
+		grep -q -- "$want" "$T/sf.trace" ||
+		    fail "no journal line matching $want: $(grep -o 'MESSAGE=socket[^}]*' "$T/sf.trace" | head -n 6)"
+	done
+	ok "journal lines carry NBMQ_SOCKET, NBMQ_SESSION, NBMQ_PEER and NBMQ_REASON (journalctl NBMQ_SOCKET=srv)"
+fi
+
 # --- Every system call the daemon makes passes the unit's filter.
 if ! have strace strace; then
 	:
