@@ -11,18 +11,14 @@
  *	sock_input		crypt_input(): handshakes and refusals end
  *				here; a sealed frame comes back opened (its
  *				kind without 0x80), or not at all
- *	session_send_ctl	crypt_ctl_last(): the control frame just
- *				committed to the outbox gets its handshake,
- *				or is sealed
- *	sock_put_frame, sock_batch_close, safe_ack_out
- *				crypt_seal_last(): the frame (or Batch) just
- *				committed is sealed in place
+ *	sock_out		crypt_out(): every frame on its way into
+ *				the outbox gets its handshake or is sealed
  *	session_peer_new/free	crypt_peer_new() / crypt_peer_free()
  *
  * Frames are built plain and sealed in their outbox slot, so what a
  * safe_dealer hashes for its Acks is the plain frame on both sides.  A
- * frame that cannot be sealed is taken back out of the outbox: nothing
- * leaves an encrypted socket in the clear.
+ * frame that cannot be sealed never enters the outbox: nothing leaves an
+ * encrypted socket in the clear.
  *
  * A peer's address follows it (session_seen) only from sock_input, after
  * its frame was opened: a spoofed frame with a known session id cannot
@@ -756,92 +752,47 @@ crypt_peer_free(struct sock *s, struct peer *p)
 
 /* Sending. */
 
-/* Take the last committed slot back out of the outbox. */
-static void
-crypt_uncommit(struct sock *s)
+/* Connect (p NULL: a new attempt, new ephemeral keys) or Connected (p's
+ * handshake): the handshake as b's body; its length, or 0. */
+static size_t
+crypt_handshake(struct crypt_sock *c, struct peer *p, uint8_t *b, size_t cap)
 {
-	s->ob.n--;
-	s->st.drops[DROP_SEND_FAILED]++;
+	void	*hs;
+	size_t	 n = 0;
+
+	if (p == NULL) {
+		if (c->pending != NULL)
+			c->e->session_free(c->pending);
+		c->pending = c->e->session_new(c->enc, NBMQ_ENC_INITIATOR);
+		hs = c->pending;
+	} else
+		hs = p->crypt;
+	if (hs == NULL || c->e->hs_write(hs, b, b + FRAME_HDR_SIZE,
+	    cap - FRAME_HDR_SIZE, &n) != NBMQ_ENC_OK)
+		return 0;
+	return FRAME_HDR_SIZE + n;
 }
 
 /*
- * The data frame or Ack for p just committed to the outbox (and counted
- * in tx_datagrams): seal it in place, or take it back.
+ * sock_out: the frame in b (len bytes, in a slot of cap bytes) for p,
+ * marked encrypted, gets its handshake or is sealed in place.  Its length
+ * now, or 0 when it cannot go: nothing leaves in the clear.
  */
-void
-crypt_seal_last(struct sock *s, struct peer *p, nbmq_time now)
+size_t
+crypt_out(struct sock *s, struct peer *p, enum out_how how, uint8_t *b,
+    size_t len, size_t cap, nbmq_time now)
 {
 	struct crypt_sock	*c = s->crypt;
-	struct outbox		*ob = &s->ob;
-	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
-				    ob->slot_size;
 	size_t			 n = 0;
 
 	if (now > c->now)
 		c->now = now;
 	b[1] |= FRAME_ENCRYPTED;
-	if (p->crypt != NULL)
-		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
-		    c->now);
-	if (n < FRAME_HDR_SIZE || n > ob->slot_size) {
-		crypt_uncommit(s);
-		s->st.tx_datagrams--;
-		return;
-	}
-	ob->len[ob->n - 1] = (uint32_t)n;
-}
-
-/*
- * The control frame just committed (session_send_ctl, not yet counted):
- * Connect and Connected get their handshake, a Heartbeat (and a Hello,
- * PROTOCOL.md 4.3) is sealed, Disconnected only marked.  0, or -1 when it
- * was taken back.
- */
-int
-crypt_ctl_last(struct sock *s)
-{
-	struct crypt_sock	*c = s->crypt;
-	struct outbox		*ob = &s->ob;
-	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
-				    ob->slot_size;
-	uint64_t		 id = crypt_get64(b + 2);
-	struct peer		*p;
-	size_t			 n = 0;
-
-	b[1] |= FRAME_ENCRYPTED;
-	switch (b[1] & ~FRAME_ENCRYPTED) {
-	case FK_CONNECT:
-		/* A new attempt: a new handshake (new ephemeral keys). */
-		if (c->pending != NULL)
-			c->e->session_free(c->pending);
-		c->pending = c->e->session_new(c->enc, NBMQ_ENC_INITIATOR);
-		if (c->pending == NULL || c->e->hs_write(c->pending, b,
-		    b + FRAME_HDR_SIZE, ob->slot_size - FRAME_HDR_SIZE, &n) !=
-		    NBMQ_ENC_OK)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
-		return 0;
-	case FK_CONNECTED:
-		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL ||
-		    c->e->hs_write(p->crypt, b, b + FRAME_HDR_SIZE,
-		    ob->slot_size - FRAME_HDR_SIZE, &n) != NBMQ_ENC_OK)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
-		return 0;
-	case FK_DISCONNECTED:
-		return 0;
-	default:
-		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL)
-			break;
-		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
-		    c->now);
-		if (n < FRAME_HDR_SIZE || n > ob->slot_size)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)n;
-		return 0;
-	}
-	crypt_uncommit(s);
-	return -1;
+	if (how == OUT_HANDSHAKE)
+		return crypt_handshake(c, p, b, cap);
+	if (p != NULL && p->crypt != NULL)
+		n = c->e->seal(p->crypt, b, len, cap, c->now);
+	return n < FRAME_HDR_SIZE || n > cap ? 0 : n;
 }
 
 /* Receiving. */

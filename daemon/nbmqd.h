@@ -726,6 +726,18 @@ struct membudget {
 	uint64_t	 used, max;
 };
 
+/*
+ * How sock_out() sends a datagram on an encrypted socket: as written (STUN;
+ * Disconnected, which nobody can seal, marked by its writer), with the
+ * handshake as its body (Connect: p NULL, the socket's handshake in
+ * flight; Connected: p's), or sealed for p (everything else).
+ */
+enum out_how {
+	OUT_PLAIN,
+	OUT_HANDSHAKE,
+	OUT_SEALED
+};
+
 struct sock;
 struct sock_ops {
 	/* Push the outbox to the network; leaves what the kernel refused. */
@@ -909,9 +921,10 @@ int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 /* sock_input: the opened frame (*len updated), or NULL: handled here. */
 const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr **,
 		    const uint8_t *, size_t *len);
-/* The frame just committed to the outbox: sealed, or taken back. */
-void		 crypt_seal_last(struct sock *, struct peer *, nbmq_time);
-int		 crypt_ctl_last(struct sock *);
+/* sock_out() on an encrypted socket: the frame in b (len bytes, in a slot
+ * of cap) with its handshake or sealed; its length now, or 0: not sent. */
+size_t		 crypt_out(struct sock *, struct peer *, enum out_how,
+		    uint8_t *b, size_t len, size_t cap, nbmq_time);
 void		 crypt_peer_new(struct sock *, struct peer *);
 void		 crypt_peer_free(struct sock *, struct peer *);
 /* A plain socket got an encrypted frame: a rate-limited log line. */
@@ -1034,6 +1047,16 @@ uint32_t	 sock_grow_frames(struct sock *, uint32_t want);
  * kernel once if it is full; NULL when the kernel takes nothing either.
  */
 uint8_t		*sock_slot(struct sock *, const struct nbaddr *to);
+/*
+ * The one way out: the datagram of len bytes just written into the slot
+ * sock_slot() gave goes into the outbox, on an encrypted socket first
+ * with its handshake or sealed for p (how), and is counted (tx_datagrams;
+ * p's Acks and Slows sent).  now: the time to seal at, or 0 for the
+ * encryptor's latest (control frames).  0, or -1: it could not be sealed
+ * and was taken back (counted as send_failed).
+ */
+int		 sock_out(struct sock *, struct peer *, enum out_how,
+		    uint32_t len, nbmq_time now);
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
 

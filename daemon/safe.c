@@ -159,11 +159,8 @@ safe_floor_out(struct sock *s, struct peer *p, uint64_t step, nbmq_time now)
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_floor(b, p->session,
-	    floor));
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, now);
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_floor(b,
+	    p->session, floor), now);
 	p->floor_sent = floor;
 	p->floor_sent_valid = 1;
 	p->st.tx_frames++;
@@ -190,11 +187,8 @@ safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session, hash));
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, now);
-	p->st.acks_tx++;
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_ack(b,
+	    p->session, hash), now);
 	/*
 	 * Not session_sent(): an Ack does not put off our Heartbeat.  A
 	 * v0.2.0 peer (the Rust NBMQ 0.2.0) counts only Heartbeat and Data

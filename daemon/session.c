@@ -108,22 +108,40 @@ session_refused(struct sock *s, const struct nbaddr *from,
 	session_reason(s, why, now);
 }
 
-/* Queue one control frame; 0, or -1 when the kernel is full. */
-int
-session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
-    uint64_t session)
+/*
+ * Queue one control frame to `to` for p (NULL: none yet, or unknown): 0,
+ * or -1 when the kernel is full or it could not be sealed.  Connect and
+ * Connected carry the handshake, Disconnected goes unsealed in this
+ * socket's kind (nobody can seal it: the sender lost the session), the
+ * rest is sealed at the encryptor's time.
+ */
+static int
+session_out(struct sock *s, struct peer *p, const struct nbaddr *to,
+    uint8_t kind, uint64_t session)
 {
-	uint8_t	*b;
+	enum out_how	 how = OUT_SEALED;
+	uint8_t		*b;
 
 	if ((b = sock_slot(s, to)) == NULL) {
 		s->st.drops[DROP_SEND_FAILED]++;
 		return -1;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_ctl(b, kind, session));
-	if (s->crypt != NULL && crypt_ctl_last(s) == -1)
-		return -1;	/* no handshake, no seal: not sent */
-	s->st.tx_datagrams++;
-	return 0;
+	if (kind == FK_CONNECT || kind == FK_CONNECTED)
+		how = OUT_HANDSHAKE;
+	else if (kind == FK_DISCONNECTED) {
+		how = OUT_PLAIN;
+		if (s->crypt != NULL)
+			kind |= FRAME_ENCRYPTED;
+	}
+	return sock_out(s, p, how, (uint32_t)frame_put_ctl(b, kind, session),
+	    0);
+}
+
+int
+session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
+    uint64_t session)
+{
+	return session_out(s, sock_peer_by_id(s, session), to, kind, session);
 }
 
 /* The peer was sent a frame now: it moves to the back of by_sent. */
@@ -141,7 +159,7 @@ session_sent(struct sock *s, struct peer *p, nbmq_time now)
 static void
 session_send_peer(struct sock *s, struct peer *p, uint8_t kind, nbmq_time now)
 {
-	session_send_ctl(s, &p->addr, kind, p->session);
+	session_out(s, p, &p->addr, kind, p->session);
 	session_sent(s, p, now);
 }
 
@@ -158,10 +176,8 @@ session_send_hello(struct sock *s, struct peer *p, uint16_t confirm,
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_hello(b, p->session,
-	    OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs));
-	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
-		s->st.tx_datagrams++;
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_hello(b,
+	    p->session, OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs), 0);
 	session_sent(s, p, now);
 }
 
@@ -664,8 +680,7 @@ session_refuse(struct sock *s, const struct nbaddr *to, uint8_t why,
 		b[1] |= FRAME_ENCRYPTED;
 	if (why != 0)
 		b[n++] = why;
-	outbox_commit(&s->ob, n);
-	s->st.tx_datagrams++;
+	(void)sock_out(s, NULL, OUT_PLAIN, n, 0);
 }
 
 /* Any frame with a known session: the peer is alive, maybe elsewhere. */

@@ -583,6 +583,28 @@ sock_slot(struct sock *s, const struct nbaddr *to)
 	return b;
 }
 
+int
+sock_out(struct sock *s, struct peer *p, enum out_how how, uint32_t len,
+    nbmq_time now)
+{
+	struct outbox	*ob = &s->ob;
+	uint8_t		*b = ob->buf + (size_t)ob->n * ob->slot_size;
+	uint8_t		 kind = b[1];
+
+	if (s->crypt != NULL && how != OUT_PLAIN && (len = (uint32_t)crypt_out(
+	    s, p, how, b, len, ob->slot_size, now)) == 0) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return -1;
+	}
+	outbox_commit(ob, len);
+	s->st.tx_datagrams++;
+	if (p != NULL && kind == FK_ACK)
+		p->st.acks_tx++;
+	else if (p != NULL && kind == FK_SLOW)
+		p->pace.slows_tx++;
+	return 0;
+}
+
 uint64_t
 sock_peer_load(const struct peer *p)
 {
@@ -646,10 +668,8 @@ sock_batch_close(struct sock *s)
 		memmove(bt->b + FRAME_HDR_SIZE, bt->b + FRAME_HDR_SIZE +
 		    FRAME_ENTRY_LEN_SIZE, len - FRAME_HDR_SIZE);
 	}
-	outbox_commit(&s->ob, len);
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, bt->now);	/* after the entries' hashes */
+	/* Sealed after the entries' hashes were taken. */
+	(void)sock_out(s, p, OUT_SEALED, len, bt->now);
 }
 
 int
@@ -699,10 +719,10 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 			    chunk);
 			if (hash != NULL)
 				*hash = sock_ack_key(p, &f, b, e, body);
-			outbox_commit(&s->ob, FRAME_HDR_SIZE + body);
-			s->st.tx_datagrams++;
-			if (s->crypt != NULL)
-				crypt_seal_last(s, p, now);
+			/* One that cannot be sealed is lost on the way:
+			 * safe_dealer sends it again. */
+			(void)sock_out(s, p, OUT_SEALED, FRAME_HDR_SIZE + body,
+			    now);
 			return 0;
 		}
 	}
