@@ -874,7 +874,7 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	char			 who[NBMQ_ENC_WHO_MAX];
 	int			 r;
 
-	if (s->bound || !s->connecting || id == 0 ||
+	if (s->bound || s->link == LINK_IDLE || id == 0 ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
 		return;

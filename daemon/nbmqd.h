@@ -767,8 +767,8 @@ struct sock {
 	const struct sock_ops *ops;
 	void		*arg;
 
-	int		 bound;		/* bound: many peers; else connecting */
-	int		 connecting;	/* connect() was called */
+	int		 bound;		/* bound: many peers; else connecting
+					   (link leaves LINK_IDLE) */
 	struct nbaddr	 remote;	/* connecting: where Connect goes */
 	int		 remote_valid;
 	int		 remote_is_name;

@@ -443,7 +443,6 @@ sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 {
 	s->remote = *a;
 	s->remote_valid = 1;
-	s->connecting = 1;
 	if (s->link == LINK_IDLE) {
 		session_connecting(s, "connect", now);
 		session_attempt(s, now);
@@ -456,7 +455,6 @@ sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 void
 sock_connect_name(struct sock *s, nbmq_time now)
 {
-	s->connecting = 1;
 	s->remote_is_name = 1;
 	session_connecting(s, "connect", now);
 	session_attempt(s, now);
@@ -553,7 +551,7 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 {
 	struct peer	*p = TAILQ_FIRST(&s->peers);
 
-	if (s->bound || !s->connecting || id == 0 ||
+	if (s->bound || s->link == LINK_IDLE || id == 0 ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
 		return;
