@@ -918,15 +918,30 @@ void		 crypt_sock_free(struct sock *);
 /* 1 if frames still fit sealed in o->max_frame_size, else 0 with why. */
 int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 		    char *why, size_t whylen);
-/* sock_input: the opened frame (*len updated), or NULL: handled here. */
-const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr **,
-		    const uint8_t *, size_t *len);
+/* What crypt_input() made of a datagram (crypt.c says more). */
+enum crypt_verdict {
+	CRYPT_DONE,		/* dropped and counted: nothing more to do */
+	CRYPT_FRAME,		/* the frame in ci, for sock_input */
+	CRYPT_UNKNOWN,		/* sealed, of a session unknown here (ci->id) */
+	CRYPT_REFUSE,		/* refuse the sender's Connect (ci->why) */
+	CRYPT_REFUSED		/* our Connect was refused (ci->why) */
+};
+struct crypt_in {
+	const uint8_t		*buf;	/* the frame, opened */
+	size_t			 len;
+	const struct nbaddr	*from;	/* where it comes from, for the core */
+	void			*hs;	/* Connect, Connected: the handshake */
+	uint64_t		 id;
+	uint8_t			 why;	/* 0, or an enum conn_reason */
+};
+enum crypt_verdict crypt_input(struct sock *, nbmq_time,
+		    const struct nbaddr *from, const uint8_t *, size_t,
+		    struct crypt_in *);
 /* sock_out() on an encrypted socket: the frame in b (len bytes, in a slot
  * of cap) with its handshake or sealed; its length now, or 0: not sent. */
 size_t		 crypt_out(struct sock *, struct peer *, enum out_how,
 		    uint8_t *b, size_t len, size_t cap, nbmq_time);
-void		 crypt_peer_new(struct sock *, struct peer *);
-void		 crypt_peer_free(struct sock *, struct peer *);
+void		 crypt_hs_free(struct sock *, void *hs);
 /* A plain socket got an encrypted frame: a rate-limited log line. */
 void		 crypt_refuse(struct sock *, nbmq_time, const struct nbaddr *,
 		    uint8_t kind);
@@ -976,10 +991,12 @@ void		 session_refused(struct sock *, const struct nbaddr *from,
 void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
 void		 session_hello(struct sock *, struct peer *,
 		    const struct frame *, nbmq_time);
-void		 session_accept(struct sock *, const struct nbaddr *,
+/* Connect, Connected: hs, the handshake that came with it on an encrypted
+ * socket, goes to the peer it makes (returned; else NULL: not taken). */
+struct peer	*session_accept(struct sock *, const struct nbaddr *, void *hs,
 		    nbmq_time);
-void		 session_connected(struct sock *, uint64_t id,
-		    const struct nbaddr *, nbmq_time);
+struct peer	*session_connected(struct sock *, uint64_t id,
+		    const struct nbaddr *, void *hs, nbmq_time);
 void		 session_disconnected(struct sock *, uint64_t id,
 		    const struct nbaddr *from, nbmq_time);
 /* Disconnected to every peer and the outbox flushed (a clean close). */
@@ -1059,6 +1076,9 @@ int		 sock_out(struct sock *, struct peer *, enum out_how,
 		    uint32_t len, nbmq_time now);
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
+/* p's session ends: what the socket holds for it (its reassemblies, its
+ * safe_dealer state, its keys) goes. */
+void		 sock_peer_gone(struct sock *, struct peer *);
 
 /* stun.c: the STUN codec (RFC 5389/8489, RFC 3489 requests), PROTOCOL.md
  * 4.1, and stun_send() into a socket's outbox. */

@@ -294,9 +294,10 @@ session_new_id(struct sock *s)
 	}
 }
 
+/* A new session; hs, the handshake that made it (encrypted), is its. */
 static struct peer *
 session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
-    nbmq_time now)
+    void *hs, nbmq_time now)
 {
 	struct peer	*p;
 
@@ -327,15 +328,13 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
 	s->npeers++;
 	s->st.sessions_created++;
-	if (s->crypt != NULL)
-		crypt_peer_new(s, p);	/* the handshake that made it */
+	p->crypt = hs;
 	return p;
 }
 
 static void
 session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 {
-	struct reasm	*r;
 	struct msg	*m;
 
 	log_info("socket %s peer %016llx at %s: down (%s)", s->name,
@@ -370,19 +369,10 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			msg_free(m);
 		}
 	}
-	safe_peer_free(s, p);
-	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
-		TAILQ_REMOVE(&p->reasms, r, peer_entry);
-		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
-		s->nreasm--;
-		sock_hold(s, -(int64_t)r->mem);
-		reasm_free(r);
-	}
+	sock_peer_gone(s, p);
 	/* The application heard of it only once it was confirmed. */
 	if (p->confirmed)
 		s->ops->peer_event(s->arg, s, p, why);
-	if (s->crypt != NULL)
-		crypt_peer_free(s, p);
 	free(p);
 }
 
@@ -496,14 +486,15 @@ session_at(struct sock *s, const struct nbaddr *a, const struct peer *except,
  * nobody, even at max_peers (issue 15).  A session of that address that
  * never came up is superseded at once.
  */
-void
-session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
+struct peer *
+session_accept(struct sock *s, const struct nbaddr *from, void *hs,
+    nbmq_time now)
 {
 	struct peer	*p, *live;
 
 	if (!s->bound) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return NULL;
 	}
 	while ((p = session_at(s, from, NULL, 0)) != NULL)
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
@@ -511,15 +502,17 @@ session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
 	/* A replacement may wait beside the session it replaces. */
 	if (s->npeers >= s->o.max_peers && live == NULL) {
 		s->st.drops[DROP_MAX_PEERS]++;
-		return;
+		return NULL;
 	}
-	if ((p = session_peer_new(s, session_new_id(s), from, now)) == NULL) {
+	if ((p = session_peer_new(s, session_new_id(s), from, hs, now)) ==
+	    NULL) {
 		log_warn("socket %s: new peer", s->name);
-		return;
+		return NULL;
 	}
 	log_debug("socket %s peer %016llx at %s: Connected sent",
 	    s->name, (unsigned long long)p->session, addr_str(from));
 	session_send_peer(s, p, FK_CONNECTED, now);
+	return p;
 }
 
 /*
@@ -545,33 +538,33 @@ session_confirm(struct sock *s, struct peer *p)
 }
 
 /* Connecting side: Connected(id) arrived. */
-void
+struct peer *
 session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
-    nbmq_time now)
+    void *hs, nbmq_time now)
 {
 	struct peer	*p = TAILQ_FIRST(&s->peers);
 
 	if (s->bound || s->link == LINK_IDLE || id == 0 ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return NULL;
 	}
 	if (p != NULL && p->session == id) {
 		/* Our Connect was answered twice: still a sign of life. */
 		session_seen(s, p, from, now);
 		session_heartbeat(s, p, now);
-		return;
+		return NULL;
 	}
 	if (p != NULL)
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
-	if ((p = session_peer_new(s, id, from, now)) == NULL) {
+	if ((p = session_peer_new(s, id, from, hs, now)) == NULL) {
 		log_warn("socket %s: new peer", s->name);
 		/* The old peer is gone: never up without one; retry. */
 		if (s->link == LINK_UP) {
 			session_connecting(s, "no memory", now);
 			s->reconnect_at = now + s->o.reconnect_wait;
 		}
-		return;
+		return NULL;
 	}
 	session_change_state(s, LINK_UP, "Connected");
 	s->conn_reason = CONN_NONE;
@@ -583,6 +576,7 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 	session_heartbeat(s, p, now);
 	session_adopt_orphans(s, p);
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
+	return p;
 }
 
 /*
