@@ -658,6 +658,21 @@ TAILQ_HEAD(dedup_list, dedup);
  * refused unacked (the sender tries again), never an old id forgotten. */
 #define DEDUP_MAX	65536
 
+/*
+ * PROTOCOL.md 4.3: where a session's negotiation of the extension stands
+ * (session_offer, session_hello).  The connecting side offers Hellos,
+ * HELLOS_MAX at most, until answered; the bound side answers every offer
+ * and, once both have the extension, repeats its answer (HELLO_ANSWERS
+ * times at most) until the connecting side confirms it.
+ */
+enum ext_neg {
+	EXT_IDLE,		/* bound: nothing in common offered yet */
+	EXT_OFFERING,		/* connecting: no answer yet */
+	EXT_ANSWERED,		/* connecting: answered (and confirmed) */
+	EXT_ANSWERING,		/* bound: both have it; answer repeated */
+	EXT_CONFIRMED		/* bound: the connecting side confirmed */
+};
+
 struct peer {
 	struct hnode	 id_node;	/* sock->by_id */
 	struct hnode	 addr_node;	/* sock->by_addr */
@@ -699,7 +714,8 @@ struct peer {
 	/* PROTOCOL.md 4.3: the extension, negotiated per session */
 	uint8_t		 ext;		/* both sides: Batch and frame_size */
 	uint16_t	 ext_flags;	/* FRAME_HELLO_* both sides have */
-	uint8_t		 hellos;	/* connecting: Hellos offered so far */
+	enum ext_neg	 ext_neg;
+	uint8_t		 hellos;	/* offered, or answers repeated, so far */
 	nbmq_time	 hello_at;	/* the next Hello offer or answer */
 	/* Bound side: the connecting side has shown it has the session
 	 * (its first frame after Connected); until then no data goes to

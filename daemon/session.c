@@ -211,7 +211,8 @@ static void
 session_offer(struct sock *s, struct peer *p, nbmq_time now)
 {
 	if (now < p->hello_at || !OPTS_EXT_FLAGS(&s->o) ||
-	    (s->bound ? !p->ext || p->hellos >= HELLO_ANSWERS :
+	    (s->bound ? p->ext_neg != EXT_ANSWERING ||
+	    p->hellos >= HELLO_ANSWERS : p->ext_neg != EXT_OFFERING ||
 	    p->hellos >= HELLOS_MAX)) {
 		if (now >= p->hello_at)
 			p->hello_at = NBMQ_TIME_NEVER;	/* nothing to say */
@@ -243,6 +244,8 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 
 	if (!p->ext && both != 0) {
 		p->ext = 1;
+		if (p->ext_neg == EXT_IDLE)
+			p->ext_neg = EXT_ANSWERING;
 		p->ext_flags = both;
 		p->frame_size = (uint32_t)s->o.max_frame_size;
 		if (both & FRAME_HELLO_COALESCE) {
@@ -263,17 +266,17 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		    p->frame_size);
 	}
 	if (s->bound && (f->ext_flags & FRAME_HELLO_CONFIRM)) {
-		p->hellos = HELLO_ANSWERS;	/* confirmed: no more */
+		p->ext_neg = EXT_CONFIRMED;	/* no more */
 		p->hello_at = NBMQ_TIME_NEVER;
 	} else if (s->bound) {
 		/* Every offer answered; the answer repeated from then on. */
-		if (p->ext && p->hellos < HELLO_ANSWERS) {
+		if (p->ext_neg == EXT_ANSWERING && p->hellos < HELLO_ANSWERS) {
 			p->hellos++;
 			p->hello_at = now + s->o.peer_heartbeat_ivl;
 		}
 		session_send_hello(s, p, 0, now);
 	} else {
-		p->hellos = HELLOS_MAX;		/* answered */
+		p->ext_neg = EXT_ANSWERED;
 		p->hello_at = NBMQ_TIME_NEVER;
 		session_send_hello(s, p, FRAME_HELLO_CONFIRM, now);
 	}
@@ -310,6 +313,7 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	p->reach = 1;
 	/* The connecting side offers at once; the bound side answers. */
 	p->hello_at = s->bound ? NBMQ_TIME_NEVER : now;
+	p->ext_neg = s->bound ? EXT_IDLE : EXT_OFFERING;
 	p->confirmed = !s->bound;
 	if (p->confirmed)
 		s->nup++;
