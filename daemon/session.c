@@ -43,30 +43,24 @@ const char *const conn_reason_names[CONN_NREASONS] = {
 	[CONN_UNREACHABLE] = "unreachable (ICMP)",
 };
 
+/* What moves a connecting socket's link (session_change_state). */
+enum link_event {
+	LEV_CONNECT,		/* connect(), or connect by name */
+	LEV_KEEPALIVE,		/* the peer went silent */
+	LEV_DISCONNECTED,	/* the peer does not know the session */
+	LEV_NO_MEMORY,		/* Connected, but no memory for its peer */
+	LEV_CONNECTED,		/* Connected: a new session */
+	LEV_NEVENTS
+};
+static const char *const link_event_names[LEV_NEVENTS] = {
+	[LEV_CONNECT] = "connect",
+	[LEV_KEEPALIVE] = "keepalive timeout",
+	[LEV_DISCONNECTED] = "disconnected",
+	[LEV_NO_MEMORY] = "no memory",
+	[LEV_CONNECTED] = "Connected",
+};
+
 static void	session_offer(struct sock *, struct peer *, nbmq_time);
-
-static void
-session_change_state(struct sock *s, enum link_state to, const char *event)
-{
-	if (s->link == to)
-		return;
-	log_info("socket %s: %s -> %s (%s)", s->name,
-	    link_state_names[s->link], link_state_names[to], event);
-	s->link = to;
-}
-
-/* Into CONNECTING from IDLE or UP: a new connecting episode. */
-static void
-session_connecting(struct sock *s, const char *event, nbmq_time now)
-{
-	if (s->link == LINK_CONNECTING)
-		return;
-	session_change_state(s, LINK_CONNECTING, event);
-	s->conn_since = now;
-	s->conn_attempts = s->conn_unanswered = 0;
-	s->conn_answered = s->conn_warned = 0;
-	s->conn_reason = CONN_NONE;
-}
 
 /*
  * Why the connecting socket is not up: recorded, logged when it changes,
@@ -396,6 +390,15 @@ session_adopt_orphans(struct sock *s, struct peer *p)
 	}
 }
 
+/* Connecting side: the episode's record cleared (a new one, or UP). */
+static void
+session_episode_clear(struct sock *s)
+{
+	s->conn_attempts = s->conn_unanswered = 0;
+	s->conn_answered = s->conn_warned = 0;
+	s->conn_reason = CONN_NONE;
+}
+
 /* Connecting side: send Connect to the remote, or have it resolved. */
 static void
 session_attempt(struct sock *s, nbmq_time now)
@@ -432,15 +435,54 @@ session_attempt(struct sock *s, nbmq_time now)
 		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
 }
 
+/*
+ * The one writer of a connecting socket's link, with each state's entry
+ * actions, as bgpd's change_state() has them.  Entering CONNECTING begins
+ * an episode (from IDLE or UP) and makes an attempt, at once, or after
+ * reconnect_wait when the last one's answer found no memory.  Entering UP,
+ * also again (a new session replaced the old), ends the episode, stops
+ * the reconnect and gives the new peer the queue kept over the reconnect.
+ */
+static void
+session_change_state(struct sock *s, enum link_state to, enum link_event ev,
+    nbmq_time now)
+{
+	enum link_state	from = s->link;
+
+	if (from != to)
+		log_info("socket %s: %s -> %s (%s)", s->name,
+		    link_state_names[from], link_state_names[to],
+		    link_event_names[ev]);
+	s->link = to;
+	switch (to) {
+	case LINK_CONNECTING:
+		if (from != LINK_CONNECTING) {
+			s->conn_since = now;
+			session_episode_clear(s);
+		}
+		if (ev == LEV_NO_MEMORY)
+			s->reconnect_at = now + s->o.reconnect_wait;
+		else
+			session_attempt(s, now);
+		break;
+	case LINK_UP:
+		session_episode_clear(s);
+		s->reconnect_at = NBMQ_TIME_NEVER;
+		session_adopt_orphans(s, TAILQ_FIRST(&s->peers));
+		break;
+	default:
+		break;
+	}
+}
+
 void
 sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 {
 	s->remote = *a;
 	s->remote_valid = 1;
-	if (s->link == LINK_IDLE) {
-		session_connecting(s, "connect", now);
-		session_attempt(s, now);
-	} else if (s->link == LINK_CONNECTING) {
+	if (s->link == LINK_IDLE)
+		session_change_state(s, LINK_CONNECTING, LEV_CONNECT, now);
+	else if (s->link == LINK_CONNECTING) {
 		/* A fresh resolution: this is the attempt. */
 		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
 	}
@@ -450,8 +492,7 @@ void
 sock_connect_name(struct sock *s, nbmq_time now)
 {
 	s->remote_is_name = 1;
-	session_connecting(s, "connect", now);
-	session_attempt(s, now);
+	session_change_state(s, LINK_CONNECTING, LEV_CONNECT, now);
 }
 
 /* Connecting side lost its peer: connect again at once. */
@@ -460,8 +501,8 @@ session_link_down(struct sock *s, struct peer *p, enum peer_event why,
     nbmq_time now)
 {
 	session_peer_free(s, p, why);
-	session_connecting(s, peer_event_names[why], now);
-	session_attempt(s, now);
+	session_change_state(s, LINK_CONNECTING, why == PEV_DOWN_KEEPALIVE ?
+	    LEV_KEEPALIVE : LEV_DISCONNECTED, now);
 }
 
 /* A session at address a, confirmed or not, other than except; or NULL. */
@@ -564,21 +605,15 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 	if ((p = session_peer_new(s, id, from, hs, now)) == NULL) {
 		log_warn("socket %s: new peer", s->name);
 		/* The old peer is gone: never up without one; retry. */
-		if (s->link == LINK_UP) {
-			session_connecting(s, "no memory", now);
-			s->reconnect_at = now + s->o.reconnect_wait;
-		}
+		if (s->link == LINK_UP)
+			session_change_state(s, LINK_CONNECTING,
+			    LEV_NO_MEMORY, now);
 		return NULL;
 	}
-	session_change_state(s, LINK_UP, "Connected");
-	s->conn_reason = CONN_NONE;
-	s->conn_attempts = s->conn_unanswered = 0;
-	s->conn_answered = s->conn_warned = 0;
+	session_change_state(s, LINK_UP, LEV_CONNECTED, now);
 	log_info("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)id, addr_str(from));
-	s->reconnect_at = NBMQ_TIME_NEVER;
 	session_heartbeat(s, p, now);
-	session_adopt_orphans(s, p);
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
 	return p;
 }
