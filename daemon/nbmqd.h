@@ -833,10 +833,7 @@ struct sock {
 	uint64_t	 ndedup;
 
 	/* Disconnected replies: a budget per source (hashed) and overall. */
-	struct tokens {
-		nbmq_time	 at;
-		double		 n;
-	}		 disc_all, disc_src[DISC_SOURCES];
+	struct tokens	 disc_all, disc_src[DISC_SOURCES];
 
 	/* STUN (PROTOCOL.md 4.1): the index of a stun socket (stunsrv.c);
 	 * the name, server and connect by name of an nbmq socket
@@ -1202,8 +1199,7 @@ struct stun_entry {
 	char		 name[NBMQ_NAME_MAX + 1];
 	struct nbaddr	 addr;		/* mapped address (never v4-mapped) */
 	nbmq_time	 first, last;	/* registered, last refreshed */
-	nbmq_time	 intro_at;	/* Binding indications sent to it: */
-	double		 intro_tokens;	/* a token bucket (stunsrv.c) */
+	struct tokens	 intro;		/* Binding indications sent to it */
 	uint64_t	 refreshes, lookups;
 };
 TAILQ_HEAD(stun_entry_list, stun_entry);

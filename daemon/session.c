@@ -643,20 +643,6 @@ session_disconnected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		session_link_down(s, p, PEV_DOWN_DISCONNECTED, now);
 }
 
-/* Refill a token bucket; 1 if a token could be taken. */
-static int
-session_take(struct tokens *t, nbmq_time now, double rate, double burst)
-{
-	if (t->at == 0 && t->n == 0)
-		t->n = burst;		/* never used: full */
-	else if (now > t->at)
-		t->n += (double)(now - t->at) / NSEC * rate;
-	if (t->n > burst)
-		t->n = burst;
-	t->at = now;
-	return t->n >= 1.0;
-}
-
 /*
  * A frame with an unknown session id: answer Disconnected, within a budget
  * per source and one for the socket, so a flood from one address cannot
@@ -668,8 +654,8 @@ session_disc_budget(struct sock *s, const struct nbaddr *from, nbmq_time now)
 {
 	struct tokens	*src = &s->disc_src[addr_hash(from) % DISC_SOURCES];
 
-	if (!session_take(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
-	    !session_take(&s->disc_all, now, DISC_RATE, DISC_BURST))
+	if (!tokens_refill(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
+	    !tokens_refill(&s->disc_all, now, DISC_RATE, DISC_BURST))
 		return 0;
 	src->n -= 1.0;
 	s->disc_all.n -= 1.0;
