@@ -473,6 +473,10 @@ int		 reasm_complete(const struct reasm *);
 struct msg	*reasm_finish(struct reasm *);
 void		 reasm_free(struct reasm *);
 
+/* The struct of type that holds member field at p (a list or map node). */
+#define container_of(p, type, field) \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
 /* hmap.c: intrusive chained hash keyed by uint64. */
 struct hnode {
 	struct hnode	*next;

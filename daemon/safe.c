@@ -29,10 +29,6 @@
 
 #include "nbmqd.h"
 
-#define UNACKED_OF(n)	((struct unacked *)((char *)(n) - \
-			    offsetof(struct unacked, node)))
-#define DEDUP_OF(n)	((struct dedup *)((char *)(n) - \
-			    offsetof(struct dedup, node)))
 #define DEDUP_SLACK	NSEC	/* the network's share of the horizon */
 
 /* How long a delivered message id is kept (the comment above). */
@@ -174,7 +170,7 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	p->st.acks_rx++;
 	if ((n = hmap_find(&p->unacked, hash)) == NULL)
 		return;		/* a late duplicate Ack */
-	safe_untrack(s, UNACKED_OF(n));
+	safe_untrack(s, container_of(n, struct unacked, node));
 	safe_floor_out(s, p, FLOOR_STEP, now);
 }
 
@@ -253,7 +249,7 @@ safe_is_dup(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 		return 1;
 	if ((n = hmap_find(&p->dedup, msgid)) == NULL)
 		return 0;
-	d = DEDUP_OF(n);
+	d = container_of(n, struct dedup, node);
 	if (!d->floor) {
 		d->at = now;
 		TAILQ_REMOVE(&s->dedupq, d, entry);

@@ -515,7 +515,7 @@ session_at(struct sock *s, const struct nbaddr *a, const struct peer *except,
 
 	for (n = hmap_find(&s->by_addr, addr_hash(a)); n != NULL;
 	    n = hmap_next(n)) {
-		p = (struct peer *)((char *)n - offsetof(struct peer, addr_node));
+		p = container_of(n, struct peer, addr_node);
 		if (p != except && p->confirmed == confirmed &&
 		    addr_eq(&p->addr, a))
 			return p;
@@ -730,8 +730,7 @@ sock_peer_by_id(const struct sock *s, uint64_t id)
 {
 	struct hnode	*n = hmap_find(&s->by_id, id);
 
-	return n ? (struct peer *)((char *)n - offsetof(struct peer, id_node)) :
-	    NULL;
+	return n ? container_of(n, struct peer, id_node) : NULL;
 }
 
 /*
