@@ -499,7 +499,9 @@ struct hnode	*hmap_next(struct hnode *);
 
 /*
  * Session states and transitions (PROTOCOL.md section 2).  Every change goes
- * through session_change_state(), which logs "state A -> B (event)".
+ * through session_change_state(), which logs "state A -> B (event)" and
+ * performs the entry actions: into CONNECTING the attempt (Connect, or
+ * its timer), into UP the end of the reconnect and the kept queue adopted.
  *
  * Connecting socket (its link to the one remote):
  *   IDLE        -connect()------------> CONNECTING  send Connect
