@@ -8,21 +8,19 @@
  * A plain socket (encryptor = none) has s->crypt == NULL and runs the
  * v0.2.0 code untouched.  The core calls in behind one `if (s->crypt)`:
  *
- *	sock_input		crypt_input(): handshakes and refusals end
- *				here; a sealed frame comes back opened (its
- *				kind without 0x80), or not at all
- *	session_send_ctl	crypt_ctl_last(): the control frame just
- *				committed to the outbox gets its handshake,
- *				or is sealed
- *	sock_put_frame, sock_batch_close, safe_ack_out
- *				crypt_seal_last(): the frame (or Batch) just
- *				committed is sealed in place
- *	session_peer_new/free	crypt_peer_new() / crypt_peer_free()
+ *	sock_input		crypt_input(): a sealed frame comes back
+ *				opened (its kind without 0x80), a handshake
+ *				verified as the one for the session it makes,
+ *				or a refusal to send or received, or nothing
+ *	sock_out		crypt_out(): every frame on its way into
+ *				the outbox gets its handshake or is sealed
+ *	sock_peer_gone		crypt_hs_free(): a peer's handshake, or one
+ *				that made no session
  *
  * Frames are built plain and sealed in their outbox slot, so what a
  * safe_dealer hashes for its Acks is the plain frame on both sides.  A
- * frame that cannot be sealed is taken back out of the outbox: nothing
- * leaves an encrypted socket in the clear.
+ * frame that cannot be sealed never enters the outbox: nothing leaves an
+ * encrypted socket in the clear.
  *
  * A peer's address follows it (session_seen) only from sock_input, after
  * its frame was opened: a spoofed frame with a known session id cannot
@@ -71,7 +69,6 @@ struct crypt_sock {
 	void		*dl;		/* dlopen() handle of a plugin */
 	char		 label[96];	/* "sodium", or the plugin's path */
 	void		*pending;	/* connecting: the handshake in flight */
-	void		*ready;		/* a finished one, for the next peer */
 	nbmq_time	 now;		/* the latest time seen */
 	uint8_t		*buf;		/* opened frames */
 	struct crypt_lim lim[CR_N];
@@ -725,8 +722,6 @@ crypt_sock_free(struct sock *s)
 	if (c->e != NULL) {
 		if (c->pending != NULL)
 			c->e->session_free(c->pending);
-		if (c->ready != NULL)
-			c->e->session_free(c->ready);
 		if (c->enc != NULL)
 			c->e->destroy(c->enc);
 	}
@@ -738,110 +733,57 @@ crypt_sock_free(struct sock *s)
 	s->seal_overhead = 0;
 }
 
-/* session_peer_new: the peer takes the handshake that made it. */
+/* A handshake crypt_input() verified that no session took, or a peer's. */
 void
-crypt_peer_new(struct sock *s, struct peer *p)
+crypt_hs_free(struct sock *s, void *hs)
 {
-	p->crypt = s->crypt->ready;
-	s->crypt->ready = NULL;
-}
-
-void
-crypt_peer_free(struct sock *s, struct peer *p)
-{
-	if (p->crypt != NULL)
-		s->crypt->e->session_free(p->crypt);
-	p->crypt = NULL;
+	if (hs != NULL)
+		s->crypt->e->session_free(hs);
 }
 
 /* Sending. */
 
-/* Take the last committed slot back out of the outbox. */
-static void
-crypt_uncommit(struct sock *s)
+/* Connect (p NULL: a new attempt, new ephemeral keys) or Connected (p's
+ * handshake): the handshake as b's body; its length, or 0. */
+static size_t
+crypt_handshake(struct crypt_sock *c, struct peer *p, uint8_t *b, size_t cap)
 {
-	s->ob.n--;
-	s->st.drops[DROP_SEND_FAILED]++;
+	void	*hs;
+	size_t	 n = 0;
+
+	if (p == NULL) {
+		if (c->pending != NULL)
+			c->e->session_free(c->pending);
+		c->pending = c->e->session_new(c->enc, NBMQ_ENC_INITIATOR);
+		hs = c->pending;
+	} else
+		hs = p->crypt;
+	if (hs == NULL || c->e->hs_write(hs, b, b + FRAME_HDR_SIZE,
+	    cap - FRAME_HDR_SIZE, &n) != NBMQ_ENC_OK)
+		return 0;
+	return FRAME_HDR_SIZE + n;
 }
 
 /*
- * The data frame or Ack for p just committed to the outbox (and counted
- * in tx_datagrams): seal it in place, or take it back.
+ * sock_out: the frame in b (len bytes, in a slot of cap bytes) for p,
+ * marked encrypted, gets its handshake or is sealed in place.  Its length
+ * now, or 0 when it cannot go: nothing leaves in the clear.
  */
-void
-crypt_seal_last(struct sock *s, struct peer *p, nbmq_time now)
+size_t
+crypt_out(struct sock *s, struct peer *p, enum out_how how, uint8_t *b,
+    size_t len, size_t cap, nbmq_time now)
 {
 	struct crypt_sock	*c = s->crypt;
-	struct outbox		*ob = &s->ob;
-	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
-				    ob->slot_size;
 	size_t			 n = 0;
 
 	if (now > c->now)
 		c->now = now;
 	b[1] |= FRAME_ENCRYPTED;
-	if (p->crypt != NULL)
-		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
-		    c->now);
-	if (n < FRAME_HDR_SIZE || n > ob->slot_size) {
-		crypt_uncommit(s);
-		s->st.tx_datagrams--;
-		return;
-	}
-	ob->len[ob->n - 1] = (uint32_t)n;
-}
-
-/*
- * The control frame just committed (session_send_ctl, not yet counted):
- * Connect and Connected get their handshake, a Heartbeat (and a Hello,
- * PROTOCOL.md 4.3) is sealed, Disconnected only marked.  0, or -1 when it
- * was taken back.
- */
-int
-crypt_ctl_last(struct sock *s)
-{
-	struct crypt_sock	*c = s->crypt;
-	struct outbox		*ob = &s->ob;
-	uint8_t			*b = ob->buf + (size_t)(ob->n - 1) *
-				    ob->slot_size;
-	uint64_t		 id = crypt_get64(b + 2);
-	struct peer		*p;
-	size_t			 n = 0;
-
-	b[1] |= FRAME_ENCRYPTED;
-	switch (b[1] & ~FRAME_ENCRYPTED) {
-	case FK_CONNECT:
-		/* A new attempt: a new handshake (new ephemeral keys). */
-		if (c->pending != NULL)
-			c->e->session_free(c->pending);
-		c->pending = c->e->session_new(c->enc, NBMQ_ENC_INITIATOR);
-		if (c->pending == NULL || c->e->hs_write(c->pending, b,
-		    b + FRAME_HDR_SIZE, ob->slot_size - FRAME_HDR_SIZE, &n) !=
-		    NBMQ_ENC_OK)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
-		return 0;
-	case FK_CONNECTED:
-		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL ||
-		    c->e->hs_write(p->crypt, b, b + FRAME_HDR_SIZE,
-		    ob->slot_size - FRAME_HDR_SIZE, &n) != NBMQ_ENC_OK)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)(FRAME_HDR_SIZE + n);
-		return 0;
-	case FK_DISCONNECTED:
-		return 0;
-	default:
-		if ((p = sock_peer_by_id(s, id)) == NULL || p->crypt == NULL)
-			break;
-		n = c->e->seal(p->crypt, b, ob->len[ob->n - 1], ob->slot_size,
-		    c->now);
-		if (n < FRAME_HDR_SIZE || n > ob->slot_size)
-			break;
-		ob->len[ob->n - 1] = (uint32_t)n;
-		return 0;
-	}
-	crypt_uncommit(s);
-	return -1;
+	if (how == OUT_HANDSHAKE)
+		return crypt_handshake(c, p, b, cap);
+	if (p != NULL && p->crypt != NULL)
+		n = c->e->seal(p->crypt, b, len, cap, c->now);
+	return n < FRAME_HDR_SIZE || n > cap ? 0 : n;
 }
 
 /* Receiving. */
@@ -859,10 +801,22 @@ crypt_reason(int r)
 	}
 }
 
+/* The header of a frame that is not sealed (a handshake's, Disconnected),
+ * without 0x80, for sock_input. */
+static enum crypt_verdict
+crypt_header(struct sock *s, const uint8_t *buf, struct crypt_in *ci)
+{
+	memcpy(s->crypt->buf, buf, FRAME_HDR_SIZE);
+	s->crypt->buf[1] &= ~FRAME_ENCRYPTED;
+	ci->buf = s->crypt->buf;
+	ci->len = FRAME_HDR_SIZE;
+	return CRYPT_FRAME;
+}
+
 /* Bound side: an encrypted Connect. */
-static void
+static enum crypt_verdict
 crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
-    const uint8_t *buf, size_t len)
+    const uint8_t *buf, size_t len, struct crypt_in *ci)
 {
 	struct crypt_sock	*c = s->crypt;
 	char			 who[NBMQ_ENC_WHO_MAX];
@@ -871,11 +825,11 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 
 	if (!s->bound) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return CRYPT_DONE;
 	}
 	if ((sess = c->e->session_new(c->enc, NBMQ_ENC_RESPONDER)) == NULL) {
 		log_warnx("socket %s: handshake: out of memory", s->name);
-		return;
+		return CRYPT_DONE;
 	}
 	who[0] = '\0';
 	r = c->e->hs_read(sess, buf, buf + FRAME_HDR_SIZE,
@@ -888,7 +842,8 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 			crypt_log(s, CR_DENIED, now, "socket %s: Connect from "
 			    "%s refused: %s is not one of its peers", s->name,
 			    addr_str(from), who[0] ? who : "the key");
-			session_refuse(s, from, CONN_KEY_DENIED, now);
+			ci->why = CONN_KEY_DENIED;
+			return CRYPT_REFUSE;
 		} else if (r == NBMQ_ENC_REPLAY) {
 			crypt_count(s, NULL, DROP_CRYPT_REPLAY);
 			crypt_log(s, CR_REPLAY, now, "socket %s: Connect from "
@@ -902,36 +857,32 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 			    "(made for another key, another encryptor, or "
 			    "damaged)", s->name, addr_str(from));
 		}
-		return;
+		return CRYPT_DONE;
 	}
 	log_info("socket %s: Connect from %s: %s authenticated", s->name,
 	    addr_str(from), who[0] ? who : "peer");
-	c->ready = sess;
-	session_accept(s, from, now);
-	if (c->ready != NULL) {		/* no session: max_peers */
-		c->e->session_free(c->ready);
-		c->ready = NULL;
-	}
+	ci->hs = sess;
+	return crypt_header(s, buf, ci);
 }
 
 /* Connecting side: an encrypted Connected. */
-static void
+static enum crypt_verdict
 crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
-    uint64_t id, const uint8_t *buf, size_t len)
+    uint64_t id, const uint8_t *buf, size_t len, struct crypt_in *ci)
 {
 	struct crypt_sock	*c = s->crypt;
 	char			 who[NBMQ_ENC_WHO_MAX];
 	int			 r;
 
-	if (s->bound || !s->connecting || id == 0 ||
+	if (s->bound || s->link == LINK_IDLE || id == 0 ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return CRYPT_DONE;
 	}
 	if (c->pending == NULL) {
 		/* Answered already (a duplicate), or never asked. */
 		crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
-		return;
+		return CRYPT_DONE;
 	}
 	who[0] = '\0';
 	r = c->e->hs_read(c->pending, buf, buf + FRAME_HDR_SIZE,
@@ -944,93 +895,110 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connected from %s "
 		    "refused: the handshake does not verify", s->name,
 		    addr_str(from));
-		return;
+		return CRYPT_DONE;
 	}
 	log_info("socket %s: Connected from %s: %s authenticated", s->name,
 	    addr_str(from), who[0] ? who : "peer");
-	c->ready = c->pending;
+	ci->hs = c->pending;
 	c->pending = NULL;
-	session_connected(s, id, from, now);
-	if (c->ready != NULL) {
-		c->e->session_free(c->ready);
-		c->ready = NULL;
+	return crypt_header(s, buf, ci);
+}
+
+/* A plain frame at this encrypted socket (PROTOCOL.md 5): a plain socket
+ * refused our Connect (the reason is logged), or we refuse a plain one,
+ * and say so. */
+static enum crypt_verdict
+crypt_plain(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, struct crypt_in *ci)
+{
+	crypt_count(s, NULL, DROP_PLAIN);
+	if (buf[1] == FK_DISCONNECTED && crypt_get64(buf + 2) == 0) {
+		ci->why = CONN_PEER_PLAIN;
+		return CRYPT_REFUSED;
 	}
+	crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s refused: "
+	    "this socket is encrypted (encryptor %s)", s->name,
+	    crypt_kind_name(buf[1]), addr_str(from), s->crypt->e->name);
+	if (buf[1] != FK_CONNECT)
+		return CRYPT_DONE;
+	ci->why = 0;
+	return CRYPT_REFUSE;
 }
 
 /*
- * One datagram on an encrypted socket.  Returns the opened frame (in the
- * socket's buffer, *lenp its length, kind without 0x80) for sock_input to
- * go on with, or NULL: handled here (a handshake, Disconnected), or
- * dropped and counted.
+ * Disconnected: nobody can seal it (the sender lost the session), so it
+ * counts only from where the peer is.  Session 0 with CONN_KEY_DENIED: our
+ * Connect refused (PROTOCOL.md 5).
  */
-const uint8_t *
-crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
-    const uint8_t *buf, size_t *lenp)
+static enum crypt_verdict
+crypt_disconnected(struct sock *s, const struct nbaddr *from, uint64_t id,
+    const uint8_t *buf, size_t len, struct crypt_in *ci)
 {
-	const struct nbaddr	*from = *fromp;
+	struct peer	*p;
+
+	if (id == 0 && len > FRAME_HDR_SIZE &&
+	    buf[FRAME_HDR_SIZE] == CONN_KEY_DENIED) {
+		ci->why = CONN_KEY_DENIED;
+		return CRYPT_REFUSED;
+	}
+	if ((p = sock_peer_by_id(s, id)) == NULL)
+		return CRYPT_DONE;
+	if (!addr_eq(from, &p->addr)) {
+		crypt_count(s, p, DROP_CRYPT_AUTH);
+		return CRYPT_DONE;
+	}
+	return crypt_header(s, buf, ci);
+}
+
+/*
+ * One datagram on an encrypted socket, for sock_input: CRYPT_FRAME with
+ * ci->buf the frame opened (in the socket's buffer; kind without 0x80),
+ * ci->from where it counts as coming from, and for Connect and Connected
+ * ci->hs, the handshake verified, for the session it makes (else
+ * crypt_hs_free); a refusal to send (CRYPT_REFUSE) or one received
+ * (CRYPT_REFUSED), ci->why saying why; a frame of a session unknown here,
+ * ci->id (CRYPT_UNKNOWN); or CRYPT_DONE: dropped, counted.
+ */
+enum crypt_verdict
+crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len, struct crypt_in *ci)
+{
 	struct crypt_sock	*c = s->crypt;
-	size_t			 len = *lenp, n = 0;
+	size_t			 n = 0;
 	struct peer		*p;
 	uint64_t		 id;
 	int			 r;
 
+	memset(ci, 0, sizeof(*ci));
+	ci->from = from;
 	if (now > c->now)
 		c->now = now;
 	if (len < FRAME_HDR_SIZE) {
 		crypt_count(s, NULL, DROP_SHORT);
-		return NULL;
+		return CRYPT_DONE;
 	}
 	if (buf[0] != FRAME_VERSION) {
 		crypt_count(s, NULL, DROP_VERSION);
-		return NULL;
+		return CRYPT_DONE;
 	}
-	if (!(buf[1] & FRAME_ENCRYPTED)) {
-		crypt_count(s, NULL, DROP_PLAIN);
-		/* PROTOCOL.md 5: a plain socket refused our Connect (the
-		 * reason is logged), or we refuse a plain one, and say so. */
-		if (buf[1] == FK_DISCONNECTED && crypt_get64(buf + 2) == 0) {
-			session_refused(s, from, CONN_PEER_PLAIN, now);
-			return NULL;
-		}
-		crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s "
-		    "refused: this socket is encrypted (encryptor %s)", s->name,
-		    crypt_kind_name(buf[1]), addr_str(from), c->e->name);
-		if (buf[1] == FK_CONNECT)
-			session_refuse(s, from, 0, now);
-		return NULL;
-	}
+	if (!(buf[1] & FRAME_ENCRYPTED))
+		return crypt_plain(s, now, from, buf, ci);
 	id = crypt_get64(buf + 2);
 	switch (buf[1] & ~FRAME_ENCRYPTED) {
 	case FK_CONNECT:
-		crypt_accept(s, now, from, buf, len);
-		return NULL;
+		return crypt_accept(s, now, from, buf, len, ci);
 	case FK_CONNECTED:
-		crypt_connected(s, now, from, id, buf, len);
-		return NULL;
+		return crypt_connected(s, now, from, id, buf, len, ci);
 	case FK_DISCONNECTED:
-		/* Session 0 with CONN_KEY_DENIED: our Connect refused
-		 * (PROTOCOL.md 5). */
-		if (id == 0 && len > FRAME_HDR_SIZE &&
-		    buf[FRAME_HDR_SIZE] == CONN_KEY_DENIED)
-			session_refused(s, from, CONN_KEY_DENIED, now);
-		/* Nobody can seal it (the sender lost the session): only
-		 * from where the peer is. */
-		if ((p = sock_peer_by_id(s, id)) == NULL)
-			return NULL;
-		if (!addr_eq(from, &p->addr)) {
-			crypt_count(s, p, DROP_CRYPT_AUTH);
-			return NULL;
-		}
-		session_disconnected(s, id, from, now);
-		return NULL;
+		return crypt_disconnected(s, from, id, buf, len, ci);
 	}
 	if ((p = sock_peer_by_id(s, id)) == NULL) {
-		session_unknown(s, id, from, now);
-		return NULL;
+		ci->id = id;
+		return CRYPT_UNKNOWN;
 	}
 	if (len > CRYPT_BUF_SIZE - FRAME_HDR_SIZE) {
 		crypt_count(s, p, DROP_LENGTH);
-		return NULL;
+		return CRYPT_DONE;
 	}
 	r = p->crypt == NULL ? NBMQ_ENC_BAD : c->e->open(p->crypt, buf, len,
 	    c->buf + FRAME_HDR_SIZE, &n, now);
@@ -1041,15 +1009,16 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr **fromp,
 	 */
 	if (r == NBMQ_ENC_OK_LATE) {
 		r = NBMQ_ENC_OK;
-		*fromp = &p->addr;
+		ci->from = &p->addr;
 	}
 	if (r != NBMQ_ENC_OK || n > len) {
 		crypt_count(s, p, crypt_reason(r == NBMQ_ENC_OK ?
 		    NBMQ_ENC_BAD : r));
-		return NULL;
+		return CRYPT_DONE;
 	}
 	memcpy(c->buf, buf, FRAME_HDR_SIZE);
 	c->buf[1] &= ~FRAME_ENCRYPTED;
-	*lenp = FRAME_HDR_SIZE + n;
-	return c->buf;
+	ci->buf = c->buf;
+	ci->len = FRAME_HDR_SIZE + n;
+	return CRYPT_FRAME;
 }

@@ -150,7 +150,7 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	w->type = (uint32_t)s->type;
 	w->flags = (d->configured ? IPC_CTL_SOCK_CONFIGURED : 0) |
 	    (s->bound ? IPC_CTL_SOCK_BOUND : 0) |
-	    (s->connecting ? IPC_CTL_SOCK_CONNECT : 0) |
+	    (s->link != LINK_IDLE ? IPC_CTL_SOCK_CONNECT : 0) |
 	    (d->closing ? IPC_CTL_SOCK_CLOSING : 0);
 	w->peers = s->npeers;
 	w->napps = d->nsubs;

@@ -113,8 +113,7 @@ dsock_by_handle(uint32_t handle)
 {
 	struct hnode	*n = hmap_find(&nbmqd->by_handle, handle);
 
-	return n == NULL ? NULL :
-	    (struct dsock *)((char *)n - offsetof(struct dsock, hnode));
+	return n == NULL ? NULL : container_of(n, struct dsock, hnode);
 }
 
 struct dsock *

@@ -335,8 +335,7 @@ ipc_sub(struct client *c, uint32_t handle)
 {
 	struct hnode	*n = hmap_find(&c->by_handle, handle);
 
-	return n == NULL ? NULL :
-	    (struct sub *)((char *)n - offsetof(struct sub, cnode));
+	return n == NULL ? NULL : container_of(n, struct sub, cnode);
 }
 
 int

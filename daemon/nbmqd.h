@@ -484,6 +484,10 @@ int		 reasm_complete(const struct reasm *);
 struct msg	*reasm_finish(struct reasm *);
 void		 reasm_free(struct reasm *);
 
+/* The struct of type that holds member field at p (a list or map node). */
+#define container_of(p, type, field) \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
 /* hmap.c: intrusive chained hash keyed by uint64. */
 struct hnode {
 	struct hnode	*next;
@@ -506,7 +510,9 @@ struct hnode	*hmap_next(struct hnode *);
 
 /*
  * Session states and transitions (PROTOCOL.md section 2).  Every change goes
- * through session_change_state(), which logs "state A -> B (event)".
+ * through session_change_state(), which logs "state A -> B (event)" and
+ * performs the entry actions: into CONNECTING the attempt (Connect, or
+ * its timer), into UP the end of the reconnect and the kept queue adopted.
  *
  * Connecting socket (its link to the one remote):
  *   IDLE        -connect()------------> CONNECTING  send Connect
@@ -669,6 +675,21 @@ TAILQ_HEAD(dedup_list, dedup);
  * refused unacked (the sender tries again), never an old id forgotten. */
 #define DEDUP_MAX	65536
 
+/*
+ * PROTOCOL.md 4.3: where a session's negotiation of the extension stands
+ * (session_offer, session_hello).  The connecting side offers Hellos,
+ * HELLOS_MAX at most, until answered; the bound side answers every offer
+ * and, once both have the extension, repeats its answer (HELLO_ANSWERS
+ * times at most) until the connecting side confirms it.
+ */
+enum ext_neg {
+	EXT_IDLE,		/* bound: nothing in common offered yet */
+	EXT_OFFERING,		/* connecting: no answer yet */
+	EXT_ANSWERED,		/* connecting: answered (and confirmed) */
+	EXT_ANSWERING,		/* bound: both have it; answer repeated */
+	EXT_CONFIRMED		/* bound: the connecting side confirmed */
+};
+
 struct peer {
 	struct hnode	 id_node;	/* sock->by_id */
 	struct hnode	 addr_node;	/* sock->by_addr */
@@ -710,7 +731,8 @@ struct peer {
 	/* PROTOCOL.md 4.3: the extension, negotiated per session */
 	uint8_t		 ext;		/* both sides: Batch and frame_size */
 	uint16_t	 ext_flags;	/* FRAME_HELLO_* both sides have */
-	uint8_t		 hellos;	/* connecting: Hellos offered so far */
+	enum ext_neg	 ext_neg;
+	uint8_t		 hellos;	/* offered, or answers repeated, so far */
 	nbmq_time	 hello_at;	/* the next Hello offer or answer */
 	/* Bound side: the connecting side has shown it has the session
 	 * (its first frame after Connected); until then no data goes to
@@ -735,6 +757,18 @@ struct sock_stats {
  * max_memory): the sockets' rx_bytes added up. */
 struct membudget {
 	uint64_t	 used, max;
+};
+
+/*
+ * How sock_out() sends a datagram on an encrypted socket: as written (STUN;
+ * Disconnected, which nobody can seal, marked by its writer), with the
+ * handshake as its body (Connect: p NULL, the socket's handshake in
+ * flight; Connected: p's), or sealed for p (everything else).
+ */
+enum out_how {
+	OUT_PLAIN,
+	OUT_HANDSHAKE,
+	OUT_SEALED
 };
 
 struct sock;
@@ -766,8 +800,8 @@ struct sock {
 	const struct sock_ops *ops;
 	void		*arg;
 
-	int		 bound;		/* bound: many peers; else connecting */
-	int		 connecting;	/* connect() was called */
+	int		 bound;		/* bound: many peers; else connecting
+					   (link leaves LINK_IDLE) */
 	struct nbaddr	 remote;	/* connecting: where Connect goes */
 	int		 remote_valid;
 	int		 remote_is_name;
@@ -816,10 +850,7 @@ struct sock {
 	uint64_t	 ndedup;
 
 	/* Disconnected replies: a budget per source (hashed) and overall. */
-	struct tokens {
-		nbmq_time	 at;
-		double		 n;
-	}		 disc_all, disc_src[DISC_SOURCES];
+	struct tokens	 disc_all, disc_src[DISC_SOURCES];
 
 	/* STUN (PROTOCOL.md 4.1): the index of a stun socket (stunsrv.c);
 	 * the name, server and connect by name of an nbmq socket
@@ -917,14 +948,30 @@ void		 crypt_sock_free(struct sock *);
 /* 1 if frames still fit sealed in o->max_frame_size, else 0 with why. */
 int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 		    char *why, size_t whylen);
-/* sock_input: the opened frame (*len updated), or NULL: handled here. */
-const uint8_t	*crypt_input(struct sock *, nbmq_time, const struct nbaddr **,
-		    const uint8_t *, size_t *len);
-/* The frame just committed to the outbox: sealed, or taken back. */
-void		 crypt_seal_last(struct sock *, struct peer *, nbmq_time);
-int		 crypt_ctl_last(struct sock *);
-void		 crypt_peer_new(struct sock *, struct peer *);
-void		 crypt_peer_free(struct sock *, struct peer *);
+/* What crypt_input() made of a datagram (crypt.c says more). */
+enum crypt_verdict {
+	CRYPT_DONE,		/* dropped and counted: nothing more to do */
+	CRYPT_FRAME,		/* the frame in ci, for sock_input */
+	CRYPT_UNKNOWN,		/* sealed, of a session unknown here (ci->id) */
+	CRYPT_REFUSE,		/* refuse the sender's Connect (ci->why) */
+	CRYPT_REFUSED		/* our Connect was refused (ci->why) */
+};
+struct crypt_in {
+	const uint8_t		*buf;	/* the frame, opened */
+	size_t			 len;
+	const struct nbaddr	*from;	/* where it comes from, for the core */
+	void			*hs;	/* Connect, Connected: the handshake */
+	uint64_t		 id;
+	uint8_t			 why;	/* 0, or an enum conn_reason */
+};
+enum crypt_verdict crypt_input(struct sock *, nbmq_time,
+		    const struct nbaddr *from, const uint8_t *, size_t,
+		    struct crypt_in *);
+/* sock_out() on an encrypted socket: the frame in b (len bytes, in a slot
+ * of cap) with its handshake or sealed; its length now, or 0: not sent. */
+size_t		 crypt_out(struct sock *, struct peer *, enum out_how,
+		    uint8_t *b, size_t len, size_t cap, nbmq_time);
+void		 crypt_hs_free(struct sock *, void *hs);
 /* A plain socket got an encrypted frame: a rate-limited log line. */
 void		 crypt_refuse(struct sock *, nbmq_time, const struct nbaddr *,
 		    uint8_t kind);
@@ -974,10 +1021,12 @@ void		 session_refused(struct sock *, const struct nbaddr *from,
 void		 session_heartbeat(struct sock *, struct peer *, nbmq_time);
 void		 session_hello(struct sock *, struct peer *,
 		    const struct frame *, nbmq_time);
-void		 session_accept(struct sock *, const struct nbaddr *,
+/* Connect, Connected: hs, the handshake that came with it on an encrypted
+ * socket, goes to the peer it makes (returned; else NULL: not taken). */
+struct peer	*session_accept(struct sock *, const struct nbaddr *, void *hs,
 		    nbmq_time);
-void		 session_connected(struct sock *, uint64_t id,
-		    const struct nbaddr *, nbmq_time);
+struct peer	*session_connected(struct sock *, uint64_t id,
+		    const struct nbaddr *, void *hs, nbmq_time);
 void		 session_disconnected(struct sock *, uint64_t id,
 		    const struct nbaddr *from, nbmq_time);
 /* Disconnected to every peer and the outbox flushed (a clean close). */
@@ -1045,8 +1094,21 @@ uint32_t	 sock_grow_frames(struct sock *, uint32_t want);
  * kernel once if it is full; NULL when the kernel takes nothing either.
  */
 uint8_t		*sock_slot(struct sock *, const struct nbaddr *to);
+/*
+ * The one way out: the datagram of len bytes just written into the slot
+ * sock_slot() gave goes into the outbox, on an encrypted socket first
+ * with its handshake or sealed for p (how), and is counted (tx_datagrams;
+ * p's Acks and Slows sent).  now: the time to seal at, or 0 for the
+ * encryptor's latest (control frames).  0, or -1: it could not be sealed
+ * and was taken back (counted as send_failed).
+ */
+int		 sock_out(struct sock *, struct peer *, enum out_how,
+		    uint32_t len, nbmq_time now);
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
+/* p's session ends: what the socket holds for it (its reassemblies, its
+ * safe_dealer state, its keys) goes. */
+void		 sock_peer_gone(struct sock *, struct peer *);
 
 /* stun.c: the STUN codec (RFC 5389/8489, RFC 3489 requests), PROTOCOL.md
  * 4.1, and stun_send() into a socket's outbox. */
@@ -1154,8 +1216,7 @@ struct stun_entry {
 	char		 name[NBMQ_NAME_MAX + 1];
 	struct nbaddr	 addr;		/* mapped address (never v4-mapped) */
 	nbmq_time	 first, last;	/* registered, last refreshed */
-	nbmq_time	 intro_at;	/* Binding indications sent to it: */
-	double		 intro_tokens;	/* a token bucket (stunsrv.c) */
+	struct tokens	 intro;		/* Binding indications sent to it */
 	uint64_t	 refreshes, lookups;
 };
 TAILQ_HEAD(stun_entry_list, stun_entry);

@@ -239,14 +239,26 @@ sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
 		return;
 	}
 	kib = pace_taken_rate(&p->pace, now) >> 10;
-	outbox_commit(&s->ob, (uint32_t)frame_put_slow(b, p->session,
-	    d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
-	    kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib));
-	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
-		s->st.tx_datagrams++;
-	p->pace.slows_tx++;
+	/* Sealed at the encryptor's time (0), as control frames are. */
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_slow(b,
+	    p->session, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
+	    kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib), 0);
 	p->st.tx_frames++;	/* not a Heartbeat's stand-in (safe.c) */
 	log_debug("socket %s peer %016llx: Slow sent (%llu dropped, taken "
 	    "%llu KiB/s)", s->name, (unsigned long long)p->session,
 	    (unsigned long long)d, (unsigned long long)kib);
+}
+
+int
+tokens_refill(struct tokens *t, nbmq_time now, double rate, double burst)
+{
+	if (!t->used) {
+		t->n = burst;
+		t->used = 1;
+	} else if (now > t->at)
+		t->n += (double)(now - t->at) / NSEC * rate;
+	if (t->n > burst)
+		t->n = burst;
+	t->at = now;
+	return t->n >= 1.0;
 }

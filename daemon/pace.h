@@ -24,6 +24,20 @@ struct pace {
 	uint64_t	 cuts;		/* Slow frames acted on (nbmqctl) */
 };
 
+/*
+ * A token bucket: rate tokens a second, burst at most, full when first
+ * used.  session.c's Disconnected replies and stunsrv.c's answers and
+ * introductions each take one token per datagram.
+ */
+struct tokens {
+	nbmq_time	 at;		/* refilled up to */
+	double		 n;
+	int		 used;
+};
+/* Refill t: 1 if a token is there to take (t->n -= 1.0), else 0. */
+int		 tokens_refill(struct tokens *, nbmq_time now, double rate,
+		    double burst);
+
 /* bytes left for the peer now. */
 void		 pace_sent(struct pace *, uint32_t bytes, nbmq_time now);
 /* 0: the next frame may leave now; else when it may. */

@@ -29,10 +29,6 @@
 
 #include "nbmqd.h"
 
-#define UNACKED_OF(n)	((struct unacked *)((char *)(n) - \
-			    offsetof(struct unacked, node)))
-#define DEDUP_OF(n)	((struct dedup *)((char *)(n) - \
-			    offsetof(struct dedup, node)))
 #define DEDUP_SLACK	NSEC	/* the network's share of the horizon */
 
 /* How long a delivered message id is kept (the comment above). */
@@ -159,11 +155,8 @@ safe_floor_out(struct sock *s, struct peer *p, uint64_t step, nbmq_time now)
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_floor(b, p->session,
-	    floor));
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, now);
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_floor(b,
+	    p->session, floor), now);
 	p->floor_sent = floor;
 	p->floor_sent_valid = 1;
 	p->st.tx_frames++;
@@ -177,7 +170,7 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	p->st.acks_rx++;
 	if ((n = hmap_find(&p->unacked, hash)) == NULL)
 		return;		/* a late duplicate Ack */
-	safe_untrack(s, UNACKED_OF(n));
+	safe_untrack(s, container_of(n, struct unacked, node));
 	safe_floor_out(s, p, FLOOR_STEP, now);
 }
 
@@ -190,11 +183,8 @@ safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_ack(b, p->session, hash));
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, now);
-	p->st.acks_tx++;
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_ack(b,
+	    p->session, hash), now);
 	/*
 	 * Not session_sent(): an Ack does not put off our Heartbeat.  A
 	 * v0.2.0 peer (the Rust NBMQ 0.2.0) counts only Heartbeat and Data
@@ -259,7 +249,7 @@ safe_is_dup(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 		return 1;
 	if ((n = hmap_find(&p->dedup, msgid)) == NULL)
 		return 0;
-	d = DEDUP_OF(n);
+	d = container_of(n, struct dedup, node);
 	if (!d->floor) {
 		d->at = now;
 		TAILQ_REMOVE(&s->dedupq, d, entry);

@@ -43,30 +43,24 @@ const char *const conn_reason_names[CONN_NREASONS] = {
 	[CONN_UNREACHABLE] = "unreachable (ICMP)",
 };
 
+/* What moves a connecting socket's link (session_change_state). */
+enum link_event {
+	LEV_CONNECT,		/* connect(), or connect by name */
+	LEV_KEEPALIVE,		/* the peer went silent */
+	LEV_DISCONNECTED,	/* the peer does not know the session */
+	LEV_NO_MEMORY,		/* Connected, but no memory for its peer */
+	LEV_CONNECTED,		/* Connected: a new session */
+	LEV_NEVENTS
+};
+static const char *const link_event_names[LEV_NEVENTS] = {
+	[LEV_CONNECT] = "connect",
+	[LEV_KEEPALIVE] = "keepalive timeout",
+	[LEV_DISCONNECTED] = "disconnected",
+	[LEV_NO_MEMORY] = "no memory",
+	[LEV_CONNECTED] = "Connected",
+};
+
 static void	session_offer(struct sock *, struct peer *, nbmq_time);
-
-static void
-session_change_state(struct sock *s, enum link_state to, const char *event)
-{
-	if (s->link == to)
-		return;
-	log_info("socket %s: %s -> %s (%s)", s->name,
-	    link_state_names[s->link], link_state_names[to], event);
-	s->link = to;
-}
-
-/* Into CONNECTING from IDLE or UP: a new connecting episode. */
-static void
-session_connecting(struct sock *s, const char *event, nbmq_time now)
-{
-	if (s->link == LINK_CONNECTING)
-		return;
-	session_change_state(s, LINK_CONNECTING, event);
-	s->conn_since = now;
-	s->conn_attempts = s->conn_unanswered = 0;
-	s->conn_answered = s->conn_warned = 0;
-	s->conn_reason = CONN_NONE;
-}
 
 /*
  * Why the connecting socket is not up: recorded, logged when it changes,
@@ -108,22 +102,40 @@ session_refused(struct sock *s, const struct nbaddr *from,
 	session_reason(s, why, now);
 }
 
-/* Queue one control frame; 0, or -1 when the kernel is full. */
-int
-session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
-    uint64_t session)
+/*
+ * Queue one control frame to `to` for p (NULL: none yet, or unknown): 0,
+ * or -1 when the kernel is full or it could not be sealed.  Connect and
+ * Connected carry the handshake, Disconnected goes unsealed in this
+ * socket's kind (nobody can seal it: the sender lost the session), the
+ * rest is sealed at the encryptor's time.
+ */
+static int
+session_out(struct sock *s, struct peer *p, const struct nbaddr *to,
+    uint8_t kind, uint64_t session)
 {
-	uint8_t	*b;
+	enum out_how	 how = OUT_SEALED;
+	uint8_t		*b;
 
 	if ((b = sock_slot(s, to)) == NULL) {
 		s->st.drops[DROP_SEND_FAILED]++;
 		return -1;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_ctl(b, kind, session));
-	if (s->crypt != NULL && crypt_ctl_last(s) == -1)
-		return -1;	/* no handshake, no seal: not sent */
-	s->st.tx_datagrams++;
-	return 0;
+	if (kind == FK_CONNECT || kind == FK_CONNECTED)
+		how = OUT_HANDSHAKE;
+	else if (kind == FK_DISCONNECTED) {
+		how = OUT_PLAIN;
+		if (s->crypt != NULL)
+			kind |= FRAME_ENCRYPTED;
+	}
+	return sock_out(s, p, how, (uint32_t)frame_put_ctl(b, kind, session),
+	    0);
+}
+
+int
+session_send_ctl(struct sock *s, const struct nbaddr *to, uint8_t kind,
+    uint64_t session)
+{
+	return session_out(s, sock_peer_by_id(s, session), to, kind, session);
 }
 
 /* The peer was sent a frame now: it moves to the back of by_sent. */
@@ -141,7 +153,7 @@ session_sent(struct sock *s, struct peer *p, nbmq_time now)
 static void
 session_send_peer(struct sock *s, struct peer *p, uint8_t kind, nbmq_time now)
 {
-	session_send_ctl(s, &p->addr, kind, p->session);
+	session_out(s, p, &p->addr, kind, p->session);
 	session_sent(s, p, now);
 }
 
@@ -158,10 +170,8 @@ session_send_hello(struct sock *s, struct peer *p, uint16_t confirm,
 		s->st.drops[DROP_SEND_FAILED]++;
 		return;
 	}
-	outbox_commit(&s->ob, (uint32_t)frame_put_hello(b, p->session,
-	    OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs));
-	if (s->crypt == NULL || crypt_ctl_last(s) == 0)
-		s->st.tx_datagrams++;
+	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_hello(b,
+	    p->session, OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs), 0);
 	session_sent(s, p, now);
 }
 
@@ -195,7 +205,8 @@ static void
 session_offer(struct sock *s, struct peer *p, nbmq_time now)
 {
 	if (now < p->hello_at || !OPTS_EXT_FLAGS(&s->o) ||
-	    (s->bound ? !p->ext || p->hellos >= HELLO_ANSWERS :
+	    (s->bound ? p->ext_neg != EXT_ANSWERING ||
+	    p->hellos >= HELLO_ANSWERS : p->ext_neg != EXT_OFFERING ||
 	    p->hellos >= HELLOS_MAX)) {
 		if (now >= p->hello_at)
 			p->hello_at = NBMQ_TIME_NEVER;	/* nothing to say */
@@ -227,6 +238,8 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 
 	if (!p->ext && both != 0) {
 		p->ext = 1;
+		if (p->ext_neg == EXT_IDLE)
+			p->ext_neg = EXT_ANSWERING;
 		p->ext_flags = both;
 		p->frame_size = (uint32_t)s->o.max_frame_size;
 		if (both & FRAME_HELLO_COALESCE) {
@@ -247,17 +260,17 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		    p->frame_size);
 	}
 	if (s->bound && (f->ext_flags & FRAME_HELLO_CONFIRM)) {
-		p->hellos = HELLO_ANSWERS;	/* confirmed: no more */
+		p->ext_neg = EXT_CONFIRMED;	/* no more */
 		p->hello_at = NBMQ_TIME_NEVER;
 	} else if (s->bound) {
 		/* Every offer answered; the answer repeated from then on. */
-		if (p->ext && p->hellos < HELLO_ANSWERS) {
+		if (p->ext_neg == EXT_ANSWERING && p->hellos < HELLO_ANSWERS) {
 			p->hellos++;
 			p->hello_at = now + s->o.peer_heartbeat_ivl;
 		}
 		session_send_hello(s, p, 0, now);
 	} else {
-		p->hellos = HELLOS_MAX;		/* answered */
+		p->ext_neg = EXT_ANSWERED;
 		p->hello_at = NBMQ_TIME_NEVER;
 		session_send_hello(s, p, FRAME_HELLO_CONFIRM, now);
 	}
@@ -278,9 +291,10 @@ session_new_id(struct sock *s)
 	}
 }
 
+/* A new session; hs, the handshake that made it (encrypted), is its. */
 static struct peer *
 session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
-    nbmq_time now)
+    void *hs, nbmq_time now)
 {
 	struct peer	*p;
 
@@ -293,6 +307,7 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	p->reach = 1;
 	/* The connecting side offers at once; the bound side answers. */
 	p->hello_at = s->bound ? NBMQ_TIME_NEVER : now;
+	p->ext_neg = s->bound ? EXT_IDLE : EXT_OFFERING;
 	p->confirmed = !s->bound;
 	if (p->confirmed)
 		s->nup++;
@@ -311,15 +326,13 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	TAILQ_INSERT_TAIL(&s->by_sent, p, sent_entry);
 	s->npeers++;
 	s->st.sessions_created++;
-	if (s->crypt != NULL)
-		crypt_peer_new(s, p);	/* the handshake that made it */
+	p->crypt = hs;
 	return p;
 }
 
 static void
 session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 {
-	struct reasm	*r;
 	struct msg	*m;
 
 	log_info("socket %s peer %016llx at %s: down (%s)", s->name,
@@ -354,19 +367,10 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			msg_free(m);
 		}
 	}
-	safe_peer_free(s, p);
-	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
-		TAILQ_REMOVE(&p->reasms, r, peer_entry);
-		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
-		s->nreasm--;
-		sock_hold(s, -(int64_t)r->mem);
-		reasm_free(r);
-	}
+	sock_peer_gone(s, p);
 	/* The application heard of it only once it was confirmed. */
 	if (p->confirmed)
 		s->ops->peer_event(s->arg, s, p, why);
-	if (s->crypt != NULL)
-		crypt_peer_free(s, p);
 	free(p);
 }
 
@@ -384,6 +388,15 @@ session_adopt_orphans(struct sock *s, struct peer *p)
 		p->deficit = 0;
 		TAILQ_INSERT_TAIL(&s->active, p, active_entry);
 	}
+}
+
+/* Connecting side: the episode's record cleared (a new one, or UP). */
+static void
+session_episode_clear(struct sock *s)
+{
+	s->conn_attempts = s->conn_unanswered = 0;
+	s->conn_answered = s->conn_warned = 0;
+	s->conn_reason = CONN_NONE;
 }
 
 /* Connecting side: send Connect to the remote, or have it resolved. */
@@ -422,16 +435,54 @@ session_attempt(struct sock *s, nbmq_time now)
 		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
 }
 
+/*
+ * The one writer of a connecting socket's link, with each state's entry
+ * actions, as bgpd's change_state() has them.  Entering CONNECTING begins
+ * an episode (from IDLE or UP) and makes an attempt, at once, or after
+ * reconnect_wait when the last one's answer found no memory.  Entering UP,
+ * also again (a new session replaced the old), ends the episode, stops
+ * the reconnect and gives the new peer the queue kept over the reconnect.
+ */
+static void
+session_change_state(struct sock *s, enum link_state to, enum link_event ev,
+    nbmq_time now)
+{
+	enum link_state	from = s->link;
+
+	if (from != to)
+		log_info("socket %s: %s -> %s (%s)", s->name,
+		    link_state_names[from], link_state_names[to],
+		    link_event_names[ev]);
+	s->link = to;
+	switch (to) {
+	case LINK_CONNECTING:
+		if (from != LINK_CONNECTING) {
+			s->conn_since = now;
+			session_episode_clear(s);
+		}
+		if (ev == LEV_NO_MEMORY)
+			s->reconnect_at = now + s->o.reconnect_wait;
+		else
+			session_attempt(s, now);
+		break;
+	case LINK_UP:
+		session_episode_clear(s);
+		s->reconnect_at = NBMQ_TIME_NEVER;
+		session_adopt_orphans(s, TAILQ_FIRST(&s->peers));
+		break;
+	default:
+		break;
+	}
+}
+
 void
 sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 {
 	s->remote = *a;
 	s->remote_valid = 1;
-	s->connecting = 1;
-	if (s->link == LINK_IDLE) {
-		session_connecting(s, "connect", now);
-		session_attempt(s, now);
-	} else if (s->link == LINK_CONNECTING) {
+	if (s->link == LINK_IDLE)
+		session_change_state(s, LINK_CONNECTING, LEV_CONNECT, now);
+	else if (s->link == LINK_CONNECTING) {
 		/* A fresh resolution: this is the attempt. */
 		session_send_ctl(s, &s->remote, FK_CONNECT, 0);
 	}
@@ -440,10 +491,8 @@ sock_set_remote(struct sock *s, const struct nbaddr *a, nbmq_time now)
 void
 sock_connect_name(struct sock *s, nbmq_time now)
 {
-	s->connecting = 1;
 	s->remote_is_name = 1;
-	session_connecting(s, "connect", now);
-	session_attempt(s, now);
+	session_change_state(s, LINK_CONNECTING, LEV_CONNECT, now);
 }
 
 /* Connecting side lost its peer: connect again at once. */
@@ -452,8 +501,8 @@ session_link_down(struct sock *s, struct peer *p, enum peer_event why,
     nbmq_time now)
 {
 	session_peer_free(s, p, why);
-	session_connecting(s, peer_event_names[why], now);
-	session_attempt(s, now);
+	session_change_state(s, LINK_CONNECTING, why == PEV_DOWN_KEEPALIVE ?
+	    LEV_KEEPALIVE : LEV_DISCONNECTED, now);
 }
 
 /* A session at address a, confirmed or not, other than except; or NULL. */
@@ -466,7 +515,7 @@ session_at(struct sock *s, const struct nbaddr *a, const struct peer *except,
 
 	for (n = hmap_find(&s->by_addr, addr_hash(a)); n != NULL;
 	    n = hmap_next(n)) {
-		p = (struct peer *)((char *)n - offsetof(struct peer, addr_node));
+		p = container_of(n, struct peer, addr_node);
 		if (p != except && p->confirmed == confirmed &&
 		    addr_eq(&p->addr, a))
 			return p;
@@ -482,14 +531,15 @@ session_at(struct sock *s, const struct nbaddr *a, const struct peer *except,
  * nobody, even at max_peers (issue 15).  A session of that address that
  * never came up is superseded at once.
  */
-void
-session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
+struct peer *
+session_accept(struct sock *s, const struct nbaddr *from, void *hs,
+    nbmq_time now)
 {
 	struct peer	*p, *live;
 
 	if (!s->bound) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return NULL;
 	}
 	while ((p = session_at(s, from, NULL, 0)) != NULL)
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
@@ -497,15 +547,17 @@ session_accept(struct sock *s, const struct nbaddr *from, nbmq_time now)
 	/* A replacement may wait beside the session it replaces. */
 	if (s->npeers >= s->o.max_peers && live == NULL) {
 		s->st.drops[DROP_MAX_PEERS]++;
-		return;
+		return NULL;
 	}
-	if ((p = session_peer_new(s, session_new_id(s), from, now)) == NULL) {
+	if ((p = session_peer_new(s, session_new_id(s), from, hs, now)) ==
+	    NULL) {
 		log_warn("socket %s: new peer", s->name);
-		return;
+		return NULL;
 	}
 	log_debug("socket %s peer %016llx at %s: Connected sent",
 	    s->name, (unsigned long long)p->session, addr_str(from));
 	session_send_peer(s, p, FK_CONNECTED, now);
+	return p;
 }
 
 /*
@@ -531,44 +583,39 @@ session_confirm(struct sock *s, struct peer *p)
 }
 
 /* Connecting side: Connected(id) arrived. */
-void
+struct peer *
 session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
-    nbmq_time now)
+    void *hs, nbmq_time now)
 {
 	struct peer	*p = TAILQ_FIRST(&s->peers);
 
-	if (s->bound || !s->connecting || id == 0 ||
+	if (s->bound || s->link == LINK_IDLE || id == 0 ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
-		return;
+		return NULL;
 	}
 	if (p != NULL && p->session == id) {
 		/* Our Connect was answered twice: still a sign of life. */
 		session_seen(s, p, from, now);
 		session_heartbeat(s, p, now);
-		return;
+		return NULL;
 	}
 	if (p != NULL)
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
-	if ((p = session_peer_new(s, id, from, now)) == NULL) {
+	if ((p = session_peer_new(s, id, from, hs, now)) == NULL) {
 		log_warn("socket %s: new peer", s->name);
 		/* The old peer is gone: never up without one; retry. */
-		if (s->link == LINK_UP) {
-			session_connecting(s, "no memory", now);
-			s->reconnect_at = now + s->o.reconnect_wait;
-		}
-		return;
+		if (s->link == LINK_UP)
+			session_change_state(s, LINK_CONNECTING,
+			    LEV_NO_MEMORY, now);
+		return NULL;
 	}
-	session_change_state(s, LINK_UP, "Connected");
-	s->conn_reason = CONN_NONE;
-	s->conn_attempts = s->conn_unanswered = 0;
-	s->conn_answered = s->conn_warned = 0;
+	session_change_state(s, LINK_UP, LEV_CONNECTED, now);
 	log_info("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)id, addr_str(from));
-	s->reconnect_at = NBMQ_TIME_NEVER;
 	session_heartbeat(s, p, now);
-	session_adopt_orphans(s, p);
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
+	return p;
 }
 
 /*
@@ -596,20 +643,6 @@ session_disconnected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		session_link_down(s, p, PEV_DOWN_DISCONNECTED, now);
 }
 
-/* Refill a token bucket; 1 if a token could be taken. */
-static int
-session_take(struct tokens *t, nbmq_time now, double rate, double burst)
-{
-	if (t->at == 0 && t->n == 0)
-		t->n = burst;		/* never used: full */
-	else if (now > t->at)
-		t->n += (double)(now - t->at) / NSEC * rate;
-	if (t->n > burst)
-		t->n = burst;
-	t->at = now;
-	return t->n >= 1.0;
-}
-
 /*
  * A frame with an unknown session id: answer Disconnected, within a budget
  * per source and one for the socket, so a flood from one address cannot
@@ -621,8 +654,8 @@ session_disc_budget(struct sock *s, const struct nbaddr *from, nbmq_time now)
 {
 	struct tokens	*src = &s->disc_src[addr_hash(from) % DISC_SOURCES];
 
-	if (!session_take(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
-	    !session_take(&s->disc_all, now, DISC_RATE, DISC_BURST))
+	if (!tokens_refill(src, now, DISC_SRC_RATE, DISC_SRC_BURST) ||
+	    !tokens_refill(&s->disc_all, now, DISC_RATE, DISC_BURST))
 		return 0;
 	src->n -= 1.0;
 	s->disc_all.n -= 1.0;
@@ -664,8 +697,7 @@ session_refuse(struct sock *s, const struct nbaddr *to, uint8_t why,
 		b[1] |= FRAME_ENCRYPTED;
 	if (why != 0)
 		b[n++] = why;
-	outbox_commit(&s->ob, n);
-	s->st.tx_datagrams++;
+	(void)sock_out(s, NULL, OUT_PLAIN, n, 0);
 }
 
 /* Any frame with a known session: the peer is alive, maybe elsewhere. */
@@ -698,8 +730,7 @@ sock_peer_by_id(const struct sock *s, uint64_t id)
 {
 	struct hnode	*n = hmap_find(&s->by_id, id);
 
-	return n ? (struct peer *)((char *)n - offsetof(struct peer, id_node)) :
-	    NULL;
+	return n ? container_of(n, struct peer, id_node) : NULL;
 }
 
 /*

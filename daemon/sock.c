@@ -373,10 +373,53 @@ sock_batch_in(struct sock *s, struct peer *p, const struct frame *b,
 	}
 }
 
+/*
+ * An encrypted socket's datagram through crypt_input(): 1 and *ci the
+ * frame to go on with, or 0: the rest is done here (a refusal to send or
+ * received, a session unknown) or nothing is left to do.
+ */
+static int
+sock_unseal(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len, struct crypt_in *ci)
+{
+	switch (crypt_input(s, now, from, buf, len, ci)) {
+	case CRYPT_FRAME:
+		return 1;
+	case CRYPT_UNKNOWN:
+		session_unknown(s, ci->id, from, now);
+		break;
+	case CRYPT_REFUSE:
+		session_refuse(s, from, ci->why, now);
+		break;
+	case CRYPT_REFUSED:
+		session_refused(s, from, ci->why, now);
+		break;
+	case CRYPT_DONE:
+		break;
+	}
+	return 0;
+}
+
+/* Connect and Connected: a handshake no session took goes. */
+static void
+sock_handshake(struct sock *s, const struct frame *f,
+    const struct nbaddr *from, void *hs, nbmq_time now)
+{
+	struct peer	*p;
+
+	if (f->kind == FK_CONNECT)
+		p = session_accept(s, from, hs, now);
+	else
+		p = session_connected(s, f->session, from, hs, now);
+	if (p == NULL && hs != NULL)
+		crypt_hs_free(s, hs);
+}
+
 void
 sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
     const uint8_t *buf, size_t len)
 {
+	struct crypt_in		 ci;
 	struct frame		 f;
 	struct peer		*p;
 	enum drop_reason	 why;
@@ -391,10 +434,15 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		stuncli_input(s, now, from, buf, len);
 		return;
 	}
-	/* Encrypted socket: handshakes end in crypt.c, frames come opened. */
-	if (s->crypt != NULL &&
-	    (buf = crypt_input(s, now, &from, buf, &len)) == NULL)
-		return;
+	/* Encrypted socket: frames come opened, handshakes verified. */
+	ci.hs = NULL;
+	if (s->crypt != NULL) {
+		if (!sock_unseal(s, now, from, buf, len, &ci))
+			return;
+		buf = ci.buf;
+		len = ci.len;
+		from = ci.from;
+	}
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
 	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR) &&
@@ -418,10 +466,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	switch (f.kind) {
 	case FK_CONNECT:
-		session_accept(s, from, now);
-		return;
 	case FK_CONNECTED:
-		session_connected(s, f.session, from, now);
+		sock_handshake(s, &f, from, ci.hs, now);
 		return;
 	case FK_DISCONNECTED:
 		session_disconnected(s, f.session, from, now);
@@ -583,10 +629,50 @@ sock_slot(struct sock *s, const struct nbaddr *to)
 	return b;
 }
 
+int
+sock_out(struct sock *s, struct peer *p, enum out_how how, uint32_t len,
+    nbmq_time now)
+{
+	struct outbox	*ob = &s->ob;
+	uint8_t		*b = ob->buf + (size_t)ob->n * ob->slot_size;
+	uint8_t		 kind = b[1];
+
+	if (s->crypt != NULL && how != OUT_PLAIN && (len = (uint32_t)crypt_out(
+	    s, p, how, b, len, ob->slot_size, now)) == 0) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return -1;
+	}
+	outbox_commit(ob, len);
+	s->st.tx_datagrams++;
+	if (p != NULL && kind == FK_ACK)
+		p->st.acks_tx++;
+	else if (p != NULL && kind == FK_SLOW)
+		p->pace.slows_tx++;
+	return 0;
+}
+
 uint64_t
 sock_peer_load(const struct peer *p)
 {
 	return p->sendq_len + p->inflight;
+}
+
+void
+sock_peer_gone(struct sock *s, struct peer *p)
+{
+	struct reasm	*r;
+
+	safe_peer_free(s, p);
+	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
+		TAILQ_REMOVE(&p->reasms, r, peer_entry);
+		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
+		s->nreasm--;
+		sock_hold(s, -(int64_t)r->mem);
+		reasm_free(r);
+	}
+	if (s->crypt != NULL)
+		crypt_hs_free(s, p->crypt);
+	p->crypt = NULL;
 }
 
 uint32_t
@@ -646,10 +732,8 @@ sock_batch_close(struct sock *s)
 		memmove(bt->b + FRAME_HDR_SIZE, bt->b + FRAME_HDR_SIZE +
 		    FRAME_ENTRY_LEN_SIZE, len - FRAME_HDR_SIZE);
 	}
-	outbox_commit(&s->ob, len);
-	s->st.tx_datagrams++;
-	if (s->crypt != NULL)
-		crypt_seal_last(s, p, bt->now);	/* after the entries' hashes */
+	/* Sealed after the entries' hashes were taken. */
+	(void)sock_out(s, p, OUT_SEALED, len, bt->now);
 }
 
 int
@@ -699,10 +783,10 @@ sock_put_frame(struct sock *s, struct peer *p, const struct msg *m,
 			    chunk);
 			if (hash != NULL)
 				*hash = sock_ack_key(p, &f, b, e, body);
-			outbox_commit(&s->ob, FRAME_HDR_SIZE + body);
-			s->st.tx_datagrams++;
-			if (s->crypt != NULL)
-				crypt_seal_last(s, p, now);
+			/* One that cannot be sealed is lost on the way:
+			 * safe_dealer sends it again. */
+			(void)sock_out(s, p, OUT_SEALED, FRAME_HDR_SIZE + body,
+			    now);
 			return 0;
 		}
 	}

@@ -493,9 +493,7 @@ stun_send(struct sock *s, const struct nbaddr *to, const uint8_t *buf,
 		return -1;
 	}
 	memcpy(b, buf, len);
-	outbox_commit(&s->ob, (uint32_t)len);
-	s->st.tx_datagrams++;
-	return 0;
+	return sock_out(s, NULL, OUT_PLAIN, (uint32_t)len, 0);
 }
 
 void

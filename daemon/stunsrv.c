@@ -54,12 +54,6 @@
 #define STUNSRV_EXPIRE_REFRESHES 3
 #define STUNSRV_SOFTWARE	"nbmqd " NBMQD_VERSION
 
-struct stunsrv_tokens {
-	nbmq_time	 at;
-	double		 n;
-	int		 used;
-};
-
 struct stunsrv {
 	struct hmap		 by_name;
 	struct stun_entry_list	 lru;
@@ -67,7 +61,7 @@ struct stunsrv {
 	uint64_t		 max;
 	struct stun_net		 allow[STUN_ALLOW_MAX];
 	size_t			 nallow;
-	struct stunsrv_tokens	 src[STUNSRV_SOURCES], all;
+	struct tokens		 src[STUNSRV_SOURCES], all;
 	uint64_t		 src_key;	/* keys the sources' hash */
 	uint64_t		 full;	/* refusals at stun_index_max */
 };
@@ -326,7 +320,7 @@ stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
 }
 
 /* The bucket of a source: its address, an IPv6 one's /64, keyed. */
-static struct stunsrv_tokens *
+static struct tokens *
 stunsrv_source(struct stunsrv *srv, const struct nbaddr *src)
 {
 	uint64_t	h = srv->src_key;
@@ -348,22 +342,6 @@ stunsrv_source(struct stunsrv *srv, const struct nbaddr *src)
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 32;
 	return &srv->src[h % STUNSRV_SOURCES];
-}
-
-/* Refill a token bucket; 1 if a token could be taken. */
-static int
-stunsrv_take(struct stunsrv_tokens *t, nbmq_time now, double rate,
-    double burst)
-{
-	if (!t->used) {
-		t->n = burst;
-		t->used = 1;
-	} else if (now > t->at)
-		t->n += (double)(now - t->at) / NSEC * rate;
-	if (t->n > burst)
-		t->n = burst;
-	t->at = now;
-	return t->n >= 1.0;
 }
 
 /* Answers. */
@@ -446,21 +424,14 @@ stunsrv_introduce(struct sock *s, struct stun_entry *e,
 	struct stun_out	 o;
 	struct nbaddr	 to;
 
-	/* The entry's bucket: full when it was made (intro_at 0). */
-	if (e->intro_at == 0)
-		e->intro_tokens = STUNSRV_INTRO_BURST;
-	else if (now > e->intro_at)
-		e->intro_tokens += (double)(now - e->intro_at) / NSEC *
-		    STUNSRV_INTRO_RATE;
-	if (e->intro_tokens > STUNSRV_INTRO_BURST)
-		e->intro_tokens = STUNSRV_INTRO_BURST;
-	e->intro_at = now;
-	if (e->intro_tokens < 1.0)
+	/* The entry's bucket: full when it was made. */
+	if (!tokens_refill(&e->intro, now, STUNSRV_INTRO_RATE,
+	    STUNSRV_INTRO_BURST))
 		return;
 	/* The target's address in the family of this socket. */
 	if (stun_addr_for_family(&e->addr, from->u.sa.sa_family, &to) != 0)
 		return;
-	e->intro_tokens -= 1.0;
+	e->intro.n -= 1.0;
 	stun_txid(s, txid);
 	stun_begin(&o, buf, sizeof(buf), STUN_BINDING_INDICATION, NULL, txid);
 	if (stun_put_addr(&o, STUN_A_NBMQ_PEER_ADDRESS, src, 1) == -1)
@@ -473,7 +444,7 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
     const uint8_t *buf, size_t len)
 {
 	struct stunsrv		*srv;
-	struct stunsrv_tokens	*src_tokens;
+	struct tokens		*src_tokens;
 	struct stun_entry	*e = NULL;
 	struct stun_msg		 m;
 	struct nbaddr		 src;
@@ -494,9 +465,9 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	stun_unmap(from, &src);		/* a v4-mapped source is IPv4 */
 	src_tokens = stunsrv_source(srv, &src);
-	if (!stunsrv_take(src_tokens, now, STUNSRV_SRC_RATE,
+	if (!tokens_refill(src_tokens, now, STUNSRV_SRC_RATE,
 	    STUNSRV_SRC_BURST) ||
-	    !stunsrv_take(&srv->all, now, STUNSRV_RATE, STUNSRV_BURST)) {
+	    !tokens_refill(&srv->all, now, STUNSRV_RATE, STUNSRV_BURST)) {
 		s->st.drops[DROP_STUN_RATE]++;
 		return;
 	}

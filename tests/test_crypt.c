@@ -1007,6 +1007,7 @@ START_TEST(test_core_address_follows_authenticated)
 	ck_assert_uint_eq(d.b->s.npeers, 1);
 	ck_assert_uint_eq(d.b->s.st.drops[DROP_CRYPT_AUTH], 2);
 	ck_assert(addr_eq(&p->addr, &d.c->addr));
+	ck_assert_uint_eq(p->st.drops[DROP_CRYPT_AUTH], 2);	/* counted so */
 	/* a real frame replayed from elsewhere: a replay, no move */
 	ck_assert_int_eq(sock_send(&d.c->s, mkfill(10, 1), T0, 0), 0);
 	tick(d.c, T0);

@@ -45,7 +45,7 @@ START_TEST(test_idle_to_connecting_on_connect)
 	sock_set_remote(&c->s, &b, T0);
 	flush(c);
 	ck_assert_int_eq(c->s.link, LINK_CONNECTING);
-	ck_assert(c->s.connecting);
+	ck_assert(!c->s.bound);
 	/* Connect, session 0, to the remote: 01 01 00*8 */
 	check_only_ctl(c, FK_CONNECT, 0, &b);
 	ck_assert_uint_eq(sock_next_deadline(&c->s),

@@ -281,7 +281,7 @@ invariants(struct fnode *n)
 		CHECK(s->npeers <= s->o.max_peers);
 	else {
 		CHECK(s->npeers <= 1);
-		if (s->connecting)
+		if (s->link != LINK_IDLE)
 			CHECK((s->link == LINK_UP) == (s->npeers == 1));
 	}
 }
