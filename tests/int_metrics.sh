@@ -131,6 +131,6 @@ wait "$HOLD"
 size=$(wc -c <"$T/get.body")
 grow=$(( (r1 - r0) ))
 # 300 copies of the text would be 300 x $size bytes.
-[ "$grow" -lt $(( 300 * size / 1024 / 8 )) ] && [ "$grow" -lt 32768 ] ||
+[ "$grow" -lt $(( 300 * size / 1024 / 4 )) ] && [ "$grow" -lt 32768 ] ||
     fail "RSS grew by $grow KiB with 300 unread answers of $size bytes"
 ok "300 connections that never read: RSS +$grow KiB (one text of $size bytes shared, not 300 copies); a scrape still answered"
