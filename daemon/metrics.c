@@ -9,8 +9,9 @@
  * nor the data path for it.  The text is rendered at most once a second
  * and shared: every answer references the same copy, so a thousand slow
  * or hostile readers hold one text between them, plus each connection's
- * own few kilobytes (8 KiB of headers at most, no body); evhttp closes a
- * connection idle or stalled for METRICS_TIMEOUT seconds.  Only GET and
+ * own few kilobytes (8 KiB of headers at most, no body) and a kernel send
+ * buffer of METRICS_SNDBUF; evhttp closes a connection idle or stalled for
+ * METRICS_TIMEOUT seconds.  Only GET and
  * HEAD, only /metrics.
  */
 #include <sys/types.h>
@@ -31,6 +32,7 @@
 
 #define METRICS_TIMEOUT		10	/* seconds, idle or slow */
 #define METRICS_HEADERS		8192	/* bytes of request headers */
+#define METRICS_SNDBUF		65536	/* kernel send buffer, per connection */
 #define METRICS_FRESH		(1 * NSEC)	/* a text serves this long */
 
 /*
@@ -155,7 +157,7 @@ metrics_listen(const char *addr)
 	struct nbaddr	 a;
 	uint16_t	 port;
 	const char	*call = "socket";
-	int		 fd, one = 1;
+	int		 fd, one = 1, sndbuf = METRICS_SNDBUF;
 
 	if (addr == NULL)
 		return 0;
@@ -168,6 +170,10 @@ metrics_listen(const char *addr)
 	    SOCK_CLOEXEC, 0)) != -1) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one));
+		/* Connections inherit it: a stalled reader holds at most
+		 * this much of the kernel's memory (no autotuning). */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
 		call = "bind";
 		if (bind(fd, &a.u.sa, a.len) == 0) {
 			call = "listen";
