@@ -344,7 +344,9 @@ check-valgrind: all
 check-valgrind-all: all
 	$(MAKE) check-valgrind VALGRIND_INT="$(wildcard tests/int_*.sh)"
 
-# A daemon in the foreground on the default config, everything under build/.
+# A daemon in the foreground on the default config (RUN_CONF=FILE: yours),
+# everything under build/.
+RUN_CONF	?= conf/nbmqd.conf
 run: deps
 	$(MAKE) $(PROGS) $(LIBS)
 	@mkdir -p $(O)/run
@@ -352,7 +354,7 @@ run: deps
 	@echo "  in another terminal:  export NBMQ_SOCKET=$(CURDIR)/$(O)/run/nbmqd.sock"
 	@echo "    $(O)/nbmqcat -b 127.0.0.1:7000 -r"
 	@echo "    echo hello | $(O)/nbmqcat -c 127.0.0.1:7000"
-	exec $(O)/nbmqd -c conf/nbmqd.conf -S $(CURDIR)/$(O)/run/nbmqd.sock
+	exec $(O)/nbmqd -c $(RUN_CONF) -S $(CURDIR)/$(O)/run/nbmqd.sock
 
 # Install paths.  The unit and the sysusers snippet go under PREFIX too
 # (systemd also reads /usr/local/lib); the configuration under SYSCONFDIR,
