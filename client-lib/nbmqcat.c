@@ -152,8 +152,8 @@ help(void)
 	    "  -e          print the sender's peer id (16 hex digits) and a "
 	    "space first\n"
 	    "  -q          quiet: no informational messages on stderr\n"
-	    "  -V          print the version and exit (also --version)\n"
-	    "  -h          print this help and exit (also --help)\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this help and exit\n"
 	    "\n"
 	    "Exit status: 0 success, 1 timeout or failure, 2 usage error.\n");
 	exit(EX_OK);
