@@ -383,6 +383,7 @@ static void
 check_addr(char opt, const char *addr, char *host, size_t hostlen,
     char *port, size_t portlen)
 {
+	struct in6_addr a6;
 	const char *h, *p, *c, *at;
 	size_t hl;
 
@@ -418,6 +419,8 @@ check_addr(char opt, const char *addr, char *host, size_t hostlen,
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	strcpy(port, p);
+	if (addr[0] == '[' && inet_pton(AF_INET6, host, &a6) != 1)
+		usage("-%c %s: not an IPv6 address: %s", opt, addr, host);
 	if (addr[0] != '[' && strspn(host, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != hl)
 		usage("-%c %s: not a host name or address: %s", opt, addr,

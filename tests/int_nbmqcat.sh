@@ -130,6 +130,7 @@ for c in "-c 7000|expected host:port" "-b 127.0.0.1|expected host:port" \
     "-c ::1:7000|needs brackets" "-b [::1]7000|expected \[v6\]:port" \
     "-c 127.0.0.1:99999|the port a number from 0 to 65535" \
     "-c :7000|no host" "-b a/b:0|not a host name" \
+    "-b [localhost]:0|not an IPv6 address" \
     "-c @127.0.0.1:3478|expected name@host:port"; do
 	args=${c%%|*}
 	# shellcheck disable=SC2086
@@ -149,7 +150,7 @@ echo "$EP" | grep -q '^127\.0\.0\.1:[1-9][0-9]*$\|^\[::1\]:[1-9][0-9]*$' ||
 "$NBMQCAT" -c "localhost:${EP##*:}" -w 10 -m named || fail "send to name"
 done_ok byname
 [ "$(cat "$T/byname.out")" = named ] || fail "byname: $(cat "$T/byname.out")"
-ok "addresses: 8 mistakes said (exit 2), cannot resolve (exit 1), -b localhost:0 bound to $EP"
+ok "addresses: 9 mistakes said (exit 2), cannot resolve (exit 1), -b localhost:0 bound to $EP"
 
 # --- -w bounds every wait, a stopped daemon's too: no hang past -w.
 start_daemon b
