@@ -131,7 +131,7 @@ bg_stop_all() {
 		if exited "$_p"; then
 			wait "$_p"
 			_st=$?
-			[ "$_st" = 0 ] || fail "README.md:${e#*:}: the background example exited with status $_st: $(cat "$T/bg$_p.err")"
+			[ "$_st" = 0 ] || fail "README.md:${e#*:}: the background example exited with status $_st: $(cat "$T/bg$_p.log")"
 		fi
 	done
 	for g in $GRPS; do kill -TERM "-$g" 2>/dev/null; done
@@ -148,14 +148,14 @@ trap '_rc=$?; for g in $GRPS; do kill -KILL "-$g" 2>/dev/null; done
 
 # run_sh FILE LINE: one script, within 60 s, exit 0.
 run_sh() {
-	(cd "$TOPDIR" && exec setsid sh -e "$1") >"$T/run.txt" 2>"$T/run.err" &
+	(cd "$TOPDIR" && exec setsid sh -e "$1") >"$T/run.txt" 2>"$T/run.log" &
 	_p=$!
 	GRPS="$GRPS $_p"
 	wait_for 60 exited "$_p" ||
-	    fail "README.md:$2: still running after 60 s: $(cat "$T/run.err")"
+	    fail "README.md:$2: still running after 60 s: $(cat "$T/run.log")"
 	wait "$_p"
 	_st=$?
-	[ "$_st" = 0 ] || fail "README.md:$2: exit $_st: $(cat "$T/run.txt" "$T/run.err" | tail -n 20)"
+	[ "$_st" = 0 ] || fail "README.md:$2: exit $_st: $(cat "$T/run.txt" "$T/run.log" | tail -n 20)"
 }
 
 run_c() {
@@ -167,7 +167,12 @@ run_c() {
 		cat "$1"
 		printf 'return 0;\n}\n'
 	} >"$T/example.c"
-	cc -std=gnu11 -Wall -Wextra -Werror -I"$TOP/client-lib" -o "$T/example" \
+	# An ASan build's library needs the runtime (as int_service does).
+	_san=
+	ldd "$NBMQD" | grep -q libasan && _san="-fsanitize=address,undefined"
+	# shellcheck disable=SC2086
+	cc $_san -std=gnu11 -Wall -Wextra -Werror -I"$TOP/client-lib" \
+	    -o "$T/example" \
 	    "$T/example.c" -L"$BIN" -lnbmq -Wl,-rpath,"$BIN" 2>"$T/cc.err" ||
 	    fail "README.md:$2: does not compile: $(head -n 20 "$T/cc.err")"
 	(cd "$TOPDIR" && NBMQ_SOCKET=$RUNSOCK exec "$T/example") >"$T/run.txt" 2>&1 &
@@ -193,17 +198,17 @@ while read -r n kind lang line; do
 		;;
 	background.sh)
 		(cd "$TOPDIR" && exec setsid sh -e "$f") >"$T/bg.tmp.txt" \
-		    2>"$T/bg.tmp.err" &
+		    2>"$T/bg.tmp.log" &
 		_p=$!
 		mv "$T/bg.tmp.txt" "$T/bg$_p.txt"
-		mv "$T/bg.tmp.err" "$T/bg$_p.err"
+		mv "$T/bg.tmp.log" "$T/bg$_p.log"
 		BGS="$BGS $_p:$line"
 		GRPS="$GRPS $_p"
 		lastbg=$_p
 		# A receiver that binds is ready once it says where.
 		if grep -q -- ' -b ' "$f"; then
-			wait_for 10 grep -q "bound to" "$T/bg$_p.err" ||
-			    fail "README.md:$line: not bound: $(cat "$T/bg$_p.err")"
+			wait_for 10 grep -q "bound to" "$T/bg$_p.log" ||
+			    fail "README.md:$line: not bound: $(cat "$T/bg$_p.log")"
 		fi
 		nbg=$((nbg + 1))
 		;;
