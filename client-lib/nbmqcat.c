@@ -37,7 +37,7 @@
 #define RECV_SLICE_MS	100	/* longest blocking receive between checks */
 #define MAX_WAIT_S	1e9	/* -w upper bound (about 31 years) */
 #define MAX_PARTS	255	/* parts of one message (nbmq_sendv) */
-#define GUARD_GRACE_MS	200	/* past -w where the library bounds it */
+#define GUARD_GRACE_MS	200	/* the guard's time past -w (-w 0 works) */
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 
@@ -318,7 +318,10 @@ on_alarm(int sig)
 
 static const char *daemon_path(void);
 
-/* Arm the guard for ms (what: what we are waiting for); -1 disarms. */
+/*
+ * Arm the guard for ms and a grace (what: what we are waiting for), so
+ * that what -w bounds itself says so first; -1 disarms.
+ */
 static void
 guard(int64_t ms, const char *what)
 {
@@ -329,8 +332,7 @@ guard(int64_t ms, const char *what)
 		return;
 	memset(&it, 0, sizeof(it));
 	if (ms >= 0) {
-		if (ms == 0)
-			ms = 1;
+		ms += GUARD_GRACE_MS;
 		n = snprintf(guardmsg, sizeof(guardmsg), PROG ": no answer "
 		    "from the daemon at %s within %s seconds (%s): is it "
 		    "stopped or hung?\n", daemon_path(), wstr, what);
@@ -674,8 +676,7 @@ wait_peer(void)
 {
 	int rv;
 
-	guard(wait_ms >= 0 ? wait_ms + GUARD_GRACE_MS : -1,
-	    "waiting for a peer");
+	guard(wait_ms, "waiting for a peer");
 	rv = wait_peer1();
 	guard(-1, NULL);
 	return rv;
@@ -701,7 +702,7 @@ send_msg(const struct iovec *iov, int niov, long long n)
 	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
 	if (set_sndtimeo(wait_ms) == -1)
 		return -1;
-	guard(wait_ms >= 0 ? wait_ms + GUARD_GRACE_MS : -1, "sending");
+	guard(wait_ms, "sending");
 	for (;;) {
 		if (nbmq_sendv(sock, iov, niov, 0, 0) == 0) {
 			guard(-1, NULL);

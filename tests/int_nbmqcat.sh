@@ -166,6 +166,13 @@ for mode in "-c 127.0.0.1:9 -m hi" "-b 127.0.0.1:0 -r" "-a nosuch -r"; do
 	    "$T/err" || fail "stopped daemon, $mode: $(cat "$T/err")"
 done
 kill -CONT "$PID_b"
+# -w 0 still means "do not wait" to a daemon that answers: a receiver
+# binds and ends at once, exit 0; a sender without a peer fails at once.
+"$NBMQCAT" -S "$T/b.sock" -w 0 -b 127.0.0.1:0 -r 2>"$T/err" ||
+    fail "-w 0 receiver: exit $?: $(cat "$T/err")"
+"$NBMQCAT" -S "$T/b.sock" -w 0 -c 127.0.0.1:9 -m x 2>"$T/err"
+[ $? = 1 ] && grep -q "no peer within 0 seconds" "$T/err" ||
+    fail "-w 0 sender: $(cat "$T/err")"
 kill -TERM "$PID_b"
 wait_for 10 sh -c "! kill -0 $PID_b" || fail "daemon b did not stop"
-ok "-w 1 with a SIGSTOP'd daemon: sender, receiver, attach each exit 1 after ${MS} ms, saying why"
+ok "-w 1 with a SIGSTOP'd daemon: sender, receiver, attach each exit 1 after ${MS} ms, saying why; -w 0 as before"
