@@ -83,14 +83,14 @@ for b in $RUNNABLE; do
 	grep -o -E -- "(-b '?\[?[^ ']*:|bind *= *[^ ]*:)[0-9]+" "$EX/$b" |
 	    sed 's/.*://' | grep -v '^0$' | sed "s/\$/ $b/"
 done >"$T/binds"
-dup=$(cut -d' ' -f1 "$T/binds" | sort | uniq -d | tr '\n' ' ')
-[ -z "$dup" ] || fail "port(s) $dup bound by two README examples: $(grep -E "^(${dup% }) " "$T/binds" | tr '\n' ' ' | sed 's/ \([0-9]*\)\./ block \1./g')"
+dup=$(cut -d' ' -f1 "$T/binds" | sort | uniq -d | paste -s -d'|')
+[ -z "$dup" ] || fail "port(s) $dup bound by two README examples: $(grep -E "^($dup) " "$T/binds" | tr '\n' ' ' | sed 's/ \([0-9]*\)\./ block \1./g')"
 for b in $RUNNABLE; do grep -o -E ':70[0-9][0-9]\b' "$EX/$b"; done |
     sort -u >"$T/ports"
 : >"$T/sed"
 for p in $(cat "$T/ports"); do
 	q=$(free_udp_port)
-	while grep -q ":$q\$" "$T/sed"; do q=$(free_udp_port); done
+	while grep -q ":$q/g\$" "$T/sed"; do q=$(free_udp_port); done
 	printf 's/%s\\b/:%s/g\n' "$p" "$q" >>"$T/sed"
 done
 for b in $RUNNABLE; do sed -i -f "$T/sed" "$EX/$b"; done
