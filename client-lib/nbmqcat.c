@@ -899,7 +899,10 @@ out:
 	return rv;
 }
 
-/* -m: each text one message, or with -P each a part of one. */
+/*
+ * -m: each text one message, or with -P each a part of one (check_args
+ * holds -P to MAX_PARTS of them; one at a time otherwise).
+ */
 static int
 send_texts(void)
 {
@@ -909,20 +912,23 @@ send_texts(void)
 	int i;
 
 	for (i = 0; i < nm; i++) {
-		iov[i].iov_base = mtexts[i];
-		iov[i].iov_len = strlen(mtexts[i]);
-		total += iov[i].iov_len;
-		if (!Pflag && too_big("-m", iov[i].iov_len))
+		total += strlen(mtexts[i]);
+		if (!Pflag && too_big("-m", strlen(mtexts[i])))
 			return -1;
 	}
 	if (Pflag && too_big("the message", total))
 		return -1;
 	if (wait_peer() == -1)
 		return -1;
-	if (Pflag)
+	if (Pflag) {
+		for (i = 0; i < nm; i++) {
+			iov[i].iov_base = mtexts[i];
+			iov[i].iov_len = strlen(mtexts[i]);
+		}
 		return send_msg(iov, nm, 1);
+	}
 	for (i = 0; i < nm && (count < 0 || n < count); i++)
-		if (send_msg(&iov[i], 1, ++n) == -1)
+		if (send_one(mtexts[i], strlen(mtexts[i]), ++n) == -1)
 			return -1;
 	return 0;
 }

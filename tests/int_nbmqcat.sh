@@ -97,7 +97,18 @@ receiver fparts -b 127.0.0.1:0 -n 1 -x -d ' '
 done_ok fparts
 [ "$(cat "$T/fparts.out")" = "41 420a" ] ||
     fail "-P -f: $(cat "$T/fparts.out")"
-ok "-m: one message each; -P: one message of parts from -m, stdin, files"
+# More -m than a message has parts: one message each, all sent; -P
+# refuses them as a usage error.
+set --
+for i in $(seq 300); do set -- "$@" -m "m$i"; done
+receiver many -b 127.0.0.1:0 -n 300
+"$NBMQCAT" -c "$EP" -w 10 "$@" || fail "300 -m: exit $?"
+done_ok many
+seq 1 300 | sed 's/^/m/' | cmp - "$T/many.out" || fail "300 -m: received"
+"$NBMQCAT" -c "$EP" -w 1 -P "$@" 2>"$T/err"
+[ $? = 2 ] && grep -q "at most 255 parts" "$T/err" ||
+    fail "-P with 300 parts: $(cat "$T/err")"
+ok "-m: one message each (300 of them); -P: one message of parts from -m, stdin, files, at most 255"
 
 # --- The size limit (400000 here), by the file's size: no waiting for a
 # peer (nobody is there), no reading (an 8 GiB sparse file is refused at
