@@ -221,7 +221,8 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_compat.sh tests/int_faults.sh tests/int_batch.sh \
 	    tests/int_crypt.sh tests/int_config.sh tests/int_example.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
-	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh
+	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
+	    tests/int_nbmqcat.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 all
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim

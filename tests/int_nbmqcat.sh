@@ -21,17 +21,17 @@ export NBMQ_SOCKET=$T/a.sock
 receiver() {
 	_r=$1
 	shift
-	"$NBMQCAT" -r -w 20 "$@" >"$T/$_r.out" 2>"$T/$_r.err" &
+	"$NBMQCAT" -r -w 20 "$@" >"$T/$_r.out" 2>"$T/$_r.log" &
 	RPID=$!
 	PIDS="$PIDS $RPID"
-	wait_for 10 grep -q "bound to" "$T/$_r.err" ||
-	    fail "$_r: not bound: $(cat "$T/$_r.err")"
-	EP=$(bound_endpoint "$T/$_r.err")
+	wait_for 10 grep -q "bound to" "$T/$_r.log" ||
+	    fail "$_r: not bound: $(cat "$T/$_r.log")"
+	EP=$(bound_endpoint "$T/$_r.log")
 }
 
 # done_ok NAME: the receiver exited 0.
 done_ok() {
-	wait "$RPID" || fail "$1: receiver exit $?: $(cat "$T/$1.err")"
+	wait "$RPID" || fail "$1: receiver exit $?: $(cat "$T/$1.log")"
 }
 
 # elapsed_ms CMD...: run it, its status in RC, the wall time in MS.
