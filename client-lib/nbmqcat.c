@@ -4,6 +4,9 @@
  *
  *	nbmqcat -b 127.0.0.1:7000 -r			print messages
  *	echo hello | nbmqcat -c 127.0.0.1:7000		send one
+ *	nbmqcat -c 127.0.0.1:7000 -N < file.bin		a file, raw
+ *	nbmqcat -b 127.0.0.1:7000 -r -o 'in/%n'		a file per message
+ *	nbmqcat -c 127.0.0.1:7000 -P -m a -m b		one message, two parts
  *
  * Built on the public libnbmq API (nbmq.h) only.
  */
