@@ -258,7 +258,7 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_crypt.sh tests/int_config.sh tests/int_example.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
-	    tests/int_metrics.sh \
+	    tests/int_metrics.sh tests/int_nbmqcat.sh \
 	    tests/int_access.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests
@@ -397,7 +397,9 @@ deb:
 	fi
 	tests/deb.sh
 
-# A daemon in the foreground on the default config, everything under build/.
+# A daemon in the foreground on the default config (RUN_CONF=FILE: yours),
+# everything under build/.
+RUN_CONF	?= conf/nbmqd.conf
 run: deps
 	$(MAKE) $(PROGS) $(LIBS)
 	@mkdir -p $(O)/run
@@ -405,7 +407,7 @@ run: deps
 	@echo "  in another terminal:  export NBMQ_SOCKET=$(CURDIR)/$(O)/run/nbmqd.sock"
 	@echo "    $(O)/nbmqcat -b 127.0.0.1:7000 -r"
 	@echo "    echo hello | $(O)/nbmqcat -c 127.0.0.1:7000"
-	exec $(O)/nbmqd -c conf/nbmqd.conf -S $(CURDIR)/$(O)/run/nbmqd.sock
+	exec $(O)/nbmqd -c $(RUN_CONF) -S $(CURDIR)/$(O)/run/nbmqd.sock
 
 # Install paths.  The unit and the sysusers snippet go under PREFIX too
 # (systemd also reads /usr/local/lib); the configuration under SYSCONFDIR

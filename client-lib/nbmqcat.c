@@ -4,11 +4,19 @@
  *
  *	nbmqcat -b 127.0.0.1:7000 -r			print messages
  *	echo hello | nbmqcat -c 127.0.0.1:7000		send one
+ *	nbmqcat -c 127.0.0.1:7000 -N < file.bin		a file, raw
+ *	nbmqcat -b 127.0.0.1:7000 -r -o 'in/%n'		a file per message
+ *	nbmqcat -c 127.0.0.1:7000 -P -m a -m b		one message, two parts
  *
  * Built on the public libnbmq API (nbmq.h) only.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,8 @@
 #define PEER_POLL_MS	10	/* how often to look for a peer */
 #define RECV_SLICE_MS	100	/* longest blocking receive between checks */
 #define MAX_WAIT_S	1e9	/* -w upper bound (about 31 years) */
+#define MAX_PARTS	255	/* parts of one message (nbmq_sendv) */
+#define GUARD_GRACE_MS	200	/* the guard's time past -w (-w 0 works) */
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 
@@ -51,6 +61,13 @@ static char	*sep = "\t";		/* -d: part separator */
 static size_t	 seplen = 1;
 static int	 eflag;			/* -e: print the sender's peer id */
 static int	 qflag;			/* -q: quiet */
+static int	 Nflag;			/* -N: raw, no added newlines */
+static int	 Pflag;			/* -P: the records are parts of one */
+static int	 dflag;			/* -d given */
+static const char *opattern;		/* -o: one file per message */
+static char	**mtexts;		/* -m: messages (or parts) from argv */
+static int	 nm;
+static int64_t	 maxsize = -1;		/* the socket's max_message_size */
 
 static volatile sig_atomic_t gotsig;
 
@@ -71,8 +88,9 @@ static void
 synopsis(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: " PROG " [-0efqrx] [-d sep] [-n count] [-S path] "
-	    "[-t type] [-w seconds]\n"
+	    "usage: " PROG " [-0eNPfqrx] [-d sep] [-m text] [-n count] "
+	    "[-o pattern]\n"
+	    "               [-S path] [-t type] [-w seconds]\n"
 	    "               -b addr | -c addr | -a name [-f file ...]\n");
 }
 
@@ -105,15 +123,28 @@ help(void)
 	    NBMQ_DEFAULT_IPC_PATH ")\n"
 	    "  -t type     socket type: dealer (default), safe_dealer, radio, "
 	    "dish\n"
-	    "  -b addr     bind to host:port (port 0: any; printed on stderr)\n"
-	    "  -c addr     connect to host:port\n"
+	    "  -b addr     bind to host:port, [v6]:port or name:port (port 0: "
+	    "any; printed)\n"
+	    "  -c addr     connect to host:port (host may be a name)\n"
 	    "  -a name     attach to the socket configured in the daemon as "
 	    "name\n"
 	    "  -r          receive and print messages instead of sending\n"
 	    "  -n count    stop after count messages (receive: exit 1 if fewer "
 	    "arrive within -w)\n"
-	    "  -w seconds  send: longest wait for a peer or for room; receive: "
-	    "total run time\n"
+	    "  -w seconds  bound every wait (for a peer, for room, for the "
+	    "daemon);\n"
+	    "              receive: the total run time\n"
+	    "  -N          raw: send stdin as one message; print messages "
+	    "without a newline\n"
+	    "              (and parts without a separator unless -d)\n"
+	    "  -o pattern  receive each message into its own file: %%n its "
+	    "number (000001),\n"
+	    "              %%p the sender's peer id, %%%% a %%; the names are "
+	    "printed\n"
+	    "  -m text     send text as one message (repeatable: one message "
+	    "each)\n"
+	    "  -P          send one multipart message: each -m, file or stdin "
+	    "record a part\n"
 	    "  -0          records are NUL-terminated instead of lines (input "
 	    "or output)\n"
 	    "  -f          send each file argument as one message (\"-\" is "
@@ -124,8 +155,8 @@ help(void)
 	    "  -e          print the sender's peer id (16 hex digits) and a "
 	    "space first\n"
 	    "  -q          quiet: no informational messages on stderr\n"
-	    "  -V          print the version and exit (also --version)\n"
-	    "  -h          print this help and exit (also --help)\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this help and exit\n"
 	    "\n"
 	    "Exit status: 0 success, 1 timeout or failure, 2 usage error.\n");
 	exit(EX_OK);
@@ -270,6 +301,52 @@ on_signal(int sig)
 	gotsig = sig;
 }
 
+/*
+ * The -w guard.  Every call that waits for the daemon's answer (creating
+ * the socket, bind, connect, options, close) is bounded by the library's
+ * own 10 s; a stopped daemon must not make nbmqcat outlast -w, so an
+ * interval timer ends the program when a wait runs past it.
+ */
+static char	guardmsg[512];
+static size_t	guardlen;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, guardmsg, guardlen) == -1)
+		_exit(EX_FAIL);
+	_exit(EX_FAIL);
+}
+
+static const char *daemon_path(void);
+
+/*
+ * Arm the guard for ms and a grace (what: what we are waiting for), so
+ * that what -w bounds itself says so first; -1 disarms.
+ */
+static void
+guard(int64_t ms, const char *what)
+{
+	struct itimerval it;
+	int n;
+
+	if (wait_ms < 0)
+		return;
+	memset(&it, 0, sizeof(it));
+	if (ms >= 0) {
+		ms += GUARD_GRACE_MS;
+		n = snprintf(guardmsg, sizeof(guardmsg), PROG ": no answer "
+		    "from the daemon at %s within %s seconds (%s): is it "
+		    "stopped or hung?\n", daemon_path(), wstr, what);
+		guardlen = n < 0 ? 0 : (size_t)n < sizeof(guardmsg) ?
+		    (size_t)n : sizeof(guardmsg) - 1;
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_usec = (ms % 1000) * 1000;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static void
 setup_signals(void)
 {
@@ -281,6 +358,8 @@ setup_signals(void)
 	sa.sa_flags = 0;		/* no SA_RESTART: let waits return */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	/* A closed pipe or a vanished daemon is an error, not a kill. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -297,6 +376,117 @@ daemon_path(void)
 	if ((p = getenv("NBMQ_SOCKET")) != NULL && *p != '\0')
 		return p;
 	return NBMQ_DEFAULT_IPC_PATH;
+}
+
+/*
+ * -b and -c: "host:port", "[v6]:port" (and "name@host:port" to connect by
+ * name through a stun server), checked here as the daemon will, so that a
+ * mistake is said as such rather than as the daemon's EINVAL.  The host
+ * goes to host (without brackets), the port to port.
+ */
+static void
+check_addr(char opt, const char *addr, char *host, size_t hostlen,
+    char *port, size_t portlen)
+{
+	struct in6_addr a6;
+	const char *h, *p, *c, *at;
+	size_t hl;
+
+	if (opt == 'c' && (at = strchr(addr, '@')) != NULL) {
+		if (at == addr)
+			usage("-c %s: expected name@host:port", addr);
+		addr = at + 1;
+	}
+	if (addr[0] == '[') {
+		if ((c = strchr(addr, ']')) == NULL || c[1] != ':')
+			usage("-%c %s: expected [v6]:port, e.g. [::1]:7000",
+			    opt, addr);
+		h = addr + 1;
+		hl = (size_t)(c - h);
+		p = c + 2;
+	} else {
+		if ((c = strrchr(addr, ':')) == NULL)
+			usage("-%c %s: expected host:port, e.g. "
+			    "127.0.0.1:7000", opt, addr);
+		h = addr;
+		hl = (size_t)(c - h);
+		p = c + 1;
+		if (memchr(h, ':', hl) != NULL)
+			usage("-%c %s: an IPv6 address needs brackets, e.g. "
+			    "[::1]:7000", opt, addr);
+	}
+	if (hl == 0 || hl >= hostlen)
+		usage("-%c %s: expected host:port (no host)", opt, addr);
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p) ||
+	    strlen(p) >= portlen || strtoul(p, NULL, 10) > 65535)
+		usage("-%c %s: expected host:port, the port a number from 0 "
+		    "to 65535", opt, addr);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, p);
+	if (addr[0] == '[' && inet_pton(AF_INET6, host, &a6) != 1)
+		usage("-%c %s: not an IPv6 address: %s", opt, addr, host);
+	if (addr[0] != '[' && strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != hl)
+		usage("-%c %s: not a host name or address: %s", opt, addr,
+		    host);
+}
+
+/* Is host a literal IPv4 or IPv6 address? */
+static int
+numeric_host(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/*
+ * -b: the daemon binds numeric addresses only, so a name is resolved
+ * here, and each of its addresses tried in the resolver's order until
+ * one binds.
+ */
+static int
+bind_addr(void)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256], port[8], num[INET6_ADDRSTRLEN], ep[300];
+	int e;
+
+	check_addr('b', baddr, host, sizeof(host), port, sizeof(port));
+	if (numeric_host(host)) {
+		if (nbmq_bind(sock, baddr) == 0)
+			return 0;
+		warnnb("cannot bind to %s", baddr);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		warnmsg("cannot resolve %s: %s", host, e == EAI_SYSTEM ?
+		    strerror(errno) : gai_strerror(e));
+		return -1;
+	}
+	e = EADDRNOTAVAIL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num),
+		    NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		snprintf(ep, sizeof(ep), ai->ai_family == AF_INET6 ?
+		    "[%s]:%s" : "%s:%s", num, port);
+		if (nbmq_bind(sock, ep) == 0) {
+			freeaddrinfo(res);
+			return 0;
+		}
+		e = errno;
+	}
+	freeaddrinfo(res);
+	errno = e;
+	warnnb("cannot bind to %s", baddr);
+	return -1;
 }
 
 static int
@@ -341,10 +531,8 @@ open_socket(nbmq_ctx *ctx)
 		return -1;
 	}
 	if (baddr != NULL) {
-		if (nbmq_bind(sock, baddr) == -1) {
-			warnnb("cannot bind to %s", baddr);
+		if (bind_addr() == -1)
 			return -1;
-		}
 		if (!qflag) {
 			if (nbmq_last_endpoint(sock, ep, sizeof(ep)) == -1)
 				warnnb("bound to %s, but cannot read the "
@@ -430,7 +618,7 @@ waiting_note(int64_t start, int reason, int *told)
  * once and again each time the reason changes.
  */
 static int
-wait_peer(void)
+wait_peer1(void)
 {
 	int64_t peers, deadline, now, start = now_ms();
 	int reason = 0, told = -1, events = 0;
@@ -468,21 +656,61 @@ wait_peer(void)
 	}
 }
 
+/* "stdin" for "-", for messages. */
+static const char *
+fname(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "stdin" : path;
+}
+
+/* Over the socket's max_message_size: say so, return 1. */
+static int
+too_big(const char *what, uint64_t size)
+{
+	if (maxsize < 0 || size <= (uint64_t)maxsize)
+		return 0;
+	warnmsg("%s: %" PRIu64 " bytes, more than the socket's "
+	    "max_message_size (%" PRId64 "): not sent", what, size, maxsize);
+	return 1;
+}
+
+static int
+wait_peer(void)
+{
+	int rv;
+
+	guard(wait_ms, "waiting for a peer");
+	rv = wait_peer1();
+	guard(-1, NULL);
+	return rv;
+}
+
 /*
  * Hand one message to the daemon.  Blocks while the high-water mark is
  * reached; if the peer went away, try again until -w passes.
  */
 static int
-send_one(const void *buf, size_t len, long long n)
+send_msg(const struct iovec *iov, int niov, long long n)
 {
 	int64_t deadline, left;
+	uint64_t total = 0;
+	char what[64];
+	int i;
 
+	for (i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	snprintf(what, sizeof(what), "message %lld", n);
+	if (too_big(what, total))
+		return -1;
 	deadline = wait_ms >= 0 ? now_ms() + wait_ms : -1;
 	if (set_sndtimeo(wait_ms) == -1)
 		return -1;
+	guard(wait_ms, "sending");
 	for (;;) {
-		if (nbmq_send(sock, buf, len, 0) == 0)
+		if (nbmq_sendv(sock, iov, niov, 0, 0) == 0) {
+			guard(-1, NULL);
 			return 0;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EHOSTUNREACH)
@@ -495,29 +723,65 @@ send_one(const void *buf, size_t len, long long n)
 		}
 		sleep_ms(PEER_POLL_MS);
 	}
+	guard(-1, NULL);
 	if ((errno == EAGAIN || errno == EHOSTUNREACH) && wstr != NULL)
 		warnnb("cannot send message %lld within %s seconds", n, wstr);
 	else
-		warnnb("cannot send message %lld (%zu bytes)", n, len);
+		warnnb("cannot send message %lld (%" PRIu64 " bytes)", n, total);
 	return -1;
 }
 
-/* Read a whole file ("-": stdin) into *bufp. */
+static int
+send_one(const void *buf, size_t len, long long n)
+{
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+
+	return send_msg(&iov, 1, n);
+}
+
+/*
+ * Before reading a file: a regular file (or stdin redirected from one)
+ * larger than the limit is refused by its size.  Returns its size, 0 when
+ * not a regular file, -1 when refused or unreadable.
+ */
+static off_t
+check_size(int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1) {
+		warnmsg("%s: %s", fname(path), strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (too_big(fname(path), (uint64_t)st.st_size))
+		return -1;
+	return st.st_size;
+}
+
+/*
+ * Read a whole file ("-": stdin) into *bufp, refusing one larger than
+ * max_message_size by its size before reading it, or (a pipe) as soon as
+ * it has read more.
+ */
 static int
 read_file(const char *path, char **bufp, size_t *lenp)
 {
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0;
 	ssize_t r;
-	struct stat st;
+	off_t size;
 	int fd;
 
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		cap = (size_t)st.st_size + 1;	/* +1: see EOF at once */
+	if ((size = check_size(fd, path)) == -1)
+		goto refused;
+	if (size > 0)
+		cap = (size_t)size + 1;		/* +1: see EOF at once */
 	for (;;) {
 		if (len == cap) {
 			cap = cap < 65536 ? 65536 : cap * 2;
@@ -534,6 +798,12 @@ read_file(const char *path, char **bufp, size_t *lenp)
 		if (r == 0)
 			break;
 		len += (size_t)r;
+		if (maxsize >= 0 && len > (uint64_t)maxsize) {
+			warnmsg("%s: more than the socket's max_message_size "
+			    "(%" PRId64 " bytes): not sent", fname(path),
+			    maxsize);
+			goto refused;
+		}
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
@@ -541,57 +811,156 @@ read_file(const char *path, char **bufp, size_t *lenp)
 	*lenp = len;
 	return 0;
 fail:
-	warnmsg("%s: %s", path, strerror(errno));
+	warnmsg("%s: %s", fname(path), strerror(errno));
+refused:
 	if (fd != -1 && fd != STDIN_FILENO)
 		close(fd);
 	free(buf);
 	return -1;
 }
 
-static int
-send_files(char **files, int nfiles)
-{
-	char *buf;
-	size_t len;
-	long long n = 0;
-	int i, fd;
+/* -P: the parts of the one message, gathered. */
+struct parts {
+	struct iovec	 iov[MAX_PARTS];
+	int		 n;
+	uint64_t	 total;
+};
 
-	/* Complain about a missing file now, not after waiting for a peer. */
-	for (i = 0; i < nfiles; i++) {
-		if (strcmp(files[i], "-") == 0)
-			continue;
-		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) == -1) {
-			warnmsg("%s: %s", files[i], strerror(errno));
-			return -1;
-		}
-		close(fd);
-	}
-	if (wait_peer() == -1)
-		return -1;
-	for (i = 0; i < nfiles && (count < 0 || n < count); i++) {
-		if (read_file(files[i], &buf, &len) == -1)
-			return -1;
-		if (send_one(buf, len, ++n) == -1) {
-			free(buf);
-			return -1;
-		}
+static int
+parts_add(struct parts *p, char *buf, size_t len)
+{
+	if (p->n == MAX_PARTS) {
+		warnmsg("more than %d parts: not sent", MAX_PARTS);
 		free(buf);
+		return -1;
 	}
+	p->iov[p->n].iov_base = buf;
+	p->iov[p->n++].iov_len = len;
+	p->total += len;
+	if (too_big("the message", p->total))
+		return -1;
 	return 0;
 }
 
+static void
+parts_free(struct parts *p)
+{
+	while (p->n > 0)
+		free(p->iov[--p->n].iov_base);
+}
+
+/*
+ * -f: each file one message, or with -P each a part of one.  Missing,
+ * unreadable or too large files are said before waiting for a peer.
+ */
+static int
+send_files(char **files, int nfiles)
+{
+	struct parts p = { .n = 0 };
+	char *buf;
+	size_t len;
+	uint64_t total = 0;
+	long long n = 0;
+	off_t size;
+	int i, fd, rv = -1;
+
+	for (i = 0; i < nfiles; i++) {
+		if (strcmp(files[i], "-") == 0)
+			fd = STDIN_FILENO;
+		else if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			warnmsg("%s: %s", files[i], strerror(errno));
+			return -1;
+		}
+		size = check_size(fd, files[i]);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		if (size == -1)
+			return -1;
+		total += (uint64_t)size;
+	}
+	if (Pflag && too_big("the message", total))
+		return -1;
+	if (wait_peer() == -1)
+		return -1;
+	for (i = 0; i < nfiles && (Pflag || count < 0 || n < count); i++) {
+		if (read_file(files[i], &buf, &len) == -1)
+			goto out;
+		if (Pflag) {
+			if (parts_add(&p, buf, len) == -1)
+				goto out;
+			continue;
+		}
+		if (send_one(buf, len, ++n) == -1) {
+			free(buf);
+			goto out;
+		}
+		free(buf);
+	}
+	rv = Pflag ? send_msg(p.iov, p.n, 1) : 0;
+out:
+	parts_free(&p);
+	return rv;
+}
+
+/*
+ * -m: each text one message, or with -P each a part of one (check_args
+ * holds -P to MAX_PARTS of them; one at a time otherwise).
+ */
+static int
+send_texts(void)
+{
+	struct iovec iov[MAX_PARTS];
+	uint64_t total = 0;
+	long long n = 0;
+	int i;
+
+	for (i = 0; i < nm; i++) {
+		total += strlen(mtexts[i]);
+		if (!Pflag && too_big("-m", strlen(mtexts[i])))
+			return -1;
+	}
+	if (Pflag && too_big("the message", total))
+		return -1;
+	if (wait_peer() == -1)
+		return -1;
+	if (Pflag) {
+		for (i = 0; i < nm; i++) {
+			iov[i].iov_base = mtexts[i];
+			iov[i].iov_len = strlen(mtexts[i]);
+		}
+		return send_msg(iov, nm, 1);
+	}
+	for (i = 0; i < nm && (count < 0 || n < count); i++)
+		if (send_one(mtexts[i], strlen(mtexts[i]), ++n) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * stdin: each line (-0: NUL-terminated record) one message, or with -P a
+ * part of one sent at the end; -N: all of it one message.
+ */
 static int
 send_stdin(void)
 {
-	char *line = NULL;
+	struct parts p = { .n = 0 };
+	char *line = NULL, *copy;
 	size_t cap = 0;
 	ssize_t len;
 	long long n = 0;
 	int delim = zflag ? '\0' : '\n', rv = 0;
 
+	if (Nflag) {
+		if (check_size(STDIN_FILENO, "-") == -1 || wait_peer() == -1 ||
+		    read_file("-", &line, &cap) == -1)
+			return -1;
+		rv = send_one(line, cap, 1);
+		free(line);
+		return rv;
+	}
 	if (wait_peer() == -1)
 		return -1;
-	while (count < 0 || n < count) {
+	while (Pflag || count < 0 || n < count) {
 		if ((len = getdelim(&line, &cap, delim, stdin)) == -1) {
 			if (ferror(stdin)) {
 				warnmsg("stdin: %s", strerror(errno));
@@ -601,12 +970,26 @@ send_stdin(void)
 		}
 		if (len > 0 && line[len - 1] == delim)
 			len--;
+		if (Pflag) {
+			if ((copy = malloc(len + 1)) == NULL) {
+				warnmsg("out of memory");
+				rv = -1;
+				break;
+			}
+			memcpy(copy, line, len);
+			if ((rv = parts_add(&p, copy, (size_t)len)) == -1)
+				break;
+			continue;
+		}
 		if (send_one(line, (size_t)len, ++n) == -1) {
 			rv = -1;
 			break;
 		}
 	}
 	free(line);
+	if (Pflag && rv == 0 && p.n > 0)
+		rv = send_msg(p.iov, p.n, 1);
+	parts_free(&p);
 	return rv;
 }
 
@@ -614,30 +997,37 @@ send_stdin(void)
  * Receiving.
  */
 
-static int
-print_msg(const nbmq_msg *m)
+/*
+ * The parts of m to fp: hex with -x; between parts the separator (-d,
+ * else a tab; raw and into files, only one that -d gave).
+ */
+static void
+write_parts(FILE *fp, const nbmq_msg *m)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p;
 	size_t i, j, nparts, len;
+	int withsep = dflag || (!Nflag && opattern == NULL);
 
-	if (eflag)
-		printf("%016" PRIx64 " ", nbmq_msg_peer(m));
 	nparts = nbmq_msg_parts(m);
 	for (i = 0; i < nparts; i++) {
-		if (i > 0)
-			fwrite(sep, 1, seplen, stdout);
+		if (i > 0 && withsep)
+			fwrite(sep, 1, seplen, fp);
 		if ((p = nbmq_msg_part(m, i, &len)) == NULL || len == 0)
 			continue;
 		if (xflag) {
 			for (j = 0; j < len; j++) {
-				putchar(hex[p[j] >> 4]);
-				putchar(hex[p[j] & 0xf]);
+				putc(hex[p[j] >> 4], fp);
+				putc(hex[p[j] & 0xf], fp);
 			}
 		} else
-			fwrite(p, 1, len, stdout);
+			fwrite(p, 1, len, fp);
 	}
-	putchar(zflag ? '\0' : '\n');
+}
+
+static int
+flush_stdout(void)
+{
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		/* A reader that went away (| head) is not worth a word. */
 		if (errno != EPIPE && !gotsig)
@@ -645,6 +1035,116 @@ print_msg(const nbmq_msg *m)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+print_msg(const nbmq_msg *m)
+{
+	if (eflag)
+		printf("%016" PRIx64 " ", nbmq_msg_peer(m));
+	write_parts(stdout, m);
+	if (!Nflag)
+		putchar(zflag ? '\0' : '\n');
+	return flush_stdout();
+}
+
+/*
+ * -o: the file name of message n from the pattern (%n the number, 6
+ * digits at least, %p the peer id, %% a %).  With m NULL, only check the
+ * pattern.  Returns -1 when it does not fit or has an unknown %.
+ */
+static int
+expand(char *buf, size_t size, long long n, const nbmq_msg *m)
+{
+	const char *s;
+	size_t len = 0;
+	int r;
+
+	for (s = opattern; *s != '\0'; s++) {
+		if (*s != '%') {
+			r = snprintf(buf + len, size - len, "%c", *s);
+		} else if (*++s == 'n') {
+			r = snprintf(buf + len, size - len, "%06lld", n);
+		} else if (*s == 'p') {
+			r = snprintf(buf + len, size - len, "%016" PRIx64,
+			    m != NULL ? nbmq_msg_peer(m) : (uint64_t)0);
+		} else if (*s == '%') {
+			r = snprintf(buf + len, size - len, "%%");
+		} else
+			return -1;
+		if (r < 0 || (size_t)r >= size - len)
+			return -1;
+		len += (size_t)r;
+	}
+	return len > 0 ? 0 : -1;
+}
+
+/*
+ * -o: message n into its own file, written under a temporary name in the
+ * same directory and renamed, so that whoever watches the directory sees
+ * only whole files; then its name on stdout.
+ */
+static int
+save_msg(const nbmq_msg *m, long long n)
+{
+	char name[PATH_MAX], tmp[PATH_MAX + 16], *slash;
+	mode_t um;
+	FILE *fp;
+	int fd;
+
+	if (expand(name, sizeof(name), n, m) == -1) {
+		warnmsg("-o %s: the name is too long", opattern);
+		return -1;
+	}
+	if ((slash = strrchr(name, '/')) != NULL)
+		snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX",
+		    (int)(slash - name), name, slash + 1);
+	else
+		snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", name);
+	if ((fd = mkstemp(tmp)) == -1) {
+		warnmsg("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		warnmsg("%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	write_parts(fp, m);
+	if (ferror(fp) | (fclose(fp) == EOF) || rename(tmp, name) == -1) {
+		warnmsg("%s: %s", name, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (eflag)
+		printf("%016" PRIx64 " ", nbmq_msg_peer(m));
+	printf("%s%c", name, zflag ? '\0' : '\n');
+	return flush_stdout();
+}
+
+/* -o given: check the pattern and that its directory takes files. */
+static void
+check_pattern(void)
+{
+	char name[PATH_MAX], *slash;
+
+	if (expand(name, sizeof(name), 1, NULL) == -1)
+		usage("-o %s: a file name pattern (%%n the message's number, "
+		    "%%p the peer id, %%%% a %%)", opattern);
+	if (strstr(opattern, "%n") == NULL && count != 1)
+		usage("-o %s: one file per message needs %%n in the name "
+		    "(or -n 1)", opattern);
+	if ((slash = strrchr(name, '/')) != NULL)
+		*slash = '\0';
+	if (access(slash == NULL ? "." : name[0] == '\0' ? "/" : name,
+	    W_OK | X_OK) == -1) {
+		warnmsg("-o %s: cannot write in %s: %s", opattern,
+		    slash == NULL ? "." : name, strerror(errno));
+		exit(EX_FAIL);
+	}
 }
 
 /* Returns the exit status. */
@@ -659,9 +1159,11 @@ recv_loop(void)
 
 	deadline = wait_ms >= 0 ? start + wait_ms : -1;
 	/* Connecting: events until the first peer, for the waiting line. */
+	guard(wait_ms, "asking for events");
 	if (caddr != NULL && !qflag &&
 	    nbmq_setopt(sock, NBMQ_OPT_EVENTS, 1) == 0)
 		events = 1;
+	guard(-1, NULL);
 	for (;;) {
 		if (events)
 			waiting_note(start, reason, &told);
@@ -710,18 +1212,74 @@ recv_loop(void)
 				    ev.prev_addr);
 			} else if (ev.type == NBMQ_EVENT_UP) {
 				events = 0;	/* a peer: nothing to say */
+				guard(wait_ms, "asking for events");
 				(void)nbmq_setopt(sock, NBMQ_OPT_EVENTS, 0);
+				guard(-1, NULL);
 			}
 			nbmq_msg_free(m);
 			continue;
 		}
 		n++;
-		if (print_msg(m) == -1) {
+		if ((opattern != NULL ? save_msg(m, n) : print_msg(m)) == -1) {
 			nbmq_msg_free(m);
 			return gotsig && count < 0 ? EX_OK : EX_FAIL;
 		}
 		nbmq_msg_free(m);
 	}
+}
+
+static void
+add_text(char *text)
+{
+	char **n;
+
+	if ((n = reallocarray(mtexts, nm + 1, sizeof(*n))) == NULL) {
+		warnmsg("out of memory");
+		exit(EX_FAIL);
+	}
+	mtexts = n;
+	mtexts[nm++] = text;
+}
+
+/* The combinations that make no sense, as usage errors. */
+static void
+check_args(int argc, char *argv[])
+{
+	char host[256], port[8];
+	int nmode;
+
+	nmode = (baddr != NULL) + (caddr != NULL) + (aname != NULL);
+	if (nmode != 1)
+		usage("exactly one of -b, -c or -a is required");
+	if (baddr != NULL)
+		check_addr('b', baddr, host, sizeof(host), port, sizeof(port));
+	if (caddr != NULL)
+		check_addr('c', caddr, host, sizeof(host), port, sizeof(port));
+	if (fflag && rflag)
+		usage("-f sends files: it cannot be used with -r");
+	if (fflag && argc == 0)
+		usage("-f needs at least one file");
+	if (!fflag && argc > 0)
+		usage("unexpected argument: %s (files need -f)", argv[0]);
+	if (nm > 0 && (rflag || fflag))
+		usage("-m sends its text: it cannot be used with %s",
+		    rflag ? "-r" : "-f");
+	if (Pflag && rflag)
+		usage("-P sends one multipart message: it cannot be used "
+		    "with -r");
+	if (Pflag && (nm > MAX_PARTS || argc > MAX_PARTS))
+		usage("-P: at most %d parts", MAX_PARTS);
+	if (Nflag && zflag)
+		usage("-N (no separator) and -0 (NUL-separated) cannot be "
+		    "used together");
+	if (opattern != NULL && !rflag)
+		usage("-o writes received messages into files: it needs -r");
+	if (opattern != NULL)
+		check_pattern();
+	if (aname == NULL && rflag && type == NBMQ_RADIO)
+		usage("a radio socket cannot receive");
+	if (aname == NULL && !rflag && type == NBMQ_DISH)
+		usage("a dish socket cannot send (use -r)");
 }
 
 int
@@ -733,9 +1291,9 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	nbmq_ctx *ctx;
-	int ch, nmode, rv;
+	int ch, rv;
 
-	while ((ch = getopt_long(argc, argv, "0a:b:c:d:efhn:qrS:t:Vw:x",
+	while ((ch = getopt_long(argc, argv, "0a:b:c:d:efhm:Nn:o:PqrS:t:Vw:x",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -752,6 +1310,7 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			parse_sep(optarg);
+			dflag = 1;
 			break;
 		case 'e':
 			eflag = 1;
@@ -764,8 +1323,20 @@ main(int argc, char *argv[])
 		case 'V':
 			printf(PROG " %s\n", NBMQ_VERSION);
 			exit(EX_OK);
+		case 'm':
+			add_text(optarg);
+			break;
+		case 'N':
+			Nflag = 1;
+			break;
 		case 'n':
 			count = parse_count(optarg);
+			break;
+		case 'o':
+			opattern = optarg;
+			break;
+		case 'P':
+			Pflag = 1;
 			break;
 		case 'q':
 			qflag = 1;
@@ -794,46 +1365,44 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
-	nmode = (baddr != NULL) + (caddr != NULL) + (aname != NULL);
-	if (nmode != 1)
-		usage("exactly one of -b, -c or -a is required");
-	if (fflag && rflag)
-		usage("-f sends files: it cannot be used with -r");
-	if (fflag && argc == 0)
-		usage("-f needs at least one file");
-	if (!fflag && argc > 0)
-		usage("unexpected argument: %s (files need -f)", argv[0]);
-	if (aname == NULL && rflag && type == NBMQ_RADIO)
-		usage("a radio socket cannot receive");
-	if (aname == NULL && !rflag && type == NBMQ_DISH)
-		usage("a dish socket cannot send (use -r)");
-
+	check_args(argc, argv);
 	setup_signals();
 
 	if ((ctx = nbmq_ctx_new(Sflag)) == NULL) {
 		warnnb("cannot create a context");
 		return EX_FAIL;
 	}
+	guard(wait_ms, "opening the socket");
 	if (open_socket(ctx) == -1) {
 		if (sock != NULL)
 			nbmq_close(sock);
 		nbmq_ctx_destroy(ctx);
 		return EX_FAIL;
 	}
+	if (!rflag && nbmq_getopt(sock, NBMQ_OPT_MAX_MESSAGE_SIZE,
+	    &maxsize) == -1)
+		maxsize = -1;		/* the library says EMSGSIZE then */
+	guard(-1, NULL);
 
 	if (rflag) {
 		rv = recv_loop();
+		guard(wait_ms, "closing the socket");
 		nbmq_close(sock);
+		guard(-1, NULL);
 	} else {
 		if (fflag)
 			rv = send_files(argv, argc) == 0 ? EX_OK : EX_FAIL;
+		else if (nm > 0)
+			rv = send_texts() == 0 ? EX_OK : EX_FAIL;
 		else
 			rv = send_stdin() == 0 ? EX_OK : EX_FAIL;
 		/* The daemon lingers to deliver what it was handed. */
+		guard(wait_ms, "closing the socket");
 		if (nbmq_close(sock) == -1 && rv == EX_OK) {
 			warnnb("cannot close the socket");
 			rv = EX_FAIL;
 		}
+		guard(-1, NULL);
 	}
 	nbmq_ctx_destroy(ctx);
 	return rv;
