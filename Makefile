@@ -78,13 +78,20 @@ LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 	    client-lib/nbmq.h)
 
 # The pure core: linked by nbmqd and by the unit tests.
-CORE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/deliver.c daemon/acl.c \
+# The pure core: time and I/O passed in; it calls no clock, socket,
+# libevent or file function of its own (tests/purity.sh, in make check).
+PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
+	    daemon/deliver.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
-	    daemon/session.c daemon/log.c daemon/config.c \
+	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
 	    client-lib/ipc-codec.c
+# Beside it: what is read from the system at start-up and reload (the
+# configuration, access control's names, keys and plugins) and the log.
+# Linked with it wherever the core is (the unit tests, the simulator).
+CONF_SRCS = daemon/config.c daemon/acl.c daemon/cryptconf.c daemon/log.c
+CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
 # The libevent shell.
 SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
@@ -92,6 +99,7 @@ SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c da
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
+PURE_OBJS  = $(PURE_SRCS:%.c=$(O)/%.o)
 SHELL_OBJS = $(SHELL_SRCS:%.c=$(O)/%.o)
 LIB_OBJS   = $(LIB_SRCS:%.c=$(O)/pic/%.o)
 
@@ -100,7 +108,7 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all tests deps deb run check check-unit check-int check-asan clean install \
+.PHONY: all tests deps deb run check check-purity check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
 # Plain make builds what is installed and the examples: no test library
@@ -235,8 +243,13 @@ check: deps
 	$(MAKE) check-fuzz
 	$(MAKE) check-valgrind
 
-check-unit: tests
+check-unit: tests check-purity
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
+
+# The core's boundary: its objects call no clock, socket, libevent or file
+# function of their own (tests/purity.sh on PURE_OBJS).
+check-purity: $(PURE_OBJS)
+	@tests/purity.sh $(PURE_OBJS)
 
 # A test part skipped for a tool that make deps installs fails under make
 # (tests/lib.sh, have): the tools are part of the check, not optional.

@@ -448,7 +448,7 @@ sod_timestamp(struct sod *sd, uint8_t ts[SOD_TS])
 	struct timespec	 t;
 	int		 i;
 
-	clock_gettime(CLOCK_REALTIME, &t);
+	crypt_wallclock(&t);
 	sod_put64be(ts, (uint64_t)t.tv_sec);
 	for (i = 0; i < 4; i++)
 		ts[8 + i] = ((uint32_t)t.tv_nsec >> (24 - 8 * i)) & 0xff;

@@ -975,6 +975,13 @@ void		 crypt_hs_free(struct sock *, void *hs);
 /* A plain socket got an encrypted frame: a rate-limited log line. */
 void		 crypt_refuse(struct sock *, nbmq_time, const struct nbaddr *,
 		    uint8_t kind);
+/*
+ * The wall clock, for what must be compared across restarts (sodium's
+ * Connect timestamps): the shell's clock_gettime(CLOCK_REALTIME); the
+ * simulator and the tests may set their own.
+ */
+extern void	(*crypt_wallclock)(struct timespec *);
+/* cryptconf.c: keys, peers files, names and plugins, read at start-up. */
 int		 crypt_key_decode(const char *, size_t,
 		    uint8_t key[CRYPT_KEY_SIZE]);
 void		 crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
@@ -1006,6 +1013,11 @@ uint64_t	 crypt_min_frame_size(const char *encryptor);
 int		 crypt_conf_eq(const struct cryptconf *,
 		    const struct cryptconf *);
 void		 crypt_conf_free(struct cryptconf *);
+/* A plugin's encryptor, checked; its handle in *dl (unload it, also on
+ * error when set). */
+const struct nbmq_encryptor *crypt_plugin_load(const char *path, void **dl,
+		    char *why, size_t whylen);
+void		 crypt_plugin_unload(void *dl);
 
 /* session.c (used by sock.c) */
 int		 session_send_ctl(struct sock *, const struct nbaddr *,

@@ -173,6 +173,20 @@ struct sim {
 static struct sim	*cur;		/* for the ops, which get a node */
 
 /*
+ * The core's wall clock (sodium's Connect timestamps) is the virtual
+ * clock, from an epoch: the run stays deterministic, and a node that
+ * restarts still sends newer timestamps than before.
+ */
+static void
+sim_wallclock(struct timespec *ts)
+{
+	nbmq_time	t = cur != NULL ? cur->now : 0;
+
+	ts->tv_sec = 1700000000 + (time_t)(t / NSEC);
+	ts->tv_nsec = (long)(t % NSEC);
+}
+
+/*
  * Encrypted runs (sodium): one private key file per node, made once in a
  * temporary directory, and every node's public key in peers.  The keys
  * are fixed (seeded); sodium's own randomness and wall clock change the
@@ -1275,6 +1289,7 @@ main(int argc, char **argv)
 	int		 verbose = 0, ch;
 	struct timespec	 t0, t1;
 
+	crypt_wallclock = sim_wallclock;
 	while ((ch = getopt(argc, argv, "kn:s:t:v")) != -1) {
 		switch (ch) {
 		case 'k':
