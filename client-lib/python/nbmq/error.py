@@ -28,6 +28,8 @@ EBUSY              Busy                             attach: another application
 EISCONN            AlreadyConnected                 bind/connect twice
 EADDRINUSE         AddressInUse                     bind: the port is taken
 EUSERS             TooManyClients                   the daemon's max_clients
+ENAMETOOLONG       NameTooLong                      last_endpoint: buffer too small
+ENOMEM             OutOfMemory (MemoryError)        no memory
 EINTR              Interrupted (InterruptedError)   a signal (blocking calls retry)
 ENOTSOCK           Closed                           the Socket was closed
 =================  ===============================  ==============================
@@ -41,7 +43,7 @@ __all__ = ["NbmqError", "Error", "Again", "NoPeer", "MessageTooLarge",
            "Dropped", "NotSupported", "NoDaemon", "DaemonGone",
            "ProtocolMismatch", "InvalidArgument", "PermissionDenied",
            "NoSuchSocket", "Busy", "AlreadyConnected", "AddressInUse",
-           "TooManyClients", "Interrupted", "Closed", "strerror",
+           "NameTooLong", "TooManyClients", "OutOfMemory", "Interrupted", "Closed", "strerror",
            "error_for"]
 
 
@@ -119,8 +121,17 @@ class AddressInUse(NbmqError):
     """EADDRINUSE: bind: the address is in use."""
 
 
+class NameTooLong(NbmqError):
+    """ENAMETOOLONG: last_endpoint: the endpoint does not fit the buffer
+    (the binding's buffer is larger than any endpoint)."""
+
+
 class TooManyClients(NbmqError):
     """EUSERS: the daemon has too many clients."""
+
+
+class OutOfMemory(NbmqError, MemoryError):
+    """ENOMEM: nbmq_ctx_new (or the library) could not allocate."""
 
 
 class Interrupted(NbmqError, InterruptedError):
@@ -151,7 +162,9 @@ _BY_ERRNO: Dict[int, Type[NbmqError]] = {
     _errno.EISCONN: AlreadyConnected,
     _errno.EADDRINUSE: AddressInUse,
     _errno.EUSERS: TooManyClients,
+    _errno.ENAMETOOLONG: NameTooLong,
     _errno.EINTR: Interrupted,
+    _errno.ENOMEM: OutOfMemory,
     _errno.ENOTSOCK: Closed,
 }
 if hasattr(_errno, "EOPNOTSUPP"):
