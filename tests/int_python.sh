@@ -54,3 +54,51 @@ wait_for 10 sh -c "'$BIN/nbmqctl' -S '$T/a.sock' index rendezvous |
 	cd "$TOP" && tail -n 80 "$T/unittest.out"; fail "python_binding"; }
 ok "python binding ($("$PY" --version 2>&1)):" \
     "$(tail -n 3 "$T/unittest.out" | grep -E '^(OK|Ran)' | tr '\n' ' ')"
+
+# The examples, as a user runs them.
+EX=$TOP/client-lib/python/examples
+"$PY" "$EX/reqrep.py" server -n 10 >"$T/rr-srv.out" 2>&1 &
+RR=$!
+PIDS="$PIDS $RR"
+wait_for 10 grep -q "bound to" "$T/rr-srv.out" || fail "reqrep server: $(cat "$T/rr-srv.out")"
+EP=$(sed -n 's/^bound to //p' "$T/rr-srv.out")
+out=$("$PY" "$EX/reqrep.py" client "$EP" -n 10 2>&1) || fail "reqrep client: $out"
+wait "$RR" || fail "reqrep server: $(cat "$T/rr-srv.out")"
+grep -q "^served 10$" "$T/rr-srv.out" || fail "reqrep server: $(cat "$T/rr-srv.out")"
+ok "examples/reqrep.py: $out"
+
+"$PY" "$EX/radio_dish.py" radio -n 5 -d 2 >"$T/radio.out" 2>&1 &
+RADIO=$!
+PIDS="$PIDS $RADIO"
+wait_for 10 grep -q "bound to" "$T/radio.out" || fail "radio: $(cat "$T/radio.out")"
+EP=$(sed -n 's/^bound to //p' "$T/radio.out")
+for i in 1 2; do
+	"$PY" "$EX/radio_dish.py" dish "$EP" -n 5 >"$T/dish$i.out" 2>&1 &
+	eval "DISH$i=\$!"
+	PIDS="$PIDS $!"
+done
+wait "$RADIO" || fail "radio: $(cat "$T/radio.out")"
+for i in 1 2; do
+	eval "wait \$DISH$i" || fail "dish $i: $(cat "$T/dish$i.out")"
+	[ "$(grep -c '^news [0-4]$' "$T/dish$i.out")" = 5 ] ||
+	    fail "dish $i: $(cat "$T/dish$i.out")"
+done
+out=$(tail -n 1 "$T/radio.out")
+ok "examples/radio_dish.py: $out, each got news 0..4"
+
+out=$("$PY" "$EX/asyncio_server.py" demo -c 4 2>&1) || fail "asyncio demo: $out"
+echo "$out" | grep -q "^demo: 4 clients, 80 replies$" || fail "asyncio demo: $out"
+# The asyncio server against the blocking client, twice at once.
+"$PY" "$EX/asyncio_server.py" serve -n 20 >"$T/as.out" 2>&1 &
+AS=$!
+PIDS="$PIDS $AS"
+wait_for 10 grep -q "bound to" "$T/as.out" || fail "asyncio server: $(cat "$T/as.out")"
+EP=$(sed -n 's/^bound to //p' "$T/as.out")
+"$PY" "$EX/reqrep.py" client "$EP" -n 10 >"$T/c1.out" 2>&1 &
+C1=$!
+out=$("$PY" "$EX/reqrep.py" client "$EP" -n 10 2>&1) || fail "client 2: $out"
+wait "$C1" || fail "client 1: $(cat "$T/c1.out")"
+wait "$AS" || fail "asyncio server: $(cat "$T/as.out")"
+grep -q "^served 20$" "$T/as.out" || fail "asyncio server: $(cat "$T/as.out")"
+grep -q " up " "$T/as.out" || fail "asyncio server saw no peer event: $(cat "$T/as.out")"
+ok "examples/asyncio_server.py: demo with 4 clients; serve for 2 reqrep clients"
