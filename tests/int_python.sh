@@ -102,3 +102,68 @@ wait "$AS" || fail "asyncio server: $(cat "$T/as.out")"
 grep -q "^served 20$" "$T/as.out" || fail "asyncio server: $(cat "$T/as.out")"
 grep -q " up " "$T/as.out" || fail "asyncio server saw no peer event: $(cat "$T/as.out")"
 ok "examples/asyncio_server.py: demo with 4 clients; serve for 2 reqrep clients"
+
+# Figures, never asserted: 64-byte messages per second from a sender to a
+# receiver through the daemon, and blocking round trips, for the C library
+# (tests/pyperf.c) and the binding (tests/python_perf.py), interleaved in
+# this run.  PYPERF_ROUNDS=3 for the README's medians; PYPERF_ROUNDS=0
+# skips them.
+ROUNDS=${PYPERF_ROUNDS:-1}
+PN=${PYPERF_N:-100000}
+if [ "$ROUNDS" -gt 0 ] && command -v "${CC:-cc}" >/dev/null; then
+	"${CC:-cc}" -O2 -Wall -I"$TOP/client-lib" "$TOP/tests/pyperf.c" \
+	    "$BIN/libnbmq.so.0" -Wl,-rpath,"$BIN" -o "$T/pyperf" ||
+	    fail "cannot build tests/pyperf.c"
+	CPERF=$T/pyperf
+	PPERF="$PY $TOP/tests/python_perf.py"
+	# perf_pair NAME RECV SEND: the receiver's msgs/s
+	perf_pair() {
+		: >"$T/pr.err"
+		$2 recv 127.0.0.1:0 "$PN" >"$T/pr.out" 2>"$T/pr.err" &
+		_r=$!
+		wait_for 10 grep -q "bound to" "$T/pr.err" || fail "$1: $(cat "$T/pr.err")"
+		_ep=$(sed -n 's/^bound to //p' "$T/pr.err")
+		$3 send "$_ep" "$PN" >/dev/null || fail "$1 sender"
+		wait "$_r" || fail "$1 receiver: $(cat "$T/pr.out" "$T/pr.err")"
+		echo "$1 $(sed -n 's/^recv [0-9]* msgs\/s //p' "$T/pr.out") $(cut -d ' ' -f 2 "$T/pr.out")" >>"$T/perf.txt"
+	}
+	perf_rtt() {
+		: >"$T/pr.err"
+		$2 echo 127.0.0.1:0 2000 >/dev/null 2>"$T/pr.err" &
+		_r=$!
+		wait_for 10 grep -q "bound to" "$T/pr.err" || fail "$1: $(cat "$T/pr.err")"
+		_ep=$(sed -n 's/^bound to //p' "$T/pr.err")
+		_o=$($3 ping "$_ep" 2000) || fail "$1 ping"
+		wait "$_r" || fail "$1 echo"
+		echo "$1 $(echo "$_o" | cut -d ' ' -f 3,5)" >>"$T/perf.txt"
+	}
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		perf_pair c "$CPERF" "$CPERF"
+		perf_pair py-sync "$PPERF" "$PPERF"
+		perf_pair py-many "$PPERF --many" "$PPERF --many"
+		perf_pair py-async "$PPERF --async" "$PPERF --async"
+		perf_pair c-to-py "$PPERF" "$CPERF"
+		perf_pair py-to-c "$CPERF" "$PPERF"
+		perf_rtt rtt-c "$CPERF" "$CPERF"
+		perf_rtt rtt-py "$PPERF" "$PPERF"
+		r=$((r + 1))
+	done
+	# The median of each over the rounds, and Python's as a ratio of C's.
+	"$PY" - "$T/perf.txt" <<'PYEOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    rows.setdefault(f[0], []).append([float(x) for x in f[1:]])
+med = {k: [statistics.median(c) for c in zip(*v)] for k, v in rows.items()}
+c = med["c"][0]
+for k in ("c", "py-sync", "py-many", "py-async", "c-to-py", "py-to-c"):
+    print("perf %-9s %9.0f msgs/s  %.2fx C" % (k, med[k][0], med[k][0] / c))
+rc = med["rtt-c"]
+rp = med["rtt-py"]
+print("perf rtt C p50 %.1f us p99 %.1f us; Python p50 %.1f us (%.2fx) "
+      "p99 %.1f us (%.2fx)" % (rc[0], rc[1], rp[0], rp[0] / rc[0],
+                               rp[1], rp[1] / rc[1]))
+PYEOF
+fi
