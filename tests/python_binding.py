@@ -27,7 +27,7 @@ import nbmq.asyncio
 from nbmq import constants
 
 ENV = os.environ
-TIMEOUT = 10.0
+TIMEOUT = float(ENV.get("PY_TEST_TIMEOUT", "10"))
 
 
 def wait_for(cond, secs=TIMEOUT, what="condition"):
