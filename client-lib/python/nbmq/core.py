@@ -504,10 +504,16 @@ class Socket:
         lr = self._lenref
         ln = self._len
         if copy:
-            parts = []
-            for i in range(n):
-                p = _part(m, i, lr)
-                parts.append(string_at(p, ln.value) if ln.value else b"")
+            if n == 1:      # the common case, without the loop
+                p = _part(m, 0, lr)
+                k = ln.value
+                parts = [string_at(p, k) if k else b""]
+            else:
+                parts = []
+                for i in range(n):
+                    p = _part(m, i, lr)
+                    k = ln.value
+                    parts.append(string_at(p, k) if k else b"")
             peer = _peer(m)
             _free(m)
             return Message(parts, peer)
@@ -535,13 +541,30 @@ class Socket:
         (a multipart message's parts joined).  An Event when events are
         on.  flags and copy as for recv_multipart (copy=False: data is a
         memoryview, for single-part messages)."""
-        m = self._take(self._recv_msg(flags), copy)
-        if isinstance(m, Event):
-            return m
-        parts = m.parts
+        h = self._h
+        if h is None:
+            self._handle()
+        ref = self._msgref
+        while _recv(h, ref, flags) != 0:
+            e = _get_errno()
+            if e != _EINTR or flags & DONTWAIT:
+                _raise(e)
+        m = self._msg.value
+        if copy and not self._events and _parts(m) == 1:
+            # The common case in one go: five library calls.
+            p = _part(m, 0, self._lenref)
+            k = self._len.value
+            data = string_at(p, k) if k else b""
+            peer = _peer(m)
+            _free(m)
+            return data, peer
+        r = self._take(m, copy)
+        if isinstance(r, Event):
+            return r
+        parts = r.parts
         if len(parts) == 1:
-            return parts[0], m.peer
-        return b"".join(parts), m.peer
+            return parts[0], r.peer
+        return b"".join(parts), r.peer
 
     def recv_into(self, buffer: Buffer, flags: int = 0
                   ) -> Union[Tuple[int, int], Event]:
