@@ -79,8 +79,8 @@ def main() -> None:
         print("send %d msgs/s %.0f" % (n, n / (time.perf_counter() - t0)))
     elif mode == "echo":
         for _ in range(n):
-            parts, peer = s.recv_multipart(copy=False)
-            s.send_multipart(parts, peer=peer)
+            data, peer = s.recv()
+            s.send(data, peer=peer)
     elif mode == "ping":
         s.rcvtimeo = 10000
         rtt = []
