@@ -312,6 +312,17 @@ class Sync(unittest.TestCase):
                 dropped = True
         self.assertTrue(dropped, "no Dropped with recv_hwm 5 (%d)" % got)
         self.assertLess(got, 3000)
+        # recv_many: a drop report found after messages comes with the
+        # next receive, never lost.
+        cli.send_many([b"%d" % i for i in range(3000)])
+        got, dropped = 0, False
+        while srv.poll(1000):
+            try:
+                got += len(srv.recv_many(100))
+            except nbmq.Dropped:
+                dropped = True
+        self.assertTrue(dropped, "recv_many: no Dropped (%d)" % got)
+        self.assertLess(got, 3000)
 
     def test_radio_dish(self):
         dish = self.ctx.socket(nbmq.DISH, rcvtimeo=int(TIMEOUT * 1000))

@@ -200,10 +200,10 @@ class Socket(core.Socket):
                         ) -> List[Union[Message, Event]]:  # type: ignore[override]
         """Await at least one message, then return every one waiting (up
         to max): one wakeup for a burst."""
-        first = await self.recv_multipart(0, copy)
-        rest = core.Socket.recv_many(self, max - 1, copy) if max > 1 else []
+        out = [await self.recv_multipart(0, copy)]
+        self._recv_many(out, max, copy)
         self._poke()
-        return [first] + rest
+        return out
 
     async def poll(self, timeout: Optional[float] = None) -> bool:  # type: ignore[override]
         """Await until a receive would not block, up to timeout ms
@@ -211,7 +211,7 @@ class Socket(core.Socket):
         h = self._handle()
         deadline = None if timeout is None or timeout < 0 else \
             time.monotonic() + timeout / 1000.0
-        while not _readable(h):
+        while not (self._dropped or _readable(h)):
             if not await self._wait(self._rwait, deadline):
                 return False
             h = self._handle()

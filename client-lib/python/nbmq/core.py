@@ -234,6 +234,7 @@ class Socket:
         self._lenref = byref(self._len)
         self._iov = (iovec * _MAXPARTS)()
         self._ev = nbmq_event()
+        self._dropped = False   # a drop report recv_many read, not said yet
 
     # -- life --
     def _handle(self) -> int:
@@ -362,7 +363,7 @@ class Socket:
     def readable(self) -> bool:
         """nbmq_readable: True when recv would not block (a message, an
         event, a drop report or an error is waiting)."""
-        return bool(_readable(self._handle()))
+        return self._dropped or bool(_readable(self._handle()))
 
     def poll(self, timeout: Optional[float] = None) -> bool:
         """Wait up to ``timeout`` ms (None: forever) until recv would not
@@ -373,7 +374,7 @@ class Socket:
         _flush(h, DONTWAIT)
         p = select.poll()
         p.register(lib.nbmq_fd(h), select.POLLIN)
-        while not _readable(h):
+        while not (self._dropped or _readable(h)):
             if deadline is None:
                 ms = None
             else:
@@ -477,8 +478,14 @@ class Socket:
                 _raise(e)
 
     # -- receiving --
+    def _drop_report(self) -> None:
+        self._dropped = False
+        raise error_for(_errno.ENOBUFS)
+
     def _recv_msg(self, flags: int) -> int:
         h = self._handle()
+        if self._dropped:
+            self._drop_report()
         while _recv(h, self._msgref, flags) != 0:
             e = _get_errno()
             if e != _EINTR or flags & DONTWAIT:
@@ -542,8 +549,8 @@ class Socket:
         on.  flags and copy as for recv_multipart (copy=False: data is a
         memoryview, for single-part messages)."""
         h = self._h
-        if h is None:
-            self._handle()
+        if h is None or self._dropped:
+            return self._recv_slow(flags, copy)
         ref = self._msgref
         while _recv(h, ref, flags) != 0:
             e = _get_errno()
@@ -558,7 +565,15 @@ class Socket:
             peer = _peer(m)
             _free(m)
             return data, peer
-        r = self._take(m, copy)
+        return self._recv_from(self._take(m, copy))
+
+    def _recv_slow(self, flags: int, copy: bool
+                   ) -> Union[Tuple[bytes, int], Event]:
+        return self._recv_from(self._take(self._recv_msg(flags), copy))
+
+    @staticmethod
+    def _recv_from(r: Union[Message, Event]
+                   ) -> Union[Tuple[bytes, int], Event]:
         if isinstance(r, Event):
             return r
         parts = r.parts
@@ -603,15 +618,23 @@ class Socket:
     def recv_many(self, max: int = 1024, copy: bool = True
                   ) -> List[Union[Message, Event]]:
         """Every message (and event) waiting, up to ``max``, without
-        blocking: [] when none.  A Dropped report after at least one
-        message is kept for the next receive."""
-        out: List[Union[Message, Event]] = []
+        blocking: [] when none.  Drops at recv_hwm found after some
+        messages are raised (Dropped) by the next receive."""
+        return self._recv_many([], max, copy)
+
+    def _recv_many(self, out: List[Union[Message, Event]], max: int,
+                   copy: bool) -> List[Union[Message, Event]]:
         h = self._handle()
+        if self._dropped and not out:
+            self._drop_report()
         ref = self._msgref
         while len(out) < max:
             if _recv(h, ref, DONTWAIT) != 0:
                 e = _get_errno()
-                if e == _errno.EAGAIN or (out and e == _errno.ENOBUFS):
+                if e == _errno.EAGAIN:
+                    break
+                if e == _errno.ENOBUFS and out:
+                    self._dropped = True
                     break
                 if e == _EINTR:
                     continue
