@@ -136,7 +136,7 @@ class Sync(unittest.TestCase):
         got, peer = srv.recv_multipart()
         self.assertEqual(got, [bytes(p) for p in parts])
         self.assertNotEqual(peer, 0)
-        srv.send_multipart([b"re", b""], peer=peer)
+        srv.send_multipart((p for p in [b"re", b""]), peer=peer)
         m = cli.recv_multipart()
         self.assertIsInstance(m, nbmq.Message)
         self.assertEqual(m.parts, [b"re", b""])

@@ -259,6 +259,8 @@ class Socket(core.Socket):
                              flags: int = 0, peer: Optional[int] = None
                              ) -> None:
         """Await sending one message of several parts."""
+        if not isinstance(parts, (list, tuple)):
+            parts = tuple(parts)    # it may be tried more than once
         await self._send_with(
             lambda f: core.Socket.send_multipart(self, parts, f, peer),
             flags)

@@ -407,6 +407,8 @@ class Socket:
                        peer: Optional[int] = None) -> None:
         """Send one message of 1..255 parts (bytes or any buffer, empty
         ones too), atomically.  flags and peer as for send()."""
+        if not isinstance(parts, (list, tuple)):
+            parts = tuple(parts)
         self._sendv(self._handle(), parts, peer or 0, flags)
 
     def _sendv(self, h: int, parts: Sequence[Buffer], peer: int,
