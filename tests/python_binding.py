@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -442,6 +443,23 @@ class Sync(unittest.TestCase):
         self.assertTrue(u.closed)
         self.assertTrue(ctx.closed)
         self.assertRaises(nbmq.Closed, ctx.socket, nbmq.DEALER)
+
+    def test_signal_during_blocking_recv(self):
+        # The handler runs (KeyboardInterrupt would come through), then the
+        # receive goes on until its timeout: EINTR is never seen.
+        srv = self.ctx.socket(nbmq.DEALER, rcvtimeo=600)
+        srv.bind("127.0.0.1:0")
+        hits = []
+        old = signal.signal(signal.SIGUSR1, lambda *a: hits.append(1))
+        try:
+            t = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1))
+            t.start()
+            with self.assertRaises(nbmq.Again):
+                srv.recv()
+            t.join()
+        finally:
+            signal.signal(signal.SIGUSR1, old)
+        self.assertEqual(hits, [1])
 
     def test_no_daemon(self):
         d = tempfile.mkdtemp(dir=ENV.get("TESTDIR"))
