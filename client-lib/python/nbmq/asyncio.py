@@ -294,6 +294,11 @@ class Socket(core.Socket):
                     raise
 
 
+for _name in ("setsockopt", "getsockopt", "close"):
+    getattr(Socket, _name).__doc__ = getattr(core.Socket, _name).__doc__
+del _name
+
+
 def _wake(waiters: List["_aio.Future[None]"]) -> None:
     for f in waiters:
         if not f.done():
