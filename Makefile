@@ -17,7 +17,7 @@ DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 	   libsodium-dev libsystemd-dev python3 \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
 	   stun-client coturn tshark iptables nftables iproute2 systemd \
-	   prometheus
+	   prometheus python3-prometheus-client python3-pytest
 
 # CPPFLAGS, CFLAGS and LDFLAGS are the builder's: what nbmq needs is in
 # NBMQ_CPPFLAGS and NBMQ_CFLAGS and stays whatever they are set to (make
@@ -128,7 +128,9 @@ deps:
 	    command -v nft >/dev/null && command -v ip >/dev/null && \
 	    command -v strace >/dev/null && command -v man >/dev/null && \
 	    command -v systemd-analyze >/dev/null && \
-	    command -v promtool >/dev/null; then \
+	    command -v promtool >/dev/null && \
+	    /usr/bin/python3 -c 'import prometheus_client, pytest' \
+	    2>/dev/null; then \
 		echo "deps: all present"; \
 	else \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

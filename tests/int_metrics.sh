@@ -75,7 +75,38 @@ reasons=$(grep -c '^nbmq_socket_drops_total{socket="srv",type="dealer",reason="[
 grep -q '^nbmq_peer_messages_received_total{socket="srv",session="[0-9a-f]\{16\}",peer="127.0.0.1:[0-9]*"} 3$' "$T/get.body" ||
     fail "no per-peer series with metrics_peers: $(grep '^nbmq_peer_' "$T/get.body" | head -n 3)"
 grep -q '^nbmq_build_info{version="[0-9.]*"} 1$' "$T/get.body" || fail "build_info"
-ok "GET /metrics: promtool clean; srv received 3, $reasons drop reasons, per-peer series"
+# Debian's python3-prometheus-client parses it, and what it reads is what
+# nbmqctl --json says (the same counters, read a moment apart on an idle
+# daemon).
+"$CTL" -S "$T/a.sock" --json stats >"$T/stats.json" || fail "nbmqctl stats"
+"$CTL" -S "$T/a.sock" --json sockets >"$T/socks.json" || fail "nbmqctl sockets"
+out=$(/usr/bin/python3 - "$T/get.body" "$T/stats.json" "$T/socks.json" <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+def sample(fam, name, **labels):
+    for s in fams[fam].samples:
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    raise SystemExit("no %s %r" % (name, labels))
+st = json.load(open(sys.argv[2]))
+socks = {s["name"]: s for s in json.load(open(sys.argv[3]))["sockets"]}
+checks = [
+    (sample("nbmq_sessions_created", "nbmq_sessions_created_total"), st["sessions"], "sessions"),
+    (sample("nbmq_socket_messages_received", "nbmq_socket_messages_received_total", socket="srv"),
+     socks["srv"]["rx_msgs"], "srv rx_msgs"),
+    (sample("nbmq_socket_messages_sent", "nbmq_socket_messages_sent_total", socket="cli"),
+     socks["cli"]["tx_msgs"], "cli tx_msgs"),
+    (sample("nbmq_socket_peers", "nbmq_socket_peers", socket="srv"), socks["srv"]["peers"], "srv peers"),
+]
+for got, want, what in checks:
+    if got != want:
+        raise SystemExit("%s: /metrics %r, nbmqctl %r" % (what, got, want))
+print("%d families parsed; sessions %d, srv received %d, cli sent %d, as nbmqctl --json says"
+      % (len(fams), checks[0][0], checks[1][0], checks[2][0]))
+PY
+) || fail "prometheus_client: $out"
+ok "GET /metrics: promtool clean; srv received 3, $reasons drop reasons, per-peer series; $out"
 
 get /metrics "application/openmetrics-text; version=1.0.0"
 grep -q "^application/openmetrics-text; version=1.0.0" "$T/get.type" ||
@@ -136,3 +167,24 @@ grow=$(( (r1 - r0) ))
 [ "$grow" -lt $(( 300 * size / 1024 / 4 )) ] && [ "$grow" -lt 32768 ] ||
     fail "RSS grew by $grow KiB with 300 unread answers of $size bytes"
 ok "300 connections that never read: RSS +$grow KiB (one text of $size bytes shared, not 300 copies); a scrape still answered"
+
+# README's Operating nbmq: its scrape configuration and alert rules are
+# what promtool accepts, and the rules name metrics this daemon serves.
+if have promtool prometheus; then
+	for b in prometheus nbmq-alerts.yml; do
+		awk -v tag="$b" '$0 == "```yaml " tag { on = 1; next }
+		    on && /^```$/ { exit } on { print }' "$TOP/README.md" >"$T/$b.out"
+		[ -s "$T/$b.out" ] || fail "README has no yaml $b block"
+	done
+	mv "$T/nbmq-alerts.yml.out" "$T/nbmq-alerts.yml"
+	mv "$T/prometheus.out" "$T/prometheus.yml"
+	promtool check rules "$T/nbmq-alerts.yml" >"$T/rules.out" 2>&1 ||
+	    fail "promtool check rules: $(cat "$T/rules.out")"
+	(cd "$T" && promtool check config prometheus.yml) >"$T/config.out" 2>&1 ||
+	    fail "promtool check config: $(cat "$T/config.out")"
+	for m in $(grep -o 'nbmq_[a-z_]*' "$T/nbmq-alerts.yml" | sort -u); do
+		grep -q "^# TYPE ${m%_total} \|^# TYPE $m " "$T/get.body" ||
+		    fail "README's alerts use $m, which /metrics does not serve"
+	done
+	ok "README's scrape configuration and 3 alerts: promtool check config and rules clean, every metric they use served"
+fi
