@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # nbmq: nbmqd, libnbmq, nbmqcat.  `make run` and `make check` are the two
 # commands a newcomer types; everything else hangs off them.
 

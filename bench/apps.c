@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * apps.c: nbmqbench's applications on libnbmq, each a forked child:
  * the receivers, the sender, and the two ends of the ping-pong.

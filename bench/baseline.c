@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * baseline.c: nbmqbench's raw-socket baselines, what nbmq is set
  * against: UDP one datagram per syscall, sendmmsg/recvmmsg, GSO/GRO and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench.h: what the parts of nbmqbench share (bench/nbmqbench.c: the
  * benchmark, its cases and main; proc.c: processes, /proc and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cryptbench: what encryption costs nbmqd's core, as a ratio to plain on
  * the same run (make bench).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemons.c: the nbmqd processes nbmqbench measures: started on
  * private IPC sockets in a temporary directory, with the keys and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * idle.c: nbmqbench's idle cost: a farm of raw v0.2.0 clients
  * holding 1,000 and 10,000 sessions on a fresh nbmqd, against a raw UDP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmqbench: nbmq measured against raw-socket baselines, in one run
  * (`make bench`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peers.c: what users would pick instead of nbmq, measured in the same
  * run on the same loopback: libzmq 4.3 DEALER to DEALER over tcp, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proc.c: nbmqbench's processes: the forked children and their
  * reaping, the flags they wait on in shared memory, what /proc says of a

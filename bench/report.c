@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.c: nbmqbench's output: the machine it ran on, the table
  * for people and the JSON for scripts, ratios to the baselines.

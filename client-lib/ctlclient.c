@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctlclient.c: a control client of nbmqd's IPC, for nbmqctl and the
  * bench (see ctlclient.h).  It speaks the protocol of nbmq-protocol.h

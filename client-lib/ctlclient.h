@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctlclient.h: a control client of nbmqd's IPC (client-lib/ctlclient.c),
  * shared by nbmqctl and the bench (bench/nbmqbench.c): connect, hello,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ipc-codec.c: validation of IPC messages, shared by nbmqd and libnbmq.
  * Nothing here trusts the peer: every length is checked before use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmq-protocol.h: the IPC protocol between libnbmq (and nbmqctl) and nbmqd.
  *

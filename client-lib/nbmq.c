@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmq.c: libnbmq, the client side of the IPC protocol (nbmq-protocol.h).
  *

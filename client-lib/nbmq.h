@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmq.h: the nbmq client library (libnbmq).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmq_encryptor.h: the interface of an nbmq encryptor, version 1.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmqcat: send stdin (or files) to an nbmq socket, or print what it
  * receives.  Like mosquitto_pub/sub or kcat, for nbmq.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nbmqctl: look into a running nbmqd, and steer it.
  *

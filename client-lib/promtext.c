@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * promtext.c: the Prometheus text exposition format (version 0.0.4), or
  * OpenMetrics 1.0, of nbmqd's counters (promtext.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * promtext.h: nbmqd's counters in the Prometheus text exposition format
  * (or OpenMetrics), from the control protocol's structs: the daemon

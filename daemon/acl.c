@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * acl.c: access control between local users, in the spirit of D-Bus
  * policies and mosquitto's ACLs: a configured socket lists who may send

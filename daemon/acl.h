@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * acl.h: who may use a configured socket, and who may change the daemon
  * (acl.c).  Pure evaluation: the client's credentials (its uid from

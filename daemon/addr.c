@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* addr.c: "host:port" parsing and socket address helpers. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c: nbmqd.conf, an ini file read with inih.
  *

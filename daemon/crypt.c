@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor
  * interface of nbmq_encryptor.h: which encryptor a socket has (built-in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crypt_sodium.c: the built-in `sodium` encryptor (nbmq_encryptor.h) on
  * libsodium.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cryptconf.c: what encryption reads from the system, at start-up and
  * reload, for crypt.c: key files and peers files (their owner and mode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl.c: the control requests of nbmqctl (nbmq-protocol.h, 0x04xx).
  *

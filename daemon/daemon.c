@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.c: the daemon's sockets, created by applications or by the config,
  * and the one place that moves data between the core and the shell after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * deliver.c: from a socket to its attached applications.  The dish's
  * fan-out into each subscriber's queue, peer events in order with the

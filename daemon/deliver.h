@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * deliver.h: what an attached application gets, and in which order
  * (deliver.c).  Pure: no libevent, no sockets; the IPC transport (ipc.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame.c: the NBMQ v0.2.0 wire frames (PROTOCOL.md section 1), and the
  * extension's Hello and Batch (section 4.3).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hmap.c: an intrusive chained hash table keyed by uint64. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ipc.h: the IPC shell's own header, shared by the transport (ipc.c:
  * connections, buffers, hello, limits, IPC_SEND) and the requests on

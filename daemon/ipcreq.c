@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ipcreq.c: an application's requests on sockets (IPC_SOCK_*), as a table
  * of {type, payload size, what it acts on, handler}, the way chrony's

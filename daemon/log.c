@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c: the daemon's logging, in the style of OpenBGPD's log.c.
  *

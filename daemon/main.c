@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c: arguments, config, start the modules in order, run the loop,
  * stop them in reverse.  All logic lives in the other files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c: GET /metrics on [daemon] metrics_listen (off by default), in
  * the Prometheus text exposition format, or OpenMetrics when the scraper

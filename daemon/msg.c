@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* msg.c: multipart messages, one allocation each. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * opts.c: socket options, one table shared by the config and the IPC.
  *

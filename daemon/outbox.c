@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* outbox.c: datagrams built in place, waiting for one sendmmsg. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pace.c: flow control for fire-and-forget sends between nbmq daemons
  * (PROTOCOL.md 4.4).  Pure arithmetic over struct pace, time passed in.

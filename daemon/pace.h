@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pace.h: flow control for fire-and-forget sends between nbmq daemons
  * (pace.c, PROTOCOL.md 4.4).  Included by nbmqd.h; needs nbmq_time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reasm.c: reassembly of one message from its chunks (PROTOCOL.md 1.1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reload.c: the configured sockets, started at start-up and brought in
  * line with the file again on SIGHUP or `nbmqctl reload`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * safe.c: safe_dealer (PROTOCOL.md section 3).
  *

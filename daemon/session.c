@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * session.c: the peers of one socket and their sessions (PROTOCOL.md
  * section 2): handshake, heartbeats, keepalive, reconnect, NAT rebinding,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sock.c: one nbmq socket as messaging behaviour over its sessions:
  * received datagrams in, reassembly into the receive queue, messages out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stun.c: the STUN codec (RFC 5389/8489 messages, RFC 3489 requests) and
  * this project's attributes, PROTOCOL.md section 4.1.  Pure: bytes in,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stuncli.c: an nbmq socket's side of STUN (PROTOCOL.md 4.1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stunsrv.c: a socket of type stun (PROTOCOL.md 4.1 and 5).
  *

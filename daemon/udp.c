@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * udp.c: the UDP side of the shell.  One socket per nbmq socket, drained
  * completely on every readable event with recvmmsg, written with sendmmsg

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * encryptor_xor.c: an example nbmq encryptor plugin.
  *

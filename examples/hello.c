@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hello.c: the README's example.  Two dealer sockets in the daemon, one
  * bound and one connected to it; a two-part message goes across, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * apptool: a test application on libnbmq for the integration tests.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/coverage-check.sh [--core] [COVDIR]: line and branch coverage of
 # daemon/*.c and client-lib/*.c from a gcov build (make coverage: gcc
 # --coverage in build/cov, after the unit and integration tests ran), held

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/deb.sh (make deb): the Debian packages, built as a packager does
 # (dpkg-buildpackage -us -uc -b, which runs the unit tests) from a copy of
 # the tracked tree in a temporary directory, then checked: lintian has no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fakenet.c: the unit tests' fake network, fake clock and fake ops (see
  * fakenet.h), once for every test of the core: test_session, test_sock,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fakenet.h: the unit tests' fake network (tests/fakenet.c), linked into
  * every unit test binary as chrony links test.o.

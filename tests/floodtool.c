@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodtool: floods for tests/int_floods.sh, loopback only.
  *

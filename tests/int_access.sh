@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Access control between local users (issue 15, item 8): one daemon, run
 # as root, shared by two unprivileged users created for the test (and
 # removed after it).  Each refusal and each permitted path:

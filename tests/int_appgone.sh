@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Applications killed while messages are on their way to them (issue 14,
 # finding 3).  The daemon holds every message it writes to an application
 # until the library confirms it handed it over (IPC_CONFIRM, or the tally

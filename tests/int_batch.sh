@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # NBMQ_BATCH through one daemon: a burst of 10,000 multipart messages of
 # mixed sizes sent with NBMQ_BATCH, then nbmq_flush, arrives complete, in
 # order and byte-exact while the sender idles without closing (so

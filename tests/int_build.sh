@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The Makefile takes the builder's CPPFLAGS, CFLAGS and LDFLAGS without
 # losing its own (make CFLAGS=-O0 builds), and tracks headers per object
 # (-MMD -MP): a changed header rebuilds the objects that include it and
@@ -55,3 +56,17 @@ case "$plan" in
 esac
 mk -n -B tests 2>&1 | grep -q -- "-lcheck" || fail "make tests does not link Check"
 ok "plain make needs no test library (make tests builds the tests)"
+
+# Every source file says its licence (SPDX), as LICENSE has it (ISC).
+cd "$TOP" || fail "cd"
+if [ -d .git ]; then
+	missing=$(git ls-files '*.c' '*.h' '*.sh' '*.py' Makefile .ci/run |
+	    while read -r f; do
+		head -n 3 "$f" | grep -q 'SPDX-License-Identifier: ISC' ||
+		    echo "$f"
+	    done)
+	[ -z "$missing" ] || fail "no SPDX line: $missing"
+	grep -q "^Permission to use, copy, modify, and distribute" LICENSE ||
+	    fail "LICENSE is not ISC"
+	ok "every source file names its licence: SPDX-License-Identifier: ISC"
+fi

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Wire compatibility with an independent v0.2.0 peer (tests/peer_v020.py,
 # written from PROTOCOL.md alone).  The peer fails on any frame of ours
 # that breaks the spec, and on anything of nbmq's extension (docs/

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # nbmqd -t / -T and start-up with a bad config: file:line: key: why.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Why a connect is not up (issue 17, defect 2): each reason provoked and
 # seen by an application (apptool events: NBMQ_EVENT_CONNECT_FAILED) and
 # by `nbmqctl --json sockets`: no answer (a UDP port held by a socket that

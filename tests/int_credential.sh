@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The encryption walkthrough under the shipped unit (issue 17, defect 3):
 # `nbmqctl genkey > /etc/nbmq/server.key` as root makes a root:root 0600
 # file, and the unit runs nbmqd as another user (User=nbmq).  That daemon

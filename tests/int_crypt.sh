@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Encryption (PROTOCOL.md 4.2): two daemons with sodium encryptors exchange
 # messages over dealer, safe_dealer and radio -> dish, through relays that
 # record every datagram: no plaintext on the wire.  Then, at the bound

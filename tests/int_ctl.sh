@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # nbmqctl against the known truth: two daemons with one session between a
 # configured bound socket and a configured connecting one.  Session ids
 # equal on both ends, addresses, counters that moved by exactly what was

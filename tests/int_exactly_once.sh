@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Issue 14's reproduction, kept: two daemons with safe_dealer's default
 # resend options (10 x 0.2 s) through a relay that loses 20% of the
 # datagrams each way and duplicates and reorders some.  3,000 messages

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The README's C example (examples/hello.c) works as written.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Faults: an application killed mid-send leaves the daemon serving the
 # others; a killed daemon gives a blocked application ECONNRESET, not a
 # hang; a malformed IPC client is dropped alone.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Floods, loopback only, each bounded in time, against one daemon:
 #  - 100,000 Connects from 12,000 source ports (of 127.0.0.2, outside the
 #    ephemeral range: nothing the daemon answers reaches another test) at

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The daemon's checks of an application's send, reached by a raw IPC
 # client (tests/ipc_raw.py; libnbmq never breaks them): a short send, bad
 # part counts, sizes that do not add up, over max_message_size, beyond the

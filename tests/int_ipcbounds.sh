@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Local applications cannot make the daemon big, slow or deaf (issue 15,
 # items 5, 6 and 7), loopback only, every flood bounded in time:
 #  - round trip of a message with 1,000 idle clients (each one socket)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The man pages of the three programs say what their --help says: every
 # option of --help (the option column of each line that starts with one:
 # "  -S path   ...", "  -V, --version  ...") is an option of the page's

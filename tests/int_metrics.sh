@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Prometheus metrics (issue 20): GET /metrics on metrics_listen, checked by
 # promtool; the counters say what happened (messages each way, sessions,
 # drops by reason, per-peer series with metrics_peers); OpenMetrics when

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # nbmqcat as issue 17 asks of a tool of its family: -N round-trips a
 # binary file exactly (cmp); -o writes one whole file per message and
 # prints its name; -m sends argv text, -P one multipart message from -m,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Two applications through one daemon: 10,000 multipart messages of mixed
 # sizes byte-exact, send_hwm EAGAIN, no-peer errno, nbmqcat lines.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The Python binding (client-lib/python, issue 19) against a real daemon:
 # tests/python_binding.py (unittest: every call of the API, errnos as
 # exceptions, options, events, EAGAIN at send_hwm, zero copy, selectors,

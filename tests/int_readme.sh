@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Every example of README.md runs as written (issue 17).  The examples are
 # extracted from README.md, never copied here.  Each fenced ```sh, ```c and
 # ```ini block follows a marker, an HTML comment on the line right before

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Faults: the daemon killed with SIGKILL and restarted (applications get a
 # clear error and reconnect; the peer re-handshakes through Disconnected
 # long before its keepalive), and 1,000 applications killed mid-send or

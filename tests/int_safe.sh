@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # safe_dealer through a relay that loses 30% of the datagrams each way
 # (and duplicates and reorders some): every message arrives exactly once,
 # byte-exact.  Plain dealer through the same relay delivers only intact

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # nbmqd as a service: sd_notify (READY, STATUS, RELOADING, WATCHDOG) seen
 # from a socket the test listens on; SIGHUP reloads that add, change and
 # remove configured sockets, and broken ones that change nothing; the

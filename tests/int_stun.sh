@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The stun socket (PROTOCOL.md 4.1) against clients nobody here wrote, and
 # names and connect by name between daemons:
 #  - Debian's stun-client (RFC 3489) and coturn's turnutils_stunclient

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Two applications through two daemons over UDP: 10,000 multipart messages
 # of mixed sizes byte-exact, IPv4 and IPv6.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Socket types: radio to 3 dishes, a configured dish fanned out to 3 local
 # applications (and a stopped one that drops alone), high-water marks on
 # the send side of dealer, safe_dealer and radio and on the receive side.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The command lines of nbmqd, nbmqctl and nbmqcat: --help and --version
 # (and -h, -V) exit 0 on stdout; the version is NBMQ_VERSION of nbmq.h,
 # the one place it is defined, and nbmq.pc says the same; a usage error

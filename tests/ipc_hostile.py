@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """ipc_hostile.py PATH MODE [N] [SECS]: raw IPC clients that misbehave
 (tests/int_ipcbounds.sh).  Every mode is bounded in time.
 

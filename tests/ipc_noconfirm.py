@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """ipc_noconfirm.py SOCKPATH NAME SECS: an IPC client that attaches to the
 configured socket NAME, reads every message for SECS and never confirms
 one (tests/int_appgone.sh).  Prints "ready", then "got COUNT BYTES" and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A raw IPC client: speaks client-lib/nbmq-protocol.h without libnbmq.
 
 libnbmq never sends what the daemon refuses, so the daemon's own checks of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/lib.sh: helpers for integration tests, sourced by tests/int_*.sh.
 # Every test gets its own temporary directory, its own daemons on private
 # IPC sockets and UDP port 0 (or a port the kernel just gave out), and

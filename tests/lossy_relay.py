@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """lossy_relay.py: a UDP relay that loses, duplicates and reorders.
 
     lossy_relay.py --target HOST:PORT [--loss 0.3] [--dup 0.1]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """malformed_live.py HOST:PORT NBMQCTL IPC SOCKET: every validation rule of
 PROTOCOL.md 1 fired on a live session (tests/int_compat.sh).
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/mutants.sh [-l] [ID...]: the mutation gate (make mutants).
 #
 # Each record of tests/mutants.txt is a small deliberate bug: a file, a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """notify_listen.py SOCKET OUT: play systemd's side of sd_notify(3).
 
 Binds a Unix datagram socket at SOCKET (a path, or @name for the abstract

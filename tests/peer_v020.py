@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Independent NBMQ v0.2.0 UDP peer and wire-conformance checker.
 
 Written from /work/shared/PROTOCOL.md (sections 1 and 2) alone, as an

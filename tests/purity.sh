@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/purity.sh OBJECT...: the core's boundary, as a build check (make
 # check-purity, in make check).  The protocol core is pure: time and I/O
 # are passed in (the shell's ops and clocks), so it calls no clock, no

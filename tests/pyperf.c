@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pyperf: the C side of the Python binding's figures (tests/python_perf.py
  * does the same in Python; tests/int_python.sh runs both in one run).

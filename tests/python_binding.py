@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The Python binding (client-lib/python/nbmq) against a real daemon.
 
 Run by tests/int_python.sh, which starts the daemon and sets:

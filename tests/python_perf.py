@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The Python side of the binding's figures: tests/pyperf.c in Python.
 
     python_perf.py [--many|--async] recv ADDR N

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Run every integration test (tests/int_*.sh), or those of INT_TESTS (paths);
 # then say how many failed and which parts were skipped.  O selects the
 # build tree (build, build/asan).  A skipped part is never a pass: it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sim.c: a deterministic simulator of the core (issue 14), in the spirit
  * of FoundationDB's simulation testing and TigerBeetle's VOPR.

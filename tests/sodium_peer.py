@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """sodium_peer.py HOST:PORT RESPONDER_PUB KEYFILE RESPONDER_KEYFILE TEXT:
 an independent initiator of nbmq's `sodium` handshake (tests/int_crypt.sh).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """stun_probe.py: an independent STUN client for tests/int_stun.sh.
 
     stun_probe.py probe HOST PORT      a Binding request with FINGERPRINT;

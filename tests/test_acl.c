@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_acl.c: unit tests of daemon/acl.c, access control between local
  * users: parsing allow_* lists (names resolved, errors said), matching

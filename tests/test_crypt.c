@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_crypt.c: unit tests of encryption (crypt.c, crypt_sodium.c).
  *

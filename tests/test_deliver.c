@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_deliver.c: unit tests of daemon/deliver.c, delivery from a socket
  * to its attached applications: the order of messages, drop marks and

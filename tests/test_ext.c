@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ext.c: unit tests of the extension (PROTOCOL.md 4.3): Hello, Batch
  * and larger frames between two nbmq cores, and what a socket with

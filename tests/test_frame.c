@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_frame.c: unit tests of frame.c (the v0.2.0 wire format, PROTOCOL.md
  * section 1, and the extension's Hello and Batch, section 4.3) and addr.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_hmap.c: unit tests of the core's small containers: hmap.c (the
  * intrusive hash of sessions and addresses), outbox.c (datagrams waiting

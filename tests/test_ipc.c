@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ipc.c: unit tests of client-lib/ipc-codec.c, the IPC validation
  * shared by nbmqd and libnbmq (nbmq-protocol.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_lib.c: unit tests of libnbmq's data path (client-lib/nbmq.c):
  * NBMQ_BATCH, the credit window, and what the fd and nbmq_readable()

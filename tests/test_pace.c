@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_pace.c: the pacing arithmetic of pace.c (PROTOCOL.md 4.4), with
  * a fake clock: unpaced until the first Slow, then 3/4 of the measured

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_reasm.c: unit tests of reasm.c, reassembly of one message from its
  * data frames (PROTOCOL.md 1.1).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_session.c: unit tests of session.c, the session table and its
  * state machine (the state table above enum link_state in nbmqd.h): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_sock.c: unit tests of sock.c (with safe.c): the dealer's sending
  * (queues, round robin, fairness, high-water marks, a full kernel), its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_stun.c: unit tests of the STUN codec (stun.c), the stun socket
  * (stunsrv.c) and an nbmq socket's STUN side (stuncli.c): the RFC 5769

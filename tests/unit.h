@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit.h: what every unit test links (tests/unit.c, as chrony links
  * test.o): the Check runner, allocations that fail on demand, and an

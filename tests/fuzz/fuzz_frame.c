@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_frame.c: libFuzzer target for the wire side of the core: frame_parse
  * and everything sock_input drives behind it (sessions, reassembly,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_ipc.c: libFuzzer target for the IPC decoders.
  *

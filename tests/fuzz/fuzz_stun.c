@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_stun.c: libFuzzer target for the STUN side (PROTOCOL.md 4.1): the
  * codec (stun_parse, and an answer built to a parsed request must parse

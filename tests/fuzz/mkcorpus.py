@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """tests/fuzz/mkcorpus.py: write the seed corpora of the fuzz targets.
 
     python3 tests/fuzz/mkcorpus.py      (from the repository root)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/fuzz/run.sh MODE: build, then run the libFuzzer targets
 # (tests/fuzz/fuzz_*.c) in build/fuzz.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """An asyncio server: answers reqrep.py's requests, many clients at once.
 
     asyncio_server.py serve [ADDR] [-n N]   bind (default 127.0.0.1:0) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """One to many: a radio sends each message to every dish connected.
 
     radio_dish.py radio [ADDR] [-n N] [-d DISHES]

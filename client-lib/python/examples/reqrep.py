@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Request/reply over a dealer pair.
 
     reqrep.py server [ADDR] [-n N]   bind (default 127.0.0.1:0), answer N

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """nbmq: the Python binding of libnbmq, the nbmq client library.
 
 It feels like pyzmq::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """ctypes declarations of libnbmq (client-lib/nbmq.h), loaded once.
 
 The library is ``$NBMQ_LIBRARY`` when that is set (a path), else

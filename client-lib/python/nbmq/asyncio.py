@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """nbmq for asyncio: sockets whose send and recv are awaitable.
 
     import nbmq, nbmq.asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The constants of client-lib/nbmq.h, as IntEnums and as module names."""
 import enum
 

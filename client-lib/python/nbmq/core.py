@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Context, Socket, Message, Event: libnbmq in the shape of pyzmq."""
 import ctypes
 import errno as _errno

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Exceptions: every errno that client-lib/nbmq.h documents, as a class.
 
 All are subclasses of NbmqError (an OSError: ``e.errno``, ``e.strerror``
