@@ -47,6 +47,16 @@ has libnbmq-dev usr/include/nbmq.h usr/include/nbmq_encryptor.h \
     "usr/lib/$MA/libnbmq.a" "usr/lib/$MA/pkgconfig/nbmq.pc" \
     usr/share/man/man3/libnbmq.3.gz
 has nbmq-tools usr/bin/nbmqcat usr/bin/nbmqctl
+has python3-nbmq usr/lib/python3/dist-packages/nbmq/__init__.py \
+    usr/lib/python3/dist-packages/nbmq/asyncio.py
+# The binding as installed, on the library as installed.
+for p in python3-nbmq libnbmq0; do
+	dpkg-deb -x "$T/${p}_"*.deb "$T/root" || fail "dpkg-deb -x $p"
+done
+out=$(PYTHONPATH=$T/root/usr/lib/python3/dist-packages \
+    NBMQ_LIBRARY=$T/root/usr/lib/$MA/libnbmq.so.0 /usr/bin/python3 -c \
+    'import nbmq, nbmq.asyncio; print(nbmq.__file__)' 2>&1) ||
+    fail "python3-nbmq does not import: $out"
 dpkg-deb -e "$T"/nbmqd_*.deb "$T/ctl" || fail "dpkg-deb -e"
 grep -qx /etc/nbmq/nbmqd.conf "$T/ctl/conffiles" || fail "no conffile"
 grep -q "systemd-sysusers.* nbmqd.conf" "$T/ctl/postinst" || fail "postinst makes no user"
