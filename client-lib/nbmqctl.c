@@ -18,6 +18,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -229,17 +230,56 @@ struct table {
 	int		 ncols;
 	const char	*head[TABLE_MAXCOLS];
 	int		 right[TABLE_MAXCOLS];
+	int		 show[TABLE_MAXCOLS];	/* printed */
 	char		*cells;		/* rows * ncols * CELL */
 	size_t		 rows, cap;
 };
+
+/*
+ * Which columns: -l all of them; -o NAME,... those (header names, any
+ * case, spaces as _: rx_msgs); by default the compact view, the columns
+ * whose align letter is upper case ('L', 'R'), which fits 80 columns for
+ * ordinary names and addresses, as wg show and chronyc sources do.
+ */
+static int		 opt_long;
+static const char	*opt_cols;
+
+static int
+table_wanted(const char *head)
+{
+	const char	*p = opt_cols;
+	size_t		 n;
+
+	while (p != NULL && *p != '\0') {
+		n = strcspn(p, ",");
+		if (n == strlen(head)) {
+			size_t i;
+
+			for (i = 0; i < n; i++)
+				if (toupper((unsigned char)p[i]) !=
+				    (head[i] == ' ' ? '_' : head[i]))
+					break;
+			if (i == n)
+				return 1;
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
 
 static void
 table_init(struct table *t, const char *const *head, const char *align)
 {
 	memset(t, 0, sizeof(*t));
 	while (head[t->ncols] != NULL && t->ncols < TABLE_MAXCOLS) {
+		char	a = align[t->ncols];
+
 		t->head[t->ncols] = head[t->ncols];
-		t->right[t->ncols] = align[t->ncols] == 'r';
+		t->right[t->ncols] = a == 'r' || a == 'R';
+		if (opt_cols != NULL)
+			t->show[t->ncols] = table_wanted(head[t->ncols]);
+		else
+			t->show[t->ncols] = opt_long || a == 'L' || a == 'R';
 		t->ncols++;
 	}
 }
@@ -281,12 +321,19 @@ table_print(struct table *t)
 				w[i] = l;
 		}
 	}
+	int	lastcol = -1;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (t->show[i])
+			lastcol = i;
 	for (size_t r = 0; r <= t->rows; r++) {
 		for (int i = 0; i < t->ncols; i++) {
 			const char *s = r == 0 ? t->head[i] :
 			    table_cell(t, r - 1, i);
-			int last = i == t->ncols - 1;
+			int last = i == lastcol;
 
+			if (!t->show[i])
+				continue;
 			if (t->right[i])
 				printf("%*s", w[i], s);
 			else
@@ -323,7 +370,7 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 	    "TX MSGS", "MAPPED", "DROPS", "WHY NOT UP", NULL };
 	struct table	t;
 
-	table_init(&t, head, "lllllrrlrrrrlll");
+	table_init(&t, head, "LLLlLrRlrrrrllL");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_sock *s = &v[i];
 		size_t	 r = table_row(&t);
@@ -384,7 +431,7 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 	    "PREVIOUS ADDRESS", "WIRE", "PACED", "DROPS", NULL };
 	struct table	t;
 
-	table_init(&t, head, "lllllllrrrrrrrrllrl");
+	table_init(&t, head, "LlLLLLlLRrRrrrrllrl");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_peer *p = &v[i];
 		size_t	 r = table_row(&t);
@@ -425,6 +472,11 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		fmt_drops(table_cell(&t, r, 18), CELL, c, p->drops, p->ndrops);
 	}
 	table_print(&t);
+	if (n > 0 && (opt_long || (opt_cols != NULL && table_wanted("REACH")) ||
+	    opt_cols == NULL))
+		printf("REACH: the last 8 heartbeat intervals in octal, newest "
+		    "in the lowest bit:\n  377 all heard, 376 the last one "
+		    "missed, 0 none\n");
 }
 
 static void
@@ -456,7 +508,7 @@ table_stats(const struct conn *c, const struct ipc_ctl_stats *s)
 	struct table	t;
 	size_t		r;
 
-	table_init(&t, head, "lr");
+	table_init(&t, head, "LR");
 	r = table_row(&t);
 	snprintf(table_cell(&t, r, 0), CELL, "uptime");
 	fmt_age(table_cell(&t, r, 1), CELL, s->uptime_ms);
@@ -489,7 +541,7 @@ table_index(const struct ipc_ctl_index *v, uint32_t n)
 	    NULL };
 	struct table	t;
 
-	table_init(&t, head, "llllrrrr");
+	table_init(&t, head, "LLLLLRrr");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_index *e = &v[i];
 		size_t	 r = table_row(&t);
@@ -1103,8 +1155,8 @@ cmd_find(const char *name)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [-S socket] [-w seconds] [--json] "
-	    "COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: " PROG " [-S socket] [-w seconds] [--json | -l | "
+	    "-o columns] COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-8s %-10s %s\n", cmds[i].name, cmds[i].args,
 		    cmds[i].help);
@@ -1113,6 +1165,9 @@ usage(FILE *f)
 	    "else " NBMQ_DEFAULT_IPC_PATH ")\n"
 	    "  -w seconds  how long to wait for each answer (default 5)\n"
 	    "  -j, --json     JSON for scripts instead of tables\n"
+	    "  -l, --long     every column of the tables (by default a "
+	    "compact view)\n"
+	    "  -o columns     these columns, by header: -o name,rx_msgs\n"
 	    "  -V, --version  print the version and exit\n"
 	    "  -h, --help     this help; COMMAND --help for one command\n"
 	    "\nExit status: 0 success, 1 failure (nbmqd not running, "
@@ -1167,6 +1222,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "long", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1183,7 +1239,7 @@ main(int argc, char *argv[])
 	if ((path = getenv("NBMQ_SOCKET")) == NULL || *path == '\0')
 		path = NBMQ_DEFAULT_IPC_PATH;
 	/* Options before the command, then the command's own. */
-	while ((ch = getopt_long(argc, argv, "+S:w:jhV", longopts,
+	while ((ch = getopt_long(argc, argv, "+S:w:jlo:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'S':
@@ -1199,6 +1255,12 @@ main(int argc, char *argv[])
 			break;
 		case 'j':
 			out = &json_output;
+			break;
+		case 'l':
+			opt_long = 1;
+			break;
+		case 'o':
+			opt_cols = optarg;
 			break;
 		case 'h':
 			usage(stdout);

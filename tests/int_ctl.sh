@@ -168,23 +168,36 @@ ext_up() {
 }
 wait_for 5 ext_up a || fail "a: no extension: $(cat "$T/ext.json")"
 wait_for 5 ext_up b || fail "b: no extension: $(cat "$T/ext.json")"
-ctl a peers
+ctl a -l peers
 grep -q " ext/1452+slow " "$T/ctl.out" || fail "peers table: no wire: $(cat "$T/ctl.out")"
 ok "both ends: extension, Slow, frames of 1452 bytes, not paced (ext/1452+slow)"
 
-# The same in the table, under its header.
-ctl a peers
+# The same in the table, under its header (-l: every column).
+ctl a -l peers
 head -n 1 "$T/ctl.out" | grep -q "^SOCKET  *SESSION  *ADDRESS  *STATE  *UP  *LAST RX  *LAST TX  *REACH" ||
     fail "peers header: $(head -n 1 "$T/ctl.out")"
 grep -Eq "^srv +$SID +127\.0\.0\.1:$BPORT +up +[0-9.smhd]+ +[0-9.smhd]+ ago +[0-9.smhd]+ ago +[0-7]{3} " "$T/ctl.out" ||
     fail "peers table: $(cat "$T/ctl.out")"
-ctl a sockets
+ctl a -l sockets
 grep -Eq "^srv +dealer +bound +bind +$EP +${EP##*:} +1 +$EVPID " "$T/ctl.out" ||
     fail "sockets table: $(cat "$T/ctl.out")"
 ctl a --json sockets
 [ "$(json "$T/ctl.out" 'd["sockets"][0]["pids"]')" = "[$EVPID]" ] ||
     fail "srv's applications: $(json "$T/ctl.out" 'd["sockets"][0]["pids"]')"
-ok "tables: peers and sockets (application pid $EVPID)"
+# By default a compact view that fits 80 columns, the reach explained;
+# -o picks columns by header.
+for c in sockets peers index stats; do
+	ctl a "$c"
+	awk 'length($0) > 80 { exit 1 }' "$T/ctl.out" ||
+	    fail "$c wider than 80 columns: $(cat "$T/ctl.out")"
+done
+ctl a peers
+grep -q "^REACH: the last 8 heartbeat intervals" "$T/ctl.out" ||
+    fail "no reach legend: $(cat "$T/ctl.out")"
+ctl a -o name,rx_msgs sockets
+[ "$(head -n 1 "$T/ctl.out")" = "NAME  RX MSGS" ] ||
+    fail "-o name,rx_msgs: $(head -n 1 "$T/ctl.out")"
+ok "tables: peers and sockets (application pid $EVPID); by default within 80 columns, -l all, -o chosen"
 
 # ---- counters move by exactly what was sent -----------------------------
 ctl a --json peers && cp "$T/ctl.out" "$T/pa0.json"
@@ -259,7 +272,7 @@ PY
     fail "peer drops_total $(json "$T/pd1.json" 'd["peers"][0]["drops_total"]')"
 [ "$(json "$T/pd1.json" 'd["peers"][0]["address"]')" = "127.0.0.1:$BPORT" ] ||
     fail "a malformed frame moved the peer"
-ctl a peers
+ctl a -l peers
 grep -q " 1 (bad_length 1)$" "$T/ctl.out" || fail "peers table drops: $(cat "$T/ctl.out")"
 ok "a data frame with a bad length: the peer's and the daemon's bad_length +1"
 
@@ -386,7 +399,7 @@ assert n > 1800, n
 assert n == st["peers"], (n, st["peers"])
 assert len(set(p["session"] for p in peers)) == n
 PY
-ctl c peers
+ctl c -o socket,session peers
 [ "$(wc -l <"$T/ctl.out")" = "$(( $(json "$T/cs.json" 'd["peers"]') + 1 ))" ] ||
     fail "peers table: $(wc -l <"$T/ctl.out") lines"
 ok "$(json "$T/cs.json" 'd["peers"]') peers (>1 MiB) listed whole, each once, in JSON and in the table"
