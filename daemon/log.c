@@ -215,6 +215,18 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A state change an operator cares about (a peer up or down, a socket's
+ * link): log_level = notice shows these and the warnings only. */
+void
+log_notice(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_NOTICE, 0, fmt, ap);
+	va_end(ap);
+}
+
 void
 log_info(const char *fmt, ...)
 {

@@ -176,6 +176,7 @@ void		 log_setlevel(int level);
 int		 log_getlevel(void);
 void		 log_errx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void		 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));

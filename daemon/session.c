@@ -336,7 +336,7 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 {
 	struct msg	*m;
 
-	log_info("socket %s peer %016llx at %s: down (%s)", s->name,
+	log_notice("socket %s peer %016llx at %s: down (%s)", s->name,
 	    (unsigned long long)p->session, addr_str(&p->addr),
 	    peer_event_names[why]);
 	hmap_remove(&s->by_id, &p->id_node);
@@ -451,7 +451,7 @@ session_change_state(struct sock *s, enum link_state to, enum link_event ev,
 	enum link_state	from = s->link;
 
 	if (from != to)
-		log_info("socket %s: %s -> %s (%s)", s->name,
+		log_notice("socket %s: %s -> %s (%s)", s->name,
 		    link_state_names[from], link_state_names[to],
 		    link_event_names[ev]);
 	s->link = to;
@@ -578,7 +578,7 @@ session_confirm(struct sock *s, struct peer *p)
 		session_peer_free(s, old, PEV_DOWN_REPLACED);
 	p->confirmed = 1;
 	s->nup++;
-	log_info("socket %s peer %016llx at %s: up", s->name,
+	log_notice("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)p->session, addr_str(&p->addr));
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
 }
@@ -612,7 +612,7 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 		return NULL;
 	}
 	session_change_state(s, LINK_UP, LEV_CONNECTED, now);
-	log_info("socket %s peer %016llx at %s: up", s->name,
+	log_notice("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)id, addr_str(from));
 	session_heartbeat(s, p, now);
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
@@ -716,7 +716,7 @@ session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
 		char	old[64];
 
 		addr_fmt(&p->addr, old, sizeof(old));
-		log_info("socket %s peer %016llx: address %s -> %s", s->name,
+		log_notice("socket %s peer %016llx: address %s -> %s", s->name,
 		    (unsigned long long)p->session, old, addr_str(from));
 		hmap_remove(&s->by_addr, &p->addr_node);
 		p->prev_addr = p->addr;
