@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -239,6 +240,40 @@ dsock_sync(struct dsock *d, nbmq_time now)
 		return;
 	}
 	udp_arm_timer(d, now);
+}
+
+/*
+ * A listening stream socket on sa (non-blocking, close-on-exec), for the
+ * IPC socket and /metrics: -1 with errno and *call naming the call that
+ * failed, for a message that says which.  TCP ones reuse the address;
+ * sndbuf > 0 fixes the send buffer, which accepted connections inherit.
+ */
+int
+daemon_listen(const struct sockaddr *sa, socklen_t len, int backlog,
+    int sndbuf, const char **call)
+{
+	int	fd, e, one = 1;
+
+	*call = "socket";
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+	if (sndbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
+	*call = "bind";
+	if (bind(fd, sa, len) == 0) {
+		*call = "listen";
+		if (listen(fd, backlog) == 0)
+			return fd;
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 void

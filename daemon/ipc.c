@@ -1009,21 +1009,13 @@ ipc_accept_error_cb(struct evconnlistener *l, void *arg)
 static int
 ipc_socket(const struct sockaddr_un *sun)
 {
-	const char	*path = sun->sun_path, *call = "socket", *hint = "";
+	const char	*path = sun->sun_path, *call, *hint = "";
 	int		 fd, e;
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) != -1) {
-		call = "bind";
-		if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
-			call = "listen";
-			if (listen(fd, 128) == 0)
-				return fd;
-		}
-	}
+	if ((fd = daemon_listen((const struct sockaddr *)sun, sizeof(*sun), 128,
+	    0, &call)) != -1)
+		return fd;
 	e = errno;
-	if (fd != -1)
-		close(fd);
 	if (e == ENOENT)
 		hint = " (its directory does not exist: create it, or choose "
 		    "another ipc_path or -S; under systemd RuntimeDirectory= "

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -157,8 +156,8 @@ metrics_listen(const char *addr)
 {
 	struct nbaddr	 a;
 	uint16_t	 port;
-	const char	*call = "socket";
-	int		 fd, one = 1, sndbuf = METRICS_SNDBUF;
+	const char	*call;
+	int		 fd;
 
 	if (addr == NULL)
 		return 0;
@@ -167,25 +166,14 @@ metrics_listen(const char *addr)
 		    addr);
 		return -1;
 	}
-	if ((fd = socket(a.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) != -1) {
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-		/* Connections inherit it: a stalled reader holds at most
-		 * this much of the kernel's memory (no autotuning). */
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
-		    sizeof(sndbuf));
-		call = "bind";
-		if (bind(fd, &a.u.sa, a.len) == 0) {
-			call = "listen";
-			if (listen(fd, 64) == 0)
-				goto bound;
-		}
-		close(fd);
+	/* The send buffer fixed: connections inherit it, so a stalled
+	 * reader holds at most that much of the kernel's memory. */
+	if ((fd = daemon_listen(&a.u.sa, a.len, 64, METRICS_SNDBUF,
+	    &call)) == -1) {
+		log_errx("metrics_listen %s: %s: %s", addr, call,
+		    strerror(errno));
+		return -1;
 	}
-	log_errx("metrics_listen %s: %s: %s", addr, call, strerror(errno));
-	return -1;
-bound:
 	if ((http = evhttp_new(nbmqd->base)) == NULL)
 		fatalx("evhttp_new");
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);

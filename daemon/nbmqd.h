@@ -1385,6 +1385,9 @@ struct daemon {
 extern struct daemon *nbmqd;
 
 /* daemon.c */
+/* A listening stream socket (IPC, /metrics); -1, errno, the failed call. */
+int		 daemon_listen(const struct sockaddr *, socklen_t, int backlog,
+		    int sndbuf, const char **call);
 nbmq_time	 daemon_now(void);
 struct dsock	*dsock_new(int type, const struct sockopts *, const char *name);
 void		 dsock_free(struct dsock *);
