@@ -35,25 +35,41 @@ PIDS="$PIDS $!"
     -w 20 >/dev/null || fail "no echo before the flood"
 RSS0=$(rss_kb)
 RX0=$(rx)
-out=$("$FLOOD" claims -n 64 -p 4096 127.0.0.1 "$PORT") || fail "flood: $out"
-# Until the daemon has read what the kernel kept for it.
-last=-1
-i=0
-while :; do
-	now=$(rx)
-	[ "$now" = "$last" ] && break
-	last=$now
-	i=$((i + 1))
-	[ "$i" -lt 300 ] || fail "the daemon is still reading after 30 s"
-	sleep 0.1
+# A slow daemon (valgrind, a loaded machine) reads only part of a flood
+# before the kernel drops the rest: flood again, each time from a new
+# session, until it has read 1 MB of claims (at most 8 rounds).
+round=0
+read_bytes=0
+while [ "$read_bytes" -le 1000000 ]; do
+	round=$((round + 1))
+	[ "$round" -le 8 ] || fail "only $read_bytes bytes read in 8 floods"
+	out=$("$FLOOD" claims -n 64 -p 4096 127.0.0.1 "$PORT") ||
+	    fail "flood: $out"
+	# Until the daemon has read what the kernel kept for it.
+	last=-1
+	i=0
+	while :; do
+		now=$(rx)
+		[ "$now" = "$last" ] && break
+		last=$now
+		i=$((i + 1))
+		[ "$i" -lt 300 ] || fail "the daemon is still reading after 30 s"
+		sleep 0.1
+	done
+	read_bytes=$(( (last - RX0) * 35 ))
 done
 RSS1=$(rss_kb)
-read_bytes=$(( (last - RX0) * 35 ))
 grow=$(( (RSS1 - RSS0) * 1024 ))
-[ "$read_bytes" -gt 1000000 ] || fail "only $read_bytes bytes read"
-[ "$grow" -le $(( 4 * read_bytes )) ] ||
-    fail "RSS grew by $grow bytes for $read_bytes bytes of claims"
+# Under valgrind the process's RSS is mostly valgrind's own (shadow
+# memory, translated code): that run checks for errors and leaks only.
+if [ "${VALGRIND:-0}" = 1 ]; then
+	judged="not judged under valgrind"
+else
+	[ "$grow" -le $(( 4 * read_bytes )) ] ||
+	    fail "RSS grew by $grow bytes for $read_bytes bytes of claims"
+	judged="$(awk "BEGIN { printf \"%.2f\", $grow / $read_bytes }") x the bytes read"
+fi
 "$APPTOOL" -S "$T/a.sock" ping -t safe_dealer -c "127.0.0.1:$PORT" -n 20 \
     -w 20 >/dev/null || fail "the daemon does not answer after the flood"
-ok "$out; read $((last - RX0)) frames ($read_bytes bytes), RSS +$((grow / 1024)) KiB" \
-    "($(awk "BEGIN { printf \"%.2f\", $grow / $read_bytes }") x the bytes read)"
+ok "$out ($round flood(s)); read $((last - RX0)) frames ($read_bytes bytes), RSS +$((grow / 1024)) KiB" \
+    "($judged)"
