@@ -502,10 +502,11 @@ BENCH_O		= build/bench
 BENCH_ARGS	?=
 # The peers set beside nbmq (libzmq, ENet) come with the bench's own
 # dependency step, not make deps: make check does not need them.
-BENCH_DEBPKGS	= libzmq3-dev libenet-dev
+BENCH_DEBPKGS	= libzmq3-dev libenet-dev python3-zmq
 .PHONY: bench bench-deps
 bench-deps: deps
-	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ]; then \
+	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ] || \
+	    ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		echo "bench: installing $(BENCH_DEBPKGS)"; \
 		$$SUDO apt-get update -qq && \
@@ -514,10 +515,19 @@ bench-deps: deps
 	fi
 bench: bench-deps
 	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench \
-	    $(BENCH_O)/cryptbench
+	    $(BENCH_O)/cryptbench $(BENCH_O)/pyperf
 	$(BENCH_O)/nbmqbench --nbmqd $(BENCH_O)/nbmqd \
 	    --json-file $(BENCH_O)/latest.json $(BENCH_ARGS)
 	$(BENCH_O)/cryptbench
+	/usr/bin/python3 bench/pybench.py --nbmqd $(BENCH_O)/nbmqd \
+	    --lib $(BENCH_O)/libnbmq.so.$(SOVER) --cperf $(BENCH_O)/pyperf \
+	    --json-file $(BENCH_O)/python.json
+
+# The Python cases' C reference (bench/pybench.py): tests/pyperf.c on the
+# library as installed.
+$(O)/pyperf: tests/pyperf.c $(O)/libnbmq.so.$(LIBVER)
+	$(CC) $(ALL_CFLAGS) -o $@ tests/pyperf.c $(O)/libnbmq.so.$(SOVER) \
+	    -Wl,-rpath,$(CURDIR)/$(O)
 
 # The cost of encryption in the core, as a ratio to plain (bench/cryptbench.c).
 $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
