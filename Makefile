@@ -503,7 +503,7 @@ BENCH_ARGS	?=
 # The peers set beside nbmq (libzmq, ENet) come with the bench's own
 # dependency step, not make deps: make check does not need them.
 BENCH_DEBPKGS	= libzmq3-dev libenet-dev python3-zmq
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-veth
 bench-deps: deps
 	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ] || \
 	    ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then \
@@ -523,6 +523,13 @@ bench: bench-deps
 	    --lib $(BENCH_O)/libnbmq.so.$(SOVER) --cperf $(BENCH_O)/pyperf \
 	    --json-file $(BENCH_O)/python.json
 
+# The same cases across a veth pair between two network namespaces, raw
+# UDP over the same veth as the baseline (bench/veth.c; root).
+bench-veth: bench-deps
+	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench
+	$(BENCH_O)/nbmqbench --veth --nbmqd $(BENCH_O)/nbmqd \
+	    --json-file $(BENCH_O)/veth.json $(BENCH_ARGS)
+
 # The Python cases' C reference (bench/pybench.py): tests/pyperf.c on the
 # library as installed.
 $(O)/pyperf: tests/pyperf.c $(O)/libnbmq.so.$(LIBVER)
@@ -535,10 +542,11 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(ALL_LDFLAGS)
 
 # nbmqbench, a file a job: nbmqbench.c (the cases, main), proc.c, baseline.c,
-# apps.c, daemons.c, idle.c, report.c (bench/bench.h); the daemons'
+# apps.c, daemons.c, idle.c, report.c, veth.c (bench/bench.h); the daemons'
 # counters through the control client nbmqctl uses (ctlclient.c).
 BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
-	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c
+	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c \
+	     bench/veth.c
 $(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
     client-lib/ctlclient.h $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/client-lib/ctlclient.o \
