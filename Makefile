@@ -327,7 +327,7 @@ check-mutants:
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
 tests: $(O)/tests/floodtool
 $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang under
 # ASan+UBSan in build/fuzz.  `make fuzz` runs each for FUZZ_SECONDS and

@@ -48,6 +48,14 @@
 
 #define CRYPT_LOG_IVL		(10 * NSEC)	/* refusal lines: one per */
 #define CRYPT_BUF_SIZE		(FRAME_MAX_SIZE + 64)
+/* Cookie replies, within a budget per source (hashed address and port)
+ * and one for the socket: a flood gets few, and cannot use up those owed
+ * to the others; a reply costs less than the Connect it answers. */
+#define COOKIE_SOURCES		64
+#define COOKIE_SRC_RATE		20.0
+#define COOKIE_SRC_BURST	40.0
+#define COOKIE_RATE		1000.0
+#define COOKIE_BURST		1000.0
 
 /* Refusals logged at most once per CRYPT_LOG_IVL each (and socket). */
 enum crypt_refusal {
@@ -73,6 +81,7 @@ struct crypt_sock {
 	nbmq_time	 now;		/* the latest time seen */
 	uint8_t		*buf;		/* opened frames */
 	struct crypt_lim lim[CR_N];
+	struct tokens	 cookie_all, cookie_src[COOKIE_SOURCES];
 };
 
 static uint64_t
@@ -453,38 +462,69 @@ crypt_src(const struct nbaddr *a, uint8_t out[18])
 	return 6;
 }
 
+/* May a cookie reply go to from now (the budgets on COOKIE_SOURCES)? */
+static int
+crypt_cookie_budget(struct crypt_sock *c, const struct nbaddr *from,
+    nbmq_time now)
+{
+	struct tokens	*src = &c->cookie_src[addr_hash(from) %
+			    COOKIE_SOURCES];
+
+	if (!tokens_refill(src, now, COOKIE_SRC_RATE, COOKIE_SRC_BURST) ||
+	    !tokens_refill(&c->cookie_all, now, COOKIE_RATE, COOKIE_BURST))
+		return 0;
+	src->n -= 1.0;
+	c->cookie_all.n -= 1.0;
+	return 1;
+}
+
+/* Under load: a Connect without mac2 gets a cookie reply, if the budget
+ * allows, and never public-key work. */
+static void
+crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, const uint8_t *src, size_t srclen)
+{
+	struct crypt_sock	*c = s->crypt;
+	uint8_t			*b;
+	size_t			 n;
+
+	crypt_count(s, NULL, DROP_CRYPT_COOKIE);
+	if (crypt_log_due(s, CR_COOKIE, now))
+		crypt_log(s, CR_COOKIE, now, "socket %s: under load: Connects "
+		    "answered with a cookie, no public-key work (the last "
+		    "from %s)", s->name, addr_str(from));
+	if (!crypt_cookie_budget(c, from, now))
+		return;
+	if ((b = sock_slot(s, from)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	if ((n = crypt_sodium_reply(c->enc, buf, src, srclen, b,
+	    s->ob.slot_size)) > 0)
+		(void)sock_out(s, NULL, OUT_PLAIN, (uint32_t)n, 0);
+}
+
 /*
  * sodium's gate before any session or public-key work for a Connect:
  * 1 when it is worth hs_read(); else 0, dropped: garbage, or under load
- * answered with a cookie (crypt_sodium.c, the comment on top).
+ * (crypt_sodium.c, the comment on top).
  */
 static int
 crypt_gate(struct sock *s, nbmq_time now, const struct nbaddr *from,
     const uint8_t *buf, size_t len)
 {
-	struct crypt_sock	*c = s->crypt;
-	uint8_t			 src[18], *b;
-	size_t			 n = 0;
+	uint8_t		src[18];
+	size_t		srclen = crypt_src(from, src);
 
-	switch (crypt_sodium_gate(c->enc, buf, len, src, crypt_src(from, src),
-	    now, c->buf, CRYPT_BUF_SIZE, &n)) {
+	switch (crypt_sodium_gate(s->crypt->enc, buf, len, src, srclen,
+	    now)) {
 	case SOD_GATE_PASS:
 		return 1;
 	case SOD_GATE_BAD:
 		crypt_bad_connect(s, now, from);
 		return 0;
 	}
-	crypt_count(s, NULL, DROP_CRYPT_COOKIE);
-	if (crypt_log_due(s, CR_COOKIE, now))
-		crypt_log(s, CR_COOKIE, now, "socket %s: under load: Connects "
-		    "answered with a cookie, no public-key work (the last "
-		    "from %s)", s->name, addr_str(from));
-	if ((b = sock_slot(s, from)) == NULL) {
-		s->st.drops[DROP_SEND_FAILED]++;
-		return 0;
-	}
-	memcpy(b, c->buf, n);
-	(void)sock_out(s, NULL, OUT_PLAIN, (uint32_t)n, 0);
+	crypt_cookie_out(s, now, from, buf, src, srclen);
 	return 0;
 }
 

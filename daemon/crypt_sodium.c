@@ -863,38 +863,17 @@ sod_mac2_ok(const struct sod *sd, const uint8_t hdr[SOD_HDR],
 	return ok;
 }
 
-/* The cookie reply to a Connect (hdr, in) from src, in out. */
-static size_t
-sod_cookie_reply(const struct sod *sd, const uint8_t hdr[SOD_HDR],
-    const uint8_t *in, const uint8_t *src, size_t srclen, uint8_t *out)
-{
-	uint8_t	ad[SOD_HDR + SOD_MAC], cookie[SOD_COOKIE];
-
-	out[0] = hdr[0];
-	out[1] = FK_CONNECTED | FRAME_ENCRYPTED;
-	memset(out + 2, 0, SOD_HDR - 2);	/* session id 0 */
-	memcpy(ad, out, SOD_HDR);
-	memcpy(ad + SOD_HDR, in + SOD_HS1_BODY, SOD_MAC);
-	randombytes_buf(out + SOD_HDR, SOD_XNONCE);
-	sod_cookie(cookie, sd->secret, src, srclen);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SOD_HDR + SOD_XNONCE,
-	    NULL, cookie, SOD_COOKIE, ad, sizeof(ad), NULL, out + SOD_HDR,
-	    sd->cookie_key);
-	sodium_memzero(cookie, sizeof(cookie));
-	return SOD_HDR + SOD_REPLY;
-}
-
 /*
  * Bound side, before any session for a Connect (frame: len bytes, its
  * clear header first) from src (address and port, srclen bytes): is it
  * worth public-key work?  SOD_GATE_PASS, SOD_GATE_BAD (malformed or a
- * wrong mac1: drop it), or SOD_GATE_COOKIE: under load, send the cookie
- * reply written to reply (cap bytes, its length in *rlen) instead.
+ * wrong mac1: drop it), or SOD_GATE_COOKIE: under load and without a
+ * valid mac2, it gets no public-key work; crypt_sodium_reply() writes
+ * the cookie reply owed to it.
  */
 int
 crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
-    const uint8_t *src, size_t srclen, uint64_t now, uint8_t *reply,
-    size_t cap, size_t *rlen)
+    const uint8_t *src, size_t srclen, uint64_t now)
 {
 	struct sod	*sd = enc;
 	const uint8_t	*in = frame + SOD_HDR;
@@ -913,10 +892,35 @@ crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
 	}
 	if (sod_mac2_ok(sd, frame, in, len - SOD_HDR, src, srclen))
 		return SOD_GATE_PASS;
-	if (cap < SOD_HDR + SOD_REPLY)
-		return SOD_GATE_BAD;
-	*rlen = sod_cookie_reply(sd, frame, in, src, srclen, reply);
 	return SOD_GATE_COOKIE;
+}
+
+/*
+ * The cookie reply to a Connect (frame, its clear header first) that
+ * crypt_sodium_gate() said SOD_GATE_COOKIE for, from src, into out (cap
+ * bytes): its length, or 0 when it does not fit.
+ */
+size_t
+crypt_sodium_reply(void *enc, const uint8_t *frame, const uint8_t *src,
+    size_t srclen, uint8_t *out, size_t cap)
+{
+	struct sod	*sd = enc;
+	uint8_t		 ad[SOD_HDR + SOD_MAC], cookie[SOD_COOKIE];
+
+	if (cap < SOD_HDR + SOD_REPLY)
+		return 0;
+	out[0] = frame[0];
+	out[1] = FK_CONNECTED | FRAME_ENCRYPTED;
+	memset(out + 2, 0, SOD_HDR - 2);	/* session id 0 */
+	memcpy(ad, out, SOD_HDR);
+	memcpy(ad + SOD_HDR, frame + SOD_HDR + SOD_HS1_BODY, SOD_MAC);
+	randombytes_buf(out + SOD_HDR, SOD_XNONCE);
+	sod_cookie(cookie, sd->secret, src, srclen);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SOD_HDR + SOD_XNONCE,
+	    NULL, cookie, SOD_COOKIE, ad, sizeof(ad), NULL, out + SOD_HDR,
+	    sd->cookie_key);
+	sodium_memzero(cookie, sizeof(cookie));
+	return SOD_HDR + SOD_REPLY;
 }
 
 /* Is the bound side under load (cookies only) at now? */

@@ -13,12 +13,14 @@
 enum sod_gate {
 	SOD_GATE_PASS,		/* worth public-key work: hs_read() it */
 	SOD_GATE_BAD,		/* malformed or a wrong mac1: dropped */
-	SOD_GATE_COOKIE		/* under load: send the cookie reply */
+	SOD_GATE_COOKIE		/* under load: no public-key work; a cookie
+				   reply is owed (crypt_sodium_reply) */
 };
 
 int	crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
-	    const uint8_t *src, size_t srclen, uint64_t now, uint8_t *reply,
-	    size_t cap, size_t *rlen);
+	    const uint8_t *src, size_t srclen, uint64_t now);
+size_t	crypt_sodium_reply(void *enc, const uint8_t *frame,
+	    const uint8_t *src, size_t srclen, uint8_t *out, size_t cap);
 int	crypt_sodium_loaded(void *enc, uint64_t now);
 int	crypt_sodium_cookie(void *enc, void *pending, const uint8_t *frame,
 	    size_t len);
