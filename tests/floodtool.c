@@ -19,11 +19,12 @@
  *       a dealer bound to ADDR that never reads (until killed)
  *   floodtool send -c ADDR -n COUNT [-z SIZE]
  *       COUNT messages of SIZE bytes (default 1000), blocking sends
- *   floodtool hsconnects [-n COUNT] [-z SIZE] [-k KEY] HOST PORT
+ *   floodtool hsconnects [-n COUNT] [-z SIZE] [-k KEY] [-r RATE] HOST PORT
  *       COUNT encrypted Connects (kind 0x81) of SIZE random bytes (default
  *       124, the size of sodium's), from one socket, with sendmmsg; with
  *       -k (the responder's public key, base64) each ends with a valid
- *       mac1: what a flooder that knows the key sends, past mac1
+ *       mac1: what a flooder that knows the key sends, past mac1; -r:
+ *       at most RATE a second (also for random)
  *   floodtool rtt -a NAME [-n COUNT] [-z SIZE]
  *       attach the configured socket NAME ($NBMQ_SOCKET), whose peer
  *       echoes, and time COUNT round trips (default 1000) of SIZE bytes
@@ -76,14 +77,33 @@ usage(void)
 	    "       floodtool noread -b addr [-H recv_hwm]\n"
 	    "       floodtool send -c addr -n count [-z size]\n"
 	    "       floodtool claims [-n messages] [-p chunks] host port\n"
-	    "       floodtool hsconnects [-n count] [-z size] [-k key] host "
-	    "port\n"
+	    "       floodtool hsconnects [-n count] [-z size] [-k key] "
+	    "[-r rate] host port\n"
 	    "       floodtool rtt -a name [-n count] [-z size]\n");
 	return 2;
 }
 
 static int	hsconnects;	/* floodtool hsconnects */
 static int	hsmac1;		/* with a valid mac1 (-k) */
+static long	rate;		/* datagrams a second at most (-r); 0 any */
+
+/* -r: wait until `sent` datagrams are due since t0 (absolute deadlines:
+ * no drift). */
+static void
+pace(const struct timespec *t0, long sent)
+{
+	struct timespec	t = *t0;
+	long long	ns;
+
+	if (rate <= 0)
+		return;
+	ns = (long long)sent * 1000000000LL / rate + t0->tv_nsec;
+	t.tv_sec += (time_t)(ns / 1000000000LL);
+	t.tv_nsec = (long)(ns % 1000000000LL);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) ==
+	    EINTR)
+		;
+}
 static uint8_t	mac1_key[32];	/* BLAKE2b-256("mac1----" || key) */
 static size_t	hssize = 124;	/* its handshake bytes (-z) */
 
@@ -95,13 +115,17 @@ flood_random(const struct sockaddr_in *to, long count)
 	struct iovec	 iov[BATCH];
 	long		 sent = 0;
 	int		 fd;
+	struct timespec	 t0;
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
 		perror("socket");
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (sent < count) {
 		int n = count - sent < BATCH ? (int)(count - sent) : BATCH;
+
+		pace(&t0, sent);
 
 		for (int i = 0; i < n; i++) {
 			size_t len = rnd() % (MAXLEN + 1);
@@ -486,7 +510,7 @@ main(int argc, char **argv)
 		return usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:b:c:H:k:n:p:s:z:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:c:H:k:n:p:r:s:z:")) != -1) {
 		switch (c) {
 		case 'a':
 			name = optarg;
@@ -509,6 +533,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			nsock = atoi(optarg);
+			break;
+		case 'r':
+			rate = strtol(optarg, NULL, 10);
 			break;
 		case 's':
 			rng = strtoull(optarg, NULL, 0) | 1;
