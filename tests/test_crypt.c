@@ -1066,12 +1066,20 @@ START_TEST(test_cookie_gate)
 	size_t		 n, rlen;
 	void		*si, *si2, *sr;
 	char		 who[NBMQ_ENC_WHO_MAX];
+	uint64_t	 before;
 
 	pair_new(&x);
-	/* garbage and wrong sizes: dropped, whatever the load */
+	/* garbage and wrong sizes: dropped, whatever the load; hs_read()
+	 * too refuses a wrong mac1 before any X25519 */
 	randombytes_buf(b, sizeof(b));
 	ck_assert_int_eq(gate(x.er, b, sizeof(b), "a", T0, reply, &rlen),
 	    SOD_GATE_BAD);
+	before = crypt_sodium_dh_ops;
+	sr = crypt_sodium.session_new(x.er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_eq(crypt_sodium.hs_read(sr, b, b + FRAME_HDR_SIZE, 124,
+	    who, sizeof(who)), NBMQ_ENC_BAD);
+	crypt_sodium.session_free(sr);
+	ck_assert_uint_eq(crypt_sodium_dh_ops, before);
 	mac1_connect(b, x.kr.pub);
 	ck_assert_int_eq(gate(x.er, b, sizeof(b) - 1, "a", T0, reply, &rlen),
 	    SOD_GATE_BAD);
