@@ -490,9 +490,10 @@ crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
 
 	crypt_count(s, NULL, DROP_CRYPT_COOKIE);
 	if (crypt_log_due(s, CR_COOKIE, now))
-		crypt_log(s, CR_COOKIE, now, "socket %s: under load: Connects "
-		    "answered with a cookie, no public-key work (the last "
-		    "from %s)", s->name, addr_str(from));
+		crypt_log(s, CR_COOKIE, now, "socket %s: under load: a "
+		    "Connect without a valid cookie (mac2) gets a cookie "
+		    "reply, no public-key work (the last from %s)", s->name,
+		    addr_str(from));
 	if (!crypt_cookie_budget(c, from, now))
 		return;
 	if ((b = sock_slot(s, from)) == NULL) {
