@@ -524,6 +524,9 @@ crypt_gate(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	case SOD_GATE_BAD:
 		crypt_bad_connect(s, now, from);
 		return 0;
+	case SOD_GATE_LIMITED:
+		crypt_count(s, NULL, DROP_CRYPT_COOKIE);
+		return 0;
 	}
 	crypt_cookie_out(s, now, from, buf, src, srclen);
 	return 0;

@@ -49,6 +49,10 @@
  *	cookie reply: a Connected with session id 0 (which no session has),
  *	data nonce (24) || XChaCha20-Poly1305(key = BLAKE2b-256("cookie--"
  *	|| S_r), cookie, AD = its clear header || mac1 of the Connect) (56)
+ *   A source with a valid mac2 still gets at most MAC2_SRC_BURST
+ *   handshakes at once and MAC2_SRC_RATE a second under load (a bucket
+ *   per hash of its address and port), as WireGuard's rate limiter: a
+ *   flooder that reads its cookie buys no more than that.
  *   The initiator opens it with its pending Connect's mac1, keeps the
  *   cookie, and sends a new Connect at once (to the same key) with mac2:
  *   one extra round trip.  A flood from spoofed addresses never sees the
@@ -120,6 +124,9 @@
 #define HS_COST			(10 * 1000000ULL)	/* a handshake a 10 ms */
 #define HS_BURST		100		/* handshakes at once */
 #define LOAD_HOLD		NSEC		/* cookies only, once over */
+#define MAC2_SOURCES		64	/* buckets of sources (hashed) */
+#define MAC2_SRC_RATE		5.0	/* handshakes a second with mac2 */
+#define MAC2_SRC_BURST		10.0
 
 #define REPLAY_WORDS		32	/* a power of two */
 #define REPLAY_BITS		(REPLAY_WORDS * 64)
@@ -151,6 +158,7 @@ struct sod {
 	uint64_t	 secret_at;	/* when made; 0 none yet */
 	uint64_t	 credit, credit_at;	/* handshake budget, in ns */
 	uint64_t	 loaded_until;	/* under load before then */
+	struct tokens	 mac2_src[MAC2_SOURCES];	/* under load */
 	/* connecting: the cookie of a responder under load */
 	uint8_t		 cookie[SOD_COOKIE];
 	uint8_t		 cookie_for[SOD_KEY];	/* its key */
@@ -843,6 +851,20 @@ sod_budget(struct sod *sd, uint64_t now)
 	return 1;
 }
 
+/* Under load, a source with a valid mac2: may it have a handshake now? */
+static int
+sod_mac2_budget(struct sod *sd, const uint8_t *src, size_t srclen,
+    uint64_t now)
+{
+	struct tokens	*t = &sd->mac2_src[fnv1a64(src, srclen) %
+			    MAC2_SOURCES];
+
+	if (!tokens_refill(t, now, MAC2_SRC_RATE, MAC2_SRC_BURST))
+		return 0;
+	t->n -= 1.0;
+	return 1;
+}
+
 /* Does the Connect (hdr, in: 140 bytes) carry the mac2 of src's cookie? */
 static int
 sod_mac2_ok(const struct sod *sd, const uint8_t hdr[SOD_HDR],
@@ -867,9 +889,10 @@ sod_mac2_ok(const struct sod *sd, const uint8_t hdr[SOD_HDR],
  * Bound side, before any session for a Connect (frame: len bytes, its
  * clear header first) from src (address and port, srclen bytes): is it
  * worth public-key work?  SOD_GATE_PASS, SOD_GATE_BAD (malformed or a
- * wrong mac1: drop it), or SOD_GATE_COOKIE: under load and without a
- * valid mac2, it gets no public-key work; crypt_sodium_reply() writes
- * the cookie reply owed to it.
+ * wrong mac1: drop it), SOD_GATE_COOKIE: under load and without a valid
+ * mac2, it gets no public-key work; crypt_sodium_reply() writes the
+ * cookie reply owed to it; or SOD_GATE_LIMITED: under load, a valid mac2
+ * from a source past its budget: dropped.
  */
 int
 crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
@@ -891,7 +914,8 @@ crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
 		sd->loaded_until = now + LOAD_HOLD;
 	}
 	if (sod_mac2_ok(sd, frame, in, len - SOD_HDR, src, srclen))
-		return SOD_GATE_PASS;
+		return sod_mac2_budget(sd, src, srclen, now) ? SOD_GATE_PASS :
+		    SOD_GATE_LIMITED;
 	return SOD_GATE_COOKIE;
 }
 

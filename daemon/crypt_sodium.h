@@ -13,8 +13,10 @@
 enum sod_gate {
 	SOD_GATE_PASS,		/* worth public-key work: hs_read() it */
 	SOD_GATE_BAD,		/* malformed or a wrong mac1: dropped */
-	SOD_GATE_COOKIE		/* under load: no public-key work; a cookie
+	SOD_GATE_COOKIE,	/* under load: no public-key work; a cookie
 				   reply is owed (crypt_sodium_reply) */
+	SOD_GATE_LIMITED	/* under load, mac2 valid, but its source is
+				   past its budget: dropped */
 };
 
 int	crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,

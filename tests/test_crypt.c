@@ -1118,6 +1118,16 @@ START_TEST(test_cookie_gate)
 	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
 	    SOD_GATE_COOKIE);
 	c[n - 1] ^= 1;
+	/* a valid mac2 buys its source 10 handshakes at once, 5 a second */
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+		    SOD_GATE_PASS);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_LIMITED);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + 200 * MSEC, reply, &rlen),
+	    SOD_GATE_PASS);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + 200 * MSEC, reply, &rlen),
+	    SOD_GATE_LIMITED);
 	sr = crypt_sodium.session_new(x.er, NBMQ_ENC_RESPONDER);
 	ck_assert_int_eq(crypt_sodium.hs_read(sr, c, c + FRAME_HDR_SIZE,
 	    n - FRAME_HDR_SIZE, who, sizeof(who)), NBMQ_ENC_OK);
@@ -1185,8 +1195,8 @@ START_TEST(test_core_cookie)
 	struct kp	 kb, kc;
 	struct node	*b, *c;
 	struct nbaddr	 evil = A(EVIL_ADDR);
-	uint8_t		 f[FRAME_HDR_SIZE + 124];
-	uint64_t	 before;
+	uint8_t		 f[FRAME_HDR_SIZE + 124], m2[FRAME_HDR_SIZE + 140];
+	uint64_t	 before, replays, under;
 
 	kp_new(&kb, "b");
 	kp_new(&kc, "c");
@@ -1226,11 +1236,22 @@ START_TEST(test_core_cookie)
 	/* at once, with mac2 */
 	ck_assert_uint_eq(c->nout, 1);
 	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE + 140);
+	memcpy(m2, c->out[0].buf, sizeof(m2));
 	ck_assert_uint_eq(c->s.st.drops[DROP_CRYPT_HANDSHAKE], 0);
 	ck_assert_int_eq(pass(c, b, T0), 1);
 	ck_assert_uint_eq(b->s.npeers, 1);
 	ck_assert_int_eq(pass(b, c, T0), 1);
 	ck_assert_int_eq(c->s.link, LINK_UP);
+	/* its source's budget under load: 9 more handshakes (replays,
+	 * refused after public-key work), then dropped, no reply */
+	replays = b->s.st.drops[DROP_CRYPT_REPLAY];
+	under = b->s.st.drops[DROP_CRYPT_COOKIE];
+	for (int i = 0; i < 20; i++)
+		sock_input(&b->s, T0, &c->addr, m2, sizeof(m2));
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_REPLAY], replays + 9);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_COOKIE], under + 11);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
 	/* a stray cookie reply (no Connect pending) is dropped */
 	mac1_connect(f, kb.pub);
 	frame_put_ctl(f, FRAME_ENCRYPTED | FK_CONNECTED, 0);
