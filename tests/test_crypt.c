@@ -1194,7 +1194,7 @@ START_TEST(test_core_cookie)
 {
 	struct kp	 kb, kc;
 	struct node	*b, *c;
-	struct nbaddr	 evil = A(EVIL_ADDR);
+	struct nbaddr	 evil = A(EVIL_ADDR), evil6;
 	uint8_t		 f[FRAME_HDR_SIZE + 124], m2[FRAME_HDR_SIZE + 140];
 	uint64_t	 before, replays, under;
 
@@ -1221,6 +1221,14 @@ START_TEST(test_core_cookie)
 	}
 	flush(b);
 	ck_assert_uint_eq(b->nout, 10);
+	out_reset(b);
+	/* an IPv6 source is a source of its own: its replies */
+	evil6 = A("[2001:db8::6]:6666");
+	mac1_connect(f, kb.pub);
+	sock_input(&b->s, T0 + NSEC / 2, &evil6, f, sizeof(f));
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE + 56);
 	out_reset(b);
 	out_reset(b);
 	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
