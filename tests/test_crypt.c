@@ -1148,6 +1148,43 @@ START_TEST(test_cookie_gate)
 }
 END_TEST
 
+/* With several server keys, the Connect after a cookie goes to the key
+ * that sent it, and the one after that to the next key as before. */
+START_TEST(test_cookie_same_key)
+{
+	struct kp	 ki, kr, kx;
+	void		*ei, *er, *si;
+	uint8_t		 c[512], reply[256];
+	char		 peers[2 * CRYPT_KEY_B64 + 4];
+	size_t		 n, rlen;
+
+	kp_new(&ki, "i");
+	kp_new(&kr, "r");
+	kp_new(&kx, "x");
+	snprintf(peers, sizeof(peers), "%s, %s", kr.pub64, kx.pub64);
+	ei = enc_new(&ki, peers, 0);
+	er = enc_new(&kr, ki.pub64, 1);
+	overload(er, kr.pub, T0);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to r */
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_COOKIE);
+	ck_assert_int_eq(crypt_sodium_cookie(ei, si, reply, rlen), 0);
+	crypt_sodium.session_free(si);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to r again */
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 140);
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_PASS);
+	crypt_sodium.session_free(si);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to x: no mac2 */
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 124);
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_BAD);
+	crypt_sodium.session_free(si);
+	crypt_sodium.destroy(ei);
+	crypt_sodium.destroy(er);
+}
+END_TEST
+
 /* The switch: under load for 1 s after the budget ran out, then a Connect
  * without mac2 passes again; the budget comes back one per 10 ms. */
 START_TEST(test_cookie_load_switch)
@@ -1842,6 +1879,7 @@ crypt_suite(void)
 	tcase_add_test(tc, test_core_garbage_connect_cheap);
 	tcase_add_test(tc, test_cookie_gate);
 	tcase_add_test(tc, test_cookie_load_switch);
+	tcase_add_test(tc, test_cookie_same_key);
 	tcase_add_test(tc, test_core_cookie);
 	tcase_add_test(tc, test_core_plain_vs_encrypted);
 	tcase_add_test(tc, test_core_extension);
