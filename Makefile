@@ -204,8 +204,9 @@ $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER
 
 # Encryption: the encryptor interface's users, and the example plugin
 # (not secure: it shows the interface), built as a user would build one.
-$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: client-lib/nbmq_encryptor.h
-$(O)/tests/test_crypt.o: client-lib/nbmq_encryptor.h
+$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: client-lib/nbmq_encryptor.h \
+    daemon/crypt_sodium.h
+$(O)/tests/test_crypt.o: client-lib/nbmq_encryptor.h daemon/crypt_sodium.h
 all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
     client-lib/nbmq_encryptor.h
@@ -326,7 +327,7 @@ check-mutants:
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
 tests: $(O)/tests/floodtool
 $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang under
 # ASan+UBSan in build/fuzz.  `make fuzz` runs each for FUZZ_SECONDS and

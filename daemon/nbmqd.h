@@ -327,6 +327,9 @@ enum drop_reason {
 	DROP_CRYPT_DENIED,	/* Connect from a key not in peers */
 	DROP_APP_GONE,		/* received, never confirmed read by an
 				   application that went away (ipc.c) */
+	DROP_CRYPT_COOKIE,	/* Connect under load without mac2 (a
+				   cookie reply instead), or past its
+				   source's budget with one */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
