@@ -121,6 +121,8 @@ struct sockconf {
 	char		*stun_server;	/* host:port */
 	char		*stun_allow;	/* type stun: networks that may register */
 	uint64_t	 stun_index_max; /* type stun: names in the index */
+	char		*stun_index;	/* type stun: NULL memory, redis://... */
+	char		*stun_index_prefix; /* its keys' prefix, NULL default */
 	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
 	struct sockacl	*acl;		/* allow_*: NULL, open (acl.h) */
 	struct sockopts	 o;
@@ -1285,6 +1287,25 @@ const struct stun_entry *stunsrv_first(const struct sock *);
 uint32_t	 stunsrv_count(const struct sock *);
 /* When an entry expires: 3 of the stun socket's stun_refresh_ivl. */
 nbmq_time	 stunsrv_expiry(const struct sock *, const struct stun_entry *);
+/* stun_index (PROTOCOL.md does not change: the index is the rendezvous'
+ * own business) and stun_index_prefix. */
+#define STUN_INDEX_MEMORY	0
+#define STUN_INDEX_REDIS	1
+#define STUN_INDEX_REDIS_UNIX	2
+#define STUN_INDEX_PORT		6379
+#define STUN_INDEX_DB_MAX	9999
+#define STUN_INDEX_PREFIX_MAX	64
+#define STUN_INDEX_PREFIX	"nbmq:"
+struct stun_index_url {
+	int		 kind;		/* STUN_INDEX_* */
+	char		 host[256];	/* redis:// */
+	uint16_t	 port;
+	unsigned int	 db;
+	char		 path[108];	/* redis+unix:// */
+};
+int		 stunsrv_parse_index(const char *, struct stun_index_url *,
+		    char *why, size_t whylen);
+int		 stunsrv_valid_prefix(const char *);
 /* The shared index (NULL: the in-memory one). */
 void		 stunsrv_set_index(struct sock *, const struct stun_index_ops *,
 		    void *arg);

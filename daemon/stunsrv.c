@@ -210,6 +210,118 @@ stunsrv_allowed(const struct stunsrv *srv, const struct nbaddr *a)
 	return 0;
 }
 
+/* stun_index: "memory", "redis://HOST[:PORT][/DB]", "redis+unix:///PATH[?db=N]". */
+
+static int
+stunsrv_parse_db(const char *text, unsigned int *db, char *why, size_t whylen)
+{
+	unsigned long	 v;
+	char		*end;
+
+	v = strtoul(text, &end, 10);
+	if (*text == '\0' || !isdigit((unsigned char)*text) || *end != '\0' ||
+	    v > STUN_INDEX_DB_MAX) {
+		snprintf(why, whylen, "the database must be 0 to %d, not "
+		    "\"%.32s\"", STUN_INDEX_DB_MAX, text);
+		return -1;
+	}
+	*db = (unsigned int)v;
+	return 0;
+}
+
+static int
+stunsrv_parse_unix(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	const char	*q = strstr(text, "?db=");
+	size_t		 len = q != NULL ? (size_t)(q - text) : strlen(text);
+
+	if (len == 0 || text[0] != '/' || len >= sizeof(u->path)) {
+		snprintf(why, whylen, "redis+unix:// needs an absolute path "
+		    "of at most %zu bytes (redis+unix:///run/redis.sock)",
+		    sizeof(u->path) - 1);
+		return -1;
+	}
+	memcpy(u->path, text, len);
+	u->path[len] = '\0';
+	u->kind = STUN_INDEX_REDIS_UNIX;
+	return q != NULL ? stunsrv_parse_db(q + 4, &u->db, why, whylen) : 0;
+}
+
+static int
+stunsrv_parse_tcp(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	const char	*hend, *p;
+	unsigned long	 port = STUN_INDEX_PORT;
+	char		*end;
+	size_t		 hlen;
+
+	if (*text == '[') {
+		if ((hend = strchr(text, ']')) == NULL)
+			goto bad;
+		text++;
+		p = hend + 1;
+	} else {
+		hend = text + strcspn(text, ":/");
+		p = hend;
+	}
+	hlen = (size_t)(hend - text);
+	if (hlen == 0 || hlen >= sizeof(u->host))
+		goto bad;
+	memcpy(u->host, text, hlen);
+	u->host[hlen] = '\0';
+	if (*p == ':') {
+		port = strtoul(p + 1, &end, 10);
+		if (!isdigit((unsigned char)p[1]) || port == 0 ||
+		    port > 65535 || (*end != '\0' && *end != '/'))
+			goto bad;
+		p = end;
+	}
+	u->port = (uint16_t)port;
+	u->kind = STUN_INDEX_REDIS;
+	if (*p == '/' && p[1] != '\0')
+		return stunsrv_parse_db(p + 1, &u->db, why, whylen);
+	if (*p == '\0' || (*p == '/' && p[1] == '\0'))
+		return 0;
+bad:
+	snprintf(why, whylen, "expected redis://HOST[:PORT][/DB] (like "
+	    "redis://10.0.0.5:6379/0)");
+	return -1;
+}
+
+int
+stunsrv_parse_index(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	memset(u, 0, sizeof(*u));
+	if (strcmp(text, "memory") == 0) {
+		u->kind = STUN_INDEX_MEMORY;
+		return 0;
+	}
+	if (strncmp(text, "redis://", 8) == 0)
+		return stunsrv_parse_tcp(text + 8, u, why, whylen);
+	if (strncmp(text, "redis+unix://", 13) == 0)
+		return stunsrv_parse_unix(text + 13, u, why, whylen);
+	snprintf(why, whylen, "expected memory, redis://HOST[:PORT][/DB] or "
+	    "redis+unix:///PATH, not \"%.64s\"", text);
+	return -1;
+}
+
+/* stun_index_prefix: 1 to STUN_INDEX_PREFIX_MAX of A-Z a-z 0-9 _ . : - */
+int
+stunsrv_valid_prefix(const char *p)
+{
+	size_t	 n = strlen(p);
+
+	if (n == 0 || n > STUN_INDEX_PREFIX_MAX)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("_.:-", *p) == NULL)
+			return 0;
+	return 1;
+}
+
 /* Set up. */
 
 static struct stunsrv *
