@@ -144,6 +144,8 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	else if (!s->bound && s->remote_valid)
 		addr_fmt(&s->remote, w->remote, sizeof(w->remote));
 	snprintf(w->state, sizeof(w->state), "%s", d->closing ? "closing" :
+	    stunidx_state(d) != NULL && strcmp(stunidx_state(d),
+	    "degraded") == 0 ? "degraded" :
 	    s->bound ? "bound" : link_state_names[s->link]);
 	if (s->mapped_at != 0)
 		addr_fmt(&s->mapped, w->mapped, sizeof(w->mapped));

@@ -1431,6 +1431,7 @@ struct dsock {
 	uint16_t	 stun_port;
 	struct evdns_getaddrinfo_request *stun_dns_req;
 	int		 recverr;	/* IP(V6)_RECVERR: ICMP errors queued */
+	struct stunidx	*stunidx;	/* type stun: its Redis index, or NULL */
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -1489,6 +1490,17 @@ void		 udp_flush(struct dsock *);
 void		 udp_set_bufs(struct dsock *);
 /* name, stun_server, stun_allow of a configured socket: 0 or errno. */
 int		 udp_stun_setup(struct dsock *, const struct sockconf *);
+
+/* stunidx.c: a stun socket's shared index in Redis (stun_index). */
+#define STUNIDX_HOLDER_MAX	160
+/* stun_index url (NULL or memory: nothing to do): 0 or an errno. */
+int		 stunidx_start(struct dsock *, const char *url,
+		    const char *prefix);
+void		 stunidx_free(struct dsock *);
+/* "shared", "degraded", or NULL for the in-memory index. */
+const char	*stunidx_state(const struct dsock *);
+/* This rendezvous' id in the shared index, or NULL. */
+const char	*stunidx_holder(const struct dsock *);
 
 /* reload.c: SIGHUP and `nbmqctl reload`.  Parse the file into a fresh
  * config; on errors keep the running one and return -1 with every

@@ -803,6 +803,8 @@ stunsrv_intro(struct sock *s, nbmq_time now, const char *name,
 	    !stunsrv_allowed(srv, src))
 		return;
 	srv->ist.intros++;
+	log_debug("socket %s: %s asks for %s at another rendezvous: "
+	    "introduced", s->name, addr_str(src), name);
 	stunsrv_introduce(s, e, src, now);
 }
 

@@ -1,0 +1,165 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Two rendezvous sharing their index of names through a real redis-server
+# (stun_index = redis+unix://..., README "Several rendezvous"):
+#  - bob registers at rendezvous A; alice connects by name through B;
+#    messages flow both ways, and A (the one bob's NAT knows) sent bob the
+#    Binding indication that B was asked for;
+#  - Redis killed: no crash, no hang, both say "degraded" once (log and
+#    nbmqctl), A still answers for bob from its own registrations;
+#    Redis started again: both back, bob's key written again within one
+#    refresh interval, alice connects through B again;
+#  - bob's daemon stops: his name is gone from Redis and from both
+#    rendezvous within 3 refresh intervals.
+. "$(dirname "$0")/lib.sh"
+
+have redis-server redis-server || exit 0
+have redis-cli redis-server || exit 0
+CTL=$BIN/nbmqctl
+R="redis-cli -s $T/redis.sock"
+
+start_redis() {
+	redis-server --port 0 --unixsocket "$T/redis.sock" --save '' \
+	    --appendonly no --dir "$T" >"$T/redis.out" 2>&1 &
+	REDIS_PID=$!
+	PIDS="$PIDS $REDIS_PID"
+	wait_for 10 sh -c "$R ping | grep -q PONG" ||
+	    fail "redis-server did not start: $(tail -n 5 "$T/redis.out")"
+}
+
+# ctl_json DAEMON COMMAND EXPR: nbmqctl --json COMMAND, then EXPR over d.
+ctl_json() {
+	"$CTL" -S "$T/$1.sock" --json $2 >"$T/ctl.json" 2>"$T/ctl.err" ||
+	    return 1
+	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/ctl.json" "$3"
+}
+state_is() {
+	[ "$(ctl_json "$1" sockets "[s['state'] for s in d['sockets'] if s['name'] == 'rv'][0]")" = "$2" ]
+}
+key_is() { [ "$($R get "t1:name:$1")" = "$2" ]; }
+key_gone() { [ -z "$($R get "t1:name:$1")" ]; }
+now_ms() { date +%s%3N; }
+
+start_redis
+PA=$(free_udp_port)
+PB=$(free_udp_port)
+for r in a b; do
+	[ $r = a ] && p=$PA || p=$PB
+	cat >"$T/r$r.conf" <<EOF
+[daemon]
+log_level = debug
+
+[socket rv]
+type = stun
+bind = 127.0.0.1:$p
+stun_refresh_ivl = 1
+stun_allow = 127.0.0.0/8
+stun_index = redis+unix://$T/redis.sock
+stun_index_prefix = t1:
+EOF
+	start_daemon r$r "$T/r$r.conf"
+	wait_for 10 log_has r$r "stun_index .* connected as" ||
+	    fail "rendezvous $r: not connected to Redis"
+done
+state_is ra bound || fail "ra: state $(cat "$T/ctl.json")"
+ok "two rendezvous on one Redis: $(grep -m 1 -o "stun_index .* connected as .*" "$T/ra.log")"
+
+# ---- bob at A, alice through B -------------------------------------------
+cat >"$T/bob.conf" <<EOF
+[socket bob]
+type = dealer
+bind = 127.0.0.1:0
+name = bob
+stun_server = 127.0.0.1:$PA
+stun_refresh_ivl = 1
+EOF
+start_daemon bob "$T/bob.conf"
+wait_for 10 log_has ra "index: bob at 127.0.0.1:" || fail "bob not at A"
+bobport=$(sed -n 's/.*socket bob: bound to 127.0.0.1:\([0-9]*\)$/\1/p' "$T/bob.log")
+holder_a=$(sed -n 's/.*stun_index .* connected as \(.*\)$/\1/p' "$T/ra.log")
+wait_for 5 key_is bob "$holder_a 127.0.0.1:$bobport" ||
+    fail "t1:name:bob is \"$($R get t1:name:bob)\""
+ttl=$($R pttl t1:name:bob)
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 3000 ] || fail "t1:name:bob: PTTL $ttl"
+ok "bob registered at A: t1:name:bob = \"$($R get t1:name:bob)\", PTTL $ttl ms"
+
+cat >"$T/alice.conf" <<EOF
+[socket alice]
+type = dealer
+connect = bob@127.0.0.1:$PB
+reconnect_wait = 1
+EOF
+start_daemon alice "$T/alice.conf"
+exchange() {
+	NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 2 -w 10 \
+	    >"$T/bob.out" 2>"$T/bob.err" &
+	_rpid=$!
+	printf "$1\n$2\n" | NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" -a alice \
+	    -w 10 2>"$T/cat.err" || fail "alice: $(cat "$T/cat.err")"
+	wait "$_rpid" || fail "bob received $(cat "$T/bob.out" "$T/bob.err")"
+	[ "$(sort "$T/bob.out" | tr '\n' ' ')" = "$1 $2 " ] ||
+	    fail "bob received: $(cat "$T/bob.out")"
+	printf 'back\n' | NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -w 5 \
+	    2>"$T/cat.err" || fail "bob: $(cat "$T/cat.err")"
+	_got=$(NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" -a alice -r -n 1 -w 5) ||
+	    fail "alice received nothing"
+	[ "$_got" = "back" ] || fail "alice received $_got"
+}
+exchange one two
+log_has alice "socket alice: bob is at 127.0.0.1:$bobport (stun server 127.0.0.1:$PB" ||
+    fail "alice: lookup through B not logged"
+log_has ra "asks for bob at another rendezvous: introduced" ||
+    fail "A did not introduce alice to bob"
+ok "alice -> B -> Redis -> bob at A: 2 messages to bob, 1 back; A sent the Binding indication"
+
+# ---- Redis down and back ---------------------------------------------------
+kill -9 "$REDIS_PID"
+wait "$REDIS_PID" 2>/dev/null
+for r in ra rb; do
+	wait_for 10 log_has $r "stun_index .* degraded, answering" ||
+	    fail "$r: no degraded warning"
+	wait_for 10 state_is $r degraded || fail "$r: nbmqctl state $(cat "$T/ctl.json")"
+done
+# A still knows bob (its own registration): a lookup there is answered.
+printf 'local\n' | NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" \
+    -c "bob@127.0.0.1:$PA" -w 10 2>"$T/cat.err" ||
+    fail "bob through A while Redis is down: $(cat "$T/cat.err")"
+NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 1 -w 10 >"$T/bob.out" ||
+    fail "bob: nothing through A while Redis was down"
+# Down for a refresh of bob's at least: kept at A only, for now.
+nref=$(grep -c "index: bob at .* refreshed" "$T/ra.log")
+wait_for 5 sh -c "[ \$(grep -c 'index: bob at .* refreshed' '$T/ra.log') -gt $nref ]" ||
+    fail "bob did not refresh at A while Redis was down"
+n=$(grep -c "degraded, answering" "$T/ra.log")
+[ "$n" = 1 ] || fail "ra warned $n times"
+t0=$(now_ms)
+start_redis
+wait_for 10 key_is bob "$holder_a 127.0.0.1:$bobport" ||
+    fail "bob not written again: \"$($R get t1:name:bob)\""
+t1=$(now_ms)
+# Within one refresh interval (1 s): reconnection backs off to half of it.
+[ $((t1 - t0)) -le 1000 ] || fail "bob written again after $((t1 - t0)) ms"
+for r in ra rb; do
+	wait_for 10 log_has $r "stun_index .* back after" || fail "$r: not back"
+	wait_for 5 state_is $r bound || fail "$r: state $(cat "$T/ctl.json")"
+done
+ok "Redis killed: $(grep -m 1 -o "stun_index .* degraded.*" "$T/rb.log" | cut -c 1-90)...; $(grep -m 1 -o "back after.*" "$T/ra.log"); bob's key again $((t1 - t0)) ms after Redis started"
+
+# alice again through B (a new lookup: the config socket reconnects).
+printf 'again\n' | NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" \
+    -c "bob@127.0.0.1:$PB" -w 10 2>"$T/cat.err" ||
+    fail "bob through B after Redis came back: $(cat "$T/cat.err")"
+NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 1 -w 10 >"$T/bob.out" ||
+    fail "bob: nothing through B after Redis came back"
+[ "$(cat "$T/bob.out")" = "again" ] || fail "bob received $(cat "$T/bob.out")"
+ok "after Redis came back: alice through B reaches bob at A"
+
+# ---- expiry ----------------------------------------------------------------
+t0=$(now_ms)
+kill -TERM "$PID_bob"
+wait_for 10 key_gone bob || fail "t1:name:bob still there"
+t1=$(now_ms)
+wait_for 10 log_has ra "index: bob at 127.0.0.1:$bobport expired" ||
+    fail "bob did not expire at A"
+[ $((t1 - t0)) -le 3500 ] || fail "bob gone from Redis after $((t1 - t0)) ms"
+ok "bob's daemon stopped: gone from Redis after $((t1 - t0)) ms (3 x 1 s); $(grep -m 1 -o "index: bob at .* expired.*" "$T/ra.log")"
