@@ -66,6 +66,10 @@ struct stunidx {
 	uint64_t		 local_at_down;	/* stats.local then */
 	uint64_t		 unshared;	/* registrations kept here only */
 	uint64_t		 downs;		/* times it went down */
+	struct stunidx_row	*rows;		/* nbmqctl index: a snapshot */
+	uint32_t		 nrows;
+	nbmq_time		 snap_at;	/* when it came, 0 never */
+	int			 fetching;
 };
 
 /* A GET in flight: the socket by handle (it may be gone by the reply). */
@@ -460,6 +464,102 @@ static const struct stun_index_ops stunidx_ops = {
 	.intro = stunidx_intro,
 };
 
+/* nbmqctl index: the shared index, a snapshot at most STUNIDX_SNAP_AGE
+ * old, of at most STUNIDX_LIST_MAX names (one script: SCAN, GET, PTTL). */
+
+static const char stunidx_list_lua[] =
+    "local out, cur, max = {}, '0', tonumber(ARGV[2]) * 3\n"
+    "repeat\n"
+    "  local r = redis.call('SCAN', cur, 'MATCH', ARGV[1], 'COUNT', 500)\n"
+    "  cur = r[1]\n"
+    "  for _, k in ipairs(r[2]) do\n"
+    "    if #out >= max then return out end\n"
+    "    local v = redis.call('GET', k)\n"
+    "    if v then\n"
+    "      out[#out + 1] = k\n"
+    "      out[#out + 1] = v\n"
+    "      out[#out + 1] = redis.call('PTTL', k)\n"
+    "    end\n"
+    "  end\n"
+    "until cur == '0'\n"
+    "return out\n";
+
+static void
+stunidx_snap_row(struct stunidx *x, redisReply **el)
+{
+	struct stunidx_row	*w = &x->rows[x->nrows];
+	struct nbaddr		 a;
+	size_t			 plen = strlen(x->prefix) + 5;	/* "name:" */
+
+	if (el[0]->type != REDIS_REPLY_STRING || el[0]->len <= plen ||
+	    el[0]->len - plen > NBMQ_NAME_MAX ||
+	    el[1]->type != REDIS_REPLY_STRING ||
+	    el[2]->type != REDIS_REPLY_INTEGER ||
+	    stunidx_split(el[1]->str, el[1]->len, w->holder,
+	    sizeof(w->holder), &a) != 0)
+		return;
+	memcpy(w->name, el[0]->str + plen, el[0]->len - plen);
+	w->name[el[0]->len - plen] = '\0';
+	addr_fmt(&a, w->addr, sizeof(w->addr));
+	w->pttl = el[2]->integer;
+	x->nrows++;
+}
+
+static void
+stunidx_snap_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct stunidx	*x;
+	struct dsock	*d;
+
+	if ((x = stunidx_of((uint32_t)(uintptr_t)priv, &d)) == NULL)
+		return;
+	x->fetching = 0;
+	x->snap_at = daemon_now();
+	x->nrows = 0;
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i + 2 < reply->elements &&
+		    x->nrows < STUNIDX_LIST_MAX; i += 3)
+			stunidx_snap_row(x, reply->element + i);
+	} else if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		log_warnx("socket %s: stun_index %s: listing: %s",
+		    d->core.name, x->desc, reply->str);
+	ipc_ctl_resume_all();
+}
+
+int
+stunidx_snapshot(struct dsock *d, const struct stunidx_row **rows,
+    uint32_t *n)
+{
+	struct stunidx	*x = d->stunidx;
+	nbmq_time	 now = daemon_now();
+	char		 pattern[STUN_INDEX_PREFIX_MAX + 8];
+
+	*rows = NULL;
+	*n = 0;
+	if (x == NULL)
+		return 0;
+	if (x->fetching)
+		return 1;
+	if (x->snap_at != 0 && now - x->snap_at < STUNIDX_SNAP_AGE) {
+		*rows = x->rows;
+		*n = x->nrows;
+		return 0;
+	}
+	if (!x->cmd_up)
+		return 0;	/* degraded: this rendezvous' own names */
+	if (x->rows == NULL && (x->rows = calloc(STUNIDX_LIST_MAX,
+	    sizeof(*x->rows))) == NULL)
+		return 0;
+	snprintf(pattern, sizeof(pattern), "%sname:*", x->prefix);
+	if (redisAsyncCommand(x->cmd, stunidx_snap_cb,
+	    (void *)(uintptr_t)x->handle, "EVAL %s 0 %s %d", stunidx_list_lua,
+	    pattern, STUNIDX_LIST_MAX) != REDIS_OK)
+		return 0;
+	x->fetching = 1;
+	return 1;
+}
+
 /* Set up and tear down. */
 
 int
@@ -532,6 +632,7 @@ stunidx_free(struct dsock *d)
 		redisAsyncFree(x->sub);
 	}
 	event_free(x->retry);
+	free(x->rows);
 	free(x);
 }
 

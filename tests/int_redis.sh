@@ -83,6 +83,19 @@ ttl=$($R pttl t1:name:bob)
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 3000 ] || fail "t1:name:bob: PTTL $ttl"
 ok "bob registered at A: t1:name:bob = \"$($R get t1:name:bob)\", PTTL $ttl ms"
 
+# nbmqctl index: B lists bob, registered at A; A lists him as its own.
+for r in ra rb; do
+	ctl_json $r index "[(e['name'], e['address'], e['at']) for e in d['index']]" >"$T/index.json" ||
+	    fail "$r: nbmqctl --json index: $(cat "$T/ctl.err")"
+	[ "$(cat "$T/index.json")" = "[('bob', '127.0.0.1:$bobport', '$holder_a')]" ] ||
+	    fail "$r: nbmqctl --json index: $(cat "$T/index.json")"
+done
+"$BIN/nbmqctl" -S "$T/rb.sock" index >"$T/index.out" ||
+    fail "nbmqctl index: $(cat "$T/index.out")"
+grep -q "^rv  *bob  *127.0.0.1:$bobport .* $holder_a$" "$T/index.out" ||
+    fail "nbmqctl index at B: $(cat "$T/index.out")"
+ok "nbmqctl index at B: $(sed -n 2p "$T/index.out" | tr -s ' ')"
+
 cat >"$T/alice.conf" <<EOF
 [socket alice]
 type = dealer
@@ -120,6 +133,12 @@ for r in ra rb; do
 	    fail "$r: no degraded warning"
 	wait_for 10 state_is $r degraded || fail "$r: nbmqctl state $(cat "$T/ctl.json")"
 done
+"$BIN/nbmqctl" -S "$T/ra.sock" index >"$T/index.out" 2>"$T/index.err" ||
+    fail "nbmqctl index while degraded: $(cat "$T/index.err")"
+grep -q "^rv  *bob  *127.0.0.1:$bobport " "$T/index.out" ||
+    fail "nbmqctl index at A while degraded: $(cat "$T/index.out")"
+grep -q "rv: shared index degraded" "$T/index.err" ||
+    fail "nbmqctl index: degraded not said: $(cat "$T/index.err")"
 # A still knows bob (its own registration): a lookup there is answered.
 printf 'local\n' | NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" \
     -c "bob@127.0.0.1:$PA" -w 10 2>"$T/cat.err" ||
