@@ -126,6 +126,31 @@ stunidx_down(struct stunidx *x, const char *why)
 		stunidx_schedule(x);
 }
 
+/*
+ * A write refused: a replica (Sentinel demoted the master we talk to)
+ * says READONLY.  The connection is dropped, so that the next attempt
+ * resolves the name again and finds the new master.
+ */
+static void
+stunidx_write_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct stunidx	*x;
+	struct dsock	*d;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ERROR ||
+	    (x = stunidx_of((uint32_t)(uintptr_t)priv, &d)) == NULL)
+		return;
+	if (strncmp(reply->str, "READONLY", 8) == 0 && x->cmd == ac &&
+	    x->cmd_up) {
+		log_warnx("socket %s: stun_index %s: %s: reconnecting",
+		    d->core.name, x->desc, reply->str);
+		redisAsyncDisconnect(ac);
+	} else
+		log_debug("socket %s: stun_index %s: %s", d->core.name,
+		    x->desc, reply->str);
+}
+
 static void
 stunidx_put_entry(struct stunidx *x, const char *name,
     const struct nbaddr *addr, uint64_t ttl)
@@ -135,7 +160,8 @@ stunidx_put_entry(struct stunidx *x, const char *name,
 	/* One argument: hiredis splits the format at its spaces. */
 	addr_fmt(addr, at, sizeof(at));
 	snprintf(val, sizeof(val), "%s %s", x->holder, at);
-	redisAsyncCommand(x->cmd, NULL, NULL, "SET %sname:%s %s PX %llu",
+	redisAsyncCommand(x->cmd, stunidx_write_cb,
+	    (void *)(uintptr_t)x->handle, "SET %sname:%s %s PX %llu",
 	    x->prefix, name, val,
 	    (unsigned long long)(ttl / MSEC > 0 ? ttl / MSEC : 1));
 }
@@ -454,7 +480,8 @@ stunidx_intro(void *arg, struct sock *s, const char *holder,
 		return;
 	addr_fmt(src, at, sizeof(at));
 	snprintf(msg, sizeof(msg), "%s %s", name, at);
-	redisAsyncCommand(x->cmd, NULL, NULL, "PUBLISH %sintro:%s %s",
+	redisAsyncCommand(x->cmd, stunidx_write_cb,
+	    (void *)(uintptr_t)x->handle, "PUBLISH %sintro:%s %s",
 	    x->prefix, holder, msg);
 }
 

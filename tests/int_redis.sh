@@ -9,6 +9,8 @@
 #    nbmqctl), A still answers for bob from its own registrations;
 #    Redis started again: both back, bob's key written again within one
 #    refresh interval, alice connects through B again;
+#  - Redis made a replica (what Sentinel does to a failed-over master):
+#    A sees READONLY, reconnects, writes bob again once it can;
 #  - bob's daemon stops: his name is gone from Redis and from both
 #    rendezvous within 3 refresh intervals.
 . "$(dirname "$0")/lib.sh"
@@ -172,6 +174,16 @@ NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 1 -w 10 >"$T/bob.out" ||
     fail "bob: nothing through B after Redis came back"
 [ "$(cat "$T/bob.out")" = "again" ] || fail "bob received $(cat "$T/bob.out")"
 ok "after Redis came back: alice through B reaches bob at A"
+
+# ---- a master demoted to replica (a Sentinel failover) ---------------------
+$R replicaof 127.0.0.1 1 >/dev/null
+wait_for 5 log_has ra "stun_index .*READONLY.*reconnecting" ||
+    fail "A: READONLY not noticed"
+$R replicaof no one >/dev/null
+$R del t1:name:bob >/dev/null
+wait_for 5 key_is bob "$holder_a 127.0.0.1:$bobport" ||
+    fail "bob not written again after READONLY"
+ok "a demoted master: $(grep -m 1 -o "stun_index .*READONLY.*" "$T/ra.log" | sed 's/.*redis.sock: //'); bob written again once it was a master again"
 
 # ---- expiry ----------------------------------------------------------------
 t0=$(now_ms)
