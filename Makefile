@@ -277,7 +277,7 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
 	    tests/int_metrics.sh tests/int_nbmqcat.sh \
-	    tests/int_access.sh
+	    tests/int_access.sh tests/int_redis.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim
