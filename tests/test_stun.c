@@ -800,6 +800,7 @@ struct fidx {
 	} gets[FIDX_MAX];
 	int		 ngets;
 	int		 down;		/* get refuses: degraded */
+	int		 silent;	/* get takes, never answers */
 	int		 puts, intros;
 	struct node	*nodes[2];
 };
@@ -839,6 +840,8 @@ fidx_get(void *arg, struct sock *s, const char *name, uint64_t id)
 {
 	if (fidx.down)
 		return -1;
+	if (fidx.silent)
+		return 0;
 	ck_assert_int_lt(fidx.ngets, FIDX_MAX);
 	fidx.gets[fidx.ngets].asker = fidx_node(s);
 	snprintf(fidx.gets[fidx.ngets].name, sizeof(fidx.gets[0].name), "%s",
@@ -1011,6 +1014,50 @@ START_TEST(test_server_shared_index)
 	ck_assert_uint_eq(st.local, 1);
 	ck_assert_uint_eq(st.pending, 0);
 	node_free(a);
+	node_free(b);
+}
+END_TEST
+
+/* A shared index that never answers: STUNSRV_PENDING_MAX lookups wait,
+ * the next is answered at once (404) and counted; then all time out. */
+START_TEST(test_server_shared_bound)
+{
+	struct node		*b = node_new(NBMQ_STUN, "203.0.113.2:3478");
+	struct stun_index_stats	 st;
+	struct stun_msg		 m;
+	struct nbaddr		 from;
+	uint8_t			 buf[STUN_MSG_MAX];
+	char			 addr[64];
+	size_t			 len;
+
+	memset(&fidx, 0, sizeof(fidx));
+	fidx.nodes[0] = b;
+	fidx.silent = 1;
+	stunsrv_set_index(&b->s, &fidx_ops, NULL);
+	len = build_req(buf, sizeof(buf), 1, STUN_A_NBMQ_TARGET, "bob", 1);
+	for (int i = 0; i < STUNSRV_PENDING_MAX; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.1:5000", i / 256,
+		    i % 256);
+		from = A(addr);
+		sock_input(&b->s, T0, &from, buf, len);
+	}
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.pending, STUNSRV_PENDING_MAX);
+	ck_assert_uint_eq(st.busy, 0);
+	ck_assert_int_gt(ask(b, "192.0.2.1:5000", buf, len, &m, T0), 0);
+	ck_assert_int_eq(m.error, 404);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.busy, 1);
+	ck_assert_uint_eq(st.pending, STUNSRV_PENDING_MAX);
+	out_reset(b);
+	sock_timers(&b->s, T0 + STUNSRV_LOOKUP_WAIT);
+	flush(b);
+	ck_assert_uint_eq(b->nout, STUNSRV_PENDING_MAX);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.timeouts, STUNSRV_PENDING_MAX);
 	node_free(b);
 }
 END_TEST
@@ -1447,6 +1494,7 @@ stun_suite(void)
 	tcase_add_test(tc, test_server_allow);
 	tcase_add_test(tc, test_server_shared_index);
 	tcase_add_test(tc, test_server_remote_intro);
+	tcase_add_test(tc, test_server_shared_bound);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("client");
