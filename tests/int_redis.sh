@@ -12,8 +12,27 @@
 #  - Redis made a replica (what Sentinel does to a failed-over master):
 #    A sees READONLY, reconnects, writes bob again once it can;
 #  - bob's daemon stops: his name is gone from Redis and from both
-#    rendezvous within 3 refresh intervals.
+#    rendezvous within 3 refresh intervals;
+#  - in network namespaces: bob and alice each behind a MASQUERADE NAT
+#    that drops new inbound UDP, the two rendezvous on the public side;
+#    bob registers at A, alice asks B, A's Binding indication is the one
+#    bob's NAT lets in, and messages flow both ways.
 . "$(dirname "$0")/lib.sh"
+
+NSLIST=""
+# Namespaces go after the daemons in them: lib.sh's cleanup first.
+redis_cleanup() {
+	_src=$?
+	stop_daemons || _src=1
+	(exit $_src)
+	(cleanup)
+	_src=$?
+	for _ns in $NSLIST; do
+		ip netns del "$_ns" 2>/dev/null
+	done
+	exit $_src
+}
+trap redis_cleanup EXIT
 
 have redis-server redis-server || exit 0
 have redis-cli redis-server || exit 0
@@ -194,3 +213,128 @@ wait_for 10 log_has ra "index: bob at 127.0.0.1:$bobport expired" ||
     fail "bob did not expire at A"
 [ $((t1 - t0)) -le 3500 ] || fail "bob gone from Redis after $((t1 - t0)) ms"
 ok "bob's daemon stopped: gone from Redis after $((t1 - t0)) ms (3 x 1 s); $(grep -m 1 -o "index: bob at .* expired.*" "$T/ra.log")"
+
+# ---- through NATs, in network namespaces -----------------------------------
+# Two rendezvous on the public side (203.0.113.1 and .5, one Redis: a Unix
+# socket reaches across namespaces), bob and alice each behind a
+# MASQUERADE NAT that drops new inbound UDP, like home routers.  Bob's NAT
+# lets in only what comes from A, where bob registers: the Binding
+# indication must come from A although alice asks B.
+S=nbrd$$
+NS_PUB=${S}pub
+if ! have iptables iptables || ! have ip iproute2; then
+	exit 0
+fi
+if ! ip netns add "$NS_PUB" 2>"$T/netns.err"; then
+	skip "NAT: network namespaces refused here: $(cat "$T/netns.err")"
+	exit 0
+fi
+NSLIST=$NS_PUB
+if ! ip netns exec "$NS_PUB" iptables -t nat -L POSTROUTING >/dev/null \
+    2>"$T/nat.err"; then
+	skip "NAT: iptables cannot use the nat table here: $(head -n 1 \
+	    "$T/nat.err")"
+	exit 0
+fi
+nsx() {
+	_ns=$1
+	shift
+	ip netns exec "$_ns" "$@" || fail "in $_ns: $*"
+}
+ip -n "$NS_PUB" link set lo up
+ip -n "$NS_PUB" link add br0 type bridge
+ip -n "$NS_PUB" addr add 203.0.113.1/24 dev br0
+ip -n "$NS_PUB" addr add 203.0.113.5/24 dev br0
+ip -n "$NS_PUB" link set br0 up
+
+# router N WAN-ADDR: 10.N.0.0/24 behind WAN-ADDR, MASQUERADE, new inbound
+# UDP on the WAN side dropped (tests/int_stun.sh's home router).
+router() {
+	_r=${S}r$1
+	_h=${S}h$1
+	ip netns add "$_r" || fail "ip netns add $_r"
+	NSLIST="$NSLIST $_r"
+	ip netns add "$_h" || fail "ip netns add $_h"
+	NSLIST="$NSLIST $_h"
+	ip -n "$_r" link set lo up
+	ip -n "$_h" link set lo up
+	ip link add wan netns "$_r" type veth peer name "r$1" netns "$NS_PUB" ||
+	    fail "veth wan $1"
+	ip -n "$NS_PUB" link set "r$1" master br0 up
+	ip -n "$_r" addr add "$2/24" dev wan
+	ip -n "$_r" link set wan up
+	ip link add lan netns "$_r" type veth peer name eth0 netns "$_h" ||
+	    fail "veth lan $1"
+	ip -n "$_r" addr add "10.$1.0.1/24" dev lan
+	ip -n "$_r" link set lan up
+	ip -n "$_h" addr add "10.$1.0.2/24" dev eth0
+	ip -n "$_h" link set eth0 up
+	ip -n "$_h" route add default via "10.$1.0.1"
+	nsx "$_r" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$_r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
+	nsx "$_r" iptables -A INPUT -i wan -p udp -m conntrack --ctstate NEW \
+	    -j DROP
+}
+router 1 203.0.113.2
+router 2 203.0.113.3
+
+ns_daemon() {
+	ip netns exec "$1" "$NBMQD" -v -c "$3" -S "$T/$2.sock" >"$T/$2.log" 2>&1 &
+	eval "PID_$2=$!"
+	PIDS="$PIDS $!"
+	DPIDS="$DPIDS $!"
+	wait_for 10 grep -q "started" "$T/$2.log" || fail "daemon $2 not ready"
+}
+for r in a b; do
+	[ $r = a ] && ip=203.0.113.1 || ip=203.0.113.5
+	cat >"$T/n$r.conf" <<EOF2
+[daemon]
+log_level = debug
+
+[socket rv]
+type = stun
+bind = $ip:3478
+stun_refresh_ivl = 1
+stun_allow = 203.0.113.0/24
+stun_index = redis+unix://$T/redis.sock
+stun_index_prefix = t2:
+EOF2
+	ns_daemon "$NS_PUB" n$r "$T/n$r.conf"
+	wait_for 10 log_has n$r "stun_index .* connected as" ||
+	    fail "NAT: rendezvous $r not connected to Redis"
+done
+cat >"$T/nbob.conf" <<EOF2
+[socket bob]
+type = dealer
+bind = 0.0.0.0:7000
+name = bob
+stun_server = 203.0.113.1:3478
+stun_refresh_ivl = 1
+EOF2
+cat >"$T/nalice.conf" <<EOF2
+[socket alice]
+type = dealer
+connect = bob@203.0.113.5:3478
+reconnect_wait = 1
+EOF2
+ns_daemon "${S}h2" nbob "$T/nbob.conf"
+wait_for 10 log_has na "index: bob at 203.0.113.3:7000" ||
+    fail "NAT: bob is not at A as 203.0.113.3:7000"
+ns_daemon "${S}h1" nalice "$T/nalice.conf"
+wait_for 10 log_has nalice "socket alice: connecting -> up" ||
+    fail "NAT: alice did not get through to bob"
+log_has nalice "bob is at 203.0.113.3:7000 (stun server 203.0.113.5:3478" ||
+    fail "NAT: alice did not find bob through B"
+log_has na "203.0.113.2:.* asks for bob at another rendezvous: introduced" ||
+    fail "NAT: A did not introduce alice"
+printf 'over\nthe\nnats\n' | NBMQ_SOCKET=$T/nalice.sock "$NBMQCAT" -a alice \
+    -w 5 2>"$T/cat.err" || fail "NAT: alice: $(cat "$T/cat.err")"
+got=$(NBMQ_SOCKET=$T/nbob.sock "$NBMQCAT" -a bob -r -n 3 -w 5 | tr '\n' ' ') ||
+    fail "NAT: bob received $got"
+[ "$got" = "over the nats " ] || fail "NAT: bob received $got"
+printf 'and back\n' | NBMQ_SOCKET=$T/nbob.sock "$NBMQCAT" -a bob -w 5 \
+    2>"$T/cat.err" || fail "NAT: bob: $(cat "$T/cat.err")"
+got=$(NBMQ_SOCKET=$T/nalice.sock "$NBMQCAT" -a alice -r -n 1 -w 5) ||
+    fail "NAT: alice received nothing"
+[ "$got" = "and back" ] || fail "NAT: alice received $got"
+ok "NAT: bob (10.2.0.2) registered at A, alice (10.1.0.2) asked B, A introduced, both NATs punched: $(grep -o "peer .* at 203.0.113.3:7000: up" "$T/nalice.log"); 3 messages there, 1 back"
