@@ -13,6 +13,8 @@
 #    A sees READONLY, reconnects, writes bob again once it can;
 #  - bob's daemon stops: his name is gone from Redis and from both
 #    rendezvous within 3 refresh intervals;
+#  - a rendezvous on redis://localhost:PORT/1 before that Redis runs:
+#    degraded, then connected once it does; names in database 1;
 #  - in network namespaces: bob and alice each behind a MASQUERADE NAT
 #    that drops new inbound UDP, the two rendezvous on the public side;
 #    bob registers at A, alice asks B, A's Binding indication is the one
@@ -213,6 +215,43 @@ wait_for 10 log_has ra "index: bob at 127.0.0.1:$bobport expired" ||
     fail "bob did not expire at A"
 [ $((t1 - t0)) -le 3500 ] || fail "bob gone from Redis after $((t1 - t0)) ms"
 ok "bob's daemon stopped: gone from Redis after $((t1 - t0)) ms (3 x 1 s); $(grep -m 1 -o "index: bob at .* expired.*" "$T/ra.log")"
+
+# ---- Redis over TCP, by name, database 1, unreachable at start -------------
+PT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$T/rc.conf" <<EOF
+[socket rv]
+type = stun
+bind = 127.0.0.1:0
+stun_refresh_ivl = 1
+stun_index = redis://localhost:$PT/1
+EOF
+start_daemon rc "$T/rc.conf"
+wait_for 10 log_has rc "stun_index redis://localhost:$PT/1: .* degraded" ||
+    fail "rc: no Redis on localhost:$PT, yet not degraded"
+state_is rc degraded || fail "rc: state $(cat "$T/ctl.json")"
+redis-server --port "$PT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$T" >"$T/redis2.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 log_has rc "stun_index redis://localhost:$PT/1: back after" ||
+    fail "rc: not connected to Redis on localhost:$PT"
+rcport=$(sed -n 's/.*socket rv: bound to 127.0.0.1:\([0-9]*\)$/\1/p' "$T/rc.log")
+cat >"$T/carol.py" <<'EOF'
+import os, socket, struct, sys, zlib
+name = b"carol"
+attrs = struct.pack("!HH", 0xC001, len(name)) + name + b"\0" * 3
+msg = struct.pack("!HHI", 1, len(attrs) + 8, 0x2112A442) + os.urandom(12)
+msg += attrs
+msg += struct.pack("!HHI", 0x8028, 4,
+                   (zlib.crc32(msg) & 0xFFFFFFFF) ^ 0x5354554E)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(msg, ("127.0.0.1", int(sys.argv[1])))
+sys.exit(0 if s.recv(1500)[:2] == b"\x01\x01" else 1)
+EOF
+/usr/bin/python3 "$T/carol.py" "$rcport" || fail "rc: registering carol"
+wait_for 5 sh -c "redis-cli -p $PT -n 1 get nbmq:name:carol | grep -q ' 127.0.0.1:'" ||
+    fail "carol not in database 1: $(redis-cli -p "$PT" -n 1 keys '*')"
+ok "redis://localhost:$PT/1: degraded while nobody listened, then $(grep -m 1 -o "back after [0-9]* ms" "$T/rc.log"); carol in database 1 as nbmq:name:carol"
 
 # ---- through NATs, in network namespaces -----------------------------------
 # Two rendezvous on the public side (203.0.113.1 and .5, one Redis: a Unix
