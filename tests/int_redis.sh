@@ -216,6 +216,19 @@ wait_for 10 log_has ra "index: bob at 127.0.0.1:$bobport expired" ||
 [ $((t1 - t0)) -le 3500 ] || fail "bob gone from Redis after $((t1 - t0)) ms"
 ok "bob's daemon stopped: gone from Redis after $((t1 - t0)) ms (3 x 1 s); $(grep -m 1 -o "index: bob at .* expired.*" "$T/ra.log")"
 
+# ---- reload: another prefix starts the socket again ------------------------
+sed 's/^stun_index_prefix = t1:$/stun_index_prefix = t3:/' "$T/rb.conf" \
+    >"$T/rb.new" && mv "$T/rb.new" "$T/rb.conf"
+"$BIN/nbmqctl" -S "$T/rb.sock" reload >"$T/reload.out" 2>&1 ||
+    fail "reload: $(cat "$T/reload.out")"
+wait_for 10 sh -c "[ \$(grep -c 'stun_index .* connected as' '$T/rb.log') = 2 ]" ||
+    fail "rb: not connected again after the reload"
+wait_for 5 sh -c "$R pubsub channels 't3:intro:*' | grep -q ." ||
+    fail "rb: no t3:intro: channel: $($R pubsub channels '*')"
+[ -z "$($R pubsub channels "t1:intro:$(sed -n 's/.*stun_index .* connected as \(.*\)$/\1/p' "$T/rb.log" | head -n 1)")" ] ||
+    fail "rb: the old subscription is still there"
+ok "reload with stun_index_prefix t3: the socket started again, subscribed to $($R pubsub channels 't3:intro:*'), the old subscription gone"
+
 # ---- Redis over TCP, by name, database 1, unreachable at start -------------
 PT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$T/rc.conf" <<EOF
