@@ -19,6 +19,8 @@
 #    that drops new inbound UDP, the two rendezvous on the public side;
 #    bob registers at A, alice asks B, A's Binding indication is the one
 #    bob's NAT lets in, and messages flow both ways.
+# nbmq-test: serial (re-registration within one refresh interval of Redis
+# coming back, expiry within 3: time bounds a busy neighbour would stretch)
 . "$(dirname "$0")/lib.sh"
 
 NSLIST=""
