@@ -12,7 +12,8 @@
 #  - Redis made a replica (what Sentinel does to a failed-over master):
 #    A sees READONLY, reconnects, writes bob again once it can;
 #  - bob's daemon stops: his name is gone from Redis and from both
-#    rendezvous within 3 refresh intervals;
+#    rendezvous (nbmqctl index) within 3 refresh intervals;
+#  - a reload with another stun_index_prefix starts the socket again;
 #  - a rendezvous on redis://localhost:PORT/1 before that Redis runs:
 #    degraded, then connected once it does; names in database 1;
 #  - in network namespaces: bob and alice each behind a MASQUERADE NAT
@@ -216,6 +217,12 @@ t1=$(now_ms)
 wait_for 10 log_has ra "index: bob at 127.0.0.1:$bobport expired" ||
     fail "bob did not expire at A"
 [ $((t1 - t0)) -le 3500 ] || fail "bob gone from Redis after $((t1 - t0)) ms"
+no_bob() {
+	ctl_json "$1" index "[e['name'] for e in d['index']]" >"$T/names" &&
+	    [ "$(cat "$T/names")" = "[]" ]
+}
+wait_for 5 no_bob rb || fail "B still lists $(cat "$T/names")"
+wait_for 5 no_bob ra || fail "A still lists $(cat "$T/names")"
 ok "bob's daemon stopped: gone from Redis after $((t1 - t0)) ms (3 x 1 s); $(grep -m 1 -o "index: bob at .* expired.*" "$T/ra.log")"
 
 # ---- reload: another prefix starts the socket again ------------------------
