@@ -17,8 +17,11 @@
  * random bits ("rv1/rendezvous/5f3a09c2").
  *
  * Two connections: commands, and the subscription (a subscribed Redis
- * connection takes no other command).  Until both are up the index is
- * degraded: lookups are answered from this socket's own registrations
+ * connection takes no other command).  Up means answered: the command
+ * connection's PING, the subscription's confirmation; a PING every
+ * STUNIDX_WATCH that goes unanswered for STUNIDX_STALL (a stopped Redis,
+ * a partition that sends no reset, a connect that never completes) drops
+ * both.  Until both are up the index is degraded: lookups are answered from this socket's own registrations
  * (stunsrv.c), registrations are kept here only.  The first failure is
  * logged once; reconnection follows with backoff (STUNIDX_BACKOFF_MIN
  * doubling to STUNIDX_BACKOFF_MAX, or half the socket's stun_refresh_ivl
@@ -48,6 +51,8 @@
 
 #define STUNIDX_BACKOFF_MIN	(100 * MSEC)
 #define STUNIDX_BACKOFF_MAX	(5 * NSEC)
+#define STUNIDX_WATCH		(1 * NSEC)
+#define STUNIDX_STALL		(2 * NSEC)
 
 struct stunidx {
 	uint32_t		 handle;	/* the dsock: callbacks find it */
@@ -58,7 +63,9 @@ struct stunidx {
 	redisAsyncContext	*cmd, *sub;
 	int			 cmd_up, sub_up;
 	int			 degraded;
-	struct event		*retry;
+	struct event		*retry, *watch;
+	nbmq_time		 ping_at;	/* PING unanswered since, or 0 */
+	nbmq_time		 sub_at;	/* SUBSCRIBE unconfirmed since */
 	struct evdns_getaddrinfo_request *dns;
 	nbmq_time		 backoff, backoff_max;
 	nbmq_time		 down_since;
@@ -109,6 +116,7 @@ stunidx_down(struct stunidx *x, const char *why)
 {
 	struct dsock		*d = dsock_by_handle(x->handle);
 	struct stun_index_stats	 st;
+	uint32_t		 n;
 
 	if (d != NULL && !x->degraded) {
 		x->degraded = 1;
@@ -117,9 +125,10 @@ stunidx_down(struct stunidx *x, const char *why)
 		x->attempts = 0;
 		stunsrv_index_stats(&d->core, &st);
 		x->local_at_down = st.local;
+		n = stunsrv_count(&d->core);
 		log_warnx("socket %s: stun_index %s: %s: degraded, answering "
-		    "from this rendezvous' %u registrations; reconnecting",
-		    d->core.name, x->desc, why, stunsrv_count(&d->core));
+		    "from this rendezvous' %u registration%s; reconnecting",
+		    d->core.name, x->desc, why, n, n == 1 ? "" : "s");
 	}
 	/* The one that is still up stays; the other is opened again. */
 	if (x->cmd == NULL || x->sub == NULL)
@@ -194,10 +203,10 @@ stunidx_up(struct stunidx *x)
 	x->degraded = 0;
 	stunsrv_index_stats(&d->core, &st);
 	log_notice("socket %s: stun_index %s: back after %llu ms and %llu "
-	    "attempts; %llu lookups answered locally, %llu registrations "
+	    "attempt%s; %llu lookups answered locally, %llu registrations "
 	    "unshared meanwhile; %u written again", d->core.name, x->desc,
 	    (unsigned long long)((now - x->down_since) / MSEC),
-	    (unsigned long long)x->attempts,
+	    (unsigned long long)x->attempts, x->attempts == 1 ? "" : "s",
 	    (unsigned long long)(st.local - x->local_at_down),
 	    (unsigned long long)x->unshared, n);
 	x->unshared = 0;
@@ -222,11 +231,25 @@ stunidx_connect_cb(const redisAsyncContext *ac, int status)
 		    "cannot connect");
 		return;
 	}
-	if (x->cmd == ac)
-		x->cmd_up = 1;
-	if (x->sub == ac)
-		x->sub_up = 1;
-	if (x->cmd_up && x->sub_up)
+	/* Connected is not up: up is answered (stunidx_pong_cb and the
+	 * subscription's confirmation). */
+}
+
+/* The command connection answered its PING. */
+static void
+stunidx_pong_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct stunidx	*x;
+	struct dsock	*d;
+
+	if (r == NULL || (x = stunidx_of((uint32_t)(uintptr_t)priv, &d)) ==
+	    NULL || x->cmd != ac)
+		return;
+	x->ping_at = 0;
+	if (x->cmd_up)
+		return;
+	x->cmd_up = 1;
+	if (x->sub_up)
 		stunidx_up(x);
 }
 
@@ -306,6 +329,7 @@ static void
 stunidx_message_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	redisReply	*reply = r, *msg;
+	struct stunidx	*x;
 	struct dsock	*d;
 	struct nbaddr	 src;
 	char		 name[NBMQ_NAME_MAX + 1];
@@ -314,8 +338,17 @@ stunidx_message_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != 3 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    strcmp(reply->element[0]->str, "message") != 0 ||
-	    stunidx_of((uint32_t)(uintptr_t)priv, &d) == NULL)
+	    (x = stunidx_of((uint32_t)(uintptr_t)priv, &d)) == NULL)
+		return;
+	if (strcmp(reply->element[0]->str, "subscribe") == 0 &&
+	    x->sub == ac && !x->sub_up) {
+		x->sub_at = 0;
+		x->sub_up = 1;
+		if (x->cmd_up)
+			stunidx_up(x);
+		return;
+	}
+	if (strcmp(reply->element[0]->str, "message") != 0)
 		return;
 	msg = reply->element[2];
 	if (msg->type != REDIS_REPLY_STRING || stunidx_split(msg->str,
@@ -370,15 +403,24 @@ stunidx_open(struct stunidx *x, const char *host)
 static void
 stunidx_open_both(struct stunidx *x, const char *host)
 {
+	nbmq_time	 now = daemon_now();
+
 	x->attempts++;
-	if (x->cmd == NULL && (x->cmd = stunidx_open(x, host)) != NULL &&
-	    x->url.db != 0)
-		redisAsyncCommand(x->cmd, stunidx_select_cb,
-		    (void *)(uintptr_t)x->handle, "SELECT %u", x->url.db);
-	if (x->sub == NULL && (x->sub = stunidx_open(x, host)) != NULL)
+	if (x->cmd == NULL && (x->cmd = stunidx_open(x, host)) != NULL) {
+		if (x->url.db != 0)
+			redisAsyncCommand(x->cmd, stunidx_select_cb,
+			    (void *)(uintptr_t)x->handle, "SELECT %u",
+			    x->url.db);
+		redisAsyncCommand(x->cmd, stunidx_pong_cb,
+		    (void *)(uintptr_t)x->handle, "PING");
+		x->ping_at = now;
+	}
+	if (x->sub == NULL && (x->sub = stunidx_open(x, host)) != NULL) {
 		redisAsyncCommand(x->sub, stunidx_message_cb,
 		    (void *)(uintptr_t)x->handle, "SUBSCRIBE %sintro:%s",
 		    x->prefix, x->holder);
+		x->sub_at = now;
+	}
 	if (x->cmd == NULL || x->sub == NULL)
 		stunidx_down(x, "cannot connect");
 }
@@ -430,6 +472,48 @@ static void
 stunidx_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	stunidx_connect(arg);
+}
+
+/* Drop a connection now (not from one of its own callbacks). */
+static void
+stunidx_drop(redisAsyncContext **acp, int *upp)
+{
+	redisAsyncContext	*ac = *acp;
+
+	*acp = NULL;
+	*upp = 0;
+	if (ac != NULL) {
+		ac->data = NULL;	/* no disconnect callback */
+		redisAsyncFree(ac);	/* replies waiting: NULL */
+	}
+}
+
+/* Every STUNIDX_WATCH: a PING; one unanswered for STUNIDX_STALL, or a
+ * subscription unconfirmed as long, drops both connections. */
+static void
+stunidx_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stunidx	*x = arg;
+	nbmq_time	 now = daemon_now();
+	char		 why[64];
+
+	if ((x->cmd != NULL && x->ping_at != 0 &&
+	    now - x->ping_at >= STUNIDX_STALL) ||
+	    (x->sub != NULL && !x->sub_up && x->sub_at != 0 &&
+	    now - x->sub_at >= STUNIDX_STALL)) {
+		snprintf(why, sizeof(why), "no answer for %llu ms",
+		    (unsigned long long)(STUNIDX_STALL / MSEC));
+		x->ping_at = x->sub_at = 0;
+		stunidx_drop(&x->cmd, &x->cmd_up);
+		stunidx_drop(&x->sub, &x->sub_up);
+		stunidx_down(x, why);
+		return;
+	}
+	if (x->cmd_up && x->ping_at == 0) {
+		x->ping_at = now;
+		redisAsyncCommand(x->cmd, stunidx_pong_cb,
+		    (void *)(uintptr_t)x->handle, "PING");
+	}
 }
 
 /* The ops the core calls. */
@@ -593,6 +677,7 @@ int
 stunidx_start(struct dsock *d, const char *url, const char *prefix)
 {
 	struct stunidx	*x;
+	struct timeval	 tv;
 	char		 why[160], host[64];
 
 	if (url == NULL)
@@ -609,7 +694,10 @@ stunidx_start(struct dsock *d, const char *url, const char *prefix)
 		return 0;
 	}
 	if ((x->retry = evtimer_new(nbmqd->base, stunidx_retry_cb, x)) ==
-	    NULL) {
+	    NULL || (x->watch = event_new(nbmqd->base, -1, EV_PERSIST,
+	    stunidx_watch_cb, x)) == NULL) {
+		if (x->retry != NULL)
+			event_free(x->retry);
 		free(x);
 		return ENOMEM;
 	}
@@ -634,6 +722,9 @@ stunidx_start(struct dsock *d, const char *url, const char *prefix)
 			*c = '_';
 	d->stunidx = x;
 	stunsrv_set_index(&d->core, &stunidx_ops, x);
+	tv.tv_sec = (time_t)(STUNIDX_WATCH / NSEC);
+	tv.tv_usec = (suseconds_t)(STUNIDX_WATCH % NSEC / 1000);
+	event_add(x->watch, &tv);
 	stunidx_connect(x);
 	return 0;
 }
@@ -659,6 +750,7 @@ stunidx_free(struct dsock *d)
 		redisAsyncFree(x->sub);
 	}
 	event_free(x->retry);
+	event_free(x->watch);
 	free(x->rows);
 	free(x);
 }

@@ -199,6 +199,25 @@ NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 1 -w 10 >"$T/bob.out" ||
 [ "$(cat "$T/bob.out")" = "again" ] || fail "bob received $(cat "$T/bob.out")"
 ok "after Redis came back: alice through B reaches bob at A"
 
+# ---- Redis stalled (SIGSTOP: a partition sends no reset either) ------------
+n0=$(grep -c "degraded, answering" "$T/ra.log")
+kill -STOP "$REDIS_PID"
+t0=$(now_ms)
+wait_for 10 sh -c "[ \$(grep -c 'degraded, answering' '$T/ra.log') -gt $n0 ]" ||
+    { kill -CONT "$REDIS_PID"; fail "A: a stalled Redis not noticed"; }
+t1=$(now_ms)
+state_is ra degraded || { kill -CONT "$REDIS_PID"; fail "A: state $(cat "$T/ctl.json")"; }
+# Still answering for its own names, at once.
+printf 'stalled\n' | NBMQ_SOCKET=$T/alice.sock "$NBMQCAT" \
+    -c "bob@127.0.0.1:$PA" -w 10 2>"$T/cat.err" ||
+    { kill -CONT "$REDIS_PID"; fail "bob through A while Redis is stalled: $(cat "$T/cat.err")"; }
+NBMQ_SOCKET=$T/bob.sock "$NBMQCAT" -a bob -r -n 1 -w 10 >"$T/bob.out" ||
+    { kill -CONT "$REDIS_PID"; fail "bob: nothing through A while Redis was stalled"; }
+kill -CONT "$REDIS_PID"
+wait_for 10 state_is ra bound || fail "A: not back after SIGCONT: $(cat "$T/ctl.json")"
+wait_for 10 state_is rb bound || fail "B: not back after SIGCONT: $(cat "$T/ctl.json")"
+ok "Redis stalled: degraded after $((t1 - t0)) ms ($(grep 'degraded, answering' "$T/ra.log" | tail -n 1 | sed 's/.*redis.sock: //' | cut -c 1-40)...), A answered for bob meanwhile, both back after SIGCONT"
+
 # ---- a master demoted to replica (a Sentinel failover) ---------------------
 $R replicaof 127.0.0.1 1 >/dev/null
 wait_for 5 log_has ra "stun_index .*READONLY.*reconnecting" ||
