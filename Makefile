@@ -13,9 +13,9 @@ O	?= build
 CC	?= cc
 SAN	?=
 
-PKGS	 = libevent inih check libsodium libsystemd
+PKGS	 = libevent inih check libsodium libsystemd hiredis
 DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
-	   libsodium-dev libsystemd-dev python3 \
+	   libsodium-dev libsystemd-dev libhiredis-dev redis-server python3 \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
 	   stun-client coturn tshark iptables nftables iproute2 systemd \
 	   prometheus python3-prometheus-client python3-pytest
@@ -71,6 +71,7 @@ INIH_LIBS	= $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SODIUM_LIBS	= $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+HIREDIS_LIBS	= $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 
 # The version is NBMQ_VERSION in client-lib/nbmq.h, and only there: the
 # programs print it, the library and nbmq.pc take it from here.
@@ -96,7 +97,7 @@ CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
 # The libevent shell.
 SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
-	     daemon/ctl.c
+	     daemon/ctl.c daemon/stunidx.c
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
@@ -130,6 +131,7 @@ deps:
 	    command -v strace >/dev/null && command -v man >/dev/null && \
 	    command -v systemd-analyze >/dev/null && \
 	    command -v promtool >/dev/null && \
+	    command -v redis-server >/dev/null && \
 	    /usr/bin/python3 -c 'import prometheus_client, pytest' \
 	    2>/dev/null; then \
 		echo "deps: all present"; \
@@ -165,7 +167,7 @@ $(DEPS):
 
 $(O)/nbmqd: $(O)/daemon/main.o $(SHELL_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd \
-	    $(SODIUM_LIBS)
+	    $(SODIUM_LIBS) $(HIREDIS_LIBS)
 
 $(O)/libnbmq.so.$(LIBVER): $(LIB_OBJS)
 	$(CC) $(SHLIB_LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
@@ -276,7 +278,7 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
 	    tests/int_metrics.sh tests/int_nbmqcat.sh \
-	    tests/int_access.sh
+	    tests/int_access.sh tests/int_redis.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim

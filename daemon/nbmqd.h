@@ -121,6 +121,8 @@ struct sockconf {
 	char		*stun_server;	/* host:port */
 	char		*stun_allow;	/* type stun: networks that may register */
 	uint64_t	 stun_index_max; /* type stun: names in the index */
+	char		*stun_index;	/* type stun: NULL memory, redis://... */
+	char		*stun_index_prefix; /* its keys' prefix, NULL default */
 	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
 	struct sockacl	*acl;		/* allow_*: NULL, open (acl.h) */
 	struct sockopts	 o;
@@ -1235,8 +1237,42 @@ struct stun_entry {
 	nbmq_time	 first, last;	/* registered, last refreshed */
 	struct tokens	 intro;		/* Binding indications sent to it */
 	uint64_t	 refreshes, lookups;
+	int		 family;	/* of the socket address it came to */
 };
 TAILQ_HEAD(stun_entry_list, stun_entry);
+
+/*
+ * A shared index behind a stun socket (stunidx.c: Redis), as the core
+ * sees it.  Every call returns at once; what comes back later comes
+ * through stunsrv_found() and stunsrv_intro().  Without one (the
+ * default), the index is this socket's own, in memory.
+ */
+struct stun_index_ops {
+	/* name registered here at addr (new, refreshed or moved): share it
+	 * for ttl ns. */
+	void	(*put)(void *arg, struct sock *, const char *name,
+		    const struct nbaddr *addr, uint64_t ttl);
+	/* name is not registered here: 0 and stunsrv_found(id) later (at
+	 * most once), or -1 when the shared index cannot be asked now
+	 * (degraded: the answer is this socket's own). */
+	int	(*get)(void *arg, struct sock *, const char *name, uint64_t id);
+	/* Ask the rendezvous `holder` (get's answer) to introduce src to
+	 * name. */
+	void	(*intro)(void *arg, struct sock *, const char *holder,
+		    const char *name, const struct nbaddr *src);
+};
+/* What the shared index did (nbmqctl, stunidx.c's status). */
+struct stun_index_stats {
+	uint64_t	 asked;		/* lookups sent to the shared index */
+	uint64_t	 found;		/* of them answered with an address */
+	uint64_t	 timeouts;	/* unanswered in STUNSRV_LOOKUP_WAIT */
+	uint64_t	 local;		/* answered locally: index degraded */
+	uint64_t	 busy;		/* STUNSRV_PENDING_MAX waiting: local */
+	uint64_t	 intros;	/* introductions asked by other rendezvous */
+	uint32_t	 pending;	/* lookups waiting for an answer now */
+};
+#define STUNSRV_LOOKUP_WAIT	(2 * NSEC)
+#define STUNSRV_PENDING_MAX	1024
 
 /* "10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32": count, or -1 with why. */
 int		 stunsrv_parse_allow(const char *, struct stun_net *,
@@ -1254,6 +1290,36 @@ const struct stun_entry *stunsrv_first(const struct sock *);
 uint32_t	 stunsrv_count(const struct sock *);
 /* When an entry expires: 3 of the stun socket's stun_refresh_ivl. */
 nbmq_time	 stunsrv_expiry(const struct sock *, const struct stun_entry *);
+/* stun_index (PROTOCOL.md does not change: the index is the rendezvous'
+ * own business) and stun_index_prefix. */
+#define STUN_INDEX_MEMORY	0
+#define STUN_INDEX_REDIS	1
+#define STUN_INDEX_REDIS_UNIX	2
+#define STUN_INDEX_PORT		6379
+#define STUN_INDEX_DB_MAX	9999
+#define STUN_INDEX_PREFIX_MAX	64
+#define STUN_INDEX_PREFIX	"nbmq:"
+struct stun_index_url {
+	int		 kind;		/* STUN_INDEX_* */
+	char		 host[256];	/* redis:// */
+	uint16_t	 port;
+	unsigned int	 db;
+	char		 path[108];	/* redis+unix:// */
+};
+int		 stunsrv_parse_index(const char *, struct stun_index_url *,
+		    char *why, size_t whylen);
+int		 stunsrv_valid_prefix(const char *);
+/* The shared index (NULL: the in-memory one). */
+void		 stunsrv_set_index(struct sock *, const struct stun_index_ops *,
+		    void *arg);
+/* The answer to ops->get id: addr and the holder's id, or NULL, NULL. */
+void		 stunsrv_found(struct sock *, nbmq_time, uint64_t id,
+		    const struct nbaddr *addr, const char *holder);
+/* Another rendezvous asks: introduce src to name, registered here. */
+void		 stunsrv_intro(struct sock *, nbmq_time, const char *name,
+		    const struct nbaddr *src);
+void		 stunsrv_index_stats(const struct sock *,
+		    struct stun_index_stats *);
 
 /*
  * stuncli.c: an nbmq socket's side of STUN: its mapped address, its name
@@ -1368,6 +1434,7 @@ struct dsock {
 	uint16_t	 stun_port;
 	struct evdns_getaddrinfo_request *stun_dns_req;
 	int		 recverr;	/* IP(V6)_RECVERR: ICMP errors queued */
+	struct stunidx	*stunidx;	/* type stun: its Redis index, or NULL */
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -1427,6 +1494,31 @@ void		 udp_set_bufs(struct dsock *);
 /* name, stun_server, stun_allow of a configured socket: 0 or errno. */
 int		 udp_stun_setup(struct dsock *, const struct sockconf *);
 
+/* stunidx.c: a stun socket's shared index in Redis (stun_index). */
+#define STUNIDX_HOLDER_MAX	160
+/* stun_index url (NULL or memory: nothing to do): 0 or an errno. */
+int		 stunidx_start(struct dsock *, const char *url,
+		    const char *prefix);
+void		 stunidx_free(struct dsock *);
+/* "shared", "degraded", or NULL for the in-memory index. */
+const char	*stunidx_state(const struct dsock *);
+/* This rendezvous' id in the shared index, or NULL. */
+const char	*stunidx_holder(const struct dsock *);
+/* nbmqctl index: a name of the shared index. */
+#define STUNIDX_LIST_MAX	1000
+#define STUNIDX_SNAP_AGE	(1 * NSEC)
+struct stunidx_row {
+	char		 name[NBMQ_NAME_MAX + 1];
+	char		 addr[64];
+	char		 holder[STUNIDX_HOLDER_MAX + 1];
+	long long	 pttl;		/* ms until it expires */
+};
+/* The shared index, at most STUNIDX_LIST_MAX names: 0 with rows (none
+ * when there is no shared index or it is degraded), or 1 while they are
+ * fetched (ipc_ctl_resume_all() once they are here). */
+int		 stunidx_snapshot(struct dsock *, const struct stunidx_row **,
+		    uint32_t *n);
+
 /* reload.c: SIGHUP and `nbmqctl reload`.  Parse the file into a fresh
  * config; on errors keep the running one and return -1 with every
  * "file:line: key: why" line in *errtext (malloc'd; the caller frees).
@@ -1468,6 +1560,8 @@ struct ctl_list	**ipc_client_ctl(struct client *);
 /* Its uid and the group database's groups of it (acl.h), resolved once. */
 const struct acl_cred *ipc_client_acl(struct client *);
 uint64_t	 ipc_client_count(void);
+/* ctl_resume() for every client (a list that waited for data). */
+void		 ipc_ctl_resume_all(void);
 uint32_t	 ipc_client_version(const struct client *);
 
 /*

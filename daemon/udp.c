@@ -782,7 +782,7 @@ udp_stun_setup(struct dsock *d, const struct sockconf *sc)
 			log_warnx("socket %s: %s", d->core.name, why);
 			return EINVAL;
 		}
-		return 0;
+		return stunidx_start(d, sc->stun_index, sc->stun_index_prefix);
 	}
 	if (sc->stun_server != NULL &&
 	    (e = udp_stun_server(d, sc->stun_server)) != 0)
@@ -808,6 +808,7 @@ udp_close(struct dsock *d)
 	}
 	free(d->stun_host);
 	d->stun_host = NULL;
+	stunidx_free(d);
 	if (d->ev_read)
 		event_free(d->ev_read);
 	if (d->ev_write)
