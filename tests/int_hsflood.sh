@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (round trips under a flood, against idle ones)
 # Floods of encrypted Connects at a bound sodium socket (issue 15, item
 # 2), loopback only, each bounded in time (the flooder is killed once the
 # round trips are measured), while a legitimate peer (an encrypted dealer
