@@ -175,8 +175,9 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	safe_floor_out(s, p, FLOOR_STEP, now);
 }
 
-void
-safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
+/* The Ack of one frame, alone (kind 5). */
+static void
+safe_ack_one(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 {
 	uint8_t	*b;
 
@@ -194,6 +195,163 @@ safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	p->st.tx_frames++;
 }
 
+#define ACKS_BOTH	(FRAME_HELLO_ACKPOS | FRAME_HELLO_ACKRANGE)
+
+/*
+ * The gathered Acks leave, one datagram (PROTOCOL.md 4.6).  Like an Ack,
+ * not session_sent().
+ */
+void
+safe_acks_flush(struct sock *s, nbmq_time now)
+{
+	struct acks	*a = &s->acks;
+	uint8_t		*b;
+
+	if (a->p == NULL)
+		return;
+	if ((b = sock_slot(s, &a->p->addr)) == NULL)
+		s->st.drops[DROP_SEND_FAILED]++;
+	else {
+		(void)sock_out(s, a->p, OUT_SEALED, (uint32_t)frame_put_acks(b,
+		    a->p->session, a->lo, a->count, a->n), now);
+		a->p->st.tx_frames++;
+		a->p->st.acks_tx++;
+	}
+	a->p = NULL;
+	a->n = 0;
+}
+
+/* Ranges in one Acks to p: FRAME_ACKS_MAX, or what its frames hold. */
+static uint32_t
+safe_acks_max(const struct sock *s, const struct peer *p)
+{
+	uint32_t	room = sock_frame_size(s, p) - s->seal_overhead;
+	uint32_t	n = (room - FRAME_HDR_SIZE) / FRAME_ACKS_RANGE;
+
+	if (room < FRAME_HDR_SIZE + FRAME_ACKS_RANGE)
+		return 1;
+	return n < FRAME_ACKS_MAX ? n : FRAME_ACKS_MAX;
+}
+
+/* msgid's first frame is acked with the next Acks to p. */
+static void
+safe_acks_add(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
+{
+	struct acks	*a = &s->acks;
+	uint32_t	 last;
+
+	if (a->p != NULL && a->p != p)
+		safe_acks_flush(s, now);
+	if (a->n > 0) {
+		last = a->n - 1;
+		if (msgid - a->lo[last] < a->count[last])
+			return;		/* a duplicate, acked already */
+		if (msgid == a->lo[last] + a->count[last] &&
+		    a->count[last] < FRAME_ACKS_COUNT_MAX) {
+			a->count[last]++;
+			return;
+		}
+		if (a->n == safe_acks_max(s, p))
+			safe_acks_flush(s, now);
+	}
+	a->p = p;
+	a->lo[a->n] = msgid;
+	a->count[a->n] = 1;
+	a->n++;
+}
+
+/*
+ * Ack data frame f (hash: its Ack's value).  With a peer that takes
+ * Acks of ranges, a message's first frame (for 64-byte messages, the
+ * whole message) is gathered into the next Acks; any other frame, or any
+ * frame to another peer, has its own Ack.
+ */
+void
+safe_ack_out(struct sock *s, struct peer *p, const struct frame *f,
+    uint64_t hash, nbmq_time now)
+{
+	if ((p->ext_flags & ACKS_BOTH) == ACKS_BOTH && f->part_index == 0 &&
+	    f->chunk_offset == 0)
+		safe_acks_add(s, p, f->msgid, now);
+	else
+		safe_ack_one(s, p, hash, now);
+}
+
+/*
+ * The end of what this socket sent p: no id at or past it was sent to p
+ * whole or in part.  p's queue is sent in order, its ids rising, so that
+ * is its queue's head (one past it once a frame of it left), else the
+ * socket's next id.
+ */
+static uint64_t
+safe_sent_end(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m;
+
+	if ((m = TAILQ_FIRST(&p->sendq)) == NULL)
+		return s->next_msgid;
+	return p->cur_part != 0 || p->cur_off != 0 ? m->id + 1 : m->id;
+}
+
+/* a is below b, ids being a circle (they start anywhere). */
+static int
+safe_id_below(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+/* Every range of f ends below what was sent to p: else none is taken. */
+static int
+safe_acks_valid(const struct sock *s, const struct peer *p,
+    const struct frame *f)
+{
+	uint64_t	end = safe_sent_end(s, p), lo;
+	uint32_t	count;
+
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		frame_acks_range(f, i, &lo, &count);
+		if (!safe_id_below(lo + count - 1, end))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * An Acks from p (PROTOCOL.md 4.6): the first frame of each message id
+ * in its ranges is acked.  Ids below the floor are resolved already, so
+ * a range is walked from there: at most FRAME_ACKS_COUNT_MAX lookups.
+ */
+void
+safe_acks_in(struct sock *s, struct peer *p, const struct frame *f,
+    nbmq_time now)
+{
+	struct hnode	*n;
+	uint64_t	 floor = safe_floor(s, p), lo, id;
+	uint32_t	 count;
+
+	p->st.acks_rx++;
+	if ((p->ext_flags & ACKS_BOTH) != ACKS_BOTH)
+		return;		/* keyed by hash still (4.3): resent */
+	if (!safe_acks_valid(s, p, f)) {
+		s->st.drops[DROP_BAD_ACK]++;
+		p->st.drops[DROP_BAD_ACK]++;
+		return;
+	}
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		frame_acks_range(f, i, &lo, &count);
+		for (uint32_t k = 0; k < count; k++) {
+			id = lo + k;
+			if (safe_id_below(id, floor))
+				continue;
+			if ((n = hmap_find(&p->unacked,
+			    frame_pos_key(id, 0, 0))) != NULL)
+				safe_untrack(s, container_of(n,
+				    struct unacked, node));
+		}
+	}
+	safe_floor_out(s, p, FLOOR_STEP, now);
+}
+
 static void
 safe_dedup_free(struct sock *s, struct dedup *d)
 {
@@ -204,13 +362,6 @@ safe_dedup_free(struct sock *s, struct dedup *d)
 		TAILQ_REMOVE(&s->dedupq, d, entry);
 	s->ndedup--;
 	free(d);
-}
-
-/* a is below b, ids being a circle (they start anywhere). */
-static int
-safe_id_below(uint64_t a, uint64_t b)
-{
-	return (int64_t)(a - b) < 0;
 }
 
 /*
@@ -323,6 +474,10 @@ safe_peer_free(struct sock *s, struct peer *p)
 	}
 	while ((d = TAILQ_FIRST(&p->dedupq)) != NULL)
 		safe_dedup_free(s, d);
+	if (s->acks.p == p) {
+		s->acks.p = NULL;
+		s->acks.n = 0;
+	}
 	hmap_free(&p->unacked);
 	hmap_free(&p->dedup);
 }

@@ -197,7 +197,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		    sock_recent(p, f->msgid)) {
 			/* safe_dealer: our Ack was lost; ack it again. */
 			if (safe)
-				safe_ack_out(s, p, hash, now);
+				safe_ack_out(s, p, f, hash, now);
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
@@ -234,7 +234,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			memcpy(m->data, f->data, f->chunk_size);
 			pace_taken(&p->pace, f->chunk_size, now);
 			if (safe) {
-				safe_ack_out(s, p, hash, now);
+				safe_ack_out(s, p, f, hash, now);
 				safe_delivered(s, p, m->id, now);
 			}
 			sock_deliver(s, p, m);
@@ -295,7 +295,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		return;
 	}
 	if (safe)
-		safe_ack_out(s, p, hash, now);
+		safe_ack_out(s, p, f, hash, now);
 	if (!reasm_complete(r))
 		return;
 	TAILQ_REMOVE(&p->reasms, r, peer_entry);
@@ -446,8 +446,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
-	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR) &&
-	    OPTS_EXT_FLAGS(&s->o) == 0)
+	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR ||
+	    f.kind == FK_ACKS) && OPTS_EXT_FLAGS(&s->o) == 0)
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
@@ -499,6 +499,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		    len - FRAME_HDR_SIZE, now);
 	} else if (f.kind == FK_ACK && s->type == NBMQ_SAFE_DEALER)
 		safe_ack_in(s, p, f.ack, now);
+	else if (f.kind == FK_ACKS && s->type == NBMQ_SAFE_DEALER)
+		safe_acks_in(s, p, &f, now);
 	else if (f.kind == FK_FLOOR && s->type == NBMQ_SAFE_DEALER &&
 	    (p->ext_flags & FRAME_HELLO_FLOOR))
 		safe_floor_in(s, p, f.floor);
@@ -875,6 +877,8 @@ sock_tick(struct sock *s, nbmq_time now)
 	struct peer	*p = NULL, *paced = NULL;
 	nbmq_time	 w;
 
+	/* What the reading gathered is acked first (4.6). */
+	safe_acks_flush(s, now);
 	s->pace_at = NBMQ_TIME_NEVER;
 	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
 		/*
