@@ -692,6 +692,7 @@ TAILQ_HEAD(dedup_list, dedup);
 /* Delivered ids remembered per socket: when full, new messages are
  * refused unacked (the sender tries again), never an old id forgotten. */
 #define DEDUP_MAX	65536
+#define SAFE_SPAN_MAX	(DEDUP_MAX / 4)	/* ids a sender has out past its floor */
 
 /*
  * PROTOCOL.md 4.3: where a session's negotiation of the extension stands
@@ -938,6 +939,8 @@ nbmq_time	 sock_next_deadline(const struct sock *);
 /* Room under send_hwm for the credit window (dealer: sum over peers). */
 uint64_t	 sock_send_room(const struct sock *);
 int		 sock_has_output(const struct sock *);
+/* p's queue may go again (safe.c, when its window moved). */
+void		 sock_wake(struct sock *, struct peer *);
 /* Take the next message (or drop marker) for the app; NULL if none. */
 struct msg	*sock_recv(struct sock *);
 /*
@@ -1102,6 +1105,8 @@ void		 safe_ack_out(struct sock *, struct peer *,
 void		 safe_acks_in(struct sock *, struct peer *,
 		    const struct frame *, nbmq_time);
 void		 safe_acks_flush(struct sock *, nbmq_time);
+/* p's next message waits: too far past its floor (SAFE_SPAN_MAX). */
+int		 safe_span_full(const struct sock *, const struct peer *);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,

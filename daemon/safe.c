@@ -114,6 +114,8 @@ safe_untrack(struct sock *s, struct unacked *u)
 		TAILQ_REMOVE(&p->inflightq, m, entry);
 		p->inflight--;
 		msg_free(m);
+		/* The floor may have moved: p's queue may go again. */
+		sock_wake(s, p);
 	}
 	msg_free(m);
 	free(u);
@@ -134,6 +136,25 @@ safe_floor(const struct sock *s, const struct peer *p)
 	    (m = TAILQ_FIRST(&p->sendq)) != NULL)
 		return m->id;
 	return s->next_msgid;
+}
+
+/*
+ * With Floor (4.5) the receiver keeps every id it delivered above our
+ * floor, up to DEDUP_MAX for the socket, and refuses new messages past
+ * that: the resend of the one message that holds the floor too.  So a
+ * message p has not begun waits while it is SAFE_SPAN_MAX ids or more
+ * past the floor (sock_tick), and goes once Acks move it (sock_wake).
+ */
+int
+safe_span_full(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m = TAILQ_FIRST(&p->sendq);
+	const struct msg	*f = TAILQ_FIRST(&p->inflightq);
+
+	if (s->type != NBMQ_SAFE_DEALER || !(p->ext_flags & FRAME_HELLO_FLOOR) ||
+	    m == NULL || f == NULL || p->cur_part != 0 || p->cur_off != 0)
+		return 0;
+	return m->id - f->id >= SAFE_SPAN_MAX;
 }
 
 #define FLOOR_STEP	64	/* ids, between Floors while busy */

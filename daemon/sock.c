@@ -511,6 +511,17 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	/* FK_HEARTBEAT: liveness only. */
 }
 
+/* p has messages queued that may go: it takes part in the next tick. */
+void
+sock_wake(struct sock *s, struct peer *p)
+{
+	if (p->active || TAILQ_EMPTY(&p->sendq))
+		return;
+	p->active = 1;
+	p->deficit = 0;
+	TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+}
+
 /* Append m to p's send queue. */
 static void
 sock_enqueue(struct sock *s, struct peer *p, struct msg *m)
@@ -518,11 +529,7 @@ sock_enqueue(struct sock *s, struct peer *p, struct msg *m)
 	TAILQ_INSERT_TAIL(&p->sendq, m, entry);
 	p->sendq_len++;
 	s->queued++;
-	if (!p->active) {
-		p->active = 1;
-		p->deficit = 0;
-		TAILQ_INSERT_TAIL(&s->active, p, active_entry);
-	}
+	sock_wake(s, p);
 }
 
 /* Dealer: the next peer in round robin order with room under send_hwm. */
@@ -876,6 +883,7 @@ sock_tick(struct sock *s, nbmq_time now)
 	int64_t		 quantum = (int64_t)s->ob.slot_size;
 	struct peer	*p = NULL, *paced = NULL;
 	nbmq_time	 w;
+	int		 held = 0;
 
 	/* What the reading gathered is acked first (4.6). */
 	safe_acks_flush(s, now);
@@ -899,7 +907,8 @@ sock_tick(struct sock *s, nbmq_time now)
 		}
 		paced = NULL;
 		p->deficit += quantum;
-		while (budget > 0 && !TAILQ_EMPTY(&p->sendq)) {
+		while (budget > 0 && !TAILQ_EMPTY(&p->sendq) &&
+		    !(held = safe_span_full(s, p))) {
 			uint32_t size = sock_next_frame_size(s, p);
 
 			if (size > p->deficit)
@@ -920,9 +929,11 @@ sock_tick(struct sock *s, nbmq_time now)
 			budget--;
 		}
 		TAILQ_REMOVE(&s->active, p, active_entry);
-		if (TAILQ_EMPTY(&p->sendq)) {
+		/* Held by its window (safe_span_full): Acks wake it. */
+		if (TAILQ_EMPTY(&p->sendq) || held) {
 			p->active = 0;
 			p->deficit = 0;
+			held = 0;
 		} else
 			TAILQ_INSERT_TAIL(&s->active, p, active_entry);
 	}
