@@ -735,6 +735,7 @@ struct peer {
 	uint8_t		 floor_sent_valid;
 	uint8_t		 rx_floor_set;
 	uint64_t	 rx_floor;
+	nbmq_time	 nudge_at;	/* safe_nudge: not again before */
 	struct dedup_list dedupq;
 	/* the message being cut into frames: sendq's head */
 	uint32_t	 cur_part, cur_off, cur_base;
@@ -1107,6 +1108,8 @@ void		 safe_acks_in(struct sock *, struct peer *,
 void		 safe_acks_flush(struct sock *, nbmq_time);
 /* p's next message waits: too far past its floor (SAFE_SPAN_MAX). */
 int		 safe_span_full(const struct sock *, const struct peer *);
+/* Held so: the message at p's floor goes again, not counted a try. */
+void		 safe_nudge(struct sock *, struct peer *, nbmq_time);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,

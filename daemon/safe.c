@@ -157,6 +157,48 @@ safe_span_full(const struct sock *s, const struct peer *p)
 	return m->id - f->id >= SAFE_SPAN_MAX;
 }
 
+#define SAFE_NUDGE_IVL	(5 * MSEC)
+#define SAFE_NUDGE_MAX	64	/* messages, from the floor on */
+
+/*
+ * p is held by its window: the messages at its floor were refused
+ * (recv_hwm) or lost while the ones after them were acked, so the
+ * receiver most likely has room for them now.  The first frames of the
+ * oldest SAFE_NUDGE_MAX go again at once rather than at their resend,
+ * at most every SAFE_NUDGE_IVL: not counted as tries, their timers
+ * unchanged (a receiver that keeps refusing them still makes the sender
+ * give them up).  At a million messages a second the window holds
+ * within 16 ms, and the wait for the 200 ms resend was most of the time.
+ */
+void
+safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
+{
+	struct msg	*m;
+	struct hnode	*n;
+	struct unacked	*u;
+	int		 k = 0;
+
+	if (!(p->ext_flags & FRAME_HELLO_ACKPOS) || now < p->nudge_at)
+		return;
+	p->nudge_at = now + SAFE_NUDGE_IVL;
+	TAILQ_FOREACH(m, &p->inflightq, entry) {
+		if (k++ == SAFE_NUDGE_MAX)
+			break;
+		if ((n = hmap_find(&p->unacked,
+		    frame_pos_key(m->id, 0, 0))) == NULL)
+			continue;
+		u = container_of(n, struct unacked, node);
+		if (u->sent + SAFE_NUDGE_IVL > now)
+			continue;	/* it has just gone */
+		if (sock_put_frame(s, p, u->m, u->part, u->off, u->base,
+		    u->chunk, now, NULL) == -1)
+			return;
+		p->st.resends++;
+		s->st.resends++;
+		session_sent(s, p, now);
+	}
+}
+
 #define FLOOR_STEP	64	/* ids, between Floors while busy */
 
 void

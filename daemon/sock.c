@@ -930,6 +930,8 @@ sock_tick(struct sock *s, nbmq_time now)
 		}
 		TAILQ_REMOVE(&s->active, p, active_entry);
 		/* Held by its window (safe_span_full): Acks wake it. */
+		if (held)
+			safe_nudge(s, p, now);
 		if (TAILQ_EMPTY(&p->sendq) || held) {
 			p->active = 0;
 			p->deficit = 0;

@@ -948,6 +948,9 @@ START_TEST(test_ext_safe_refused_no_stall)
 		now = run_until(nodes, 2, now, now + MSEC);
 		got += drain_count(b);
 	}
+	/* Held 16 ms at a time, not for a resend interval (200 ms). */
+	ck_assert_uint_eq(sent, 100150);
+	ck_assert_uint_lt(now, T0 + 150 * MSEC);
 	now = run_until(nodes, 2, now, now + 3 * NSEC);
 	got += drain_count(b);
 	ck_assert_uint_eq(c->s.st.giveups, 0);
