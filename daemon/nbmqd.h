@@ -940,8 +940,6 @@ nbmq_time	 sock_next_deadline(const struct sock *);
 /* Room under send_hwm for the credit window (dealer: sum over peers). */
 uint64_t	 sock_send_room(const struct sock *);
 int		 sock_has_output(const struct sock *);
-/* p's queue may go again (safe.c, when its window moved). */
-void		 sock_wake(struct sock *, struct peer *);
 /* Take the next message (or drop marker) for the app; NULL if none. */
 struct msg	*sock_recv(struct sock *);
 /*
@@ -1108,8 +1106,9 @@ void		 safe_acks_in(struct sock *, struct peer *,
 void		 safe_acks_flush(struct sock *, nbmq_time);
 /* p's next message waits: too far past its floor (SAFE_SPAN_MAX). */
 int		 safe_span_full(const struct sock *, const struct peer *);
-/* Held so: the message at p's floor goes again, not counted a try. */
-void		 safe_nudge(struct sock *, struct peer *, nbmq_time);
+/* Held so: the messages at p's floor go again, not counted as tries;
+ * returns when to again. */
+nbmq_time	 safe_nudge(struct sock *, struct peer *, nbmq_time);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,

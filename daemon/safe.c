@@ -114,8 +114,6 @@ safe_untrack(struct sock *s, struct unacked *u)
 		TAILQ_REMOVE(&p->inflightq, m, entry);
 		p->inflight--;
 		msg_free(m);
-		/* The floor may have moved: p's queue may go again. */
-		sock_wake(s, p);
 	}
 	msg_free(m);
 	free(u);
@@ -143,7 +141,7 @@ safe_floor(const struct sock *s, const struct peer *p)
  * floor, up to DEDUP_MAX for the socket, and refuses new messages past
  * that: the resend of the one message that holds the floor too.  So a
  * message p has not begun waits while it is SAFE_SPAN_MAX ids or more
- * past the floor (sock_tick), and goes once Acks move it (sock_wake).
+ * past the floor: sock_tick keeps it waiting, as a paced peer waits.
  */
 int
 safe_span_full(const struct sock *s, const struct peer *p)
@@ -169,8 +167,10 @@ safe_span_full(const struct sock *s, const struct peer *p)
  * unchanged (a receiver that keeps refusing them still makes the sender
  * give them up).  At a million messages a second the window holds
  * within 16 ms, and the wait for the 200 ms resend was most of the time.
+ * Returns when to nudge again (later than now): p waits until then, or
+ * until Acks move its floor.
  */
-void
+nbmq_time
 safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
 {
 	struct msg	*m;
@@ -178,9 +178,11 @@ safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
 	struct unacked	*u;
 	int		 k = 0;
 
-	if (!(p->ext_flags & FRAME_HELLO_ACKPOS) || now < p->nudge_at)
-		return;
+	if (now < p->nudge_at)
+		return p->nudge_at;
 	p->nudge_at = now + SAFE_NUDGE_IVL;
+	if (!(p->ext_flags & FRAME_HELLO_ACKPOS))
+		return p->nudge_at;
 	TAILQ_FOREACH(m, &p->inflightq, entry) {
 		if (k++ == SAFE_NUDGE_MAX)
 			break;
@@ -192,11 +194,12 @@ safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
 			continue;	/* it has just gone */
 		if (sock_put_frame(s, p, u->m, u->part, u->off, u->base,
 		    u->chunk, now, NULL) == -1)
-			return;
+			break;
 		p->st.resends++;
 		s->st.resends++;
 		session_sent(s, p, now);
 	}
+	return p->nudge_at;
 }
 
 #define FLOOR_STEP	64	/* ids, between Floors while busy */

@@ -511,17 +511,6 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	/* FK_HEARTBEAT: liveness only. */
 }
 
-/* p has messages queued that may go: it takes part in the next tick. */
-void
-sock_wake(struct sock *s, struct peer *p)
-{
-	if (p->active || TAILQ_EMPTY(&p->sendq))
-		return;
-	p->active = 1;
-	p->deficit = 0;
-	TAILQ_INSERT_TAIL(&s->active, p, active_entry);
-}
-
 /* Append m to p's send queue. */
 static void
 sock_enqueue(struct sock *s, struct peer *p, struct msg *m)
@@ -529,7 +518,11 @@ sock_enqueue(struct sock *s, struct peer *p, struct msg *m)
 	TAILQ_INSERT_TAIL(&p->sendq, m, entry);
 	p->sendq_len++;
 	s->queued++;
-	sock_wake(s, p);
+	if (!p->active) {
+		p->active = 1;
+		p->deficit = 0;
+		TAILQ_INSERT_TAIL(&s->active, p, active_entry);
+	}
 }
 
 /* Dealer: the next peer in round robin order with room under send_hwm. */
@@ -871,6 +864,23 @@ sock_next_frame_size(const struct sock *s, const struct peer *p)
 }
 
 /*
+ * When p may send next: 0 at once; else when its pacing has the tokens
+ * (4.4), or, held by its safe_dealer window, its next nudge (safe_nudge;
+ * Acks that move its floor come sooner).
+ */
+static nbmq_time
+sock_wait(struct sock *s, struct peer *p, nbmq_time now)
+{
+	nbmq_time	w;
+
+	if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0)
+		return w;
+	if (safe_span_full(s, p))
+		return safe_nudge(s, p, now);
+	return 0;
+}
+
+/*
  * Deficit round robin in bytes.  The quantum is the largest frame in use
  * on the socket (the outbox's slot: max_frame_size, or an extension peer's
  * frame size), so every peer sends at least one frame per round and all
@@ -883,18 +893,18 @@ sock_tick(struct sock *s, nbmq_time now)
 	int64_t		 quantum = (int64_t)s->ob.slot_size;
 	struct peer	*p = NULL, *paced = NULL;
 	nbmq_time	 w;
-	int		 held = 0;
 
 	/* What the reading gathered is acked first (4.6). */
 	safe_acks_flush(s, now);
 	s->pace_at = NBMQ_TIME_NEVER;
 	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
 		/*
-		 * A paced peer (4.4) waits for its tokens: its turn comes
-		 * again from the timer.  Once every active peer is waiting,
-		 * the tick is over.
+		 * A paced peer (4.4) waits for its tokens, a safe_dealer
+		 * peer held by its window for Acks or its next nudge: its
+		 * turn comes again from the timer.  Once every active peer
+		 * is waiting, the tick is over.
 		 */
-		if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0) {
+		if ((w = sock_wait(s, p, now)) != 0) {
 			if (w < s->pace_at)
 				s->pace_at = w;
 			if (p == paced)
@@ -908,7 +918,7 @@ sock_tick(struct sock *s, nbmq_time now)
 		paced = NULL;
 		p->deficit += quantum;
 		while (budget > 0 && !TAILQ_EMPTY(&p->sendq) &&
-		    !(held = safe_span_full(s, p))) {
+		    !safe_span_full(s, p)) {
 			uint32_t size = sock_next_frame_size(s, p);
 
 			if (size > p->deficit)
@@ -929,13 +939,9 @@ sock_tick(struct sock *s, nbmq_time now)
 			budget--;
 		}
 		TAILQ_REMOVE(&s->active, p, active_entry);
-		/* Held by its window (safe_span_full): Acks wake it. */
-		if (held)
-			safe_nudge(s, p, now);
-		if (TAILQ_EMPTY(&p->sendq) || held) {
+		if (TAILQ_EMPTY(&p->sendq)) {
 			p->active = 0;
 			p->deficit = 0;
-			held = 0;
 		} else
 			TAILQ_INSERT_TAIL(&s->active, p, active_entry);
 	}

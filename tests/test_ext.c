@@ -778,6 +778,18 @@ START_TEST(test_ext_safe_acks_ranges)
 		recv_check1(b, id, i, 64);
 	ck_assert_uint_eq(total_drops(&b->s), 0);
 	ck_assert_uint_eq(total_drops(&c->s), 0);
+	/* In the daemon the tick after a read sends them (dsock_sync). */
+	out_reset(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(100, 64), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 1);
+	sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
+	out_reset(c);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	tick(b, T0);
+	ck_assert_uint_eq(count_kind(b, FK_ACKS), 1);
+	recv_check1(b, id, 100, 64);
 	node_free(b);
 	node_free(c);
 }
@@ -957,6 +969,52 @@ START_TEST(test_ext_safe_refused_no_stall)
 	ck_assert_uint_eq(sent, 100150);
 	ck_assert_uint_eq(got, sent);
 	ck_assert_uint_le(b->s.ndedup, SAFE_SPAN_MAX + 150);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Held by its window with nothing more from the application (every
+ * message queued already): the Acks that move the floor wake the peer,
+ * and the rest of the queue leaves without another send.
+ */
+START_TEST(test_ext_safe_held_wakes)
+{
+	struct node	*b, *c;
+	struct node	*nodes[2];
+	struct sockopts	 o, oc;
+	nbmq_time	 now = T0;
+	uint64_t	 sent = 0, got = 0, total = 150 + SAFE_SPAN_MAX + 500;
+
+	opts_defaults(&o);
+	o.recv_hwm = 100;
+	opts_defaults(&oc);
+	oc.send_hwm = 100000;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &oc);
+	nodes[0] = b;
+	nodes[1] = c;
+	handshake_ext(b, c, now);
+	for (uint32_t i = 0; i < 150; i++, sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), now, 0), 0);
+	tick(c, now);
+	net(nodes, 2, now);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 50);
+	got += drain_count(b);
+	b->s.o.recv_hwm = 100000;
+	/* All the rest queued at once: past the window by 500. */
+	for (; sent < total; sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(0, 64), now, 0), 0);
+	for (int round = 0; round < 100 && got < sent; round++) {
+		tick(c, now);
+		net(nodes, 2, now);
+		got += drain_count(b);
+		now = run_until(nodes, 2, now, now + MSEC);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_eq(c->s.st.giveups, 0);
+	ck_assert_uint_lt(now, T0 + 100 * MSEC);
 	node_free(b);
 	node_free(c);
 }
@@ -1751,6 +1809,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_safe_acks_ranges);
 	tcase_add_test(tc, test_ext_safe_acks_beyond_sent);
 	tcase_add_test(tc, test_ext_safe_refused_no_stall);
+	tcase_add_test(tc, test_ext_safe_held_wakes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");
