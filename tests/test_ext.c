@@ -795,6 +795,66 @@ START_TEST(test_ext_safe_acks_ranges)
 }
 END_TEST
 
+/*
+ * Gathering (4.6): a read's frames in ranges, a duplicate not twice, 40
+ * ranges at most to an Acks (the 41st sends them), and another peer's
+ * frame sends what was gathered for the first.
+ */
+START_TEST(test_ext_safe_acks_gathered)
+{
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	struct node	*d = node_new_opts("10.0.0.3:3000", NBMQ_SAFE_DEALER, 0,
+			    NULL);
+	struct frame	 f;
+	uint64_t	 first, lo;
+	uint32_t	 count;
+
+	handshake_ext(b, c, T0);
+	handshake_ext(b, d, T0);
+	first = c->s.next_msgid;
+	/* 82 datagrams of one message each; b reads every other one. */
+	for (uint32_t i = 0; i < 82; i++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+		tick(c, T0);
+	}
+	ck_assert_uint_eq(c->nout, 82);
+	for (size_t i = 0; i < 82; i += 2)
+		sock_input(&b->s, T0, &c->addr, c->out[i].buf, c->out[i].len);
+	/* The first again: acked, not twice. */
+	sock_input(&b->s, T0, &c->addr, c->out[80].buf, c->out[80].len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);		/* the 41st range sent 40 */
+	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
+	    &f), DROP_NONE);
+	ck_assert_uint_eq(f.nranges, FRAME_ACKS_MAX);
+	frame_acks_range(&f, 39, &lo, &count);
+	ck_assert_uint_eq(lo, first + 78);
+	ck_assert_uint_eq(count, 1);
+	out_reset(b);
+	/* d's message: what was gathered for c leaves first. */
+	ck_assert_int_eq(sock_send(&d->s, mkmsg1(0, 64), T0, 0), 0);
+	tick(d, T0);
+	sock_input(&b->s, T0, &d->addr, d->out[0].buf, d->out[0].len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
+	    &f), DROP_NONE);
+	ck_assert_uint_eq(f.nranges, 1);
+	frame_acks_range(&f, 0, &lo, &count);
+	ck_assert_uint_eq(lo, first + 80);
+	ck_assert_uint_eq(count, 1);
+	tick(b, T0);
+	ck_assert_uint_eq(count_kind(b, FK_ACKS), 2);
+	ck_assert_uint_eq(get64(b->out[1].buf + 2), only_peer(d)->session);
+	out_reset(c);
+	out_reset(d);
+	node_free(b);
+	node_free(c);
+	node_free(d);
+}
+END_TEST
+
 /* An Acks from b to c's session: n ranges (lo, count). */
 static void
 acks_in(struct node *c, struct node *b, uint64_t session, const uint64_t *lo,
@@ -1807,6 +1867,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_safe_floor);
 	tcase_add_test(tc, test_ext_safe_acks_switch);
 	tcase_add_test(tc, test_ext_safe_acks_ranges);
+	tcase_add_test(tc, test_ext_safe_acks_gathered);
 	tcase_add_test(tc, test_ext_safe_acks_beyond_sent);
 	tcase_add_test(tc, test_ext_safe_refused_no_stall);
 	tcase_add_test(tc, test_ext_safe_held_wakes);
