@@ -234,7 +234,7 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
 #define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
 #define FRAME_HELLO_FLOOR	0x0008	/* flags: Floor (4.5) */
-#define FRAME_HELLO_ACKRANGE	0x0010	/* flags: Acks of id ranges (4.6) */
+#define FRAME_HELLO_ACKRANGE	0x0010	/* flags: Acks of id ranges */
 #define FRAME_HELLO_CONFIRM	0x8000	/* the connecting side has the
 					   answer: the bound side stops
 					   repeating it (4.3) */
@@ -248,7 +248,7 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
 /* 4.6: Acks is the header, then ranges of u64 first id, u32 count. */
 #define FRAME_ACKS_RANGE	12
-#define FRAME_ACKS_MAX		40	/* ranges in one Acks: 490 bytes */
+#define FRAME_ACKS_MAX		40	/* ranges in an Acks: 490 bytes */
 #define FRAME_ACKS_COUNT_MAX	4096	/* ids in one range */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
 #define FRAME_ENTRY_LEN_SIZE	2
@@ -265,7 +265,7 @@ enum frame_kind {
 	FK_BATCH = 7,		/* 4.3: data frames of one session, packed */
 	FK_SLOW = 8,		/* 4.4: I dropped what you sent: slow down */
 	FK_FLOOR = 9,		/* 4.5: ids below this I never send again */
-	FK_ACKS = 10,		/* 4.6: Acks of the first frames of id ranges */
+	FK_ACKS = 10,		/* 4.6: first frames acked by id ranges */
 };
 
 struct frame {
@@ -336,7 +336,7 @@ enum drop_reason {
 	DROP_CRYPT_DENIED,	/* Connect from a key not in peers */
 	DROP_APP_GONE,		/* received, never confirmed read by an
 				   application that went away (ipc.c) */
-	DROP_BAD_ACK,		/* an Acks range past what was sent (4.6) */
+	DROP_BAD_ACK,		/* an Acks range past what was sent */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
@@ -692,7 +692,8 @@ TAILQ_HEAD(dedup_list, dedup);
 /* Delivered ids remembered per socket: when full, new messages are
  * refused unacked (the sender tries again), never an old id forgotten. */
 #define DEDUP_MAX	65536
-#define SAFE_SPAN_MAX	(DEDUP_MAX / 4)	/* ids a sender has out past its floor */
+/* ids past its floor a sender begins no message at (4.5) */
+#define SAFE_SPAN_MAX	(DEDUP_MAX / 4)
 
 /*
  * PROTOCOL.md 4.3: where a session's negotiation of the extension stands

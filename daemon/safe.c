@@ -12,10 +12,16 @@
  * from the message for a resend, byte for byte, so nothing but the message
  * is kept.  All frames share one interval, so the socket's resend queue in
  * send order has the earliest deadline at its head.  Resends due together
- * for an extension peer leave batched like first sends.
+ * for an extension peer leave batched like first sends.  With Floor
+ * (4.5) a message waits while it would be SAFE_SPAN_MAX ids past the
+ * floor, and the messages at the floor are nudged (safe_span_full,
+ * safe_nudge).
  *
  * Receiving: every accepted frame is acked, duplicates too (their Ack may
  * have been lost); a message delivered lately is not delivered again.
+ * Between daemons with Acks of id ranges (4.6) a message's first frame is
+ * acked by its id, gathered over a read into s->acks and sent at the tick
+ * (safe_acks_flush); every other frame has its own Ack.
  * "Lately" must cover the sender's whole resend horizon: its last copy
  * leaves safe_resend_limit x safe_resend_ivl after its first, and when
  * every copy in between is lost, nothing refreshes the window until that
@@ -149,8 +155,9 @@ safe_span_full(const struct sock *s, const struct peer *p)
 	const struct msg	*m = TAILQ_FIRST(&p->sendq);
 	const struct msg	*f = TAILQ_FIRST(&p->inflightq);
 
-	if (s->type != NBMQ_SAFE_DEALER || !(p->ext_flags & FRAME_HELLO_FLOOR) ||
-	    m == NULL || f == NULL || p->cur_part != 0 || p->cur_off != 0)
+	if (s->type != NBMQ_SAFE_DEALER ||
+	    !(p->ext_flags & FRAME_HELLO_FLOOR) || m == NULL || f == NULL ||
+	    p->cur_part != 0 || p->cur_off != 0)
 		return 0;
 	return m->id - f->id >= SAFE_SPAN_MAX;
 }
@@ -329,8 +336,8 @@ safe_acks_add(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 /*
  * Ack data frame f (hash: its Ack's value).  With a peer that takes
  * Acks of ranges, a message's first frame (for 64-byte messages, the
- * whole message) is gathered into the next Acks; any other frame, or any
- * frame to another peer, has its own Ack.
+ * whole message) is gathered into the next Acks; any other frame, and
+ * every frame of a peer without them (v0.2.0), has its own Ack.
  */
 void
 safe_ack_out(struct sock *s, struct peer *p, const struct frame *f,

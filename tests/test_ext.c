@@ -804,8 +804,8 @@ START_TEST(test_ext_safe_acks_gathered)
 {
 	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
 	struct node	*c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
-	struct node	*d = node_new_opts("10.0.0.3:3000", NBMQ_SAFE_DEALER, 0,
-			    NULL);
+	struct node	*d = node_new_opts("10.0.0.3:3000", NBMQ_SAFE_DEALER,
+			    0, NULL);
 	struct frame	 f;
 	uint64_t	 first, lo;
 	uint32_t	 count;
@@ -824,7 +824,7 @@ START_TEST(test_ext_safe_acks_gathered)
 	/* The first again: acked, not twice. */
 	sock_input(&b->s, T0, &c->addr, c->out[80].buf, c->out[80].len);
 	flush(b);
-	ck_assert_uint_eq(b->nout, 1);		/* the 41st range sent 40 */
+	ck_assert_uint_eq(b->nout, 1);	/* the 41st range sent 40 */
 	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
 	    &f), DROP_NONE);
 	ck_assert_uint_eq(f.nranges, FRAME_ACKS_MAX);
