@@ -42,6 +42,7 @@ const char *const drop_reason_names[DROP_NREASONS] = {
 	[DROP_CRYPT_DENIED] = "key_not_allowed",
 	[DROP_APP_GONE] = "app_gone",
 	[DROP_CRYPT_COOKIE] = "under_load",
+	[DROP_BAD_ACK] = "bad_ack",
 };
 
 uint64_t
@@ -192,6 +193,40 @@ frame_parse_batch(const uint8_t *p, size_t len, struct frame *f)
 	return f->nentries == 0 ? DROP_LENGTH : DROP_NONE;
 }
 
+/*
+ * 4.6: 1 to FRAME_ACKS_MAX ranges of 12 bytes filling the datagram, each
+ * of 1 to FRAME_ACKS_COUNT_MAX ids.  Whether a range stays within what
+ * was sent is for the sender to judge (safe_acks_in).
+ */
+static enum drop_reason
+frame_parse_acks(const uint8_t *p, size_t len, struct frame *f)
+{
+	uint32_t	count;
+
+	if (len == 0)
+		return DROP_SHORT;
+	if (len % FRAME_ACKS_RANGE != 0 ||
+	    len / FRAME_ACKS_RANGE > FRAME_ACKS_MAX)
+		return DROP_LENGTH;
+	f->data = p;
+	f->datalen = len;
+	f->nranges = (uint32_t)(len / FRAME_ACKS_RANGE);
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		count = get32(p + i * FRAME_ACKS_RANGE + 8);
+		if (count == 0 || count > FRAME_ACKS_COUNT_MAX)
+			return DROP_BAD_ACK;
+	}
+	return DROP_NONE;
+}
+
+void
+frame_acks_range(const struct frame *f, uint32_t i, uint64_t *lo,
+    uint32_t *count)
+{
+	*lo = get64(f->data + (size_t)i * FRAME_ACKS_RANGE);
+	*count = get32(f->data + (size_t)i * FRAME_ACKS_RANGE + 8);
+}
+
 enum drop_reason
 frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
     struct frame *f)
@@ -251,6 +286,9 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 			return DROP_SHORT;
 		f->floor = get64(buf + FRAME_HDR_SIZE);
 		return DROP_NONE;
+	case FK_ACKS:
+		return frame_parse_acks(buf + FRAME_HDR_SIZE,
+		    len - FRAME_HDR_SIZE, f);
 	default:
 		return DROP_UNKNOWN_KIND;
 	}
@@ -343,4 +381,18 @@ frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor)
 	frame_put_ctl(buf, FK_FLOOR, session);
 	put64(buf + FRAME_HDR_SIZE, floor);
 	return FRAME_FLOOR_SIZE;
+}
+
+size_t
+frame_put_acks(uint8_t *buf, uint64_t session, const uint64_t *lo,
+    const uint32_t *count, uint32_t n)
+{
+	uint8_t	*r = buf + FRAME_HDR_SIZE;
+
+	frame_put_ctl(buf, FK_ACKS, session);
+	for (uint32_t i = 0; i < n; i++, r += FRAME_ACKS_RANGE) {
+		put64(r, lo[i]);
+		put32(r + 8, count[i]);
+	}
+	return FRAME_HDR_SIZE + (size_t)n * FRAME_ACKS_RANGE;
 }

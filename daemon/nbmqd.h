@@ -236,16 +236,22 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_HELLO_PACE	0x0002	/* flags: Slow (4.4) both ways */
 #define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
 #define FRAME_HELLO_FLOOR	0x0008	/* flags: Floor (4.5) */
+#define FRAME_HELLO_ACKRANGE	0x0010	/* flags: Acks of id ranges */
 #define FRAME_HELLO_CONFIRM	0x8000	/* the connecting side has the
 					   answer: the bound side stops
 					   repeating it (4.3) */
 /* The Hello flags a socket offers; 0: it says no Hello at all. */
 #define OPTS_EXT_FLAGS(o)						\
-	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS : 0) | \
+	(((o)->coalesce ? FRAME_HELLO_COALESCE | FRAME_HELLO_ACKPOS |	\
+	    FRAME_HELLO_ACKRANGE : 0) |					\
 	 ((o)->pacing ? FRAME_HELLO_PACE : 0) |				\
 	 ((o)->coalesce || (o)->pacing ? FRAME_HELLO_FLOOR : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
+/* 4.6: Acks is the header, then ranges of u64 first id, u32 count. */
+#define FRAME_ACKS_RANGE	12
+#define FRAME_ACKS_MAX		40	/* ranges in an Acks: 490 bytes */
+#define FRAME_ACKS_COUNT_MAX	4096	/* ids in one range */
 #define FRAME_ENTRY_HDR_SIZE	(FRAME_DATA_HDR_SIZE - FRAME_HDR_SIZE)	/* 24 */
 #define FRAME_ENTRY_LEN_SIZE	2
 #define FRAME_EXT_DEFAULT	1452	/* IPv6 UDP payload, 1500-byte MTU */
@@ -261,6 +267,7 @@ enum frame_kind {
 	FK_BATCH = 7,		/* 4.3: data frames of one session, packed */
 	FK_SLOW = 8,		/* 4.4: I dropped what you sent: slow down */
 	FK_FLOOR = 9,		/* 4.5: ids below this I never send again */
+	FK_ACKS = 10,		/* 4.6: first frames acked by id ranges */
 };
 
 struct frame {
@@ -289,6 +296,8 @@ struct frame {
 	uint64_t	 floor;
 	/* FK_BATCH: data/datalen are the entries (after the header) */
 	uint32_t	 nentries;
+	/* FK_ACKS: data/datalen are the ranges (frame_acks_range()) */
+	uint32_t	 nranges;
 };
 
 /* Why a datagram was dropped: counters and nbmqctl share these names. */
@@ -332,6 +341,7 @@ enum drop_reason {
 	DROP_CRYPT_COOKIE,	/* Connect under load without mac2 (a
 				   cookie reply instead), or past its
 				   source's budget with one */
+	DROP_BAD_ACK,		/* an Acks range past what was sent */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
@@ -367,6 +377,12 @@ size_t		 frame_put_hello(uint8_t *buf, uint64_t session, uint16_t flags,
 size_t		 frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
 		    uint32_t taken_kib);
 size_t		 frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor);
+/* 4.6: an Acks of n ranges (first id, count) in buf; the i-th range of a
+ * parsed one. */
+size_t		 frame_put_acks(uint8_t *buf, uint64_t session,
+		    const uint64_t *lo, const uint32_t *count, uint32_t n);
+void		 frame_acks_range(const struct frame *, uint32_t i,
+		    uint64_t *lo, uint32_t *count);
 /* Write the 34-byte data header of f; returns 34. */
 size_t		 frame_put_data_hdr(uint8_t *buf, const struct frame *);
 /* Its last 24 bytes alone (a Batch entry's header); returns 24. */
@@ -681,6 +697,8 @@ TAILQ_HEAD(dedup_list, dedup);
 /* Delivered ids remembered per socket: when full, new messages are
  * refused unacked (the sender tries again), never an old id forgotten. */
 #define DEDUP_MAX	65536
+/* ids past its floor a sender begins no message at (4.5) */
+#define SAFE_SPAN_MAX	(DEDUP_MAX / 4)
 
 /*
  * PROTOCOL.md 4.3: where a session's negotiation of the extension stands
@@ -723,6 +741,7 @@ struct peer {
 	uint8_t		 floor_sent_valid;
 	uint8_t		 rx_floor_set;
 	uint64_t	 rx_floor;
+	nbmq_time	 nudge_at;	/* safe_nudge: not again before */
 	struct dedup_list dedupq;
 	/* the message being cut into frames: sendq's head */
 	uint32_t	 cur_part, cur_off, cur_base;
@@ -884,6 +903,14 @@ struct sock {
 		uint32_t	 n;		/* entries */
 		nbmq_time	 now;
 	}		 bt;
+	/* safe_dealer: Acks of id ranges for one peer, gathered while
+	 * reading and sent at the tick (safe_acks_flush, 4.6). */
+	struct acks {
+		struct peer	*p;		/* NULL: none gathered */
+		uint32_t	 n;
+		uint64_t	 lo[FRAME_ACKS_MAX];
+		uint32_t	 count[FRAME_ACKS_MAX];
+	}		 acks;
 	struct sock_stats st;
 };
 
@@ -1076,8 +1103,18 @@ int		 safe_full(const struct sock *);
 void		 safe_rekey(struct sock *, struct peer *);
 /* Ack(hash): hash is frame_hash() of the data frame (or Batch entry), or
  * frame_pos_key() with a peer that acks by position (PROTOCOL.md 4.3). */
-void		 safe_ack_out(struct sock *, struct peer *, uint64_t hash,
-		    nbmq_time);
+void		 safe_ack_out(struct sock *, struct peer *,
+		    const struct frame *, uint64_t hash, nbmq_time);
+/* Acks of id ranges (PROTOCOL.md 4.6): in from p, and the gathered ones
+ * out (at the tick, and before a peer goes). */
+void		 safe_acks_in(struct sock *, struct peer *,
+		    const struct frame *, nbmq_time);
+void		 safe_acks_flush(struct sock *, nbmq_time);
+/* p's next message waits: too far past its floor (SAFE_SPAN_MAX). */
+int		 safe_span_full(const struct sock *, const struct peer *);
+/* Held so: the messages at p's floor go again, not counted as tries;
+ * returns when to again. */
+nbmq_time	 safe_nudge(struct sock *, struct peer *, nbmq_time);
 int		 safe_is_dup(struct sock *, struct peer *, uint64_t msgid,
 		    nbmq_time);
 void		 safe_delivered(struct sock *, struct peer *, uint64_t msgid,

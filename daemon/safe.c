@@ -12,10 +12,16 @@
  * from the message for a resend, byte for byte, so nothing but the message
  * is kept.  All frames share one interval, so the socket's resend queue in
  * send order has the earliest deadline at its head.  Resends due together
- * for an extension peer leave batched like first sends.
+ * for an extension peer leave batched like first sends.  With Floor
+ * (4.5) a message waits while it would be SAFE_SPAN_MAX ids past the
+ * floor, and the messages at the floor are nudged (safe_span_full,
+ * safe_nudge).
  *
  * Receiving: every accepted frame is acked, duplicates too (their Ack may
  * have been lost); a message delivered lately is not delivered again.
+ * Between daemons with Acks of id ranges (4.6) a message's first frame is
+ * acked by its id, gathered over a read into s->acks and sent at the tick
+ * (safe_acks_flush); every other frame has its own Ack.
  * "Lately" must cover the sender's whole resend horizon: its last copy
  * leaves safe_resend_limit x safe_resend_ivl after its first, and when
  * every copy in between is lost, nothing refreshes the window until that
@@ -136,6 +142,73 @@ safe_floor(const struct sock *s, const struct peer *p)
 	return s->next_msgid;
 }
 
+/*
+ * With Floor (4.5) the receiver keeps every id it delivered above our
+ * floor, up to DEDUP_MAX for the socket, and refuses new messages past
+ * that: the resend of the one message that holds the floor too.  So a
+ * message p has not begun waits while it is SAFE_SPAN_MAX ids or more
+ * past the floor: sock_tick keeps it waiting, as a paced peer waits.
+ */
+int
+safe_span_full(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m = TAILQ_FIRST(&p->sendq);
+	const struct msg	*f = TAILQ_FIRST(&p->inflightq);
+
+	if (s->type != NBMQ_SAFE_DEALER ||
+	    !(p->ext_flags & FRAME_HELLO_FLOOR) || m == NULL || f == NULL ||
+	    p->cur_part != 0 || p->cur_off != 0)
+		return 0;
+	return m->id - f->id >= SAFE_SPAN_MAX;
+}
+
+#define SAFE_NUDGE_IVL	(5 * MSEC)
+#define SAFE_NUDGE_MAX	64	/* messages, from the floor on */
+
+/*
+ * p is held by its window: the messages at its floor were refused
+ * (recv_hwm) or lost while the ones after them were acked, so the
+ * receiver most likely has room for them now.  The first frames of the
+ * oldest SAFE_NUDGE_MAX go again at once rather than at their resend,
+ * at most every SAFE_NUDGE_IVL: not counted as tries, their timers
+ * unchanged (a receiver that keeps refusing them still makes the sender
+ * give them up).  At a million messages a second the window holds
+ * within 16 ms, and the wait for the 200 ms resend was most of the time.
+ * Returns when to nudge again (later than now): p waits until then, or
+ * until Acks move its floor.
+ */
+nbmq_time
+safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
+{
+	struct msg	*m;
+	struct hnode	*n;
+	struct unacked	*u;
+	int		 k = 0;
+
+	if (now < p->nudge_at)
+		return p->nudge_at;
+	p->nudge_at = now + SAFE_NUDGE_IVL;
+	if (!(p->ext_flags & FRAME_HELLO_ACKPOS))
+		return p->nudge_at;
+	TAILQ_FOREACH(m, &p->inflightq, entry) {
+		if (k++ == SAFE_NUDGE_MAX)
+			break;
+		if ((n = hmap_find(&p->unacked,
+		    frame_pos_key(m->id, 0, 0))) == NULL)
+			continue;
+		u = container_of(n, struct unacked, node);
+		if (u->sent + SAFE_NUDGE_IVL > now)
+			continue;	/* it has just gone */
+		if (sock_put_frame(s, p, u->m, u->part, u->off, u->base,
+		    u->chunk, now, NULL) == -1)
+			break;
+		p->st.resends++;
+		s->st.resends++;
+		session_sent(s, p, now);
+	}
+	return p->nudge_at;
+}
+
 #define FLOOR_STEP	64	/* ids, between Floors while busy */
 
 void
@@ -175,8 +248,9 @@ safe_ack_in(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	safe_floor_out(s, p, FLOOR_STEP, now);
 }
 
-void
-safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
+/* The Ack of one frame, alone (kind 5). */
+static void
+safe_ack_one(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 {
 	uint8_t	*b;
 
@@ -194,6 +268,163 @@ safe_ack_out(struct sock *s, struct peer *p, uint64_t hash, nbmq_time now)
 	p->st.tx_frames++;
 }
 
+#define ACKS_BOTH	(FRAME_HELLO_ACKPOS | FRAME_HELLO_ACKRANGE)
+
+/*
+ * The gathered Acks leave, one datagram (PROTOCOL.md 4.6).  Like an Ack,
+ * not session_sent().
+ */
+void
+safe_acks_flush(struct sock *s, nbmq_time now)
+{
+	struct acks	*a = &s->acks;
+	uint8_t		*b;
+
+	if (a->p == NULL)
+		return;
+	if ((b = sock_slot(s, &a->p->addr)) == NULL)
+		s->st.drops[DROP_SEND_FAILED]++;
+	else {
+		(void)sock_out(s, a->p, OUT_SEALED, (uint32_t)frame_put_acks(b,
+		    a->p->session, a->lo, a->count, a->n), now);
+		a->p->st.tx_frames++;
+		a->p->st.acks_tx++;
+	}
+	a->p = NULL;
+	a->n = 0;
+}
+
+/* Ranges in one Acks to p: FRAME_ACKS_MAX, or what its frames hold. */
+static uint32_t
+safe_acks_max(const struct sock *s, const struct peer *p)
+{
+	uint32_t	room = sock_frame_size(s, p) - s->seal_overhead;
+	uint32_t	n = (room - FRAME_HDR_SIZE) / FRAME_ACKS_RANGE;
+
+	if (room < FRAME_HDR_SIZE + FRAME_ACKS_RANGE)
+		return 1;
+	return n < FRAME_ACKS_MAX ? n : FRAME_ACKS_MAX;
+}
+
+/* msgid's first frame is acked with the next Acks to p. */
+static void
+safe_acks_add(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
+{
+	struct acks	*a = &s->acks;
+	uint32_t	 last;
+
+	if (a->p != NULL && a->p != p)
+		safe_acks_flush(s, now);
+	if (a->n > 0) {
+		last = a->n - 1;
+		if (msgid - a->lo[last] < a->count[last])
+			return;		/* a duplicate, acked already */
+		if (msgid == a->lo[last] + a->count[last] &&
+		    a->count[last] < FRAME_ACKS_COUNT_MAX) {
+			a->count[last]++;
+			return;
+		}
+		if (a->n == safe_acks_max(s, p))
+			safe_acks_flush(s, now);
+	}
+	a->p = p;
+	a->lo[a->n] = msgid;
+	a->count[a->n] = 1;
+	a->n++;
+}
+
+/*
+ * Ack data frame f (hash: its Ack's value).  With a peer that takes
+ * Acks of ranges, a message's first frame (for 64-byte messages, the
+ * whole message) is gathered into the next Acks; any other frame, and
+ * every frame of a peer without them (v0.2.0), has its own Ack.
+ */
+void
+safe_ack_out(struct sock *s, struct peer *p, const struct frame *f,
+    uint64_t hash, nbmq_time now)
+{
+	if ((p->ext_flags & ACKS_BOTH) == ACKS_BOTH && f->part_index == 0 &&
+	    f->chunk_offset == 0)
+		safe_acks_add(s, p, f->msgid, now);
+	else
+		safe_ack_one(s, p, hash, now);
+}
+
+/*
+ * The end of what this socket sent p: no id at or past it was sent to p
+ * whole or in part.  p's queue is sent in order, its ids rising, so that
+ * is its queue's head (one past it once a frame of it left), else the
+ * socket's next id.
+ */
+static uint64_t
+safe_sent_end(const struct sock *s, const struct peer *p)
+{
+	const struct msg	*m;
+
+	if ((m = TAILQ_FIRST(&p->sendq)) == NULL)
+		return s->next_msgid;
+	return p->cur_part != 0 || p->cur_off != 0 ? m->id + 1 : m->id;
+}
+
+/* a is below b, ids being a circle (they start anywhere). */
+static int
+safe_id_below(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+/* Every range of f ends below what was sent to p: else none is taken. */
+static int
+safe_acks_valid(const struct sock *s, const struct peer *p,
+    const struct frame *f)
+{
+	uint64_t	end = safe_sent_end(s, p), lo;
+	uint32_t	count;
+
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		frame_acks_range(f, i, &lo, &count);
+		if (!safe_id_below(lo + count - 1, end))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * An Acks from p (PROTOCOL.md 4.6): the first frame of each message id
+ * in its ranges is acked.  Ids below the floor are resolved already, so
+ * a range is walked from there: at most FRAME_ACKS_COUNT_MAX lookups.
+ */
+void
+safe_acks_in(struct sock *s, struct peer *p, const struct frame *f,
+    nbmq_time now)
+{
+	struct hnode	*n;
+	uint64_t	 floor = safe_floor(s, p), lo, id;
+	uint32_t	 count;
+
+	p->st.acks_rx++;
+	if ((p->ext_flags & ACKS_BOTH) != ACKS_BOTH)
+		return;		/* keyed by hash still (4.3): resent */
+	if (!safe_acks_valid(s, p, f)) {
+		s->st.drops[DROP_BAD_ACK]++;
+		p->st.drops[DROP_BAD_ACK]++;
+		return;
+	}
+	for (uint32_t i = 0; i < f->nranges; i++) {
+		frame_acks_range(f, i, &lo, &count);
+		for (uint32_t k = 0; k < count; k++) {
+			id = lo + k;
+			if (safe_id_below(id, floor))
+				continue;
+			if ((n = hmap_find(&p->unacked,
+			    frame_pos_key(id, 0, 0))) != NULL)
+				safe_untrack(s, container_of(n,
+				    struct unacked, node));
+		}
+	}
+	safe_floor_out(s, p, FLOOR_STEP, now);
+}
+
 static void
 safe_dedup_free(struct sock *s, struct dedup *d)
 {
@@ -204,13 +435,6 @@ safe_dedup_free(struct sock *s, struct dedup *d)
 		TAILQ_REMOVE(&s->dedupq, d, entry);
 	s->ndedup--;
 	free(d);
-}
-
-/* a is below b, ids being a circle (they start anywhere). */
-static int
-safe_id_below(uint64_t a, uint64_t b)
-{
-	return (int64_t)(a - b) < 0;
 }
 
 /*
@@ -323,6 +547,10 @@ safe_peer_free(struct sock *s, struct peer *p)
 	}
 	while ((d = TAILQ_FIRST(&p->dedupq)) != NULL)
 		safe_dedup_free(s, d);
+	if (s->acks.p == p) {
+		s->acks.p = NULL;
+		s->acks.n = 0;
+	}
 	hmap_free(&p->unacked);
 	hmap_free(&p->dedup);
 }

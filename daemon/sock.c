@@ -197,7 +197,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		    sock_recent(p, f->msgid)) {
 			/* safe_dealer: our Ack was lost; ack it again. */
 			if (safe)
-				safe_ack_out(s, p, hash, now);
+				safe_ack_out(s, p, f, hash, now);
 			sock_count(s, p, DROP_DUPLICATE);
 			return;
 		}
@@ -234,7 +234,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			memcpy(m->data, f->data, f->chunk_size);
 			pace_taken(&p->pace, f->chunk_size, now);
 			if (safe) {
-				safe_ack_out(s, p, hash, now);
+				safe_ack_out(s, p, f, hash, now);
 				safe_delivered(s, p, m->id, now);
 			}
 			sock_deliver(s, p, m);
@@ -295,7 +295,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 		return;
 	}
 	if (safe)
-		safe_ack_out(s, p, hash, now);
+		safe_ack_out(s, p, f, hash, now);
 	if (!reasm_complete(r))
 		return;
 	TAILQ_REMOVE(&p->reasms, r, peer_entry);
@@ -446,8 +446,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
-	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR) &&
-	    OPTS_EXT_FLAGS(&s->o) == 0)
+	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR ||
+	    f.kind == FK_ACKS) && OPTS_EXT_FLAGS(&s->o) == 0)
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
@@ -499,6 +499,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		    len - FRAME_HDR_SIZE, now);
 	} else if (f.kind == FK_ACK && s->type == NBMQ_SAFE_DEALER)
 		safe_ack_in(s, p, f.ack, now);
+	else if (f.kind == FK_ACKS && s->type == NBMQ_SAFE_DEALER)
+		safe_acks_in(s, p, &f, now);
 	else if (f.kind == FK_FLOOR && s->type == NBMQ_SAFE_DEALER &&
 	    (p->ext_flags & FRAME_HELLO_FLOOR))
 		safe_floor_in(s, p, f.floor);
@@ -862,6 +864,23 @@ sock_next_frame_size(const struct sock *s, const struct peer *p)
 }
 
 /*
+ * When p may send next: 0 at once; else when its pacing has the tokens
+ * (4.4), or, held by its safe_dealer window, its next nudge (safe_nudge;
+ * Acks that move its floor come sooner).
+ */
+static nbmq_time
+sock_wait(struct sock *s, struct peer *p, nbmq_time now)
+{
+	nbmq_time	w;
+
+	if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0)
+		return w;
+	if (safe_span_full(s, p))
+		return safe_nudge(s, p, now);
+	return 0;
+}
+
+/*
  * Deficit round robin in bytes.  The quantum is the largest frame in use
  * on the socket (the outbox's slot: max_frame_size, or an extension peer's
  * frame size), so every peer sends at least one frame per round and all
@@ -875,14 +894,17 @@ sock_tick(struct sock *s, nbmq_time now)
 	struct peer	*p = NULL, *paced = NULL;
 	nbmq_time	 w;
 
+	/* What the reading gathered is acked first (4.6). */
+	safe_acks_flush(s, now);
 	s->pace_at = NBMQ_TIME_NEVER;
 	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
 		/*
-		 * A paced peer (4.4) waits for its tokens: its turn comes
-		 * again from the timer.  Once every active peer is waiting,
-		 * the tick is over.
+		 * A paced peer (4.4) waits for its tokens, a safe_dealer
+		 * peer held by its window for Acks or its next nudge: its
+		 * turn comes again from the timer.  Once every active peer
+		 * is waiting, the tick is over.
 		 */
-		if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0) {
+		if ((w = sock_wait(s, p, now)) != 0) {
 			if (w < s->pace_at)
 				s->pace_at = w;
 			if (p == paced)
@@ -895,7 +917,8 @@ sock_tick(struct sock *s, nbmq_time now)
 		}
 		paced = NULL;
 		p->deficit += quantum;
-		while (budget > 0 && !TAILQ_EMPTY(&p->sendq)) {
+		while (budget > 0 && !TAILQ_EMPTY(&p->sendq) &&
+		    !safe_span_full(s, p)) {
 			uint32_t size = sock_next_frame_size(s, p);
 
 			if (size > p->deficit)

@@ -418,6 +418,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == UDP_BATCH && now - sliced >= UDP_SLICE) {
 			sliced = now;
 			udp_rx_check(d, now);
+			safe_acks_flush(&d->core, now);
 			udp_flush(d);
 		}
 	} while (n == UDP_BATCH && now - start < UDP_READ_MAX);

@@ -325,6 +325,9 @@ pass_src(struct node *from, struct node *to, const struct nbaddr *src,
 			continue;
 		}
 		sock_input(&to->s, now, src, d.buf, d.len);
+		/* The end of the event, as the daemon's sock_tick does it:
+		 * the Acks gathered leave (PROTOCOL.md 4.6). */
+		safe_acks_flush(&to->s, now);
 		flush(to);
 		free(d.buf);
 		moved++;
@@ -435,6 +438,7 @@ inject_ctl(struct node *n, nbmq_time now, const struct nbaddr *from,
 	else
 		len = frame_put_ctl(buf, (uint8_t)kind, session);
 	sock_input(&n->s, now, from, buf, len);
+	safe_acks_flush(&n->s, now);
 	flush(n);
 }
 

@@ -40,6 +40,14 @@
  *                 what it was after the first few (a reference never
  *                 dropped made a 100,000-seed run grow to 19 GB)
  *   quiet         after the traffic and the faults stop, every queue drains
+ *   acks          safe_dealer: an Acks of id ranges (PROTOCOL.md 4.6) goes
+ *                 only to a peer with the extension, and never acks an id
+ *                 its sender has not sent (no node counts bad_ack)
+ *
+ * Both ways of acking run: two nodes with the extension ack first frames
+ * by ranges (Acks), a v0.2.0 node and every node to it one frame per Ack;
+ * the totals of each are printed at the end, so a run shows both were
+ * exercised.
  *
  * Usage: sim [-kv] [-s SEED] [-n COUNT] [-t SECONDS]
  *   -s  first seed (default 1), -n seeds to run (default 1000),
@@ -172,6 +180,9 @@ struct sim {
 };
 
 static struct sim	*cur;		/* for the ops, which get a node */
+/* Over all seeds: safe_dealer's Ack datagrams (kind 5), its Acks (kind
+ * 10), and the ids those carried. */
+static uint64_t		 tot_ack, tot_acks, tot_acks_ids;
 
 /*
  * The core's wall clock (sodium's Connect timestamps) is the virtual
@@ -545,11 +556,14 @@ static const char *
 kind_name(const uint8_t *b, size_t len)
 {
 	static const char *const k[] = { "Data", "Connect", "Connected",
-	    "Disconnected", "Heartbeat", "Ack", "Hello", "Batch", "Slow" };
+	    "Disconnected", "Heartbeat", "Ack", "Hello", "Batch", "Slow",
+	    "Floor", "Acks" };
+	uint8_t	kind;
 
 	if (len < 2)
 		return "runt";
-	return b[1] < sizeof(k) / sizeof(k[0]) ? k[b[1]] : "?";
+	kind = b[1] & (uint8_t)~FRAME_ENCRYPTED;
+	return kind < sizeof(k) / sizeof(k[0]) ? k[kind] : "?";
 }
 
 static int
@@ -572,6 +586,31 @@ partitioned(struct sim *sm, int a, int b)
 	    b == sm->part_node);
 }
 
+/* The acks invariant's wire half, and the totals of both ways of acking. */
+static void
+net_acks(struct sim *sm, struct node *n, int dst, const uint8_t *buf,
+    uint32_t len)
+{
+	uint8_t	kind;
+
+	if (len < FRAME_HDR_SIZE)
+		return;
+	kind = buf[1] & (uint8_t)~FRAME_ENCRYPTED;
+	if (kind == FK_ACK)
+		tot_ack++;
+	if (kind != FK_ACKS)
+		return;
+	tot_acks++;
+	/* Plain ones: the ids their ranges count. */
+	for (uint32_t o = FRAME_HDR_SIZE + 8; !(buf[1] & FRAME_ENCRYPTED) &&
+	    o + 4 <= len; o += FRAME_ACKS_RANGE)
+		tot_acks_ids += (uint64_t)buf[o] << 24 | buf[o + 1] << 16 |
+		    buf[o + 2] << 8 | buf[o + 3];
+	if (!n->ext || (dst >= 0 && !sm->nodes[dst].ext))
+		FAIL(sm, "acks", "node %d sent an Acks to node %d, without "
+		    "the extension", n->id, dst);
+}
+
 static void
 net_send(struct sim *sm, struct node *n, const struct nbaddr *to,
     const uint8_t *buf, uint32_t len)
@@ -581,6 +620,7 @@ net_send(struct sim *sm, struct node *n, const struct nbaddr *to,
 
 	sm->sent_dgrams++;
 	snprintf(f, sizeof(f), "%s", kind_name(buf, len));
+	net_acks(sm, n, dst, buf, len);
 	if (dst < 0 || partitioned(sm, n->id, dst) ||
 	    (sm->faults_on && chance(sm, sm->loss))) {
 		sm->lost_dgrams++;
@@ -697,6 +737,9 @@ node_bounds(struct sim *sm, struct node *n)
 	if (s->ndedup > DEDUP_MAX)
 		FAIL(sm, "bounds", "node %d remembers %" PRIu64 " ids", n->id,
 		    s->ndedup);
+	if (s->st.drops[DROP_BAD_ACK] > 0)
+		FAIL(sm, "acks", "node %d got %" PRIu64 " Acks past what it "
+		    "sent", n->id, s->st.drops[DROP_BAD_ACK]);
 	TAILQ_FOREACH(p, &s->peers, entry)
 		if (sock_peer_load(p) > s->o.send_hwm)
 			FAIL(sm, "bounds", "node %d peer load %" PRIu64
@@ -1352,5 +1395,8 @@ main(int argc, char **argv)
 	printf("sim: %" PRIu64 " seeds from %" PRIu64 " held every invariant "
 	    "(%.1f s)\n", done, seed, (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("sim: safe_dealer acked by %" PRIu64 " Ack datagrams (one frame "
+	    "each) and %" PRIu64 " Acks (of id ranges: %" PRIu64 " ids in the "
+	    "plain ones)\n", tot_ack, tot_acks, tot_acks_ids);
 	return 0;
 }

@@ -32,15 +32,15 @@ get64(const uint8_t *p)
 
 /*
  * Datagram i of n is the Hello (session, ext_frame_size), byte for byte:
- * flags 0x000f, coalescing and Acks by position (4.3), Slow (4.4),
- * Floor (4.5).
+ * flags 0x001f, coalescing and Acks by position (4.3), Slow (4.4),
+ * Floor (4.5), Acks of ranges (4.6).
  */
 static void
 check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
 {
 	uint8_t	want[FRAME_HELLO_SIZE] = {
 		0x01, 0x06, 0, 0, 0, 0, 0, 0, 0, 0,
-		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x0f,
+		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x1f,
 		(uint8_t)(efs >> 8), (uint8_t)efs,
 	};
 
@@ -697,13 +697,27 @@ START_TEST(test_ext_safe_acks_by_position)
 	id = c->s.next_msgid - 1;
 	pass(c, b, now);
 	chunk = sock_max_chunk(&b->s, only_peer(b));
+	/* The first frame in an Acks of one range (4.6), the others alone. */
 	for (size_t i = 0; i < b->nout; i++) {
+		uint64_t	lo;
+		uint32_t	count;
+
+		if (kind_of(&b->out[i]) == FK_ACKS) {
+			ck_assert_int_eq(frame_parse(b->out[i].buf,
+			    b->out[i].len, 1 << 16, &f), DROP_NONE);
+			ck_assert_uint_eq(f.nranges, 1);
+			frame_acks_range(&f, 0, &lo, &count);
+			ck_assert_uint_eq(lo, id);
+			ck_assert_uint_eq(count, 1);
+			acks++;
+			continue;
+		}
 		if (kind_of(&b->out[i]) != FK_ACK)
 			continue;
 		ck_assert_int_eq(frame_parse(b->out[i].buf, b->out[i].len,
 		    1 << 16, &f), DROP_NONE);
-		ck_assert_uint_eq(f.ack, frame_pos_key(id, 0, off));
 		off += chunk;
+		ck_assert_uint_eq(f.ack, frame_pos_key(id, 0, off));
 		acks++;
 	}
 	ck_assert_int_eq(acks, 3);			/* 4000 B in 3 frames */
@@ -717,6 +731,350 @@ START_TEST(test_ext_safe_acks_by_position)
 	ck_assert_uint_ne(frame_pos_key(id, 0, 0), frame_pos_key(id + 1, 0, 0));
 	/* PROTOCOL.md 4.3's example. */
 	ck_assert_uint_eq(frame_pos_key(0x10, 1, 1452), 0x5de186ddba7797abULL);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Acks of ranges (4.6): 100 messages of 64 B in 7 Batches are acked by 7
+ * Acks of one range each (100 kind-5 Acks before), which take them all.
+ */
+START_TEST(test_ext_safe_acks_ranges)
+{
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	uint64_t	 id = handshake_ext(b, c, T0), first = c->s.next_msgid;
+	uint64_t	 next = first, lo;
+	struct peer	*pc = only_peer(c);
+	struct frame	 f;
+	uint32_t	 count;
+
+	ck_assert_uint_eq(pc->ext_flags & FRAME_HELLO_ACKRANGE,
+	    FRAME_HELLO_ACKRANGE);
+	for (uint32_t i = 0; i < 100; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 7);
+	ck_assert_uint_eq(pc->inflight, 100);
+	ck_assert_int_eq(pass(c, b, T0), 7);
+	ck_assert_uint_eq(b->nout, 7);
+	ck_assert_uint_eq(count_kind(b, FK_ACKS), 7);
+	for (size_t i = 0; i < b->nout; i++) {
+		ck_assert_int_eq(frame_parse(b->out[i].buf, b->out[i].len,
+		    1 << 16, &f), DROP_NONE);
+		ck_assert_uint_eq(f.nranges, 1);
+		frame_acks_range(&f, 0, &lo, &count);
+		ck_assert_uint_eq(lo, next);
+		ck_assert_uint_eq(count, i < 6 ? 16 : 4);
+		next += count;
+	}
+	ck_assert_uint_eq(next, first + 100);
+	ck_assert_int_eq(pass(b, c, T0), 7);
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert_uint_eq(pc->unacked.n, 0);
+	ck_assert_uint_eq(pc->st.acks_rx, 7);
+	for (uint32_t i = 0; i < 100; i++)
+		recv_check1(b, id, i, 64);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	ck_assert_uint_eq(total_drops(&c->s), 0);
+	/* In the daemon the tick after a read sends them (dsock_sync). */
+	out_reset(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(100, 64), T0, 0), 0);
+	tick(c, T0);
+	ck_assert_uint_eq(c->nout, 1);
+	sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
+	out_reset(c);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	tick(b, T0);
+	ck_assert_uint_eq(count_kind(b, FK_ACKS), 1);
+	recv_check1(b, id, 100, 64);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Gathering (4.6): a read's frames in ranges, a duplicate not twice, 40
+ * ranges at most to an Acks (the 41st sends them), and another peer's
+ * frame sends what was gathered for the first.
+ */
+START_TEST(test_ext_safe_acks_gathered)
+{
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	struct node	*d = node_new_opts("10.0.0.3:3000", NBMQ_SAFE_DEALER,
+			    0, NULL);
+	struct frame	 f;
+	uint64_t	 first, lo;
+	uint32_t	 count;
+
+	handshake_ext(b, c, T0);
+	handshake_ext(b, d, T0);
+	first = c->s.next_msgid;
+	/* 82 datagrams of one message each; b reads every other one. */
+	for (uint32_t i = 0; i < 82; i++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+		tick(c, T0);
+	}
+	ck_assert_uint_eq(c->nout, 82);
+	for (size_t i = 0; i < 82; i += 2)
+		sock_input(&b->s, T0, &c->addr, c->out[i].buf, c->out[i].len);
+	/* The first again: acked, not twice. */
+	sock_input(&b->s, T0, &c->addr, c->out[80].buf, c->out[80].len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);	/* the 41st range sent 40 */
+	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
+	    &f), DROP_NONE);
+	ck_assert_uint_eq(f.nranges, FRAME_ACKS_MAX);
+	frame_acks_range(&f, 39, &lo, &count);
+	ck_assert_uint_eq(lo, first + 78);
+	ck_assert_uint_eq(count, 1);
+	out_reset(b);
+	/* d's message: what was gathered for c leaves first. */
+	ck_assert_int_eq(sock_send(&d->s, mkmsg1(0, 64), T0, 0), 0);
+	tick(d, T0);
+	sock_input(&b->s, T0, &d->addr, d->out[0].buf, d->out[0].len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(frame_parse(b->out[0].buf, b->out[0].len, 1 << 16,
+	    &f), DROP_NONE);
+	ck_assert_uint_eq(f.nranges, 1);
+	frame_acks_range(&f, 0, &lo, &count);
+	ck_assert_uint_eq(lo, first + 80);
+	ck_assert_uint_eq(count, 1);
+	tick(b, T0);
+	ck_assert_uint_eq(count_kind(b, FK_ACKS), 2);
+	ck_assert_uint_eq(get64(b->out[1].buf + 2), only_peer(d)->session);
+	out_reset(c);
+	out_reset(d);
+	node_free(b);
+	node_free(c);
+	node_free(d);
+}
+END_TEST
+
+/* An Acks from b to c's session: n ranges (lo, count). */
+static void
+acks_in(struct node *c, struct node *b, uint64_t session, const uint64_t *lo,
+    const uint32_t *count, uint32_t n)
+{
+	uint8_t	buf[FRAME_HDR_SIZE + FRAME_ACKS_MAX * FRAME_ACKS_RANGE];
+
+	sock_input(&c->s, T0, &b->addr, buf,
+	    frame_put_acks(buf, session, lo, count, n));
+}
+
+/*
+ * A range must end below what was sent to the peer (4.6): the head of
+ * its queue not yet begun, or the socket's next id.  An Acks with one
+ * range past it is dropped whole, counted bad_ack; the first frame of a
+ * message begun is sent, and may be acked.
+ */
+START_TEST(test_ext_safe_acks_beyond_sent)
+{
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, NULL);
+	struct node	*c;
+	struct sockopts	 o;
+	struct peer	*pc;
+	uint64_t	 session, first, lo[2];
+	uint32_t	 count[2];
+
+	opts_defaults(&o);
+	o.max_tick_send = 5;
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	session = handshake_ext(b, c, T0);
+	pc = only_peer(c);
+	first = c->s.next_msgid;
+	for (uint32_t i = 0; i < 10; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), T0, 0), 0);
+	(void)sock_tick(&c->s, T0);
+	flush(c);
+	ck_assert_uint_eq(pc->inflight, 5);
+	ck_assert_uint_eq(pc->sendq_len, 5);
+	/* One past what was sent: none of it is taken. */
+	lo[0] = first;
+	count[0] = 6;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(c->s.st.drops[DROP_BAD_ACK], 1);
+	ck_assert_uint_eq(pc->st.drops[DROP_BAD_ACK], 1);
+	ck_assert_uint_eq(pc->inflight, 5);
+	/* A good range beside a bad one: the Acks goes whole. */
+	count[0] = 1;
+	lo[1] = first + 5;
+	count[1] = 1;
+	acks_in(c, b, session, lo, count, 2);
+	ck_assert_uint_eq(c->s.st.drops[DROP_BAD_ACK], 2);
+	ck_assert_uint_eq(pc->inflight, 5);
+	/* What was sent, and a range from below the floor into it. */
+	count[0] = 3;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(pc->inflight, 2);
+	lo[0] = first - 1000;
+	count[0] = 1005;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert_uint_eq(c->s.st.drops[DROP_BAD_ACK], 2);
+	/* The rest leaves; past the socket's next id is past it too. */
+	tick(c, T0);
+	ck_assert_uint_eq(pc->inflight, 5);
+	lo[0] = first + 5;
+	count[0] = 6;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(c->s.st.drops[DROP_BAD_ACK], 3);
+	ck_assert_uint_eq(pc->inflight, 5);
+	count[0] = 5;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(pc->inflight, 0);
+	ck_assert_uint_eq(pc->unacked.n, 0);
+	out_reset(c);
+	node_free(c);
+
+	/* A message begun: its first frame was sent, and is acked. */
+	o.max_tick_send = 1;
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	session = handshake_ext(b, c, T0);
+	pc = only_peer(c);
+	first = c->s.next_msgid;
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 4000), T0, 0), 0);
+	(void)sock_tick(&c->s, T0);
+	flush(c);
+	ck_assert_uint_eq(pc->unacked.n, 1);
+	ck_assert_uint_eq(pc->inflight, 0);
+	lo[0] = first;
+	count[0] = 1;
+	acks_in(c, b, session, lo, count, 1);
+	ck_assert_uint_eq(c->s.st.drops[DROP_BAD_ACK], 0);
+	ck_assert_uint_eq(pc->unacked.n, 0);
+	ck_assert_uint_eq(pc->sendq_len, 1);
+	out_reset(c);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* Messages n's application reads (drop markers not counted). */
+static uint64_t
+drain_count(struct node *n)
+{
+	struct msg	*m;
+	uint64_t	 k = 0;
+
+	while ((m = sock_recv(&n->s)) != NULL) {
+		if (m->nparts > 0)
+			k++;
+		msg_free(m);
+	}
+	return k;
+}
+
+/*
+ * A message refused at recv_hwm holds the sender's floor (4.5) until its
+ * resend, while the messages after it flow and are delivered: the
+ * receiver remembers each above the floor.  At a million messages a
+ * second its table (DEDUP_MAX) filled within 65 ms, and then it refused
+ * everything, the resent message too: nothing moved until that message
+ * was given up, 2 s on (safe64 in make bench: stalls, give-ups of a
+ * whole window).  The sender keeps the ids it has out within
+ * SAFE_SPAN_MAX of its floor instead, and waits.
+ */
+START_TEST(test_ext_safe_refused_no_stall)
+{
+	struct node	*b, *c;
+	struct node	*nodes[2];
+	struct sockopts	 o;
+	nbmq_time	 now = T0;
+	uint64_t	 sent = 0, got = 0;
+	int		 r;
+
+	opts_defaults(&o);
+	o.recv_hwm = 100;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, NULL);
+	nodes[0] = b;
+	nodes[1] = c;
+	handshake_ext(b, c, now);
+	/* 150 at once: 50 refused, unacked. */
+	for (uint32_t i = 0; i < 150; i++, sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), now, 0), 0);
+	tick(c, now);
+	net(nodes, 2, now);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 50);
+	got += drain_count(b);
+	ck_assert_uint_eq(got, 100);
+	/* From now on b's application keeps up: nothing else is refused. */
+	b->s.o.recv_hwm = 10000;
+	/* 100,000 more, 1,000 a millisecond while the sender takes them. */
+	while (sent < 100150 && now < T0 + 5 * NSEC) {
+		for (uint32_t i = 0; i < 1000 && sent < 100150; i++) {
+			r = sock_send(&c->s, mkmsg1(0, 64), now, 0);
+			ck_assert(r == 0 || r == EAGAIN);
+			if (r == EAGAIN)
+				break;
+			sent++;
+		}
+		tick(c, now);
+		net(nodes, 2, now);
+		got += drain_count(b);
+		now = run_until(nodes, 2, now, now + MSEC);
+		got += drain_count(b);
+	}
+	/* Held 16 ms at a time, not for a resend interval (200 ms). */
+	ck_assert_uint_eq(sent, 100150);
+	ck_assert_uint_lt(now, T0 + 150 * MSEC);
+	now = run_until(nodes, 2, now, now + 3 * NSEC);
+	got += drain_count(b);
+	ck_assert_uint_eq(c->s.st.giveups, 0);
+	ck_assert_uint_eq(sent, 100150);
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_le(b->s.ndedup, SAFE_SPAN_MAX + 150);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * Held by its window with nothing more from the application (every
+ * message queued already): the Acks that move the floor wake the peer,
+ * and the rest of the queue leaves without another send.
+ */
+START_TEST(test_ext_safe_held_wakes)
+{
+	struct node	*b, *c;
+	struct node	*nodes[2];
+	struct sockopts	 o, oc;
+	nbmq_time	 now = T0;
+	uint64_t	 sent = 0, got = 0, total = 150 + SAFE_SPAN_MAX + 500;
+
+	opts_defaults(&o);
+	o.recv_hwm = 100;
+	opts_defaults(&oc);
+	oc.send_hwm = 100000;
+	b = node_new_opts(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_SAFE_DEALER, 0, &oc);
+	nodes[0] = b;
+	nodes[1] = c;
+	handshake_ext(b, c, now);
+	for (uint32_t i = 0; i < 150; i++, sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 64), now, 0), 0);
+	tick(c, now);
+	net(nodes, 2, now);
+	ck_assert_uint_eq(b->s.st.drops[DROP_RECV_HWM], 50);
+	got += drain_count(b);
+	b->s.o.recv_hwm = 100000;
+	/* All the rest queued at once: past the window by 500. */
+	for (; sent < total; sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(0, 64), now, 0), 0);
+	for (int round = 0; round < 100 && got < sent; round++) {
+		tick(c, now);
+		net(nodes, 2, now);
+		got += drain_count(b);
+		now = run_until(nodes, 2, now, now + MSEC);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_eq(c->s.st.giveups, 0);
+	ck_assert_uint_lt(now, T0 + 100 * MSEC);
 	node_free(b);
 	node_free(c);
 }
@@ -1277,7 +1635,7 @@ START_TEST(test_ext_pace_slow)
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags,
 	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS |
-	    FRAME_HELLO_FLOOR);
+	    FRAME_HELLO_FLOOR | FRAME_HELLO_ACKRANGE);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
@@ -1508,6 +1866,11 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_safe_acks_by_position);
 	tcase_add_test(tc, test_ext_safe_floor);
 	tcase_add_test(tc, test_ext_safe_acks_switch);
+	tcase_add_test(tc, test_ext_safe_acks_ranges);
+	tcase_add_test(tc, test_ext_safe_acks_gathered);
+	tcase_add_test(tc, test_ext_safe_acks_beyond_sent);
+	tcase_add_test(tc, test_ext_safe_refused_no_stall);
+	tcase_add_test(tc, test_ext_safe_held_wakes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");

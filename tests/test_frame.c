@@ -346,11 +346,67 @@ START_TEST(test_parse_encrypted)
 }
 END_TEST
 
+/*
+ * Acks (4.6): whole ranges of 12 bytes filling the datagram, 1 to
+ * FRAME_ACKS_MAX of them, each of 1 to FRAME_ACKS_COUNT_MAX ids; the
+ * example of PROTOCOL.md byte for byte.
+ */
+START_TEST(test_parse_acks)
+{
+	static const uint8_t want[] = {
+		0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0x07,
+		0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0x03,
+		0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0x01,
+	};
+	uint8_t		buf[FRAME_HDR_SIZE + (FRAME_ACKS_MAX + 1) *
+			    FRAME_ACKS_RANGE];
+	uint64_t	lo[FRAME_ACKS_MAX + 1] = { 0x10, 0x20 }, l;
+	uint32_t	count[FRAME_ACKS_MAX + 1] = { 3, 1 }, c;
+	struct frame	f;
+	size_t		len;
+
+	len = frame_put_acks(buf, 7, lo, count, 2);
+	ck_assert_uint_eq(len, sizeof(want));
+	ck_assert_mem_eq(buf, want, len);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_NONE);
+	ck_assert_uint_eq(f.kind, FK_ACKS);
+	ck_assert_uint_eq(f.nranges, 2);
+	frame_acks_range(&f, 1, &l, &c);
+	ck_assert_uint_eq(l, 0x20);
+	ck_assert_uint_eq(c, 1);
+	/* None, a stray byte, a short range. */
+	ck_assert_int_eq(frame_parse(buf, FRAME_HDR_SIZE, MAXMSG, &f),
+	    DROP_SHORT);
+	ck_assert_int_eq(frame_parse(buf, len - 1, MAXMSG, &f), DROP_LENGTH);
+	ck_assert_int_eq(frame_parse(buf, len + 1, MAXMSG, &f), DROP_LENGTH);
+	/* Counts of 0 and past the limit; the limit itself. */
+	count[1] = 0;
+	len = frame_put_acks(buf, 7, lo, count, 2);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_BAD_ACK);
+	count[1] = FRAME_ACKS_COUNT_MAX + 1;
+	len = frame_put_acks(buf, 7, lo, count, 2);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_BAD_ACK);
+	count[1] = FRAME_ACKS_COUNT_MAX;
+	len = frame_put_acks(buf, 7, lo, count, 2);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_NONE);
+	/* FRAME_ACKS_MAX ranges, and one more. */
+	for (int i = 0; i <= FRAME_ACKS_MAX; i++) {
+		lo[i] = (uint64_t)i * 10;
+		count[i] = 1;
+	}
+	len = frame_put_acks(buf, 7, lo, count, FRAME_ACKS_MAX);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_NONE);
+	ck_assert_uint_eq(f.nranges, FRAME_ACKS_MAX);
+	len = frame_put_acks(buf, 7, lo, count, FRAME_ACKS_MAX + 1);
+	ck_assert_int_eq(frame_parse(buf, len, MAXMSG, &f), DROP_LENGTH);
+}
+END_TEST
+
 START_TEST(test_parse_unknown_kind)
 {
 	uint8_t		buf[64];
 	struct frame	f;
-	static const uint8_t kinds[] = { 10, 0x10, 0x7f };
+	static const uint8_t kinds[] = { 11, 0x10, 0x7f };
 
 	memset(buf, 0, sizeof(buf));
 	for (size_t i = 0; i < sizeof(kinds); i++) {
@@ -806,6 +862,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_oversize);
 	tcase_add_test(tc, test_parse_encrypted);
 	tcase_add_test(tc, test_parse_unknown_kind);
+	tcase_add_test(tc, test_parse_acks);
 	tcase_add_test(tc, test_put_hello_bytes);
 	tcase_add_test(tc, test_parse_batch);
 	tcase_add_test(tc, test_put_entry_hdr);
