@@ -224,9 +224,10 @@ echo "$MARK-control" | NBMQ_SOCKET=$T/b.sock "$NBMQCAT" -a control -w 10 ||
 wait $P || fail "control message"
 HEXMARK=$(printf '%s' "$MARK" | od -An -tx1 | tr -d ' \n')
 n=$(cat "$T/cap.d" "$T/cap.sd" "$T/cap.dish" | wc -l)
-# (About 170 to 350: the daemons batch messages and ack ranges of them,
-# docs/PROTOCOL.md 4.3 and 4.6; over 1000 frames without.)
-[ "$n" -gt 120 ] || fail "only $n datagrams captured"
+# (100 to 350: the daemons batch messages and ack ranges of them,
+# docs/PROTOCOL.md 4.3 and 4.6, as the timing falls; over 1000 frames
+# without.  The 20 kB message alone is 15 sealed frames.)
+[ "$n" -gt 50 ] || fail "only $n datagrams captured"
 if grep -q "$HEXMARK" "$T/cap.d" "$T/cap.sd" "$T/cap.dish"; then
 	fail "plaintext on the wire: $(grep -l "$HEXMARK" "$T"/cap.*)"
 fi
