@@ -78,11 +78,10 @@ SOVER	= 0
 LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 	    client-lib/nbmq.h)
 
-# The pure core: linked by nbmqd and by the unit tests.
 # The pure core: time and I/O passed in; it calls no clock, socket,
-# libevent or file function of its own (tests/purity.sh, in make check).
+# libevent or file function of its own, and includes nbmqd.h, never the
+# shell's shell.h or a libevent header (tests/purity.sh, in make check).
 PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/deliver.c \
 	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
 	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
@@ -93,14 +92,19 @@ PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 # Linked with it wherever the core is (the unit tests, the simulator).
 CONF_SRCS = daemon/config.c daemon/acl.c daemon/cryptconf.c daemon/log.c
 CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
-# The libevent shell.
+# The libevent shell, and in it delivery to the applications (deliver.c:
+# the shell's types, shell.h, but no clock, socket or libevent call; unit
+# tested, so linked with the core into the unit tests).
+SHELL_PURE_SRCS = daemon/deliver.c
 SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
-	     daemon/ctl.c
+	     daemon/ctl.c $(SHELL_PURE_SRCS)
 LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
 PURE_OBJS  = $(PURE_SRCS:%.c=$(O)/%.o)
+CONF_OBJS  = $(CONF_SRCS:%.c=$(O)/%.o)
+SHELL_PURE_OBJS = $(SHELL_PURE_SRCS:%.c=$(O)/%.o)
 SHELL_OBJS = $(SHELL_SRCS:%.c=$(O)/%.o)
 LIB_OBJS   = $(LIB_SRCS:%.c=$(O)/pic/%.o)
 
@@ -222,7 +226,8 @@ $(O)/tests/test_lib.o: client-lib/nbmq.c
 # clock and datagram queues between cores), as chrony links test.o.
 WRAP_LDFLAGS	= -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 UNIT_OBJS	= $(O)/tests/unit.o $(O)/tests/fakenet.o
-$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS)
+$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS) \
+    $(SHELL_PURE_OBJS)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
@@ -250,9 +255,12 @@ check-unit: tests check-purity
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
 # The core's boundary: its objects call no clock, socket, libevent or file
-# function of their own (tests/purity.sh on PURE_OBJS).
-check-purity: $(PURE_OBJS)
-	@tests/purity.sh $(PURE_OBJS)
+# function of their own, and neither they nor those beside them include
+# the shell's header or libevent's (tests/purity.sh); the shell's pure
+# delivery calls none either.
+check-purity: $(PURE_OBJS) $(CONF_OBJS) $(SHELL_PURE_OBJS)
+	@tests/purity.sh $(PURE_OBJS) --beside $(CONF_OBJS) \
+	    --shell $(SHELL_PURE_OBJS)
 
 # A test part skipped for a tool that make deps installs fails under make
 # (tests/lib.sh, have): the tools are part of the check, not optional.

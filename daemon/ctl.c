@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "promtext.h"
 #include "acl.h"
 

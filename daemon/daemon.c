@@ -13,7 +13,7 @@
 
 #include <event2/event.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "deliver.h"
 
 struct daemon	*nbmqd;

@@ -32,7 +32,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "deliver.h"
 #include "ipc.h"
 

@@ -24,7 +24,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 
 #ifndef NBMQD_CONF			/* the Makefile's, from SYSCONFDIR */
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"

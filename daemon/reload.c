@@ -34,7 +34,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "acl.h"
 
 enum reload_diff {
