@@ -66,6 +66,7 @@ struct crypt_sock {
 	const struct nbmq_encryptor *e;
 	void		*enc;		/* e->create() */
 	void		*dl;		/* dlopen() handle of a plugin */
+	void		(*unload)(void *dl);	/* the shell's dlclose */
 	char		 label[96];	/* "sodium", or the plugin's path */
 	void		*pending;	/* connecting: the handshake in flight */
 	nbmq_time	 now;		/* the latest time seen */
@@ -214,90 +215,55 @@ crypt_min_frame_size(const char *encryptor)
 	    0;
 }
 
-/* The frames of an encrypted socket must fit sealed in max_frame_size. */
+/* The frames of a socket with options o fit sealed by e (label: its name
+ * in why) in max_frame_size: 1, else 0 with why. */
 int
-crypt_opts_ok(const struct sock *s, const struct sockopts *o, char *why,
-    size_t whylen)
+crypt_opts_fit(const struct nbmq_encryptor *e, const char *label,
+    const struct sockopts *o, char *why, size_t whylen)
 {
-	uint64_t	need = crypt_need(s->crypt->e);
+	uint64_t	need = crypt_need(e);
 
 	if (o->max_frame_size >= need)
 		return 1;
 	snprintf(why, whylen, "max_frame_size %llu is too small for "
 	    "encryptor %s: at least %llu",
-	    (unsigned long long)o->max_frame_size, s->crypt->label,
+	    (unsigned long long)o->max_frame_size, label,
 	    (unsigned long long)need);
 	return 0;
 }
 
-static const struct nbmq_encryptor *
-crypt_load(struct crypt_sock *c, const char *path, char *why, size_t whylen)
+/* The frames of an encrypted socket must fit sealed in max_frame_size. */
+int
+crypt_opts_ok(const struct sock *s, const struct sockopts *o, char *why,
+    size_t whylen)
 {
-	return crypt_plugin_load(path, &c->dl, why, whylen);
+	return crypt_opts_fit(s->crypt->e, s->crypt->label, o, why, whylen);
 }
 
 /*
- * Give s the encryptor cc names (bound or connecting), before the socket
- * binds or connects.  0, or -1 with why (the socket stays plain).
+ * s adopts the encryptor the shell loaded and created (crypt_sock_load,
+ * cryptconf.c), before the socket binds or connects; the core reads no
+ * key file and opens no plugin.  0, or -1 out of memory (l released).
  */
 int
-crypt_sock_start(struct sock *s, const struct cryptconf *cc, int bound,
-    char *why, size_t whylen)
+crypt_sock_start(struct sock *s, const struct crypt_loaded *l)
 {
-	struct nbmq_enc_config	 ec;
 	struct crypt_sock	*c;
-	char			 ewhy[768], kpath[PATH_MAX], ppath[PATH_MAX];
-	int			 cred;
 
-	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0)
-		return 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->buf = malloc(CRYPT_BUF_SIZE)) == NULL) {
 		free(c);
-		snprintf(why, whylen, "out of memory");
+		l->e->destroy(l->enc);
+		if (l->dl != NULL)
+			l->unload(l->dl);
 		return -1;
 	}
-	snprintf(c->label, sizeof(c->label), "%s", cc->encryptor);
-	ewhy[0] = '\0';
-	if (strcmp(cc->encryptor, "sodium") == 0)
-		c->e = &crypt_sodium;
-	else if (cc->encryptor[0] != '/')
-		snprintf(ewhy, sizeof(ewhy), "unknown encryptor (none, "
-		    "sodium, or the absolute path of a plugin)");
-	else
-		c->e = crypt_load(c, cc->encryptor, ewhy, sizeof(ewhy));
+	c->e = l->e;
+	c->enc = l->enc;
+	c->dl = l->dl;
+	c->unload = l->unload;
+	snprintf(c->label, sizeof(c->label), "%s", l->label);
 	s->crypt = c;
-	if (c->e != NULL && !crypt_opts_ok(s, &s->o, ewhy, sizeof(ewhy)))
-		c->e = NULL;
-	if (c->e != NULL) {
-		memset(&ec, 0, sizeof(ec));
-		ec.abi = NBMQ_ENCRYPTOR_ABI;
-		ec.socket = s->name;
-		ec.bound = bound;
-		ec.max_frame_size = (uint32_t)s->o.max_frame_size;
-		ec.peers = cc->peers;
-		/* An encryptor opens the files by the paths they resolve to. */
-		if (cc->private_key_file != NULL && crypt_path(
-		    cc->private_key_file, kpath, sizeof(kpath), &cred, ewhy,
-		    sizeof(ewhy)) == 0)
-			ec.private_key_file = kpath;
-		if (cc->peers_file != NULL && crypt_path(cc->peers_file,
-		    ppath, sizeof(ppath), &cred, ewhy, sizeof(ewhy)) == 0)
-			ec.peers_file = ppath;
-		if ((cc->private_key_file != NULL &&
-		    ec.private_key_file == NULL) ||
-		    (cc->peers_file != NULL && ec.peers_file == NULL))
-			c->enc = NULL;
-		else if ((c->enc = c->e->create(&ec, ewhy, sizeof(ewhy))) ==
-		    NULL && ewhy[0] == '\0')
-			snprintf(ewhy, sizeof(ewhy), "cannot start");
-	}
-	if (c->enc == NULL) {
-		snprintf(why, whylen, "encryptor %s: %s", cc->encryptor, ewhy);
-		c->e = NULL;
-		crypt_sock_free(s);
-		return -1;
-	}
 	s->seal_overhead = c->e->overhead;
 	log_info("socket %s: encryptor %s%s%s", s->name, c->e->name,
 	    c->dl != NULL ? " from " : "", c->dl != NULL ? c->label : "");
@@ -318,7 +284,7 @@ crypt_sock_free(struct sock *s)
 			c->e->destroy(c->enc);
 	}
 	if (c->dl != NULL)
-		crypt_plugin_unload(c->dl);
+		c->unload(c->dl);
 	free(c->buf);
 	free(c);
 	s->crypt = NULL;

@@ -114,6 +114,7 @@ struct sod {
 	unsigned int	 attempt;	/* connecting: whose key to try next */
 	uint8_t		 last_ts[SOD_TS];	/* ours, strictly increasing */
 	uint8_t		 mac1_key[SOD_HASH];	/* ours, for Connects to us */
+	void		(*wallclock)(struct timespec *);	/* the shell's */
 };
 
 struct replay {
@@ -382,17 +383,21 @@ sod_destroy(void *enc)
 	free(sd);
 }
 
-static void *
-sod_create(const struct nbmq_enc_config *ec, char *why, size_t whylen)
+/*
+ * The built-in encryptor with the keys the shell read (crypt_sodium_create,
+ * cryptconf.c): the private key and npeers public keys, and the wall clock
+ * its Connect timestamps read.  NULL with why.
+ */
+void *
+crypt_sodium_new(const uint8_t priv[CRYPT_KEY_SIZE], const uint8_t *peers,
+    size_t npeers, int bound, void (*wallclock)(struct timespec *), char *why,
+    size_t whylen)
 {
 	struct sod	*sd;
+	size_t		 i;
 
 	if (sodium_init() < 0) {
 		snprintf(why, whylen, "libsodium cannot start");
-		return NULL;
-	}
-	if (ec->private_key_file == NULL) {
-		snprintf(why, whylen, "needs private_key_file");
 		return NULL;
 	}
 	if ((sd = calloc(1, sizeof(*sd))) == NULL ||
@@ -401,13 +406,15 @@ sod_create(const struct nbmq_enc_config *ec, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
-	sd->bound = ec->bound;
-	if (crypt_key_file(ec->private_key_file, sd->priv, why, whylen) != 0 ||
-	    crypt_peers(ec->peers, ec->peers_file, sod_add_peer, sd, why,
-	    whylen) < 0) {
-		sod_destroy(sd);
-		return NULL;
-	}
+	sd->bound = bound;
+	sd->wallclock = wallclock;
+	memcpy(sd->priv, priv, SOD_KEY);
+	for (i = 0; i < npeers; i++)
+		if (sod_add_peer(sd, peers + i * SOD_KEY) != 0) {
+			snprintf(why, whylen, "out of memory");
+			sod_destroy(sd);
+			return NULL;
+		}
 	if (sd->npeers == 0) {
 		snprintf(why, whylen, "no peers: list the public keys it may "
 		    "talk to in peers or peers_file");
@@ -449,7 +456,7 @@ sod_timestamp(struct sod *sd, uint8_t ts[SOD_TS])
 	struct timespec	 t;
 	int		 i;
 
-	crypt_wallclock(&t);
+	sd->wallclock(&t);
 	sod_put64be(ts, (uint64_t)t.tv_sec);
 	for (i = 0; i < 4; i++)
 		ts[8 + i] = ((uint32_t)t.tv_nsec >> (24 - 8 * i)) & 0xff;
@@ -734,7 +741,7 @@ const struct nbmq_encryptor crypt_sodium = {
 	.name = "sodium",
 	.overhead = SOD_OVERHEAD,
 	.handshake_max = SOD_HS1,
-	.create = sod_create,
+	.create = NULL,		/* built in: crypt_sodium_new() */
 	.destroy = sod_destroy,
 	.session_new = sod_session_new,
 	.session_free = sod_session_free,

@@ -947,13 +947,35 @@ void		 sock_pace_drop(struct sock *, struct peer *, uint32_t n,
 struct nbmq_encryptor;
 extern const struct nbmq_encryptor crypt_sodium;
 extern uint64_t crypt_sodium_dh_ops;	/* X25519 operations so far */
-/* Before bind/connect: 0, or -1 with why (the socket stays plain). */
-int		 crypt_sock_start(struct sock *, const struct cryptconf *,
-		    int bound, char *why, size_t whylen);
+/*
+ * An encryptor as the shell loaded and created it for a socket
+ * (crypt_sock_load, cryptconf.c): the core reads no key file and opens no
+ * plugin.
+ */
+struct crypt_loaded {
+	const struct nbmq_encryptor *e;	/* crypt_sodium, or a plugin's */
+	void		*enc;		/* e's instance (e->create) */
+	void		*dl;		/* a plugin's handle, or NULL */
+	void		(*unload)(void *dl);	/* the shell's, for dl */
+	char		 label[96];	/* "sodium", or the plugin's path */
+};
+/* Before bind/connect, s adopts l: 0, or -1 out of memory (l released). */
+int		 crypt_sock_start(struct sock *, const struct crypt_loaded *l);
 void		 crypt_sock_free(struct sock *);
 /* 1 if frames still fit sealed in o->max_frame_size, else 0 with why. */
 int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 		    char *why, size_t whylen);
+int		 crypt_opts_fit(const struct nbmq_encryptor *, const char *label,
+		    const struct sockopts *, char *why, size_t whylen);
+/*
+ * The built-in encryptor, given the keys read (private, then npeers public
+ * keys back to back) and the wall clock of its Connect timestamps: its
+ * instance, or NULL with why.
+ */
+void		*crypt_sodium_new(const uint8_t priv[CRYPT_KEY_SIZE],
+		    const uint8_t *peers, size_t npeers, int bound,
+		    void (*wallclock)(struct timespec *), char *why,
+		    size_t whylen);
 /* What crypt_input() made of a datagram (crypt.c says more). */
 enum crypt_verdict {
 	CRYPT_DONE,		/* dropped and counted: nothing more to do */
@@ -1019,6 +1041,17 @@ uint64_t	 crypt_min_frame_size(const char *encryptor);
 int		 crypt_conf_eq(const struct cryptconf *,
 		    const struct cryptconf *);
 void		 crypt_conf_free(struct cryptconf *);
+/*
+ * Before bind/connect: the encryptor cc names loaded (a plugin: dlopen),
+ * its keys read and it created, then crypt_sock_start(): 0, or -1 with why
+ * (the socket stays plain).
+ */
+int		 crypt_sock_load(struct sock *, const struct cryptconf *,
+		    int bound, char *why, size_t whylen);
+/* The built-in sodium of ec: its key files read, crypt_sodium_new(). */
+struct nbmq_enc_config;
+void		*crypt_sodium_create(const struct nbmq_enc_config *, char *why,
+		    size_t whylen);
 /* A plugin's encryptor, checked; its handle in *dl (unload it, also on
  * error when set). */
 const struct nbmq_encryptor *crypt_plugin_load(const char *path, void **dl,

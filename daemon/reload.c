@@ -126,7 +126,7 @@ reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 		return ENOMEM;
 	d->configured = 1;
 	/* The encryptor first: a connecting socket sends Connect at once. */
-	if (crypt_sock_start(&d->core, &sc->crypt, sc->bind != NULL, why,
+	if (crypt_sock_load(&d->core, &sc->crypt, sc->bind != NULL, why,
 	    sizeof(why)) != 0) {
 		log_warnx("socket %s: %s", sc->name, why);
 		dsock_free(d);
