@@ -82,7 +82,8 @@ LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 # libevent or file function of its own, and includes nbmqd.h, never the
 # shell's shell.h or a libevent header (tests/purity.sh, in make check).
 PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
+	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/sockout.c \
+	    daemon/safe.c \
 	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
@@ -113,7 +114,7 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all tests deps deb run check check-purity check-unit check-int check-asan clean install \
+.PHONY: all tests deps deb run check check-purity check-layers check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
 # Plain make builds what is installed and the examples: no test library
@@ -251,7 +252,7 @@ check: deps
 	$(MAKE) check-fuzz
 	$(MAKE) check-valgrind
 
-check-unit: tests check-purity
+check-unit: tests check-purity check-layers
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
 # The core's boundary: its objects call no clock, socket, libevent or file
@@ -261,6 +262,13 @@ check-unit: tests check-purity
 check-purity: $(PURE_OBJS) $(CONF_OBJS) $(SHELL_PURE_OBJS)
 	@tests/purity.sh $(PURE_OBJS) --beside $(CONF_OBJS) \
 	    --shell $(SHELL_PURE_OBJS)
+
+# The daemon's files import in one direction: no cycle between the core's
+# files nor between the shell's but those tests/layers-known.txt lists,
+# and no call from the core into the shell (tests/layers.py, from nm).
+check-layers: $(CORE_OBJS) $(SHELL_OBJS) $(O)/daemon/main.o
+	@/usr/bin/python3 tests/layers.py --core $(CORE_OBJS) \
+	    --shell $(SHELL_OBJS) $(O)/daemon/main.o
 
 # A test part skipped for a tool that make deps installs fails under make
 # (tests/lib.sh, have): the tools are part of the check, not optional.

@@ -196,7 +196,7 @@ crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
 }
 
 
-static uint64_t
+uint64_t
 crypt_need(const struct nbmq_encryptor *e)
 {
 	uint64_t	need = FRAME_DATA_HDR_SIZE + e->overhead + 1;
@@ -206,13 +206,6 @@ crypt_need(const struct nbmq_encryptor *e)
 	if (need < FRAME_HDR_SIZE + e->handshake_max)
 		need = FRAME_HDR_SIZE + e->handshake_max;
 	return need;
-}
-
-uint64_t
-crypt_min_frame_size(const char *encryptor)
-{
-	return strcmp(encryptor, "sodium") == 0 ? crypt_need(&crypt_sodium) :
-	    0;
 }
 
 /* The frames of a socket with options o fit sealed by e (label: its name

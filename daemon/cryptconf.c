@@ -463,6 +463,13 @@ crypt_plugin_unload(void *dl)
 
 /* Encryptors: the shell loads them, the core (crypt.c) adopts them. */
 
+uint64_t
+crypt_min_frame_size(const char *encryptor)
+{
+	return strcmp(encryptor, "sodium") == 0 ? crypt_need(&crypt_sodium) :
+	    0;
+}
+
 struct crypt_keyset {
 	uint8_t		*keys;
 	size_t		 n, cap;

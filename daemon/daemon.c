@@ -105,7 +105,9 @@ dsock_free(struct dsock *d)
 	udp_close(d);
 	event_free(d->ev_timer);
 	sock_destroy(&d->core);
-	ctl_sock_closed(d);	/* its counters stay in the daemon's totals */
+	/* its counters stay in the daemon's totals */
+	sock_stats_add(&nbmqd->closed_st, &d->core.st);
+	nbmqd->nclosed++;
 	free(d->host);
 	free(d);
 }

@@ -25,6 +25,15 @@
 #include <systemd/sd-daemon.h>
 
 #include "shell.h"
+#include "ipc.h"
+
+/* The IPC's requests: on sockets (ipcreq.c) and nbmqctl's (ctl.c). */
+static const struct ipc_handlers main_ipc_handlers = {
+	.request = ipc_request,
+	.ctl_request = ctl_request,
+	.ctl_resume = ctl_resume,
+	.client_gone = ctl_client_gone,
+};
 
 #ifndef NBMQD_CONF			/* the Makefile's, from SYSCONFDIR */
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"
@@ -342,7 +351,7 @@ main(int argc, char *argv[])
 
 	if (reload_start_sockets(&conf) == -1 ||
 	    ipc_listen(conf.ipc_path, conf.ipc_mode, conf.ipc_group,
-	    conf.max_clients) == -1 ||
+	    conf.max_clients, &main_ipc_handlers) == -1 ||
 	    metrics_listen(conf.metrics_listen) == -1) {
 		ret = 1;
 		goto out;

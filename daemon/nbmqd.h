@@ -805,6 +805,16 @@ struct sock {
 	struct sockopts	 o;
 	const struct sock_ops *ops;
 	void		*arg;
+	/*
+	 * The core's calls upward, as hooks so that its files import one
+	 * way (tests/layers.py): sock_init wires safe.c's resends to
+	 * session_sent() and session.c's ended sessions to sock_peer_gone();
+	 * stuncli.c, given a target, has session.c call stuncli_lookup() on
+	 * each attempt to connect (NULL: none).
+	 */
+	void		(*sent)(struct sock *, struct peer *, nbmq_time);
+	void		(*peer_gone)(struct sock *, struct peer *);
+	void		(*lookup)(struct sock *, nbmq_time);
 
 	int		 bound;		/* bound: many peers; else connecting
 					   (link leaves LINK_IDLE) */
@@ -928,8 +938,19 @@ struct msg	*sock_recv(struct sock *);
  * below again.
  */
 void		 sock_unrecv(struct sock *, struct msg *);
-struct peer	*sock_peer_by_id(const struct sock *, uint64_t);
+/* The peer of session id, or NULL: a look-up in s->by_id, here so that
+ * crypt.c finds a peer without calling session.c. */
+static inline struct peer *
+sock_peer_by_id(const struct sock *s, uint64_t id)
+{
+	struct hnode	*n = hmap_find(&s->by_id, id);
+
+	return n ? container_of(n, struct peer, id_node) : NULL;
+}
 uint64_t	 sock_recv_count(const struct sock *);
+/* Add the counters of from to to. */
+void		 sock_stats_add(struct sock_stats *to,
+		    const struct sock_stats *from);
 /* delta bytes more (or fewer) held for peers: recv_hwm_bytes, max_memory. */
 void		 sock_hold(struct sock *, int64_t delta);
 /* The kernel dropped n datagrams for want of room (pace.c). */
@@ -965,6 +986,8 @@ void		 crypt_sock_free(struct sock *);
 /* 1 if frames still fit sealed in o->max_frame_size, else 0 with why. */
 int		 crypt_opts_ok(const struct sock *, const struct sockopts *,
 		    char *why, size_t whylen);
+/* Room for a data frame with a byte, an Ack, a handshake, all sealed by e. */
+uint64_t	 crypt_need(const struct nbmq_encryptor *);
 int		 crypt_opts_fit(const struct nbmq_encryptor *, const char *label,
 		    const struct sockopts *, char *why, size_t whylen);
 /*
@@ -1120,6 +1143,12 @@ void		 safe_peer_free(struct sock *, struct peer *);
 nbmq_time	 safe_dedup_ttl(const struct sockopts *);
 void		 safe_timers(struct sock *, nbmq_time);
 nbmq_time	 safe_next_deadline(const struct sock *);
+/* sockout.c: the one way out (below session.c, safe.c, pace.c, stun.c). */
+/* What an Ack of data frame f says: its position (FRAME_HELLO_ACKPOS) or
+ * the FNV-1a-64 of hdr and the rest. */
+uint64_t	 sock_ack_key(const struct peer *, const struct frame *,
+		    const uint8_t hdr[FRAME_HDR_SIZE], const uint8_t *rest,
+		    size_t len);
 /*
  * Frame (part, off, chunk) of m for p into the outbox: alone as a data
  * frame, or (an extension peer, coalesce) as an entry of the Batch open
@@ -1155,6 +1184,7 @@ uint8_t		*sock_slot(struct sock *, const struct nbaddr *to);
  */
 int		 sock_out(struct sock *, struct peer *, enum out_how,
 		    uint32_t len, nbmq_time now);
+/* sock.c */
 /* Messages counting against send_hwm for p. */
 uint64_t	 sock_peer_load(const struct peer *);
 /* p's session ends: what the socket holds for it (its reassemblies, its

@@ -174,8 +174,24 @@ int		 reload_start_sockets(const struct config *);
 void		 reload_acls(const struct config *);
 
 /* ipc.c */
+/*
+ * What the transport hands on, by the type's range: ipc.c calls neither
+ * ipcreq.c nor ctl.c, main.c wires them in (the shell's files import one
+ * way: tests/layers.py).
+ */
+struct ipc_handlers {
+	/* a request on a socket (0x02xx): ipc_request, ipcreq.c */
+	void		 (*request)(struct client *, const struct nbmq_ipc_hdr *,
+			    const uint8_t *payload);
+	/* nbmqctl's (0x04xx): ctl_request, NULL or why to disconnect */
+	const char	*(*ctl_request)(struct client *,
+			    const struct nbmq_ipc_hdr *, const uint8_t *payload);
+	void		 (*ctl_resume)(struct client *);	/* output drained */
+	void		 (*client_gone)(struct client *);
+};
 int		 ipc_listen(const char *path, unsigned int mode,
-		    const char *group, uint64_t max_clients);
+		    const char *group, uint64_t max_clients,
+		    const struct ipc_handlers *);
 void		 ipc_shutdown(void);
 /* Write queued messages and credit to an attached app. */
 void		 ipc_deliver(struct sub *);
@@ -211,8 +227,6 @@ const char	*ctl_request(struct client *, const struct nbmq_ipc_hdr *,
 /* The client's output drained: send more of its list. */
 void		 ctl_resume(struct client *);
 void		 ctl_client_gone(struct client *);
-/* A socket is being freed: add its counters to the daemon's totals. */
-void		 ctl_sock_closed(const struct dsock *);
 /* The counters as Prometheus text (promtext.h) to f; -1 out of memory. */
 int		 ctl_metrics(FILE *f, int openmetrics, int peers);
 
