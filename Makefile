@@ -26,7 +26,7 @@ DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 # the sanitizers' (SAN) after both.  Every object compiled also writes
 # its header dependencies (DEPFLAGS) next to it, in a .d file.
 CFLAGS	?= -O2 -g
-NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iclient-lib -Idaemon
+NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iinclude -Iclient-lib -Icommon -Ictl -Idaemon
 NBMQ_CFLAGS	= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing
 DEPFLAGS	= -MMD -MP
@@ -87,7 +87,7 @@ PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
-	    client-lib/ipc-codec.c
+	    common/ipc-codec.c
 # Beside it: what is read from the system at start-up and reload (the
 # configuration, access control's names, keys and plugins) and the log.
 # Linked with it wherever the core is (the unit tests, the simulator).
@@ -97,10 +97,10 @@ CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
 # the shell's types, shell.h, but no clock, socket or libevent call; unit
 # tested, so linked with the core into the unit tests).
 SHELL_PURE_SRCS = daemon/deliver.c
-SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
+SHELL_SRCS = daemon/metrics.c common/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
 	     daemon/ctl.c $(SHELL_PURE_SRCS)
-LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
+LIB_SRCS  = client-lib/nbmq.c common/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
 PURE_OBJS  = $(PURE_SRCS:%.c=$(O)/%.o)
@@ -152,7 +152,7 @@ deps:
 # as new when it is missing (named, not found by a pattern: an
 # intermediate file that is missing would not count).
 DEPS	= $(patsubst %.c,$(O)/%.d,$(wildcard daemon/*.c client-lib/*.c \
-	    tests/*.c tests/fuzz/*.c)) $(LIB_SRCS:%.c=$(O)/pic/%.d)
+	    common/*.c ctl/*.c tests/*.c tests/fuzz/*.c)) $(LIB_SRCS:%.c=$(O)/pic/%.d)
 $(O)/%.o: %.c $(O)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
@@ -195,9 +195,9 @@ $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 
 # nbmqctl speaks the IPC itself, through the control client it shares
 # with the bench (ctlclient.c) over the protocol's codec.
-CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o \
-	   $(O)/client-lib/promtext.o
-$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(CTL_OBJS)
+CTL_OBJS = $(O)/ctl/ctlclient.o $(O)/common/ipc-codec.o \
+	   $(O)/common/promtext.o
+$(O)/nbmqctl: $(O)/ctl/nbmqctl.o $(CTL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # The README example, built the way a user builds it: against the
@@ -209,11 +209,11 @@ $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER
 
 # Encryption: the encryptor interface's users, and the example plugin
 # (not secure: it shows the interface), built as a user would build one.
-$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: client-lib/nbmq_encryptor.h
-$(O)/tests/test_crypt.o: client-lib/nbmq_encryptor.h
+$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: include/nbmq_encryptor.h
+$(O)/tests/test_crypt.o: include/nbmq_encryptor.h
 all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
-    client-lib/nbmq_encryptor.h
+    include/nbmq_encryptor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(SHLIB_LDFLAGS)
 
@@ -469,7 +469,7 @@ install: $(PROGS) $(LIBS)
 	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    client-lib/nbmq.pc.in >$(O)/nbmq.pc.install
 	install -m 644 $(O)/nbmq.pc.install $(DESTDIR)$(LIBDIR)/pkgconfig/nbmq.pc
-	install -m 644 client-lib/nbmq.h client-lib/nbmq_encryptor.h \
+	install -m 644 client-lib/nbmq.h include/nbmq_encryptor.h \
 	    $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
 	    -e 's|/etc/nbmq/|$(SYSCONFDIR)/nbmq/|g' \
@@ -546,6 +546,6 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
 	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c
 $(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
-    client-lib/ctlclient.h $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/client-lib/ctlclient.o \
+    ctl/ctlclient.h $(O)/ctl/ctlclient.o $(O)/libnbmq.a
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/ctl/ctlclient.o \
 	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lzmq -lenet -lm
