@@ -102,7 +102,34 @@ struct dsock {
 };
 TAILQ_HEAD(dsock_list, dsock);
 
+/*
+ * What daemon.c's sockets ask of the shell's two I/O sides, udp.c and
+ * ipc.c, which main.c wires in: they call daemon.c after their events
+ * (dsock_sync), daemon.c calls them only through this, so that the
+ * shell's files import one way too (tests/layers.py), as the core calls
+ * the shell only through struct sock_ops.
+ */
+struct dsock_io {
+	/* udp.c: the UDP side of each socket */
+	const struct sock_ops *sock_ops;	/* the core's, for sock_init */
+	void		(*flush)(struct dsock *);
+	void		(*arm_timer)(struct dsock *, nbmq_time now);
+	void		(*set_bufs)(struct dsock *);
+	void		(*close)(struct dsock *);
+	/* ipc.c: the attached applications */
+	void		(*deliver)(struct sub *);
+	void		(*push)(struct client *);
+	void		(*sock_gone)(struct sub *);
+	int		(*sub_link)(struct sub *);
+	void		(*sub_unlink)(struct sub *);
+	int		(*client_backlogged)(struct client *);
+	void		(*client_cred)(const struct client *, pid_t *, uid_t *,
+			    gid_t *);
+	uint32_t	(*client_version)(const struct client *);
+};
+
 struct daemon {
+	const struct dsock_io *io;	/* main.c's: udp.c and ipc.c */
 	struct event_base *base;
 	struct evdns_base *dns;
 	struct config	*conf;
