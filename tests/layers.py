@@ -88,7 +88,30 @@ def cycles(g, group):
     return out
 
 
+def shortest_cycle(g, scc):
+    """The shortest cycle through scc's files, as a list (BFS from each)."""
+    best = None
+    for start in scc:
+        prev, queue = {start: None}, [start]
+        while queue:
+            v = queue.pop(0)
+            if v != start and start in g[v]:
+                path = [v]
+                while prev[path[-1]] is not None:
+                    path.append(prev[path[-1]])
+                path.reverse()
+                if best is None or len(path) < len(best):
+                    best = path
+                break
+            for w in sorted(g[v]):
+                if w in scc and w not in prev:
+                    prev[w] = v
+                    queue.append(w)
+    return best + [best[0]]
+
+
 def show(g, scc):
+    print("layers:   e.g. %s" % " -> ".join(shortest_cycle(g, scc)))
     for a in scc:
         for b in sorted(g[a]):
             if b in scc:
