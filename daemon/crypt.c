@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor
- * interface of nbmq_encryptor.h: which encryptor a socket has (built-in
- * `sodium`, or a plugin loaded with dlopen), the handshake riding in
- * Connect and Connected, sealing every frame the core writes and opening
- * every frame it receives, the refusals, and the key files.
+ * interface of nbmq_encryptor.h: a socket adopts the encryptor the shell
+ * loaded for it (crypt_sock_start; cryptconf.c reads the key files and
+ * opens plugins), then the handshake riding in Connect and Connected,
+ * sealing every frame the core writes and opening every frame it
+ * receives, the refusals.
  *
  * A plain socket (encryptor = none) has s->crypt == NULL and runs the
  * v0.2.0 code untouched.  The core calls in behind one `if (s->crypt)`:

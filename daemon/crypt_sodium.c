@@ -5,8 +5,8 @@
  *
  * Keys.  Every socket has a static X25519 key pair (private_key_file, the
  * base64 of 32 random bytes, nbmqd's user's with mode 0600, or a systemd
- * credential: crypt.c, crypt_open_file) and an allow-list of
- * peers' public keys (peers, peers_file).  A bound socket accepts a Connect
+ * credential, read by cryptconf.c and given to crypt_sodium_new()) and an
+ * allow-list of peers' public keys (peers, peers_file).  A bound socket accepts a Connect
  * only from a key on its list; a connecting socket sends its Connect to a
  * key on its list (the first; the next one on each new attempt, so a list
  * of several servers works) and so talks to nobody else.

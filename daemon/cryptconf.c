@@ -3,9 +3,11 @@
  * cryptconf.c: what encryption reads from the system, at start-up and
  * reload, for crypt.c: key files and peers files (their owner and mode
  * checked, as OpenSSH does; systemd credentials), the names of users and
- * groups in what it says, and encryptor plugins (dlopen).  The protocol
- * core (crypt.c, crypt_sodium.c) does no I/O of its own: tests/purity.sh
- * holds it to that.
+ * groups in what it says, and encryptor plugins (dlopen); then each
+ * socket's encryptor, created with its keys (crypt_sock_load) and handed
+ * to the core (crypt_sock_start).  The protocol core (crypt.c,
+ * crypt_sodium.c) does no I/O of its own: tests/purity.sh holds it to
+ * that.
  */
 #include <sys/stat.h>
 
