@@ -13,9 +13,9 @@ O	?= build
 CC	?= cc
 SAN	?=
 
-PKGS	 = libevent inih check libsodium libsystemd
+PKGS	 = libevent inih check libsodium libsystemd hiredis
 DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
-	   libsodium-dev libsystemd-dev python3 \
+	   libsodium-dev libsystemd-dev libhiredis-dev redis-server python3 \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
 	   stun-client coturn tshark iptables nftables iproute2 systemd \
 	   prometheus python3-prometheus-client python3-pytest
@@ -71,6 +71,7 @@ INIH_LIBS	= $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 CHECK_CFLAGS	= $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SODIUM_LIBS	= $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+HIREDIS_LIBS	= $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 
 # The version is NBMQ_VERSION in client-lib/nbmq.h, and only there: the
 # programs print it, the library and nbmq.pc take it from here.
@@ -99,7 +100,7 @@ CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
 SHELL_PURE_SRCS = daemon/deliver.c
 SHELL_SRCS = daemon/metrics.c common/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
-	     daemon/ctl.c $(SHELL_PURE_SRCS)
+	     daemon/ctl.c daemon/stunidx.c $(SHELL_PURE_SRCS)
 LIB_SRCS  = client-lib/nbmq.c common/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
@@ -135,6 +136,7 @@ deps:
 	    command -v strace >/dev/null && command -v man >/dev/null && \
 	    command -v systemd-analyze >/dev/null && \
 	    command -v promtool >/dev/null && \
+	    command -v redis-server >/dev/null && \
 	    /usr/bin/python3 -c 'import prometheus_client, pytest' \
 	    2>/dev/null; then \
 		echo "deps: all present"; \
@@ -170,7 +172,7 @@ $(DEPS):
 
 $(O)/nbmqd: $(O)/daemon/main.o $(SHELL_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(INIH_LIBS) -lsystemd \
-	    $(SODIUM_LIBS)
+	    $(SODIUM_LIBS) $(HIREDIS_LIBS)
 
 $(O)/libnbmq.so.$(LIBVER): $(LIB_OBJS)
 	$(CC) $(SHLIB_LDFLAGS) -shared -Wl,-soname,libnbmq.so.$(SOVER) -o $@ $^
@@ -209,8 +211,9 @@ $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER
 
 # Encryption: the encryptor interface's users, and the example plugin
 # (not secure: it shows the interface), built as a user would build one.
-$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: include/nbmq_encryptor.h
-$(O)/tests/test_crypt.o: include/nbmq_encryptor.h
+$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: include/nbmq_encryptor.h \
+    daemon/crypt_sodium.h
+$(O)/tests/test_crypt.o: include/nbmq_encryptor.h daemon/crypt_sodium.h
 all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
     include/nbmq_encryptor.h
@@ -291,7 +294,7 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_claims.sh tests/int_ipc_raw.sh tests/int_appgone.sh \
 	    tests/int_liveness.sh tests/int_credential.sh tests/int_usage.sh \
 	    tests/int_metrics.sh tests/int_nbmqcat.sh \
-	    tests/int_access.sh
+	    tests/int_access.sh tests/int_redis.sh
 check-asan:
 	$(MAKE) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim
@@ -342,7 +345,7 @@ check-mutants:
 # Test helper: UDP and IPC floods (tests/int_floods.sh).
 tests: $(O)/tests/floodtool
 $(O)/tests/floodtool: $(O)/tests/floodtool.o $(O)/libnbmq.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang under
 # ASan+UBSan in build/fuzz.  `make fuzz` runs each for FUZZ_SECONDS and
@@ -518,10 +521,11 @@ BENCH_O		= build/bench
 BENCH_ARGS	?=
 # The peers set beside nbmq (libzmq, ENet) come with the bench's own
 # dependency step, not make deps: make check does not need them.
-BENCH_DEBPKGS	= libzmq3-dev libenet-dev
-.PHONY: bench bench-deps
+BENCH_DEBPKGS	= libzmq3-dev libenet-dev python3-zmq
+.PHONY: bench bench-deps bench-veth
 bench-deps: deps
-	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ]; then \
+	@if ! pkg-config --exists libzmq || [ ! -f /usr/include/enet/enet.h ] || \
+	    ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		echo "bench: installing $(BENCH_DEBPKGS)"; \
 		$$SUDO apt-get update -qq && \
@@ -530,10 +534,26 @@ bench-deps: deps
 	fi
 bench: bench-deps
 	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench \
-	    $(BENCH_O)/cryptbench
+	    $(BENCH_O)/cryptbench $(BENCH_O)/pyperf
 	$(BENCH_O)/nbmqbench --nbmqd $(BENCH_O)/nbmqd \
 	    --json-file $(BENCH_O)/latest.json $(BENCH_ARGS)
 	$(BENCH_O)/cryptbench
+	/usr/bin/python3 bench/pybench.py --nbmqd $(BENCH_O)/nbmqd \
+	    --lib $(BENCH_O)/libnbmq.so.$(SOVER) --cperf $(BENCH_O)/pyperf \
+	    --json-file $(BENCH_O)/python.json
+
+# The same cases across a veth pair between two network namespaces, raw
+# UDP over the same veth as the baseline (bench/veth.c; root).
+bench-veth: bench-deps
+	$(MAKE) O=$(BENCH_O) SAN= $(BENCH_O)/nbmqd $(BENCH_O)/nbmqbench
+	$(BENCH_O)/nbmqbench --veth --nbmqd $(BENCH_O)/nbmqd \
+	    --json-file $(BENCH_O)/veth.json $(BENCH_ARGS)
+
+# The Python cases' C reference (bench/pybench.py): tests/pyperf.c on the
+# library as installed.
+$(O)/pyperf: tests/pyperf.c $(O)/libnbmq.so.$(LIBVER)
+	$(CC) $(ALL_CFLAGS) -o $@ tests/pyperf.c $(O)/libnbmq.so.$(SOVER) \
+	    -Wl,-rpath,$(CURDIR)/$(O)
 
 # The cost of encryption in the core, as a ratio to plain (bench/cryptbench.c).
 $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
@@ -541,10 +561,11 @@ $(O)/cryptbench: bench/cryptbench.c $(CORE_OBJS)
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS) $(ALL_LDFLAGS)
 
 # nbmqbench, a file a job: nbmqbench.c (the cases, main), proc.c, baseline.c,
-# apps.c, daemons.c, idle.c, report.c (bench/bench.h); the daemons'
+# apps.c, daemons.c, idle.c, report.c, veth.c (bench/bench.h); the daemons'
 # counters through the control client nbmqctl uses (ctlclient.c).
 BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
-	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c
+	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c \
+	     bench/veth.c
 $(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
     ctl/ctlclient.h $(O)/ctl/ctlclient.o $(O)/libnbmq.a
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/ctl/ctlclient.o \

@@ -18,12 +18,15 @@ char	case_id[16];
 int	case_plain;	/* 1: coalesce = no (v0.2.0 framing on the
 				   wire); 2: pacing = no as well */
 
+static int	app_daemon;	/* the daemon of this child's socket */
+
 static nbmq_socket *
 app_socket(int daemon, int type, nbmq_ctx **ctxp)
 {
 	nbmq_ctx	*ctx;
 	nbmq_socket	*s;
 
+	app_daemon = daemon;
 	if ((ctx = nbmq_ctx_new(sockpath[daemon])) == NULL)
 		child_fail("nbmq_ctx_new: %s", strerror(errno));
 	if (case_secure) {
@@ -45,7 +48,10 @@ app_socket(int daemon, int type, nbmq_ctx **ctxp)
 static void
 app_bind(nbmq_socket *s)
 {
-	if (nbmq_bind(s, "127.0.0.1:0") == -1)
+	char	ep[64];
+
+	snprintf(ep, sizeof(ep), "%s:0", side_text(app_daemon));
+	if (nbmq_bind(s, ep) == -1)
 		child_fail("nbmq_bind: %s", nbmq_strerror(errno));
 	if (nbmq_last_endpoint(s, sh->endpoint, sizeof(sh->endpoint)) == -1)
 		child_fail("nbmq_last_endpoint: %s", nbmq_strerror(errno));

@@ -18,7 +18,7 @@ udp_socket(uint16_t *port)
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		child_fail("socket: %s", strerror(errno));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = side_addr(my_side());
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		child_fail("bind: %s", strerror(errno));
 	v = UDP_RCVBUF;
@@ -38,7 +38,7 @@ udp_connect_port(int fd, uint16_t port)
 {
 	struct sockaddr_in	sin = { .sin_family = AF_INET };
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = side_addr(1);	/* the receiver's, the echo's */
 	sin.sin_port = htons(port);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		child_fail("connect: %s", strerror(errno));
@@ -86,9 +86,11 @@ udp_rx_child(int idx)
 	struct iovec	 iov[BATCH];
 	static uint8_t	 bufs[BATCH][2048];
 	uint16_t	 port;
-	int		 fd = udp_socket(&port);
+	int		 fd;
 	double		 c0;
 
+	enter_side(1);
+	fd = udp_socket(&port);
 	set_rcvtimeo(fd, 0.02);
 	if (case_gso) {
 		int	one = 1;
@@ -136,10 +138,12 @@ udp_tx_child(int unused)
 	struct mmsghdr	 mm[BATCH];
 	struct iovec	 iov[BATCH];
 	static uint8_t	 buf[2048];
-	int		 fd = udp_socket(NULL);
+	int		 fd;
 	uint64_t	 sent = 0;
 	double		 end, c0;
 
+	enter_side(0);
+	fd = udp_socket(NULL);
 	if (wait_flag(&sh->have_ep, 10) == -1)
 		_exit(1);
 	udp_connect_port(fd, sh->port);
@@ -294,9 +298,11 @@ udp_echo_child(int unused)
 	struct sockaddr_in	 from;
 	uint8_t			 buf[2048];
 	uint16_t		 port;
-	int			 fd = udp_socket(&port);
+	int			 fd;
 	ssize_t			 n;
 
+	enter_side(1);
+	fd = udp_socket(&port);
 	if (!case_relay)
 		pin_cpu(0);
 	set_rcvtimeo(fd, 0.5);
@@ -355,11 +361,13 @@ void
 udp_ping_child(int unused)
 {
 	uint8_t		 buf[2048];
-	int		 fd = udp_socket(NULL);
+	int		 fd;
 	uint32_t	 seq = 0, k = 0;
 	double		 end, t;
 	ssize_t		 n;
 
+	enter_side(0);
+	fd = udp_socket(NULL);
 	if (wait_flag(case_relay ? &sh->have_relay[0] : &sh->have_ep, 10) == -1)
 		_exit(1);
 	udp_connect_port(fd, case_relay ? sh->relay_port[0] : sh->port);

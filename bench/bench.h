@@ -157,6 +157,14 @@ extern const char	*opt_only, *opt_json_file, *opt_nbmqd;
 extern int		 opt_peers[2];
 extern double		 opt_idle_secs;
 extern int		 opt_idle_sender;
+/* veth.c: --veth, two namespaces joined by a veth pair */
+extern int		 opt_veth;
+int		 veth_setup(void);
+void		 veth_teardown(void);
+void		 enter_side(int);
+in_addr_t	 side_addr(int);
+const char	*side_text(int);
+int		 my_side(void);
 
 /* ---- the case being run: run_case (nbmqbench.c) sets them ---- */
 

@@ -49,6 +49,8 @@ start_daemon(int i, const char *name, const char *conf)
 			dup2(fd, 2);
 			close(fd);
 		}
+		if (i < 2)
+			enter_side(i);
 		execl(opt_nbmqd, "nbmqd", "-c", confpath, "-S", sockpath[i],
 		    (char *)NULL);
 		_exit(127);

@@ -427,7 +427,7 @@ usage(void)
 	    "                 [--idle-secs S] [--peers N,M] [--drain S] "
 	    "[--only ID,...]\n"
 	    "                 [--nbmqd PATH] [--keep] [--idle-sender] "
-	    "[--list]\n");
+	    "[--veth] [--list]\n");
 	exit(2);
 }
 
@@ -530,6 +530,9 @@ static const char *const case_order[] = {
 	"radio", "pp",
 };
 
+#define VETH_CASES	"udp1,udpmmsg,udp500,udppp,dealer64,dealer64v," \
+			"dealer466,dealer4k,dealer1m,safe64,safe1m,pp"
+
 int
 main(int argc, char *argv[])
 {
@@ -545,6 +548,8 @@ main(int argc, char *argv[])
 			opt_keep = 1;
 		else if (strcmp(a, "--idle-sender") == 0)
 			opt_idle_sender = 1;
+		else if (strcmp(a, "--veth") == 0)
+			opt_veth = 1;
 		else if (strcmp(a, "--list") == 0) {
 			for (int k = 0; k < NRESULTS; k++)
 				printf("%-10s %s\n", results[k].id,
@@ -611,6 +616,16 @@ main(int argc, char *argv[])
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (opt_veth) {
+		/* The cases whose every process can take a side (veth.c). */
+		if (opt_only == NULL)
+			opt_only = VETH_CASES;
+		if (veth_setup() == -1) {
+			fprintf(stderr, "nbmqbench: --veth needs root and "
+			    "ip netns\n");
+			return 1;
+		}
+	}
 
 	progress("nbmqbench: %ld CPUs, %s, %s; %d x %.1f s per case; %s\n",
 	    ncpu, cpu_model, kernel, opt_reps, opt_secs, tmpdir);

@@ -166,6 +166,7 @@ cleanup(void)
 	reap_kids(1);
 	for (int i = 0; i < 3; i++)
 		stop_daemon(i);
+	veth_teardown();
 	if (tmpdir[0] != '\0') {
 		if (opt_keep)
 			progress("kept %s\n", tmpdir);

@@ -159,8 +159,10 @@ print_text(void)
 	printf("\nnbmqbench %s: %ld CPUs (%s), %s\n", started, ncpu, cpu_model,
 	    kernel);
 	printf("load average %s at the start, %s at the end; medians of %d "
-	    "repetitions of %.1f s; loopback\n\n", load_start, load_end,
-	    opt_reps, opt_secs);
+	    "repetitions of %.1f s; %s\n\n", load_start, load_end,
+	    opt_reps, opt_secs, opt_veth ? "a veth pair between two network "
+	    "namespaces (daemon A and the senders on one side, daemon B and "
+	    "the receivers on the other)" : "loopback");
 	printf("Baselines (one sender process, one receiver process)\n");
 	printf("  %-40s %10s %8s %10s %8s %9s\n", "", "recv msg/s", "MB/s",
 	    "sent msg/s", "recv %", "CPU us/msg");
@@ -377,6 +379,7 @@ print_json(FILE *f)
 	json_str(f, "kernel", kernel, 1);
 	json_str(f, "loadavg_start", load_start, 1);
 	json_str(f, "loadavg_end", load_end, 1);
+	json_str(f, "path", opt_veth ? "veth" : "loopback", 1);
 	json_str(f, "started", started, 0);
 	fprintf(f, "},\n  \"settings\": {");
 	json_num(f, "reps", opt_reps, 1);

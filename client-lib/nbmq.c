@@ -1440,10 +1440,9 @@ nbmq_send(nbmq_socket *s, const void *buf, size_t len, int flags)
  * message that answers a request costs a poll and a recv, not a failing
  * recv before and after them.
  */
-EXPORT int
-nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
+static int
+recv_wait(nbmq_socket *s, int flags)
 {
-	struct nbmq_msg	*m;
 	int64_t		 deadline;
 	int		 timeout = (flags & NBMQ_DONTWAIT) ? 0 :
 			    (int)(s->rcvtimeo > INT32_MAX ? INT32_MAX :
@@ -1483,16 +1482,23 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 			return -1;
 		}
 	}
-	m = s->head;
+	return 0;
+}
+
+/* The head of the queue, which recv_wait found, becomes the caller's. */
+static struct nbmq_msg *
+recv_take(nbmq_socket *s)
+{
+	struct nbmq_msg	*m = s->head;
+
 	if ((s->head = m->next) == NULL)
 		s->tailp = &s->head;
 	if (m->dropped) {
 		lmsg_free(m);
 		errno = ENOBUFS;
-		return -1;
+		return NULL;
 	}
 	m->next = NULL;
-	*msgp = m;
 	if (m->event == NULL) {
 		/* The ones before this one; then this one is the app's. */
 		if (s->taken >= CONFIRM_BATCH)
@@ -1502,7 +1508,50 @@ nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
 		if (s->tally != NULL)
 			__atomic_store_n(s->tally, s->handed, __ATOMIC_RELEASE);
 	}
+	return m;
+}
+
+EXPORT int
+nbmq_recv(nbmq_socket *s, nbmq_msg **msgp, int flags)
+{
+	struct nbmq_msg	*m;
+
+	if (recv_wait(s, flags) == -1 || (m = recv_take(s)) == NULL)
+		return -1;
+	*msgp = m;
 	return 0;
+}
+
+/*
+ * One call for the common case (bindings pay per call): the next message's
+ * parts, joined, copied into buf.  What does not fit, an event or a drop
+ * report stays at the head of the queue for nbmq_recv.
+ */
+EXPORT ssize_t
+nbmq_recvbuf(nbmq_socket *s, void *buf, size_t len, uint64_t *peer,
+    int flags)
+{
+	struct nbmq_msg	*m;
+	size_t		 size;
+
+	if (recv_wait(s, flags) == -1)
+		return -1;
+	m = s->head;
+	if (m->dropped || m->event != NULL) {
+		errno = ENOMSG;
+		return -1;
+	}
+	if ((size = m->size) > len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	(void)recv_take(s);
+	if (size > 0)
+		memcpy(buf, m->data, size);
+	if (peer != NULL)
+		*peer = m->peer;
+	nbmq_msg_free(m);
+	return (ssize_t)size;
 }
 
 EXPORT size_t

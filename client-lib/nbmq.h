@@ -288,6 +288,18 @@ int		 nbmq_send(nbmq_socket *, const void *buf, size_t len,
  */
 int		 nbmq_recv(nbmq_socket *, nbmq_msg **msgp, int flags);
 
+/*
+ * Receive the next message into buf, its parts one after the other, in one
+ * call (for bindings, which pay per call; like zmq_recv, but nothing is
+ * ever cut).  Waits as nbmq_recv does.  Returns the message's size and
+ * stores its sender's session id in *peer (if not NULL); or -1 with errno
+ * EMSGSIZE (it is larger than len), ENOMSG (the next item is a peer event
+ * or a drop report), either leaving it at the head of the queue for
+ * nbmq_recv, or as nbmq_recv (EAGAIN, ENOTSUP, ECONNRESET).
+ */
+ssize_t		 nbmq_recvbuf(nbmq_socket *, void *buf, size_t len,
+		    uint64_t *peer, int flags);
+
 /* Number of parts. */
 size_t		 nbmq_msg_parts(const nbmq_msg *);
 /* Part i (NULL if out of range); its length in *len. */

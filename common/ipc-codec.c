@@ -32,7 +32,7 @@ _Static_assert(sizeof(struct ipc_ctl_reason) == 8 + NBMQ_IPC_WORD_LEN,
     "ctl_reason padding");
 _Static_assert(sizeof(struct ipc_ctl_end) == 8, "ctl_end padding");
 _Static_assert(sizeof(struct ipc_ctl_index) == 2 * NBMQ_IPC_NAME_LEN +
-    NBMQ_IPC_ADDR_LEN + 5 * 8, "ctl_index padding");
+    NBMQ_IPC_ADDR_LEN + 5 * 8 + NBMQ_IPC_HOST_LEN, "ctl_index padding");
 
 #define STR(type, field)	\
 	{ offsetof(type, field), sizeof(((type *)0)->field) }
@@ -78,7 +78,8 @@ static const struct ipc_fixed {
 	{ IPC_CTL_INDEX_ENTRY, sizeof(struct ipc_ctl_index), {
 	    STR(struct ipc_ctl_index, sock),
 	    STR(struct ipc_ctl_index, name),
-	    STR(struct ipc_ctl_index, addr) } },
+	    STR(struct ipc_ctl_index, addr),
+	    STR(struct ipc_ctl_index, where) } },
 };
 
 static const struct ipc_fixed *

@@ -30,13 +30,17 @@
  *      NBMQ_CONNFAIL_*), sent only to version-6 clients;
  *      ipc_ctl_sock.conn_ms/conn_reason/conn_unanswered.  Version-5
  *      clients keep data and events, not 0x04xx control requests.
+ *   7  ipc_ctl_index.where: the rendezvous a name registered at, for a
+ *      stun socket whose index is shared (stun_index); its names
+ *      registered at other rendezvous are listed too.  Version-6
+ *      clients keep data and events, not 0x04xx control requests.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	6
+#define NBMQ_IPC_VERSION	7
 #define NBMQ_IPC_VERSION_MIN	4	/* oldest the daemon accepts */
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
@@ -333,6 +337,11 @@ struct ipc_ctl_index {			/* IPC_CTL_INDEX_ENTRY */
 	uint64_t	expires_ms;	/* until it expires without one */
 	uint64_t	refreshes;
 	uint64_t	lookups;	/* NBMQ-TARGET requests answered */
+	char		where[NBMQ_IPC_HOST_LEN];	/* the rendezvous it
+							   registered at (its
+							   stun_index id), ""
+							   for an index of its
+							   own */
 };
 
 struct ipc_ctl_end {			/* IPC_CTL_END */

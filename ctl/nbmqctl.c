@@ -538,10 +538,10 @@ table_index(const struct ipc_ctl_index *v, uint32_t n)
 {
 	static const char *const head[] = { "SOCKET", "NAME", "ADDRESS",
 	    "REGISTERED", "REFRESHED", "EXPIRES IN", "REFRESHES", "LOOKUPS",
-	    NULL };
+	    "AT", NULL };
 	struct table	t;
 
-	table_init(&t, head, "LLLLLRrr");
+	table_init(&t, head, "LLLLLRrrL");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_index *e = &v[i];
 		size_t	 r = table_row(&t);
@@ -554,6 +554,8 @@ table_index(const struct ipc_ctl_index *v, uint32_t n)
 		fmt_age(table_cell(&t, r, 5), CELL, e->expires_ms);
 		fmt_u64(table_cell(&t, r, 6), CELL, e->refreshes);
 		fmt_u64(table_cell(&t, r, 7), CELL, e->lookups);
+		snprintf(table_cell(&t, r, 8), CELL, "%s",
+		    e->where[0] != '\0' ? e->where : "-");
 	}
 	table_print(&t);
 }
@@ -863,6 +865,7 @@ json_index(const struct ipc_ctl_index *v, uint32_t n)
 		json_u64("expires_ms", e->expires_ms);
 		json_u64("refreshes", e->refreshes);
 		json_u64("lookups", e->lookups);
+		json_str("at", e->where);
 		json_close();
 	}
 	printf("]");
@@ -927,6 +930,25 @@ cmd_peers(struct conn *c, const struct output *out, const char *arg)
 	return EX_OK;
 }
 
+/* A stun socket whose shared index is unreachable lists only its own
+ * names: said on stderr, after the list. */
+static void
+index_degraded(struct conn *c, const char *only)
+{
+	struct ipc_ctl_sock	*v = NULL;
+	uint32_t		 n;
+
+	need(c, ctl_list(&c->ctl, IPC_CTL_SOCKETS, NULL, 0, IPC_CTL_SOCKET_INFO,
+	    sizeof(*v), (void **)&v, &n, "sockets"));
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(v[i].state, "degraded") == 0 &&
+		    (only == NULL || strcmp(v[i].name, only) == 0))
+			fprintf(stderr, "nbmqctl: %s: shared index degraded "
+			    "(stun_index unreachable): only the names "
+			    "registered at this rendezvous\n", v[i].name);
+	free(v);
+}
+
 static int
 cmd_index(struct conn *c, const struct output *out, const char *arg)
 {
@@ -944,6 +966,7 @@ cmd_index(struct conn *c, const struct output *out, const char *arg)
 	    IPC_CTL_INDEX_ENTRY, sizeof(*v), (void **)&v, &n, "index"));
 	out->index(v, n);
 	free(v);
+	index_degraded(c, arg);
 	return EX_OK;
 }
 

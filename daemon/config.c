@@ -9,7 +9,8 @@
  *				name and stun_server (a name at a STUN
  *				server), connect = name@host:port (connect
  *				by name); type stun: stun_allow,
- *				stun_index_max; allow_send, allow_recv,
+ *				stun_index_max, stun_index,
+ *				stun_index_prefix; allow_send, allow_recv,
  *				allow_setopt (acl.c)
  *
  * inih reads the file through config_reader(), which counts lines, handles
@@ -102,7 +103,8 @@ static const char *const config_ckeys[CK_N] = {
 
 /* Keys of [socket NAME] besides type, bind, connect and the options. */
 static const char *const config_skeys[] = {
-	"name", "stun_server", "stun_allow", "stun_index_max", NULL
+	"name", "stun_server", "stun_allow", "stun_index_max", "stun_index",
+	"stun_index_prefix", NULL
 };
 
 static const struct {
@@ -137,6 +139,7 @@ struct config_sock {
 	int		 line;		/* its header, as stored (file, line) */
 	int		 type_line, bind_line, connect_line;
 	int		 name_line, server_line, allow_line, imax_line;
+	int		 index_line, prefix_line;
 	int		 by_name;	/* connect = name@host:port */
 	int		 crypt_line[CK_N];
 	int		 acl_line[ACL_NRIGHTS];
@@ -271,6 +274,8 @@ config_sockconf_free(struct sockconf *sc)
 	free(sc->stun_name);
 	free(sc->stun_server);
 	free(sc->stun_allow);
+	free(sc->stun_index);
+	free(sc->stun_index_prefix);
 	free(sc->file);
 	crypt_conf_free(&sc->crypt);
 	sockacl_free(sc->acl);
@@ -957,6 +962,26 @@ config_stun_key(struct config_parse *p, struct config_sock *cs,
 			return;
 		}
 		dst = &cs->sc->stun_name;
+	} else if (strcmp(key, "stun_index") == 0) {
+		struct stun_index_url	 u;
+
+		if (config_dup(p, &cs->index_line, key))
+			return;
+		if (stunsrv_parse_index(val, &u, why, sizeof(why)) != 0) {
+			config_err(p, p->lineno, "%s: %s", key, why);
+			return;
+		}
+		dst = &cs->sc->stun_index;
+	} else if (strcmp(key, "stun_index_prefix") == 0) {
+		if (config_dup(p, &cs->prefix_line, key))
+			return;
+		if (!stunsrv_valid_prefix(val)) {
+			config_err(p, p->lineno, "%s: must be 1 to %d "
+			    "characters of A-Z a-z 0-9 _ . : -, not \"%.64s\"",
+			    key, STUN_INDEX_PREFIX_MAX, val);
+			return;
+		}
+		dst = &cs->sc->stun_index_prefix;
 	} else if (strcmp(key, "stun_server") == 0) {
 		if (config_dup(p, &cs->server_line, key))
 			return;
@@ -1006,6 +1031,12 @@ config_check_stun(struct config_parse *p, struct config_sock *cs)
 	if (cs->imax_line != 0)
 		config_err(p, cs->imax_line, "stun_index_max: only for type = "
 		    "stun");
+	if (cs->index_line != 0)
+		config_err(p, cs->index_line, "stun_index: only for type = "
+		    "stun");
+	if (cs->prefix_line != 0)
+		config_err(p, cs->prefix_line, "stun_index_prefix: only for "
+		    "type = stun");
 	if (cs->by_name && cs->server_line != 0)
 		config_err(p, cs->server_line, "stun_server: not with connect "
 		    "= name@host:port (line %d), which names the stun server",
@@ -1714,6 +1745,11 @@ config_print(const struct config *cf, FILE *fp)
 			fprintf(fp, "stun_index_max = %llu\n",
 			    (unsigned long long)(sc->stun_index_max ?
 			    sc->stun_index_max : STUN_INDEX_MAX_DEFAULT));
+		if (sc->type == NBMQ_STUN)
+			fprintf(fp, "stun_index = %s\nstun_index_prefix = "
+			    "%s\n", sc->stun_index != NULL ? sc->stun_index :
+			    "memory", sc->stun_index_prefix != NULL ?
+			    sc->stun_index_prefix : STUN_INDEX_PREFIX);
 		if (sc->crypt.encryptor != NULL)
 			fprintf(fp, "encryptor = %s\n", sc->crypt.encryptor);
 		if (sc->crypt.private_key_file != NULL)

@@ -45,9 +45,18 @@
 
 #include "nbmqd.h"
 #include "nbmq_encryptor.h"
+#include "crypt_sodium.h"
 
 #define CRYPT_LOG_IVL		(10 * NSEC)	/* refusal lines: one per */
 #define CRYPT_BUF_SIZE		(FRAME_MAX_SIZE + 64)
+/* Cookie replies, within a budget per source (hashed address and port)
+ * and one for the socket: a flood gets few, and cannot use up those owed
+ * to the others; a reply costs less than the Connect it answers. */
+#define COOKIE_SOURCES		64
+#define COOKIE_SRC_RATE		20.0
+#define COOKIE_SRC_BURST	40.0
+#define COOKIE_RATE		1000.0
+#define COOKIE_BURST		1000.0
 
 /* Refusals logged at most once per CRYPT_LOG_IVL each (and socket). */
 enum crypt_refusal {
@@ -55,6 +64,7 @@ enum crypt_refusal {
 	CR_DENIED,		/* key not in peers */
 	CR_REPLAY,		/* Connect replayed */
 	CR_HANDSHAKE,		/* handshake does not verify */
+	CR_COOKIE,		/* under load: Connects answered with cookies */
 	CR_N
 };
 
@@ -73,6 +83,7 @@ struct crypt_sock {
 	nbmq_time	 now;		/* the latest time seen */
 	uint8_t		*buf;		/* opened frames */
 	struct crypt_lim lim[CR_N];
+	struct tokens	 cookie_all, cookie_src[COOKIE_SOURCES];
 };
 
 static uint64_t
@@ -124,41 +135,60 @@ crypt_count(struct sock *s, struct peer *p, enum drop_reason why)
  * A refusal: one line per CRYPT_LOG_IVL, socket and kind of refusal,
  * saying how many were not logged since, so that a flood can neither fill
  * the log nor hide another kind of refusal.  A plain socket keeps its one
- * limit in struct sock.
+ * limit in struct sock.  crypt_log_due() first: 0 when the line is
+ * skipped (counted), so that a flood costs no formatting of addresses.
  */
+static struct crypt_lim *
+crypt_lim_of(struct sock *s, enum crypt_refusal cr, struct crypt_lim *plain)
+{
+	if (s->crypt != NULL)
+		return &s->crypt->lim[cr];
+	plain->at = s->crypt_log_at;
+	plain->skipped = s->crypt_log_skipped;
+	return plain;
+}
+
+static void
+crypt_lim_put(struct sock *s, const struct crypt_lim *l)
+{
+	if (s->crypt == NULL) {
+		s->crypt_log_at = l->at;
+		s->crypt_log_skipped = l->skipped;
+	}
+}
+
+static int
+crypt_log_due(struct sock *s, enum crypt_refusal cr, nbmq_time now)
+{
+	struct crypt_lim	 plain, *l = crypt_lim_of(s, cr, &plain);
+
+	if (l->at == 0 || now >= l->at + CRYPT_LOG_IVL)
+		return 1;
+	l->skipped++;
+	crypt_lim_put(s, l);
+	return 0;
+}
+
+/* A line crypt_log_due() allowed. */
 static void __attribute__((format(printf, 4, 5)))
 crypt_log(struct sock *s, enum crypt_refusal cr, nbmq_time now,
     const char *fmt, ...)
 {
-	struct crypt_lim	 plain, *l;
+	struct crypt_lim	 plain, *l = crypt_lim_of(s, cr, &plain);
 	va_list			 ap;
 	char			 line[320];
 
-	if (s->crypt != NULL)
-		l = &s->crypt->lim[cr];
-	else {
-		plain.at = s->crypt_log_at;
-		plain.skipped = s->crypt_log_skipped;
-		l = &plain;
-	}
-	if (l->at != 0 && now < l->at + CRYPT_LOG_IVL)
-		l->skipped++;
-	else {
-		va_start(ap, fmt);
-		vsnprintf(line, sizeof(line), fmt, ap);
-		va_end(ap);
-		if (l->skipped > 0)
-			log_warnx("%s (and %llu more since)", line,
-			    (unsigned long long)l->skipped);
-		else
-			log_warnx("%s", line);
-		l->at = now ? now : 1;
-		l->skipped = 0;
-	}
-	if (s->crypt == NULL) {
-		s->crypt_log_at = plain.at;
-		s->crypt_log_skipped = plain.skipped;
-	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (l->skipped > 0)
+		log_warnx("%s (and %llu more since)", line,
+		    (unsigned long long)l->skipped);
+	else
+		log_warnx("%s", line);
+	l->at = now ? now : 1;
+	l->skipped = 0;
+	crypt_lim_put(s, l);
 }
 
 /* A plain socket got an encrypted frame (DROP_ENCRYPTED, counted there). */
@@ -166,9 +196,10 @@ void
 crypt_refuse(struct sock *s, nbmq_time now, const struct nbaddr *from,
     uint8_t kind)
 {
-	crypt_log(s, CR_PLAIN, now, "socket %s: encrypted %s from %s "
-	    "refused: this socket is plain (encryptor = none)", s->name,
-	    crypt_kind_name(kind), addr_str(from));
+	if (crypt_log_due(s, CR_PLAIN, now))
+		crypt_log(s, CR_PLAIN, now, "socket %s: encrypted %s from %s "
+		    "refused: this socket is plain (encryptor = none)",
+		    s->name, crypt_kind_name(kind), addr_str(from));
 }
 
 /* Keys as text: base64 (nbmqctl genkey, peers). */
@@ -186,14 +217,6 @@ crypt_key_decode(const char *s, size_t len, uint8_t key[CRYPT_KEY_SIZE])
 	    end != s + len)
 		return -1;
 	return 0;
-}
-
-void
-crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
-    char out[CRYPT_KEY_B64 + 1])
-{
-	sodium_bin2base64(out, CRYPT_KEY_B64 + 1, key, CRYPT_KEY_SIZE,
-	    sodium_base64_VARIANT_ORIGINAL);
 }
 
 
@@ -365,6 +388,102 @@ crypt_header(struct sock *s, const uint8_t *buf, struct crypt_in *ci)
 	return CRYPT_FRAME;
 }
 
+/* A Connect that does not verify: counted, a line now and then. */
+static void
+crypt_bad_connect(struct sock *s, nbmq_time now, const struct nbaddr *from)
+{
+	crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
+	if (crypt_log_due(s, CR_HANDSHAKE, now))
+		crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connect from %s "
+		    "refused: the handshake does not verify (made for "
+		    "another key, another encryptor, or damaged)", s->name,
+		    addr_str(from));
+}
+
+/* What a cookie is made of: the source's address and port, as bytes. */
+static size_t
+crypt_src(const struct nbaddr *a, uint8_t out[18])
+{
+	if (a->u.sa.sa_family == AF_INET6) {
+		memcpy(out, &a->u.sin6.sin6_addr, 16);
+		memcpy(out + 16, &a->u.sin6.sin6_port, 2);
+		return 18;
+	}
+	memcpy(out, &a->u.sin.sin_addr, 4);
+	memcpy(out + 4, &a->u.sin.sin_port, 2);
+	return 6;
+}
+
+/* May a cookie reply go to from now (the budgets on COOKIE_SOURCES)? */
+static int
+crypt_cookie_budget(struct crypt_sock *c, const struct nbaddr *from,
+    nbmq_time now)
+{
+	struct tokens	*src = &c->cookie_src[addr_hash(from) %
+			    COOKIE_SOURCES];
+
+	if (!tokens_refill(src, now, COOKIE_SRC_RATE, COOKIE_SRC_BURST) ||
+	    !tokens_refill(&c->cookie_all, now, COOKIE_RATE, COOKIE_BURST))
+		return 0;
+	src->n -= 1.0;
+	c->cookie_all.n -= 1.0;
+	return 1;
+}
+
+/* Under load: a Connect without mac2 gets a cookie reply, if the budget
+ * allows, and never public-key work. */
+static void
+crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, const uint8_t *src, size_t srclen)
+{
+	struct crypt_sock	*c = s->crypt;
+	uint8_t			*b;
+	size_t			 n;
+
+	crypt_count(s, NULL, DROP_CRYPT_COOKIE);
+	if (crypt_log_due(s, CR_COOKIE, now))
+		crypt_log(s, CR_COOKIE, now, "socket %s: under load: a "
+		    "Connect without a valid cookie (mac2) gets a cookie "
+		    "reply, no public-key work (the last from %s)", s->name,
+		    addr_str(from));
+	if (!crypt_cookie_budget(c, from, now))
+		return;
+	if ((b = sock_slot(s, from)) == NULL) {
+		s->st.drops[DROP_SEND_FAILED]++;
+		return;
+	}
+	if ((n = crypt_sodium_reply(c->enc, buf, src, srclen, b,
+	    s->ob.slot_size)) > 0)
+		(void)sock_out(s, NULL, OUT_PLAIN, (uint32_t)n, 0);
+}
+
+/*
+ * sodium's gate before any session or public-key work for a Connect:
+ * 1 when it is worth hs_read(); else 0, dropped: garbage, or under load
+ * (crypt_sodium.c, the comment on top).
+ */
+static int
+crypt_gate(struct sock *s, nbmq_time now, const struct nbaddr *from,
+    const uint8_t *buf, size_t len)
+{
+	uint8_t		src[18];
+	size_t		srclen = crypt_src(from, src);
+
+	switch (crypt_sodium_gate(s->crypt->enc, buf, len, src, srclen,
+	    now)) {
+	case SOD_GATE_PASS:
+		return 1;
+	case SOD_GATE_BAD:
+		crypt_bad_connect(s, now, from);
+		return 0;
+	case SOD_GATE_LIMITED:
+		crypt_count(s, NULL, DROP_CRYPT_COOKIE);
+		return 0;
+	}
+	crypt_cookie_out(s, now, from, buf, src, srclen);
+	return 0;
+}
+
 /* Bound side: an encrypted Connect. */
 static enum crypt_verdict
 crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
@@ -379,6 +498,8 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		s->st.drops[DROP_NOT_BOUND]++;
 		return CRYPT_DONE;
 	}
+	if (c->e == &crypt_sodium && !crypt_gate(s, now, from, buf, len))
+		return CRYPT_DONE;
 	if ((sess = c->e->session_new(c->enc, NBMQ_ENC_RESPONDER)) == NULL) {
 		log_warnx("socket %s: handshake: out of memory", s->name);
 		return CRYPT_DONE;
@@ -391,30 +512,53 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		c->e->session_free(sess);
 		if (r == NBMQ_ENC_DENIED) {
 			crypt_count(s, NULL, DROP_CRYPT_DENIED);
-			crypt_log(s, CR_DENIED, now, "socket %s: Connect from "
-			    "%s refused: %s is not one of its peers", s->name,
-			    addr_str(from), who[0] ? who : "the key");
+			if (crypt_log_due(s, CR_DENIED, now))
+				crypt_log(s, CR_DENIED, now, "socket %s: "
+				    "Connect from %s refused: %s is not one "
+				    "of its peers", s->name, addr_str(from),
+				    who[0] ? who : "the key");
 			ci->why = CONN_KEY_DENIED;
 			return CRYPT_REFUSE;
 		} else if (r == NBMQ_ENC_REPLAY) {
 			crypt_count(s, NULL, DROP_CRYPT_REPLAY);
-			crypt_log(s, CR_REPLAY, now, "socket %s: Connect from "
-			    "%s refused: replayed (not newer than the last "
-			    "one of %s)", s->name, addr_str(from),
-			    who[0] ? who : "its key");
-		} else {
-			crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
-			crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connect "
-			    "from %s refused: the handshake does not verify "
-			    "(made for another key, another encryptor, or "
-			    "damaged)", s->name, addr_str(from));
-		}
+			if (crypt_log_due(s, CR_REPLAY, now))
+				crypt_log(s, CR_REPLAY, now, "socket %s: "
+				    "Connect from %s refused: replayed (not "
+				    "newer than the last one of %s)", s->name,
+				    addr_str(from), who[0] ? who : "its key");
+		} else
+			crypt_bad_connect(s, now, from);
 		return CRYPT_DONE;
 	}
 	log_info("socket %s: Connect from %s: %s authenticated", s->name,
 	    addr_str(from), who[0] ? who : "peer");
 	ci->hs = sess;
 	return crypt_header(s, buf, ci);
+}
+
+/*
+ * Connecting side: a Connected of session 0 from the remote, sodium's
+ * cookie reply to our Connect: the next Connect, sent at once, carries
+ * mac2 (crypt_sodium.c, the comment on top).
+ */
+static enum crypt_verdict
+crypt_cookie_in(struct sock *s, nbmq_time now, const uint8_t *buf,
+    size_t len)
+{
+	struct crypt_sock	*c = s->crypt;
+
+	if (c->e != &crypt_sodium ||
+	    crypt_sodium_cookie(c->enc, c->pending, buf, len) != 0) {
+		crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
+		return CRYPT_DONE;
+	}
+	if (crypt_log_due(s, CR_COOKIE, now))
+		crypt_log(s, CR_COOKIE, now, "socket %s: %s is under load: "
+		    "Connect again with its cookie", s->name,
+		    addr_str(&s->remote));
+	if (s->link == LINK_CONNECTING && s->remote_valid)
+		(void)session_send_ctl(s, &s->remote, FK_CONNECT, 0);
+	return CRYPT_DONE;
 }
 
 /* Connecting side: an encrypted Connected. */
@@ -426,11 +570,13 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	char			 who[NBMQ_ENC_WHO_MAX];
 	int			 r;
 
-	if (s->bound || s->link == LINK_IDLE || id == 0 ||
+	if (s->bound || s->link == LINK_IDLE ||
 	    (s->remote_valid && !addr_eq(from, &s->remote))) {
 		s->st.drops[DROP_NOT_BOUND]++;
 		return CRYPT_DONE;
 	}
+	if (id == 0)
+		return crypt_cookie_in(s, now, buf, len);
 	if (c->pending == NULL) {
 		/* Answered already (a duplicate), or never asked. */
 		crypt_count(s, NULL, DROP_CRYPT_HANDSHAKE);
@@ -444,9 +590,10 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		/* The handshake stays: the real answer may follow. */
 		crypt_count(s, NULL, r == NBMQ_ENC_BAD ? DROP_CRYPT_HANDSHAKE :
 		    crypt_reason(r));
-		crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connected from %s "
-		    "refused: the handshake does not verify", s->name,
-		    addr_str(from));
+		if (crypt_log_due(s, CR_HANDSHAKE, now))
+			crypt_log(s, CR_HANDSHAKE, now, "socket %s: Connected "
+			    "from %s refused: the handshake does not verify",
+			    s->name, addr_str(from));
 		return CRYPT_DONE;
 	}
 	log_info("socket %s: Connected from %s: %s authenticated", s->name,
@@ -468,9 +615,11 @@ crypt_plain(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		ci->why = CONN_PEER_PLAIN;
 		return CRYPT_REFUSED;
 	}
-	crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s refused: "
-	    "this socket is encrypted (encryptor %s)", s->name,
-	    crypt_kind_name(buf[1]), addr_str(from), s->crypt->e->name);
+	if (crypt_log_due(s, CR_PLAIN, now))
+		crypt_log(s, CR_PLAIN, now, "socket %s: plain %s from %s "
+		    "refused: this socket is encrypted (encryptor %s)",
+		    s->name, crypt_kind_name(buf[1]), addr_str(from),
+		    s->crypt->e->name);
 	if (buf[1] != FK_CONNECT)
 		return CRYPT_DONE;
 	ci->why = 0;

@@ -35,6 +35,30 @@
  *   refuse only 15k, and a legitimate peer's round trip went from 435 us
  *   to 17.3 ms, issue 15).
  *
+ *   Cookies under load, as WireGuard's (in shape; PROTOCOL.md 4.2).  A
+ *   Connect that passes mac1 costs the responder an X25519 operation, so
+ *   a flooder that knows its public key could still take its CPU.  The
+ *   responder allows HS_BURST such handshakes at once and one per HS_COST
+ *   after; past that it is under load for LOAD_HOLD, and then answers a
+ *   Connect with a cookie reply instead of any public-key work, unless
+ *   the Connect carries a valid mac2:
+ *	cookie = BLAKE2b-128(key = R, source address and port), R a random
+ *	secret replaced every COOKIE_ROTATE (the last two are accepted)
+ *	mac2 = BLAKE2b-128(key = cookie, clear header || 108 bytes || mac1),
+ *	appended to the Connect (140 bytes instead of 124)
+ *	cookie reply: a Connected with session id 0 (which no session has),
+ *	data nonce (24) || XChaCha20-Poly1305(key = BLAKE2b-256("cookie--"
+ *	|| S_r), cookie, AD = its clear header || mac1 of the Connect) (56)
+ *   A source with a valid mac2 still gets at most MAC2_SRC_BURST
+ *   handshakes at once and MAC2_SRC_RATE a second under load (a bucket
+ *   per hash of its address and port), as WireGuard's rate limiter: a
+ *   flooder that reads its cookie buys no more than that.
+ *   The initiator opens it with its pending Connect's mac1, keeps the
+ *   cookie, and sends a new Connect at once (to the same key) with mac2:
+ *   one extra round trip.  A flood from spoofed addresses never sees the
+ *   cookies of its addresses, so it costs one hash and one small answer
+ *   a Connect, never an X25519 operation (issue 15).
+ *
  *   Connected data (48 bytes), r -> i, its clear header carries the new
  *   session id:
  *	h = H(h || clear header)
@@ -70,6 +94,7 @@
 
 #include "nbmqd.h"
 #include "nbmq_encryptor.h"
+#include "crypt_sodium.h"
 
 #define SOD_NAME	"nbmq sodium v1: IK X25519 ChaChaPoly BLAKE2b"
 #define SOD_KEY		32
@@ -82,6 +107,10 @@
 #define SOD_HS1_BODY	(SOD_KEY + SOD_KEY + SOD_TAG + SOD_TS + SOD_TAG)
 #define SOD_HS1		(SOD_HS1_BODY + SOD_MAC)
 #define SOD_HS2		(SOD_KEY + SOD_TAG)
+#define SOD_COOKIE	16
+#define SOD_XNONCE	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SOD_REPLY	(SOD_XNONCE + SOD_COOKIE + SOD_TAG)
+#define SOD_HS1_MAC2	(SOD_HS1 + SOD_MAC)
 #define SOD_HDR		NBMQ_ENC_HDR
 
 #define EPOCH_SHIFT		40
@@ -91,10 +120,19 @@
 #define REKEY_AFTER_TIME	(120 * NSEC)
 #define REKEY_AFTER_MSGS	(1ULL << 39)
 
+#define COOKIE_ROTATE		(120 * NSEC)	/* a new cookie secret */
+#define HS_COST			(10 * 1000000ULL)	/* a handshake a 10 ms */
+#define HS_BURST		100		/* handshakes at once */
+#define LOAD_HOLD		NSEC		/* cookies only, once over */
+#define MAC2_SOURCES		64	/* buckets of sources (hashed) */
+#define MAC2_SRC_RATE		5.0	/* handshakes a second with mac2 */
+#define MAC2_SRC_BURST		10.0
+
 #define REPLAY_WORDS		32	/* a power of two */
 #define REPLAY_BITS		(REPLAY_WORDS * 64)
 
-_Static_assert(SOD_HS1 == 124 && SOD_HS2 == 48, "handshake sizes");
+_Static_assert(SOD_HS1 == 124 && SOD_HS2 == 48 && SOD_REPLY == 56 &&
+    SOD_HS1_MAC2 == 140, "handshake sizes");
 
 /* X25519 operations done (tests: a garbage Connect must cost none). */
 uint64_t	crypt_sodium_dh_ops;
@@ -115,6 +153,17 @@ struct sod {
 	uint8_t		 last_ts[SOD_TS];	/* ours, strictly increasing */
 	uint8_t		 mac1_key[SOD_HASH];	/* ours, for Connects to us */
 	void		(*wallclock)(struct timespec *);	/* the shell's */
+	/* bound: cookies under load */
+	uint8_t		 cookie_key[SOD_HASH];	/* ours, for cookie replies */
+	uint8_t		 secret[SOD_HASH], secret_prev[SOD_HASH];
+	uint64_t	 secret_at;	/* when made; 0 none yet */
+	uint64_t	 credit, credit_at;	/* handshake budget, in ns */
+	uint64_t	 loaded_until;	/* under load before then */
+	struct tokens	 mac2_src[MAC2_SOURCES];	/* under load */
+	/* connecting: the cookie of a responder under load */
+	uint8_t		 cookie[SOD_COOKIE];
+	uint8_t		 cookie_for[SOD_KEY];	/* its key */
+	int		 has_cookie, cookie_retry;
 };
 
 struct replay {
@@ -146,6 +195,7 @@ struct sod_sess {
 	uint8_t		 e_priv[SOD_KEY], e_pub[SOD_KEY];
 	uint8_t		 re[SOD_KEY];	/* remote ephemeral */
 	uint8_t		 rs[SOD_KEY];	/* remote static */
+	uint8_t		 mac1[SOD_MAC];	/* initiator: of its Connect */
 	/* sending */
 	uint8_t		 tx_key[SOD_KEY];
 	uint64_t	 tx_epoch, tx_ctr;
@@ -179,6 +229,16 @@ sod_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES],
 	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
 	for (int i = 0; i < 8; i++, n >>= 8)
 		nonce[4 + i] = n & 0xff;
+}
+
+/* A key as base64 (crypt.c decodes): here, below crypt.c, which calls
+ * this file. */
+void
+crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
+    char out[CRYPT_KEY_B64 + 1])
+{
+	sodium_bin2base64(out, CRYPT_KEY_B64 + 1, key, CRYPT_KEY_SIZE,
+	    sodium_base64_VARIANT_ORIGINAL);
 }
 
 /* "key AbCdEfGh...": enough to tell keys apart, never a whole key. */
@@ -232,16 +292,24 @@ sod_mix_dh(uint8_t ck[SOD_HASH], uint8_t k[SOD_KEY], const uint8_t *priv,
 	return r == 0 ? 0 : -1;
 }
 
-/* The key of mac1 for Connects to the holder of static key pub. */
+/* BLAKE2b-256(label || pub): the keys of mac1 and of cookie replies. */
 static void
-sod_mac1_key(uint8_t key[SOD_HASH], const uint8_t pub[SOD_KEY])
+sod_label_key(uint8_t key[SOD_HASH], const char label[8],
+    const uint8_t pub[SOD_KEY])
 {
 	crypto_generichash_state	st;
 
 	crypto_generichash_init(&st, NULL, 0, SOD_HASH);
-	crypto_generichash_update(&st, (const uint8_t *)"mac1----", 8);
+	crypto_generichash_update(&st, (const uint8_t *)label, 8);
 	crypto_generichash_update(&st, pub, SOD_KEY);
 	crypto_generichash_final(&st, key, SOD_HASH);
+}
+
+/* The key of mac1 for Connects to the holder of static key pub. */
+static void
+sod_mac1_key(uint8_t key[SOD_HASH], const uint8_t pub[SOD_KEY])
+{
+	sod_label_key(key, "mac1----", pub);
 }
 
 /* mac1 of a Connect: its clear header and handshake body. */
@@ -254,6 +322,19 @@ sod_mac1(uint8_t mac[SOD_MAC], const uint8_t key[SOD_HASH],
 	crypto_generichash_init(&st, key, SOD_HASH, SOD_MAC);
 	crypto_generichash_update(&st, hdr, SOD_HDR);
 	crypto_generichash_update(&st, body, SOD_HS1_BODY);
+	crypto_generichash_final(&st, mac, SOD_MAC);
+}
+
+/* mac2 of a Connect: its clear header, handshake body and mac1. */
+static void
+sod_mac2(uint8_t mac[SOD_MAC], const uint8_t cookie[SOD_COOKIE],
+    const uint8_t hdr[SOD_HDR], const uint8_t *body)
+{
+	crypto_generichash_state	st;
+
+	crypto_generichash_init(&st, cookie, SOD_COOKIE, SOD_MAC);
+	crypto_generichash_update(&st, hdr, SOD_HDR);
+	crypto_generichash_update(&st, body, SOD_HS1);
 	crypto_generichash_final(&st, mac, SOD_MAC);
 }
 
@@ -423,6 +504,7 @@ crypt_sodium_new(const uint8_t priv[CRYPT_KEY_SIZE], const uint8_t *peers,
 	}
 	crypto_scalarmult_base(sd->pub, sd->priv);
 	sod_mac1_key(sd->mac1_key, sd->pub);
+	sod_label_key(sd->cookie_key, "cookie--", sd->pub);
 	sodium_mprotect_readonly(sd->priv);
 	return sd;
 }
@@ -480,8 +562,12 @@ sod_hs_write(void *sess, const uint8_t hdr[SOD_HDR], uint8_t *out,
 	if (x->role == NBMQ_ENC_INITIATOR && x->state == SOD_NEW) {
 		if (cap < SOD_HS1)
 			return NBMQ_ENC_FAIL;
-		memcpy(x->rs, sd->peers[sd->attempt++ % sd->npeers].pub,
-		    SOD_KEY);
+		if (sd->cookie_retry)	/* again, to the key that asked */
+			memcpy(x->rs, sd->cookie_for, SOD_KEY);
+		else
+			memcpy(x->rs, sd->peers[sd->attempt++ %
+			    sd->npeers].pub, SOD_KEY);
+		sd->cookie_retry = 0;
 		sod_hs_init(x->ck, x->h, x->rs, hdr);
 		crypto_box_keypair(x->e_pub, x->e_priv);
 		memcpy(o, x->e_pub, SOD_KEY);
@@ -501,7 +587,13 @@ sod_hs_write(void *sess, const uint8_t hdr[SOD_HDR], uint8_t *out,
 		sodium_memzero(k, sizeof(k));
 		sod_mac1_key(k, x->rs);
 		sod_mac1(o, k, hdr, out);
+		memcpy(x->mac1, o, SOD_MAC);
 		*outlen = SOD_HS1;
+		if (sd->has_cookie && cap >= SOD_HS1_MAC2 &&
+		    sodium_memcmp(sd->cookie_for, x->rs, SOD_KEY) == 0) {
+			sod_mac2(o + SOD_MAC, sd->cookie, hdr, out);
+			*outlen = SOD_HS1_MAC2;
+		}
 		x->state = SOD_SENT;
 		return NBMQ_ENC_OK;
 	}
@@ -537,7 +629,7 @@ sod_read_connect(struct sod_sess *x, const uint8_t hdr[SOD_HDR],
 	uint8_t		 rs[SOD_KEY], ts[SOD_TS], mac[SOD_MAC];
 	int		 r = NBMQ_ENC_BAD;
 
-	if (len != SOD_HS1)
+	if (len != SOD_HS1 && len != SOD_HS1_MAC2)
 		return NBMQ_ENC_BAD;
 	/* Garbage goes before any public-key work (the comment on top). */
 	sod_mac1(mac, sd->mac1_key, hdr, in);
@@ -735,12 +827,189 @@ sod_rekey(void *sess, uint64_t now)
 	return NBMQ_ENC_OK;
 }
 
+/* Cookies under load (the comment on top). */
+
+/* The cookie of source src under secret r. */
+static void
+sod_cookie(uint8_t cookie[SOD_COOKIE], const uint8_t r[SOD_HASH],
+    const uint8_t *src, size_t srclen)
+{
+	crypto_generichash(cookie, SOD_COOKIE, src, srclen, r, SOD_HASH);
+}
+
+/* A new secret every COOKIE_ROTATE; the one before stays good. */
+static void
+sod_rotate(struct sod *sd, uint64_t now)
+{
+	if (sd->secret_at != 0 && now - sd->secret_at < COOKIE_ROTATE)
+		return;
+	if (sd->secret_at == 0)
+		randombytes_buf(sd->secret, SOD_HASH);
+	memcpy(sd->secret_prev, sd->secret, SOD_HASH);
+	randombytes_buf(sd->secret, SOD_HASH);
+	sd->secret_at = now ? now : 1;
+}
+
+/* May one more Connect cost public-key work now?  HS_BURST at once, then
+ * one per HS_COST. */
+static int
+sod_budget(struct sod *sd, uint64_t now)
+{
+	if (sd->credit_at == 0)
+		sd->credit = HS_BURST * HS_COST;
+	else if (now > sd->credit_at)
+		sd->credit += now - sd->credit_at;
+	sd->credit_at = now ? now : 1;
+	if (sd->credit > HS_BURST * HS_COST)
+		sd->credit = HS_BURST * HS_COST;
+	if (sd->credit < HS_COST)
+		return 0;
+	sd->credit -= HS_COST;
+	return 1;
+}
+
+/* Under load, a source with a valid mac2: may it have a handshake now? */
+static int
+sod_mac2_budget(struct sod *sd, const uint8_t *src, size_t srclen,
+    uint64_t now)
+{
+	struct tokens	*t = &sd->mac2_src[fnv1a64(src, srclen) %
+			    MAC2_SOURCES];
+
+	if (!tokens_refill(t, now, MAC2_SRC_RATE, MAC2_SRC_BURST))
+		return 0;
+	t->n -= 1.0;
+	return 1;
+}
+
+/* Does the Connect (hdr, in: 140 bytes) carry the mac2 of src's cookie? */
+static int
+sod_mac2_ok(const struct sod *sd, const uint8_t hdr[SOD_HDR],
+    const uint8_t *in, size_t len, const uint8_t *src, size_t srclen)
+{
+	uint8_t	cookie[SOD_COOKIE], mac[SOD_MAC];
+	int	ok = 0;
+
+	if (len != SOD_HS1_MAC2)
+		return 0;
+	for (int i = 0; i < 2 && !ok; i++) {
+		sod_cookie(cookie, i == 0 ? sd->secret : sd->secret_prev,
+		    src, srclen);
+		sod_mac2(mac, cookie, hdr, in);
+		ok = sodium_memcmp(mac, in + SOD_HS1, SOD_MAC) == 0;
+	}
+	sodium_memzero(cookie, sizeof(cookie));
+	return ok;
+}
+
+/*
+ * Bound side, before any session for a Connect (frame: len bytes, its
+ * clear header first) from src (address and port, srclen bytes): is it
+ * worth public-key work?  SOD_GATE_PASS, SOD_GATE_BAD (malformed or a
+ * wrong mac1: drop it), SOD_GATE_COOKIE: under load and without a valid
+ * mac2, it gets no public-key work; crypt_sodium_reply() writes the
+ * cookie reply owed to it; or SOD_GATE_LIMITED: under load, a valid mac2
+ * from a source past its budget: dropped.
+ */
+int
+crypt_sodium_gate(void *enc, const uint8_t *frame, size_t len,
+    const uint8_t *src, size_t srclen, uint64_t now)
+{
+	struct sod	*sd = enc;
+	const uint8_t	*in = frame + SOD_HDR;
+	uint8_t		 mac[SOD_MAC];
+
+	if (len != SOD_HDR + SOD_HS1 && len != SOD_HDR + SOD_HS1_MAC2)
+		return SOD_GATE_BAD;
+	sod_mac1(mac, sd->mac1_key, frame, in);
+	if (sodium_memcmp(mac, in + SOD_HS1_BODY, SOD_MAC) != 0)
+		return SOD_GATE_BAD;
+	sod_rotate(sd, now);
+	if (now >= sd->loaded_until) {
+		if (sod_budget(sd, now))
+			return SOD_GATE_PASS;
+		sd->loaded_until = now + LOAD_HOLD;
+	}
+	if (sod_mac2_ok(sd, frame, in, len - SOD_HDR, src, srclen))
+		return sod_mac2_budget(sd, src, srclen, now) ? SOD_GATE_PASS :
+		    SOD_GATE_LIMITED;
+	return SOD_GATE_COOKIE;
+}
+
+/*
+ * The cookie reply to a Connect (frame, its clear header first) that
+ * crypt_sodium_gate() said SOD_GATE_COOKIE for, from src, into out (cap
+ * bytes): its length, or 0 when it does not fit.
+ */
+size_t
+crypt_sodium_reply(void *enc, const uint8_t *frame, const uint8_t *src,
+    size_t srclen, uint8_t *out, size_t cap)
+{
+	struct sod	*sd = enc;
+	uint8_t		 ad[SOD_HDR + SOD_MAC], cookie[SOD_COOKIE];
+
+	if (cap < SOD_HDR + SOD_REPLY)
+		return 0;
+	out[0] = frame[0];
+	out[1] = FK_CONNECTED | FRAME_ENCRYPTED;
+	memset(out + 2, 0, SOD_HDR - 2);	/* session id 0 */
+	memcpy(ad, out, SOD_HDR);
+	memcpy(ad + SOD_HDR, frame + SOD_HDR + SOD_HS1_BODY, SOD_MAC);
+	randombytes_buf(out + SOD_HDR, SOD_XNONCE);
+	sod_cookie(cookie, sd->secret, src, srclen);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SOD_HDR + SOD_XNONCE,
+	    NULL, cookie, SOD_COOKIE, ad, sizeof(ad), NULL, out + SOD_HDR,
+	    sd->cookie_key);
+	sodium_memzero(cookie, sizeof(cookie));
+	return SOD_HDR + SOD_REPLY;
+}
+
+/* Is the bound side under load (cookies only) at now? */
+int
+crypt_sodium_loaded(void *enc, uint64_t now)
+{
+	return now < ((struct sod *)enc)->loaded_until;
+}
+
+/*
+ * Connecting side: a cookie reply (frame, len bytes) to the Connect of
+ * handshake pending.  0: kept, the next Connect goes to the same key with
+ * mac2; -1: not a reply to it.
+ */
+int
+crypt_sodium_cookie(void *enc, void *pending, const uint8_t *frame,
+    size_t len)
+{
+	struct sod	*sd = enc;
+	struct sod_sess	*x = pending;
+	uint8_t		 ad[SOD_HDR + SOD_MAC], key[SOD_HASH];
+	uint8_t		 cookie[SOD_COOKIE];
+	int		 r;
+
+	if (x == NULL || x->role != NBMQ_ENC_INITIATOR ||
+	    x->state != SOD_SENT || len != SOD_HDR + SOD_REPLY)
+		return -1;
+	memcpy(ad, frame, SOD_HDR);
+	memcpy(ad + SOD_HDR, x->mac1, SOD_MAC);
+	sod_label_key(key, "cookie--", x->rs);
+	r = crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL, NULL,
+	    frame + SOD_HDR + SOD_XNONCE, SOD_COOKIE + SOD_TAG, ad, sizeof(ad),
+	    frame + SOD_HDR, key);
+	if (r == 0) {
+		memcpy(sd->cookie, cookie, SOD_COOKIE);
+		memcpy(sd->cookie_for, x->rs, SOD_KEY);
+		sd->has_cookie = sd->cookie_retry = 1;
+	}
+	sodium_memzero(cookie, sizeof(cookie));
+	return r == 0 ? 0 : -1;
+}
+
 const struct nbmq_encryptor crypt_sodium = {
 	.abi = NBMQ_ENCRYPTOR_ABI,
 	.size = sizeof(struct nbmq_encryptor),
 	.name = "sodium",
 	.overhead = SOD_OVERHEAD,
-	.handshake_max = SOD_HS1,
+	.handshake_max = SOD_HS1_MAC2,
 	.create = NULL,		/* built in: crypt_sodium_new() */
 	.destroy = sod_destroy,
 	.session_new = sod_session_new,

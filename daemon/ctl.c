@@ -124,6 +124,8 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	else if (!s->bound && s->remote_valid)
 		addr_fmt(&s->remote, w->remote, sizeof(w->remote));
 	snprintf(w->state, sizeof(w->state), "%s", d->closing ? "closing" :
+	    stunidx_state(d) != NULL && strcmp(stunidx_state(d),
+	    "degraded") == 0 ? "degraded" :
 	    s->bound ? "bound" : link_state_names[s->link]);
 	if (s->mapped_at != 0)
 		addr_fmt(&s->mapped, w->mapped, sizeof(w->mapped));
@@ -248,6 +250,72 @@ ctl_build_index(struct ipc_ctl_index *w, const struct dsock *d,
 	w->expires_ms = exp > now ? (exp - now) / MSEC : 0;
 	w->refreshes = e->refreshes;
 	w->lookups = e->lookups;
+	if (stunidx_holder(d) != NULL)
+		snprintf(w->where, sizeof(w->where), "%s", stunidx_holder(d));
+}
+
+/* One name of the shared index registered at another rendezvous. */
+static void
+ctl_build_shared(struct ipc_ctl_index *w, const struct dsock *d,
+    const struct stunidx_row *r)
+{
+	uint64_t	 life = 3 * d->core.o.stun_refresh_ivl / MSEC;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->sock, sizeof(w->sock), "%s", d->core.name);
+	snprintf(w->name, sizeof(w->name), "%s", r->name);
+	snprintf(w->addr, sizeof(w->addr), "%s", r->addr);
+	snprintf(w->where, sizeof(w->where), "%s", r->holder);
+	w->registered_ms = IPC_CTL_NEVER;	/* not known here */
+	w->expires_ms = r->pttl > 0 ? (uint64_t)r->pttl : 0;
+	/* Refreshed: as far as this rendezvous' refresh interval says. */
+	w->refreshed_ms = w->expires_ms < life ? life - w->expires_ms : 0;
+}
+
+/*
+ * A stun socket's names from position l->index: its own, then those of
+ * the shared index registered elsewhere.  1: more to come (the output is
+ * full, or the shared index is being read).
+ */
+static int
+ctl_index_more(struct client *c, struct ctl_list *l, struct dsock *d,
+    nbmq_time now)
+{
+	const struct stun_entry		*e;
+	const struct stunidx_row	*rows;
+	const char			*me = stunidx_holder(d);
+	struct ipc_ctl_index		 wi;
+	uint32_t			 i = 0, n, nlocal;
+
+	e = stunsrv_first(&d->core);
+	while (e != NULL && i < l->index) {
+		e = TAILQ_NEXT(e, entry);
+		i++;
+	}
+	for (; e != NULL; e = TAILQ_NEXT(e, entry)) {
+		if (ipc_client_backlogged(c))
+			return 1;
+		ctl_build_index(&wi, d, e, now);
+		ipc_send_msg(c, IPC_CTL_INDEX_ENTRY, 0, l->reqid, &wi,
+		    sizeof(wi), NULL, 0);
+		l->index++;
+		l->count++;
+	}
+	if (stunidx_snapshot(d, &rows, &n))
+		return 1;	/* ipc_ctl_resume_all() when it is read */
+	nlocal = stunsrv_count(&d->core);
+	for (i = l->index > nlocal ? l->index - nlocal : 0; i < n; i++) {
+		if (ipc_client_backlogged(c))
+			return 1;
+		l->index++;
+		if (me != NULL && strcmp(rows[i].holder, me) == 0)
+			continue;	/* listed above */
+		ctl_build_shared(&wi, d, &rows[i]);
+		ipc_send_msg(c, IPC_CTL_INDEX_ENTRY, 0, l->reqid, &wi,
+		    sizeof(wi), NULL, 0);
+		l->count++;
+	}
+	return 0;
 }
 
 static void
@@ -293,8 +361,6 @@ ctl_list_more(struct client *c, struct ctl_list *l, nbmq_time now)
 	struct ipc_ctl_reason	 r;
 	struct ipc_ctl_sock	 ws;
 	struct ipc_ctl_peer	 wp;
-	struct ipc_ctl_index	 wi;
-	const struct stun_entry	*e;
 	struct dsock		*d;
 	struct peer		*p;
 	uint32_t		 i;
@@ -326,21 +392,8 @@ ctl_list_more(struct client *c, struct ctl_list *l, nbmq_time now)
 			l->count++;
 		} else if (l->type == IPC_CTL_INDEX) {
 			/* Names: back to where the last slice stopped. */
-			i = 0;
-			e = stunsrv_first(&d->core);
-			while (e != NULL && i < l->index) {
-				e = TAILQ_NEXT(e, entry);
-				i++;
-			}
-			for (; e != NULL; e = TAILQ_NEXT(e, entry)) {
-				if (ipc_client_backlogged(c))
-					return 1;
-				ctl_build_index(&wi, d, e, now);
-				ipc_send_msg(c, IPC_CTL_INDEX_ENTRY, 0,
-				    l->reqid, &wi, sizeof(wi), NULL, 0);
-				l->index++;
-				l->count++;
-			}
+			if (ctl_index_more(c, l, d, now))
+				return 1;
 		} else {
 			/* Peers: back to where the last slice stopped. */
 			i = 0;

@@ -41,6 +41,7 @@ const char *const drop_reason_names[DROP_NREASONS] = {
 	[DROP_CRYPT_HANDSHAKE] = "bad_handshake",
 	[DROP_CRYPT_DENIED] = "key_not_allowed",
 	[DROP_APP_GONE] = "app_gone",
+	[DROP_CRYPT_COOKIE] = "under_load",
 };
 
 uint64_t

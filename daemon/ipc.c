@@ -67,6 +67,7 @@ static uint64_t		 nrefused, nhello_timeouts, naccept_failed;
 
 static void	ipc_client_free(struct client *);
 static void	ipc_process(struct client *);
+static void	ipc_read_again(struct client *);
 
 /* Output was added: it leaves at the end of this loop iteration. */
 static void
@@ -195,6 +196,20 @@ ipc_client_acl(struct client *c)
 	}
 	cr->ngids = (size_t)n;
 	return cr;
+}
+
+void
+ipc_ctl_resume_all(void)
+{
+	struct client	*c, *next;
+
+	for (c = TAILQ_FIRST(&clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->ctl == NULL)
+			continue;
+		handlers->ctl_resume(c);
+		ipc_read_again(c);
+	}
 }
 
 uint64_t
@@ -557,8 +572,8 @@ ipc_process(struct client *c)
 			ipc_confirm(c, &h, p);
 		else if (h.type == IPC_TALLY)
 			ipc_tally(c, &h);
-		else if ((h.type >> 8) == 0x04 && c->version < 6)
-			/* Its replies changed size in versions 5 and 6. */
+		else if ((h.type >> 8) == 0x04 && c->version < 7)
+			/* Its replies changed size in versions 5, 6, 7. */
 			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
 			    NULL);
 		else if ((h.type >> 8) == 0x04) {
@@ -697,7 +712,13 @@ ipc_writable(struct client *c)
 		ipc_deliver(u);
 	if (c->ctl != NULL)
 		handlers->ctl_resume(c);
-	/* The list is out, the answers read: requests that waited go on. */
+	ipc_read_again(c);
+}
+
+/* The list is out, the answers read: requests that waited go on. */
+static void
+ipc_read_again(struct client *c)
+{
 	if (!c->reading && c->ctl == NULL &&
 	    evbuffer_get_length(c->out) < IPC_REPLY_HIGH) {
 		c->out_paused = 0;

@@ -125,6 +125,8 @@ struct sockconf {
 	char		*stun_server;	/* host:port */
 	char		*stun_allow;	/* type stun: networks that may register */
 	uint64_t	 stun_index_max; /* type stun: names in the index */
+	char		*stun_index;	/* type stun: NULL memory, redis://... */
+	char		*stun_index_prefix; /* its keys' prefix, NULL default */
 	struct cryptconf crypt;		/* encryptor and keys (crypt.c) */
 	struct sockacl	*acl;		/* allow_*: NULL, open (acl.h) */
 	struct sockopts	 o;
@@ -331,6 +333,9 @@ enum drop_reason {
 	DROP_CRYPT_DENIED,	/* Connect from a key not in peers */
 	DROP_APP_GONE,		/* received, never confirmed read by an
 				   application that went away (ipc.c) */
+	DROP_CRYPT_COOKIE,	/* Connect under load without mac2 (a
+				   cookie reply instead), or past its
+				   source's budget with one */
 	DROP_NREASONS
 };
 extern const char *const drop_reason_names[DROP_NREASONS];
@@ -1299,8 +1304,42 @@ struct stun_entry {
 	nbmq_time	 first, last;	/* registered, last refreshed */
 	struct tokens	 intro;		/* Binding indications sent to it */
 	uint64_t	 refreshes, lookups;
+	int		 family;	/* of the socket address it came to */
 };
 TAILQ_HEAD(stun_entry_list, stun_entry);
+
+/*
+ * A shared index behind a stun socket (stunidx.c: Redis), as the core
+ * sees it.  Every call returns at once; what comes back later comes
+ * through stunsrv_found() and stunsrv_intro().  Without one (the
+ * default), the index is this socket's own, in memory.
+ */
+struct stun_index_ops {
+	/* name registered here at addr (new, refreshed or moved): share it
+	 * for ttl ns. */
+	void	(*put)(void *arg, struct sock *, const char *name,
+		    const struct nbaddr *addr, uint64_t ttl);
+	/* name is not registered here: 0 and stunsrv_found(id) later (at
+	 * most once), or -1 when the shared index cannot be asked now
+	 * (degraded: the answer is this socket's own). */
+	int	(*get)(void *arg, struct sock *, const char *name, uint64_t id);
+	/* Ask the rendezvous `holder` (get's answer) to introduce src to
+	 * name. */
+	void	(*intro)(void *arg, struct sock *, const char *holder,
+		    const char *name, const struct nbaddr *src);
+};
+/* What the shared index did (nbmqctl, stunidx.c's status). */
+struct stun_index_stats {
+	uint64_t	 asked;		/* lookups sent to the shared index */
+	uint64_t	 found;		/* of them answered with an address */
+	uint64_t	 timeouts;	/* unanswered in STUNSRV_LOOKUP_WAIT */
+	uint64_t	 local;		/* answered locally: index degraded */
+	uint64_t	 busy;		/* STUNSRV_PENDING_MAX waiting: local */
+	uint64_t	 intros;	/* introductions asked by other rendezvous */
+	uint32_t	 pending;	/* lookups waiting for an answer now */
+};
+#define STUNSRV_LOOKUP_WAIT	(2 * NSEC)
+#define STUNSRV_PENDING_MAX	1024
 
 /* "10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32": count, or -1 with why. */
 int		 stunsrv_parse_allow(const char *, struct stun_net *,
@@ -1318,6 +1357,36 @@ const struct stun_entry *stunsrv_first(const struct sock *);
 uint32_t	 stunsrv_count(const struct sock *);
 /* When an entry expires: 3 of the stun socket's stun_refresh_ivl. */
 nbmq_time	 stunsrv_expiry(const struct sock *, const struct stun_entry *);
+/* stun_index (PROTOCOL.md does not change: the index is the rendezvous'
+ * own business) and stun_index_prefix. */
+#define STUN_INDEX_MEMORY	0
+#define STUN_INDEX_REDIS	1
+#define STUN_INDEX_REDIS_UNIX	2
+#define STUN_INDEX_PORT		6379
+#define STUN_INDEX_DB_MAX	9999
+#define STUN_INDEX_PREFIX_MAX	64
+#define STUN_INDEX_PREFIX	"nbmq:"
+struct stun_index_url {
+	int		 kind;		/* STUN_INDEX_* */
+	char		 host[256];	/* redis:// */
+	uint16_t	 port;
+	unsigned int	 db;
+	char		 path[108];	/* redis+unix:// */
+};
+int		 stunsrv_parse_index(const char *, struct stun_index_url *,
+		    char *why, size_t whylen);
+int		 stunsrv_valid_prefix(const char *);
+/* The shared index (NULL: the in-memory one). */
+void		 stunsrv_set_index(struct sock *, const struct stun_index_ops *,
+		    void *arg);
+/* The answer to ops->get id: addr and the holder's id, or NULL, NULL. */
+void		 stunsrv_found(struct sock *, nbmq_time, uint64_t id,
+		    const struct nbaddr *addr, const char *holder);
+/* Another rendezvous asks: introduce src to name, registered here. */
+void		 stunsrv_intro(struct sock *, nbmq_time, const char *name,
+		    const struct nbaddr *src);
+void		 stunsrv_index_stats(const struct sock *,
+		    struct stun_index_stats *);
 
 /*
  * stuncli.c: an nbmq socket's side of STUN: its mapped address, its name

@@ -103,6 +103,8 @@ reload_diff(const struct sockconf *o, const struct sockconf *n)
 	if (!reload_streq(o->stun_name, n->stun_name) ||
 	    !reload_streq(o->stun_server, n->stun_server) ||
 	    !reload_streq(o->stun_allow, n->stun_allow) ||
+	    !reload_streq(o->stun_index, n->stun_index) ||
+	    !reload_streq(o->stun_index_prefix, n->stun_index_prefix) ||
 	    o->stun_index_max != n->stun_index_max)
 		return RD_RESTART;
 	/* Encryption: started again, new sessions with the new keys. */

@@ -99,6 +99,7 @@ struct dsock {
 	uint16_t	 stun_port;
 	struct evdns_getaddrinfo_request *stun_dns_req;
 	int		 recverr;	/* IP(V6)_RECVERR: ICMP errors queued */
+	struct stunidx	*stunidx;	/* type stun: its Redis index, or NULL */
 };
 TAILQ_HEAD(dsock_list, dsock);
 
@@ -185,6 +186,31 @@ void		 udp_set_bufs(struct dsock *);
 /* name, stun_server, stun_allow of a configured socket: 0 or errno. */
 int		 udp_stun_setup(struct dsock *, const struct sockconf *);
 
+/* stunidx.c: a stun socket's shared index in Redis (stun_index). */
+#define STUNIDX_HOLDER_MAX	160
+/* stun_index url (NULL or memory: nothing to do): 0 or an errno. */
+int		 stunidx_start(struct dsock *, const char *url,
+		    const char *prefix);
+void		 stunidx_free(struct dsock *);
+/* "shared", "degraded", or NULL for the in-memory index. */
+const char	*stunidx_state(const struct dsock *);
+/* This rendezvous' id in the shared index, or NULL. */
+const char	*stunidx_holder(const struct dsock *);
+/* nbmqctl index: a name of the shared index. */
+#define STUNIDX_LIST_MAX	1000
+#define STUNIDX_SNAP_AGE	(1 * NSEC)
+struct stunidx_row {
+	char		 name[NBMQ_NAME_MAX + 1];
+	char		 addr[64];
+	char		 holder[STUNIDX_HOLDER_MAX + 1];
+	long long	 pttl;		/* ms until it expires */
+};
+/* The shared index, at most STUNIDX_LIST_MAX names: 0 with rows (none
+ * when there is no shared index or it is degraded), or 1 while they are
+ * fetched (ipc_ctl_resume_all() once they are here). */
+int		 stunidx_snapshot(struct dsock *, const struct stunidx_row **,
+		    uint32_t *n);
+
 /* reload.c: SIGHUP and `nbmqctl reload`.  Parse the file into a fresh
  * config; on errors keep the running one and return -1 with every
  * "file:line: key: why" line in *errtext (malloc'd; the caller frees).
@@ -242,6 +268,8 @@ struct ctl_list	**ipc_client_ctl(struct client *);
 /* Its uid and the group database's groups of it (acl.h), resolved once. */
 const struct acl_cred *ipc_client_acl(struct client *);
 uint64_t	 ipc_client_count(void);
+/* ctl_resume() for every client (a list that waited for data). */
+void		 ipc_ctl_resume_all(void);
 uint32_t	 ipc_client_version(const struct client *);
 
 /*

@@ -37,6 +37,15 @@
  *    (others get 403); plain Binding requests are answered for everyone.
  * Names are not authenticated: the latest registration of a name wins (a
  * NAT rebinding moves it); stun_allow is the protection.
+ *
+ * A shared index (stun_index, stunidx.c: Redis) behind the socket: every
+ * registration here is also put there (ops->put); a name not registered
+ * here is asked for there (ops->get), the request kept (at most
+ * STUNSRV_PENDING_MAX, for STUNSRV_LOOKUP_WAIT) until stunsrv_found()
+ * answers it; the rendezvous that holds the name is then asked to send
+ * the Binding indication (ops->intro; at the holder: stunsrv_intro(),
+ * with its rate limit and stun_allow).  When the shared index cannot be
+ * asked (degraded), lookups are answered from this socket's own names.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -55,6 +64,17 @@
 #define STUNSRV_EXPIRE_REFRESHES 3
 #define STUNSRV_SOFTWARE	"nbmqd " NBMQD_VERSION
 
+/* A lookup waiting for the shared index. */
+struct stun_pending {
+	TAILQ_ENTRY(stun_pending) entry;	/* oldest first */
+	uint64_t		 id;
+	nbmq_time		 deadline;
+	struct nbaddr		 from, src;
+	struct stun_msg		 req;
+	size_t			 reqlen;
+};
+TAILQ_HEAD(stun_pending_list, stun_pending);
+
 struct stunsrv {
 	struct hmap		 by_name;
 	struct stun_entry_list	 lru;
@@ -65,6 +85,11 @@ struct stunsrv {
 	struct tokens		 src[STUNSRV_SOURCES], all;
 	uint64_t		 src_key;	/* keys the sources' hash */
 	uint64_t		 full;	/* refusals at stun_index_max */
+	const struct stun_index_ops *iops;	/* NULL: in memory only */
+	void			*iarg;
+	struct stun_pending_list pending;
+	uint64_t		 next_id;
+	struct stun_index_stats	 ist;
 };
 
 /* The allow list. */
@@ -185,6 +210,118 @@ stunsrv_allowed(const struct stunsrv *srv, const struct nbaddr *a)
 	return 0;
 }
 
+/* stun_index: "memory", "redis://HOST[:PORT][/DB]", "redis+unix:///PATH[?db=N]". */
+
+static int
+stunsrv_parse_db(const char *text, unsigned int *db, char *why, size_t whylen)
+{
+	unsigned long	 v;
+	char		*end;
+
+	v = strtoul(text, &end, 10);
+	if (*text == '\0' || !isdigit((unsigned char)*text) || *end != '\0' ||
+	    v > STUN_INDEX_DB_MAX) {
+		snprintf(why, whylen, "the database must be 0 to %d, not "
+		    "\"%.32s\"", STUN_INDEX_DB_MAX, text);
+		return -1;
+	}
+	*db = (unsigned int)v;
+	return 0;
+}
+
+static int
+stunsrv_parse_unix(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	const char	*q = strstr(text, "?db=");
+	size_t		 len = q != NULL ? (size_t)(q - text) : strlen(text);
+
+	if (len == 0 || text[0] != '/' || len >= sizeof(u->path)) {
+		snprintf(why, whylen, "redis+unix:// needs an absolute path "
+		    "of at most %zu bytes (redis+unix:///run/redis.sock)",
+		    sizeof(u->path) - 1);
+		return -1;
+	}
+	memcpy(u->path, text, len);
+	u->path[len] = '\0';
+	u->kind = STUN_INDEX_REDIS_UNIX;
+	return q != NULL ? stunsrv_parse_db(q + 4, &u->db, why, whylen) : 0;
+}
+
+static int
+stunsrv_parse_tcp(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	const char	*hend, *p;
+	unsigned long	 port = STUN_INDEX_PORT;
+	char		*end;
+	size_t		 hlen;
+
+	if (*text == '[') {
+		if ((hend = strchr(text, ']')) == NULL)
+			goto bad;
+		text++;
+		p = hend + 1;
+	} else {
+		hend = text + strcspn(text, ":/");
+		p = hend;
+	}
+	hlen = (size_t)(hend - text);
+	if (hlen == 0 || hlen >= sizeof(u->host))
+		goto bad;
+	memcpy(u->host, text, hlen);
+	u->host[hlen] = '\0';
+	if (*p == ':') {
+		port = strtoul(p + 1, &end, 10);
+		if (!isdigit((unsigned char)p[1]) || port == 0 ||
+		    port > 65535 || (*end != '\0' && *end != '/'))
+			goto bad;
+		p = end;
+	}
+	u->port = (uint16_t)port;
+	u->kind = STUN_INDEX_REDIS;
+	if (*p == '/' && p[1] != '\0')
+		return stunsrv_parse_db(p + 1, &u->db, why, whylen);
+	if (*p == '\0' || (*p == '/' && p[1] == '\0'))
+		return 0;
+bad:
+	snprintf(why, whylen, "expected redis://HOST[:PORT][/DB] (like "
+	    "redis://10.0.0.5:6379/0)");
+	return -1;
+}
+
+int
+stunsrv_parse_index(const char *text, struct stun_index_url *u, char *why,
+    size_t whylen)
+{
+	memset(u, 0, sizeof(*u));
+	if (strcmp(text, "memory") == 0) {
+		u->kind = STUN_INDEX_MEMORY;
+		return 0;
+	}
+	if (strncmp(text, "redis://", 8) == 0)
+		return stunsrv_parse_tcp(text + 8, u, why, whylen);
+	if (strncmp(text, "redis+unix://", 13) == 0)
+		return stunsrv_parse_unix(text + 13, u, why, whylen);
+	snprintf(why, whylen, "expected memory, redis://HOST[:PORT][/DB] or "
+	    "redis+unix:///PATH, not \"%.64s\"", text);
+	return -1;
+}
+
+/* stun_index_prefix: 1 to STUN_INDEX_PREFIX_MAX of A-Z a-z 0-9 _ . : - */
+int
+stunsrv_valid_prefix(const char *p)
+{
+	size_t	 n = strlen(p);
+
+	if (n == 0 || n > STUN_INDEX_PREFIX_MAX)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("_.:-", *p) == NULL)
+			return 0;
+	return 1;
+}
+
 /* Set up. */
 
 static struct stunsrv *
@@ -198,6 +335,7 @@ stunsrv_get(struct sock *s)
 		return NULL;
 	hmap_init(&srv->by_name);
 	TAILQ_INIT(&srv->lru);
+	TAILQ_INIT(&srv->pending);
 	srv->max = STUN_INDEX_MAX_DEFAULT;
 	srv->src_key = s->ops->random64(s->arg);
 	s->stunsrv = srv;
@@ -232,16 +370,48 @@ stunsrv_entry_free(struct stunsrv *srv, struct stun_entry *e)
 	free(e);
 }
 
+static void
+stunsrv_pending_free(struct stunsrv *srv, struct stun_pending *p)
+{
+	TAILQ_REMOVE(&srv->pending, p, entry);
+	srv->ist.pending--;
+	free(p);
+}
+
+void
+stunsrv_set_index(struct sock *s, const struct stun_index_ops *ops,
+    void *arg)
+{
+	struct stunsrv	*srv;
+
+	if ((srv = stunsrv_get(s)) == NULL)
+		return;
+	srv->iops = ops;
+	srv->iarg = arg;
+}
+
+void
+stunsrv_index_stats(const struct sock *s, struct stun_index_stats *st)
+{
+	if (s->stunsrv != NULL)
+		*st = s->stunsrv->ist;
+	else
+		memset(st, 0, sizeof(*st));
+}
+
 void
 stunsrv_free(struct sock *s)
 {
 	struct stunsrv		*srv = s->stunsrv;
 	struct stun_entry	*e;
+	struct stun_pending	*p;
 
 	if (srv == NULL)
 		return;
 	while ((e = TAILQ_FIRST(&srv->lru)) != NULL)
 		stunsrv_entry_free(srv, e);
+	while ((p = TAILQ_FIRST(&srv->pending)) != NULL)
+		stunsrv_pending_free(srv, p);
 	hmap_free(&srv->by_name);
 	free(srv);
 	s->stunsrv = NULL;
@@ -270,10 +440,11 @@ stunsrv_expiry(const struct sock *s, const struct stun_entry *e)
 	return e->last + STUNSRV_EXPIRE_REFRESHES * s->o.stun_refresh_ivl;
 }
 
-/* NBMQ-NAME from src: 0, or the error code to answer. */
+/* NBMQ-NAME from src in this socket's own index: 0, or the error code to
+ * answer. */
 static int
-stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
-    const struct nbaddr *src, nbmq_time now)
+stunsrv_register_local(struct sock *s, struct stunsrv *srv, const char *name,
+    const struct nbaddr *src, int family, nbmq_time now)
 {
 	struct stun_entry	*e;
 	char			 old[64];
@@ -288,6 +459,7 @@ stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
 			log_debug("socket %s: index: %s at %s refreshed",
 			    s->name, name, addr_str(src));
 		e->last = now;
+		e->family = family;
 		e->refreshes++;
 		TAILQ_REMOVE(&srv->lru, e, entry);
 		TAILQ_INSERT_TAIL(&srv->lru, e, entry);
@@ -307,6 +479,7 @@ stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
 		return 500;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->addr = *src;
+	e->family = family;
 	e->first = e->last = now;
 	if (hmap_insert(&srv->by_name, &e->node, fnv1a64(name,
 	    strlen(name))) == -1) {
@@ -318,6 +491,21 @@ stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
 	log_info("socket %s: index: %s at %s (%u name%s)", s->name, name,
 	    addr_str(src), srv->n, srv->n == 1 ? "" : "s");
 	return 0;
+}
+
+/* NBMQ-NAME from src, here and in the shared index: 0, or the error code
+ * to answer. */
+static int
+stunsrv_register(struct sock *s, struct stunsrv *srv, const char *name,
+    const struct nbaddr *src, int family, nbmq_time now)
+{
+	int	 code;
+
+	if ((code = stunsrv_register_local(s, srv, name, src, family,
+	    now)) == 0 && srv->iops != NULL)
+		srv->iops->put(srv->iarg, s, name, src,
+		    STUNSRV_EXPIRE_REFRESHES * s->o.stun_refresh_ivl);
+	return code;
 }
 
 /* The bucket of a source: its address, an IPv6 one's /64, keyed. */
@@ -419,7 +607,7 @@ stunsrv_success(struct sock *s, const struct nbaddr *to,
 /* Tell the target who wants it: a Binding indication with the requester. */
 static void
 stunsrv_introduce(struct sock *s, struct stun_entry *e,
-    const struct nbaddr *from, const struct nbaddr *src, nbmq_time now)
+    const struct nbaddr *src, nbmq_time now)
 {
 	uint8_t		 buf[STUN_MSG_MAX], txid[12];
 	struct stun_out	 o;
@@ -430,7 +618,7 @@ stunsrv_introduce(struct sock *s, struct stun_entry *e,
 	    STUNSRV_INTRO_BURST))
 		return;
 	/* The target's address in the family of this socket. */
-	if (stun_addr_for_family(&e->addr, from->u.sa.sa_family, &to) != 0)
+	if (stun_addr_for_family(&e->addr, e->family, &to) != 0)
 		return;
 	e->intro.n -= 1.0;
 	stun_txid(s, txid);
@@ -440,17 +628,87 @@ stunsrv_introduce(struct sock *s, struct stun_entry *e,
 	stun_send(s, &to, buf, stun_finish(&o, 1));
 }
 
+/*
+ * NBMQ-TARGET not registered here: ask the shared index and answer later
+ * (1), or not (0: answer from this socket's own names).
+ */
+static int
+stunsrv_ask(struct sock *s, struct stunsrv *srv, const struct stun_msg *m,
+    size_t len, const struct nbaddr *from, const struct nbaddr *src,
+    nbmq_time now)
+{
+	struct stun_pending	*p;
+
+	if (srv->iops == NULL)
+		return 0;
+	if (srv->ist.pending >= STUNSRV_PENDING_MAX) {
+		srv->ist.busy++;
+		return 0;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return 0;
+	p->id = ++srv->next_id;
+	if (srv->iops->get(srv->iarg, s, m->target, p->id) != 0) {
+		srv->ist.local++;
+		free(p);
+		return 0;
+	}
+	p->deadline = now + STUNSRV_LOOKUP_WAIT;
+	p->from = *from;
+	p->src = *src;
+	p->req = *m;
+	p->reqlen = len;
+	TAILQ_INSERT_TAIL(&srv->pending, p, entry);
+	srv->ist.pending++;
+	srv->ist.asked++;
+	return 1;
+}
+
+/* The code to answer m with (0: success), and the entry it names. */
+static int
+stunsrv_handle(struct sock *s, struct stunsrv *srv, const struct stun_msg *m,
+    const struct nbaddr *from, const struct nbaddr *src, nbmq_time now,
+    struct stun_entry **ep)
+{
+	struct stun_entry	*e;
+	char			 at[64];
+	int			 code = 0;
+
+	*ep = NULL;
+	if (m->nunknown > 0)
+		return STUN_ERR_UNKNOWN_ATTRIBUTE;
+	if ((m->name[0] != '\0' || m->target[0] != '\0') &&
+	    !stunsrv_allowed(srv, src))
+		return STUN_ERR_FORBIDDEN;
+	if (m->name[0] != '\0' && (code = stunsrv_register(s, srv, m->name,
+	    src, from->u.sa.sa_family, now)) != 0)
+		return code;
+	if (m->target[0] == '\0')
+		return 0;
+	if ((e = stunsrv_find(srv, m->target)) == NULL) {
+		log_debug("socket %s: %s asks for %s: unknown here", s->name,
+		    addr_str(src), m->target);
+		return STUN_ERR_UNKNOWN_NAME;
+	}
+	e->lookups++;
+	addr_fmt(&e->addr, at, sizeof(at));
+	log_debug("socket %s: %s asks for %s: at %s", s->name, addr_str(src),
+	    m->target, at);
+	*ep = e;
+	return 0;
+}
+
 void
 stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
     const uint8_t *buf, size_t len)
 {
 	struct stunsrv		*srv;
 	struct tokens		*src_tokens;
-	struct stun_entry	*e = NULL;
+	struct stun_entry	*e;
 	struct stun_msg		 m;
 	struct nbaddr		 src;
 	enum drop_reason	 why;
-	int			 code = 0;
+	int			 code;
 
 	if ((srv = stunsrv_get(s)) == NULL)
 		return;
@@ -475,27 +733,10 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	src_tokens->n -= 1.0;
 	srv->all.n -= 1.0;
 
-	if (m.nunknown > 0)
-		code = STUN_ERR_UNKNOWN_ATTRIBUTE;
-	else if ((m.name[0] != '\0' || m.target[0] != '\0') &&
-	    !stunsrv_allowed(srv, &src))
-		code = STUN_ERR_FORBIDDEN;
-	else if (m.name[0] != '\0')
-		code = stunsrv_register(s, srv, m.name, &src, now);
-	if (code == 0 && m.target[0] != '\0') {
-		if ((e = stunsrv_find(srv, m.target)) == NULL) {
-			log_debug("socket %s: %s asks for %s: unknown",
-			    s->name, addr_str(&src), m.target);
-			code = STUN_ERR_UNKNOWN_NAME;
-		} else {
-			char	 at[64];
-
-			e->lookups++;
-			addr_fmt(&e->addr, at, sizeof(at));
-			log_debug("socket %s: %s asks for %s: at %s", s->name,
-			    addr_str(&src), m.target, at);
-		}
-	}
+	code = stunsrv_handle(s, srv, &m, from, &src, now, &e);
+	if (code == STUN_ERR_UNKNOWN_NAME &&
+	    stunsrv_ask(s, srv, &m, len, from, &src, now))
+		return;		/* answered by stunsrv_found() */
 	if (code == STUN_ERR_FORBIDDEN || code == STUN_ERR_CAPACITY)
 		s->st.drops[DROP_STUN_REFUSED]++;
 	if (code != 0) {
@@ -504,7 +745,67 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	}
 	stunsrv_success(s, from, &src, &m, len, e != NULL ? &e->addr : NULL);
 	if (e != NULL)
-		stunsrv_introduce(s, e, from, &src, now);
+		stunsrv_introduce(s, e, &src, now);
+}
+
+/* The shared index's answers. */
+
+static struct stun_pending *
+stunsrv_pending_find(struct stunsrv *srv, uint64_t id)
+{
+	struct stun_pending	*p;
+
+	TAILQ_FOREACH(p, &srv->pending, entry)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+void
+stunsrv_found(struct sock *s, nbmq_time now, uint64_t id,
+    const struct nbaddr *addr, const char *holder)
+{
+	struct stunsrv		*srv = s->stunsrv;
+	struct stun_pending	*p;
+
+	if (srv == NULL || (p = stunsrv_pending_find(srv, id)) == NULL)
+		return;		/* answered already (timed out) */
+	if (addr == NULL) {
+		log_debug("socket %s: %s asks for %s: unknown", s->name,
+		    addr_str(&p->src), p->req.target);
+		stunsrv_error(s, &p->from, &p->req, p->reqlen,
+		    STUN_ERR_UNKNOWN_NAME);
+	} else {
+		char	 at[64];
+
+		srv->ist.found++;
+		addr_fmt(addr, at, sizeof(at));
+		log_debug("socket %s: %s asks for %s: at %s (held by %s)",
+		    s->name, addr_str(&p->src), p->req.target, at,
+		    holder != NULL ? holder : "?");
+		stunsrv_success(s, &p->from, &p->src, &p->req, p->reqlen,
+		    addr);
+		if (holder != NULL)
+			srv->iops->intro(srv->iarg, s, holder, p->req.target,
+			    &p->src);
+	}
+	stunsrv_pending_free(srv, p);
+}
+
+void
+stunsrv_intro(struct sock *s, nbmq_time now, const char *name,
+    const struct nbaddr *src)
+{
+	struct stunsrv		*srv = s->stunsrv;
+	struct stun_entry	*e;
+
+	if (srv == NULL || (e = stunsrv_find(srv, name)) == NULL ||
+	    !stunsrv_allowed(srv, src))
+		return;
+	srv->ist.intros++;
+	log_debug("socket %s: %s asks for %s at another rendezvous: "
+	    "introduced", s->name, addr_str(src), name);
+	stunsrv_introduce(s, e, src, now);
 }
 
 /* Timers: entries that missed 3 refreshes go. */
@@ -512,11 +813,18 @@ stunsrv_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 nbmq_time
 stunsrv_next_deadline(const struct sock *s)
 {
-	const struct stun_entry	*e;
+	const struct stun_entry		*e;
+	const struct stun_pending	*p;
+	nbmq_time			 t = NBMQ_TIME_NEVER;
 
-	if (s->stunsrv == NULL || (e = TAILQ_FIRST(&s->stunsrv->lru)) == NULL)
-		return NBMQ_TIME_NEVER;
-	return stunsrv_expiry(s, e);
+	if (s->stunsrv == NULL)
+		return t;
+	if ((e = TAILQ_FIRST(&s->stunsrv->lru)) != NULL)
+		t = stunsrv_expiry(s, e);
+	if ((p = TAILQ_FIRST(&s->stunsrv->pending)) != NULL &&
+	    p->deadline < t)
+		t = p->deadline;
+	return t;
 }
 
 void
@@ -524,9 +832,17 @@ stunsrv_timers(struct sock *s, nbmq_time now)
 {
 	struct stunsrv		*srv = s->stunsrv;
 	struct stun_entry	*e;
+	struct stun_pending	*p;
 
 	if (srv == NULL)
 		return;
+	/* Lookups the shared index did not answer in time: unknown. */
+	while ((p = TAILQ_FIRST(&srv->pending)) != NULL && p->deadline <= now) {
+		srv->ist.timeouts++;
+		stunsrv_error(s, &p->from, &p->req, p->reqlen,
+		    STUN_ERR_UNKNOWN_NAME);
+		stunsrv_pending_free(srv, p);
+	}
 	while ((e = TAILQ_FIRST(&srv->lru)) != NULL &&
 	    stunsrv_expiry(s, e) <= now) {
 		log_info("socket %s: index: %s at %s expired (no refresh for "

@@ -35,6 +35,16 @@
  * GRO runs is 4 MiB to open: Slow came too late to save anything.)
  */
 #define UDP_SLICE	(1 * MSEC)
+/*
+ * But never more than UDP_READ_MAX in one go: a flood the daemon reads
+ * slower than it comes (Connects that cost public-key work, before
+ * cookies) kept the kernel buffer from ever emptying, and the drain never
+ * ended: no IPC request, timer or signal was served, nbmqctl got no
+ * answer for 10 s and SIGTERM went unheard (issue 15).  The socket is
+ * still readable after: the loop comes back to it once the rest had
+ * their turn.
+ */
+#define UDP_READ_MAX	(10 * MSEC)
 
 static void	udp_flush_cb(void *, struct sock *);
 static void	udp_recv_ready_cb(void *, struct sock *);
@@ -327,7 +337,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	int		 busy = 0, nread = 0;
 	static uint8_t	*bufs;
 	const size_t	 bufsz = 65536;	/* a GRO run: at most 64 KiB */
-	nbmq_time	 now = daemon_now(), sliced = now;
+	nbmq_time	 now = daemon_now(), sliced = now, start = now;
 	int		 n;
 
 	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
@@ -410,7 +420,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			udp_rx_check(d, now);
 			udp_flush(d);
 		}
-	} while (n == UDP_BATCH);
+	} while (n == UDP_BATCH && now - start < UDP_READ_MAX);
 	/*
 	 * A busy read: did the kernel drop datagrams for want of room, or is
 	 * its buffer filling (an eighth: 1 MiB of the default rcvbuf, doubled
@@ -772,7 +782,7 @@ udp_stun_setup(struct dsock *d, const struct sockconf *sc)
 			log_warnx("socket %s: %s", d->core.name, why);
 			return EINVAL;
 		}
-		return 0;
+		return stunidx_start(d, sc->stun_index, sc->stun_index_prefix);
 	}
 	if (sc->stun_server != NULL &&
 	    (e = udp_stun_server(d, sc->stun_server)) != 0)
@@ -798,6 +808,7 @@ udp_close(struct dsock *d)
 	}
 	free(d->stun_host);
 	d->stun_host = NULL;
+	stunidx_free(d);
 	if (d->ev_read)
 		event_free(d->ev_read);
 	if (d->ev_write)

@@ -19,9 +19,17 @@
  *       a dealer bound to ADDR that never reads (until killed)
  *   floodtool send -c ADDR -n COUNT [-z SIZE]
  *       COUNT messages of SIZE bytes (default 1000), blocking sends
- *   floodtool hsconnects [-n COUNT] [-z SIZE] HOST PORT
+ *   floodtool hsconnects [-n COUNT] [-z SIZE] [-k KEY] [-r RATE] HOST PORT
  *       COUNT encrypted Connects (kind 0x81) of SIZE random bytes (default
- *       124, the size of sodium's), from one socket, with sendmmsg
+ *       124, the size of sodium's), from one socket, with sendmmsg; with
+ *       -k (the responder's public key, base64) each ends with a valid
+ *       mac1: what a flooder that knows the key sends, past mac1; -r:
+ *       at most RATE a second (also for random)
+ *   floodtool rtt -a NAME [-n COUNT] [-z SIZE]
+ *       attach the configured socket NAME ($NBMQ_SOCKET), whose peer
+ *       echoes, and time COUNT round trips (default 1000) of SIZE bytes
+ *       (default 64), one at a time; print "rtt p50 P50 p90 P90 max MAX
+ *       n COUNT" in microseconds
  *   floodtool claims [-n MESSAGES] [-p CHUNKS] HOST PORT
  *       a session (Connect, Connected, Heartbeat), then MESSAGES messages
  *       each claiming 16 MiB, sent as CHUNKS one-byte chunks 4 KiB apart,
@@ -38,7 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "nbmq.h"
 
@@ -66,11 +77,34 @@ usage(void)
 	    "       floodtool noread -b addr [-H recv_hwm]\n"
 	    "       floodtool send -c addr -n count [-z size]\n"
 	    "       floodtool claims [-n messages] [-p chunks] host port\n"
-	    "       floodtool hsconnects [-n count] [-z size] host port\n");
+	    "       floodtool hsconnects [-n count] [-z size] [-k key] "
+	    "[-r rate] host port\n"
+	    "       floodtool rtt -a name [-n count] [-z size]\n");
 	return 2;
 }
 
 static int	hsconnects;	/* floodtool hsconnects */
+static int	hsmac1;		/* with a valid mac1 (-k) */
+static long	rate;		/* datagrams a second at most (-r); 0 any */
+
+/* -r: wait until `sent` datagrams are due since t0 (absolute deadlines:
+ * no drift). */
+static void
+pace(const struct timespec *t0, long sent)
+{
+	struct timespec	t = *t0;
+	long long	ns;
+
+	if (rate <= 0)
+		return;
+	ns = (long long)sent * 1000000000LL / rate + t0->tv_nsec;
+	t.tv_sec += (time_t)(ns / 1000000000LL);
+	t.tv_nsec = (long)(ns % 1000000000LL);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) ==
+	    EINTR)
+		;
+}
+static uint8_t	mac1_key[32];	/* BLAKE2b-256("mac1----" || key) */
 static size_t	hssize = 124;	/* its handshake bytes (-z) */
 
 static int
@@ -81,13 +115,17 @@ flood_random(const struct sockaddr_in *to, long count)
 	struct iovec	 iov[BATCH];
 	long		 sent = 0;
 	int		 fd;
+	struct timespec	 t0;
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
 		perror("socket");
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (sent < count) {
 		int n = count - sent < BATCH ? (int)(count - sent) : BATCH;
+
+		pace(&t0, sent);
 
 		for (int i = 0; i < n; i++) {
 			size_t len = rnd() % (MAXLEN + 1);
@@ -117,6 +155,9 @@ flood_random(const struct sockaddr_in *to, long count)
 				bufs[i][0] = 0x01;
 				bufs[i][1] = 0x81;
 				memset(bufs[i] + 2, 0, 8);
+				if (hsmac1 && hssize == 124)
+					crypto_generichash(bufs[i] + 118, 16,
+					    bufs[i], 118, mac1_key, 32);
 			}
 			iov[i].iov_base = bufs[i];
 			iov[i].iov_len = len;
@@ -367,11 +408,99 @@ send_msgs(const char *addr, long count, size_t size)
 	return 0;
 }
 
+static double
+mono_us(void)
+{
+	struct timespec	t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Round trips through an echo, one at a time (flood_rtt). */
+static int
+rtt_loop(nbmq_socket *s, double *us, long count, char *buf, size_t size)
+{
+	nbmq_msg	*m;
+	double		 t;
+
+	for (long i = 0; i < count; i++) {
+		memcpy(buf, &i, size < sizeof(i) ? size : sizeof(i));
+		t = mono_us();
+		if (nbmq_send(s, buf, size, 0) == -1 ||
+		    nbmq_recv(s, &m, 0) == -1) {
+			fprintf(stderr, "floodtool: rtt %ld: %s\n", i,
+			    nbmq_strerror(errno));
+			return -1;
+		}
+		us[i] = mono_us() - t;
+		nbmq_msg_free(m);
+	}
+	return 0;
+}
+
+static int
+flood_rtt(const char *name, long count, size_t size)
+{
+	nbmq_ctx	*ctx = nbmq_ctx_new(NULL);
+	nbmq_socket	*s;
+	double		*us;
+	char		*buf;
+
+	if (count < 1 || ctx == NULL || (s = nbmq_attach(ctx, name)) == NULL ||
+	    (us = calloc((size_t)count, sizeof(*us))) == NULL ||
+	    (buf = calloc(1, size + 8)) == NULL) {
+		fprintf(stderr, "floodtool: rtt: %s\n", nbmq_strerror(errno));
+		return 1;
+	}
+	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 10000);
+	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 10000);
+	if (rtt_loop(s, us, count, buf, size) == -1)
+		return 1;
+	qsort(us, (size_t)count, sizeof(*us), cmp_double);
+	printf("rtt p50 %.0f p90 %.0f max %.0f n %ld\n", us[count / 2],
+	    us[count * 9 / 10], us[count - 1], count);
+	nbmq_close(s);
+	nbmq_ctx_destroy(ctx);
+	free(us);
+	free(buf);
+	return 0;
+}
+
+/* -k: the key of mac1 for Connects to the holder of public key b64. */
+static int
+mac1_from(const char *b64)
+{
+	crypto_generichash_state	st;
+	uint8_t				pub[32];
+	size_t				n;
+
+	if (sodium_init() < 0 || sodium_base642bin(pub, sizeof(pub), b64,
+	    strlen(b64), "\n", &n, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+	    0 || n != sizeof(pub))
+		return -1;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"mac1----", 8);
+	crypto_generichash_update(&st, pub, sizeof(pub));
+	crypto_generichash_final(&st, mac1_key, sizeof(mac1_key));
+	hsmac1 = 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_in	 to;
 	const char		*cmd, *bind_addr = NULL, *connect_addr = NULL;
+	const char		*name = NULL;
 	long			 count = 1000000;
 	int64_t			 hwm = 0;
 	size_t			 size = 1000;
@@ -381,8 +510,11 @@ main(int argc, char **argv)
 		return usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "b:c:H:n:p:s:z:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:c:H:k:n:p:r:s:z:")) != -1) {
 		switch (c) {
+		case 'a':
+			name = optarg;
+			break;
 		case 'b':
 			bind_addr = optarg;
 			break;
@@ -392,11 +524,18 @@ main(int argc, char **argv)
 		case 'H':
 			hwm = strtoll(optarg, NULL, 10);
 			break;
+		case 'k':
+			if (mac1_from(optarg) == -1)
+				return usage();
+			break;
 		case 'n':
 			count = strtol(optarg, NULL, 10);
 			break;
 		case 'p':
 			nsock = atoi(optarg);
+			break;
+		case 'r':
+			rate = strtol(optarg, NULL, 10);
 			break;
 		case 's':
 			rng = strtoull(optarg, NULL, 0) | 1;
@@ -414,6 +553,9 @@ main(int argc, char **argv)
 		return flood_clients(count);
 	if (strcmp(cmd, "noread") == 0)
 		return bind_addr ? noread(bind_addr, hwm) : usage();
+	if (strcmp(cmd, "rtt") == 0)
+		return name ? flood_rtt(name, count == 1000000 ? 1000 : count,
+		    size == 1000 ? 64 : size) : usage();
 	if (strcmp(cmd, "send") == 0)
 		return connect_addr ? send_msgs(connect_addr, count, size) :
 		    usage();

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (RSS growth per byte of a flood)
 # Memory follows the bytes received (issue 15, finding 1): one session
 # sends 64 messages, each claiming 16 MiB, as 4,096 one-byte chunks 4 KiB
 # apart, interleaved so that none completes: 262,144 frames of 35 bytes

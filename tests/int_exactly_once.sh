@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (a Python relay on the path: starved of CPU, it loses more than its 20% and resends run out)
 # Issue 14's reproduction, kept: two daemons with safe_dealer's default
 # resend options (10 x 0.2 s) through a relay that loses 20% of the
 # datagrams each way and duplicates and reorders some.  3,000 messages

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (floods and round trips under them)
 # Floods, loopback only, each bounded in time, against one daemon:
 #  - 100,000 Connects from 12,000 source ports (of 127.0.0.2, outside the
 #    ephemeral range: nothing the daemon answers reaches another test) at

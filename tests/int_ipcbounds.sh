@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (round trips with 1,000 idle clients, against a bound)
 # Local applications cannot make the daemon big, slow or deaf (issue 15,
 # items 5, 6 and 7), loopback only, every flood bounded in time:
 #  - round trip of a message with 1,000 idle clients (each one socket)

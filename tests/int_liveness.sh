@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (keepalive and reconnect times against bounds)
 # Sessions across two daemons with configured sockets: a peer that
 # disappears is pruned after peer_keepalive; the connecting side reconnects
 # when the bound side comes back (same port) and messages flow again.

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
+# nbmq-test: serial (Python's rate and round trip as ratios of C's)
 # The Python binding (client-lib/python, issue 19) against a real daemon:
 # tests/python_binding.py (unittest: every call of the API, errnos as
 # exceptions, options, events, EAGAIN at send_hwm, zero copy, selectors,

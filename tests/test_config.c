@@ -624,6 +624,80 @@ START_TEST(test_stun_keys)
 }
 END_TEST
 
+/* stun_index and stun_index_prefix: the shared index of a stun socket. */
+START_TEST(test_stun_index_keys)
+{
+	struct stun_index_url	 u;
+	struct config		 cf;
+	char			*errs = NULL, why[128];
+
+	ck_assert_int_eq(load(&cf,
+	    "[socket a]\ntype = stun\nbind = 0.0.0.0:3478\n"
+	    "stun_index = redis+unix:///run/redis/r.sock?db=2\n"
+	    "stun_index_prefix = eu-west:nbmq:\n"
+	    "[socket b]\ntype = stun\nbind = 0.0.0.0:3479\n", &errs), 0);
+	ck_assert_str_eq(sock_named(&cf, "a")->stun_index,
+	    "redis+unix:///run/redis/r.sock?db=2");
+	ck_assert_str_eq(sock_named(&cf, "a")->stun_index_prefix,
+	    "eu-west:nbmq:");
+	ck_assert_ptr_null(sock_named(&cf, "b")->stun_index);
+	config_free(&cf);
+	free(errs);
+
+	ck_assert_int_eq(stunsrv_parse_index("redis+unix:///run/r.sock?db=2",
+	    &u, why, sizeof(why)), 0);
+	ck_assert_int_eq(u.kind, STUN_INDEX_REDIS_UNIX);
+	ck_assert_str_eq(u.path, "/run/r.sock");
+	ck_assert_uint_eq(u.db, 2);
+	ck_assert_int_eq(stunsrv_parse_index("redis://10.0.0.5:6380/3", &u,
+	    why, sizeof(why)), 0);
+	ck_assert_int_eq(u.kind, STUN_INDEX_REDIS);
+	ck_assert_str_eq(u.host, "10.0.0.5");
+	ck_assert_uint_eq(u.port, 6380);
+	ck_assert_uint_eq(u.db, 3);
+	ck_assert_int_eq(stunsrv_parse_index("redis://redis.example.net", &u,
+	    why, sizeof(why)), 0);
+	ck_assert_str_eq(u.host, "redis.example.net");
+	ck_assert_uint_eq(u.port, 6379);
+	ck_assert_uint_eq(u.db, 0);
+	ck_assert_int_eq(stunsrv_parse_index("redis://[2001:db8::1]:7000/", &u,
+	    why, sizeof(why)), 0);
+	ck_assert_str_eq(u.host, "2001:db8::1");
+	ck_assert_uint_eq(u.port, 7000);
+	ck_assert_int_eq(stunsrv_parse_index("memory", &u, why, sizeof(why)),
+	    0);
+	ck_assert_int_eq(u.kind, STUN_INDEX_MEMORY);
+
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index = redis://10.0.0.5:0\n",
+	    "t.conf:4: stun_index: expected redis://HOST[:PORT][/DB]");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index = redis://10.0.0.5:6379/x\n",
+	    "t.conf:4: stun_index: the database must be 0 to 9999, not "
+	    "\"x\"\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index = redis://10.0.0.5/10000\n",
+	    "t.conf:4: stun_index: the database must be 0 to 9999");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index = redis+unix://run/r.sock\n",
+	    "t.conf:4: stun_index: redis+unix:// needs an absolute path");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index = etcd://10.0.0.5\n",
+	    "t.conf:4: stun_index: expected memory, redis://HOST[:PORT][/DB] "
+	    "or redis+unix:///PATH, not \"etcd://10.0.0.5\"\n");
+	expect_one("[socket s]\ntype = stun\nbind = 1.2.3.4:5\n"
+	    "stun_index_prefix = a b\n",
+	    "t.conf:4: stun_index_prefix: must be 1 to 64 characters of "
+	    "A-Z a-z 0-9 _ . : -, not \"a b\"\n");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "stun_index = memory\n",
+	    "t.conf:4: stun_index: only for type = stun\n");
+	expect_one("[socket s]\ntype = dealer\nbind = 1.2.3.4:5\n"
+	    "stun_index_prefix = x:\n",
+	    "t.conf:4: stun_index_prefix: only for type = stun\n");
+}
+END_TEST
+
 START_TEST(test_sections)
 {
 	expect_one("[daemon]\n[bogus]\nx = 1\n",
@@ -1126,6 +1200,7 @@ config_suite(void)
 	tcase_add_test(tc, test_unknown_key);
 	tcase_add_test(tc, test_unsupported);
 	tcase_add_test(tc, test_stun_keys);
+	tcase_add_test(tc, test_stun_index_keys);
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_duplicate_key);
 	tcase_add_test(tc, test_socket_required);

@@ -29,6 +29,7 @@
 
 #include "fakenet.h"
 #include "nbmq_encryptor.h"
+#include "crypt_sodium.h"
 
 #define EVIL_ADDR	"10.6.6.6:6666"
 #define SEALED_MAX	1024
@@ -980,6 +981,333 @@ START_TEST(test_core_garbage_connect_cheap)
 }
 END_TEST
 
+/*
+ * Cookies under load (crypt_sodium.c, the comment on top).  What the
+ * tests know of its figures: 100 handshakes at once, one per 10 ms after,
+ * under load for 1 s, a new secret every 120 s.
+ */
+#define HS_BURST_T	100
+#define HS_COST_T	(10 * MSEC)
+#define ROTATE_T	(120 * NSEC)
+
+/* A Connect of garbage with a valid mac1 for the key pub (what a flooder
+ * that knows it sends): len 134. */
+static void
+mac1_connect(uint8_t b[FRAME_HDR_SIZE + 124], const uint8_t pub[32])
+{
+	uint8_t	key[32];
+	crypto_generichash_state st;
+
+	randombytes_buf(b, FRAME_HDR_SIZE + 124);
+	frame_put_ctl(b, FRAME_ENCRYPTED | FK_CONNECT, 0);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"mac1----", 8);
+	crypto_generichash_update(&st, pub, 32);
+	crypto_generichash_final(&st, key, 32);
+	crypto_generichash(b + FRAME_HDR_SIZE + 108, 16, b,
+	    FRAME_HDR_SIZE + 108, key, 32);
+}
+
+/* The gate, and the cookie reply to the Connect when it says so. */
+static int
+gate(void *er, const uint8_t *b, size_t len, const char *src, nbmq_time now,
+    uint8_t *reply, size_t *rlen)
+{
+	int	r;
+
+	r = crypt_sodium_gate(er, b, len, (const uint8_t *)src, strlen(src),
+	    now);
+	*rlen = 0;
+	if (r == SOD_GATE_COOKIE) {
+		ck_assert_uint_eq(crypt_sodium_reply(er, b,
+		    (const uint8_t *)src, strlen(src), reply, 65), 0);
+		*rlen = crypt_sodium_reply(er, b, (const uint8_t *)src,
+		    strlen(src), reply, 256);
+	}
+	return r;
+}
+
+/* Spend the budget at now: the responder is under load after. */
+static void
+overload(void *er, const uint8_t pub[32], nbmq_time now)
+{
+	uint8_t	b[FRAME_HDR_SIZE + 124], reply[256];
+	size_t	n;
+	int	i, r;
+
+	for (i = 0; i <= HS_BURST_T; i++) {
+		mac1_connect(b, pub);
+		if ((r = gate(er, b, sizeof(b), "evil", now, reply, &n)) !=
+		    SOD_GATE_PASS)
+			break;
+	}
+	ck_assert_int_eq(r, SOD_GATE_COOKIE);
+	ck_assert_int_le(i, HS_BURST_T);
+	ck_assert(crypt_sodium_loaded(er, now));
+}
+
+/* The initiator's Connect, from a new handshake of ei. */
+static size_t
+connect_of(void *ei, void **si, uint8_t *b, size_t cap)
+{
+	size_t	n;
+
+	*si = crypt_sodium.session_new(ei, NBMQ_ENC_INITIATOR);
+	hdr(b, FK_CONNECT, 0);
+	ck_assert_int_eq(crypt_sodium.hs_write(*si, b, b + FRAME_HDR_SIZE,
+	    cap - FRAME_HDR_SIZE, &n), NBMQ_ENC_OK);
+	return FRAME_HDR_SIZE + n;
+}
+
+START_TEST(test_cookie_gate)
+{
+	struct pair	 x;
+	uint8_t		 b[FRAME_HDR_SIZE + 124], c[512], reply[256], bad[256];
+	size_t		 n, rlen;
+	void		*si, *si2, *sr;
+	char		 who[NBMQ_ENC_WHO_MAX];
+	uint64_t	 before;
+
+	pair_new(&x);
+	/* garbage and wrong sizes: dropped, whatever the load; hs_read()
+	 * too refuses a wrong mac1 before any X25519 */
+	randombytes_buf(b, sizeof(b));
+	ck_assert_int_eq(gate(x.er, b, sizeof(b), "a", T0, reply, &rlen),
+	    SOD_GATE_BAD);
+	before = crypt_sodium_dh_ops;
+	sr = crypt_sodium.session_new(x.er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_eq(crypt_sodium.hs_read(sr, b, b + FRAME_HDR_SIZE, 124,
+	    who, sizeof(who)), NBMQ_ENC_BAD);
+	crypt_sodium.session_free(sr);
+	ck_assert_uint_eq(crypt_sodium_dh_ops, before);
+	mac1_connect(b, x.kr.pub);
+	ck_assert_int_eq(gate(x.er, b, sizeof(b) - 1, "a", T0, reply, &rlen),
+	    SOD_GATE_BAD);
+	/* a burst passes, then cookies: no public-key work */
+	ck_assert(!crypt_sodium_loaded(x.er, T0));
+	overload(x.er, x.kr.pub, T0);
+	n = connect_of(x.ei, &si, c, sizeof(c));
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 124);	/* no cookie yet */
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_COOKIE);
+	ck_assert_uint_eq(rlen, FRAME_HDR_SIZE + 56);
+	ck_assert_int_eq(reply[1], FRAME_ENCRYPTED | FK_CONNECTED);
+	for (int i = 2; i < FRAME_HDR_SIZE; i++)
+		ck_assert_int_eq(reply[i], 0);		/* session 0 */
+	/* the reply opens only for the Connect it answers, untouched */
+	si2 = crypt_sodium.session_new(x.ei, NBMQ_ENC_INITIATOR);
+	ck_assert_int_eq(crypt_sodium_cookie(x.ei, si2, reply, rlen), -1);
+	crypt_sodium.session_free(si2);
+	for (size_t i = 0; i < rlen; i++) {
+		memcpy(bad, reply, rlen);
+		bad[i] ^= 0x40;
+		ck_assert_int_eq(crypt_sodium_cookie(x.ei, si, bad, rlen), -1);
+	}
+	ck_assert_int_eq(crypt_sodium_cookie(x.ei, si, reply, rlen - 1), -1);
+	ck_assert_int_eq(crypt_sodium_cookie(x.ei, si, reply, rlen), 0);
+	crypt_sodium.session_free(si);
+	/* the next Connect carries mac2: it passes under load, from where
+	 * the cookie was given only, and completes the handshake */
+	n = connect_of(x.ei, &si, c, sizeof(c));
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 140);
+	ck_assert_int_eq(gate(x.er, c, n, "b", T0, reply, &rlen),
+	    SOD_GATE_COOKIE);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_PASS);
+	c[n - 1] ^= 1;
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_COOKIE);
+	c[n - 1] ^= 1;
+	/* a valid mac2 buys its source 10 handshakes at once, 5 a second */
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+		    SOD_GATE_PASS);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_LIMITED);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + 200 * MSEC, reply, &rlen),
+	    SOD_GATE_PASS);
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + 200 * MSEC, reply, &rlen),
+	    SOD_GATE_LIMITED);
+	sr = crypt_sodium.session_new(x.er, NBMQ_ENC_RESPONDER);
+	ck_assert_int_eq(crypt_sodium.hs_read(sr, c, c + FRAME_HDR_SIZE,
+	    n - FRAME_HDR_SIZE, who, sizeof(who)), NBMQ_ENC_OK);
+	crypt_sodium.session_free(sr);
+	crypt_sodium.session_free(si);
+	/* the secret turns every 120 s; the one before stays good */
+	overload(x.er, x.kr.pub, T0 + ROTATE_T);
+	n = connect_of(x.ei, &si, c, sizeof(c));
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + ROTATE_T, reply, &rlen),
+	    SOD_GATE_PASS);
+	crypt_sodium.session_free(si);
+	overload(x.er, x.kr.pub, T0 + 2 * ROTATE_T);
+	n = connect_of(x.ei, &si, c, sizeof(c));
+	ck_assert_int_eq(gate(x.er, c, n, "a", T0 + 2 * ROTATE_T, reply,
+	    &rlen), SOD_GATE_COOKIE);
+	crypt_sodium.session_free(si);
+	pair_free(&x);
+}
+END_TEST
+
+/* With several server keys, the Connect after a cookie goes to the key
+ * that sent it, and the one after that to the next key as before. */
+START_TEST(test_cookie_same_key)
+{
+	struct kp	 ki, kr, kx;
+	void		*ei, *er, *si;
+	uint8_t		 c[512], reply[256];
+	char		 peers[2 * CRYPT_KEY_B64 + 4];
+	size_t		 n, rlen;
+
+	kp_new(&ki, "i");
+	kp_new(&kr, "r");
+	kp_new(&kx, "x");
+	snprintf(peers, sizeof(peers), "%s, %s", kr.pub64, kx.pub64);
+	ei = enc_new(&ki, peers, 0);
+	er = enc_new(&kr, ki.pub64, 1);
+	overload(er, kr.pub, T0);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to r */
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_COOKIE);
+	ck_assert_int_eq(crypt_sodium_cookie(ei, si, reply, rlen), 0);
+	crypt_sodium.session_free(si);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to r again */
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 140);
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_PASS);
+	crypt_sodium.session_free(si);
+	n = connect_of(ei, &si, c, sizeof(c));		/* to x: no mac2 */
+	ck_assert_uint_eq(n, FRAME_HDR_SIZE + 124);
+	ck_assert_int_eq(gate(er, c, n, "a", T0, reply, &rlen),
+	    SOD_GATE_BAD);
+	crypt_sodium.session_free(si);
+	crypt_sodium.destroy(ei);
+	crypt_sodium.destroy(er);
+}
+END_TEST
+
+/* The switch: under load for 1 s after the budget ran out, then a Connect
+ * without mac2 passes again; the budget comes back one per 10 ms. */
+START_TEST(test_cookie_load_switch)
+{
+	struct pair	 x;
+	uint8_t		 b[FRAME_HDR_SIZE + 124], reply[256];
+	size_t		 rlen;
+	nbmq_time	 t = T0;
+	int		 passed = 0;
+
+	pair_new(&x);
+	/* one per 10 ms is never load */
+	for (int i = 0; i < 3 * HS_BURST_T; i++, t += HS_COST_T) {
+		mac1_connect(b, x.kr.pub);
+		ck_assert_int_eq(gate(x.er, b, sizeof(b), "a", t, reply,
+		    &rlen), SOD_GATE_PASS);
+	}
+	/* a burst at once: exactly the budget passes */
+	for (int i = 0; i < 2 * HS_BURST_T; i++) {
+		mac1_connect(b, x.kr.pub);
+		passed += gate(x.er, b, sizeof(b), "a", t, reply, &rlen) ==
+		    SOD_GATE_PASS;
+	}
+	ck_assert_int_eq(passed, HS_BURST_T);
+	ck_assert(crypt_sodium_loaded(x.er, t));
+	ck_assert(crypt_sodium_loaded(x.er, t + NSEC - 1));
+	/* under load until 1 s later, whatever the budget meanwhile */
+	mac1_connect(b, x.kr.pub);
+	ck_assert_int_eq(gate(x.er, b, sizeof(b), "a", t + NSEC - 1, reply,
+	    &rlen), SOD_GATE_COOKIE);
+	ck_assert(!crypt_sodium_loaded(x.er, t + NSEC));
+	ck_assert_int_eq(gate(x.er, b, sizeof(b), "a", t + NSEC, reply,
+	    &rlen), SOD_GATE_PASS);
+	pair_free(&x);
+}
+END_TEST
+
+/*
+ * The core under a flood of Connects that pass mac1 (a flooder that knows
+ * the public key): at most the budget of X25519 operations, cookies for
+ * the rest, and a new initiator gets through with one more round trip.
+ */
+START_TEST(test_core_cookie)
+{
+	struct kp	 kb, kc;
+	struct node	*b, *c;
+	struct nbaddr	 evil = A(EVIL_ADDR), evil6;
+	uint8_t		 f[FRAME_HDR_SIZE + 124], m2[FRAME_HDR_SIZE + 140];
+	uint64_t	 before, replays, under;
+
+	kp_new(&kb, "b");
+	kp_new(&kc, "c");
+	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &kb, kc.pub64);
+	before = crypt_sodium_dh_ops;
+	for (int i = 0; i < 1000; i++) {
+		mac1_connect(f, kb.pub);
+		sock_input(&b->s, T0, &evil, f, sizeof(f));
+	}
+	ck_assert_uint_le(crypt_sodium_dh_ops - before, HS_BURST_T);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_COOKIE], 1000 - HS_BURST_T);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_HANDSHAKE], HS_BURST_T);
+	flush(b);
+	/* cookie replies: 40 at once to one source, 20 a second after
+	 * (half a second later: still under load, 10 more) */
+	ck_assert_uint_eq(b->nout, 40);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE + 56);
+	out_reset(b);
+	for (int i = 0; i < 100; i++) {
+		mac1_connect(f, kb.pub);
+		sock_input(&b->s, T0 + NSEC / 2, &evil, f, sizeof(f));
+	}
+	flush(b);
+	ck_assert_uint_eq(b->nout, 10);
+	out_reset(b);
+	/* an IPv6 source is a source of its own: its replies */
+	evil6 = A("[2001:db8::6]:6666");
+	mac1_connect(f, kb.pub);
+	sock_input(&b->s, T0 + NSEC / 2, &evil6, f, sizeof(f));
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE + 56);
+	out_reset(b);
+	out_reset(b);
+	c = enode_new(C_ADDR, NBMQ_DEALER, 0, "sodium", &kc, kb.pub64);
+	sock_set_remote(&c->s, &b->addr, T0);
+	flush(c);
+	ck_assert_uint_eq(c->nout, 1);
+	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE + 124);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_HDR_SIZE + 56);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	/* at once, with mac2 */
+	ck_assert_uint_eq(c->nout, 1);
+	ck_assert_uint_eq(c->out[0].len, FRAME_HDR_SIZE + 140);
+	memcpy(m2, c->out[0].buf, sizeof(m2));
+	ck_assert_uint_eq(c->s.st.drops[DROP_CRYPT_HANDSHAKE], 0);
+	ck_assert_int_eq(pass(c, b, T0), 1);
+	ck_assert_uint_eq(b->s.npeers, 1);
+	ck_assert_int_eq(pass(b, c, T0), 1);
+	ck_assert_int_eq(c->s.link, LINK_UP);
+	/* its source's budget under load: 9 more handshakes (replays,
+	 * refused after public-key work), then dropped, no reply */
+	replays = b->s.st.drops[DROP_CRYPT_REPLAY];
+	under = b->s.st.drops[DROP_CRYPT_COOKIE];
+	for (int i = 0; i < 20; i++)
+		sock_input(&b->s, T0, &c->addr, m2, sizeof(m2));
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_REPLAY], replays + 9);
+	ck_assert_uint_eq(b->s.st.drops[DROP_CRYPT_COOKIE], under + 11);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	/* a stray cookie reply (no Connect pending) is dropped */
+	mac1_connect(f, kb.pub);
+	frame_put_ctl(f, FRAME_ENCRYPTED | FK_CONNECTED, 0);
+	before = c->s.st.drops[DROP_CRYPT_HANDSHAKE];
+	sock_input(&c->s, T0, &b->addr, f, FRAME_HDR_SIZE + 56);
+	ck_assert_uint_eq(c->s.st.drops[DROP_CRYPT_HANDSHAKE], before + 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
 /* A frame from somewhere else moves the peer only if it opens. */
 START_TEST(test_core_address_follows_authenticated)
 {
@@ -1415,12 +1743,12 @@ START_TEST(test_core_frame_room)
 	kp_new(&k, "fr");
 	b = enode_new(B_ADDR, NBMQ_DEALER, 1, "sodium", &k, k.pub64);
 	o = b->s.o;
-	o.max_frame_size = 133;
+	o.max_frame_size = 149;
 	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 0);
-	ck_assert_ptr_nonnull(strstr(why, "at least 134"));
-	o.max_frame_size = 134;
+	ck_assert_ptr_nonnull(strstr(why, "at least 150"));
+	o.max_frame_size = 150;
 	ck_assert_int_eq(crypt_opts_ok(&b->s, &o, why, sizeof(why)), 1);
-	ck_assert_uint_eq(crypt_min_frame_size("sodium"), 134);
+	ck_assert_uint_eq(crypt_min_frame_size("sodium"), 150);
 	node_free(b);
 }
 END_TEST
@@ -1511,7 +1839,7 @@ START_TEST(test_config)
 	    "1.2.3.4:5\nencryptor = sodium\nprivate_key_file = %s\n"
 	    "peers = %s\nmax_frame_size = 100\n", k.path, k.pub64);
 	conf_expect(text, "t.conf:4: encryptor: sodium needs max_frame_size "
-	    "134 or more, not 100");
+	    "150 or more, not 100");
 	/* only in a socket */
 	conf_expect("[defaults]\nencryptor = sodium\n", "t.conf:2: encryptor: "
 	    "only allowed in a [socket NAME] section");
@@ -1549,6 +1877,10 @@ crypt_suite(void)
 	tcase_add_test(tc, test_core_safe_dealer);
 	tcase_add_test(tc, test_core_address_follows_authenticated);
 	tcase_add_test(tc, test_core_garbage_connect_cheap);
+	tcase_add_test(tc, test_cookie_gate);
+	tcase_add_test(tc, test_cookie_load_switch);
+	tcase_add_test(tc, test_cookie_same_key);
+	tcase_add_test(tc, test_core_cookie);
 	tcase_add_test(tc, test_core_plain_vs_encrypted);
 	tcase_add_test(tc, test_core_extension);
 	tcase_add_test(tc, test_core_unknown_key);

@@ -250,7 +250,8 @@ static const struct fixed {
 	{ F(IPC_CTL_END, ipc_ctl_end), { { 0, 0 } }, 0 },
 	{ F(IPC_CTL_INDEX, ipc_ctl_req), { S(ipc_ctl_req, sock) }, 1 },
 	{ F(IPC_CTL_INDEX_ENTRY, ipc_ctl_index), { S(ipc_ctl_index, sock),
-	    S(ipc_ctl_index, name), S(ipc_ctl_index, addr) }, 3 },
+	    S(ipc_ctl_index, name), S(ipc_ctl_index, addr),
+	    S(ipc_ctl_index, where) }, 4 },
 #undef F
 #undef S
 };

@@ -920,6 +920,34 @@ START_TEST(test_recv_dontwait_reads_kernel)
 END_TEST
 
 /*
+ * nbmq_recvbuf: one call, nothing cut: a message larger than the buffer
+ * stays queued (EMSGSIZE) for a larger one or nbmq_recv.
+ */
+START_TEST(test_recvbuf)
+{
+	nbmq_socket	*s = fake_start(1000);
+	uint8_t		 buf[400];
+	uint64_t	 peer = 0;
+
+	ck_assert_int_eq(nbmq_recvbuf(s, buf, sizeof(buf), &peer,
+	    NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	cmd(OP_MSG, 0, 300, SIZE_MAX);
+	cmd(OP_MSG, 1, 20, SIZE_MAX);
+	ck_assert_int_eq(nbmq_recvbuf(s, buf, 299, &peer, 0), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_uint_eq(peer, 0);
+	ck_assert_int_eq(nbmq_recvbuf(s, buf, 300, &peer, 0), 300);
+	ck_assert_uint_eq(peer, PEER);
+	ck_assert_msg(intact(buf, 300, 0), "message 0 differs");
+	expect_msg(s, 0, 1, 20);
+	cmd(OP_MSG, 2, 0, SIZE_MAX);
+	ck_assert_int_eq(nbmq_recvbuf(s, buf, 0, NULL, 0), 0);
+	fake_stop(s);
+}
+END_TEST
+
+/*
  * Messages the library read already are not on the fd: nbmq_readable()
  * finds them (nbmq.h, nbmq_fd).  Read by a receive, and by a request.
  */
@@ -1428,6 +1456,7 @@ lib_suite(void)
 	tc = tcase_create("recv");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_recv_dontwait_reads_kernel);
+	tcase_add_test(tc, test_recvbuf);
 	tcase_add_test(tc, test_readable_not_fd);
 	tcase_add_test(tc, test_recv_split_large);
 	suite_add_tcase(s, tc);

@@ -779,6 +779,322 @@ START_TEST(test_server_index)
 }
 END_TEST
 
+/*
+ * A shared index (stunsrv_set_index), faked: one table for every
+ * rendezvous, lookups answered only when the test says (fidx_run), the
+ * introductions handed to the holder's stunsrv_intro().
+ */
+#define FIDX_MAX	8
+struct fidx {
+	struct {
+		char		 name[NBMQ_NAME_MAX + 1];
+		struct nbaddr	 addr;
+		struct node	*holder;
+		uint64_t	 ttl;
+	} keys[FIDX_MAX];
+	int		 nkeys;
+	struct {
+		struct node	*asker;
+		char		 name[NBMQ_NAME_MAX + 1];
+		uint64_t	 id;
+	} gets[FIDX_MAX];
+	int		 ngets;
+	int		 down;		/* get refuses: degraded */
+	int		 silent;	/* get takes, never answers */
+	int		 puts, intros;
+	struct node	*nodes[2];
+};
+static struct fidx	fidx;
+
+static struct node *
+fidx_node(struct sock *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (fidx.nodes[i] != NULL && &fidx.nodes[i]->s == s)
+			return fidx.nodes[i];
+	ck_abort_msg("not a rendezvous");
+	return NULL;
+}
+
+static void
+fidx_put(void *arg, struct sock *s, const char *name,
+    const struct nbaddr *addr, uint64_t ttl)
+{
+	int	 i;
+
+	fidx.puts++;
+	for (i = 0; i < fidx.nkeys; i++)
+		if (strcmp(fidx.keys[i].name, name) == 0)
+			break;
+	ck_assert_int_lt(i, FIDX_MAX);
+	if (i == fidx.nkeys)
+		fidx.nkeys++;
+	snprintf(fidx.keys[i].name, sizeof(fidx.keys[i].name), "%s", name);
+	fidx.keys[i].addr = *addr;
+	fidx.keys[i].holder = fidx_node(s);
+	fidx.keys[i].ttl = ttl;
+}
+
+static int
+fidx_get(void *arg, struct sock *s, const char *name, uint64_t id)
+{
+	if (fidx.down)
+		return -1;
+	if (fidx.silent)
+		return 0;
+	ck_assert_int_lt(fidx.ngets, FIDX_MAX);
+	fidx.gets[fidx.ngets].asker = fidx_node(s);
+	snprintf(fidx.gets[fidx.ngets].name, sizeof(fidx.gets[0].name), "%s",
+	    name);
+	fidx.gets[fidx.ngets++].id = id;
+	return 0;
+}
+
+static void
+fidx_intro(void *arg, struct sock *s, const char *holder, const char *name,
+    const struct nbaddr *src)
+{
+	fidx.intros++;
+	for (int i = 0; i < 2; i++)
+		if (strcmp(fidx.nodes[i]->s.name, holder) == 0)
+			stunsrv_intro(&fidx.nodes[i]->s, T0, name, src);
+}
+
+static const struct stun_index_ops fidx_ops = {
+	.put = fidx_put,
+	.get = fidx_get,
+	.intro = fidx_intro,
+};
+
+/* Answer every lookup asked so far. */
+static void
+fidx_run(nbmq_time now)
+{
+	for (int g = 0; g < fidx.ngets; g++) {
+		int	 i;
+
+		for (i = 0; i < fidx.nkeys; i++)
+			if (strcmp(fidx.keys[i].name, fidx.gets[g].name) == 0)
+				break;
+		if (i == fidx.nkeys)
+			stunsrv_found(&fidx.gets[g].asker->s, now,
+			    fidx.gets[g].id, NULL, NULL);
+		else
+			stunsrv_found(&fidx.gets[g].asker->s, now,
+			    fidx.gets[g].id, &fidx.keys[i].addr,
+			    fidx.keys[i].holder->s.name);
+	}
+	fidx.ngets = 0;
+}
+
+/* Two rendezvous on one shared index: bob registers at A, alice asks B. */
+START_TEST(test_server_shared_index)
+{
+	struct node		*a = node_new(NBMQ_STUN, "203.0.113.1:3478");
+	struct node		*b = node_new(NBMQ_STUN, "203.0.113.2:3478");
+	struct nbaddr		 bob = A("198.51.100.2:7000");
+	struct nbaddr		 alice = A("198.51.100.3:5000");
+	struct stun_index_stats	 st;
+	struct stun_msg		 m;
+	uint8_t			 buf[STUN_MSG_MAX];
+	size_t			 len;
+
+	memset(&fidx, 0, sizeof(fidx));
+	fidx.nodes[0] = a;
+	fidx.nodes[1] = b;
+	snprintf(a->s.name, sizeof(a->s.name), "A");
+	snprintf(b->s.name, sizeof(b->s.name), "B");
+	stunsrv_set_index(&a->s, &fidx_ops, NULL);
+	stunsrv_set_index(&b->s, &fidx_ops, NULL);
+
+	/* Bob registers at A: shared, for 3 refresh intervals. */
+	len = build_req(buf, sizeof(buf), 1, STUN_A_NBMQ_NAME, "bob", 1);
+	ask(a, "198.51.100.2:7000", buf, len, &m, T0);
+	ck_assert_uint_eq(m.type, STUN_BINDING_SUCCESS);
+	ck_assert_int_eq(fidx.puts, 1);
+	ck_assert_str_eq(fidx.keys[0].name, "bob");
+	ck_assert(addr_eq(&fidx.keys[0].addr, &bob));
+	ck_assert_uint_eq(fidx.keys[0].ttl, 6 * NSEC);
+
+	/* Alice asks B: no answer until the index answers. */
+	len = build_req(buf, sizeof(buf), 2, STUN_A_NBMQ_TARGET, "bob", 1);
+	ck_assert_int_eq(ask(b, "198.51.100.3:5000", buf, len, &m, T0), 0);
+	ck_assert_int_eq(fidx.ngets, 1);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.pending, 1);
+	ck_assert_uint_eq(sock_next_deadline(&b->s), T0 + STUNSRV_LOOKUP_WAIT);
+	out_reset(a);
+	fidx_run(T0);
+	/* B answers alice with bob's address ... */
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert(addr_eq(&b->out[0].to, &alice));
+	ck_assert_int_eq(stun_parse(b->out[0].buf, b->out[0].len, &m),
+	    DROP_NONE);
+	ck_assert_uint_eq(m.type, STUN_BINDING_SUCCESS);
+	ck_assert(m.has_peer && addr_eq(&m.peer, &bob));
+	ck_assert(addr_eq(&m.mapped, &alice));
+	/* ... and A, which bob's NAT knows, tells bob alice's. */
+	flush(a);
+	ck_assert_uint_eq(a->nout, 1);
+	ck_assert(addr_eq(&a->out[0].to, &bob));
+	ck_assert_int_eq(stun_parse(a->out[0].buf, a->out[0].len, &m),
+	    DROP_NONE);
+	ck_assert_uint_eq(m.type, STUN_BINDING_INDICATION);
+	ck_assert(m.has_peer && addr_eq(&m.peer, &alice));
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.asked, 1);
+	ck_assert_uint_eq(st.found, 1);
+	ck_assert_uint_eq(st.pending, 0);
+	stunsrv_index_stats(&a->s, &st);
+	ck_assert_uint_eq(st.intros, 1);
+	out_reset(a);
+	out_reset(b);
+
+	/* The introductions A sends bob keep their rate limit: 5 at once. */
+	for (int i = 0; i < 10; i++) {
+		ask(b, "198.51.100.3:5000", buf, len, &m, T0);
+		fidx_run(T0);
+	}
+	flush(a);
+	ck_assert_uint_eq(a->nout, 4);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 10);
+	out_reset(a);
+	out_reset(b);
+
+	/* A name nobody registered: 404, once the index said so. */
+	len = build_req(buf, sizeof(buf), 3, STUN_A_NBMQ_TARGET, "carol", 1);
+	ck_assert_int_eq(ask(b, "198.51.100.3:5000", buf, len, &m, T0), 0);
+	fidx_run(T0);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(stun_parse(b->out[0].buf, b->out[0].len, &m),
+	    DROP_NONE);
+	ck_assert_int_eq(m.error, 404);
+	out_reset(b);
+
+	/* The index never answers: 404 after STUNSRV_LOOKUP_WAIT, and the
+	 * late answer is ignored. */
+	ck_assert_int_eq(ask(b, "198.51.100.3:5000", buf, len, &m, T0), 0);
+	sock_timers(&b->s, T0 + STUNSRV_LOOKUP_WAIT - 1);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	sock_timers(&b->s, T0 + STUNSRV_LOOKUP_WAIT);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 1);
+	ck_assert_int_eq(stun_parse(b->out[0].buf, b->out[0].len, &m),
+	    DROP_NONE);
+	ck_assert_int_eq(m.error, 404);
+	out_reset(b);
+	fidx_run(T0 + STUNSRV_LOOKUP_WAIT);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.timeouts, 1);
+
+	/* Degraded: B answers from its own names, at once. */
+	fidx.down = 1;
+	len = build_req(buf, sizeof(buf), 4, STUN_A_NBMQ_NAME, "dave", 1);
+	ask(b, "198.51.100.4:1", buf, len, &m, T0);
+	len = build_req(buf, sizeof(buf), 5, STUN_A_NBMQ_TARGET, "dave", 1);
+	flush(b);
+	out_reset(b);
+	sock_input(&b->s, T0, &alice, buf, len);
+	flush(b);
+	ck_assert_uint_eq(b->nout, 2);		/* answer, introduction */
+	ck_assert_int_eq(stun_parse(b->out[0].buf, b->out[0].len, &m),
+	    DROP_NONE);
+	bob = A("198.51.100.4:1");		/* dave, here */
+	ck_assert(m.has_peer && addr_eq(&m.peer, &bob));
+	len = build_req(buf, sizeof(buf), 6, STUN_A_NBMQ_TARGET, "bob", 1);
+	ask(b, "198.51.100.3:5000", buf, len, &m, T0);
+	ck_assert_int_eq(m.error, 404);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.local, 1);
+	ck_assert_uint_eq(st.pending, 0);
+	node_free(a);
+	node_free(b);
+}
+END_TEST
+
+/* A shared index that never answers: STUNSRV_PENDING_MAX lookups wait,
+ * the next is answered at once (404) and counted; then all time out. */
+START_TEST(test_server_shared_bound)
+{
+	struct node		*b = node_new(NBMQ_STUN, "203.0.113.2:3478");
+	struct stun_index_stats	 st;
+	struct stun_msg		 m;
+	struct nbaddr		 from;
+	uint8_t			 buf[STUN_MSG_MAX];
+	char			 addr[64];
+	size_t			 len;
+
+	memset(&fidx, 0, sizeof(fidx));
+	fidx.nodes[0] = b;
+	fidx.silent = 1;
+	stunsrv_set_index(&b->s, &fidx_ops, NULL);
+	len = build_req(buf, sizeof(buf), 1, STUN_A_NBMQ_TARGET, "bob", 1);
+	for (int i = 0; i < STUNSRV_PENDING_MAX; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.1:5000", i / 256,
+		    i % 256);
+		from = A(addr);
+		sock_input(&b->s, T0, &from, buf, len);
+	}
+	flush(b);
+	ck_assert_uint_eq(b->nout, 0);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.pending, STUNSRV_PENDING_MAX);
+	ck_assert_uint_eq(st.busy, 0);
+	ck_assert_int_gt(ask(b, "192.0.2.1:5000", buf, len, &m, T0), 0);
+	ck_assert_int_eq(m.error, 404);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.busy, 1);
+	ck_assert_uint_eq(st.pending, STUNSRV_PENDING_MAX);
+	out_reset(b);
+	sock_timers(&b->s, T0 + STUNSRV_LOOKUP_WAIT);
+	flush(b);
+	ck_assert_uint_eq(b->nout, STUNSRV_PENDING_MAX);
+	stunsrv_index_stats(&b->s, &st);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.timeouts, STUNSRV_PENDING_MAX);
+	node_free(b);
+}
+END_TEST
+
+/* An introduction asked by another rendezvous: stun_allow holds there
+ * too, and a name not (or no longer) here is nobody's. */
+START_TEST(test_server_remote_intro)
+{
+	struct node		*a = node_new(NBMQ_STUN, "203.0.113.1:3478");
+	struct nbaddr		 out = A("192.0.2.9:1");
+	struct nbaddr		 in = A("198.51.100.3:5000");
+	struct stun_index_stats	 st;
+	struct stun_msg		 m;
+	uint8_t			 buf[STUN_MSG_MAX];
+	size_t			 len;
+	char			 why[64];
+
+	ck_assert_int_eq(stunsrv_configure(&a->s, "198.51.100.0/24", 0, why,
+	    sizeof(why)), 0);
+	len = build_req(buf, sizeof(buf), 1, STUN_A_NBMQ_NAME, "bob", 1);
+	ask(a, "198.51.100.2:7000", buf, len, &m, T0);
+	out_reset(a);
+	stunsrv_intro(&a->s, T0, "bob", &out);
+	stunsrv_intro(&a->s, T0, "nobody", &in);
+	flush(a);
+	ck_assert_uint_eq(a->nout, 0);
+	stunsrv_intro(&a->s, T0, "bob", &in);
+	flush(a);
+	ck_assert_uint_eq(a->nout, 1);
+	out = A("198.51.100.2:7000");
+	ck_assert(addr_eq(&a->out[0].to, &out));
+	stunsrv_index_stats(&a->s, &st);
+	ck_assert_uint_eq(st.intros, 1);
+	node_free(a);
+}
+END_TEST
+
 START_TEST(test_server_allow)
 {
 	struct node	*srv = node_new(NBMQ_STUN, "203.0.113.1:3478");
@@ -1176,6 +1492,9 @@ stun_suite(void)
 	tcase_add_test(tc, test_server_error_size);
 	tcase_add_test(tc, test_server_index);
 	tcase_add_test(tc, test_server_allow);
+	tcase_add_test(tc, test_server_shared_index);
+	tcase_add_test(tc, test_server_remote_intro);
+	tcase_add_test(tc, test_server_shared_bound);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("client");

@@ -12,7 +12,7 @@ the GIL, as every ctypes call on a CDLL does.
 import ctypes
 import os
 from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int64,
-                    c_size_t, c_uint64, c_void_p)
+                    c_size_t, c_ssize_t, c_uint64, c_void_p)
 
 __all__ = ["lib", "iovec", "nbmq_event", "LIBRARY"]
 
@@ -63,6 +63,8 @@ _PROTOS = {
     "nbmq_flush": (c_int, [_sock_p, c_int]),
     "nbmq_send": (c_int, [_sock_p, c_char_p, c_size_t, c_int]),
     "nbmq_recv": (c_int, [_sock_p, POINTER(_msg_p), c_int]),
+    "nbmq_recvbuf": (c_ssize_t, [_sock_p, c_void_p, c_size_t,
+                                 POINTER(c_uint64), c_int]),
     "nbmq_msg_parts": (c_size_t, [_msg_p]),
     "nbmq_msg_part": (c_void_p, [_msg_p, c_size_t, POINTER(c_size_t)]),
     "nbmq_msg_size": (c_size_t, [_msg_p]),

@@ -6,7 +6,8 @@ import os
 import select
 import time
 import weakref
-from ctypes import byref, c_int64, c_size_t, c_void_p, string_at
+from ctypes import (byref, c_char, c_int64, c_size_t, c_uint64, c_void_p,
+                    string_at)
 from typing import (Any, Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple, Union)
 
@@ -24,8 +25,13 @@ array.array, mmap, numpy arrays...): sent without a copy."""
 _EINTR = _errno.EINTR
 _get_errno = ctypes.get_errno
 _MAXPARTS = 255
+_EMSGSIZE = _errno.EMSGSIZE
+_ENOMSG = _errno.ENOMSG
+# recv()'s buffer: messages up to this size take one library call.
+_RBUF = 65536
 
 _recv = lib.nbmq_recv
+_recvbuf = lib.nbmq_recvbuf
 _send = lib.nbmq_send
 _sendv = lib.nbmq_sendv
 _parts = lib.nbmq_msg_parts
@@ -236,6 +242,12 @@ class Socket:
         self._iov = (iovec * _MAXPARTS)()
         self._ev = nbmq_event()
         self._dropped = False   # a drop report recv_many read, not said yet
+        self._rba = bytearray(_RBUF)
+        self._rmv = memoryview(self._rba)
+        self._rbuf = (c_char * _RBUF).from_buffer(self._rba)
+        self._raddr = ctypes.addressof(self._rbuf)
+        self._rpeer = c_uint64()
+        self._rpeerref = byref(self._rpeer)
 
     # -- life --
     def _handle(self) -> int:
@@ -552,23 +564,20 @@ class Socket:
         on.  flags and copy as for recv_multipart (copy=False: data is a
         memoryview, for single-part messages)."""
         h = self._h
-        if h is None or self._dropped:
+        if h is None or self._dropped or self._events or not copy:
             return self._recv_slow(flags, copy)
-        ref = self._msgref
-        while _recv(h, ref, flags) != 0:
+        # The common case in one library call: the message copied into
+        # this socket's buffer; a larger one, or a drop report, stays
+        # queued for the general path.
+        while True:
+            k = _recvbuf(h, self._raddr, _RBUF, self._rpeerref, flags)
+            if k >= 0:
+                return self._rmv[:k].tobytes(), self._rpeer.value
             e = _get_errno()
+            if e == _EMSGSIZE or e == _ENOMSG:
+                return self._recv_slow(flags, copy)
             if e != _EINTR or flags & DONTWAIT:
                 _raise(e)
-        m = self._msg.value
-        if copy and not self._events and _parts(m) == 1:
-            # The common case in one go: five library calls.
-            p = _part(m, 0, self._lenref)
-            k = self._len.value
-            data = string_at(p, k) if k else b""
-            peer = _peer(m)
-            _free(m)
-            return data, peer
-        return self._recv_from(self._take(m, copy))
 
     def _recv_slow(self, flags: int, copy: bool
                    ) -> Union[Tuple[bytes, int], Event]:

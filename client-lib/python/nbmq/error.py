@@ -33,6 +33,10 @@ ENAMETOOLONG       NameTooLong                      last_endpoint: buffer too sm
 ENOMEM             OutOfMemory (MemoryError)        no memory
 EINTR              Interrupted (InterruptedError)   a signal (blocking calls retry)
 ENOTSOCK           Closed                           the Socket was closed
+ENOMSG             NotAMessage                      nbmq_recvbuf: an event or a
+                                                    drop report is next (recv()
+                                                    takes those itself: never
+                                                    raised by the binding)
 =================  ===============================  ==============================
 """
 import errno as _errno
@@ -44,7 +48,8 @@ __all__ = ["NbmqError", "Error", "Again", "NoPeer", "MessageTooLarge",
            "Dropped", "NotSupported", "NoDaemon", "DaemonGone",
            "ProtocolMismatch", "InvalidArgument", "PermissionDenied",
            "NoSuchSocket", "Busy", "AlreadyConnected", "AddressInUse",
-           "NameTooLong", "TooManyClients", "OutOfMemory", "Interrupted", "Closed", "strerror",
+           "NameTooLong", "TooManyClients", "OutOfMemory", "Interrupted", "Closed", "NotAMessage",
+           "strerror",
            "error_for"]
 
 
@@ -144,6 +149,12 @@ class Closed(NbmqError):
     """ENOTSOCK: the Socket (or its Context) was closed."""
 
 
+class NotAMessage(NbmqError):
+    """ENOMSG: nbmq_recvbuf found a peer event or a drop report next; the
+    binding's recv() then receives it the general way, so this is never
+    raised by it."""
+
+
 _BY_ERRNO: Dict[int, Type[NbmqError]] = {
     _errno.EAGAIN: Again,
     _errno.EHOSTUNREACH: NoPeer,
@@ -167,6 +178,7 @@ _BY_ERRNO: Dict[int, Type[NbmqError]] = {
     _errno.EINTR: Interrupted,
     _errno.ENOMEM: OutOfMemory,
     _errno.ENOTSOCK: Closed,
+    _errno.ENOMSG: NotAMessage,
 }
 if hasattr(_errno, "EOPNOTSUPP"):
     _BY_ERRNO.setdefault(_errno.EOPNOTSUPP, NotSupported)
