@@ -26,7 +26,7 @@ DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 # the sanitizers' (SAN) after both.  Every object compiled also writes
 # its header dependencies (DEPFLAGS) next to it, in a .d file.
 CFLAGS	?= -O2 -g
-NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iclient-lib -Idaemon
+NBMQ_CPPFLAGS	= -D_GNU_SOURCE -Iinclude -Iclient-lib -Icommon -Ictl -Idaemon
 NBMQ_CFLAGS	= -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing
 DEPFLAGS	= -MMD -MP
@@ -79,29 +79,34 @@ SOVER	= 0
 LIBVER	:= $(shell sed -n 's/.*define NBMQ_VERSION[^"]*"\([^"]*\)".*/\1/p' \
 	    client-lib/nbmq.h)
 
-# The pure core: linked by nbmqd and by the unit tests.
 # The pure core: time and I/O passed in; it calls no clock, socket,
-# libevent or file function of its own (tests/purity.sh, in make check).
+# libevent or file function of its own, and includes nbmqd.h, never the
+# shell's shell.h or a libevent header (tests/purity.sh, in make check).
 PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
-	    daemon/deliver.c \
-	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/safe.c \
+	    daemon/outbox.c daemon/reasm.c daemon/hmap.c daemon/sock.c daemon/sockout.c \
+	    daemon/safe.c \
 	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
 	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
-	    client-lib/ipc-codec.c
+	    common/ipc-codec.c
 # Beside it: what is read from the system at start-up and reload (the
 # configuration, access control's names, keys and plugins) and the log.
 # Linked with it wherever the core is (the unit tests, the simulator).
 CONF_SRCS = daemon/config.c daemon/acl.c daemon/cryptconf.c daemon/log.c
 CORE_SRCS = $(PURE_SRCS) $(CONF_SRCS)
-# The libevent shell.
-SHELL_SRCS = daemon/metrics.c client-lib/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
+# The libevent shell, and in it delivery to the applications (deliver.c:
+# the shell's types, shell.h, but no clock, socket or libevent call; unit
+# tested, so linked with the core into the unit tests).
+SHELL_PURE_SRCS = daemon/deliver.c
+SHELL_SRCS = daemon/metrics.c common/promtext.c daemon/udp.c daemon/ipc.c daemon/ipcreq.c daemon/daemon.c \
 	     daemon/reload.c \
-	     daemon/ctl.c daemon/stunidx.c
-LIB_SRCS  = client-lib/nbmq.c client-lib/ipc-codec.c
+	     daemon/ctl.c daemon/stunidx.c $(SHELL_PURE_SRCS)
+LIB_SRCS  = client-lib/nbmq.c common/ipc-codec.c
 
 CORE_OBJS  = $(CORE_SRCS:%.c=$(O)/%.o)
 PURE_OBJS  = $(PURE_SRCS:%.c=$(O)/%.o)
+CONF_OBJS  = $(CONF_SRCS:%.c=$(O)/%.o)
+SHELL_PURE_OBJS = $(SHELL_PURE_SRCS:%.c=$(O)/%.o)
 SHELL_OBJS = $(SHELL_SRCS:%.c=$(O)/%.o)
 LIB_OBJS   = $(LIB_SRCS:%.c=$(O)/pic/%.o)
 
@@ -110,7 +115,7 @@ UNIT_TESTS = $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/test_*.c))
 PROGS	= $(O)/nbmqd $(O)/nbmqcat $(O)/nbmqctl
 LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 
-.PHONY: all tests deps deb run check check-purity check-unit check-int check-asan clean install \
+.PHONY: all tests deps deb run check check-purity check-layers check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
 # Plain make builds what is installed and the examples: no test library
@@ -149,7 +154,7 @@ deps:
 # as new when it is missing (named, not found by a pattern: an
 # intermediate file that is missing would not count).
 DEPS	= $(patsubst %.c,$(O)/%.d,$(wildcard daemon/*.c client-lib/*.c \
-	    tests/*.c tests/fuzz/*.c)) $(LIB_SRCS:%.c=$(O)/pic/%.d)
+	    common/*.c ctl/*.c tests/*.c tests/fuzz/*.c)) $(LIB_SRCS:%.c=$(O)/pic/%.d)
 $(O)/%.o: %.c $(O)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
@@ -192,9 +197,9 @@ $(O)/nbmqcat: $(O)/client-lib/nbmqcat.o $(O)/libnbmq.a
 
 # nbmqctl speaks the IPC itself, through the control client it shares
 # with the bench (ctlclient.c) over the protocol's codec.
-CTL_OBJS = $(O)/client-lib/ctlclient.o $(O)/client-lib/ipc-codec.o \
-	   $(O)/client-lib/promtext.o
-$(O)/nbmqctl: $(O)/client-lib/nbmqctl.o $(CTL_OBJS)
+CTL_OBJS = $(O)/ctl/ctlclient.o $(O)/common/ipc-codec.o \
+	   $(O)/common/promtext.o
+$(O)/nbmqctl: $(O)/ctl/nbmqctl.o $(CTL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 
 # The README example, built the way a user builds it: against the
@@ -206,12 +211,12 @@ $(O)/examples/hello: examples/hello.c client-lib/nbmq.h $(O)/libnbmq.so.$(LIBVER
 
 # Encryption: the encryptor interface's users, and the example plugin
 # (not secure: it shows the interface), built as a user would build one.
-$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: client-lib/nbmq_encryptor.h \
+$(O)/daemon/crypt.o $(O)/daemon/crypt_sodium.o: include/nbmq_encryptor.h \
     daemon/crypt_sodium.h
-$(O)/tests/test_crypt.o: client-lib/nbmq_encryptor.h daemon/crypt_sodium.h
+$(O)/tests/test_crypt.o: include/nbmq_encryptor.h daemon/crypt_sodium.h
 all: $(O)/examples/encryptor_xor.so
 $(O)/examples/encryptor_xor.so: examples/encryptor_xor.c \
-    client-lib/nbmq_encryptor.h
+    include/nbmq_encryptor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(SHLIB_LDFLAGS)
 
@@ -225,7 +230,8 @@ $(O)/tests/test_lib.o: client-lib/nbmq.c
 # clock and datagram queues between cores), as chrony links test.o.
 WRAP_LDFLAGS	= -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 UNIT_OBJS	= $(O)/tests/unit.o $(O)/tests/fakenet.o
-$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS)
+$(O)/tests/test_%: $(O)/tests/test_%.o $(UNIT_OBJS) $(CORE_OBJS) \
+    $(SHELL_PURE_OBJS)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_LDFLAGS) -o $@ $^ $(CHECK_LIBS) \
 	    $(INIH_LIBS) -lsystemd $(SODIUM_LIBS)
 
@@ -249,13 +255,23 @@ check: deps
 	$(MAKE) check-fuzz
 	$(MAKE) check-valgrind
 
-check-unit: tests check-purity
+check-unit: tests check-purity check-layers
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
 # The core's boundary: its objects call no clock, socket, libevent or file
-# function of their own (tests/purity.sh on PURE_OBJS).
-check-purity: $(PURE_OBJS)
-	@tests/purity.sh $(PURE_OBJS)
+# function of their own, and neither they nor those beside them include
+# the shell's header or libevent's (tests/purity.sh); the shell's pure
+# delivery calls none either.
+check-purity: $(PURE_OBJS) $(CONF_OBJS) $(SHELL_PURE_OBJS)
+	@tests/purity.sh $(PURE_OBJS) --beside $(CONF_OBJS) \
+	    --shell $(SHELL_PURE_OBJS)
+
+# The daemon's files import in one direction: no cycle between the core's
+# files nor between the shell's but those tests/layers-known.txt lists,
+# and no call from the core into the shell (tests/layers.py, from nm).
+check-layers: $(CORE_OBJS) $(SHELL_OBJS) $(O)/daemon/main.o
+	@/usr/bin/python3 tests/layers.py --core $(CORE_OBJS) \
+	    --shell $(SHELL_OBJS) $(O)/daemon/main.o
 
 # A test part skipped for a tool that make deps installs fails under make
 # (tests/lib.sh, have): the tools are part of the check, not optional.
@@ -456,7 +472,7 @@ install: $(PROGS) $(LIBS)
 	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    client-lib/nbmq.pc.in >$(O)/nbmq.pc.install
 	install -m 644 $(O)/nbmq.pc.install $(DESTDIR)$(LIBDIR)/pkgconfig/nbmq.pc
-	install -m 644 client-lib/nbmq.h client-lib/nbmq_encryptor.h \
+	install -m 644 client-lib/nbmq.h include/nbmq_encryptor.h \
 	    $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
 	    -e 's|/etc/nbmq/|$(SYSCONFDIR)/nbmq/|g' \
@@ -551,6 +567,6 @@ BENCH_SRCS = bench/nbmqbench.c bench/proc.c bench/baseline.c bench/apps.c \
 	     bench/daemons.c bench/idle.c bench/report.c bench/peers.c \
 	     bench/veth.c
 $(O)/nbmqbench: $(BENCH_SRCS) bench/bench.h client-lib/nbmq.h \
-    client-lib/ctlclient.h $(O)/client-lib/ctlclient.o $(O)/libnbmq.a
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/client-lib/ctlclient.o \
+    ctl/ctlclient.h $(O)/ctl/ctlclient.o $(O)/libnbmq.a
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(BENCH_SRCS) $(O)/ctl/ctlclient.o \
 	    $(O)/libnbmq.a $(ALL_LDFLAGS) $(SODIUM_LIBS) -lzmq -lenet -lm

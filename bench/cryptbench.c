@@ -127,7 +127,7 @@ node_new(const char *addr, int type, int bound, const struct cryptconf *cc)
 	n->rng = seed++ << 20;
 	if (sock_init(&n->s, type, &o, &bench_ops, n) != 0)
 		die("sock_init");
-	if (crypt_sock_start(&n->s, cc, bound, why, sizeof(why)) != 0) {
+	if (crypt_sock_load(&n->s, cc, bound, why, sizeof(why)) != 0) {
 		fprintf(stderr, "cryptbench: %s\n", why);
 		exit(1);
 	}

@@ -3,7 +3,7 @@
  * proc.c: nbmqbench's processes: the forked children and their
  * reaping, the flags they wait on in shared memory, what /proc says of a
  * process (CPU, RSS, kernel UDP drops), and the daemons' own counters
- * through the control client (client-lib/ctlclient.c).
+ * through the control client (ctl/ctlclient.c).
  */
 #include "bench.h"
 

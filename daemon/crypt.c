@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor
- * interface of nbmq_encryptor.h: which encryptor a socket has (built-in
- * `sodium`, or a plugin loaded with dlopen), the handshake riding in
- * Connect and Connected, sealing every frame the core writes and opening
- * every frame it receives, the refusals, and the key files.
+ * interface of nbmq_encryptor.h: a socket adopts the encryptor the shell
+ * loaded for it (crypt_sock_start; cryptconf.c reads the key files and
+ * opens plugins), then the handshake riding in Connect and Connected,
+ * sealing every frame the core writes and opening every frame it
+ * receives, the refusals.
  *
  * A plain socket (encryptor = none) has s->crypt == NULL and runs the
  * v0.2.0 code untouched.  The core calls in behind one `if (s->crypt)`:
@@ -76,6 +77,7 @@ struct crypt_sock {
 	const struct nbmq_encryptor *e;
 	void		*enc;		/* e->create() */
 	void		*dl;		/* dlopen() handle of a plugin */
+	void		(*unload)(void *dl);	/* the shell's dlclose */
 	char		 label[96];	/* "sodium", or the plugin's path */
 	void		*pending;	/* connecting: the handshake in flight */
 	nbmq_time	 now;		/* the latest time seen */
@@ -217,16 +219,8 @@ crypt_key_decode(const char *s, size_t len, uint8_t key[CRYPT_KEY_SIZE])
 	return 0;
 }
 
-void
-crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
-    char out[CRYPT_KEY_B64 + 1])
-{
-	sodium_bin2base64(out, CRYPT_KEY_B64 + 1, key, CRYPT_KEY_SIZE,
-	    sodium_base64_VARIANT_ORIGINAL);
-}
 
-
-static uint64_t
+uint64_t
 crypt_need(const struct nbmq_encryptor *e)
 {
 	uint64_t	need = FRAME_DATA_HDR_SIZE + e->overhead + 1;
@@ -238,11 +232,21 @@ crypt_need(const struct nbmq_encryptor *e)
 	return need;
 }
 
-uint64_t
-crypt_min_frame_size(const char *encryptor)
+/* The frames of a socket with options o fit sealed by e (label: its name
+ * in why) in max_frame_size: 1, else 0 with why. */
+int
+crypt_opts_fit(const struct nbmq_encryptor *e, const char *label,
+    const struct sockopts *o, char *why, size_t whylen)
 {
-	return strcmp(encryptor, "sodium") == 0 ? crypt_need(&crypt_sodium) :
-	    0;
+	uint64_t	need = crypt_need(e);
+
+	if (o->max_frame_size >= need)
+		return 1;
+	snprintf(why, whylen, "max_frame_size %llu is too small for "
+	    "encryptor %s: at least %llu",
+	    (unsigned long long)o->max_frame_size, label,
+	    (unsigned long long)need);
+	return 0;
 }
 
 /* The frames of an encrypted socket must fit sealed in max_frame_size. */
@@ -250,85 +254,33 @@ int
 crypt_opts_ok(const struct sock *s, const struct sockopts *o, char *why,
     size_t whylen)
 {
-	uint64_t	need = crypt_need(s->crypt->e);
-
-	if (o->max_frame_size >= need)
-		return 1;
-	snprintf(why, whylen, "max_frame_size %llu is too small for "
-	    "encryptor %s: at least %llu",
-	    (unsigned long long)o->max_frame_size, s->crypt->label,
-	    (unsigned long long)need);
-	return 0;
-}
-
-static const struct nbmq_encryptor *
-crypt_load(struct crypt_sock *c, const char *path, char *why, size_t whylen)
-{
-	return crypt_plugin_load(path, &c->dl, why, whylen);
+	return crypt_opts_fit(s->crypt->e, s->crypt->label, o, why, whylen);
 }
 
 /*
- * Give s the encryptor cc names (bound or connecting), before the socket
- * binds or connects.  0, or -1 with why (the socket stays plain).
+ * s adopts the encryptor the shell loaded and created (crypt_sock_load,
+ * cryptconf.c), before the socket binds or connects; the core reads no
+ * key file and opens no plugin.  0, or -1 out of memory (l released).
  */
 int
-crypt_sock_start(struct sock *s, const struct cryptconf *cc, int bound,
-    char *why, size_t whylen)
+crypt_sock_start(struct sock *s, const struct crypt_loaded *l)
 {
-	struct nbmq_enc_config	 ec;
 	struct crypt_sock	*c;
-	char			 ewhy[768], kpath[PATH_MAX], ppath[PATH_MAX];
-	int			 cred;
 
-	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0)
-		return 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->buf = malloc(CRYPT_BUF_SIZE)) == NULL) {
 		free(c);
-		snprintf(why, whylen, "out of memory");
+		l->e->destroy(l->enc);
+		if (l->dl != NULL)
+			l->unload(l->dl);
 		return -1;
 	}
-	snprintf(c->label, sizeof(c->label), "%s", cc->encryptor);
-	ewhy[0] = '\0';
-	if (strcmp(cc->encryptor, "sodium") == 0)
-		c->e = &crypt_sodium;
-	else if (cc->encryptor[0] != '/')
-		snprintf(ewhy, sizeof(ewhy), "unknown encryptor (none, "
-		    "sodium, or the absolute path of a plugin)");
-	else
-		c->e = crypt_load(c, cc->encryptor, ewhy, sizeof(ewhy));
+	c->e = l->e;
+	c->enc = l->enc;
+	c->dl = l->dl;
+	c->unload = l->unload;
+	snprintf(c->label, sizeof(c->label), "%s", l->label);
 	s->crypt = c;
-	if (c->e != NULL && !crypt_opts_ok(s, &s->o, ewhy, sizeof(ewhy)))
-		c->e = NULL;
-	if (c->e != NULL) {
-		memset(&ec, 0, sizeof(ec));
-		ec.abi = NBMQ_ENCRYPTOR_ABI;
-		ec.socket = s->name;
-		ec.bound = bound;
-		ec.max_frame_size = (uint32_t)s->o.max_frame_size;
-		ec.peers = cc->peers;
-		/* An encryptor opens the files by the paths they resolve to. */
-		if (cc->private_key_file != NULL && crypt_path(
-		    cc->private_key_file, kpath, sizeof(kpath), &cred, ewhy,
-		    sizeof(ewhy)) == 0)
-			ec.private_key_file = kpath;
-		if (cc->peers_file != NULL && crypt_path(cc->peers_file,
-		    ppath, sizeof(ppath), &cred, ewhy, sizeof(ewhy)) == 0)
-			ec.peers_file = ppath;
-		if ((cc->private_key_file != NULL &&
-		    ec.private_key_file == NULL) ||
-		    (cc->peers_file != NULL && ec.peers_file == NULL))
-			c->enc = NULL;
-		else if ((c->enc = c->e->create(&ec, ewhy, sizeof(ewhy))) ==
-		    NULL && ewhy[0] == '\0')
-			snprintf(ewhy, sizeof(ewhy), "cannot start");
-	}
-	if (c->enc == NULL) {
-		snprintf(why, whylen, "encryptor %s: %s", cc->encryptor, ewhy);
-		c->e = NULL;
-		crypt_sock_free(s);
-		return -1;
-	}
 	s->seal_overhead = c->e->overhead;
 	log_info("socket %s: encryptor %s%s%s", s->name, c->e->name,
 	    c->dl != NULL ? " from " : "", c->dl != NULL ? c->label : "");
@@ -349,7 +301,7 @@ crypt_sock_free(struct sock *s)
 			c->e->destroy(c->enc);
 	}
 	if (c->dl != NULL)
-		crypt_plugin_unload(c->dl);
+		c->unload(c->dl);
 	free(c->buf);
 	free(c);
 	s->crypt = NULL;

@@ -5,8 +5,8 @@
  *
  * Keys.  Every socket has a static X25519 key pair (private_key_file, the
  * base64 of 32 random bytes, nbmqd's user's with mode 0600, or a systemd
- * credential: crypt.c, crypt_open_file) and an allow-list of
- * peers' public keys (peers, peers_file).  A bound socket accepts a Connect
+ * credential, read by cryptconf.c and given to crypt_sodium_new()) and an
+ * allow-list of peers' public keys (peers, peers_file).  A bound socket accepts a Connect
  * only from a key on its list; a connecting socket sends its Connect to a
  * key on its list (the first; the next one on each new attempt, so a list
  * of several servers works) and so talks to nobody else.
@@ -152,6 +152,7 @@ struct sod {
 	unsigned int	 attempt;	/* connecting: whose key to try next */
 	uint8_t		 last_ts[SOD_TS];	/* ours, strictly increasing */
 	uint8_t		 mac1_key[SOD_HASH];	/* ours, for Connects to us */
+	void		(*wallclock)(struct timespec *);	/* the shell's */
 	/* bound: cookies under load */
 	uint8_t		 cookie_key[SOD_HASH];	/* ours, for cookie replies */
 	uint8_t		 secret[SOD_HASH], secret_prev[SOD_HASH];
@@ -228,6 +229,16 @@ sod_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES],
 	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
 	for (int i = 0; i < 8; i++, n >>= 8)
 		nonce[4 + i] = n & 0xff;
+}
+
+/* A key as base64 (crypt.c decodes): here, below crypt.c, which calls
+ * this file. */
+void
+crypt_key_encode(const uint8_t key[CRYPT_KEY_SIZE],
+    char out[CRYPT_KEY_B64 + 1])
+{
+	sodium_bin2base64(out, CRYPT_KEY_B64 + 1, key, CRYPT_KEY_SIZE,
+	    sodium_base64_VARIANT_ORIGINAL);
 }
 
 /* "key AbCdEfGh...": enough to tell keys apart, never a whole key. */
@@ -453,17 +464,21 @@ sod_destroy(void *enc)
 	free(sd);
 }
 
-static void *
-sod_create(const struct nbmq_enc_config *ec, char *why, size_t whylen)
+/*
+ * The built-in encryptor with the keys the shell read (crypt_sodium_create,
+ * cryptconf.c): the private key and npeers public keys, and the wall clock
+ * its Connect timestamps read.  NULL with why.
+ */
+void *
+crypt_sodium_new(const uint8_t priv[CRYPT_KEY_SIZE], const uint8_t *peers,
+    size_t npeers, int bound, void (*wallclock)(struct timespec *), char *why,
+    size_t whylen)
 {
 	struct sod	*sd;
+	size_t		 i;
 
 	if (sodium_init() < 0) {
 		snprintf(why, whylen, "libsodium cannot start");
-		return NULL;
-	}
-	if (ec->private_key_file == NULL) {
-		snprintf(why, whylen, "needs private_key_file");
 		return NULL;
 	}
 	if ((sd = calloc(1, sizeof(*sd))) == NULL ||
@@ -472,13 +487,15 @@ sod_create(const struct nbmq_enc_config *ec, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
-	sd->bound = ec->bound;
-	if (crypt_key_file(ec->private_key_file, sd->priv, why, whylen) != 0 ||
-	    crypt_peers(ec->peers, ec->peers_file, sod_add_peer, sd, why,
-	    whylen) < 0) {
-		sod_destroy(sd);
-		return NULL;
-	}
+	sd->bound = bound;
+	sd->wallclock = wallclock;
+	memcpy(sd->priv, priv, SOD_KEY);
+	for (i = 0; i < npeers; i++)
+		if (sod_add_peer(sd, peers + i * SOD_KEY) != 0) {
+			snprintf(why, whylen, "out of memory");
+			sod_destroy(sd);
+			return NULL;
+		}
 	if (sd->npeers == 0) {
 		snprintf(why, whylen, "no peers: list the public keys it may "
 		    "talk to in peers or peers_file");
@@ -521,7 +538,7 @@ sod_timestamp(struct sod *sd, uint8_t ts[SOD_TS])
 	struct timespec	 t;
 	int		 i;
 
-	crypt_wallclock(&t);
+	sd->wallclock(&t);
 	sod_put64be(ts, (uint64_t)t.tv_sec);
 	for (i = 0; i < 4; i++)
 		ts[8 + i] = ((uint32_t)t.tv_nsec >> (24 - 8 * i)) & 0xff;
@@ -993,7 +1010,7 @@ const struct nbmq_encryptor crypt_sodium = {
 	.name = "sodium",
 	.overhead = SOD_OVERHEAD,
 	.handshake_max = SOD_HS1_MAC2,
-	.create = sod_create,
+	.create = NULL,		/* built in: crypt_sodium_new() */
 	.destroy = sod_destroy,
 	.session_new = sod_session_new,
 	.session_free = sod_session_free,

@@ -3,9 +3,11 @@
  * cryptconf.c: what encryption reads from the system, at start-up and
  * reload, for crypt.c: key files and peers files (their owner and mode
  * checked, as OpenSSH does; systemd credentials), the names of users and
- * groups in what it says, and encryptor plugins (dlopen).  The protocol
- * core (crypt.c, crypt_sodium.c) does no I/O of its own: tests/purity.sh
- * holds it to that.
+ * groups in what it says, and encryptor plugins (dlopen); then each
+ * socket's encryptor, created with its keys (crypt_sock_load) and handed
+ * to the core (crypt_sock_start).  The protocol core (crypt.c,
+ * crypt_sodium.c) does no I/O of its own: tests/purity.sh holds it to
+ * that.
  */
 #include <sys/stat.h>
 
@@ -459,4 +461,143 @@ void
 crypt_plugin_unload(void *dl)
 {
 	dlclose(dl);
+}
+
+/* Encryptors: the shell loads them, the core (crypt.c) adopts them. */
+
+uint64_t
+crypt_min_frame_size(const char *encryptor)
+{
+	return strcmp(encryptor, "sodium") == 0 ? crypt_need(&crypt_sodium) :
+	    0;
+}
+
+struct crypt_keyset {
+	uint8_t		*keys;
+	size_t		 n, cap;
+};
+
+static int
+crypt_keyset_add(void *arg, const uint8_t *key)
+{
+	struct crypt_keyset	*ks = arg;
+	uint8_t			*v;
+
+	if (ks->n == ks->cap) {
+		ks->cap = ks->cap ? ks->cap * 2 : 8;
+		if ((v = reallocarray(ks->keys, ks->cap, CRYPT_KEY_SIZE)) ==
+		    NULL)
+			return -1;
+		ks->keys = v;
+	}
+	memcpy(ks->keys + ks->n++ * CRYPT_KEY_SIZE, key, CRYPT_KEY_SIZE);
+	return 0;
+}
+
+/*
+ * The built-in sodium encryptor of ec: its private key file and peers read
+ * here, then crypt_sodium_new() (the core) given the keys and the wall
+ * clock.  NULL with why.
+ */
+void *
+crypt_sodium_create(const struct nbmq_enc_config *ec, char *why,
+    size_t whylen)
+{
+	struct crypt_keyset	 ks = { NULL, 0, 0 };
+	uint8_t			 priv[CRYPT_KEY_SIZE];
+	void			*enc = NULL;
+
+	if (ec->private_key_file == NULL) {
+		snprintf(why, whylen, "needs private_key_file");
+		return NULL;
+	}
+	if (crypt_key_file(ec->private_key_file, priv, why, whylen) == 0 &&
+	    crypt_peers(ec->peers, ec->peers_file, crypt_keyset_add, &ks, why,
+	    whylen) >= 0)
+		enc = crypt_sodium_new(priv, ks.keys, ks.n, ec->bound,
+		    crypt_wallclock, why, whylen);
+	sodium_memzero(priv, sizeof(priv));
+	free(ks.keys);
+	return enc;
+}
+
+/* The encryptor cc names: sodium, or a plugin (dlopen); NULL with why. */
+static const struct nbmq_encryptor *
+crypt_pick(const struct cryptconf *cc, struct crypt_loaded *l, char *why,
+    size_t whylen)
+{
+	if (strcmp(cc->encryptor, "sodium") == 0)
+		return &crypt_sodium;
+	if (cc->encryptor[0] != '/') {
+		snprintf(why, whylen, "unknown encryptor (none, sodium, or "
+		    "the absolute path of a plugin)");
+		return NULL;
+	}
+	l->unload = crypt_plugin_unload;
+	return crypt_plugin_load(cc->encryptor, &l->dl, why, whylen);
+}
+
+/* Its instance, created with ec: the key files by the paths they
+ * resolve to. */
+static void *
+crypt_create(const struct nbmq_encryptor *e, const struct cryptconf *cc,
+    struct nbmq_enc_config *ec, char *why, size_t whylen)
+{
+	char	kpath[PATH_MAX], ppath[PATH_MAX];
+	int	cred;
+	void	*enc;
+
+	if (cc->private_key_file != NULL) {
+		if (crypt_path(cc->private_key_file, kpath, sizeof(kpath),
+		    &cred, why, whylen) != 0)
+			return NULL;
+		ec->private_key_file = kpath;
+	}
+	if (cc->peers_file != NULL) {
+		if (crypt_path(cc->peers_file, ppath, sizeof(ppath), &cred,
+		    why, whylen) != 0)
+			return NULL;
+		ec->peers_file = ppath;
+	}
+	enc = e == &crypt_sodium ? crypt_sodium_create(ec, why, whylen) :
+	    e->create(ec, why, whylen);
+	if (enc == NULL && why[0] == '\0')
+		snprintf(why, whylen, "cannot start");
+	return enc;
+}
+
+/*
+ * Give s the encryptor cc names (bound or connecting), before the socket
+ * binds or connects: loaded and created here, adopted by the core
+ * (crypt_sock_start).  0, or -1 with why (the socket stays plain).
+ */
+int
+crypt_sock_load(struct sock *s, const struct cryptconf *cc, int bound,
+    char *why, size_t whylen)
+{
+	struct crypt_loaded	 l;
+	struct nbmq_enc_config	 ec;
+	char			 ewhy[768] = "";
+
+	if (cc->encryptor == NULL || strcmp(cc->encryptor, "none") == 0)
+		return 0;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.label, sizeof(l.label), "%s", cc->encryptor);
+	memset(&ec, 0, sizeof(ec));
+	ec.abi = NBMQ_ENCRYPTOR_ABI;
+	ec.socket = s->name;
+	ec.bound = bound;
+	ec.max_frame_size = (uint32_t)s->o.max_frame_size;
+	ec.peers = cc->peers;
+	if ((l.e = crypt_pick(cc, &l, ewhy, sizeof(ewhy))) != NULL &&
+	    crypt_opts_fit(l.e, l.label, &s->o, ewhy, sizeof(ewhy)))
+		l.enc = crypt_create(l.e, cc, &ec, ewhy, sizeof(ewhy));
+	if (l.enc == NULL) {
+		snprintf(why, whylen, "encryptor %s: %s", cc->encryptor, ewhy);
+		if (l.dl != NULL)
+			crypt_plugin_unload(l.dl);
+		return -1;
+	}
+	crypt_sock_start(s, &l);
+	return 0;
 }

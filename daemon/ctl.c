@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "promtext.h"
 #include "acl.h"
 
@@ -53,26 +53,6 @@ ctl_age(nbmq_time t, nbmq_time now)
 	return now > t ? (now - t) / MSEC : 0;
 }
 
-static void
-ctl_stats_add(struct sock_stats *to, const struct sock_stats *from)
-{
-	for (int i = 0; i < DROP_NREASONS; i++)
-		to->drops[i] += from->drops[i];
-	to->rx_datagrams += from->rx_datagrams;
-	to->tx_datagrams += from->tx_datagrams;
-	to->rx_msgs += from->rx_msgs;
-	to->tx_msgs += from->tx_msgs;
-	to->sessions_created += from->sessions_created;
-	to->resends += from->resends;
-	to->giveups += from->giveups;
-}
-
-void
-ctl_sock_closed(const struct dsock *d)
-{
-	ctl_stats_add(&nbmqd->closed_st, &d->core.st);
-	nbmqd->nclosed++;
-}
 
 /* Every socket's counters, the closed ones' included. */
 static void
@@ -82,7 +62,7 @@ ctl_totals(struct sock_stats *t)
 
 	*t = nbmqd->closed_st;
 	TAILQ_FOREACH(d, &nbmqd->socks, entry)
-		ctl_stats_add(t, &d->core.st);
+		sock_stats_add(t, &d->core.st);
 }
 
 static void

@@ -13,7 +13,7 @@
 
 #include <event2/event.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "deliver.h"
 
 struct daemon	*nbmqd;
@@ -37,7 +37,7 @@ dsock_new(int type, const struct sockopts *o, const char *name)
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
-	if (sock_init(&d->core, type, o, &udp_sock_ops, d) == -1) {
+	if (sock_init(&d->core, type, o, nbmqd->io->sock_ops, d) == -1) {
 		free(d);
 		return NULL;
 	}
@@ -79,7 +79,7 @@ dsock_sub_free(struct sub *u, int keep)
 		    (unsigned long long)back, (unsigned long long)lost);
 	TAILQ_REMOVE(&d->subs, u, entry);
 	d->nsubs--;
-	ipc_sub_unlink(u);
+	nbmqd->io->sub_unlink(u);
 	free(u);
 }
 
@@ -102,10 +102,12 @@ dsock_free(struct dsock *d)
 	hmap_remove(&nbmqd->by_handle, &d->hnode);
 	if (d->fd != -1)
 		session_goodbye(&d->core);
-	udp_close(d);
+	nbmqd->io->close(d);
 	event_free(d->ev_timer);
 	sock_destroy(&d->core);
-	ctl_sock_closed(d);	/* its counters stay in the daemon's totals */
+	/* its counters stay in the daemon's totals */
+	sock_stats_add(&nbmqd->closed_st, &d->core.st);
+	nbmqd->nclosed++;
 	free(d->host);
 	free(d);
 }
@@ -150,10 +152,10 @@ dsock_attach(struct dsock *d, struct client *c)
 		return NULL;
 	u->d = d;
 	u->c = c;
-	ipc_client_cred(c, &u->pid, &uid, &gid);
-	u->version = ipc_client_version(c);
+	nbmqd->io->client_cred(c, &u->pid, &uid, &gid);
+	u->version = nbmqd->io->client_version(c);
 	TAILQ_INIT(&u->q);
-	if (ipc_sub_link(u) == -1) {
+	if (nbmqd->io->sub_link(u) == -1) {
 		free(u);
 		return NULL;
 	}
@@ -171,7 +173,7 @@ dsock_deliver(struct dsock *d)
 	if (d->core.type == NBMQ_DISH && !TAILQ_EMPTY(&d->subs))
 		deliver_fanout(d);
 	TAILQ_FOREACH(u, &d->subs, entry)
-		ipc_deliver(u);
+		nbmqd->io->deliver(u);
 }
 
 /*
@@ -186,9 +188,9 @@ dsock_deliver_busy(struct dsock *d)
 
 	dsock_deliver(d);
 	TAILQ_FOREACH(u, &d->subs, entry) {
-		if (ipc_client_backlogged(u->c)) {
-			ipc_push(u->c);
-			ipc_deliver(u);
+		if (nbmqd->io->client_backlogged(u->c)) {
+			nbmqd->io->push(u->c);
+			nbmqd->io->deliver(u);
 		}
 	}
 }
@@ -219,7 +221,7 @@ dsock_sync(struct dsock *d, nbmq_time now)
 			event_add(d->ev_write, NULL);
 			d->write_armed = 1;
 		}
-		udp_flush(d);
+		nbmqd->io->flush(d);
 	}
 	dsock_deliver(d);
 
@@ -239,7 +241,7 @@ dsock_sync(struct dsock *d, nbmq_time now)
 		dsock_free(d);
 		return;
 	}
-	udp_arm_timer(d, now);
+	nbmqd->io->arm_timer(d, now);
 }
 
 /*
@@ -285,7 +287,7 @@ dsock_release(struct sub *u, nbmq_time now)
 	uid_t		 uid;
 	gid_t		 gid;
 
-	ipc_client_cred(u->c, &pid, &uid, &gid);
+	nbmqd->io->client_cred(u->c, &pid, &uid, &gid);
 	dsock_sub_free(u, 1);
 	if (d->configured) {
 		log_info("socket %s: application (pid %d) detached, %llu "
@@ -306,7 +308,7 @@ dsock_remove(struct dsock *d)
 	struct sub	*u;
 
 	TAILQ_FOREACH(u, &d->subs, entry)
-		ipc_sock_gone(u);
+		nbmqd->io->sock_gone(u);
 	dsock_free(d);
 }
 
@@ -356,6 +358,6 @@ dsock_setopts(struct dsock *d, const struct sockopts *o)
 		d->core.ob = ob;
 	}
 	d->core.o = *o;
-	udp_set_bufs(d);
+	nbmqd->io->set_bufs(d);
 	return 0;
 }

@@ -7,7 +7,7 @@
 #ifndef DELIVER_H
 #define DELIVER_H
 
-#include "nbmqd.h"
+#include "shell.h"
 
 #define DELIVER_F_EVENT		0x8000	/* struct msg: a peer event */
 #define DELIVER_EVENTS_MAX	10000	/* waiting per application */

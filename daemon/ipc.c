@@ -32,7 +32,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "deliver.h"
 #include "ipc.h"
 
@@ -56,6 +56,7 @@ static TAILQ_HEAD(client_list, client) clients =
     TAILQ_HEAD_INITIALIZER(clients);
 static struct client_list pending = TAILQ_HEAD_INITIALIZER(pending);
 static struct event	*ev_flush;
+static const struct ipc_handlers *handlers;	/* ipc_listen's */
 static struct evconnlistener *listener;
 static char		*ipc_path;
 static uint64_t		 nclients, max_clients, next_client_id;
@@ -206,7 +207,7 @@ ipc_ctl_resume_all(void)
 		next = TAILQ_NEXT(c, entry);
 		if (c->ctl == NULL)
 			continue;
-		ctl_resume(c);
+		handlers->ctl_resume(c);
 		ipc_read_again(c);
 	}
 }
@@ -566,7 +567,7 @@ ipc_process(struct client *c)
 		if (h.type == IPC_HELLO)
 			ipc_hello(c, &h, p);
 		else if ((h.type >> 8) == 0x02)
-			ipc_request(c, &h, p);
+			handlers->request(c, &h, p);
 		else if (h.type == IPC_CONFIRM)
 			ipc_confirm(c, &h, p);
 		else if (h.type == IPC_TALLY)
@@ -576,7 +577,7 @@ ipc_process(struct client *c)
 			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
 			    NULL);
 		else if ((h.type >> 8) == 0x04) {
-			if ((why = ctl_request(c, &h, p)) != NULL)
+			if ((why = handlers->ctl_request(c, &h, p)) != NULL)
 				ipc_kill(c, why);
 		} else
 			ipc_kill(c, "unexpected message type");
@@ -710,7 +711,7 @@ ipc_writable(struct client *c)
 	TAILQ_FOREACH(u, &c->subs, centry)
 		ipc_deliver(u);
 	if (c->ctl != NULL)
-		ctl_resume(c);
+		handlers->ctl_resume(c);
 	ipc_read_again(c);
 }
 
@@ -824,7 +825,7 @@ ipc_client_free(struct client *c)
 	nclients--;
 	if (c->pending)
 		TAILQ_REMOVE(&pending, c, pending_entry);
-	ctl_client_gone(c);
+	handlers->client_gone(c);
 	event_free(c->ev_hello);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
@@ -1051,13 +1052,14 @@ ipc_socket(const struct sockaddr_un *sun)
 
 int
 ipc_listen(const char *path, unsigned int mode, const char *group,
-    uint64_t maxc)
+    uint64_t maxc, const struct ipc_handlers *h)
 {
 	struct sockaddr_un	 sun;
 	struct group		*gr;
 	struct stat		 st;
 	int			 fd;
 
+	handlers = h;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {

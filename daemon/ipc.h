@@ -7,7 +7,7 @@
 #ifndef IPC_H
 #define IPC_H
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "acl.h"
 
 struct client {

@@ -24,7 +24,33 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
-#include "nbmqd.h"
+#include "shell.h"
+#include "ipc.h"
+
+/* The daemon's sockets' two sides: UDP (udp.c) and applications (ipc.c). */
+static const struct dsock_io main_dsock_io = {
+	.sock_ops = &udp_sock_ops,
+	.flush = udp_flush,
+	.arm_timer = udp_arm_timer,
+	.set_bufs = udp_set_bufs,
+	.close = udp_close,
+	.deliver = ipc_deliver,
+	.push = ipc_push,
+	.sock_gone = ipc_sock_gone,
+	.sub_link = ipc_sub_link,
+	.sub_unlink = ipc_sub_unlink,
+	.client_backlogged = ipc_client_backlogged,
+	.client_cred = ipc_client_cred,
+	.client_version = ipc_client_version,
+};
+
+/* The IPC's requests: on sockets (ipcreq.c) and nbmqctl's (ctl.c). */
+static const struct ipc_handlers main_ipc_handlers = {
+	.request = ipc_request,
+	.ctl_request = ctl_request,
+	.ctl_resume = ctl_resume,
+	.client_gone = ctl_client_gone,
+};
 
 #ifndef NBMQD_CONF			/* the Makefile's, from SYSCONFDIR */
 #define NBMQD_CONF	"/etc/nbmq/nbmqd.conf"
@@ -320,6 +346,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
 	nbmqd = &d;
+	d.io = &main_dsock_io;
 	d.conf = &conf;
 	d.mem.max = conf.max_memory;
 	TAILQ_INIT(&d.socks);
@@ -342,7 +369,7 @@ main(int argc, char *argv[])
 
 	if (reload_start_sockets(&conf) == -1 ||
 	    ipc_listen(conf.ipc_path, conf.ipc_mode, conf.ipc_group,
-	    conf.max_clients) == -1 ||
+	    conf.max_clients, &main_ipc_handlers) == -1 ||
 	    metrics_listen(conf.metrics_listen) == -1) {
 		ret = 1;
 		goto out;

@@ -28,7 +28,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 
 #define METRICS_TIMEOUT		10	/* seconds, idle or slow */
 #define METRICS_HEADERS		8192	/* bytes of request headers */

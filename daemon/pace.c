@@ -249,17 +249,3 @@ sock_pace_drop(struct sock *s, struct peer *p, uint32_t n, nbmq_time now)
 	    "%llu KiB/s)", s->name, (unsigned long long)p->session,
 	    (unsigned long long)d, (unsigned long long)kib);
 }
-
-int
-tokens_refill(struct tokens *t, nbmq_time now, double rate, double burst)
-{
-	if (!t->used) {
-		t->n = burst;
-		t->used = 1;
-	} else if (now > t->at)
-		t->n += (double)(now - t->at) / NSEC * rate;
-	if (t->n > burst)
-		t->n = burst;
-	t->at = now;
-	return t->n >= 1.0;
-}

@@ -35,9 +35,21 @@ struct tokens {
 	double		 n;
 	int		 used;
 };
-/* Refill t: 1 if a token is there to take (t->n -= 1.0), else 0. */
-int		 tokens_refill(struct tokens *, nbmq_time now, double rate,
-		    double burst);
+/* Refill t: 1 if a token is there to take (t->n -= 1.0), else 0.  Here,
+ * not in pace.c: session.c and stunsrv.c use it, and pace.c calls sock.c. */
+static inline int
+tokens_refill(struct tokens *t, nbmq_time now, double rate, double burst)
+{
+	if (!t->used) {
+		t->n = burst;
+		t->used = 1;
+	} else if (now > t->at)
+		t->n += (double)(now - t->at) / NSEC * rate;
+	if (t->n > burst)
+		t->n = burst;
+	t->at = now;
+	return t->n >= 1.0;
+}
 
 /* bytes left for the peer now. */
 void		 pace_sent(struct pace *, uint32_t bytes, nbmq_time now);

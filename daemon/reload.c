@@ -34,7 +34,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 #include "acl.h"
 
 enum reload_diff {
@@ -128,7 +128,7 @@ reload_sock_start(const struct sockconf *sc, struct dsock **dp)
 		return ENOMEM;
 	d->configured = 1;
 	/* The encryptor first: a connecting socket sends Connect at once. */
-	if (crypt_sock_start(&d->core, &sc->crypt, sc->bind != NULL, why,
+	if (crypt_sock_load(&d->core, &sc->crypt, sc->bind != NULL, why,
 	    sizeof(why)) != 0) {
 		log_warnx("socket %s: %s", sc->name, why);
 		dsock_free(d);

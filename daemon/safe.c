@@ -619,7 +619,7 @@ safe_timers(struct sock *s, nbmq_time now)
 		u->sent = now;
 		p->st.resends++;
 		s->st.resends++;
-		session_sent(s, p, now);
+		s->sent(s, p, now);
 		TAILQ_REMOVE(&s->resendq, u, entry);
 		TAILQ_INSERT_TAIL(&s->resendq, u, entry);
 	}

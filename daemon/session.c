@@ -368,7 +368,7 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			msg_free(m);
 		}
 	}
-	sock_peer_gone(s, p);
+	s->peer_gone(s, p);
 	/* The application heard of it only once it was confirmed. */
 	if (p->confirmed)
 		s->ops->peer_event(s->arg, s, p, why);
@@ -428,8 +428,8 @@ session_attempt(struct sock *s, nbmq_time now)
 	}
 	s->conn_attempts++;
 	s->conn_answered = 0;
-	if (stuncli_has_target(s))
-		stuncli_lookup(s, now);		/* connect by name (4.1) */
+	if (s->lookup != NULL)
+		s->lookup(s, now);		/* connect by name (4.1) */
 	else if (s->remote_is_name)
 		s->ops->resolve(s->arg, s);
 	else if (s->remote_valid)
@@ -724,14 +724,6 @@ session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
 		hmap_insert(&s->by_addr, &p->addr_node, addr_hash(from));
 		s->ops->peer_event(s->arg, s, p, PEV_ADDRESS);
 	}
-}
-
-struct peer *
-sock_peer_by_id(const struct sock *s, uint64_t id)
-{
-	struct hnode	*n = hmap_find(&s->by_id, id);
-
-	return n ? container_of(n, struct peer, id_node) : NULL;
 }
 
 /*

@@ -122,9 +122,11 @@ stuncli_register(struct sock *s, const char *name, nbmq_time now)
 void
 stuncli_set_target(struct sock *s, const char *target)
 {
-	if (s->stuncli != NULL)
-		snprintf(s->stuncli->target, sizeof(s->stuncli->target), "%s",
-		    target);
+	if (s->stuncli == NULL)
+		return;
+	snprintf(s->stuncli->target, sizeof(s->stuncli->target), "%s",
+	    target);
+	s->lookup = target[0] != '\0' ? stuncli_lookup : NULL;
 }
 
 int
@@ -138,6 +140,7 @@ stuncli_free(struct sock *s)
 {
 	free(s->stuncli);
 	s->stuncli = NULL;
+	s->lookup = NULL;
 }
 
 /* A Binding request with attr = name (none if name is ""). */

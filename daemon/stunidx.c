@@ -47,7 +47,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 
 #define STUNIDX_BACKOFF_MIN	(100 * MSEC)
 #define STUNIDX_BACKOFF_MAX	(5 * NSEC)

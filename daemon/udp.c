@@ -21,7 +21,7 @@
 #include <event2/dns.h>
 #include <event2/util.h>
 
-#include "nbmqd.h"
+#include "shell.h"
 
 #define UDP_BATCH	64
 /*

@@ -11,7 +11,7 @@
  *
  * Build it as nbmqd's Makefile does:
  *
- *	cc -fPIC -shared -I client-lib -o encryptor_xor.so encryptor_xor.c
+ *	cc -fPIC -shared -I include -o encryptor_xor.so encryptor_xor.c
  *
  * and use it from a [socket NAME] section on both sides:
  *

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # tests/coverage-check.sh [--core] [COVDIR]: line and branch coverage of
-# daemon/*.c and client-lib/*.c from a gcov build (make coverage: gcc
-# --coverage in build/cov, after the unit and integration tests ran), held
+# daemon/*.c, client-lib/*.c, common/*.c and ctl/*.c from a gcov build
+# (make coverage: gcc --coverage in build/cov, after the unit and
+# integration tests ran), held
 # to the floors of tests/coverage-floors.txt: one per file (lines and
 # branches), a default for a file not named there, and one for each tree
 # as a whole.  A floor is what the tests reach, less a margin for the
@@ -30,7 +31,8 @@ command -v gcovr >/dev/null || { echo "coverage: gcovr missing (make deps)"; exi
 # One line per file: "file lines_hit lines_total branches_hit branches_total"
 SUMMARY=$COV/coverage-summary.txt
 gcovr -r . --object-directory "$COV" --filter 'daemon/' \
-    --filter 'client-lib/' --json-summary "$COV/coverage.json" "$COV" \
+    --filter 'client-lib/' --filter 'common/' --filter 'ctl/' \
+    --json-summary "$COV/coverage.json" "$COV" \
     >/dev/null || exit 1
 /usr/bin/python3 - "$COV/coverage.json" >"$SUMMARY" <<'EOF' || exit 1
 import json, sys

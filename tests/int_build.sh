@@ -14,7 +14,8 @@ mk() { make --no-print-directory O="$B" CFLAGS=-O0 CPPFLAGS=-DNBMQ_CPPFLAGS_TEST
 
 line=$(mk -n -B "$B/daemon/pace.o" | grep -- " -c ") ||
     fail "no compile line for pace.o"
-for want in -D_GNU_SOURCE -Iclient-lib -Idaemon -DNBMQ_CPPFLAGS_TEST \
+for want in -D_GNU_SOURCE -Iinclude -Iclient-lib -Icommon -Ictl -Idaemon \
+    -DNBMQ_CPPFLAGS_TEST \
     -Wall -Wextra -O0 -MMD -MP; do
 	case " $line " in
 	*" $want "*) ;;
@@ -37,7 +38,7 @@ mk -q -W daemon/pace.h "$B/daemon/pace.o" &&
     fail "pace.h changed: pace.o not rebuilt"
 mk -q -W client-lib/nbmq.h "$B/daemon/crypt.o" &&
     fail "nbmq.h changed: crypt.o not rebuilt"
-mk -q -W client-lib/nbmq_encryptor.h "$B/daemon/pace.o" ||
+mk -q -W include/nbmq_encryptor.h "$B/daemon/pace.o" ||
     fail "nbmq_encryptor.h changed: pace.o, which does not include it, rebuilt"
 rm "$B/daemon/pace.d"
 mk -q "$B/daemon/pace.o" && fail "pace.o without its .d: not rebuilt"

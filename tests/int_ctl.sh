@@ -95,7 +95,7 @@ for mode in version garbage silent; do
 	[ $ms -lt 2500 ] || fail "$mode daemon: took $ms ms"
 	[ $mode != version ] || grep -q "version 1, .* version $(sed -n \
 	    's/^#define NBMQ_IPC_VERSION[[:space:]]*\([0-9]*\).*/\1/p' \
-	    "$TOP/client-lib/nbmq-protocol.h")\>" "$T/fake.err" ||
+	    "$TOP/common/nbmq-protocol.h")\>" "$T/fake.err" ||
 	    fail "version mismatch: $(cat "$T/fake.err")"
 	ok "$mode daemon: $(cat "$T/fake.err")"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: ISC
-"""A raw IPC client: speaks client-lib/nbmq-protocol.h without libnbmq.
+"""A raw IPC client: speaks common/nbmq-protocol.h without libnbmq.
 
 libnbmq never sends what the daemon refuses, so the daemon's own checks of
 an IPC_SEND (ipc.c, ipc_send) are only reached by a client that is not

@@ -777,7 +777,7 @@ node_start(struct sim *sm, struct node *n)
 		cc.encryptor = (char *)"sodium";
 		cc.private_key_file = keypath[n->id];
 		cc.peers = keypeers;
-		if (crypt_sock_start(&n->s, &cc, n->bound, why,
+		if (crypt_sock_load(&n->s, &cc, n->bound, why,
 		    sizeof(why)) == -1) {
 			fprintf(stderr, "sim: n%d: %s\n", n->id, why);
 			abort();

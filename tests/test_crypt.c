@@ -84,7 +84,7 @@ enc_new(const struct kp *k, const char *peers, int bound)
 	ec.max_frame_size = 500;
 	ec.private_key_file = k->path;
 	ec.peers = peers;
-	e = crypt_sodium.create(&ec, why, sizeof(why));
+	e = crypt_sodium_create(&ec, why, sizeof(why));
 	ck_assert_msg(e != NULL, "create: %s", why);
 	return e;
 }
@@ -453,15 +453,15 @@ START_TEST(test_create_refuses)
 	memset(&ec, 0, sizeof(ec));
 	ec.abi = NBMQ_ENCRYPTOR_ABI;
 	ec.private_key_file = k.path;
-	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_null(crypt_sodium_create(&ec, why, sizeof(why)));
 	ck_assert_ptr_nonnull(strstr(why, "no peers"));
 	ec.private_key_file = NULL;
 	ec.peers = k.pub64;
-	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_null(crypt_sodium_create(&ec, why, sizeof(why)));
 	ck_assert_ptr_nonnull(strstr(why, "private_key_file"));
 	ec.private_key_file = k.path;
 	chmod(k.path, 0644);
-	ck_assert_ptr_null(crypt_sodium.create(&ec, why, sizeof(why)));
+	ck_assert_ptr_null(crypt_sodium_create(&ec, why, sizeof(why)));
 	ck_assert_ptr_nonnull(strstr(why, "0600"));
 }
 END_TEST
@@ -769,8 +769,8 @@ enode_new(const char *addr, int type, int bound, const char *encryptor,
 	cc.encryptor = (char *)encryptor;
 	cc.private_key_file = k != NULL ? (char *)k->path : NULL;
 	cc.peers = (char *)peers;
-	ck_assert_msg(crypt_sock_start(&n->s, &cc, bound, why,
-	    sizeof(why)) == 0, "crypt_sock_start: %s", why);
+	ck_assert_msg(crypt_sock_load(&n->s, &cc, bound, why,
+	    sizeof(why)) == 0, "crypt_sock_load: %s", why);
 	if (bound)
 		sock_set_bound(&n->s);
 	return n;
@@ -1719,12 +1719,12 @@ START_TEST(test_core_plugin)
 	ck_assert_int_eq(sock_init(&b->s, NBMQ_DEALER, &o, &fake_ops, b), 0);
 	memset(&cc, 0, sizeof(cc));
 	cc.encryptor = "/nonexistent/plugin.so";
-	ck_assert_int_eq(crypt_sock_start(&b->s, &cc, 1, why, sizeof(why)),
+	ck_assert_int_eq(crypt_sock_load(&b->s, &cc, 1, why, sizeof(why)),
 	    -1);
 	ck_assert_ptr_nonnull(strstr(why, "cannot load"));
 	ck_assert_ptr_null(b->s.crypt);
 	cc.encryptor = "rot13";
-	ck_assert_int_eq(crypt_sock_start(&b->s, &cc, 1, why, sizeof(why)),
+	ck_assert_int_eq(crypt_sock_load(&b->s, &cc, 1, why, sizeof(why)),
 	    -1);
 	ck_assert_ptr_nonnull(strstr(why, "unknown encryptor"));
 	sock_destroy(&b->s);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * test_ipc.c: unit tests of client-lib/ipc-codec.c, the IPC validation
+ * test_ipc.c: unit tests of common/ipc-codec.c, the IPC validation
  * shared by nbmqd and libnbmq (nbmq-protocol.h).
  */
 #include <check.h>

@@ -2,7 +2,7 @@
 /*
  * fuzz_ipc.c: libFuzzer target for the IPC decoders.
  *
- * 1. The codec shared by nbmqd and libnbmq (client-lib/ipc-codec.c): the
+ * 1. The codec shared by nbmqd and libnbmq (common/ipc-codec.c): the
  *    first 16 bytes as a header (ipc_hdr_check), the rest as its payload
  *    (ipc_msg_parse, ipc_fixed_decode for the header's type).
  * 2. libnbmq's input parser, in_parse() and ipc_handle(): the whole input

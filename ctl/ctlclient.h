@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ctlclient.h: a control client of nbmqd's IPC (client-lib/ctlclient.c),
+ * ctlclient.h: a control client of nbmqd's IPC (ctl/ctlclient.c),
  * shared by nbmqctl and the bench (bench/nbmqbench.c): connect, hello,
  * and request/answer framing over the codec (ipc-codec.c).  Applications
  * use libnbmq (nbmq.c) instead.
