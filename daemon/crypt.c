@@ -430,15 +430,14 @@ crypt_cookie_budget(struct crypt_sock *c, const struct nbaddr *from,
 	return 1;
 }
 
-/* Under load: a Connect without mac2 gets a cookie reply, if the budget
- * allows, and never public-key work. */
+/* Under load: a Connect without mac2 gets a cookie reply (in ci, for
+ * sock.c to send), if the budget allows, and never public-key work. */
 static void
 crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
-    const uint8_t *buf, const uint8_t *src, size_t srclen)
+    const uint8_t *buf, const uint8_t *src, size_t srclen,
+    struct crypt_in *ci)
 {
 	struct crypt_sock	*c = s->crypt;
-	uint8_t			*b;
-	size_t			 n;
 
 	crypt_count(s, NULL, DROP_CRYPT_COOKIE);
 	if (crypt_log_due(s, CR_COOKIE, now))
@@ -448,13 +447,8 @@ crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		    addr_str(from));
 	if (!crypt_cookie_budget(c, from, now))
 		return;
-	if ((b = sock_slot(s, from)) == NULL) {
-		s->st.drops[DROP_SEND_FAILED]++;
-		return;
-	}
-	if ((n = crypt_sodium_reply(c->enc, buf, src, srclen, b,
-	    s->ob.slot_size)) > 0)
-		(void)sock_out(s, NULL, OUT_PLAIN, (uint32_t)n, 0);
+	ci->reply_len = crypt_sodium_reply(c->enc, buf, src, srclen,
+	    ci->reply, sizeof(ci->reply));
 }
 
 /*
@@ -464,7 +458,7 @@ crypt_cookie_out(struct sock *s, nbmq_time now, const struct nbaddr *from,
  */
 static int
 crypt_gate(struct sock *s, nbmq_time now, const struct nbaddr *from,
-    const uint8_t *buf, size_t len)
+    const uint8_t *buf, size_t len, struct crypt_in *ci)
 {
 	uint8_t		src[18];
 	size_t		srclen = crypt_src(from, src);
@@ -480,7 +474,7 @@ crypt_gate(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		crypt_count(s, NULL, DROP_CRYPT_COOKIE);
 		return 0;
 	}
-	crypt_cookie_out(s, now, from, buf, src, srclen);
+	crypt_cookie_out(s, now, from, buf, src, srclen, ci);
 	return 0;
 }
 
@@ -498,8 +492,8 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		s->st.drops[DROP_NOT_BOUND]++;
 		return CRYPT_DONE;
 	}
-	if (c->e == &crypt_sodium && !crypt_gate(s, now, from, buf, len))
-		return CRYPT_DONE;
+	if (c->e == &crypt_sodium && !crypt_gate(s, now, from, buf, len, ci))
+		return ci->reply_len > 0 ? CRYPT_REPLY : CRYPT_DONE;
 	if ((sess = c->e->session_new(c->enc, NBMQ_ENC_RESPONDER)) == NULL) {
 		log_warnx("socket %s: handshake: out of memory", s->name);
 		return CRYPT_DONE;
@@ -557,7 +551,7 @@ crypt_cookie_in(struct sock *s, nbmq_time now, const uint8_t *buf,
 		    "Connect again with its cookie", s->name,
 		    addr_str(&s->remote));
 	if (s->link == LINK_CONNECTING && s->remote_valid)
-		(void)session_send_ctl(s, &s->remote, FK_CONNECT, 0);
+		return CRYPT_CONNECT;
 	return CRYPT_DONE;
 }
 

@@ -1037,8 +1037,13 @@ enum crypt_verdict {
 	CRYPT_FRAME,		/* the frame in ci, for sock_input */
 	CRYPT_UNKNOWN,		/* sealed, of a session unknown here (ci->id) */
 	CRYPT_REFUSE,		/* refuse the sender's Connect (ci->why) */
-	CRYPT_REFUSED		/* our Connect was refused (ci->why) */
+	CRYPT_REFUSED,		/* our Connect was refused (ci->why) */
+	CRYPT_REPLY,		/* under load: send ci->reply to the sender
+				   instead (sodium's cookie reply) */
+	CRYPT_CONNECT		/* Connect again at once (with the cookie
+				   the remote just sent) */
 };
+#define CRYPT_REPLY_MAX	96	/* sodium's cookie reply is 66 bytes */
 struct crypt_in {
 	const uint8_t		*buf;	/* the frame, opened */
 	size_t			 len;
@@ -1046,6 +1051,8 @@ struct crypt_in {
 	void			*hs;	/* Connect, Connected: the handshake */
 	uint64_t		 id;
 	uint8_t			 why;	/* 0, or an enum conn_reason */
+	size_t			 reply_len;
+	uint8_t			 reply[CRYPT_REPLY_MAX];
 };
 enum crypt_verdict crypt_input(struct sock *, nbmq_time,
 		    const struct nbaddr *from, const uint8_t *, size_t,

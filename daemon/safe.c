@@ -204,7 +204,7 @@ safe_nudge(struct sock *s, struct peer *p, nbmq_time now)
 			break;
 		p->st.resends++;
 		s->st.resends++;
-		session_sent(s, p, now);
+		s->sent(s, p, now);
 	}
 	return p->nudge_at;
 }
