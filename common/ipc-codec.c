@@ -21,10 +21,12 @@ _Static_assert(sizeof(struct ipc_ctl_status) == NBMQ_IPC_WORD_LEN +
 _Static_assert(sizeof(struct ipc_ctl_sock) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_HOST_LEN + NBMQ_IPC_WORD_LEN +
     (6 + NBMQ_IPC_NPIDS) * 4 + 13 * 8 + sizeof(struct ipc_ctl_events) +
-    NBMQ_IPC_NDROPS * 8 + 8 + 2 * 4, "ctl_sock padding");
+    NBMQ_IPC_NDROPS * 8 + 8 + 2 * 4 + NBMQ_IPC_PATH_LEN + NBMQ_IPC_WORD_LEN,
+    "ctl_sock padding");
 _Static_assert(sizeof(struct ipc_ctl_peer) == NBMQ_IPC_NAME_LEN +
     2 * NBMQ_IPC_ADDR_LEN + NBMQ_IPC_WORD_LEN + 14 * 8 + 2 * 4 +
-    NBMQ_IPC_NDROPS * 8 + 2 * 4 + 3 * 8, "ctl_peer padding");
+    NBMQ_IPC_NDROPS * 8 + 2 * 4 + 3 * 8 + NBMQ_IPC_WORD_LEN,
+    "ctl_peer padding");
 _Static_assert(sizeof(struct ipc_ctl_stats) == 8 + 2 * 4 + 8 * 8 +
     sizeof(struct ipc_ctl_events) + 2 * 4 + NBMQ_IPC_NDROPS * 8,
     "ctl_stats padding");
@@ -43,7 +45,7 @@ static const struct ipc_fixed {
 	uint32_t	 size;
 	struct {
 		size_t	 off, len;
-	}		 str[5];		/* len 0 ends the list */
+	}		 str[8];		/* len 0 ends the list */
 } ipc_fixed[] = {
 	{ IPC_EVENT, sizeof(struct ipc_event), {
 	    STR(struct ipc_event, addr),
@@ -63,12 +65,15 @@ static const struct ipc_fixed {
 	    STR(struct ipc_ctl_sock, local),
 	    STR(struct ipc_ctl_sock, remote),
 	    STR(struct ipc_ctl_sock, state),
-	    STR(struct ipc_ctl_sock, mapped) } },
+	    STR(struct ipc_ctl_sock, mapped),
+	    STR(struct ipc_ctl_sock, encryptor),
+	    STR(struct ipc_ctl_sock, key) } },
 	{ IPC_CTL_PEER_INFO, sizeof(struct ipc_ctl_peer), {
 	    STR(struct ipc_ctl_peer, sock),
 	    STR(struct ipc_ctl_peer, addr),
 	    STR(struct ipc_ctl_peer, prev_addr),
-	    STR(struct ipc_ctl_peer, state) } },
+	    STR(struct ipc_ctl_peer, state),
+	    STR(struct ipc_ctl_peer, key) } },
 	{ IPC_CTL_STATS_INFO, sizeof(struct ipc_ctl_stats), { { 0, 0 } } },
 	{ IPC_CTL_REASON, sizeof(struct ipc_ctl_reason), {
 	    STR(struct ipc_ctl_reason, name) } },

@@ -34,13 +34,16 @@
  *      stun socket whose index is shared (stun_index); its names
  *      registered at other rendezvous are listed too.  Version-6
  *      clients keep data and events, not 0x04xx control requests.
+ *   8  ipc_ctl_sock.encryptor and .key, ipc_ctl_peer.key: encryption
+ *      and keys per socket and peer for nbmqctl.  Version-7 clients keep
+ *      data and events, not 0x04xx control requests.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
 
 #include <stdint.h>
 
-#define NBMQ_IPC_VERSION	7
+#define NBMQ_IPC_VERSION	8
 #define NBMQ_IPC_VERSION_MIN	4	/* oldest the daemon accepts */
 #define NBMQ_IPC_MAGIC		0x514d424eU	/* "NBMQ" little-endian */
 
@@ -277,6 +280,10 @@ struct ipc_ctl_sock {			/* IPC_CTL_SOCKET_INFO */
 	uint64_t	conn_ms;
 	uint32_t	conn_reason;
 	uint32_t	conn_unanswered;	/* Connects unanswered */
+	/* v8: encryption: the encryptor ("" plain, "sodium", a plugin's
+	 * path) and who the socket is to its peers ("key AbCdEfGh..."). */
+	char		encryptor[NBMQ_IPC_PATH_LEN];
+	char		key[NBMQ_IPC_WORD_LEN];
 };
 
 #define IPC_CTL_NEVER	UINT64_MAX	/* an age for "never" */
@@ -304,6 +311,8 @@ struct ipc_ctl_peer {			/* IPC_CTL_PEER_INFO */
 	uint64_t	pace_rate;	/* bytes/s it may be sent; 0: not paced */
 	uint64_t	slows_rx;	/* its Slow frames acted on */
 	uint64_t	slows_tx;	/* Slow frames sent to it */
+	char		key[NBMQ_IPC_WORD_LEN];	/* v8: who the peer is, as its
+						   handshake said; "" plain */
 };
 
 struct ipc_ctl_stats {			/* IPC_CTL_STATS_INFO */

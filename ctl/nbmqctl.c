@@ -219,7 +219,7 @@ fmt_drops(char *b, size_t len, const struct conn *c, const uint64_t *drops,
 
 /* ---- table backend ---------------------------------------------------- */
 
-#define TABLE_MAXCOLS	20
+#define TABLE_MAXCOLS	24
 #define CELL		64
 
 /*
@@ -367,10 +367,11 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 {
 	static const char *const head[] = { "NAME", "TYPE", "STATE", "MODE",
 	    "ADDRESS", "PORT", "PEERS", "APPS", "RQ", "SENDQ", "RX MSGS",
-	    "TX MSGS", "MAPPED", "DROPS", "WHY NOT UP", NULL };
+	    "TX MSGS", "MAPPED", "DROPS", "WHY NOT UP", "ENCRYPTION", "KEY",
+	    NULL };
 	struct table	t;
 
-	table_init(&t, head, "LLLlLrRlrrrrllL");
+	table_init(&t, head, "LLLlLrRlrrrrllLll");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_sock *s = &v[i];
 		size_t	 r = table_row(&t);
@@ -418,6 +419,10 @@ table_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 			snprintf(table_cell(&t, r, 14), CELL, "%s",
 			    s->conn_reason ? ipc_connfail_text(s->conn_reason) :
 			    "-");
+		snprintf(table_cell(&t, r, 15), CELL, "%s",
+		    s->encryptor[0] ? s->encryptor : "-");
+		snprintf(table_cell(&t, r, 16), CELL, "%s",
+		    s->key[0] ? s->key : "-");
 	}
 	table_print(&t);
 }
@@ -428,10 +433,10 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 	static const char *const head[] = { "SOCKET", "SESSION", "ADDRESS",
 	    "STATE", "UP", "LAST RX", "LAST TX", "REACH", "RX MSGS",
 	    "RX BYTES", "TX MSGS", "TX BYTES", "RESENDS", "GIVEUPS", "SENDQ",
-	    "PREVIOUS ADDRESS", "WIRE", "PACED", "DROPS", NULL };
+	    "PREVIOUS ADDRESS", "WIRE", "PACED", "DROPS", "KEY", NULL };
 	struct table	t;
 
-	table_init(&t, head, "LlLLLLlLRrRrrrrllrl");
+	table_init(&t, head, "LlLLLLlLRrRrrrrllrll");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ipc_ctl_peer *p = &v[i];
 		size_t	 r = table_row(&t);
@@ -470,6 +475,8 @@ table_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 			    strlen(table_cell(&t, r, 17)));
 		}
 		fmt_drops(table_cell(&t, r, 18), CELL, c, p->drops, p->ndrops);
+		snprintf(table_cell(&t, r, 19), CELL, "%s",
+		    p->key[0] ? p->key : "-");
 	}
 	table_print(&t);
 	if (n > 0 && (opt_long || (opt_cols != NULL && table_wanted("REACH")) ||
@@ -602,6 +609,17 @@ json_str(const char *k, const char *v)
 	json_quote(v);
 }
 
+/* "" as null: a string field that may be absent. */
+static void
+json_str_null(const char *k, const char *v)
+{
+	json_key(k);
+	if (v[0] != '\0')
+		json_quote(v);
+	else
+		printf("null");
+}
+
 static void
 json_u64(const char *k, uint64_t v)
 {
@@ -710,6 +728,8 @@ json_sockets(const struct conn *c, const struct ipc_ctl_sock *v, uint32_t n)
 		else
 			printf("null");
 		json_u64("port", strtoull(fmt_port(s->local), NULL, 10));
+		json_str_null("encryptor", s->encryptor);
+		json_str_null("key", s->key);
 		json_u64("peers", s->peers);
 		json_u64("apps", s->napps);
 		json_key("pids");
@@ -810,6 +830,7 @@ json_peers(const struct conn *c, const struct ipc_ctl_peer *v, uint32_t n)
 		json_u64("pace_rate", p->pace_rate);
 		json_u64("slows_rx", p->slows_rx);
 		json_u64("slows_tx", p->slows_tx);
+		json_str_null("key", p->key);
 		json_drops(c, p->drops, p->ndrops);
 		json_close();
 	}

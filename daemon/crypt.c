@@ -73,6 +73,9 @@ struct crypt_lim {
 	uint64_t	 skipped;	/* refusals not logged since */
 };
 
+_Static_assert(CRYPT_WHO_MAX == NBMQ_ENC_WHO_MAX, "CRYPT_WHO_MAX is "
+    "nbmq_encryptor.h's NBMQ_ENC_WHO_MAX");
+
 struct crypt_sock {
 	const struct nbmq_encryptor *e;
 	void		*enc;		/* e->create() */
@@ -527,6 +530,7 @@ crypt_accept(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	log_info("socket %s: Connect from %s: %s authenticated", s->name,
 	    addr_str(from), who[0] ? who : "peer");
 	ci->hs = sess;
+	memcpy(ci->who, who, sizeof(ci->who));
 	return crypt_header(s, buf, ci);
 }
 
@@ -593,6 +597,7 @@ crypt_connected(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	log_info("socket %s: Connected from %s: %s authenticated", s->name,
 	    addr_str(from), who[0] ? who : "peer");
 	ci->hs = c->pending;
+	memcpy(ci->who, who, sizeof(ci->who));
 	c->pending = NULL;
 	return crypt_header(s, buf, ci);
 }
@@ -716,4 +721,20 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	ci->buf = c->buf;
 	ci->len = FRAME_HDR_SIZE + n;
 	return CRYPT_FRAME;
+}
+
+const char *
+crypt_label(const struct sock *s)
+{
+	return s->crypt != NULL ? s->crypt->label : "";
+}
+
+void
+crypt_self(const struct sock *s, char *who, size_t len)
+{
+	if (len == 0)
+		return;
+	who[0] = '\0';
+	if (s->crypt != NULL && s->crypt->e == &crypt_sodium)
+		crypt_sodium_self(s->crypt->enc, who, len);
 }

@@ -964,6 +964,13 @@ crypt_sodium_reply(void *enc, const uint8_t *frame, const uint8_t *src,
 	return SOD_HDR + SOD_REPLY;
 }
 
+/* Who this socket is to its peers, as sod_who() names them. */
+void
+crypt_sodium_self(void *enc, char *who, size_t len)
+{
+	sod_who(((struct sod *)enc)->pub, who, len);
+}
+
 /* Is the bound side under load (cookies only) at now? */
 int
 crypt_sodium_loaded(void *enc, uint64_t now)

@@ -26,5 +26,6 @@ size_t	crypt_sodium_reply(void *enc, const uint8_t *frame,
 int	crypt_sodium_loaded(void *enc, uint64_t now);
 int	crypt_sodium_cookie(void *enc, void *pending, const uint8_t *frame,
 	    size_t len);
+void	crypt_sodium_self(void *enc, char *who, size_t len);
 
 #endif /* CRYPT_SODIUM_H */

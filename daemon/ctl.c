@@ -129,6 +129,8 @@ ctl_build_sock(struct ipc_ctl_sock *w, const struct dsock *d)
 	    s->bound ? "bound" : link_state_names[s->link]);
 	if (s->mapped_at != 0)
 		addr_fmt(&s->mapped, w->mapped, sizeof(w->mapped));
+	snprintf(w->encryptor, sizeof(w->encryptor), "%s", crypt_label(s));
+	crypt_self(s, w->key, sizeof(w->key));
 	w->handle = d->handle;
 	w->type = (uint32_t)s->type;
 	w->flags = (d->configured ? IPC_CTL_SOCK_CONFIGURED : 0) |
@@ -205,6 +207,8 @@ ctl_build_peer(struct ipc_ctl_peer *w, const struct dsock *d,
 	w->pace_rate = p->pace.rate;
 	w->slows_rx = p->pace.cuts;
 	w->slows_tx = p->pace.slows_tx;
+	snprintf(w->key, sizeof(w->key), "%.*s", (int)sizeof(w->key) - 1,
+	    p->who);
 }
 
 static void

@@ -572,8 +572,8 @@ ipc_process(struct client *c)
 			ipc_confirm(c, &h, p);
 		else if (h.type == IPC_TALLY)
 			ipc_tally(c, &h);
-		else if ((h.type >> 8) == 0x04 && c->version < 7)
-			/* Its replies changed size in versions 5, 6, 7. */
+		else if ((h.type >> 8) == 0x04 && c->version < 8)
+			/* Its replies changed size in versions 5 to 8. */
 			ipc_send_result(c, &h, EPROTO, NBMQ_IPC_VERSION, 0,
 			    NULL);
 		else if ((h.type >> 8) == 0x04) {

@@ -719,6 +719,8 @@ enum ext_neg {
 	EXT_CONFIRMED		/* bound: the connecting side confirmed */
 };
 
+#define CRYPT_WHO_MAX	64	/* NBMQ_ENC_WHO_MAX: who a peer is */
+
 struct peer {
 	struct hnode	 id_node;	/* sock->by_id */
 	struct hnode	 addr_node;	/* sock->by_addr */
@@ -730,6 +732,8 @@ struct peer {
 	uint64_t	 session;
 	struct nbaddr	 addr;
 	struct nbaddr	 prev_addr;	/* before the last rebind */
+	char		 who[CRYPT_WHO_MAX];	/* encrypted: who it said it is
+					   ("key AbCdEfGh..."); "" plain */
 	nbmq_time	 up_since, last_seen, last_sent;
 	struct msgq	 sendq;
 	uint64_t	 sendq_len;	/* messages */
@@ -1053,6 +1057,8 @@ struct crypt_in {
 	uint8_t			 why;	/* 0, or an enum conn_reason */
 	size_t			 reply_len;
 	uint8_t			 reply[CRYPT_REPLY_MAX];
+	char			 who[CRYPT_WHO_MAX];	/* Connect, Connected:
+					   the peer's key, as the log says it */
 };
 enum crypt_verdict crypt_input(struct sock *, nbmq_time,
 		    const struct nbaddr *from, const uint8_t *, size_t,
@@ -1062,6 +1068,10 @@ enum crypt_verdict crypt_input(struct sock *, nbmq_time,
 size_t		 crypt_out(struct sock *, struct peer *, enum out_how,
 		    uint8_t *b, size_t len, size_t cap, nbmq_time);
 void		 crypt_hs_free(struct sock *, void *hs);
+/* For nbmqctl: the socket's encryptor ("" plain: "sodium", or a plugin's
+ * path), and who it is to its peers ("key AbCdEfGh..."; "" unknown). */
+const char	*crypt_label(const struct sock *);
+void		 crypt_self(const struct sock *, char *who, size_t len);
 /* A plain socket got an encrypted frame: a rate-limited log line. */
 void		 crypt_refuse(struct sock *, nbmq_time, const struct nbaddr *,
 		    uint8_t kind);

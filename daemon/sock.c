@@ -412,16 +412,18 @@ sock_unseal(struct sock *s, nbmq_time now, const struct nbaddr *from,
 /* Connect and Connected: a handshake no session took goes. */
 static void
 sock_handshake(struct sock *s, const struct frame *f,
-    const struct nbaddr *from, void *hs, nbmq_time now)
+    const struct nbaddr *from, const struct crypt_in *ci, nbmq_time now)
 {
 	struct peer	*p;
 
 	if (f->kind == FK_CONNECT)
-		p = session_accept(s, from, hs, now);
+		p = session_accept(s, from, ci->hs, now);
 	else
-		p = session_connected(s, f->session, from, hs, now);
-	if (p == NULL && hs != NULL)
-		crypt_hs_free(s, hs);
+		p = session_connected(s, f->session, from, ci->hs, now);
+	if (p == NULL && ci->hs != NULL)
+		crypt_hs_free(s, ci->hs);
+	else if (p != NULL && ci->hs != NULL)
+		memcpy(p->who, ci->who, sizeof(p->who));
 }
 
 void
@@ -476,7 +478,7 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	switch (f.kind) {
 	case FK_CONNECT:
 	case FK_CONNECTED:
-		sock_handshake(s, &f, from, ci.hs, now);
+		sock_handshake(s, &f, from, &ci, now);
 		return;
 	case FK_DISCONNECTED:
 		session_disconnected(s, f.session, from, now);

@@ -159,6 +159,30 @@ grep -q "socket d: Connect from .*: key $(echo "$B_PUB" | cut -c1-8)\.\.\. authe
     "$T/a.log" || fail "no authenticated handshake in a's log"
 ok "handshakes: dealer, safe_dealer, radio->dish, plugin up"
 
+# nbmqctl: encryption and keys per socket and peer (issue 17).  a's d is
+# "key <a's first 8>...", its peer b's d "key <b's first 8>..."; plain is
+# plain; the plugin has no key to show.
+A8="key $(echo "$A_PUB" | cut -c1-8)..."
+B8="key $(echo "$B_PUB" | cut -c1-8)..."
+json_eq d encryptor sodium || fail "d: encryptor $(json d encryptor)"
+json_eq d key "$A8" || fail "d: key $(json d key), want $A8"
+json_eq d key "$B8" b || fail "b's d: key $(json d key b), want $B8"
+json_eq plain encryptor None || fail "plain: encryptor $(json plain encryptor)"
+json_eq xor encryptor "$PLUGIN" || fail "xor: encryptor $(json xor encryptor)"
+json_eq xor key None || fail "xor: key $(json xor key)"
+pk=$("$CTL" -S "$T/a.sock" --json peers d | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(p["key"] or "-" for p in json.load(sys.stdin)["peers"]))')
+[ "$pk" = "$B8" ] || fail "a's peers of d: key $pk, want $B8"
+"$CTL" -S "$T/a.sock" -l sockets >"$T/ctl-l.out" || fail "nbmqctl -l sockets"
+grep -q "ENCRYPTION  *KEY" "$T/ctl-l.out" &&
+    grep -q "^d .*sodium  *$A8" "$T/ctl-l.out" ||
+    fail "nbmqctl -l sockets: $(cat "$T/ctl-l.out")"
+"$CTL" -S "$T/a.sock" -o SOCKET,ADDRESS,KEY peers d >"$T/ctl-p.out" &&
+    grep -q "^d .*$B8" "$T/ctl-p.out" ||
+    fail "nbmqctl -o ...,KEY peers d: $(cat "$T/ctl-p.out")"
+ok "nbmqctl: d is sodium, $A8 to its peers; its peer is $B8; plain and the plugin's keyless socket say so"
+
 # Messages over every type, both ways where the type allows.
 export NBMQ_SOCKET
 msgs() { seq 1 "$2" | sed "s/^/$MARK-$1-/"; }

@@ -273,7 +273,7 @@ PY
 [ "$(json "$T/pd1.json" 'd["peers"][0]["address"]')" = "127.0.0.1:$BPORT" ] ||
     fail "a malformed frame moved the peer"
 ctl a -l peers
-grep -q " 1 (bad_length 1)$" "$T/ctl.out" || fail "peers table drops: $(cat "$T/ctl.out")"
+grep -Eq " 1 \(bad_length 1\)( |$)" "$T/ctl.out" || fail "peers table drops: $(cat "$T/ctl.out")"
 ok "a data frame with a bad length: the peer's and the daemon's bad_length +1"
 
 # ---- a rebind: the peer's address follows, the previous one is kept -----
