@@ -247,13 +247,14 @@ $(O)/tests/%.o: tests/%.c $(O)/tests/%.d
 # regressions) replayed once; valgrind.  (make fuzz: each fuzz target for
 # a while, outside make check.)
 check: deps
-	$(MAKE) tests
-	$(MAKE) check-unit check-sim
-	$(MAKE) coverage
-	$(MAKE) check-mutants
-	$(MAKE) check-asan
-	$(MAKE) check-fuzz
-	$(MAKE) check-valgrind
+	@O=$(O) tests/stage.sh tests $(MAKE) tests
+	@O=$(O) tests/stage.sh unit+sim $(MAKE) check-unit check-sim
+	@O=$(O) tests/stage.sh coverage $(MAKE) coverage
+	@O=$(O) tests/stage.sh mutants $(MAKE) check-mutants
+	@O=$(O) tests/stage.sh asan $(MAKE) check-asan
+	@O=$(O) tests/stage.sh fuzz $(MAKE) check-fuzz
+	@O=$(O) tests/stage.sh valgrind $(MAKE) check-valgrind
+	@cat $(O)/check-stages.txt
 
 check-unit: tests check-purity check-layers
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
@@ -405,10 +406,11 @@ check-coverage:
 VALGRIND_INT ?= tests/int_config.sh tests/int_types.sh tests/int_liveness.sh \
 		tests/int_faults.sh tests/int_example.sh
 check-valgrind: tests
-	@set -e; for t in $(UNIT_TESTS); do echo "== valgrind $$t"; \
-	    CK_FORK=no valgrind -q --leak-check=full --error-exitcode=99 \
-	    $$t >$(O)/valgrind-unit.log 2>&1 || \
-	    { tail -n 40 $(O)/valgrind-unit.log; exit 1; }; done
+	@echo "== valgrind: $(UNIT_TESTS)"
+	@printf '%s\n' $(UNIT_TESTS) | xargs -P 2 -I {} sh -c \
+	    'CK_FORK=no valgrind -q --leak-check=full --error-exitcode=99 \
+	    {} >{}.valgrind.log 2>&1 || { echo "valgrind {}:"; \
+	    tail -n 40 {}.valgrind.log; exit 255; }'
 	@set -e; for t in $(VALGRIND_INT); do \
 	    O=$(O) VALGRIND=1 sh $$t; done
 

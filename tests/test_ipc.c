@@ -229,7 +229,7 @@ struct strf {
 static const struct fixed {
 	uint16_t	 type;
 	size_t		 size;
-	struct strf	 str[5];
+	struct strf	 str[8];
 	int		 nstr;
 } fixed[] = {
 #define F(t, st)	t, sizeof(struct st)
@@ -241,10 +241,11 @@ static const struct fixed {
 	    S(ipc_ctl_status, version), S(ipc_ctl_status, config) }, 2 },
 	{ F(IPC_CTL_SOCKET_INFO, ipc_ctl_sock), { S(ipc_ctl_sock, name),
 	    S(ipc_ctl_sock, local), S(ipc_ctl_sock, remote),
-	    S(ipc_ctl_sock, state), S(ipc_ctl_sock, mapped) }, 5 },
+	    S(ipc_ctl_sock, state), S(ipc_ctl_sock, mapped),
+	    S(ipc_ctl_sock, encryptor), S(ipc_ctl_sock, key) }, 7 },
 	{ F(IPC_CTL_PEER_INFO, ipc_ctl_peer), { S(ipc_ctl_peer, sock),
 	    S(ipc_ctl_peer, addr), S(ipc_ctl_peer, prev_addr),
-	    S(ipc_ctl_peer, state) }, 4 },
+	    S(ipc_ctl_peer, state), S(ipc_ctl_peer, key) }, 5 },
 	{ F(IPC_CTL_STATS_INFO, ipc_ctl_stats), { { 0, 0 } }, 0 },
 	{ F(IPC_CTL_REASON, ipc_ctl_reason), { S(ipc_ctl_reason, name) }, 1 },
 	{ F(IPC_CTL_END, ipc_ctl_end), { { 0, 0 } }, 0 },
