@@ -246,8 +246,12 @@ $(O)/tests/%.o: tests/%.c $(O)/tests/%.d
 # again under ASan+UBSan; the fuzz corpora (crashes found kept as
 # regressions) replayed once; valgrind.  (make fuzz: each fuzz target for
 # a while, outside make check.)
+# make check builds four trees (optimised, coverage, ASan, fuzz): each on
+# every CPU.  (Only the builds: tests keep their own pace and output.)
+BUILD_J	?= -j$(shell nproc 2>/dev/null || echo 1)
+
 check: deps
-	@O=$(O) tests/stage.sh tests $(MAKE) tests
+	@O=$(O) tests/stage.sh tests $(MAKE) $(BUILD_J) tests
 	@O=$(O) tests/stage.sh unit+sim $(MAKE) check-unit check-sim
 	@O=$(O) tests/stage.sh coverage $(MAKE) coverage
 	@O=$(O) tests/stage.sh mutants $(MAKE) check-mutants
@@ -297,12 +301,12 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_metrics.sh tests/int_nbmqcat.sh \
 	    tests/int_access.sh tests/int_redis.sh
 check-asan:
-	$(MAKE) O=build/asan SAN=1 tests
+	$(MAKE) $(BUILD_J) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim
 	INT_TESTS="$(ASAN_INT)" $(MAKE) O=build/asan SAN=1 check-int
 
 check-asan-all:
-	$(MAKE) O=build/asan SAN=1 tests
+	$(MAKE) $(BUILD_J) O=build/asan SAN=1 tests
 	$(MAKE) O=build/asan SAN=1 check-int
 
 # The deterministic simulator of the core (tests/sim.c): `make sim` runs
@@ -364,7 +368,7 @@ fuzz:
 	    tests/fuzz/run.sh fuzz
 
 check-fuzz:
-	@FUZZ_CC=$(FUZZ_CC) MAKE="$(MAKE)" tests/fuzz/run.sh replay
+	@FUZZ_CC=$(FUZZ_CC) MAKE="$(MAKE)" BUILD_J="$(BUILD_J)" tests/fuzz/run.sh replay
 
 # Coverage: gcc --coverage in build/cov, the unit and integration tests,
 # then line and branch coverage of every daemon and client-lib file, held
@@ -375,7 +379,7 @@ check-fuzz:
 COV_UNIT = $(patsubst $(O)/%,build/cov/%,$(UNIT_TESTS))
 coverage:
 	@mkdir -p build
-	@$(MAKE) -s O=build/cov SAN=cov tests 2>build/cov-build.log || \
+	@$(MAKE) -s $(BUILD_J) O=build/cov SAN=cov tests 2>build/cov-build.log || \
 	    { cat build/cov-build.log; exit 1; }
 	@find build/cov -name '*.gcda' -delete
 	@echo "coverage: unit tests in build/cov (log: build/cov/tests.log), then the integration tests"
@@ -390,7 +394,7 @@ coverage:
 # needs the integration tests too: make coverage).
 check-coverage:
 	@mkdir -p build
-	@$(MAKE) -s O=build/cov SAN=cov tests 2>build/cov-build.log || \
+	@$(MAKE) -s $(BUILD_J) O=build/cov SAN=cov tests 2>build/cov-build.log || \
 	    { cat build/cov-build.log; exit 1; }
 	@find build/cov -name '*.gcda' -delete
 	@rc=0; for t in $(COV_UNIT); do \

@@ -40,7 +40,7 @@ fi
 bins=""
 for t in $TARGETS; do bins="$bins $FO/tests/fuzz/$t"; done
 # shellcheck disable=SC2086
-$MAKE -s O=$FO CC="$FCC" SAN=fuzz $bins || exit 1
+$MAKE -s ${BUILD_J:-} O=$FO CC="$FCC" SAN=fuzz $bins || exit 1
 [ "$MODE" = build ] && exit 0
 
 failed=0
