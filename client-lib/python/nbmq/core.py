@@ -407,14 +407,15 @@ class Socket:
         without BATCH, flush(), a blocking recv, or 64 KiB).  peer: 0
         (dealer: round robin; radio: every peer) or a Message.peer to
         answer that peer only."""
-        h = self._handle()
-        if peer == 0 and type(data) is bytes:
+        h = self._h
+        if h is not None and peer == 0 and type(data) is bytes:
+            # The common case without a method call on the way.
             while _send(h, data, len(data), flags) != 0:
                 e = _get_errno()
                 if e != _EINTR or flags & DONTWAIT:
                     _raise(e)
             return
-        self._sendv(h, (data,), peer, flags)
+        self._sendv(self._handle(), (data,), peer, flags)
 
     def send_multipart(self, parts: Sequence[Buffer], flags: int = 0,
                        peer: Optional[int] = None) -> None:
