@@ -33,14 +33,16 @@ get64(const uint8_t *p)
 /*
  * Datagram i of n is the Hello (session, ext_frame_size), byte for byte:
  * flags 0x001f, coalescing and Acks by position (4.3), Slow (4.4),
- * Floor (4.5), Acks of ranges (4.6).
+ * Floor (4.5), Acks of ranges (4.6), and for a dealer 0x003f: Window
+ * (4.7).
  */
 static void
 check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
 {
 	uint8_t	want[FRAME_HELLO_SIZE] = {
 		0x01, 0x06, 0, 0, 0, 0, 0, 0, 0, 0,
-		'N', 'B', 'X', '1', 0x00, 0x01, 0x00, 0x1f,
+		'N', 'B', 'X', '1', 0x00, 0x01, 0x00,
+		n->s.type == NBMQ_DEALER ? 0x3f : 0x1f,
 		(uint8_t)(efs >> 8), (uint8_t)efs,
 	};
 
@@ -382,7 +384,8 @@ END_TEST
  * Sending: batches and larger frames
  */
 
-/* n messages of size bytes from `from` to `to`, in one go; datagrams. */
+/* n messages of size bytes from `from` to `to`, in one go; data
+ * datagrams. */
 static size_t
 burst(struct node *from, struct node *to, uint64_t id, uint32_t nmsg,
     uint32_t size, nbmq_time now)
@@ -394,7 +397,8 @@ burst(struct node *from, struct node *to, uint64_t id, uint32_t nmsg,
 		ck_assert_int_eq(sock_send(&from->s, mkmsg1(i, size), now, 0),
 		    0);
 	tick(from, now);
-	n = from->nout;
+	/* Data: a Window (4.7) for what `to` sent before may go too. */
+	n = (size_t)(count_kind(from, FK_DATA) + count_kind(from, FK_BATCH));
 	for (size_t i = 0; i < from->nout; i++)
 		REQUIRE(from->out[i].len <= sock_frame_size(&from->s,
 		    sock_peer_by_id(&from->s, id)));
@@ -1635,7 +1639,7 @@ START_TEST(test_ext_pace_slow)
 	pc = only_peer(c);
 	ck_assert_uint_eq(pc->ext_flags,
 	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS |
-	    FRAME_HELLO_FLOOR | FRAME_HELLO_ACKRANGE);
+	    FRAME_HELLO_FLOOR | FRAME_HELLO_ACKRANGE | FRAME_HELLO_WINDOW);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
@@ -1752,9 +1756,9 @@ START_TEST(test_ext_pacing_without_coalescing)
 		pc = only_peer(c);
 		pb = only_peer(b);
 		ck_assert_uint_eq(pc->ext_flags,
-		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR);
+		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR | FRAME_HELLO_WINDOW);
 		ck_assert_uint_eq(pb->ext_flags,
-		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR);
+		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR | FRAME_HELLO_WINDOW);
 		ck_assert_uint_eq(pc->frame_size, 500);
 		ck_assert_uint_eq(sock_frame_size(&c->s, pc), 500);
 
@@ -1826,6 +1830,227 @@ START_TEST(test_ext_pace_plain_peer)
 }
 END_TEST
 
+/*
+ * Window (PROTOCOL.md 4.7)
+ */
+
+/* b's application reads everything it has; how many messages. */
+static uint32_t
+win_drain(struct node *b)
+{
+	struct msg	*m;
+	uint32_t	 n = 0;
+
+	while ((m = sock_recv(&b->s)) != NULL) {
+		ck_assert_uint_ne(m->nparts, 0);	/* no drop marker */
+		msg_free(m);
+		n++;
+	}
+	return n;
+}
+
+/* Messages of c's peer that left (begun) since *was. */
+static uint64_t
+win_left(struct peer *pc, uint64_t *was)
+{
+	uint64_t	n = pc->st.tx_msgs - *was;
+
+	*was = pc->st.tx_msgs;
+	return n;
+}
+
+/*
+ * A dealer faster than the receiver's application: the receiver grants
+ * what its recv_hwm has room for, the sender holds the rest in its send
+ * queue (counted against send_hwm: EAGAIN), nothing is dropped, and
+ * every message arrives as the application reads.
+ */
+START_TEST(test_ext_window_holds)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*pc;
+	uint64_t	 was = 0;
+	uint32_t	 got = 0, sent = 0;
+	nbmq_time	 now = T0;
+
+	opts_defaults(&o);
+	o.recv_hwm = 10;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	opts_defaults(&o);
+	o.send_hwm = 40;
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
+	handshake_ext(b, c, now);
+	pc = only_peer(c);
+	ck_assert(pc->ext_flags & FRAME_HELLO_WINDOW);
+	/* Before the first grant: not held. */
+	for (; sent < 4; sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(sent, 100), now, 0),
+		    0);
+	tick(c, now);
+	ck_assert_uint_eq(win_left(pc, &was), 4);
+	pass(c, b, now);
+	tick(b, now);
+	ck_assert_int_eq(count_kind(b, FK_WINDOW), 1);
+	ck_assert_uint_eq(b->out[0].len, FRAME_WINDOW_SIZE);
+	pass(b, c, now);
+	ck_assert(pc->win.granted);
+	ck_assert_uint_eq(pc->win.room_msgs, 6);
+	/* 40 more: 6 go, 34 wait, and the 41st is refused. */
+	for (; sent < 44; sent++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(sent, 100), now, 0),
+		    0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(sent, 100), now, 0),
+	    EAGAIN);
+	ck_assert_int_eq(sock_tick(&c->s, now), 0);	/* waits, no spin */
+	flush(c);
+	ck_assert_uint_eq(win_left(pc, &was), 6);
+	ck_assert_uint_eq(c->s.queued, 34);
+	/* Nothing more goes until b's application reads. */
+	tick(c, now + MSEC);
+	ck_assert_uint_eq(win_left(pc, &was), 0);
+	pass(c, b, now);
+	for (int round = 0; got < 44; round++) {
+		ck_assert_int_lt(round, 20);
+		now += MSEC;
+		got += win_drain(b);
+		tick(b, now);				/* the grant */
+		ck_assert_int_eq(count_kind(b, FK_WINDOW), 1);
+		pass(b, c, now);
+		tick(c, now);
+		ck_assert_uint_le(win_left(pc, &was), 10);
+		pass(c, b, now);
+	}
+	ck_assert_uint_eq(c->s.queued, 0);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+	ck_assert_uint_eq(b->s.st.rx_msgs, 44);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * A grant lost while the window is closed: the receiver says it again
+ * with its next Heartbeat, and the sender goes on (a window probe).
+ * Messages begun and lost on the way (a lost tail) are taken as lost
+ * after peer_heartbeat_ivl: the window they held reopens.
+ */
+START_TEST(test_ext_window_lost_grant)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct node	*nodes[2];
+	struct peer	*pc;
+	uint64_t	 was = 0;
+	nbmq_time	 now = T0;
+
+	opts_defaults(&o);
+	o.recv_hwm = 10;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	nodes[0] = b;
+	nodes[1] = c;
+	handshake_ext(b, c, now);
+	pc = only_peer(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(0, 100), now, 0), 0);
+	tick(c, now);
+	pass(c, b, now);
+	tick(b, now);
+	pass(b, c, now);
+	ck_assert_uint_eq(pc->win.room_msgs, 9);
+	for (uint32_t i = 1; i < 30; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 100), now, 0), 0);
+	tick(c, now);
+	ck_assert_uint_eq(win_left(pc, &was), 10);
+	pass(c, b, now);
+	ck_assert_uint_eq(win_drain(b), 10);
+	tick(b, now);
+	ck_assert_int_eq(count_kind(b, FK_WINDOW), 1);
+	lose(b, 0);					/* the grant */
+	tick(c, now + MSEC);
+	ck_assert_uint_eq(c->nout, 0);			/* held */
+	/* b's Heartbeat says it again; c goes on, b drops nothing. */
+	now = run_until(nodes, 2, now, now + 2 * o.peer_heartbeat_ivl);
+	tick(c, now);			/* the daemon ticks after each read */
+	ck_assert_uint_ge(win_left(pc, &was), 9);
+	pass(c, b, now);
+	ck_assert_uint_eq(total_drops(&b->s), 0);
+
+	/* A lost tail: what b grants is begun, and all lost. */
+	for (uint32_t i = 30; i < 60; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 100), now, 0), 0);
+	win_drain(b);
+	tick(b, now);
+	pass(b, c, now);
+	tick(c, now);
+	ck_assert_uint_gt(win_left(pc, &was), 0);
+	out_reset(c);					/* all lost */
+	ck_assert_int_eq(sock_tick(&c->s, now), 0);
+	ck_assert_uint_eq(c->nout, 0);
+	ck_assert_uint_gt(c->s.queued, 0);
+	/* The timer: those are taken as lost, the window reopens. */
+	ck_assert_uint_le(sock_next_deadline(&c->s),
+	    now + o.peer_heartbeat_ivl);
+	now += o.peer_heartbeat_ivl;
+	sock_timers(&c->s, now);
+	tick(c, now);
+	ck_assert_uint_gt(win_left(pc, &was), 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * A hostile or confused Window: an absurd room is clamped, an older
+ * grant changes nothing, and a peer that did not negotiate Window (a
+ * safe_dealer, a radio, an older nbmqd) never holds on one.
+ */
+START_TEST(test_ext_window_hostile)
+{
+	struct node	*b, *c;
+	struct peer	*pc;
+	uint8_t		 buf[FRAME_WINDOW_SIZE];
+	uint64_t	 id;
+	size_t		 len;
+
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	id = handshake_ext(b, c, T0);
+	pc = only_peer(c);
+	len = frame_put_window(buf, id, 100, UINT32_MAX, UINT32_MAX);
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	ck_assert_uint_eq(pc->win.room_msgs, WIN_MAX_MSGS);
+	len = frame_put_window(buf, id, 99, 0, 0);	/* older */
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	ck_assert_uint_eq(pc->win.room_msgs, WIN_MAX_MSGS);
+	ck_assert_uint_eq(pc->win.seen, 100);
+	len = frame_put_window(buf, id, 101, 0, 0);	/* closed */
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	ck_assert(!win_open(&pc->win));
+	node_free(b);
+	node_free(c);
+
+	/* Not a dealer: no Window offered, and one sent is ignored. */
+	for (int t = 0; t < 2; t++) {
+		b = node_new_opts(B_ADDR, t ? NBMQ_DISH : NBMQ_SAFE_DEALER, 1,
+		    NULL);
+		c = node_new_opts(C_ADDR, t ? NBMQ_RADIO : NBMQ_SAFE_DEALER, 0,
+		    NULL);
+		id = handshake_ext(b, c, T0);
+		pc = only_peer(c);
+		ck_assert(!(pc->ext_flags & FRAME_HELLO_WINDOW));
+		len = frame_put_window(buf, id, 1, 0, 0);
+		sock_input(&c->s, T0, &b->addr, buf, len);
+		ck_assert(!pc->win.granted);
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 10), T0, 0), 0);
+		tick(c, T0);
+		ck_assert_uint_eq(count_kind(c, FK_DATA), 1);
+		node_free(b);
+		node_free(c);
+	}
+}
+END_TEST
+
 static Suite *
 ext_suite(void)
 {
@@ -1871,6 +2096,12 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_safe_acks_beyond_sent);
 	tcase_add_test(tc, test_ext_safe_refused_no_stall);
 	tcase_add_test(tc, test_ext_safe_held_wakes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("window");
+	tcase_add_test(tc, test_ext_window_holds);
+	tcase_add_test(tc, test_ext_window_lost_grant);
+	tcase_add_test(tc, test_ext_window_hostile);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");
