@@ -890,6 +890,8 @@ struct sock {
 	nbmq_time	 maint_at;
 	nbmq_time	 pace_at;	/* a paced peer may send again (4.4) */
 	int		 win_dirty;	/* grants may have moved (4.7) */
+	uint64_t	 kbuf;		/* SO_RCVBUF as the kernel says (the
+					   shell; 0: unknown) */
 
 	uint64_t	 next_msgid;
 	uint64_t	 accepted;	/* messages taken from the app */

@@ -43,11 +43,16 @@ int
 win_open(const struct win *w)
 {
 	/*
-	 * Nothing granted yet: not held, as before the extension (Slow
-	 * still paces); the receiver grants as soon as it sees a message.
-	 * The bytes: one message may pass them (it is larger than all).
+	 * Nothing granted yet: an initial window, as TCP's (the receiver
+	 * grants as soon as it sees a message; unheld, a first burst of
+	 * send_hwm 1 MiB messages overflowed its kernel buffer, 19%
+	 * received).  The bytes: one message may pass them (it is larger
+	 * than all).
 	 */
-	return !w->granted || (w->n < w->room_msgs && w->bytes < w->room_bytes);
+	uint64_t	msgs = w->granted ? w->room_msgs : WIN_INIT_MSGS;
+	uint64_t	bytes = w->granted ? w->room_bytes : WIN_INIT_BYTES;
+
+	return w->n < msgs && w->bytes < bytes;
 }
 
 static int
@@ -129,13 +134,19 @@ win_seen(struct win *w, uint64_t id)
 	w->rx_seen_valid = 1;
 }
 
-/* What p may send past what we saw of it: the room, shared over peers. */
+/*
+ * What p may send past what we saw of it: the room, shared over peers;
+ * *most: the most bytes it can be.  The bytes also stay under half the
+ * kernel's receive buffer (what SO_RCVBUF says, overhead counted in),
+ * where what is sent waits before it is read.
+ */
 static void
-win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes)
+win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
+    uint64_t *most)
 {
 	uint64_t	n = s->nup > 0 ? s->nup : 1;
 	uint64_t	used = s->rq_len + s->nreasm, m = 0, b = 0;
-	uint64_t	cap = s->o.rcvbuf ? s->o.rcvbuf / 2 : WIN_KBUF;
+	uint64_t	cap = s->kbuf ? s->kbuf / 2 : WIN_KBUF;
 
 	if (used < s->o.recv_hwm)
 		m = (s->o.recv_hwm - used) / n;
@@ -144,6 +155,7 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes)
 	if (b > cap)
 		b = cap;
 	b /= n;
+	*most = (cap < s->o.recv_hwm_bytes ? cap : s->o.recv_hwm_bytes) / n;
 	*msgs = m > WIN_MAX_MSGS ? WIN_MAX_MSGS : (uint32_t)m;
 	*bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 }
@@ -159,15 +171,16 @@ void
 sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 {
 	struct win	*w = &p->win;
+	uint64_t	 most;
 	uint32_t	 m, b;
 	uint8_t		*buf;
 
 	if (!(p->ext_flags & FRAME_HELLO_WINDOW) || !w->rx_seen_valid)
 		return;
-	win_room(s, &m, &b);
+	win_room(s, &m, &b, &most);
 	if (!force && w->rx_seen == w->sent_seen &&
 	    !win_grew(m, w->sent_msgs, s->o.recv_hwm) &&
-	    !win_grew(b, w->sent_bytes, s->o.recv_hwm_bytes))
+	    !win_grew(b, w->sent_bytes, most))
 		return;
 	if ((buf = sock_slot(s, &p->addr)) == NULL) {
 		s->st.drops[DROP_SEND_FAILED]++;

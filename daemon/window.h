@@ -7,7 +7,9 @@
 #define WINDOW_H
 
 #define WIN_MAX_MSGS	65536		/* a grant is clamped to it */
-#define WIN_KBUF	(104 << 10)	/* half Linux's default SO_RCVBUF */
+#define WIN_KBUF	(208 << 10)	/* Linux's default SO_RCVBUF */
+#define WIN_INIT_MSGS	128		/* before the first grant */
+#define WIN_INIT_BYTES	(256 << 10)
 
 /* A message begun towards the peer and not yet seen by it. */
 struct win_ent {
@@ -21,7 +23,7 @@ struct win {
 	struct win_ent	*ring;
 	uint32_t	 cap, head, n;
 	uint64_t	 bytes;		/* of the n */
-	uint8_t		 granted;	/* a grant arrived: held from then on */
+	uint8_t		 granted;	/* a grant arrived */
 	uint64_t	 seen;		/* the last grant's */
 	uint32_t	 room_msgs;	/* what it allows past seen */
 	uint64_t	 room_bytes;

@@ -384,6 +384,17 @@ END_TEST
  * Sending: batches and larger frames
  */
 
+/* Options without the window of 4.7 (a dealer offers it with pacing). */
+static struct sockopts
+nowin(void)
+{
+	struct sockopts	o;
+
+	opts_defaults(&o);
+	o.pacing = 0;
+	return o;
+}
+
 /* n messages of size bytes from `from` to `to`, in one go; data
  * datagrams. */
 static size_t
@@ -468,9 +479,12 @@ END_TEST
 
 START_TEST(test_ext_datagrams_1000)
 {
-	/* 1000 x 64 B with and without the extension (the README's case). */
-	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
-	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	/* 1000 x 64 B with and without the extension (the README's case);
+	 * at once, without the window of 4.7 (pacing = no): test_ext_window_*
+	 * have it. */
+	struct sockopts	 o = nowin();
+	struct node	*b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	struct node	*c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
 	struct node	*pb = node_new_plain("10.0.0.5:5000", NBMQ_DEALER, 1,
 			    NULL);
 	struct node	*pc = node_new_plain("10.0.0.6:6000", NBMQ_DEALER, 0,
@@ -517,6 +531,9 @@ START_TEST(test_ext_large_message)
 	ck_assert_uint_eq(c->out[n - 1].len, 34 + size % chunk);
 	pass(c, b, T0);
 	recv_check1(b, id, 7, size);
+	/* b's grant (4.7): past the initial window, c waits for it. */
+	tick(b, T0);
+	ck_assert_int_eq(pass(b, c, T0), 1);
 	/* A small message after a large one's tail shares its datagram. */
 	ck_assert_int_eq(sock_send(&c->s, mkmsg1(8, 3000), T0, 0), 0);
 	ck_assert_int_eq(sock_send(&c->s, mkmsg1(9, 100), T0, 0), 0);
@@ -1200,7 +1217,7 @@ START_TEST(test_ext_kernel_full)
 	struct node	*b, *c;
 	uint64_t	 id;
 
-	opts_defaults(&o);
+	o = nowin();			/* 2000 at once: no window */
 	o.send_hwm = o.recv_hwm = 5000;
 	o.max_tick_send = 100000;	/* the kernel stops the tick */
 	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
@@ -1883,7 +1900,7 @@ START_TEST(test_ext_window_holds)
 	handshake_ext(b, c, now);
 	pc = only_peer(c);
 	ck_assert(pc->ext_flags & FRAME_HELLO_WINDOW);
-	/* Before the first grant: not held. */
+	/* Before the first grant: the initial window (128 messages). */
 	for (; sent < 4; sent++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(sent, 100), now, 0),
 		    0);
