@@ -146,7 +146,7 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
 {
 	uint64_t	n = s->nup > 0 ? s->nup : 1;
 	uint64_t	used = s->rq_len + s->nreasm, m = 0, b = 0;
-	uint64_t	cap = s->kbuf ? s->kbuf / 2 : WIN_KBUF;
+	uint64_t	cap = (s->kbuf ? s->kbuf : WIN_KBUF) / 2;
 
 	if (used < s->o.recv_hwm)
 		m = (s->o.recv_hwm - used) / n;
