@@ -292,6 +292,7 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 		f->win_seen = get64(buf + FRAME_HDR_SIZE);
 		f->win_msgs = get32(buf + FRAME_HDR_SIZE + 8);
 		f->win_bytes = get32(buf + FRAME_HDR_SIZE + 12);
+		f->win_flags = get16(buf + FRAME_HDR_SIZE + 16);
 		return DROP_NONE;
 	case FK_ACKS:
 		return frame_parse_acks(buf + FRAME_HDR_SIZE,
@@ -392,12 +393,13 @@ frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor)
 
 size_t
 frame_put_window(uint8_t *buf, uint64_t session, uint64_t seen,
-    uint32_t msgs, uint32_t bytes)
+    uint32_t msgs, uint32_t bytes, uint16_t flags)
 {
 	frame_put_ctl(buf, FK_WINDOW, session);
 	put64(buf + FRAME_HDR_SIZE, seen);
 	put32(buf + FRAME_HDR_SIZE + 8, msgs);
 	put32(buf + FRAME_HDR_SIZE + 12, bytes);
+	frame_put16(buf + FRAME_HDR_SIZE + 16, flags);
 	return FRAME_WINDOW_SIZE;
 }
 

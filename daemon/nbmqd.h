@@ -254,7 +254,9 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 	 ((o)->coalesce || (o)->pacing ? FRAME_HELLO_FLOOR : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
-#define FRAME_WINDOW_SIZE	26	/* header, u64 seen, u32 msgs, u32 bytes */
+#define FRAME_WINDOW_SIZE	28	/* header, u64 seen, u32 msgs, u32 bytes,
+					   u16 flags */
+#define FRAME_WINDOW_SEEN	0x0001	/* flags: seen is an id */
 /* 4.6: Acks is the header, then ranges of u64 first id, u32 count. */
 #define FRAME_ACKS_RANGE	12
 #define FRAME_ACKS_MAX		40	/* ranges in an Acks: 490 bytes */
@@ -305,6 +307,7 @@ struct frame {
 	/* FK_WINDOW */
 	uint64_t	 win_seen;
 	uint32_t	 win_msgs, win_bytes;
+	uint16_t	 win_flags;
 	/* FK_BATCH: data/datalen are the entries (after the header) */
 	uint32_t	 nentries;
 	/* FK_ACKS: data/datalen are the ranges (frame_acks_range()) */
@@ -389,7 +392,7 @@ size_t		 frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
 		    uint32_t taken_kib);
 size_t		 frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor);
 size_t		 frame_put_window(uint8_t *buf, uint64_t session, uint64_t seen,
-		    uint32_t msgs, uint32_t bytes);
+		    uint32_t msgs, uint32_t bytes, uint16_t flags);
 /* 4.6: an Acks of n ranges (first id, count) in buf; the i-th range of a
  * parsed one. */
 size_t		 frame_put_acks(uint8_t *buf, uint64_t session,

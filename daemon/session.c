@@ -238,8 +238,9 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 {
 	uint64_t	fs = opts_ext_frame_size(&s->o);
 	uint16_t	both = f->ext_flags & SOCK_EXT_FLAGS(s);
+	int		newly = !p->ext && both != 0;
 
-	if (!p->ext && both != 0) {
+	if (newly) {
 		p->ext = 1;
 		if (p->ext_neg == EXT_IDLE)
 			p->ext_neg = EXT_ANSWERING;
@@ -278,6 +279,10 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		p->hello_at = NBMQ_TIME_NEVER;
 		session_send_hello(s, p, FRAME_HELLO_CONFIRM, now);
 	}
+	/* The first grant (4.7), after the Hello that lets the peer take it:
+	 * a sender holds to it from its first message. */
+	if (newly)
+		sock_win_out(s, p, now, 1);
 }
 
 static uint64_t

@@ -521,7 +521,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	else if (f.kind == FK_SLOW && (p->ext_flags & FRAME_HELLO_PACE))
 		sock_slow_in(s, p, &f, now);
 	else if (f.kind == FK_WINDOW && (p->ext_flags & FRAME_HELLO_WINDOW))
-		win_grant(&p->win, f.win_seen, f.win_msgs, f.win_bytes);
+		win_grant(&p->win, f.win_flags & FRAME_WINDOW_SEEN ?
+		    &f.win_seen : NULL, f.win_msgs, f.win_bytes);
 	/* FK_HEARTBEAT: liveness only. */
 }
 

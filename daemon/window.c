@@ -89,18 +89,23 @@ win_begin(struct win *w, uint64_t id, uint32_t size, nbmq_time now)
 }
 
 void
-win_grant(struct win *w, uint64_t seen, uint32_t msgs, uint32_t bytes)
+win_grant(struct win *w, const uint64_t *seen, uint32_t msgs,
+    uint32_t bytes)
 {
 	/* Overtaken by a newer grant: nothing new in it. */
-	if (w->granted && !win_le(w->seen, seen))
+	if (w->seen_valid && (seen == NULL || !win_le(w->seen, *seen)))
 		return;
 	w->grants_rx++;
 	w->granted = 1;
-	w->seen = seen;
 	/* A hostile or confused peer: never more than WIN_MAX_MSGS. */
 	w->room_msgs = msgs < WIN_MAX_MSGS ? msgs : WIN_MAX_MSGS;
 	w->room_bytes = bytes;
-	while (w->n > 0 && win_le(w->ring[w->head].id, seen))
+	/* Nothing seen yet (the grant at negotiation): all begun wait. */
+	if (seen == NULL)
+		return;
+	w->seen_valid = 1;
+	w->seen = *seen;
+	while (w->n > 0 && win_le(w->ring[w->head].id, *seen))
 		win_pop(w);
 }
 
@@ -175,10 +180,11 @@ sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 	uint32_t	 m, b;
 	uint8_t		*buf;
 
-	if (!(p->ext_flags & FRAME_HELLO_WINDOW) || !w->rx_seen_valid)
+	if (!(p->ext_flags & FRAME_HELLO_WINDOW))
 		return;
 	win_room(s, &m, &b, &most);
-	if (!force && w->rx_seen == w->sent_seen &&
+	if (!force && w->rx_seen_valid == w->sent_valid &&
+	    w->rx_seen == w->sent_seen &&
 	    !win_grew(m, w->sent_msgs, s->o.recv_hwm) &&
 	    !win_grew(b, w->sent_bytes, most))
 		return;
@@ -187,8 +193,10 @@ sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 		return;
 	}
 	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_window(buf,
-	    p->session, w->rx_seen, m, b), 0);
+	    p->session, w->rx_seen, m, b, w->rx_seen_valid ?
+	    FRAME_WINDOW_SEEN : 0), 0);
 	p->st.tx_frames++;	/* not a Heartbeat's stand-in, as Slow */
+	w->sent_valid = w->rx_seen_valid;
 	w->sent_seen = w->rx_seen;
 	w->sent_msgs = m;
 	w->sent_bytes = b;

@@ -24,6 +24,7 @@ struct win {
 	uint32_t	 cap, head, n;
 	uint64_t	 bytes;		/* of the n */
 	uint8_t		 granted;	/* a grant arrived */
+	uint8_t		 seen_valid;	/* the last grant had a seen */
 	uint64_t	 seen;		/* the last grant's */
 	uint32_t	 room_msgs;	/* what it allows past seen */
 	uint64_t	 room_bytes;
@@ -31,6 +32,7 @@ struct win {
 	/* receiving side */
 	uint8_t		 rx_seen_valid;
 	uint64_t	 rx_seen;	/* newest message begun from the peer */
+	uint8_t		 sent_valid;	/* the last grant sent had a seen */
 	uint64_t	 sent_seen;	/* the last grant sent */
 	uint32_t	 sent_msgs, sent_bytes;
 	nbmq_time	 sent_at;
@@ -43,9 +45,9 @@ int		 win_open(const struct win *);
 /* A message of size bytes begins: 0, or -1 (no memory: not tracked). */
 int		 win_begin(struct win *, uint64_t id, uint32_t size,
 		    nbmq_time now);
-/* A grant: the peer has begun every message up to seen and has room for
- * msgs messages and bytes bytes more. */
-void		 win_grant(struct win *, uint64_t seen, uint32_t msgs,
+/* A grant: the peer has begun every message up to *seen (NULL: none
+ * yet) and has room for msgs messages and bytes bytes more. */
+void		 win_grant(struct win *, const uint64_t *seen, uint32_t msgs,
 		    uint32_t bytes);
 /* Messages begun ttl ago and never seen are taken as lost. */
 void		 win_expire(struct win *, nbmq_time now, nbmq_time ttl);

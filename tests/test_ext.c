@@ -55,12 +55,15 @@ check_hello(const struct node *n, size_t i, uint64_t session, uint16_t efs)
 
 /*
  * Connect c to bound b with the extension: Connect, Connected, Heartbeat
- * and Hello, Hello.  Returns the session id.
+ * and Hello, Hello (and two dealers each their first Window).  Returns the session id.
  */
 static uint64_t
 handshake_ext(struct node *b, struct node *c, nbmq_time now)
 {
 	struct peer	*pc, *pb;
+	int		 win = b->s.type == NBMQ_DEALER &&
+			    c->s.type == NBMQ_DEALER && b->s.o.pacing &&
+			    c->s.o.pacing;
 
 	sock_set_remote(&c->s, &b->addr, now);
 	flush(c);
@@ -68,8 +71,9 @@ handshake_ext(struct node *b, struct node *c, nbmq_time now)
 	ck_assert_int_eq(pass(b, c, now), 1);		/* Connected */
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	ck_assert_int_eq(pass(c, b, now), 2);		/* Heartbeat, Hello */
-	ck_assert_int_eq(pass(b, c, now), 1);		/* Hello */
-	ck_assert_int_eq(pass(c, b, now), 1);		/* Hello, confirm */
+	/* Hello; between dealers, then the first grant (4.7). */
+	ck_assert_int_eq(pass(b, c, now), 1 + win);
+	ck_assert_int_eq(pass(c, b, now), 1 + win);	/* Hello, confirm */
 	pc = only_peer(c);
 	pb = sock_peer_by_id(&b->s, pc->session);
 	ck_assert_ptr_nonnull(pb);
@@ -145,17 +149,20 @@ START_TEST(test_ext_negotiation)
 	ck_assert(pb->ext);
 	ck_assert_uint_eq(pb->frame_size, 4000);
 	ck_assert_uint_eq(b->s.ob.slot_size, 4000);
-	/* The answer, with b's own size. */
-	ck_assert_uint_eq(b->nout, 1);
+	/* The answer, with b's own size, then b's first grant (4.7). */
+	ck_assert_uint_eq(b->nout, 2);
 	check_hello(b, 0, id, 9000);
-	ck_assert_int_eq(pass(b, c, now), 1);
+	ck_assert_int_eq(kind_of(&b->out[1]), FK_WINDOW);
+	ck_assert_int_eq(pass(b, c, now), 2);
 	ck_assert(pc->ext);
 	ck_assert_uint_eq(pc->frame_size, 4000);
 	ck_assert_uint_eq(c->s.ob.slot_size, 4000);
 	ck_assert_uint_eq(sock_slot_need(&c->s, &c->s.o), 4000);
-	/* c offers no more, and confirms the answer (flag 0x8000)... */
-	ck_assert_uint_eq(c->nout, 1);
+	/* c offers no more, and confirms the answer (flag 0x8000), then
+	 * its first grant... */
+	ck_assert_uint_eq(c->nout, 2);
 	ck_assert_int_eq(kind_of(&c->out[0]), FK_HELLO);
+	ck_assert_int_eq(kind_of(&c->out[1]), FK_WINDOW);
 	ck_assert_uint_eq(c->out[0].buf[16], 0x80);
 	/* ...which is lost: b repeats its answer a heartbeat interval on,
 	 * c confirms that one, and b says no more. */
@@ -1302,7 +1309,8 @@ START_TEST(test_ext_grow_keeps_pending)
 	pass(c, b, T0);					/* Heartbeat, Hello */
 	ck_assert(pb->ext);
 	ck_assert_uint_eq(b->s.ob.slot_size, 1452);
-	ck_assert_uint_eq(b->s.st.drops[DROP_SEND_FAILED], 1);	/* answer */
+	/* The answer, and the first grant (4.7) */
+	ck_assert_uint_eq(b->s.st.drops[DROP_SEND_FAILED], 2);
 	b->refuse = 0;
 	flush(b);
 	ck_assert_uint_eq(b->nout, OUTBOX_SLOTS);
@@ -1527,9 +1535,11 @@ START_TEST(test_ext_heartbeat_on_batch)
 	tick(c, t);
 	ck_assert_uint_eq(c->nout, 1);
 	pass(c, b, t);
-	/* (and the bound side's repeated Hello answer, due too) */
+	/* (and the bound side's repeated Hello answer, due too, and the
+	 * grant the Heartbeat brings, 4.7) */
 	ck_assert_uint_eq(count_kind(b, FK_HEARTBEAT), 1);
-	ck_assert_uint_eq(b->nout, 1 + count_kind(b, FK_HELLO));
+	ck_assert_uint_eq(count_kind(b, FK_WINDOW), 1);
+	ck_assert_uint_eq(b->nout, 2 + count_kind(b, FK_HELLO));
 	ck_assert_uint_eq(only_peer(b)->last_seen, t);
 	for (uint32_t i = 0; i < 10; i++)
 		recv_check1(b, id, i, 30);
@@ -1640,6 +1650,14 @@ END_TEST
  * (sock_rx_overflow): c gets one Slow (then at most one per 5 ms), paces,
  * and sends its backlog in bursts on the timer.
  */
+/* Slow alone, as with an nbmqd from before Window (4.7: bit 5 unset). */
+static void
+no_window(struct node *b, struct node *c)
+{
+	only_peer(b)->ext_flags &= (uint16_t)~FRAME_HELLO_WINDOW;
+	only_peer(c)->ext_flags &= (uint16_t)~FRAME_HELLO_WINDOW;
+}
+
 START_TEST(test_ext_pace_slow)
 {
 	struct sockopts	 o;
@@ -1657,6 +1675,7 @@ START_TEST(test_ext_pace_slow)
 	ck_assert_uint_eq(pc->ext_flags,
 	    FRAME_HELLO_COALESCE | FRAME_HELLO_PACE | FRAME_HELLO_ACKPOS |
 	    FRAME_HELLO_FLOOR | FRAME_HELLO_ACKRANGE | FRAME_HELLO_WINDOW);
+	no_window(b, c);
 	for (uint32_t i = 0; i < 20; i++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 1000), now, 0), 0);
 	tick(c, now);
@@ -1776,6 +1795,7 @@ START_TEST(test_ext_pacing_without_coalescing)
 		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR | FRAME_HELLO_WINDOW);
 		ck_assert_uint_eq(pb->ext_flags,
 		    FRAME_HELLO_PACE | FRAME_HELLO_FLOOR | FRAME_HELLO_WINDOW);
+		no_window(b, c);
 		ck_assert_uint_eq(pc->frame_size, 500);
 		ck_assert_uint_eq(sock_frame_size(&c->s, pc), 500);
 
@@ -1900,7 +1920,7 @@ START_TEST(test_ext_window_holds)
 	handshake_ext(b, c, now);
 	pc = only_peer(c);
 	ck_assert(pc->ext_flags & FRAME_HELLO_WINDOW);
-	/* Before the first grant: the initial window (128 messages). */
+	/* The first grant came with the Hellos: room for 10. */
 	for (; sent < 4; sent++)
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(sent, 100), now, 0),
 		    0);
@@ -2042,14 +2062,20 @@ START_TEST(test_ext_window_hostile)
 	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
 	id = handshake_ext(b, c, T0);
 	pc = only_peer(c);
-	len = frame_put_window(buf, id, 100, UINT32_MAX, UINT32_MAX);
+	len = frame_put_window(buf, id, 100, UINT32_MAX, UINT32_MAX,
+	    FRAME_WINDOW_SEEN);
 	sock_input(&c->s, T0, &b->addr, buf, len);
 	ck_assert_uint_eq(pc->win.room_msgs, WIN_MAX_MSGS);
-	len = frame_put_window(buf, id, 99, 0, 0);	/* older */
+	len = frame_put_window(buf, id, 99, 0, 0,	/* older */
+	    FRAME_WINDOW_SEEN);
 	sock_input(&c->s, T0, &b->addr, buf, len);
 	ck_assert_uint_eq(pc->win.room_msgs, WIN_MAX_MSGS);
 	ck_assert_uint_eq(pc->win.seen, 100);
-	len = frame_put_window(buf, id, 101, 0, 0);	/* closed */
+	len = frame_put_window(buf, id, 0, 0, 0, 0);	/* no seen: stale */
+	sock_input(&c->s, T0, &b->addr, buf, len);
+	ck_assert_uint_eq(pc->win.room_msgs, WIN_MAX_MSGS);
+	len = frame_put_window(buf, id, 101, 0, 0,	/* closed */
+	    FRAME_WINDOW_SEEN);
 	sock_input(&c->s, T0, &b->addr, buf, len);
 	ck_assert(!win_open(&pc->win));
 	node_free(b);
@@ -2064,7 +2090,7 @@ START_TEST(test_ext_window_hostile)
 		id = handshake_ext(b, c, T0);
 		pc = only_peer(c);
 		ck_assert(!(pc->ext_flags & FRAME_HELLO_WINDOW));
-		len = frame_put_window(buf, id, 1, 0, 0);
+		len = frame_put_window(buf, id, 1, 0, 0, FRAME_WINDOW_SEEN);
 		sock_input(&c->s, T0, &b->addr, buf, len);
 		ck_assert(!pc->win.granted);
 		ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 10), T0, 0), 0);
