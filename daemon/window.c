@@ -153,13 +153,18 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
 	uint64_t	used = s->rq_len + s->nreasm, m = 0, b = 0;
 	uint64_t	cap = (s->kbuf ? s->kbuf : WIN_KBUF) / 2;
 
+	/*
+	 * Shared, but a room of one at least while there is any: with
+	 * recv_hwm under the peers' number, shares of none held every
+	 * sender for good (sim seed 2578: recv_hwm 2, 3 peers).
+	 */
 	if (used < s->o.recv_hwm)
-		m = (s->o.recv_hwm - used) / n;
+		m = (s->o.recv_hwm - used + n - 1) / n;
 	if (s->rx_bytes < s->o.recv_hwm_bytes)
 		b = s->o.recv_hwm_bytes - s->rx_bytes;
 	if (b > cap)
 		b = cap;
-	b /= n;
+	b = (b + n - 1) / n;
 	*most = (cap < s->o.recv_hwm_bytes ? cap : s->o.recv_hwm_bytes) / n;
 	*msgs = m > WIN_MAX_MSGS ? WIN_MAX_MSGS : (uint32_t)m;
 	*bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;

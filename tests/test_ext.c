@@ -2046,6 +2046,42 @@ START_TEST(test_ext_window_lost_grant)
 END_TEST
 
 /*
+ * recv_hwm under the number of peers: each gets a room of one at least
+ * (shares of none held every sender for good: sim seed 2578).
+ */
+START_TEST(test_ext_window_shares)
+{
+	static const char *const addrs[3] = {
+		"10.0.0.7:7000", "10.0.0.8:7000", "10.0.0.9:7000",
+	};
+	struct sockopts	 o;
+	struct node	*b, *c[3];
+
+	opts_defaults(&o);
+	o.recv_hwm = 2;
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	for (int i = 0; i < 3; i++) {
+		c[i] = node_new_opts(addrs[i], NBMQ_DEALER, 0, NULL);
+		handshake_ext(b, c[i], T0);
+	}
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(sock_send(&c[i]->s, mkmsg1(1, 10), T0, 0),
+		    0);
+		tick(c[i], T0);
+		pass(c[i], b, T0);
+		tick(b, T0);
+		pass(b, c[i], T0);
+		ck_assert_uint_ge(only_peer(c[i])->win.room_msgs, 1);
+		ck_assert_uint_eq(sock_recv_count(&b->s), 1);
+		msg_free(sock_recv(&b->s));
+	}
+	for (int i = 0; i < 3; i++)
+		node_free(c[i]);
+	node_free(b);
+}
+END_TEST
+
+/*
  * A hostile or confused Window: an absurd room is clamped, an older
  * grant changes nothing, and a peer that did not negotiate Window (a
  * safe_dealer, a radio, an older nbmqd) never holds on one.
@@ -2153,6 +2189,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_window_holds);
 	tcase_add_test(tc, test_ext_window_lost_grant);
 	tcase_add_test(tc, test_ext_window_hostile);
+	tcase_add_test(tc, test_ext_window_shares);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sessions");
