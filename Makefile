@@ -87,7 +87,7 @@ PURE_SRCS = daemon/opts.c daemon/addr.c daemon/frame.c daemon/msg.c \
 	    daemon/safe.c \
 	    daemon/session.c \
 	    daemon/stun.c daemon/stunsrv.c daemon/stuncli.c \
-	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c \
+	    daemon/crypt.c daemon/crypt_sodium.c daemon/pace.c daemon/window.c \
 	    common/ipc-codec.c
 # Beside it: what is read from the system at start-up and reload (the
 # configuration, access control's names, keys and plugins) and the log.

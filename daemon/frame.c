@@ -286,6 +286,14 @@ frame_parse(const uint8_t *buf, size_t len, uint64_t max_message_size,
 			return DROP_SHORT;
 		f->floor = get64(buf + FRAME_HDR_SIZE);
 		return DROP_NONE;
+	case FK_WINDOW:
+		if (len < FRAME_WINDOW_SIZE)
+			return DROP_SHORT;
+		f->win_seen = get64(buf + FRAME_HDR_SIZE);
+		f->win_msgs = get32(buf + FRAME_HDR_SIZE + 8);
+		f->win_bytes = get32(buf + FRAME_HDR_SIZE + 12);
+		f->win_flags = get16(buf + FRAME_HDR_SIZE + 16);
+		return DROP_NONE;
 	case FK_ACKS:
 		return frame_parse_acks(buf + FRAME_HDR_SIZE,
 		    len - FRAME_HDR_SIZE, f);
@@ -381,6 +389,18 @@ frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor)
 	frame_put_ctl(buf, FK_FLOOR, session);
 	put64(buf + FRAME_HDR_SIZE, floor);
 	return FRAME_FLOOR_SIZE;
+}
+
+size_t
+frame_put_window(uint8_t *buf, uint64_t session, uint64_t seen,
+    uint32_t msgs, uint32_t bytes, uint16_t flags)
+{
+	frame_put_ctl(buf, FK_WINDOW, session);
+	put64(buf + FRAME_HDR_SIZE, seen);
+	put32(buf + FRAME_HDR_SIZE + 8, msgs);
+	put32(buf + FRAME_HDR_SIZE + 12, bytes);
+	frame_put16(buf + FRAME_HDR_SIZE + 16, flags);
+	return FRAME_WINDOW_SIZE;
 }
 
 size_t

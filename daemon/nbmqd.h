@@ -37,6 +37,7 @@ typedef uint64_t nbmq_time;			/* monotonic nanoseconds */
 #define NBMQ_TIME_NEVER	UINT64_MAX
 
 #include "pace.h"
+#include "window.h"
 
 #define NBMQ_NAME_MAX	64
 
@@ -241,6 +242,7 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 #define FRAME_HELLO_ACKPOS	0x0004	/* flags: Acks by position (4.3) */
 #define FRAME_HELLO_FLOOR	0x0008	/* flags: Floor (4.5) */
 #define FRAME_HELLO_ACKRANGE	0x0010	/* flags: Acks of id ranges */
+#define FRAME_HELLO_WINDOW	0x0020	/* flags: Window (4.7), dealer */
 #define FRAME_HELLO_CONFIRM	0x8000	/* the connecting side has the
 					   answer: the bound side stops
 					   repeating it (4.3) */
@@ -252,6 +254,9 @@ void		 addr_fmt(const struct nbaddr *, char *, size_t);
 	 ((o)->coalesce || (o)->pacing ? FRAME_HELLO_FLOOR : 0))
 #define FRAME_SLOW_SIZE		18	/* header, u32 dropped, u32 KiB/s taken */
 #define FRAME_FLOOR_SIZE	18	/* header, u64 floor */
+#define FRAME_WINDOW_SIZE	28	/* header, u64 seen, u32 msgs, u32 bytes,
+					   u16 flags */
+#define FRAME_WINDOW_SEEN	0x0001	/* flags: seen is an id */
 /* 4.6: Acks is the header, then ranges of u64 first id, u32 count. */
 #define FRAME_ACKS_RANGE	12
 #define FRAME_ACKS_MAX		40	/* ranges in an Acks: 490 bytes */
@@ -272,6 +277,7 @@ enum frame_kind {
 	FK_SLOW = 8,		/* 4.4: I dropped what you sent: slow down */
 	FK_FLOOR = 9,		/* 4.5: ids below this I never send again */
 	FK_ACKS = 10,		/* 4.6: first frames acked by id ranges */
+	FK_WINDOW = 11,		/* 4.7: the room I have for you */
 };
 
 struct frame {
@@ -298,6 +304,10 @@ struct frame {
 	uint32_t	 taken_kib;
 	/* FK_FLOOR */
 	uint64_t	 floor;
+	/* FK_WINDOW */
+	uint64_t	 win_seen;
+	uint32_t	 win_msgs, win_bytes;
+	uint16_t	 win_flags;
 	/* FK_BATCH: data/datalen are the entries (after the header) */
 	uint32_t	 nentries;
 	/* FK_ACKS: data/datalen are the ranges (frame_acks_range()) */
@@ -381,6 +391,8 @@ size_t		 frame_put_hello(uint8_t *buf, uint64_t session, uint16_t flags,
 size_t		 frame_put_slow(uint8_t *buf, uint64_t session, uint32_t dropped,
 		    uint32_t taken_kib);
 size_t		 frame_put_floor(uint8_t *buf, uint64_t session, uint64_t floor);
+size_t		 frame_put_window(uint8_t *buf, uint64_t session, uint64_t seen,
+		    uint32_t msgs, uint32_t bytes, uint16_t flags);
 /* 4.6: an Acks of n ranges (first id, count) in buf; the i-th range of a
  * parsed one. */
 size_t		 frame_put_acks(uint8_t *buf, uint64_t session,
@@ -775,6 +787,7 @@ struct peer {
 	uint8_t		 confirmed;
 	uint32_t	 frame_size;	/* largest datagram to send it */
 	struct pace	 pace;		/* PROTOCOL.md 4.4 (pace.c) */
+	struct win	 win;		/* PROTOCOL.md 4.7 (window.c) */
 	struct peer_stats st;
 };
 TAILQ_HEAD(peer_list, peer);
@@ -883,6 +896,9 @@ struct sock {
 	struct reasm_list reasm_lru;
 	nbmq_time	 maint_at;
 	nbmq_time	 pace_at;	/* a paced peer may send again (4.4) */
+	int		 win_dirty;	/* grants may have moved (4.7) */
+	uint64_t	 kbuf;		/* SO_RCVBUF as the kernel says (the
+					   shell; 0: unknown) */
 
 	uint64_t	 next_msgid;
 	uint64_t	 accepted;	/* messages taken from the app */
@@ -994,6 +1010,14 @@ void		 sock_rx_overflow(struct sock *, uint32_t n, nbmq_time);
 /* n frames or messages from p were dropped: a Slow when due (pace.c). */
 void		 sock_pace_drop(struct sock *, struct peer *, uint32_t n,
 		    nbmq_time);
+/* window.c (4.7): p's grant, if it moved (force: in any case); the grants
+ * that moved, once per tick. */
+void		 sock_win_out(struct sock *, struct peer *, nbmq_time, int force);
+void		 sock_win_flush(struct sock *, nbmq_time);
+/* The Hello flags s offers: the socket's, and Window for a dealer. */
+#define SOCK_EXT_FLAGS(s)						\
+	(OPTS_EXT_FLAGS(&(s)->o) |					\
+	 ((s)->type == NBMQ_DEALER && (s)->o.pacing ? FRAME_HELLO_WINDOW : 0))
 
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor interface

@@ -172,7 +172,7 @@ session_send_hello(struct sock *s, struct peer *p, uint16_t confirm,
 		return;
 	}
 	(void)sock_out(s, p, OUT_SEALED, (uint32_t)frame_put_hello(b,
-	    p->session, OPTS_EXT_FLAGS(&s->o) | confirm, (uint16_t)efs), 0);
+	    p->session, SOCK_EXT_FLAGS(s) | confirm, (uint16_t)efs), 0);
 	session_sent(s, p, now);
 }
 
@@ -190,6 +190,8 @@ session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 	/* An idle safe_dealer says its floor again: one may be lost. */
 	if (s->type == NBMQ_SAFE_DEALER)
 		safe_floor_out(s, p, 0, now);
+	/* A grant may be lost: said again with every Heartbeat (4.7). */
+	sock_win_out(s, p, now, 1);
 }
 
 /*
@@ -205,7 +207,7 @@ session_heartbeat(struct sock *s, struct peer *p, nbmq_time now)
 static void
 session_offer(struct sock *s, struct peer *p, nbmq_time now)
 {
-	if (now < p->hello_at || !OPTS_EXT_FLAGS(&s->o) ||
+	if (now < p->hello_at || !SOCK_EXT_FLAGS(s) ||
 	    (s->bound ? p->ext_neg != EXT_ANSWERING ||
 	    p->hellos >= HELLO_ANSWERS : p->ext_neg != EXT_OFFERING ||
 	    p->hellos >= HELLOS_MAX)) {
@@ -235,9 +237,10 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
     nbmq_time now)
 {
 	uint64_t	fs = opts_ext_frame_size(&s->o);
-	uint16_t	both = f->ext_flags & OPTS_EXT_FLAGS(&s->o);
+	uint16_t	both = f->ext_flags & SOCK_EXT_FLAGS(s);
+	int		newly = !p->ext && both != 0;
 
-	if (!p->ext && both != 0) {
+	if (newly) {
 		p->ext = 1;
 		if (p->ext_neg == EXT_IDLE)
 			p->ext_neg = EXT_ANSWERING;
@@ -253,11 +256,12 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		/* Frames in flight: their Acks will say their position. */
 		if (both & FRAME_HELLO_ACKPOS)
 			safe_rekey(s, p);
-		log_info("socket %s peer %016llx: extension version %u,%s%s "
+		log_info("socket %s peer %016llx: extension version %u,%s%s%s "
 		    "frames up to %u bytes", s->name,
 		    (unsigned long long)p->session, f->ext_version,
 		    both & FRAME_HELLO_COALESCE ? " coalescing," : "",
 		    both & FRAME_HELLO_PACE ? " pacing," : "",
+		    both & FRAME_HELLO_WINDOW ? " window," : "",
 		    p->frame_size);
 	}
 	if (s->bound && (f->ext_flags & FRAME_HELLO_CONFIRM)) {
@@ -275,6 +279,10 @@ session_hello(struct sock *s, struct peer *p, const struct frame *f,
 		p->hello_at = NBMQ_TIME_NEVER;
 		session_send_hello(s, p, FRAME_HELLO_CONFIRM, now);
 	}
+	/* The first grant (4.7), after the Hello that lets the peer take it:
+	 * a sender holds to it from its first message. */
+	if (newly)
+		sock_win_out(s, p, now, 1);
 }
 
 static uint64_t

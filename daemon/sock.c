@@ -208,6 +208,9 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			sock_pace_drop(s, p, 1, now);
 			return;
 		}
+		/* Begun here: the sender's window moves on (4.7). */
+		win_seen(&p->win, f->msgid);
+		s->win_dirty = 1;
 		/* The rest of a message dropped at recv_hwm goes with it. */
 		if (!safe && f->msgid == p->last_dropped && f->msgid != 0 &&
 		    (f->part_index != 0 || f->chunk_offset != 0))
@@ -457,7 +460,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	why = frame_parse(buf, len, s->o.max_message_size, &f);
 	/* No extension offered: Hello and Slow are unknown, as for v0.2.0. */
 	if ((f.kind == FK_HELLO || f.kind == FK_SLOW || f.kind == FK_FLOOR ||
-	    f.kind == FK_ACKS) && OPTS_EXT_FLAGS(&s->o) == 0)
+	    f.kind == FK_ACKS || f.kind == FK_WINDOW) &&
+	    OPTS_EXT_FLAGS(&s->o) == 0)
 		why = DROP_UNKNOWN_KIND;
 	if (why == DROP_SHORT || why == DROP_VERSION ||
 	    why == DROP_UNKNOWN_KIND || why == DROP_ENCRYPTED) {
@@ -518,6 +522,9 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		session_hello(s, p, &f, now);
 	else if (f.kind == FK_SLOW && (p->ext_flags & FRAME_HELLO_PACE))
 		sock_slow_in(s, p, &f, now);
+	else if (f.kind == FK_WINDOW && (p->ext_flags & FRAME_HELLO_WINDOW))
+		win_grant(&p->win, f.win_flags & FRAME_WINDOW_SEEN ?
+		    &f.win_seen : NULL, f.win_msgs, f.win_bytes);
 	/* FK_HEARTBEAT: liveness only. */
 }
 
@@ -641,6 +648,7 @@ sock_peer_gone(struct sock *s, struct peer *p)
 	struct reasm	*r;
 
 	safe_peer_free(s, p);
+	win_free(&p->win);
 	while ((r = TAILQ_FIRST(&p->reasms)) != NULL) {
 		TAILQ_REMOVE(&p->reasms, r, peer_entry);
 		TAILQ_REMOVE(&s->reasm_lru, r, lru_entry);
@@ -667,6 +675,9 @@ sock_emit(struct sock *s, struct peer *p, nbmq_time now)
 
 	if (chunk > maxchunk)
 		chunk = maxchunk;
+	if (p->cur_part == 0 && p->cur_off == 0 &&
+	    (p->ext_flags & FRAME_HELLO_WINDOW))
+		(void)win_begin(&p->win, m->id, m->size, now);
 	if (sock_put_frame(s, p, m, p->cur_part, p->cur_off, p->cur_base,
 	    chunk, now, safe ? &hash : NULL) == -1)
 		return -1;
@@ -708,6 +719,23 @@ sock_next_frame_size(const struct sock *s, const struct peer *p)
 }
 
 /*
+ * Dealer between daemons (4.7): p's next frame begins a message and its
+ * receiver has no room for one.  Messages begun peer_heartbeat_ivl ago
+ * and not seen since are taken as lost first.
+ */
+static int
+sock_win_held(struct sock *s, struct peer *p, nbmq_time now)
+{
+	if (!(p->ext_flags & FRAME_HELLO_WINDOW) || p->cur_part != 0 ||
+	    p->cur_off != 0)
+		return 0;
+	win_expire(&p->win, now, s->o.peer_heartbeat_ivl);
+	if (win_open(&p->win))
+		return 0;
+	return 1;
+}
+
+/*
  * When p may send next: 0 at once; else when its pacing has the tokens
  * (4.4), or, held by its safe_dealer window, its next nudge (safe_nudge;
  * Acks that move its floor come sooner).
@@ -719,6 +747,8 @@ sock_wait(struct sock *s, struct peer *p, nbmq_time now)
 
 	if (p->pace.rate != 0 && (w = pace_wait(&p->pace, now)) != 0)
 		return w;
+	if (sock_win_held(s, p, now))
+		return win_wait(&p->win, s->o.peer_heartbeat_ivl);
 	if (safe_span_full(s, p))
 		return safe_nudge(s, p, now);
 	return 0;
@@ -740,6 +770,7 @@ sock_tick(struct sock *s, nbmq_time now)
 
 	/* What the reading gathered is acked first (4.6). */
 	safe_acks_flush(s, now);
+	sock_win_flush(s, now);		/* and the grants that moved (4.7) */
 	s->pace_at = NBMQ_TIME_NEVER;
 	while (budget > 0 && (p = TAILQ_FIRST(&s->active)) != NULL) {
 		/*
@@ -765,7 +796,7 @@ sock_tick(struct sock *s, nbmq_time now)
 		    !safe_span_full(s, p)) {
 			uint32_t size = sock_next_frame_size(s, p);
 
-			if (size > p->deficit)
+			if (size > p->deficit || sock_win_held(s, p, now))
 				break;
 			if (p->pace.rate != 0 &&
 			    (w = pace_wait(&p->pace, now)) != 0) {
@@ -898,6 +929,7 @@ sock_recv(struct sock *s)
 	else {
 		s->rq_len--;
 		sock_hold(s, -(int64_t)m->size);
+		s->win_dirty = 1;	/* room for senders (4.7) */
 	}
 	return m;
 }

@@ -469,7 +469,8 @@ udp_arm_timer(struct dsock *d, nbmq_time now)
 void
 udp_set_bufs(struct dsock *d)
 {
-	int	v;
+	socklen_t	len;
+	int		v;
 
 	if (d->fd == -1)
 		return;
@@ -477,6 +478,10 @@ udp_set_bufs(struct dsock *d)
 	if ((v = (int)d->core.o.rcvbuf) > 0 &&
 	    setsockopt(d->fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) == -1)
 		setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	/* What the kernel gave: the window of 4.7 keeps under it. */
+	len = sizeof(v);
+	if (getsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 && v > 0)
+		d->core.kbuf = (uint64_t)v;
 	if ((v = (int)d->core.o.sndbuf) > 0 &&
 	    setsockopt(d->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) == -1)
 		setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: ISC
 # Socket types: radio to 3 dishes, a configured dish fanned out to 3 local
 # applications (and a stopped one that drops alone), high-water marks on
-# the send side of dealer, safe_dealer and radio and on the receive side.
+# the send side of dealer, safe_dealer and radio and on the receive side,
+# and the receiver's window between two daemons (PROTOCOL.md 4.7).
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T/a.conf" <<CONF
@@ -11,7 +12,14 @@ type = dish
 bind = 127.0.0.1:0
 recv_hwm = 1000
 
+# Without the window (pacing = no): recv_hwm as a v0.2.0 peer meets it.
 [socket inbox]
+type = dealer
+bind = 127.0.0.1:0
+recv_hwm = 5
+pacing = no
+
+[socket inbox2]
 type = dealer
 bind = 127.0.0.1:0
 recv_hwm = 5
@@ -21,7 +29,13 @@ type = dealer
 bind = 127.0.0.1:0
 CONF
 start_daemon a "$T/a.conf"
-start_daemon b
+INBOX2=$(sed -n 's/.*socket inbox2: bound to //p' "$T/a.log")
+cat >"$T/b.conf" <<CONF
+[socket out]
+type = dealer
+connect = $INBOX2
+CONF
+start_daemon b "$T/b.conf"
 NEWS=$(sed -n 's/.*socket news: bound to //p' "$T/a.log")
 INBOX=$(sed -n 's/.*socket inbox: bound to //p' "$T/a.log")
 SINK=$(sed -n 's/.*socket sink: bound to //p' "$T/a.log")
@@ -148,6 +162,20 @@ seq 1 5 | cmp -s - "$T/inbox.out" || fail "backlog: $(cat "$T/inbox.out")"
 [ "$(grep -c 'messages dropped' "$T/inbox.log")" = 1 ] ||
     fail "ENOBUFS not reported once: $(cat "$T/inbox.log")"
 ok "recv_hwm 5: backlog of 5 in order on attach, then ENOBUFS once"
+
+# The same between two daemons with the window: daemon b's configured
+# socket holds the 7 that daemon a has no room for (none dropped), and
+# the application that attaches to inbox2 gets all 12 in order.
+seq 1 12 | "$NBMQCAT" -S "$T/b.sock" -a out -w 10 || fail "send 12 (window)"
+"$NBMQCAT" -S "$T/a.sock" -a inbox2 -r -n 12 -w 10 >"$T/inbox2.out" \
+    2>"$T/inbox2.log" || fail "inbox2: $(cat "$T/inbox2.log")"
+seq 1 12 | cmp -s - "$T/inbox2.out" || fail "window: $(cat "$T/inbox2.out")"
+"$BIN/nbmqctl" -S "$T/a.sock" --json sockets >"$T/inbox2.json"
+/usr/bin/python3 -c 'import json, sys
+s = [x for x in json.load(open(sys.argv[1]))["sockets"] if x["name"] == "inbox2"][0]
+sys.exit(0 if s["drops_total"] == 0 else 1)' "$T/inbox2.json" ||
+    fail "window: drops at the receiver: $(cat "$T/inbox2.json")"
+ok "recv_hwm 5 with the window: 12 of 12 in order, 0 dropped"
 
 # An application that sends and then goes idle, never calling the library
 # again: every message still reaches the peer (none waits in the library).

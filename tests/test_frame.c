@@ -406,7 +406,7 @@ START_TEST(test_parse_unknown_kind)
 {
 	uint8_t		buf[64];
 	struct frame	f;
-	static const uint8_t kinds[] = { 11, 0x10, 0x7f };
+	static const uint8_t kinds[] = { 12, 0x10, 0x7f };
 
 	memset(buf, 0, sizeof(buf));
 	for (size_t i = 0; i < sizeof(kinds); i++) {
@@ -416,6 +416,28 @@ START_TEST(test_parse_unknown_kind)
 		ck_assert_int_eq(frame_parse(buf, 40, MAXMSG, &f),
 		    DROP_UNKNOWN_KIND);
 	}
+	/* Window (4.7): seen, msgs, bytes, byte for byte; or short. */
+	ck_assert_uint_eq(frame_put_window(buf, 7, 0x0102030405060708ULL,
+	    1000, 0x00200000, FRAME_WINDOW_SEEN), FRAME_WINDOW_SIZE);
+	{
+		static const uint8_t want[FRAME_WINDOW_SIZE] = {
+			0x01, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0x07,
+			1, 2, 3, 4, 5, 6, 7, 8,
+			0x00, 0x00, 0x03, 0xe8, 0x00, 0x20, 0x00, 0x00,
+			0x00, 0x01,
+		};
+
+		ck_assert_mem_eq(buf, want, FRAME_WINDOW_SIZE);
+	}
+	ck_assert_int_eq(frame_parse(buf, FRAME_WINDOW_SIZE, MAXMSG, &f),
+	    DROP_NONE);
+	ck_assert_uint_eq(f.kind, FK_WINDOW);
+	ck_assert_uint_eq(f.win_seen, 0x0102030405060708ULL);
+	ck_assert_uint_eq(f.win_msgs, 1000);
+	ck_assert_uint_eq(f.win_bytes, 0x00200000);
+	ck_assert_uint_eq(f.win_flags, FRAME_WINDOW_SEEN);
+	ck_assert_int_eq(frame_parse(buf, FRAME_WINDOW_SIZE - 1, MAXMSG, &f),
+	    DROP_SHORT);
 	/* Slow (4.4): a count after the header, or short. */
 	frame_put_slow(buf, 1, 70000, 12345);
 	ck_assert_int_eq(frame_parse(buf, FRAME_SLOW_SIZE, MAXMSG, &f),
