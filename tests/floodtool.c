@@ -17,8 +17,11 @@
  *       "opened K refused R other O" (R: failed with EUSERS), close all
  *   floodtool noread -b ADDR [-H RECV_HWM]
  *       a dealer bound to ADDR that never reads (until killed)
- *   floodtool send -c ADDR -n COUNT [-z SIZE]
- *       COUNT messages of SIZE bytes (default 1000), blocking sends
+ *   floodtool send -c ADDR -n COUNT [-z SIZE] [-e] [-P]
+ *       COUNT messages of SIZE bytes (default 1000), blocking sends;
+ *       -e: a send still refused after 2 s (EAGAIN: the receiver's window
+ *       is closed) ends the run, "pushed back after N"; -P: pacing = no
+ *       (no Slow, no window: the receiver can only drop)
  *   floodtool hsconnects [-n COUNT] [-z SIZE] [-k KEY] [-r RATE] HOST PORT
  *       COUNT encrypted Connects (kind 0x81) of SIZE random bytes (default
  *       124, the size of sodium's), from one socket, with sendmmsg; with
@@ -75,7 +78,7 @@ usage(void)
 	    "       floodtool connects [-n count] [-p sockets] host port\n"
 	    "       floodtool clients -n count\n"
 	    "       floodtool noread -b addr [-H recv_hwm]\n"
-	    "       floodtool send -c addr -n count [-z size]\n"
+	    "       floodtool send -c addr -n count [-z size] [-e] [-P]\n"
 	    "       floodtool claims [-n messages] [-p chunks] host port\n"
 	    "       floodtool hsconnects [-n count] [-z size] [-k key] "
 	    "[-r rate] host port\n"
@@ -378,6 +381,8 @@ noread(const char *addr, int64_t hwm)
 		pause();	/* never reads */
 }
 
+static int	send_eagain_ends, send_nopace;
+
 static int
 send_msgs(const char *addr, long count, size_t size)
 {
@@ -386,20 +391,28 @@ send_msgs(const char *addr, long count, size_t size)
 	char		*buf;
 	long		 sent = 0;
 
+	/* pacing before connect: the Hello offers what the socket has then */
 	if (ctx == NULL || (s = nbmq_socket_new(ctx, NBMQ_DEALER)) == NULL ||
+	    (send_nopace && nbmq_setopt(s, NBMQ_OPT_PACING, 0) == -1) ||
 	    nbmq_connect(s, addr) == -1 || (buf = calloc(1, size + 1)) == NULL) {
 		fprintf(stderr, "floodtool: %s\n", nbmq_strerror(errno));
 		return 1;
 	}
-	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 10000);
+	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, send_eagain_ends ? 2000 : 10000);
 	while (sent < count) {
 		memcpy(buf, &sent, size < sizeof(sent) ? size : sizeof(sent));
-		if (nbmq_send(s, buf, size, 0) == -1) {
-			fprintf(stderr, "floodtool: send %ld: %s\n", sent,
-			    nbmq_strerror(errno));
-			return 1;
+		if (nbmq_send(s, buf, size, 0) == 0) {
+			sent++;
+			continue;
 		}
-		sent++;
+		if (errno == EAGAIN && send_eagain_ends) {
+			printf("ok pushed back after %ld messages of %zu "
+			    "bytes\n", sent, size);
+			return 0;
+		}
+		fprintf(stderr, "floodtool: send %ld: %s\n", sent,
+		    nbmq_strerror(errno));
+		return 1;
 	}
 	nbmq_close(s);
 	nbmq_ctx_destroy(ctx);
@@ -510,7 +523,7 @@ main(int argc, char **argv)
 		return usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:b:c:H:k:n:p:r:s:z:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:c:eH:k:n:Pp:r:s:z:")) != -1) {
 		switch (c) {
 		case 'a':
 			name = optarg;
@@ -542,6 +555,12 @@ main(int argc, char **argv)
 			break;
 		case 'z':
 			size = strtoul(optarg, NULL, 10);
+			break;
+		case 'e':
+			send_eagain_ends = 1;
+			break;
+		case 'P':
+			send_nopace = 1;
 			break;
 		default:
 			return usage();

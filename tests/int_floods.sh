@@ -197,16 +197,26 @@ rm -f "$T/stop"
 ping_loop "$T/ping2.out" &
 LOOP=$!
 PIDS="$PIDS $LOOP"
-out=$("$FLOOD" send -c "$NEP" -n 20000 -z 1000) || fail "send to noread: $out"
+# Between nbmq daemons the receiver's window (PROTOCOL.md 4.7) pushes the
+# sender back: nothing is dropped at recv_hwm.  A sender without it
+# (pacing = no, as a v0.2.0 peer) can only be dropped at recv_hwm.
+out=$("$FLOOD" send -c "$NEP" -n 20000 -z 1000 -e) || fail "send to noread: $out"
+pushed=$(echo "$out" | sed -n 's/^ok pushed back after \([0-9]*\) .*/\1/p')
+[ -n "$pushed" ] || fail "a sender with the window was not pushed back: $out"
+"$CTL" -S "$T/a.sock" --json sockets >"$T/ctl.json" || fail "nbmqctl"
+nrport=${NEP##*:}
+wdrops=$(json "$T/ctl.json" "[s for s in d['sockets'] if s['port'] == $nrport][0]['drops']['recv_hwm']")
+[ "$wdrops" = 0 ] || fail "$wdrops dropped at recv_hwm with the window"
+out=$("$FLOOD" send -c "$NEP" -n 20000 -z 1000 -P) ||
+    fail "send to noread without the window: $out"
 touch "$T/stop"
 wait "$LOOP" || fail "ping while an application does not read: $(tail -n 3 "$T/ping2.out")"
 rounds=$(grep -c "^ok" "$T/ping2.out")
 RSS3=$(rss_kb)
 grow=$(( (RSS3 - RSS2) / 1024 ))
 [ "$grow" -lt 16 ] || fail "RSS grew by $grow MiB for an application that does not read"
-nrport=${NEP##*:}
 hwmdrops=$("$CTL" -S "$T/a.sock" --json sockets >"$T/ctl.json" && json "$T/ctl.json" "[s for s in d['sockets'] if s['port'] == $nrport][0]['drops']['recv_hwm']")
 rq=$(json "$T/ctl.json" "[s for s in d['sockets'] if s['port'] == $nrport][0]['rq']")
 [ "$rq" -le 100 ] || fail "$rq messages held for the application, recv_hwm 100"
 [ "$hwmdrops" -gt 0 ] || fail "nothing dropped at recv_hwm"
-ok "never-reading application: $out, $rq held (recv_hwm 100), $hwmdrops dropped at recv_hwm, RSS +$grow MiB; $rounds ping rounds meanwhile"
+ok "never-reading application: a sender with the window pushed back after $pushed messages, none dropped; one without it: $out, $rq held (recv_hwm 100), $hwmdrops dropped at recv_hwm, RSS +$grow MiB; $rounds ping rounds meanwhile"
