@@ -301,7 +301,9 @@ class Sync(unittest.TestCase):
         self.assertEqual(srv.recv_many(), [])
 
     def test_dropped_at_recv_hwm(self):
-        srv, cli = pair(self.ctx)
+        # pacing = 0: no receiver's window (PROTOCOL.md 4.7), which would
+        # push the sender back instead, so the receiver drops.
+        srv, cli = pair(self.ctx, pacing=0)
         srv.recv_hwm = 5
         cli.send_many([b"%d" % i for i in range(3000)])
         got, dropped = 0, False
