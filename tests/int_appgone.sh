@@ -125,12 +125,14 @@ wait_for 10 only_in || fail "the application's socket did not close: $(cat "$T/s
 ctl stats || fail "nbmqctl stats: $(cat "$T/ctl.out")"
 gone=$(json "$T/ctl.out" 'd["drops"].get("app_gone", -1)')
 giveups=$(json "$T/ctl.out" 'd["giveups"]')
+# Still queued at the sender when the receiver's socket went: peer_gone.
+pgone=$(json "$T/ctl.out" 'd["drops"].get("peer_gone", 0)')
 [ "$gone" -gt 0 ] || fail "app_gone $gone after a receiver with $got of 1000 was killed"
-[ $((got + gone + giveups)) -ge 1000 ] ||
-    fail "$got received + $gone app_gone + $giveups given up < 1000 sent"
+[ $((got + gone + giveups + pgone)) -ge 1000 ] ||
+    fail "$got received + $gone app_gone + $giveups given up + $pgone peer_gone < 1000 sent"
 [ $((got + gone)) -le 1000 ] ||
     fail "$got received + $gone app_gone > 1000 sent: some counted twice"
-ok "a receiver with its own socket killed after $got of 1000: app_gone $gone, given up $giveups"
+ok "a receiver with its own socket killed after $got of 1000: app_gone $gone, given up $giveups, peer_gone $pgone"
 
 # 3. A client that reads but never confirms is pushed back: it gets
 # recv_hwm messages, or 1 MiB of them, and no more; killed, all it got
