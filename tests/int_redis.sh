@@ -23,21 +23,7 @@
 # nbmq-test: serial (re-registration within one refresh interval of Redis
 # coming back, expiry within 3: time bounds a busy neighbour would stretch)
 . "$(dirname "$0")/lib.sh"
-
-NSLIST=""
-# Namespaces go after the daemons in them: lib.sh's cleanup first.
-redis_cleanup() {
-	_src=$?
-	stop_daemons || _src=1
-	(exit $_src)
-	(cleanup)
-	_src=$?
-	for _ns in $NSLIST; do
-		ip netns del "$_ns" 2>/dev/null
-	done
-	exit $_src
-}
-trap redis_cleanup EXIT
+. "$(dirname "$0")/natlab.sh"
 
 have redis-server redis-server || exit 0
 have redis-cli redis-server || exit 0
@@ -300,71 +286,11 @@ ok "redis://localhost:$PT/1: degraded while nobody listened, then $(grep -m 1 -o
 # MASQUERADE NAT that drops new inbound UDP, like home routers.  Bob's NAT
 # lets in only what comes from A, where bob registers: the Binding
 # indication must come from A although alice asks B.
-S=nbrd$$
-NS_PUB=${S}pub
-if ! have iptables iptables || ! have ip iproute2; then
-	exit 0
-fi
-if ! ip netns add "$NS_PUB" 2>"$T/netns.err"; then
-	skip "NAT: network namespaces refused here: $(cat "$T/netns.err")"
-	exit 0
-fi
-NSLIST=$NS_PUB
-if ! ip netns exec "$NS_PUB" iptables -t nat -L POSTROUTING >/dev/null \
-    2>"$T/nat.err"; then
-	skip "NAT: iptables cannot use the nat table here: $(head -n 1 \
-	    "$T/nat.err")"
-	exit 0
-fi
-nsx() {
-	_ns=$1
-	shift
-	ip netns exec "$_ns" "$@" || fail "in $_ns: $*"
-}
-ip -n "$NS_PUB" link set lo up
-ip -n "$NS_PUB" link add br0 type bridge
-ip -n "$NS_PUB" addr add 203.0.113.1/24 dev br0
-ip -n "$NS_PUB" addr add 203.0.113.5/24 dev br0
-ip -n "$NS_PUB" link set br0 up
-
-# router N WAN-ADDR: 10.N.0.0/24 behind WAN-ADDR, MASQUERADE, new inbound
-# UDP on the WAN side dropped (tests/int_stun.sh's home router).
-router() {
-	_r=${S}r$1
-	_h=${S}h$1
-	ip netns add "$_r" || fail "ip netns add $_r"
-	NSLIST="$NSLIST $_r"
-	ip netns add "$_h" || fail "ip netns add $_h"
-	NSLIST="$NSLIST $_h"
-	ip -n "$_r" link set lo up
-	ip -n "$_h" link set lo up
-	ip link add wan netns "$_r" type veth peer name "r$1" netns "$NS_PUB" ||
-	    fail "veth wan $1"
-	ip -n "$NS_PUB" link set "r$1" master br0 up
-	ip -n "$_r" addr add "$2/24" dev wan
-	ip -n "$_r" link set wan up
-	ip link add lan netns "$_r" type veth peer name eth0 netns "$_h" ||
-	    fail "veth lan $1"
-	ip -n "$_r" addr add "10.$1.0.1/24" dev lan
-	ip -n "$_r" link set lan up
-	ip -n "$_h" addr add "10.$1.0.2/24" dev eth0
-	ip -n "$_h" link set eth0 up
-	ip -n "$_h" route add default via "10.$1.0.1"
-	nsx "$_r" sysctl -qw net.ipv4.ip_forward=1
-	nsx "$_r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
-	nsx "$_r" iptables -A INPUT -i wan -p udp -m conntrack --ctstate NEW \
-	    -j DROP
-}
+natlab_start nbrd$$ || exit 0
+ip -n "$NS_PUB" addr add 203.0.113.5/24 dev br0	# rendezvous B
 router 1 203.0.113.2
 router 2 203.0.113.3
 
-ns_daemon() {
-	ip netns exec "$1" "$NBMQD" -v -c "$3" -S "$T/$2.sock" >"$T/$2.log" 2>&1 &
-	eval "PID_$2=$!"
-	PIDS="$PIDS $!"
-	DPIDS="$DPIDS $!"
-	wait_for 10 grep -q "started" "$T/$2.log" || fail "daemon $2 not ready"
-}
 for r in a b; do
 	[ $r = a ] && ip=203.0.113.1 || ip=203.0.113.5
 	cat >"$T/n$r.conf" <<EOF2
