@@ -669,7 +669,9 @@ crypt_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 	uint64_t		 id;
 	int			 r;
 
-	memset(ci, 0, sizeof(*ci));
+	/* Not the reply and who buffers (160 bytes a datagram): each is read
+	 * only when reply_len or hs says it was written. */
+	memset(ci, 0, offsetof(struct crypt_in, reply));
 	ci->from = from;
 	if (now > c->now)
 		c->now = now;

@@ -1080,6 +1080,7 @@ struct crypt_in {
 	uint64_t		 id;
 	uint8_t			 why;	/* 0, or an enum conn_reason */
 	size_t			 reply_len;
+	/* the buffers last: crypt_input() clears what is before them */
 	uint8_t			 reply[CRYPT_REPLY_MAX];
 	char			 who[CRYPT_WHO_MAX];	/* Connect, Connected:
 					   the peer's key, as the log says it */
