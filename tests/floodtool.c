@@ -387,16 +387,17 @@ static int
 send_msgs(const char *addr, long count, size_t size)
 {
 	nbmq_ctx	*ctx = nbmq_ctx_new(NULL);
-	nbmq_socket	*s;
-	char		*buf;
+	nbmq_socket	*s = NULL;
+	char		*buf = NULL;
 	long		 sent = 0;
+	int		 rc = 1;
 
 	/* pacing before connect: the Hello offers what the socket has then */
 	if (ctx == NULL || (s = nbmq_socket_new(ctx, NBMQ_DEALER)) == NULL ||
 	    (send_nopace && nbmq_setopt(s, NBMQ_OPT_PACING, 0) == -1) ||
 	    nbmq_connect(s, addr) == -1 || (buf = calloc(1, size + 1)) == NULL) {
 		fprintf(stderr, "floodtool: %s\n", nbmq_strerror(errno));
-		return 1;
+		goto out;
 	}
 	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, send_eagain_ends ? 2000 : 10000);
 	while (sent < count) {
@@ -408,17 +409,23 @@ send_msgs(const char *addr, long count, size_t size)
 		if (errno == EAGAIN && send_eagain_ends) {
 			printf("ok pushed back after %ld messages of %zu "
 			    "bytes\n", sent, size);
-			return 0;
+			rc = 0;
+			goto out;
 		}
 		fprintf(stderr, "floodtool: send %ld: %s\n", sent,
 		    nbmq_strerror(errno));
-		return 1;
+		goto out;
 	}
-	nbmq_close(s);
-	nbmq_ctx_destroy(ctx);
-	free(buf);
 	printf("ok %ld messages of %zu bytes sent\n", sent, size);
-	return 0;
+	rc = 0;
+out:
+	/* every way out frees, so ASan's leak check judges the library */
+	if (s != NULL)
+		nbmq_close(s);
+	if (ctx != NULL)
+		nbmq_ctx_destroy(ctx);
+	free(buf);
+	return rc;
 }
 
 static double
