@@ -234,10 +234,10 @@ dsock_sync(struct dsock *d, nbmq_time now)
 	    TAILQ_EMPTY(&d->core.resendq)) || now >= d->linger_until)) {
 		if (d->core.queued > 0 || !TAILQ_EMPTY(&d->core.resendq))
 			log_info("socket %s: linger expired with %llu "
-			    "messages queued, %s", d->core.name,
+			    "messages not sent (peer_gone)%s", d->core.name,
 			    (unsigned long long)d->core.queued,
-			    TAILQ_EMPTY(&d->core.resendq) ? "all acked" :
-			    "frames unacked (given up)");
+			    TAILQ_EMPTY(&d->core.resendq) ? "" :
+			    " and sent messages not acked (given up)");
 		dsock_free(d);
 		return;
 	}
@@ -295,6 +295,10 @@ dsock_release(struct sub *u, nbmq_time now)
 		    (unsigned long long)handed);
 		return;
 	}
+	/* Its own socket: the count for tests/int_appgone.sh, in debug. */
+	log_debug("socket %s: application (pid %d) closed it, %llu messages "
+	    "handed over to it", d->core.name, (int)pid,
+	    (unsigned long long)handed);
 	if (d->nsubs > 0)
 		return;
 	d->closing = 1;

@@ -636,6 +636,14 @@ enum link_state {
 };
 extern const char *const link_state_names[LINK_NSTATES];
 
+/* A message the application gave to send, counted lost (sock_ops). */
+enum msg_fate {
+	FATE_GIVEN_UP,		/* safe_dealer: resends ran out, or its
+				   session ended unacked: fate unknown */
+	FATE_PEER_GONE		/* never sent whole: its peer went, or
+				   its socket closed first */
+};
+
 enum peer_event {
 	PEV_UP,
 	PEV_DOWN_KEEPALIVE,
@@ -838,6 +846,11 @@ struct sock_ops {
 	 * (CONN_NO_ANSWER, each time), or the reason changed
 	 * (s->conn_reason, s->conn_unanswered, s->conn_since). */
 	void		(*connect_event)(void *arg, struct sock *);
+	/* Optional (NULL: none).  m, accepted from the application, is
+	 * counted lost now (giveups, or drops peer_gone): the simulator
+	 * checks that every message not delivered was one of these. */
+	void		(*msg_lost)(void *arg, struct sock *,
+			    const struct msg *, enum msg_fate);
 };
 
 struct sock {

@@ -518,6 +518,8 @@ safe_give_up(struct sock *s, struct peer *p, struct msg *m, const char *why)
 	m->given_up = 1;
 	p->st.giveups++;
 	s->st.giveups++;
+	if (s->ops->msg_lost != NULL)
+		s->ops->msg_lost(s->arg, s, m, FATE_GIVEN_UP);
 	log_debug("socket %s peer %016llx: message %016llx given up (%s)",
 	    s->name, (unsigned long long)p->session,
 	    (unsigned long long)m->id, why);

@@ -373,6 +373,8 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 		} else {
 			s->queued--;
 			s->st.drops[DROP_PEER_GONE]++;
+			if (s->ops->msg_lost != NULL)
+				s->ops->msg_lost(s->arg, s, m, FATE_PEER_GONE);
 			msg_free(m);
 		}
 	}

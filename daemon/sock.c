@@ -56,13 +56,24 @@ sock_init(struct sock *s, int type, const struct sockopts *o,
 void
 sock_destroy(struct sock *s)
 {
+	struct msg	*m;
+
 	session_close_all(s);
 	sock_hold(s, -(int64_t)s->rx_bytes);	/* the receive queue's */
 	stunsrv_free(s);
 	stuncli_free(s);
 	crypt_sock_free(s);
-	s->queued -= s->norphans;
-	msgq_free(&s->orphans);
+	/* Kept for a next session that never came: counted as their
+	 * session's queue was (session_peer_free). */
+	while ((m = TAILQ_FIRST(&s->orphans)) != NULL) {
+		TAILQ_REMOVE(&s->orphans, m, entry);
+		s->st.drops[DROP_PEER_GONE]++;
+		if (s->ops->msg_lost != NULL)
+			s->ops->msg_lost(s->arg, s, m, FATE_PEER_GONE);
+		s->queued--;
+		s->norphans--;
+		msg_free(m);
+	}
 	msgq_free(&s->rq);
 	hmap_free(&s->by_id);
 	hmap_free(&s->by_addr);

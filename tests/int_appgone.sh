@@ -20,6 +20,9 @@ ctl() { "$BIN/nbmqctl" -S "$T/a.sock" --json "$@" >"$T/ctl.out" 2>&1; }
 lines() { cat "$@" 2>/dev/null | wc -l; }
 
 cat >"$T/a.conf" <<CONF
+[daemon]
+log_level = debug
+
 [defaults]
 peer_heartbeat_ivl = 0.2
 peer_keepalive = 5
@@ -100,11 +103,17 @@ ok "$KILLS receivers killed mid-stream: $N of $N messages reached one, each exac
 
 # 2. A socket the application made itself: it goes with the application,
 # and what was written to it or waited in it is counted (app_gone).
-# 1 ms a message: the kill comes long before the 1000th (at 300 us, a
-# loaded machine let the test's poll see the 40th only after the last).
-# (At 3 ms, 1 run in 4 accounted for only 994 of the 1000, with no drop
-# counted: not yet understood; see the session note of 2026-12-05.)
-"$APPTOOL" -S "$T/a.sock" drain -b 127.0.0.1:0 -t safe_dealer -w 30 -D 1000 \
+# 3 ms a message: the kill comes long before the 1000th (at 300 us, a
+# loaded machine let the test's poll see the 40th only after the last),
+# and the sender's socket, paced by the receiver's Slow, often still
+# holds a queue when the receiver's socket goes.  That queue, kept for a
+# next session that never came, was freed uncounted when the sender's
+# linger ran out: 1 run in 4 accounted for 994 of the 1000.
+ctl stats || fail "nbmqctl stats: $(cat "$T/ctl.out")"
+gone0=$(json "$T/ctl.out" 'd["drops"].get("app_gone", 0)')
+giveups0=$(json "$T/ctl.out" 'd["giveups"]')
+pgone0=$(json "$T/ctl.out" 'd["drops"].get("peer_gone", 0)')
+"$APPTOOL" -S "$T/a.sock" drain -b 127.0.0.1:0 -t safe_dealer -w 30 -D 3000 \
     >"$T/own.out" 2>"$T/own.err" &
 R=$!
 PIDS="$PIDS $R"
@@ -125,16 +134,25 @@ only_in() {
 }
 wait_for 10 only_in || fail "the application's socket did not close: $(cat "$T/socks.out")"
 ctl stats || fail "nbmqctl stats: $(cat "$T/ctl.out")"
-gone=$(json "$T/ctl.out" 'd["drops"].get("app_gone", -1)')
-giveups=$(json "$T/ctl.out" 'd["giveups"]')
+gone=$(( $(json "$T/ctl.out" 'd["drops"].get("app_gone", 0)') - gone0 ))
+giveups=$(( $(json "$T/ctl.out" 'd["giveups"]') - giveups0 ))
 # Still queued at the sender when the receiver's socket went: peer_gone.
-pgone=$(json "$T/ctl.out" 'd["drops"].get("peer_gone", 0)')
+pgone=$(( $(json "$T/ctl.out" 'd["drops"].get("peer_gone", 0)') - pgone0 ))
+# Handed over by nbmq_recv, and killed before printf: at most one.
+h=$(sed -n "s/.*application (pid $R) closed it, \([0-9]*\) messages handed over.*/\1/p" "$T/a.log")
+[ -n "$h" ] || fail "no count of what the receiver (pid $R) was handed"
+[ "$got" -le "$h" ] && [ "$got" -ge $((h - 1)) ] ||
+    fail "own receiver: printed $got, the daemon handed it $h"
 [ "$gone" -gt 0 ] || fail "app_gone $gone after a receiver with $got of 1000 was killed"
-[ $((got + gone + giveups + pgone)) -ge 1000 ] ||
-    fail "$got received + $gone app_gone + $giveups given up + $pgone peer_gone < 1000 sent: $(json "$T/ctl.out" '{k: v for k, v in d["drops"].items() if v}') $(cat "$T/blast2.out")"
-[ $((got + gone)) -le 1000 ] ||
-    fail "$got received + $gone app_gone > 1000 sent: some counted twice"
-ok "a receiver with its own socket killed after $got of 1000: app_gone $gone, given up $giveups, peer_gone $pgone"
+# Every message once: handed over, or counted where it was lost.  A
+# give-up's fate is unknown (its Ack may have been what was lost), so
+# give-ups may cover messages counted already.
+counted=$((h + gone + pgone))
+[ $((counted + giveups)) -ge 1000 ] ||
+    fail "$h handed over + $gone app_gone + $giveups given up + $pgone peer_gone < 1000 sent: $(json "$T/ctl.out" '{k: v for k, v in d["drops"].items() if v}') $(cat "$T/blast2.out")"
+[ "$counted" -le 1000 ] ||
+    fail "$h handed over + $gone app_gone + $pgone peer_gone > 1000 sent: some counted twice"
+ok "a receiver with its own socket killed after $h of 1000 (printed $got): app_gone $gone, peer_gone $pgone, given up $giveups: every message handed over or counted"
 
 # 3. A client that reads but never confirms is pushed back: it gets
 # recv_hwm messages, or 1 MiB of them, and no more; killed, all it got

@@ -284,6 +284,8 @@ runtest() {	# runtest DIR NAME LOG: 0 passed, 124 timed out, else failed
 		    >"$3" 2>&1 ;;
 	int_*)	(cd "$1" && O=build VALGRIND=0 timeout "$TMO" \
 		    sh "tests/$2.sh") >"$3" 2>&1 ;;
+	sim)	(cd "$1" && timeout "$TMO" build/tests/sim -s 1 -n 2000) \
+		    >"$3" 2>&1 ;;
 	*)	echo "mutants: unknown test $2" >"$3"; return 2 ;;
 	esac
 }

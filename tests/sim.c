@@ -102,7 +102,11 @@ struct pkt {
 struct mrec {
 	uint8_t		 accepted;
 	uint8_t		 deliv[MAXNODES];
+	uint8_t		 lost;		/* LOST_*: how the core counted it */
 };
+#define LOST_GIVEN_UP	0x01		/* FATE_GIVEN_UP: fate unknown */
+#define LOST_PEER_GONE	0x02		/* FATE_PEER_GONE: never sent whole */
+#define LOST_APP_GONE	0x04		/* in a closed socket's queue */
 struct mlog {
 	struct mrec	*r;
 	uint64_t	 n, cap;
@@ -138,7 +142,10 @@ struct node {
 	uint64_t	 markers;	/* drop markers read (ENOBUFS) */
 	struct mlog	 sent[MAXINC];
 	/* what this node's dead incarnations counted */
-	uint64_t	 dead_giveups, dead_peer_gone;
+	uint64_t	 dead_giveups, dead_peer_gone, dead_app_gone;
+	/* its application closed the socket: it lingers until then */
+	int		 closing;
+	nbmq_time	 close_until;
 };
 
 struct sim {
@@ -166,6 +173,9 @@ struct sim {
 	nbmq_time	 restart_at;
 	int		 restart_node;
 	int		 restarts;	/* done */
+	nbmq_time	 close_at;	/* a client's application closes */
+	int		 close_node;
+	nbmq_time	 close_linger;
 	int		 faults_on;
 	/* the network */
 	struct pkt	**heap;
@@ -183,6 +193,9 @@ static struct sim	*cur;		/* for the ops, which get a node */
 /* Over all seeds: safe_dealer's Ack datagrams (kind 5), its Acks (kind
  * 10), and the ids those carried. */
 static uint64_t		 tot_ack, tot_acks, tot_acks_ids;
+/* Sockets an application closed: all, and those freed with messages
+ * still queued or unacked (the linger ran out). */
+static uint64_t		 tot_closes, tot_closes_left, tot_closes_orphans;
 
 /*
  * The core's wall clock (sodium's Connect timestamps) is the virtual
@@ -709,7 +722,49 @@ sim_random64(void *arg)
 	return rng_next(&n->rng);
 }
 
+/* The record of the message m, by its header; NULL when it has none. */
+static struct mrec *
+msg_rec(struct sim *sm, const struct msg *m)
+{
+	uint64_t	 seq;
+	int		 origin, inc;
+
+	if (m->nparts == 0 || m->size < MSG_HDR ||
+	    memcmp(m->data, "NBSM", 4) != 0)
+		return NULL;
+	origin = m->data[4];
+	inc = m->data[5];
+	memcpy(&seq, m->data + 8, 8);
+	if (origin >= sm->nnodes || inc >= MAXINC ||
+	    seq >= sm->nodes[origin].sent[inc].n)
+		return NULL;
+	return &sm->nodes[origin].sent[inc].r[seq];
+}
+
+/* The core counted m lost: which message, and how. */
+static void
+sim_msg_lost(void *arg, struct sock *s, const struct msg *m,
+    enum msg_fate fate)
+{
+	struct node	*n = arg;
+	struct mrec	*r = msg_rec(cur, m);
+	uint8_t		 f = fate == FATE_GIVEN_UP ? LOST_GIVEN_UP :
+			    LOST_PEER_GONE;
+
+	(void)s;
+	if (r == NULL) {
+		FAIL(cur, "counted", "node %d counted lost a message it "
+		    "was never given", n->id);
+		return;
+	}
+	trace(cur, "n%d counts %d/%d/%" PRIu64 " lost: %s", n->id, m->data[4],
+	    m->data[5], *(const uint64_t *)(const void *)(m->data + 8),
+	    fate == FATE_GIVEN_UP ? "given up" : "peer_gone");
+	r->lost |= f;
+}
+
 static const struct sock_ops sim_ops = {
+	.msg_lost = sim_msg_lost,
 	.flush = sim_flush,
 	.recv_ready = sim_recv_ready,
 	.peer_event = sim_peer_event,
@@ -792,12 +847,14 @@ node_start(struct sim *sm, struct node *n)
 	node_sync(sm, n);
 }
 
+/* Counted after sock_destroy: what it frees uncounted is lost. */
 static void
 node_stop(struct sim *sm, struct node *n)
 {
+	(void)sm;
+	sock_destroy(&n->s);
 	n->dead_giveups += n->s.st.giveups;
 	n->dead_peer_gone += n->s.st.drops[DROP_PEER_GONE];
-	sock_destroy(&n->s);
 	n->alive = 0;
 }
 
@@ -809,6 +866,13 @@ node_restart(struct sim *sm, struct node *n)
 	n->inc++;
 	n->next_seq = 0;
 	node_start(sm, n);
+	if (n->closing) {
+		/* the lingering socket went with the daemon */
+		n->closing = 0;
+		if (n->tosend > 0 && sm->now < sm->end_traffic)
+			n->send_at = sm->now + n->send_ivl;
+		n->read_at = sm->now + n->read_ivl;
+	}
 }
 
 static void
@@ -859,6 +923,60 @@ app_read(struct sim *sm, struct node *n)
 	n->read_at = sm->now + n->read_ivl;
 }
 
+/*
+ * n's application closed its socket: it lingers, as dsock_release has it,
+ * until its queue has left and every frame is acked, or the linger ran
+ * out; then the daemon frees it (dsock_free: Disconnected to its peers,
+ * what it received and nobody read counted app_gone).  Unlike a restart
+ * nothing is lost uncounted, so conservation holds across it.  The
+ * application opens a new socket and sends the rest.
+ */
+static void
+node_close(struct sim *sm, struct node *n)
+{
+	trace(sm, "n%d app closes its socket (linger %.3f s)", n->id,
+	    (double)sm->close_linger / NSEC);
+	n->closing = 1;
+	n->close_until = sm->now + sm->close_linger;
+	n->send_at = n->read_at = NBMQ_TIME_NEVER;
+}
+
+static int
+node_drained(const struct node *n)
+{
+	return n->s.queued == 0 && TAILQ_EMPTY(&n->s.resendq);
+}
+
+static void
+node_closed(struct sim *sm, struct node *n)
+{
+	struct msg	*m;
+	struct mrec	*r;
+
+	trace(sm, "n%d socket freed: %" PRIu64 " queued, %s, %" PRIu64
+	    " not read", n->id, n->s.queued, TAILQ_EMPTY(&n->s.resendq) ?
+	    "all acked" : "some unacked", n->s.rq_len);
+	n->dead_app_gone += n->s.rq_len;
+	TAILQ_FOREACH(m, &n->s.rq, entry)
+		if ((r = msg_rec(sm, m)) != NULL)
+			r->lost |= LOST_APP_GONE;
+	tot_closes++;
+	if (!node_drained(n))
+		tot_closes_left++;
+	if (n->s.norphans > 0)
+		tot_closes_orphans++;
+	session_goodbye(&n->s);
+	node_stop(sm, n);
+	n->closing = 0;
+	n->close_until = NBMQ_TIME_NEVER;
+	n->inc++;
+	n->next_seq = 0;
+	node_start(sm, n);
+	if (n->tosend > 0 && sm->now < sm->end_traffic)
+		n->send_at = sm->now + n->send_ivl;
+	n->read_at = sm->now + n->read_ivl;
+}
+
 /* Scenario: everything the seed decides before the first event. */
 static void
 sim_setup(struct sim *sm)
@@ -870,6 +988,8 @@ sim_setup(struct sim *sm)
 	struct sockopts	 o;
 	nbmq_time	 traffic = between(sm, 1 * NSEC, 8 * NSEC);
 	int		 wire = (int)rnd(sm, 4);
+	uint64_t	 r2 = mix64(sm->seed ^ 0x636c6f7365ULL);
+	nbmq_time	 part_end, close_sends_at = NBMQ_TIME_NEVER;
 
 	sm->type = types[rnd(sm, 5)];
 	sm->nnodes = 2 + (int)rnd(sm, MAXNODES - 1);
@@ -893,6 +1013,12 @@ sim_setup(struct sim *sm)
 	sm->restart_at = rnd(sm, 6) == 0 ? between(sm, 0, traffic) :
 	    NBMQ_TIME_NEVER;
 	sm->restart_node = (int)rnd(sm, sm->nnodes);
+	/* Drawn apart (r2), so that the draws above stay what they were. */
+	sm->close_at = rng_next(&r2) % 5 == 0 ?
+	    rng_next(&r2) % (uint64_t)traffic : NBMQ_TIME_NEVER;
+	sm->close_node = 1 + (int)(rng_next(&r2) % (uint64_t)(sm->nnodes - 1));
+	sm->close_linger = rng_next(&r2) % 3 == 0 ? 0 :
+	    (nbmq_time)(rng_next(&r2) % (3 * NSEC));
 	sm->faults_on = 1;
 	sm->end_traffic = traffic;
 	/* Long enough for every resend, keepalive and reconnect to run out. */
@@ -909,6 +1035,30 @@ sim_setup(struct sim *sm)
 		o.max_frame_size = between(sm, 200, 1400);
 	if (rnd(sm, 4) == 0)
 		o.recv_hwm_bytes = between(sm, 64 << 10, 1 << 20);
+	/* Sessions that end within a partition, and an application that
+	 * closes its socket then: its queue waits for a session that may
+	 * never come (orphans), until the linger runs out. */
+	if (rng_next(&r2) % 3 == 0) {
+		o.peer_heartbeat_ivl = 200 * MSEC;
+		o.peer_keepalive = 600 * MSEC +
+		    (nbmq_time)(rng_next(&r2) % (3 * NSEC));
+	}
+	/* (Faults end with the traffic: the partition too.) */
+	part_end = sm->part_until < traffic ? sm->part_until : traffic;
+	if (sm->part_at != NBMQ_TIME_NEVER && sm->part_node != 0 &&
+	    part_end > sm->part_at + o.peer_keepalive &&
+	    rng_next(&r2) % 2 == 0) {
+		/* a queue that drains a frame a tick: left when it ends */
+		if (rng_next(&r2) % 2 == 0)
+			o.max_tick_send = 1;
+		sm->close_node = sm->part_node;
+		sm->close_at = sm->part_at + o.peer_keepalive +
+		    (nbmq_time)(rng_next(&r2) % (uint64_t)(part_end -
+		    sm->part_at - o.peer_keepalive));
+		/* and its application sends into the partition */
+		close_sends_at = sm->part_at +
+		    (nbmq_time)(rng_next(&r2) % (uint64_t)o.peer_keepalive);
+	}
 	if ((sm->encrypted = rnd(sm, 4) == 0) &&
 	    o.max_frame_size < crypt_min_frame_size("sodium"))
 		o.max_frame_size = crypt_min_frame_size("sodium");
@@ -947,6 +1097,18 @@ sim_setup(struct sim *sm)
 		n->read_batch = (unsigned int)between(sm, 1, 64);
 		n->read_at = n->read_ivl;
 	}
+	if (close_sends_at != NBMQ_TIME_NEVER) {
+		struct node *n = &sm->nodes[sm->close_node];
+
+		n->sends = 1;
+		n->tosend = n->total = 20 + rng_next(&r2) % 280;
+		n->send_at = close_sends_at;
+		/* a slow reader: paced (Slow), the queue waits at the sender */
+		if (rng_next(&r2) % 2 == 0) {
+			sm->nodes[0].read_ivl = 20 * MSEC;
+			sm->nodes[0].read_batch = 1;
+		}
+	}
 }
 
 static const char *
@@ -973,6 +1135,10 @@ sim_describe(struct sim *sm, FILE *f)
 	if (sm->restart_at != NBMQ_TIME_NEVER)
 		fprintf(f, ", n%d restarts at %.3f s", sm->restart_node,
 		    (double)sm->restart_at / NSEC);
+	if (sm->close_at != NBMQ_TIME_NEVER)
+		fprintf(f, ", n%d's app closes at %.3f s (linger %.3f s)",
+		    sm->close_node, (double)sm->close_at / NSEC,
+		    (double)sm->close_linger / NSEC);
 	fprintf(f, "\n");
 	for (int i = 0; i < sm->nnodes; i++) {
 		struct node *n = &sm->nodes[i];
@@ -1025,6 +1191,13 @@ sim_faults(struct sim *sm)
 		    1000);
 		trace(sm, "n%d NAT rebinds to %s", n->id, addr_str(&n->pub));
 	}
+	if (sm->now >= sm->close_at) {
+		struct node *n = &sm->nodes[sm->close_node];
+
+		sm->close_at = NBMQ_TIME_NEVER;
+		if (n->alive && !n->closing)
+			node_close(sm, n);
+	}
 	if (sm->now >= sm->restart_at) {
 		sm->restart_at = NBMQ_TIME_NEVER;
 		sm->restarts++;
@@ -1049,6 +1222,8 @@ sim_next(struct sim *sm)
 		t = sm->rebind_at;
 	if (sm->restart_at < t)
 		t = sm->restart_at;
+	if (sm->close_at < t)
+		t = sm->close_at;
 	if (sm->faults_on && sm->end_traffic < t)
 		t = sm->end_traffic;
 	for (int i = 0; i < sm->nnodes; i++) {
@@ -1062,6 +1237,8 @@ sim_next(struct sim *sm)
 			t = n->send_at;
 		if (n->read_at < t)
 			t = n->read_at;
+		if (n->closing && n->close_until < t)
+			t = n->close_until;
 	}
 	return t;
 }
@@ -1104,6 +1281,9 @@ sim_step(struct sim *sm)
 			app_read(sm, n);
 			node_sync(sm, n);
 		}
+		if (n->closing && n->alive && (node_drained(n) ||
+		    n->close_until <= sm->now))
+			node_closed(sm, n);
 	}
 }
 
@@ -1132,7 +1312,9 @@ static void
 check_end(struct sim *sm)
 {
 	uint64_t	 undelivered = 0, counted = 0, downs = 0;
+	uint64_t	 ncounted = 0, flagged = 0;
 	int		 restarted = sm->restarts > 0;
+	int		 safe = sm->type == NBMQ_SAFE_DEALER;
 
 	check_negotiation(sm);
 	for (int i = 0; i < sm->nnodes; i++) {
@@ -1159,14 +1341,20 @@ check_end(struct sim *sm)
 			    n->id, n->s.queued,
 			    TAILQ_EMPTY(&n->s.resendq) ? "none" : "some");
 	}
-	if (sm->type != NBMQ_SAFE_DEALER || sm->failed)
+	/* A radio's message goes to every dish: no one fate per message. */
+	if (sm->type == NBMQ_RADIO || sm->failed)
 		return;
 	for (int i = 0; i < sm->nnodes; i++) {
 		struct node *n = &sm->nodes[i];
 
-		counted += n->dead_giveups + n->dead_peer_gone;
+		counted += n->dead_giveups + n->dead_peer_gone +
+		    n->dead_app_gone;
 		if (n->alive)
 			counted += n->s.st.giveups +
+			    n->s.st.drops[DROP_PEER_GONE];
+		ncounted += n->dead_giveups + n->dead_peer_gone;
+		if (n->alive)
+			ncounted += n->s.st.giveups +
 			    n->s.st.drops[DROP_PEER_GONE];
 		for (int inc = 0; inc <= n->inc; inc++)
 			for (uint64_t q = 0; q < n->sent[inc].n; q++) {
@@ -1177,11 +1365,39 @@ check_end(struct sim *sm)
 					continue;
 				for (int d = 0; d < sm->nnodes; d++)
 					got += r->deliv[d];
+				flagged += (r->lost & LOST_GIVEN_UP) != 0;
+				flagged += (r->lost & LOST_PEER_GONE) != 0;
+				/* Given up is "fate unknown": it may have
+				 * arrived, and gone with a closed socket. */
+				if ((r->lost & LOST_PEER_GONE) &&
+				    (r->lost & ~LOST_PEER_GONE))
+					FAIL(sm, "counted", "%d/%d/%" PRIu64
+					    " counted lost twice (%#x)", i, inc,
+					    q, r->lost);
+				else if (got > 0 && (r->lost &
+				    (LOST_PEER_GONE | LOST_APP_GONE)))
+					FAIL(sm, "counted", "%d/%d/%" PRIu64
+					    " delivered, yet counted %s", i,
+					    inc, q, r->lost == LOST_PEER_GONE ?
+					    "peer_gone" : "app_gone");
+				else if (safe && got == 0 && r->lost == 0 &&
+				    !restarted)
+					FAIL(sm, "uncounted", "%d/%d/%" PRIu64
+					    " neither delivered nor counted",
+					    i, inc, q);
 				if (got == 0)
 					undelivered++;
+				if (sm->failed)
+					return;
 			}
 	}
-	if (undelivered == 0)
+	/* The counters say what the messages say. */
+	if (flagged != ncounted)
+		FAIL(sm, "counted", "giveups and peer_gone count %" PRIu64
+		    ", the messages counted lost are %" PRIu64, ncounted,
+		    flagged);
+	/* A dealer's losses on the network are UDP's, not counted. */
+	if (!safe || undelivered == 0)
 		return;
 	trace(sm, "%" PRIu64 " undelivered, %" PRIu64 " counted (given up or "
 	    "peer_gone), %" PRIu64 " sessions down", undelivered, counted,
@@ -1398,5 +1614,9 @@ main(int argc, char **argv)
 	printf("sim: safe_dealer acked by %" PRIu64 " Ack datagrams (one frame "
 	    "each) and %" PRIu64 " Acks (of id ranges: %" PRIu64 " ids in the "
 	    "plain ones)\n", tot_ack, tot_acks, tot_acks_ids);
+	printf("sim: %" PRIu64 " sockets closed by their application, %" PRIu64
+	    " of them freed with messages left when the linger ran out (%"
+	    PRIu64 " with a queue kept for the next session)\n",
+	    tot_closes, tot_closes_left, tot_closes_orphans);
 	return 0;
 }

@@ -363,6 +363,40 @@ START_TEST(test_connected_from_other_address_ignored)
 }
 END_TEST
 
+/*
+ * A connecting socket's orphans (its queue, kept for the next session
+ * with the same remote) that the socket closes with: counted peer_gone,
+ * like the queue of a session that ends.  The hole int_appgone showed:
+ * a sender's socket lingered after its receiver's went, and 6 queued
+ * messages went with it uncounted.
+ */
+START_TEST(test_orphans_counted_when_destroyed)
+{
+	struct node	*b, *c;
+	uint64_t	 id, before;
+	nbmq_time	 now = T0;
+
+	b = node_new(B_ADDR, 1);
+	c = node_new(C_ADDR, 0);
+	id = handshake(b, c, now);
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1(i, 100), now, 0), 0);
+	inject_ctl(c, now, &b->addr, FK_DISCONNECTED, id);
+	ck_assert_uint_eq(c->s.norphans, 5);
+	before = c->s.st.drops[DROP_PEER_GONE];
+	sock_destroy(&c->s);
+	ck_assert_uint_eq(c->s.st.drops[DROP_PEER_GONE], before + 5);
+	ck_assert_uint_eq(c->s.queued, 0);
+	ck_assert_uint_eq(c->s.norphans, 0);
+	/* node_free's sock_destroy again would free twice: by hand. */
+	out_reset(c);
+	free(c->out);
+	free(c->ev);
+	free(c);
+	node_free(b);
+}
+END_TEST
+
 START_TEST(test_orphans_survive_reconnect)
 {
 	struct sockopts	 o;
@@ -1441,6 +1475,7 @@ session_suite(void)
 	tcase_add_test(tc, test_up_keepalive_to_connecting);
 	tcase_add_test(tc, test_connected_from_other_address_ignored);
 	tcase_add_test(tc, test_orphans_survive_reconnect);
+	tcase_add_test(tc, test_orphans_counted_when_destroyed);
 	tcase_add_test(tc, test_up_set_remote_keeps_link);
 	tcase_add_test(tc, test_connfail_no_answer);
 	tcase_add_test(tc, test_connfail_warn_once_per_episode);
