@@ -18,7 +18,7 @@ DEBPKGS	 = build-essential pkg-config libevent-dev libinih-dev check \
 	   libsodium-dev libsystemd-dev libhiredis-dev redis-server python3 \
 	   clang libclang-rt-dev gcovr valgrind strace man-db \
 	   stun-client coturn tshark iptables nftables iproute2 systemd \
-	   prometheus python3-prometheus-client python3-pytest
+	   prometheus python3-prometheus-client python3-pytest python3-dev
 
 # CPPFLAGS, CFLAGS and LDFLAGS are the builder's: what nbmq needs is in
 # NBMQ_CPPFLAGS and NBMQ_CFLAGS and stays whatever they are set to (make
@@ -118,11 +118,33 @@ LIBS	= $(O)/libnbmq.so.$(LIBVER) $(O)/libnbmq.a $(O)/nbmq.pc
 .PHONY: all tests deps deb run check check-purity check-layers check-unit check-int check-asan clean install \
 	uninstall fuzz check-fuzz coverage check-coverage check-valgrind \
 	check-valgrind-all sim check-sim mutants check-mutants check-asan-all
+# The Python binding's optional C part (client-lib/python/nbmq/_speedups.c:
+# send() and recv() at a third of their ctypes cost), built next to the
+# package's .py files so that PYTHONPATH=client-lib/python finds it.  It
+# links nothing of nbmq (it is handed the functions ctypes loaded), so one
+# plain build serves every O= and SAN= build; without Python.h (package
+# python3-dev) the binding stays on ctypes alone.
+PY_INC	:= $(shell /usr/bin/python3 -c 'import sysconfig; \
+	    print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_EXT	:= $(shell /usr/bin/python3 -c 'import sysconfig; \
+	    print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+ifneq ($(and $(PY_EXT),$(wildcard $(PY_INC)/Python.h)),)
+PY_SPEEDUPS	= client-lib/python/nbmq/_speedups$(PY_EXT)
+endif
+
 # Plain make builds what is installed and the examples: no test library
 # needed.  `make tests` adds the test programs (Check, the simulator, the
 # test tools); every check target builds them.
-all: $(PROGS) $(LIBS) $(O)/examples/hello
+all: $(PROGS) $(LIBS) $(O)/examples/hello $(PY_SPEEDUPS)
 tests: all $(UNIT_TESTS) $(O)/tests/apptool
+
+PY_CFLAGS	= $(filter-out --coverage -fprofile-arcs -ftest-coverage \
+	    -fsanitize=%,$(CFLAGS))
+client-lib/python/nbmq/_speedups$(PY_EXT): client-lib/python/nbmq/_speedups.c
+	$(CC) -shared -fPIC -Wall -Wextra -Wno-missing-field-initializers \
+	    $(CPPFLAGS) -I$(PY_INC) $(PY_CFLAGS) $(RELRO_LDFLAGS) \
+	    $(filter-out --coverage -fsanitize=%,$(LDFLAGS)) \
+	    -o $@.$$$$.tmp $< && mv -f $@.$$$$.tmp $@
 
 deps:
 	@if pkg-config --exists $(PKGS) 2>/dev/null && \
@@ -138,7 +160,7 @@ deps:
 	    command -v promtool >/dev/null && \
 	    command -v redis-server >/dev/null && \
 	    /usr/bin/python3 -c 'import prometheus_client, pytest' \
-	    2>/dev/null; then \
+	    2>/dev/null && [ -f "$(PY_INC)/Python.h" ]; then \
 		echo "deps: all present"; \
 	else \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -518,7 +540,7 @@ uninstall:
 	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/nbmq/nbmqd.conf is kept"
 
 clean:
-	rm -rf build
+	rm -rf build client-lib/python/nbmq/_speedups*.so
 
 # make bench: nbmq against raw-socket baselines through two real daemons
 # and real applications (bench/nbmqbench.c).  Its own build in build/bench,

@@ -103,10 +103,10 @@ struct res results[] = {
 	  .kind = R_THRU, .size = 64, .nrx = 1,
 	  .note = "DEALER to DEALER, blocking sends at the default HWM "
 	  "(1,000); reliable (tcp)" },
-	{ .id = "enet64r", .label = "ENet reliable 64 B",
+	{ .id = "enetrel64", .label = "ENet reliable 64 B",
 	  .kind = R_THRU, .size = 64, .nrx = 1,
 	  .note = "host serviced every 64 packets, at most 1,000 unacked" },
-	{ .id = "enet64u", .label = "ENet unreliable 64 B",
+	{ .id = "enetunrel64", .label = "ENet unreliable 64 B",
 	  .kind = R_THRU, .size = 64, .nrx = 1,
 	  .note = "unsequenced; host serviced every 64 packets" },
 	{ .id = "zmqpp", .label = "libzmq DEALER tcp ping-pong 64 B",
@@ -115,7 +115,7 @@ struct res results[] = {
 	  .kind = R_LAT, .size = 64, .nrx = 1 },
 	{ .id = "dealer64", .label = "dealer 64 B", .kind = R_THRU, .nbmq = 1,
 	  .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
-	  .rivals = "zmq64,enet64r,enet64u", .note = NOTE_BATCH },
+	  .rivals = "zmq64,enetrel64,enetunrel64", .note = NOTE_BATCH },
 	{ .id = "dealer64p", .label = "dealer 64 B, v0.2.0 framing",
 	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
 	  .base2 = "udp1", .note = "coalesce = no on both sockets: one "
@@ -151,7 +151,7 @@ struct res results[] = {
 	  .note = "as dealer64s; send_hwm 8 on the sender" },
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
-	  .rivals = "zmq64,enet64r", .note = NOTE_BATCH },
+	  .rivals = "zmq64,enetrel64", .note = NOTE_BATCH },
 	{ .id = "safe1m", .label = "safe_dealer 1 MiB", .kind = R_THRU,
 	  .nbmq = 1, .size = 1 << 20, .nrx = 1, .base = "udp500", .base_mb = 1,
 	  .note = "send_hwm 8 on the sender (see README); NBMQ_BATCH holds "
@@ -494,8 +494,9 @@ run_case(const char *id, int round)
 			e = run_thru(r, zmq_rx_child, zmq_tx_child, 1, 0);
 		else if (strcmp(id, "zmqpp") == 0)
 			e = run_lat(r, zmq_echo_child, zmq_ping_child);
-		else if (strncmp(id, "enet64", 6) == 0) {
-			case_enet_reliable = id[6] == 'r';
+		else if (strcmp(id, "enetrel64") == 0 ||
+		    strcmp(id, "enetunrel64") == 0) {
+			case_enet_reliable = id[4] == 'r';
 			e = run_thru(r, enet_rx_child, enet_tx_child, 1, 0);
 		} else if (strcmp(id, "enetpp") == 0)
 			e = run_lat(r, enet_echo_child, enet_ping_child);
@@ -524,7 +525,7 @@ run_case(const char *id, int round)
  */
 static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
-	"unixv", "zmq64", "enet64r", "enet64u", "zmqpp", "enetpp",
+	"unixv", "zmq64", "enetrel64", "enetunrel64", "zmqpp", "enetpp",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
 	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m",
 	"radio", "pp",

@@ -180,7 +180,7 @@ zmq_ping_child(int unused)
 
 /* ---- ENet ---- */
 
-int	case_enet_reliable;	/* enet64r; enet64u: unsequenced */
+int	case_enet_reliable;	/* enetrel64; enetunrel64: unsequenced */
 
 static ENetHost *
 enet_server(void)

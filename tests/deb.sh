@@ -55,8 +55,10 @@ for p in python3-nbmq libnbmq0; do
 done
 out=$(PYTHONPATH=$T/root/usr/lib/python3/dist-packages \
     NBMQ_LIBRARY=$T/root/usr/lib/$MA/libnbmq.so.0 /usr/bin/python3 -c \
-    'import nbmq, nbmq.asyncio; print(nbmq.__file__)' 2>&1) ||
-    fail "python3-nbmq does not import: $out"
+    'import nbmq, nbmq.asyncio; print(nbmq.__file__, nbmq.core.SPEEDUPS)' \
+    2>&1) || fail "python3-nbmq does not import: $out"
+# Its C part (nbmq/_speedups.c) built, installed and loaded.
+case $out in *" True") ;; *) fail "python3-nbmq without its C part: $out" ;; esac
 dpkg-deb -e "$T"/nbmqd_*.deb "$T/ctl" || fail "dpkg-deb -e"
 grep -qx /etc/nbmq/nbmqd.conf "$T/ctl/conffiles" || fail "no conffile"
 grep -q "systemd-sysusers.* nbmqd.conf" "$T/ctl/postinst" || fail "postinst makes no user"

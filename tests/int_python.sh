@@ -71,6 +71,14 @@ if "$TPY" -m pytest --version >/dev/null 2>&1; then
 		cd "$TOP" && tail -n 80 "$T/unittest.out"; fail "python_binding"; }
 	ok "python binding, pytest ($("$TPY" --version 2>&1)):" \
 	    "$(tail -n 1 "$T/unittest.out")"
+	# Again on ctypes alone: the path of a binding without its C part.
+	(cd "$TOP/tests" && NBMQ_PY_SPEEDUPS=0 "$TPY" -m pytest -q \
+	    -p no:cacheprovider python_binding.py) >"$T/unittest0.out" 2>&1 \
+	    </dev/null || {
+		cd "$TOP" && tail -n 80 "$T/unittest0.out"
+		fail "python_binding on ctypes alone"; }
+	ok "python binding on ctypes alone (NBMQ_PY_SPEEDUPS=0):" \
+	    "$(tail -n 1 "$T/unittest0.out")"
 else
 	(cd "$TOP/tests" && "$PY" -m unittest -v python_binding) \
 	    >"$T/unittest.out" 2>&1 </dev/null || {

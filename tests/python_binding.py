@@ -101,6 +101,15 @@ class Header(unittest.TestCase):
         for o in constants.Option:
             self.assertTrue(hasattr(nbmq.Socket, o.name.lower()), o.name)
 
+    def test_speedups_built(self):
+        # make builds the C part wherever make deps could install
+        # python3-dev; NBMQ_PY_SPEEDUPS=0 keeps the binding on ctypes.
+        want = os.environ.get("NBMQ_PY_SPEEDUPS", "1") != "0"
+        if want and os.environ.get("NBMQ_STRICT_TOOLS") != "1" and \
+                not nbmq.core.SPEEDUPS:
+            self.skipTest("nbmq/_speedups not built (no python3-dev)")
+        self.assertEqual(nbmq.core.SPEEDUPS, want)
+
     def test_every_documented_errno_maps(self):
         text = open(ENV["NBMQ_H"]).read()
         documented = set(re.findall(r"\b(E[A-Z]{3,})\b", text)) - {"EXPORT"}
@@ -150,6 +159,12 @@ class Sync(unittest.TestCase):
         self.assertEqual(srv.recv()[0], b"any buffer")
         srv.send(b"to you", peer=peer)
         self.assertEqual(cli.recv()[0], b"to you")
+        # recv() of what its one-call path cannot take: a message past
+        # its 64 KiB buffer, an empty one (C part and ctypes alike).
+        cli.send(b"y" * 70000)
+        self.assertEqual(srv.recv(), (b"y" * 70000, peer))
+        cli.send(b"")
+        self.assertEqual(srv.recv(), (b"", peer))
         self.assertRaises(TypeError, cli.send, "a str")
         self.assertRaises(nbmq.InvalidArgument, cli.send_multipart, [])
         self.assertRaises(nbmq.InvalidArgument, cli.send_multipart,

@@ -32,6 +32,21 @@ _RBUF = 65536
 
 _recv = lib.nbmq_recv
 _recvbuf = lib.nbmq_recvbuf
+
+# send() and recv()'s common case in C (nbmq/_speedups.c), when it was
+# built (make, pip install); NBMQ_PY_SPEEDUPS=0 keeps to ctypes.  Both
+# paths call the same library: the module is handed its functions.
+_fsend = _frecv = None
+if os.environ.get("NBMQ_PY_SPEEDUPS", "1") != "0":
+    try:
+        from . import _speedups
+    except ImportError:
+        pass
+    else:
+        _speedups.init(ctypes.cast(lib.nbmq_recvbuf, c_void_p).value,
+                       ctypes.cast(lib.nbmq_send, c_void_p).value)
+        _fsend, _frecv = _speedups.send, _speedups.recv
+SPEEDUPS: bool = _frecv is not None
 _send = lib.nbmq_send
 _sendv = lib.nbmq_sendv
 _parts = lib.nbmq_msg_parts
@@ -410,6 +425,13 @@ class Socket:
         h = self._h
         if h is not None and peer == 0 and type(data) is bytes:
             # The common case without a method call on the way.
+            if _fsend is not None:
+                while True:
+                    e = _fsend(h, data, flags)
+                    if e == 0:
+                        return
+                    if e != _EINTR or flags & DONTWAIT:
+                        _raise(e)
             while _send(h, data, len(data), flags) != 0:
                 e = _get_errno()
                 if e != _EINTR or flags & DONTWAIT:
@@ -462,10 +484,18 @@ class Socket:
                 if isinstance(m, (list, tuple)):
                     self._sendv(h, m, peer, f)
                 elif peer == 0 and type(m) is bytes:
-                    while _send(h, m, len(m), f) != 0:
-                        e = _get_errno()
-                        if e != _EINTR or flags & DONTWAIT:
-                            _raise(e)
+                    if _fsend is not None:
+                        while True:
+                            e = _fsend(h, m, f)
+                            if e == 0:
+                                break
+                            if e != _EINTR or flags & DONTWAIT:
+                                _raise(e)
+                    else:
+                        while _send(h, m, len(m), f) != 0:
+                            e = _get_errno()
+                            if e != _EINTR or flags & DONTWAIT:
+                                _raise(e)
                 else:
                     self._sendv(h, (m,), peer, f)
                 n += 1
@@ -570,6 +600,15 @@ class Socket:
         # The common case in one library call: the message copied into
         # this socket's buffer; a larger one, or a drop report, stays
         # queued for the general path.
+        if _frecv is not None:
+            while True:
+                r = _frecv(h, self._raddr, _RBUF, flags)
+                if type(r) is tuple:
+                    return r
+                if r == _EMSGSIZE or r == _ENOMSG:
+                    return self._recv_slow(flags, copy)
+                if r != _EINTR or flags & DONTWAIT:
+                    _raise(r)
         while True:
             k = _recvbuf(h, self._raddr, _RBUF, self._rpeerref, flags)
             if k >= 0:
