@@ -361,9 +361,17 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 		s->nup--;
 
 	/*
+	 * First what the session took with it: safe_dealer's frames in
+	 * flight are given up (safe_peer_free), the message being cut into
+	 * frames too when some of it left.
+	 */
+	s->peer_gone(s, p);
+	/*
 	 * A connecting socket keeps its queue for the next session with the
-	 * same remote; a bound socket's peer took its queue with it.  The
-	 * message being cut into frames restarts whole.
+	 * same remote; a bound socket's peer took its queue with it, each
+	 * message counted once: peer_gone, unless given up just now (sim
+	 * seed 3305 counted one message both ways).  The message being cut
+	 * into frames restarts whole.
 	 */
 	while ((m = TAILQ_FIRST(&p->sendq)) != NULL) {
 		TAILQ_REMOVE(&p->sendq, m, entry);
@@ -372,13 +380,15 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			s->norphans++;
 		} else {
 			s->queued--;
-			s->st.drops[DROP_PEER_GONE]++;
-			if (s->ops->msg_lost != NULL)
-				s->ops->msg_lost(s->arg, s, m, FATE_PEER_GONE);
+			if (!m->given_up) {
+				s->st.drops[DROP_PEER_GONE]++;
+				if (s->ops->msg_lost != NULL)
+					s->ops->msg_lost(s->arg, s, m,
+					    FATE_PEER_GONE);
+			}
 			msg_free(m);
 		}
 	}
-	s->peer_gone(s, p);
 	/* The application heard of it only once it was confirmed. */
 	if (p->confirmed)
 		s->ops->peer_event(s->arg, s, p, why);

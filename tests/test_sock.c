@@ -1758,6 +1758,76 @@ START_TEST(test_safe_resend_limit_then_giveup)
 END_TEST
 
 /*
+ * A session ends while a message is half sent: its frames in flight are
+ * given up with the session, and the message is counted once, given
+ * up, never also peer_gone (the simulator's seed 3305 counted both).
+ */
+START_TEST(test_safe_half_sent_counted_once)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	uint64_t	 id;
+
+	opts_defaults(&o);
+	o.max_tick_send = 2;
+	b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	/* 3000 bytes: 7 frames of 466; 2 leave, 5 wait. */
+	ck_assert_int_eq(sock_send(&b->s, mkmsg1(1, 3000), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&b->s, mkmsg1(2, 100), T0, 0), 0);
+	ck_assert_int_eq(sock_tick(&b->s, T0), 1);	/* one pass: more due */
+	flush(b);
+	ck_assert_int_eq(count_kind(b, FK_DATA), 2);
+	out_reset(b);
+	inject_ctl(b, T0, &c->addr, FK_DISCONNECTED, id);
+	ck_assert_uint_eq(b->s.npeers, 0);
+	/* message 1 given up (its fate unknown), message 2 never sent */
+	ck_assert_uint_eq(b->s.st.giveups, 1);
+	ck_assert_uint_eq(b->s.st.drops[DROP_PEER_GONE], 1);
+	ck_assert_uint_eq(b->s.queued, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/* The same on the connecting side: the half-sent message is kept for
+ * the next session (orphans) and given up; the socket closes before
+ * one comes, and counts it no second time. */
+START_TEST(test_safe_half_sent_orphan_counted_once)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	uint64_t	 id, gu, pg;
+
+	opts_defaults(&o);
+	o.max_tick_send = 2;
+	b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	id = handshake(b, c, T0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 3000), T0, 0), 0);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(2, 100), T0, 0), 0);
+	ck_assert_int_eq(sock_tick(&c->s, T0), 1);
+	flush(c);
+	ck_assert_int_eq(count_kind(c, FK_DATA), 2);
+	out_reset(c);
+	inject_ctl(c, T0, &b->addr, FK_DISCONNECTED, id);
+	ck_assert_uint_eq(c->s.norphans, 2);
+	ck_assert_uint_eq(c->s.st.giveups, 1);
+	sock_destroy(&c->s);
+	gu = c->s.st.giveups;
+	pg = c->s.st.drops[DROP_PEER_GONE];
+	ck_assert_uint_eq(gu, 1);
+	ck_assert_uint_eq(pg, 1);		/* message 2 alone */
+	out_reset(c);
+	free(c->out);
+	free(c->ev);
+	free(c);
+	node_free(b);
+}
+END_TEST
+
+/*
  * safe_dealer receiving: duplicates are suppressed for
  * safe_hash_dedup_ttl, a window every copy refreshes (README).  A resend
  * that comes more than the TTL after the first delivery, but within the
@@ -1869,6 +1939,8 @@ sock_suite(void)
 	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
 	tcase_add_test(tc, test_safe_recv_hwm_no_ack);
 	tcase_add_test(tc, test_safe_resend_limit_then_giveup);
+	tcase_add_test(tc, test_safe_half_sent_counted_once);
+	tcase_add_test(tc, test_safe_half_sent_orphan_counted_once);
 	tcase_add_test(tc, test_safe_dedup_refreshed_by_copies);
 	suite_add_tcase(s, tc);
 
