@@ -741,11 +741,13 @@ sock_next_frame_size(const struct sock *s, const struct peer *p)
 static int
 sock_win_held(struct sock *s, struct peer *p, nbmq_time now)
 {
+	struct msg	*m = TAILQ_FIRST(&p->sendq);
+
 	if (!(p->ext_flags & FRAME_HELLO_WINDOW) || p->cur_part != 0 ||
-	    p->cur_off != 0)
+	    p->cur_off != 0 || m == NULL)
 		return 0;
 	win_expire(&p->win, now, s->o.peer_heartbeat_ivl);
-	if (win_open(&p->win))
+	if (win_open(&p->win, m->size))
 		return 0;
 	return 1;
 }

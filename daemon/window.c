@@ -40,19 +40,28 @@ win_pop(struct win *w)
 }
 
 int
-win_open(const struct win *w)
+win_open(const struct win *w, uint64_t size)
 {
 	/*
 	 * Nothing granted yet: an initial window, as TCP's (the receiver
 	 * grants as soon as it sees a message; unheld, a first burst of
 	 * send_hwm 1 MiB messages overflowed its kernel buffer, 19%
-	 * received).  The bytes: one message may pass them (it is larger
-	 * than all).
+	 * received).
 	 */
 	uint64_t	msgs = w->granted ? w->room_msgs : WIN_INIT_MSGS;
 	uint64_t	bytes = w->granted ? w->room_bytes : WIN_INIT_BYTES;
 
-	return w->n < msgs && w->bytes < bytes;
+	if (w->n >= msgs)
+		return 0;
+	/*
+	 * The bytes: the message fits beside those in flight.  (A message
+	 * that began while a byte of room was left passed the receiver's
+	 * recv_hwm by up to its size: 1 MiB messages were dropped there.)
+	 * One larger than the room goes alone, into an empty window, while
+	 * there is any room: a grant is at most half the receiver's kernel
+	 * buffer, and a larger message must go some time.
+	 */
+	return w->bytes + size <= bytes || (w->n == 0 && bytes > 0);
 }
 
 static int
@@ -152,6 +161,18 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
 	uint64_t	n = s->nup > 0 ? s->nup : 1;
 	uint64_t	used = s->rq_len + s->nreasm, m = 0, b = 0;
 	uint64_t	cap = (s->kbuf ? s->kbuf : WIN_KBUF) / 2;
+	uint64_t	held = s->rx_bytes;
+	struct reasm	*r;
+
+	/*
+	 * A message begun here left the sender's window when we saw it,
+	 * but holds only what arrived so far: the rest of it is owed room
+	 * too (1 MiB messages passed recv_hwm_bytes by the rest of the one
+	 * in reassembly).  Few at a time where it matters: large messages.
+	 */
+	TAILQ_FOREACH(r, &s->reasm_lru, lru_entry)
+		if (r->message_size > r->have)
+			held += r->message_size - r->have;
 
 	/*
 	 * Shared, but a room of one at least while there is any: with
@@ -160,8 +181,16 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
 	 */
 	if (used < s->o.recv_hwm)
 		m = (s->o.recv_hwm - used + n - 1) / n;
-	if (s->rx_bytes < s->o.recv_hwm_bytes)
-		b = s->o.recv_hwm_bytes - s->rx_bytes;
+	/*
+	 * And one message in hand: a sender with nothing in flight may
+	 * begin one larger than the room (win_open), which passed
+	 * recv_hwm_bytes when our application fell behind by 255 MiB.  At
+	 * most half of recv_hwm_bytes, so that the room opens at all.
+	 */
+	held += s->o.max_message_size < s->o.recv_hwm_bytes / 2 ?
+	    s->o.max_message_size : s->o.recv_hwm_bytes / 2;
+	if (held < s->o.recv_hwm_bytes)
+		b = s->o.recv_hwm_bytes - held;
 	if (b > cap)
 		b = cap;
 	b = (b + n - 1) / n;

@@ -40,8 +40,8 @@ struct win {
 };
 
 /* Sending side. */
-/* 1: a new message may begin now. */
-int		 win_open(const struct win *);
+/* 1: a new message of size bytes may begin now. */
+int		 win_open(const struct win *, uint64_t size);
 /* A message of size bytes begins: 0, or -1 (no memory: not tracked). */
 int		 win_begin(struct win *, uint64_t id, uint32_t size,
 		    nbmq_time now);

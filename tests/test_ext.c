@@ -1935,6 +1935,78 @@ win_left(struct peer *pc, uint64_t *was)
 }
 
 /*
+ * The room a receiver grants (4.7) keeps back what a message it has begun
+ * still owes (its whole size, not the bytes come so far) and one message
+ * in hand for a sender that begins one larger than the room alone: 1 MiB
+ * messages passed recv_hwm_bytes without both.
+ */
+#define MIB_	(1024ULL * 1024)
+START_TEST(test_ext_window_room_owes)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct frame	 f;
+	int		 found = 0;
+
+	opts_defaults(&o);
+	o.recv_hwm_bytes = 32 * MIB_;		/* in hand: 16 MiB */
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, &o);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, &o);
+	handshake_ext(b, c, T0);
+	b->s.kbuf = 256 * MIB_;			/* the kernel's cap aside */
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 4 * MIB_), T0, 0), 0);
+	ck_assert_int_eq(sock_tick(&c->s, T0), 1);
+	flush(c);
+	ck_assert_uint_gt(c->nout, 0);
+	/* b sees the first datagram of it only */
+	sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
+	ck_assert_uint_eq(b->s.nreasm, 1);
+	tick(b, T0);
+	for (size_t i = 0; i < b->nout; i++) {
+		if (frame_parse(b->out[i].buf, b->out[i].len, 1 << 16, &f) !=
+		    DROP_NONE || f.kind != FK_WINDOW)
+			continue;
+		found = 1;
+		/* 32 MiB - 16 MiB in hand - 4 MiB owed */
+		ck_assert_uint_le(f.win_bytes, 12 * MIB_);
+		ck_assert_uint_gt(f.win_bytes, 12 * MIB_ - 64 * 1024);
+	}
+	ck_assert(found);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
+ * The window's bytes (4.7): a message begins only if it fits beside those
+ * in flight (it began while a byte was left, and 1 MiB messages passed the
+ * receiver's recv_hwm); one larger than the whole room goes alone.
+ */
+START_TEST(test_ext_window_bytes_fit)
+{
+	struct win	w;
+	uint64_t	seen = 1;
+
+	memset(&w, 0, sizeof(w));
+	win_grant(&w, NULL, 100, 3000);
+	ck_assert(win_open(&w, 2000));
+	ck_assert_int_eq(win_begin(&w, 1, 2000, T0), 0);
+	ck_assert(!win_open(&w, 2000));		/* 4000 > 3000 */
+	ck_assert(win_open(&w, 1000));		/* 3000: fits */
+	win_grant(&w, &seen, 100, 3000);	/* 1 seen: out of flight */
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert(win_open(&w, 2000));
+	ck_assert(win_open(&w, 10000));		/* alone, larger than all */
+	ck_assert_int_eq(win_begin(&w, 2, 10000, T0), 0);
+	ck_assert(!win_open(&w, 1));
+	seen = 2;
+	win_grant(&w, &seen, 100, 0);		/* no room: nothing goes */
+	ck_assert(!win_open(&w, 1));
+	win_free(&w);
+}
+END_TEST
+
+/*
  * A dealer faster than the receiver's application: the receiver grants
  * what its recv_hwm has room for, the sender holds the rest in its send
  * queue (counted against send_hwm: EAGAIN), nothing is dropped, and
@@ -2151,7 +2223,7 @@ START_TEST(test_ext_window_hostile)
 	len = frame_put_window(buf, id, 101, 0, 0,	/* closed */
 	    FRAME_WINDOW_SEEN);
 	sock_input(&c->s, T0, &b->addr, buf, len);
-	ck_assert(!win_open(&pc->win));
+	ck_assert(!win_open(&pc->win, 1));
 	node_free(b);
 	node_free(c);
 
@@ -2226,6 +2298,8 @@ ext_suite(void)
 
 	tc = tcase_create("window");
 	tcase_add_test(tc, test_ext_window_holds);
+	tcase_add_test(tc, test_ext_window_bytes_fit);
+	tcase_add_test(tc, test_ext_window_room_owes);
 	tcase_add_test(tc, test_ext_window_lost_grant);
 	tcase_add_test(tc, test_ext_window_hostile);
 	tcase_add_test(tc, test_ext_window_shares);
