@@ -224,7 +224,7 @@ sock_data(struct sock *s, struct peer *p, const struct frame *f,
 			return;
 		}
 		/* Begun here: the sender's window moves on (4.7). */
-		win_seen(&p->win, f->msgid);
+		win_seen(&p->win, f->msgid, f->message_size);
 		s->win_dirty = 1;
 		/* The rest of a message dropped at recv_hwm goes with it. */
 		if (!safe && f->msgid == p->last_dropped && f->msgid != 0 &&

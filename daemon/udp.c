@@ -342,8 +342,6 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (bufs == NULL && (bufs = malloc(UDP_BATCH * bufsz)) == NULL)
 		fatal("udp buffers");
-	if (d->recverr)
-		udp_errqueue(d, now);
 	do {
 		for (int i = 0; i < UDP_BATCH; i++) {
 			iov[i].iov_base = bufs + (size_t)i * bufsz;
@@ -367,8 +365,15 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			    !(d->recverr && (errno == EHOSTUNREACH ||
 			    errno == ENETUNREACH || errno == EHOSTDOWN)))
 				log_warn("socket %s: recvmmsg", d->core.name);
-			if (d->recverr && errno != EAGAIN &&
-			    errno != EWOULDBLOCK)
+			/*
+			 * The error queue: when an ICMP error came back as
+			 * an errno, or when woken with nothing to read (it
+			 * polls as readable while it holds anything).  Not
+			 * on every read: that cost a system call for each
+			 * reply to a connecting socket.
+			 */
+			if (d->recverr && (nread == 0 || (errno != EAGAIN &&
+			    errno != EWOULDBLOCK)))
 				udp_errqueue(d, now);
 			break;
 		}

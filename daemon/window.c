@@ -141,8 +141,10 @@ win_free(struct win *w)
 }
 
 void
-win_seen(struct win *w, uint64_t id)
+win_seen(struct win *w, uint64_t id, uint32_t size)
 {
+	w->since_msgs++;
+	w->since_bytes += size;
 	if (!w->rx_seen_valid || !win_le(id, w->rx_seen))
 		w->rx_seen = id;
 	w->rx_seen_valid = 1;
@@ -199,6 +201,23 @@ win_room(const struct sock *s, uint32_t *msgs, uint32_t *bytes,
 	*bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 }
 
+/*
+ * The peer began messages since our last grant: say so once they use a
+ * quarter of what it granted (or the first time).  A grant stays good
+ * until then (the room it gave past its seen was ours to keep), and the
+ * sender still has three quarters: a Window for every message seen cost
+ * a datagram each way in request and reply, where the reply itself
+ * goes the same way a moment later.  Heartbeats say it again anyway.
+ */
+static int
+win_moved(const struct win *w)
+{
+	if (w->rx_seen_valid == w->sent_valid && w->rx_seen == w->sent_seen)
+		return 0;
+	return !w->sent_valid || w->since_msgs * 4ULL >= w->sent_msgs ||
+	    w->since_bytes * 4 >= w->sent_bytes;
+}
+
 /* Room that grew by a sixteenth of the most it can be, or from none. */
 static int
 win_grew(uint64_t now, uint64_t before, uint64_t most)
@@ -217,8 +236,7 @@ sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 	if (!(p->ext_flags & FRAME_HELLO_WINDOW))
 		return;
 	win_room(s, &m, &b, &most);
-	if (!force && w->rx_seen_valid == w->sent_valid &&
-	    w->rx_seen == w->sent_seen &&
+	if (!force && !win_moved(w) &&
 	    !win_grew(m, w->sent_msgs, s->o.recv_hwm) &&
 	    !win_grew(b, w->sent_bytes, most))
 		return;
@@ -234,6 +252,8 @@ sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 	w->sent_seen = w->rx_seen;
 	w->sent_msgs = m;
 	w->sent_bytes = b;
+	w->since_msgs = 0;
+	w->since_bytes = 0;
 	w->sent_at = now;
 	w->grants_tx++;
 }

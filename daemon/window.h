@@ -35,6 +35,8 @@ struct win {
 	uint8_t		 sent_valid;	/* the last grant sent had a seen */
 	uint64_t	 sent_seen;	/* the last grant sent */
 	uint32_t	 sent_msgs, sent_bytes;
+	uint32_t	 since_msgs;	/* begun since the last grant sent */
+	uint64_t	 since_bytes;
 	nbmq_time	 sent_at;
 	uint64_t	 grants_tx;
 };
@@ -55,6 +57,6 @@ void		 win_expire(struct win *, nbmq_time now, nbmq_time ttl);
 nbmq_time	 win_wait(const struct win *, nbmq_time ttl);
 void		 win_free(struct win *);
 /* Receiving side: a new message id from the peer. */
-void		 win_seen(struct win *, uint64_t id);
+void		 win_seen(struct win *, uint64_t id, uint32_t size);
 
 #endif

@@ -1935,6 +1935,51 @@ win_left(struct peer *pc, uint64_t *was)
 }
 
 /*
+ * A receiver grants again once the messages begun since its last grant
+ * use a quarter of that room, not for every message it sees: in request
+ * and reply that Window was a datagram of its own each way (the first
+ * grant with a seen goes at once).
+ */
+START_TEST(test_ext_window_grant_quarter)
+{
+	struct node	*b, *c;
+	struct msg	*m;
+	int		 n;
+	uint32_t	 room;
+
+	b = node_new_opts(B_ADDR, NBMQ_DEALER, 1, NULL);
+	c = node_new_opts(C_ADDR, NBMQ_DEALER, 0, NULL);
+	handshake_ext(b, c, T0);
+	out_reset(b);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(0, 10), T0, 0), 0);
+	tick(c, T0);
+	pass(c, b, T0);
+	tick(b, T0);
+	ck_assert_int_eq(count_kind(b, FK_WINDOW), 1);
+	room = only_peer(b)->win.sent_msgs;
+	ck_assert_uint_gt(room, 8);
+	out_reset(b);
+	for (n = 1; (uint32_t)n * 4 < room; n++) {
+		ck_assert_int_eq(sock_send(&c->s, mkmsg1((uint32_t)n, 10), T0,
+		    0), 0);
+		tick(c, T0);
+		pass(c, b, T0);
+		while ((m = sock_recv(&b->s)) != NULL)
+			msg_free(m);
+		tick(b, T0);
+		ck_assert_int_eq(count_kind(b, FK_WINDOW), 0);
+	}
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1((uint32_t)n, 10), T0, 0), 0);
+	tick(c, T0);
+	pass(c, b, T0);
+	tick(b, T0);
+	ck_assert_int_eq(count_kind(b, FK_WINDOW), 1);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
  * The room a receiver grants (4.7) keeps back what a message it has begun
  * still owes (its whole size, not the bytes come so far) and one message
  * in hand for a sender that begins one larger than the room alone: 1 MiB
@@ -2300,6 +2345,7 @@ ext_suite(void)
 	tcase_add_test(tc, test_ext_window_holds);
 	tcase_add_test(tc, test_ext_window_bytes_fit);
 	tcase_add_test(tc, test_ext_window_room_owes);
+	tcase_add_test(tc, test_ext_window_grant_quarter);
 	tcase_add_test(tc, test_ext_window_lost_grant);
 	tcase_add_test(tc, test_ext_window_hostile);
 	tcase_add_test(tc, test_ext_window_shares);
