@@ -73,6 +73,7 @@ struct node	*node_new_opts(const char *, int, int,
 struct node	*node_new_plain(const char *, int, int,
 		    const struct sockopts *);
 void		 node_free(struct node *);
+void		 node_free_destroyed(struct node *);
 struct peer	*only_peer(struct node *);
 uint64_t	 total_drops(const struct sock *);
 

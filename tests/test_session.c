@@ -388,11 +388,7 @@ START_TEST(test_orphans_counted_when_destroyed)
 	ck_assert_uint_eq(c->s.st.drops[DROP_PEER_GONE], before + 5);
 	ck_assert_uint_eq(c->s.queued, 0);
 	ck_assert_uint_eq(c->s.norphans, 0);
-	/* node_free's sock_destroy again would free twice: by hand. */
-	out_reset(c);
-	free(c->out);
-	free(c->ev);
-	free(c);
+	node_free_destroyed(c);
 	node_free(b);
 }
 END_TEST

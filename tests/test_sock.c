@@ -1819,10 +1819,7 @@ START_TEST(test_safe_half_sent_orphan_counted_once)
 	pg = c->s.st.drops[DROP_PEER_GONE];
 	ck_assert_uint_eq(gu, 1);
 	ck_assert_uint_eq(pg, 1);		/* message 2 alone */
-	out_reset(c);
-	free(c->out);
-	free(c->ev);
-	free(c);
+	node_free_destroyed(c);
 	node_free(b);
 }
 END_TEST

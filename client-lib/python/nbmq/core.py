@@ -47,6 +47,21 @@ if os.environ.get("NBMQ_PY_SPEEDUPS", "1") != "0":
                        ctypes.cast(lib.nbmq_send, c_void_p).value)
         _fsend, _frecv = _speedups.send, _speedups.recv
 SPEEDUPS: bool = _frecv is not None
+
+
+def _send_bytes(h: int, data: bytes, flags: int) -> None:
+    """nbmq_send of one bytes object: the C part's, else ctypes'."""
+    if _fsend is not None:
+        while True:
+            e = _fsend(h, data, flags)
+            if e == 0:
+                return
+            if e != _EINTR or flags & DONTWAIT:
+                _raise(e)
+    while _send(h, data, len(data), flags) != 0:
+        e = _get_errno()
+        if e != _EINTR or flags & DONTWAIT:
+            _raise(e)
 _send = lib.nbmq_send
 _sendv = lib.nbmq_sendv
 _parts = lib.nbmq_msg_parts
@@ -424,18 +439,7 @@ class Socket:
         answer that peer only."""
         h = self._h
         if h is not None and peer == 0 and type(data) is bytes:
-            # The common case without a method call on the way.
-            if _fsend is not None:
-                while True:
-                    e = _fsend(h, data, flags)
-                    if e == 0:
-                        return
-                    if e != _EINTR or flags & DONTWAIT:
-                        _raise(e)
-            while _send(h, data, len(data), flags) != 0:
-                e = _get_errno()
-                if e != _EINTR or flags & DONTWAIT:
-                    _raise(e)
+            _send_bytes(h, data, flags)     # the common case
             return
         self._sendv(self._handle(), (data,), peer, flags)
 
@@ -484,18 +488,7 @@ class Socket:
                 if isinstance(m, (list, tuple)):
                     self._sendv(h, m, peer, f)
                 elif peer == 0 and type(m) is bytes:
-                    if _fsend is not None:
-                        while True:
-                            e = _fsend(h, m, f)
-                            if e == 0:
-                                break
-                            if e != _EINTR or flags & DONTWAIT:
-                                _raise(e)
-                    else:
-                        while _send(h, m, len(m), f) != 0:
-                            e = _get_errno()
-                            if e != _EINTR or flags & DONTWAIT:
-                                _raise(e)
+                    _send_bytes(h, m, f)
                 else:
                     self._sendv(h, (m,), peer, f)
                 n += 1
