@@ -750,6 +750,7 @@ sim_msg_lost(void *arg, struct sock *s, const struct msg *m,
 	struct mrec	*r = msg_rec(cur, m);
 	uint8_t		 f = fate == FATE_GIVEN_UP ? LOST_GIVEN_UP :
 			    LOST_PEER_GONE;
+	uint64_t	 seq;
 
 	(void)s;
 	if (r == NULL) {
@@ -757,9 +758,9 @@ sim_msg_lost(void *arg, struct sock *s, const struct msg *m,
 		    "was never given", n->id);
 		return;
 	}
+	memcpy(&seq, m->data + 8, sizeof(seq));	/* (unaligned) */
 	trace(cur, "n%d counts %d/%d/%" PRIu64 " lost: %s", n->id, m->data[4],
-	    m->data[5], *(const uint64_t *)(const void *)(m->data + 8),
-	    fate == FATE_GIVEN_UP ? "given up" : "peer_gone");
+	    m->data[5], seq, fate == FATE_GIVEN_UP ? "given up" : "peer_gone");
 	r->lost |= f;
 }
 
