@@ -208,6 +208,9 @@ else
 	S=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-mutants.XXXXXX")
 	KEEP=0
 fi
+# int_access runs its binaries as two users it creates: mktemp's 0700
+# kept them out, and every mutant it was to judge was "killed" by that.
+chmod 755 "$S"
 mkdir -p "$S/log"
 
 # The tree's files: git's list, or (a tarball) every file outside build/.
