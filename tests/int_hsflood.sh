@@ -169,5 +169,7 @@ c=$(( $(drop under_load) - c0 ))
 limit=$(( 100 + 100 * (ms / 1000 + 1) ))
 [ "$h" -le "$limit" ] ||
     fail "$h Connects got public-key work in $ms ms (at most $limit)"
-[ "$c" -gt 1000 ] || fail "only $c Connects under load"
+# At least what the round trips waited for, each time (try: SEEN; 1,000
+# at full rate, 200 under valgrind, whose flood is 200 a second).
+[ "$c" -gt $((2 * SEEN)) ] || fail "only $c Connects under load"
 ok "Connects with a valid mac1 at $RATE/s: a new initiator came up through a cookie (flood started $cms ms before); $c Connects under load, $h given public-key work (at most $limit); round trip $LINE, idle p50 $IDLE (${FACTOR}x: $((FACTOR * IDLE)))"
