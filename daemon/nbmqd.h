@@ -1197,6 +1197,8 @@ void		 session_unknown(struct sock *, uint64_t id,
 void		 session_seen(struct sock *, struct peer *,
 		    const struct nbaddr *, nbmq_time);
 void		 session_close_all(struct sock *);
+/* A queued message that goes with its peer: counted peer_gone, once. */
+void		 session_count_gone(struct sock *, const struct msg *);
 nbmq_time	 session_next_deadline(const struct sock *);
 void		 session_timers(struct sock *, nbmq_time);
 

@@ -339,6 +339,22 @@ session_peer_new(struct sock *s, uint64_t id, const struct nbaddr *addr,
 	return p;
 }
 
+/*
+ * A queued message that goes with its peer (its session's queue, or the
+ * one a closing socket kept for a next session): peer_gone, counted once
+ * (a message given up with its session's frames in flight was counted
+ * then: sim seed 3305 counted one both ways).
+ */
+void
+session_count_gone(struct sock *s, const struct msg *m)
+{
+	if (m->given_up)
+		return;
+	s->st.drops[DROP_PEER_GONE]++;
+	if (s->ops->msg_lost != NULL)
+		s->ops->msg_lost(s->arg, s, m, FATE_PEER_GONE);
+}
+
 static void
 session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 {
@@ -368,10 +384,8 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 	s->peer_gone(s, p);
 	/*
 	 * A connecting socket keeps its queue for the next session with the
-	 * same remote; a bound socket's peer took its queue with it, each
-	 * message counted once: peer_gone, unless given up just now (sim
-	 * seed 3305 counted one message both ways).  The message being cut
-	 * into frames restarts whole.
+	 * same remote; a bound socket's peer took its queue with it.  The
+	 * message being cut into frames restarts whole.
 	 */
 	while ((m = TAILQ_FIRST(&p->sendq)) != NULL) {
 		TAILQ_REMOVE(&p->sendq, m, entry);
@@ -380,12 +394,7 @@ session_peer_free(struct sock *s, struct peer *p, enum peer_event why)
 			s->norphans++;
 		} else {
 			s->queued--;
-			if (!m->given_up) {
-				s->st.drops[DROP_PEER_GONE]++;
-				if (s->ops->msg_lost != NULL)
-					s->ops->msg_lost(s->arg, s, m,
-					    FATE_PEER_GONE);
-			}
+			session_count_gone(s, m);
 			msg_free(m);
 		}
 	}

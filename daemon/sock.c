@@ -67,13 +67,7 @@ sock_destroy(struct sock *s)
 	 * session's queue was (session_peer_free). */
 	while ((m = TAILQ_FIRST(&s->orphans)) != NULL) {
 		TAILQ_REMOVE(&s->orphans, m, entry);
-		/* (begun in the session that ended: given up there) */
-		if (!m->given_up) {
-			s->st.drops[DROP_PEER_GONE]++;
-			if (s->ops->msg_lost != NULL)
-				s->ops->msg_lost(s->arg, s, m,
-				    FATE_PEER_GONE);
-		}
+		session_count_gone(s, m);
 		s->queued--;
 		s->norphans--;
 		msg_free(m);
