@@ -218,6 +218,12 @@ win_moved(const struct win *w)
 	    w->since_bytes * 4 >= w->sent_bytes;
 }
 
+/* The room of win_room(), the same for every peer of the socket. */
+struct win_rooms {
+	uint32_t	msgs, bytes;
+	uint64_t	most;
+};
+
 /* Room that grew by a sixteenth of the most it can be, or from none. */
 static int
 win_grew(uint64_t now, uint64_t before, uint64_t most)
@@ -225,20 +231,17 @@ win_grew(uint64_t now, uint64_t before, uint64_t most)
 	return now > before && (before == 0 || now - before >= most / 16);
 }
 
-void
-sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
+static void
+win_out(struct sock *s, struct peer *p, const struct win_rooms *r,
+    nbmq_time now, int force)
 {
 	struct win	*w = &p->win;
-	uint64_t	 most;
-	uint32_t	 m, b;
+	uint32_t	 m = r->msgs, b = r->bytes;
 	uint8_t		*buf;
 
-	if (!(p->ext_flags & FRAME_HELLO_WINDOW))
-		return;
-	win_room(s, &m, &b, &most);
 	if (!force && !win_moved(w) &&
 	    !win_grew(m, w->sent_msgs, s->o.recv_hwm) &&
-	    !win_grew(b, w->sent_bytes, most))
+	    !win_grew(b, w->sent_bytes, r->most))
 		return;
 	if ((buf = sock_slot(s, &p->addr)) == NULL) {
 		s->st.drops[DROP_SEND_FAILED]++;
@@ -258,15 +261,37 @@ sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
 	w->grants_tx++;
 }
 
-/* Once per pass of the loop (sock_tick), as Acks: the grants that moved. */
+void
+sock_win_out(struct sock *s, struct peer *p, nbmq_time now, int force)
+{
+	struct win_rooms	r;
+
+	if (!(p->ext_flags & FRAME_HELLO_WINDOW))
+		return;
+	win_room(s, &r.msgs, &r.bytes, &r.most);
+	win_out(s, p, &r, now, force);
+}
+
+/*
+ * Once per pass of the loop (sock_tick), as Acks: the grants that moved.
+ * The room once for all peers (win_room walks the reassemblies).
+ */
 void
 sock_win_flush(struct sock *s, nbmq_time now)
 {
-	struct peer	*p;
+	struct win_rooms	 r;
+	struct peer		*p;
+	int			 have = 0;
 
 	if (!s->win_dirty)
 		return;
 	s->win_dirty = 0;
-	TAILQ_FOREACH(p, &s->peers, entry)
-		sock_win_out(s, p, now, 0);
+	TAILQ_FOREACH(p, &s->peers, entry) {
+		if (!(p->ext_flags & FRAME_HELLO_WINDOW))
+			continue;
+		if (!have)
+			win_room(s, &r.msgs, &r.bytes, &r.most);
+		have = 1;
+		win_out(s, p, &r, now, 0);
+	}
 }
