@@ -32,6 +32,16 @@ _RBUF = 65536
 
 _recv = lib.nbmq_recv
 _recvbuf = lib.nbmq_recvbuf
+_send = lib.nbmq_send
+_sendv = lib.nbmq_sendv
+_parts = lib.nbmq_msg_parts
+_part = lib.nbmq_msg_part
+_peer = lib.nbmq_msg_peer
+_size = lib.nbmq_msg_size
+_event = lib.nbmq_msg_event
+_free = lib.nbmq_msg_free
+_readable = lib.nbmq_readable
+_flush = lib.nbmq_flush
 
 # send() and recv()'s common case in C (nbmq/_speedups.c), when it was
 # built (make, pip install); NBMQ_PY_SPEEDUPS=0 keeps to ctypes.  Both
@@ -62,16 +72,6 @@ def _send_bytes(h: int, data: bytes, flags: int) -> None:
         e = _get_errno()
         if e != _EINTR or flags & DONTWAIT:
             _raise(e)
-_send = lib.nbmq_send
-_sendv = lib.nbmq_sendv
-_parts = lib.nbmq_msg_parts
-_part = lib.nbmq_msg_part
-_peer = lib.nbmq_msg_peer
-_size = lib.nbmq_msg_size
-_event = lib.nbmq_msg_event
-_free = lib.nbmq_msg_free
-_readable = lib.nbmq_readable
-_flush = lib.nbmq_flush
 
 
 def _raise(errnum: Optional[int] = None) -> "NbmqError":
