@@ -6,7 +6,8 @@
  *       send N multipart messages of mixed sizes, at most WINDOW in flight,
  *       and check that each comes back byte-exact and in order
  *       (-t safe_dealer: any socket type; -u: accept any order, but each
- *       message exactly once)
+ *       message exactly once; -L: in order and each at most once, but a
+ *       second with nothing back counts what is in flight lost)
  *   apptool [-S PATH] echo  (-b|-c ADDR) [-n N] [-t TYPE]
  *       send every message back to the peer it came from
  *   apptool [-S PATH] blast -c ADDR -n N [-t TYPE] [-B]
@@ -76,6 +77,7 @@
 static const char	*bind_addr, *connect_addr, *attach_name;
 static int		 socktype = NBMQ_DEALER;
 static int		 unordered;	/* ping: any order, each exactly once */
+static int		 lossy;		/* ping: in order, gaps allowed */
 static int64_t		 want_peers = 1;	/* blast: wait for this many */
 static size_t		 hwm_size = 1 << 20;	/* hwm: message size */
 static int		 batch;		/* -B: sends with NBMQ_BATCH */
@@ -214,15 +216,16 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 	uint8_t		*seen = calloc(n + 1, 1);
 	static uint8_t	 buf[PAYLOAD_MAX];
 	struct iovec	 iov[MAXPARTS];
-	uint32_t	 sent = 0, got = 0;
+	uint32_t	 sent = 0, got = 0, lost = 0, late = 0, floor = 0;
+	uint32_t	 last = 0;
 	uint64_t	 bytes = 0;
-	double		 end = now() + secs;
+	double		 end = now() + secs, quiet = now() + 1;
 	nbmq_msg	*m;
 
 	wait_peer(s, secs);
 	nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 100);
-	while (got < n) {
-		while (sent < n && sent - got < window) {
+	while (got + lost < n) {
+		while (sent < n && sent - got - lost < window) {
 			int np = gen(sent, iov, buf);
 
 			if (nbmq_sendv(s, iov, np, 0, 0) == -1)
@@ -235,6 +238,40 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 			if (now() > end)
 				fail("timeout: %u sent, %u came back", sent,
 				    got);
+			/*
+			 * -L: a second without a message loses what is in
+			 * flight; what comes after that is late, not back.
+			 */
+			if (lossy && now() > quiet) {
+				lost = sent - got;
+				floor = sent;
+				quiet = now() + 1;
+			}
+			continue;
+		}
+		quiet = now() + 1;
+		if (lossy) {
+			uint32_t	 i;
+			size_t		 len;
+			const void	*p = nbmq_msg_part(m, 0, &len);
+
+			if (len < 4)
+				fail("message without an index");
+			memcpy(&i, p, 4);
+			if (i >= sent)
+				fail("message %u was never sent", i);
+			if (seen[i]++)
+				fail("message %u delivered twice", i);
+			if (got + late > 0 && i < last)
+				fail("message %u after %u", i, last);
+			last = i;
+			check(m, i);
+			nbmq_msg_free(m);
+			if (i < floor) {
+				late++;
+				continue;
+			}
+			got++;
 			continue;
 		}
 		if (unordered) {
@@ -258,8 +295,14 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 	}
 	if (nbmq_close(s) == -1)
 		fail("close: %s", nbmq_strerror(errno));
-	printf("ok %u messages, %llu bytes back byte-exact%s\n", n,
-	    (unsigned long long)bytes, unordered ? ", each once" : "");
+	if (lossy) {
+		if (got == 0)
+			fail("none of %u messages came back", n);
+		printf("ok %u messages: %u back byte-exact, in order, each "
+		    "once; %u lost (%u of them late)\n", n, got, lost, late);
+	} else
+		printf("ok %u messages, %llu bytes back byte-exact%s\n", n,
+		    (unsigned long long)bytes, unordered ? ", each once" : "");
 	free(seen);
 	return 0;
 }
@@ -814,7 +857,7 @@ main(int argc, char *argv[])
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((ch = getopt(argc, argv, "a:b:c:D:n:W:w:H:t:uP:s:BOR:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:c:D:n:W:w:H:t:uLP:s:BOR:")) != -1) {
 		switch (ch) {
 		case 't':
 			socktype = strcmp(optarg, "safe_dealer") == 0 ?
@@ -823,6 +866,7 @@ main(int argc, char *argv[])
 			    NBMQ_DISH : NBMQ_DEALER;
 			break;
 		case 'u': unordered = 1; break;
+		case 'L': lossy = 1; break;
 		case 'B': batch = 1; break;
 		case 'O': ordered = 1; break;
 		case 'R':

@@ -75,9 +75,15 @@ out=$("$FLOOD" send -c "$EP" -n 2000 -z 500) || fail "warm-up: $out"
 RSS0=$(rss_kb)
 
 # ping_loop FILE: ping rounds until $T/stop exists; one line per round.
+# Under valgrind the daemon reads the flood 30 times slower, the kernel
+# drops what does not fit its buffer, the ping's datagrams with the rest
+# (dealer: fire and forget, counted by the kernel and told in a Slow), so
+# there a round must get some of its messages back, in order and each
+# once, rather than all (-L).
+PING_LOSSY=; [ "${VALGRIND:-0}" = 1 ] && PING_LOSSY=-L
 ping_loop() {
 	while [ ! -e "$T/stop" ]; do
-		"$APPTOOL" ping -c "$EP" -n 100 -W 16 -w 30 >>"$1" 2>&1 ||
+		"$APPTOOL" ping $PING_LOSSY -c "$EP" -n 100 -W 16 -w 30 >>"$1" 2>&1 ||
 		    { echo "FAILED" >>"$1"; return 1; }
 	done
 }
@@ -108,7 +114,13 @@ grow=$(( (RSS1 - RSS0) / 1024 ))
 limit=48
 [ "${VALGRIND:-0}" = 1 ] && limit=256
 [ "$grow" -lt "$limit" ] || fail "RSS grew by $grow MiB (${RSS0} -> ${RSS1} kB)"
-ok "$out in $ms ms: at most $peak sessions (max_peers $MAX_PEERS), $refused refused, RSS +$grow MiB; $rounds ping rounds of 100 meanwhile, all byte-exact"
+if [ -n "$PING_LOSSY" ]; then
+	back=$(awk '/^ok/ { b += $4; l += $11 } END { print b + 0 " back, " l + 0 " lost" }' "$T/ping1.out")
+	pings="$rounds ping rounds of 100 meanwhile (valgrind: $back)"
+else
+	pings="$rounds ping rounds of 100 meanwhile, all byte-exact"
+fi
+ok "$out in $ms ms: at most $peak sessions (max_peers $MAX_PEERS), $refused refused, RSS +$grow MiB; $pings"
 
 # ---- 1,000,000 random datagrams -----------------------------------------
 # What the kernel dropped for the junk socket (its receive buffer full):
