@@ -423,6 +423,17 @@ struct msg {
 };
 TAILQ_HEAD(msgq, msg);
 
+/* A free list of blocks of one size (msg.c): at most max kept. */
+struct pool {
+	void		*free;		/* linked through each block's first word */
+	uint32_t	 n;
+	uint32_t	 max;
+	size_t		 size;
+};
+extern int	 pool_off;	/* 1: straight to malloc (tests that fail it) */
+void		*pool_get(struct pool *);	/* like malloc(size) */
+void		 pool_put(struct pool *, void *);	/* like free() */
+
 struct msg	*msg_new(uint16_t nparts, uint32_t size);
 struct msg	*msg_new_marker(uint64_t dropped);
 struct msg	*msg_ref(struct msg *);

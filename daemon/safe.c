@@ -49,6 +49,14 @@ safe_dedup_ttl(const struct sockopts *o)
 	    horizon;
 }
 
+/* Records of frames in flight and of messages delivered (msg.c). */
+static struct pool	unacked_pool = {
+	.size = sizeof(struct unacked), .max = 4096
+};
+static struct pool	dedup_pool = {
+	.size = sizeof(struct dedup), .max = 4096
+};
+
 /* One frame of m leaves for p: remember it until its Ack. */
 int
 safe_track(struct sock *s, struct peer *p, struct msg *m, uint32_t part,
@@ -57,10 +65,11 @@ safe_track(struct sock *s, struct peer *p, struct msg *m, uint32_t part,
 {
 	struct unacked	*u;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL)
+	if ((u = pool_get(&unacked_pool)) == NULL)
 		return -1;
+	memset(u, 0, sizeof(*u));
 	if (hmap_insert(&p->unacked, &u->node, hash) == -1) {
-		free(u);
+		pool_put(&unacked_pool, u);
 		return -1;
 	}
 	u->peer = p;
@@ -122,7 +131,7 @@ safe_untrack(struct sock *s, struct unacked *u)
 		msg_free(m);
 	}
 	msg_free(m);
-	free(u);
+	pool_put(&unacked_pool, u);
 }
 
 /*
@@ -434,7 +443,7 @@ safe_dedup_free(struct sock *s, struct dedup *d)
 	else
 		TAILQ_REMOVE(&s->dedupq, d, entry);
 	s->ndedup--;
-	free(d);
+	pool_put(&dedup_pool, d);
 }
 
 /*
@@ -493,10 +502,11 @@ safe_delivered(struct sock *s, struct peer *p, uint64_t msgid, nbmq_time now)
 {
 	struct dedup	*d;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	if ((d = pool_get(&dedup_pool)) == NULL)
 		return;
+	memset(d, 0, sizeof(*d));
 	if (hmap_insert(&p->dedup, &d->node, msgid) == -1) {
-		free(d);
+		pool_put(&dedup_pool, d);
 		return;
 	}
 	d->peer = p;

@@ -1265,6 +1265,7 @@ START_TEST(test_ext_grow_no_memory)
 	flush(c);
 	pass(c, b, T0);
 	pass(b, c, T0);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;			/* b's outbox_grow */
 	pass(c, b, T0);
 	ck_assert_int_eq(alloc_fail_in, 0);

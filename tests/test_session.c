@@ -1411,6 +1411,7 @@ START_TEST(test_alloc_fail_sessions)
 	for (int k = 1; k <= 3; k++) {
 		snprintf(addr, sizeof(addr), "10.0.1.%d:100", k);
 		from = A(addr);
+		pool_off = 1;		/* every allocation by malloc */
 		alloc_fail_in = k;
 		inject_ctl(b, T0, &from, FK_CONNECT, 0);
 		ck_assert_int_eq(alloc_fail_in, 0);
@@ -1424,6 +1425,7 @@ START_TEST(test_alloc_fail_sessions)
 	sock_set_remote(&c->s, &b->addr, T0);
 	flush(c);
 	out_reset(c);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;
 	inject_ctl(c, T0, &b->addr, FK_CONNECTED, 0x1234);
 	ck_assert_int_eq(alloc_fail_in, 0);
@@ -1434,6 +1436,7 @@ START_TEST(test_alloc_fail_sessions)
 	inject_ctl(c, T0, &b->addr, FK_CONNECTED, 0x1234);
 	ck_assert_int_eq(c->s.link, LINK_UP);
 	out_reset(c);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;
 	inject_ctl(c, T0 + MSEC, &b->addr, FK_CONNECTED, 0x5678);
 	ck_assert_int_eq(alloc_fail_in, 0);

@@ -569,6 +569,63 @@ END_TEST
  * Receiving
  */
 
+/*
+ * The free lists: a block given back is handed out again, at most max are
+ * kept, and messages of every size (pooled or not, grown by reassembly's
+ * realloc or not) hold their bytes and go back whole (ASan/valgrind).
+ */
+START_TEST(test_pool)
+{
+	struct pool	 pl = { .size = 64, .max = 2 };
+	void		*b[3];
+	struct msg	*m;
+	uint32_t	 sizes[] = { 0, 64, 180, 200, 300, 4000, 70000 };
+	uintptr_t	 shrunk;
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_ptr_nonnull(b[i] = pool_get(&pl));
+		memset(b[i], 0xa5, pl.size);
+	}
+	ck_assert_uint_eq(pl.n, 0);
+	for (int i = 0; i < 3; i++)
+		pool_put(&pl, b[i]);
+	ck_assert_uint_eq(pl.n, 2);		/* the third was freed */
+	ck_assert_ptr_eq(pool_get(&pl), b[1]);	/* the last kept first */
+	ck_assert_ptr_eq(pool_get(&pl), b[0]);
+	ck_assert_uint_eq(pl.n, 0);
+	ck_assert_ptr_null(pl.free);
+	pool_put(&pl, b[0]);
+	pool_put(&pl, b[1]);
+	pool_put(&pl, NULL);			/* like free(NULL) */
+	ck_assert_uint_eq(pl.n, 2);
+	while ((b[0] = pool_get(&pl)) != NULL && pl.n > 0)
+		free(b[0]);
+	free(b[0]);
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (int i = 0; i < 3; i++) {
+			ck_assert_ptr_nonnull(m = msg_new(2, sizes[k]));
+			m->partsz[0] = m->partsz[1] = sizes[k] / 2;
+			memset(m->data, i, sizes[k]);
+			msg_free(m);
+		}
+	}
+	/* Grown from a pooled block, then shrunk: malloc's again. */
+	ck_assert_ptr_nonnull(m = msg_new(1, 8));
+	ck_assert_ptr_nonnull(m = realloc(m, sizeof(*m) + 4 + 5000));
+	memset(m + 1, 1, 4 + 5000);
+	ck_assert_ptr_nonnull(m = realloc(m, sizeof(*m) + 4 + 8));
+	m->refs = 1;
+	shrunk = (uintptr_t)m;
+	msg_free(m);
+	/* The list is not empty (the loop above): it hands out its own. */
+	ck_assert_ptr_nonnull(m = msg_new(1, 100));
+	ck_assert_uint_ne((uintptr_t)m, shrunk);
+	memset(m->data, 2, 100);
+	msg_free(m);
+}
+END_TEST
+
 /* msgring: FIFO order across wrap-around and growth; pop takes the newest. */
 START_TEST(test_msgring)
 {
@@ -1300,6 +1357,7 @@ START_TEST(test_alloc_fail_receive)
 	/* One frame: the message itself. */
 	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
 	tick(c, T0);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;
 	ck_assert_int_eq(pass(c, b, T0), 1);
 	ck_assert_int_eq(alloc_fail_in, 0);
@@ -1310,6 +1368,7 @@ START_TEST(test_alloc_fail_receive)
 		    2000), T0, 0), 0);
 		tick(c, T0);
 		ck_assert_uint_eq(c->nout, 5);
+		pool_off = 1;		/* every allocation by malloc */
 		alloc_fail_in = k;
 		sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
 		ck_assert_int_eq(alloc_fail_in, 0);
@@ -1329,6 +1388,7 @@ START_TEST(test_alloc_fail_receive)
 	ck_assert_uint_eq(c->nout, 3);
 	sock_input(&b->s, T0, &c->addr, c->out[0].buf, c->out[0].len);
 	sock_input(&b->s, T0, &c->addr, c->out[1].buf, c->out[1].len);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;
 	sock_input(&b->s, T0, &c->addr, c->out[2].buf, c->out[2].len);
 	ck_assert_int_eq(alloc_fail_in, 0);
@@ -1347,6 +1407,7 @@ START_TEST(test_alloc_fail_receive)
 	id = handshake(b, c, T0);
 	id2 = handshake(b, c2, T0);
 	m = mkmsg1(40, 10);
+	pool_off = 1;		/* every allocation by malloc */
 	alloc_fail_in = 1;
 	ck_assert_int_eq(sock_send(&b->s, m, T0, 0), 0);
 	ck_assert_int_eq(alloc_fail_in, 0);
@@ -1910,6 +1971,7 @@ sock_suite(void)
 
 	tc = tcase_create("receive");
 	tcase_add_test(tc, test_recv_hwm);
+	tcase_add_test(tc, test_pool);
 	tcase_add_test(tc, test_msgring);
 	tcase_add_test(tc, test_recv_held_given_back);
 	tcase_add_test(tc, test_recv_hwm_counts_reassembly);

@@ -23,7 +23,9 @@
  * Allocation failures: the Makefile links the unit tests with
  * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so that every
  * allocation, the core's included, goes through unit.c; alloc_fail_in = n
- * makes the n-th allocation from now fail, once.
+ * makes the n-th allocation from now fail, once.  The daemon's free
+ * lists (msg.c) hand out blocks without malloc: a test that makes one
+ * fail sets pool_off first.
  */
 extern int	alloc_fail_in;
 
