@@ -696,6 +696,7 @@ ipc_read_ev(evutil_socket_t fd, short what, void *arg)
 	if (evbuffer_commit_space(c->in, v, nv) == -1)
 		fatal("evbuffer_commit_space");
 	ipc_process(c);
+	daemon_heap_thp();
 }
 
 /*

@@ -272,6 +272,8 @@ main(int argc, char *argv[])
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 4 << 20);
+	mallopt(M_TOP_PAD, 32 << 20);
+	daemon_heap_thp();
 
 	while ((ch = getopt_long(argc, argv, "c:S:tTvqVh", longopts,
 	    NULL)) != -1) {
@@ -395,6 +397,7 @@ out:
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	evdns_base_free(d.dns, 0);
+	daemon_heap_stop();
 	event_base_free(d.base);
 	config_free(&conf);
 	return ret;

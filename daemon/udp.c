@@ -420,6 +420,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		busy |= n == UDP_BATCH;
 		nread += n;
+		daemon_heap_thp();
 		if (n == UDP_BATCH && now - sliced >= UDP_SLICE) {
 			sliced = now;
 			udp_rx_check(d, now);
