@@ -11,14 +11,21 @@
  * glibc's per-thread cache keeps 7 blocks of a size, so most of a burst
  * went through the arena's bins (the allocator was 13-16% of a daemon's
  * CPU in perf, safe_dealer 64 B).  A list keeps at most `max` blocks;
- * what comes back beyond that is freed.  Under AddressSanitizer every
- * block goes back to malloc, so a use after free is still found.
+ * what comes back beyond that is freed.  Under AddressSanitizer, and
+ * under valgrind (where its header was there to build with), every block
+ * goes back to malloc, so a use after free is still found.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_OFF	1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define POOL_OFF	1
+#endif
+#endif
+#if !defined(POOL_OFF) && defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define POOL_VALGRIND	1
 #endif
 #endif
 
@@ -40,6 +47,15 @@ void
 pool_put(struct pool *pl, void *b)
 {
 #ifndef POOL_OFF
+#ifdef POOL_VALGRIND
+	static int	checked;
+
+	if (!checked) {
+		checked = 1;
+		if (RUNNING_ON_VALGRIND)
+			pool_off = 1;
+	}
+#endif
 	if (b != NULL && pl->n < pl->max && !pool_off) {
 		*(void **)b = pl->free;
 		pl->free = b;
