@@ -29,7 +29,11 @@
 #endif
 #endif
 
+#ifdef POOL_OFF
+int	pool_off = 1;
+#else
 int	pool_off;
+#endif
 
 void *
 pool_get(struct pool *pl)
