@@ -158,6 +158,7 @@ struct nbmq_socket {
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
 	int		 events;	/* NBMQ_OPT_EVENTS is on */
+	int		 hwm_state;	/* 1: hwm_reached was the last told */
 
 	/* The result of the request in flight. */
 	uint32_t	 wait_reqid;
@@ -638,6 +639,57 @@ queue_push(nbmq_socket *s, struct nbmq_msg *m)
 	s->tailp = &m->next;
 }
 
+/* An event for the application, after what is queued; 0 or ENOMEM. */
+static int
+event_push(nbmq_socket *s, int type, int reason, uint64_t peer,
+    const char *addr, const char *prev_addr)
+{
+	struct nbmq_msg	*m;
+
+	/* No parts; the event sits right after the message. */
+	if ((m = calloc(1, sizeof(*m) + sizeof(*m->event))) == NULL)
+		return ENOMEM;
+	m->event = (struct nbmq_event *)(m + 1);
+	m->peer = peer;
+	m->event->type = type;
+	m->event->reason = reason;
+	m->event->peer = peer;
+	snprintf(m->event->addr, sizeof(m->event->addr), "%s", addr);
+	snprintf(m->event->prev_addr, sizeof(m->event->prev_addr), "%s",
+	    prev_addr);
+	queue_push(s, m);
+	return 0;
+}
+
+/*
+ * The send HWM events as the application meets the window's edge.  The
+ * daemon says reached when every send queue is full at a moment it
+ * looks, but a send can fail with EAGAIN while its queue never is: it
+ * sent one message before it read the next and granted more room before
+ * the library read the grant (a python test saw no event at all, 1 run
+ * in 80).  So the library says reached too when a send fails so, and
+ * cleared when a grant gives room again; an HWM event from either that
+ * does not change what was last told is dropped, so the two alternate.
+ * 1 when the event is to be told.
+ */
+static int
+hwm_change(nbmq_socket *s, int type)
+{
+	int	reached = type == NBMQ_EVENT_HWM_REACHED;
+
+	if (reached == s->hwm_state)
+		return 0;
+	s->hwm_state = reached;
+	return 1;
+}
+
+static void
+hwm_tell(nbmq_socket *s, int type)
+{
+	if (s->events && hwm_change(s, type))
+		(void)event_push(s, type, 0, 0, "", "");
+}
+
 /* One complete IPC message from the daemon. */
 static int
 ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
@@ -683,6 +735,8 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		memcpy(&c, p, sizeof(c));
 		s->limit = c.limit;
 		s->peers = c.peers;
+		if (s->hwm_state && (s->sent < s->limit || s->peers == 0))
+			hwm_tell(s, NBMQ_EVENT_HWM_CLEARED);
 		return 0;
 	}
 	case IPC_RESULT:
@@ -723,19 +777,12 @@ ipc_handle(nbmq_socket *s, const struct nbmq_ipc_hdr *h, const uint8_t *p)
 		    ev.reason > NBMQ_DOWN_CLOSED) ||
 		    ev.reason > NBMQ_CONNFAIL_UNREACHABLE)
 			return EPROTO;
-		/* No parts; the event sits right after the message. */
-		if ((m = calloc(1, sizeof(*m) + sizeof(*m->event))) == NULL)
-			return ENOMEM;
-		m->event = (struct nbmq_event *)(m + 1);
-		m->peer = ev.peer;
-		m->event->type = (int)ev.type;
-		m->event->reason = (int)ev.reason;
-		m->event->peer = ev.peer;
-		snprintf(m->event->addr, sizeof(m->event->addr), "%s", ev.addr);
-		snprintf(m->event->prev_addr, sizeof(m->event->prev_addr), "%s",
-		    ev.prev_addr);
-		queue_push(s, m);
-		return 0;
+		if ((ev.type == NBMQ_EVENT_HWM_REACHED ||
+		    ev.type == NBMQ_EVENT_HWM_CLEARED) &&
+		    !hwm_change(s, (int)ev.type))
+			return 0;
+		return event_push(s, (int)ev.type, (int)ev.reason, ev.peer,
+		    ev.addr, ev.prev_addr);
 	}
 	}
 	return EPROTO;
@@ -1232,8 +1279,10 @@ nbmq_setopt(nbmq_socket *s, int opt, int64_t value)
 	}
 	if (opt == NBMQ_OPT_MAX_MESSAGE_SIZE)
 		s->max_message_size = (uint64_t)value;
-	if (opt == NBMQ_OPT_EVENTS)
+	if (opt == NBMQ_OPT_EVENTS) {
 		s->events = value != 0;
+		s->hwm_state = 0;	/* as the daemon's, anew */
+	}
 	return 0;
 }
 
@@ -1284,6 +1333,8 @@ send_wait(nbmq_socket *s, int flags)
 		return -1;
 	}
 	if ((flags & NBMQ_DONTWAIT) || s->sndtimeo == 0) {
+		if (s->peers > 0)
+			hwm_tell(s, NBMQ_EVENT_HWM_REACHED);
 		errno = s->peers == 0 ? EHOSTUNREACH : EAGAIN;
 		return -1;
 	}
@@ -1297,6 +1348,8 @@ send_wait(nbmq_socket *s, int flags)
 		if (s->sent < s->limit)
 			break;
 		if (deadline >= 0 && now_ms() >= deadline) {
+			if (s->peers > 0)
+				hwm_tell(s, NBMQ_EVENT_HWM_REACHED);
 			errno = s->peers == 0 ? EHOSTUNREACH : EAGAIN;
 			return -1;
 		}

@@ -141,8 +141,11 @@ enum nbmq_event_type {
 					   addr is the new one, prev_addr
 					   the old one */
 	NBMQ_EVENT_HWM_REACHED,		/* every send queue is at send_hwm:
-					   sends fail with EAGAIN */
-	NBMQ_EVENT_HWM_CLEARED,		/* room again (or no peer left) */
+					   sends fail with EAGAIN (told when
+					   the daemon sees it, or when a send
+					   fails so, whichever is first) */
+	NBMQ_EVENT_HWM_CLEARED,		/* room again (or no peer left);
+					   the two alternate */
 	NBMQ_EVENT_CONNECT_FAILED,	/* a connecting socket is not up yet,
 					   and why: reason (enum
 					   nbmq_connfail), addr the remote

@@ -207,7 +207,7 @@ struct cmd {
 };
 
 enum { OP_SYNC = 1, OP_CREDIT, OP_AUTO, OP_ECHO, OP_MSG, OP_REST, OP_BURST,
-    OP_QUIT };
+    OP_EVENT, OP_QUIT };
 
 struct fake {
 	char		 dir[40], path[64];
@@ -508,6 +508,14 @@ fake_main(void *arg)
 		case OP_CREDIT:
 			fake_credit(c.a);
 			break;
+		case OP_EVENT: {
+			struct ipc_event	ev;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.type = (uint32_t)c.a;
+			fake_send(IPC_EVENT, 0, &ev, sizeof(ev));
+			break;
+		}
 		case OP_AUTO:
 			F.autowin = c.a;
 			break;
@@ -817,6 +825,69 @@ START_TEST(test_window_dontwait)
 	ck_assert_int_eq(send_i(s, i, 64, fl), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_uint_eq(fake_sync().sends, 6);
+	ck_assert_uint_eq(fake_sync().bad, 0);
+	fake_stop(s);
+}
+END_TEST
+
+/* The next event nbmq_recv hands over now, or -1 (nothing there). */
+static int
+next_event_now(nbmq_socket *s)
+{
+	nbmq_msg		*m;
+	struct nbmq_event	 ev;
+	int			 t;
+
+	if (nbmq_recv(s, &m, NBMQ_DONTWAIT) == -1) {
+		ck_assert_int_eq(errno, EAGAIN);
+		return -1;
+	}
+	ck_assert(nbmq_msg_event(m, &ev));
+	t = ev.type;
+	nbmq_msg_free(m);
+	return t;
+}
+
+/*
+ * The send HWM events as the application meets the window's edge: a
+ * send refused with EAGAIN says hwm_reached even when the daemon never
+ * saw its queue full (it sent a message before it read the next, and
+ * granted more before the library read the grant: no event at all came,
+ * 1 python test in 80); the grant that gives room says hwm_cleared; the
+ * daemon's own events that repeat what was told are dropped.
+ */
+START_TEST(test_window_hwm_events)
+{
+	nbmq_socket	*s = fake_start(4);
+	uint32_t	 i;
+
+	ck_assert_int_eq(nbmq_setopt(s, NBMQ_OPT_EVENTS, 1), 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(send_i(s, i, 64, NBMQ_DONTWAIT), 0);
+	ck_assert_int_eq(next_event_now(s), -1);
+	ck_assert_int_eq(send_i(s, i, 64, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(send_i(s, i, 64, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(next_event_now(s), NBMQ_EVENT_HWM_REACHED);
+	ck_assert_int_eq(next_event_now(s), -1);	/* told once */
+	/* The daemon's, late: already told. */
+	cmd(OP_EVENT, NBMQ_EVENT_HWM_REACHED, 0, 0);
+	ck_assert_int_eq(next_event_now(s), -1);
+	/* Room: cleared, once, though the daemon says it too. */
+	cmd(OP_CREDIT, 6, 0, 0);
+	cmd(OP_EVENT, NBMQ_EVENT_HWM_CLEARED, 0, 0);
+	ck_assert_int_eq(next_event_now(s), NBMQ_EVENT_HWM_CLEARED);
+	ck_assert_int_eq(next_event_now(s), -1);
+	ck_assert_int_eq(send_i(s, i++, 64, NBMQ_DONTWAIT), 0);
+	/* The daemon's reached when the library still had room: told. */
+	cmd(OP_EVENT, NBMQ_EVENT_HWM_REACHED, 0, 0);
+	ck_assert_int_eq(next_event_now(s), NBMQ_EVENT_HWM_REACHED);
+	/* Events off: nothing, whatever the window. */
+	ck_assert_int_eq(nbmq_setopt(s, NBMQ_OPT_EVENTS, 0), 0);
+	ck_assert_int_eq(send_i(s, i++, 64, NBMQ_DONTWAIT), 0);
+	ck_assert_int_eq(send_i(s, i, 64, NBMQ_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(next_event_now(s), -1);
 	ck_assert_uint_eq(fake_sync().bad, 0);
 	fake_stop(s);
 }
@@ -1449,6 +1520,7 @@ lib_suite(void)
 	tc = tcase_create("window");
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_window_dontwait, 0, 2);
+	tcase_add_test(tc, test_window_hwm_events);
 	tcase_add_test(tc, test_window_blocking);
 	tcase_add_test(tc, test_send_checks);
 	suite_add_tcase(s, tc);
