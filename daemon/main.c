@@ -393,6 +393,14 @@ out:
 	ipc_shutdown();
 	while (!TAILQ_EMPTY(&d.socks))
 		dsock_free(TAILQ_FIRST(&d.socks));
+	/*
+	 * A name lookup cancelled above (udp_close) tells its callback so on
+	 * the loop's next turn, from a block libevent allocated for it: with
+	 * no turn, valgrind found it lost (int_connfail, a daemon stopped
+	 * while nonexistent.invalid was being looked up).  The callbacks
+	 * return at once on EVUTIL_EAI_CANCEL.
+	 */
+	event_base_loop(d.base, EVLOOP_NONBLOCK);
 	hmap_free(&d.by_handle);
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
