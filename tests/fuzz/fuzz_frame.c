@@ -278,9 +278,26 @@ invariants(struct fnode *n)
 			inrq++;
 	CHECK(inrq == s->rq_len);
 	CHECK(s->rq_len + s->nreasm <= s->o.recv_hwm);
-	if (s->bound)
-		CHECK(s->npeers <= s->o.max_peers);
-	else {
+	if (s->bound) {
+		/*
+		 * At max_peers a Connect from a live session's address still
+		 * gets a session, which replaces the live one once confirmed
+		 * (session_accept, issue 15): one may wait beside each.
+		 */
+		uint64_t	 beside = 0;
+		struct peer	*q;
+
+		TAILQ_FOREACH(p, &s->peers, entry) {
+			if (p->confirmed)
+				continue;
+			TAILQ_FOREACH(q, &s->peers, entry)
+				if (q->confirmed && addr_eq(&q->addr, &p->addr))
+					break;
+			beside += q != NULL;
+		}
+		CHECK(s->npeers - beside <= s->o.max_peers);
+		CHECK(beside <= s->nup);
+	} else {
 		CHECK(s->npeers <= 1);
 		if (s->link != LINK_IDLE)
 			CHECK((s->link == LINK_UP) == (s->npeers == 1));
