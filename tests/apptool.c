@@ -209,6 +209,28 @@ wait_peer(nbmq_socket *s, double secs)
 	wait_peers(s, 1, secs);
 }
 
+/*
+ * ping -u and -L: the index a message carries, sent and not seen before,
+ * its content checked; the test fails otherwise.
+ */
+static uint32_t
+ping_index(nbmq_msg *m, uint32_t sent, uint8_t *seen)
+{
+	uint32_t	 i;
+	size_t		 len;
+	const void	*p = nbmq_msg_part(m, 0, &len);
+
+	if (len < 4)
+		fail("message without an index");
+	memcpy(&i, p, 4);
+	if (i >= sent)
+		fail("message %u was never sent", i);
+	if (seen[i]++)
+		fail("message %u delivered twice", i);
+	check(m, i);
+	return i;
+}
+
 static int
 do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 {
@@ -251,21 +273,11 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 		}
 		quiet = now() + 1;
 		if (lossy) {
-			uint32_t	 i;
-			size_t		 len;
-			const void	*p = nbmq_msg_part(m, 0, &len);
+			uint32_t	 i = ping_index(m, sent, seen);
 
-			if (len < 4)
-				fail("message without an index");
-			memcpy(&i, p, 4);
-			if (i >= sent)
-				fail("message %u was never sent", i);
-			if (seen[i]++)
-				fail("message %u delivered twice", i);
 			if (got + late > 0 && i < last)
 				fail("message %u after %u", i, last);
 			last = i;
-			check(m, i);
 			nbmq_msg_free(m);
 			if (i < floor) {
 				late++;
@@ -274,20 +286,9 @@ do_ping(nbmq_ctx *ctx, uint32_t n, uint32_t window, double secs)
 			got++;
 			continue;
 		}
-		if (unordered) {
-			uint32_t	 i;
-			size_t		 len;
-			const void	*p = nbmq_msg_part(m, 0, &len);
-
-			if (len < 4)
-				fail("message without an index");
-			memcpy(&i, p, 4);
-			if (i >= sent)
-				fail("message %u was never sent", i);
-			if (seen[i]++)
-				fail("message %u delivered twice", i);
-			check(m, i);
-		} else
+		if (unordered)
+			(void)ping_index(m, sent, seen);
+		else
 			check(m, got);
 		bytes += nbmq_msg_size(m);
 		nbmq_msg_free(m);
