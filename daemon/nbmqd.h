@@ -1038,10 +1038,12 @@ void		 sock_pace_drop(struct sock *, struct peer *, uint32_t n,
  * that moved, once per tick. */
 void		 sock_win_out(struct sock *, struct peer *, nbmq_time, int force);
 void		 sock_win_flush(struct sock *, nbmq_time);
-/* The Hello flags s offers: the socket's, and Window for a dealer. */
+/* The Hello flags s offers: the socket's, and Window for a dealer or a
+ * safe_dealer (4.7). */
 #define SOCK_EXT_FLAGS(s)						\
 	(OPTS_EXT_FLAGS(&(s)->o) |					\
-	 ((s)->type == NBMQ_DEALER && (s)->o.pacing ? FRAME_HELLO_WINDOW : 0))
+	 (((s)->type == NBMQ_DEALER || (s)->type == NBMQ_SAFE_DEALER) &&	\
+	  (s)->o.pacing ? FRAME_HELLO_WINDOW : 0))
 
 /*
  * crypt.c: encrypted sockets (PROTOCOL.md 4.2) over the encryptor interface

@@ -1419,10 +1419,12 @@ START_TEST(test_core_extension)
 	ck_assert_int_eq(pass(c, b, T0), 2);
 	pb = TAILQ_FIRST(&b->s.peers);
 	ck_assert(pb->ext);
-	ck_assert_uint_eq(b->nout, 1);			/* the answer */
+	/* the answer, and the first grant (4.7), sealed */
+	ck_assert_uint_eq(b->nout, 2);
 	ck_assert_int_eq(b->out[0].buf[1], FRAME_ENCRYPTED | FK_HELLO);
-	ck_assert_int_eq(pass(b, c, T0), 1);
-	ck_assert_int_eq(pass(c, b, T0), 1);		/* the confirm */
+	ck_assert_int_eq(b->out[1].buf[1], FRAME_ENCRYPTED | FK_WINDOW);
+	ck_assert_int_eq(pass(b, c, T0), 2);
+	ck_assert_int_eq(pass(c, b, T0), 2);		/* the confirm, a grant */
 	pc = TAILQ_FIRST(&c->s.peers);
 	ck_assert(pc->ext);
 	ck_assert_uint_eq(pc->frame_size, 1452);
