@@ -152,6 +152,11 @@ struct res results[] = {
 	{ .id = "safe64", .label = "safe_dealer 64 B", .kind = R_THRU,
 	  .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg", .base2 = "udp1",
 	  .rivals = "zmq64,enetrel64", .note = NOTE_BATCH },
+	{ .id = "safe64h", .label = "safe_dealer 64 B, send_hwm 10,000",
+	  .kind = R_THRU, .nbmq = 1, .size = 64, .nrx = 1, .base = "udpmmsg",
+	  .base2 = "safe64", .note = "send_hwm 10,000 on the sender, the "
+	  "receiver's recv_hwm at its 1,000: the receiver's window (PROTOCOL.md "
+	  "4.7) holds the sender; " NOTE_BATCH },
 	{ .id = "safe1m", .label = "safe_dealer 1 MiB", .kind = R_THRU,
 	  .nbmq = 1, .size = 1 << 20, .nrx = 1, .base = "udp500", .base_mb = 1,
 	  .note = "send_hwm 8 on the sender (see README); NBMQ_BATCH holds "
@@ -506,6 +511,8 @@ run_case(const char *id, int round)
 			    NBMQ_RADIO : NBMQ_DEALER;
 			if (r->size >= (1 << 20))
 				case_hwm = 8;
+			if (strcmp(id, "safe64h") == 0)
+				case_hwm = 10000;
 			e = run_thru(r, nbmq_rx_child, nbmq_tx_child, nrx,
 			    case_type == NBMQ_RADIO);
 		}
@@ -527,7 +534,8 @@ static const char *const case_order[] = {
 	"udp1", "udpmmsg", "udpgso", "udp500", "udppp", "udppp4", "unix1",
 	"unixv", "zmq64", "enetrel64", "enetunrel64", "zmqpp", "enetpp",
 	"dealer64v", "dealer64p", "dealer64", "dealer466", "dealer4k",
-	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe1m",
+	"dealer1mp", "dealer1m", "dealer64s", "dealer1ms", "safe64", "safe64h",
+	"safe1m",
 	"radio", "pp",
 };
 
@@ -632,6 +640,7 @@ main(int argc, char *argv[])
 	    ncpu, cpu_model, kernel, opt_reps, opt_secs, tmpdir);
 	if (!wanted("dealer64") && !wanted("dealer466") && !wanted("dealer4k") &&
 	    !wanted("dealer1m") && !wanted("safe64") && !wanted("safe1m") &&
+	    !wanted("safe64h") &&
 	    !wanted("radio") && !wanted("pp") && !wanted("dealer64p") &&
 	    !wanted("dealer64v") && !wanted("dealer64s") &&
 	    !wanted("dealer1ms") &&
