@@ -157,6 +157,7 @@ struct nbmq_socket {
 	uint32_t	 peers;
 	uint64_t	 max_message_size;
 	int64_t		 rcvtimeo, sndtimeo;
+	int64_t		 kern_rcvtimeo;	/* what SO_RCVTIMEO says (-2: unset) */
 	int		 events;	/* NBMQ_OPT_EVENTS is on */
 	int		 hwm_state;	/* 1: hwm_reached was the last told */
 
@@ -868,6 +869,65 @@ in_read(nbmq_socket *s)
 }
 
 /*
+ * Wait for input in recv itself, with nothing to write: one system call
+ * where poll and recv were two (a blocking ping-pong paid both per message
+ * at each end).  The socket is blocking; every other call on it says
+ * MSG_DONTWAIT.  SO_RCVTIMEO bounds the wait (set when the timeout
+ * changes).  Returns as io_wait, and -2 when it cannot be used here.
+ */
+static int
+in_read_wait(nbmq_socket *s, int timeout)
+{
+	ssize_t	n;
+	size_t	want;
+
+	/*
+	 * Only for the socket's own receive timeout (what nbmq_recv waits
+	 * first), so that SO_RCVTIMEO is set once, not per call; never 0
+	 * (to the kernel: forever).
+	 */
+	if (s->out_len > 0 || s->in_cap - s->in_len < READ_CHUNK / 4 ||
+	    timeout == 0 || (timeout != -1 && timeout != s->rcvtimeo))
+		return -2;
+	if (s->kern_rcvtimeo != timeout) {
+		/*
+		 * Forever is an hour at a time (then EAGAIN, and the caller
+		 * waits again): with no timeout on the socket, a handler
+		 * installed with SA_RESTART would restart recv, and a
+		 * signal would no longer end the wait with EINTR.
+		 */
+		struct timeval	tv = { 3600, 0 };
+
+		if (timeout > 0) {
+			tv.tv_sec = timeout / 1000;
+			tv.tv_usec = (timeout % 1000) * 1000;
+		}
+		if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) == -1)
+			return -2;
+		s->kern_rcvtimeo = timeout;
+	}
+	want = s->in_cap - s->in_len;
+	n = recv(s->fd, s->in + s->in_len, want, 0);
+	if (n > 0) {
+		s->in_len += (size_t)n;
+		in_parse(s);
+		if (s->err)
+			return -1;
+		/* The buffer filled: more may wait, taken without waiting. */
+		if ((size_t)n == want && in_read(s) == -1)
+			return -1;
+		return 1;
+	}
+	if (n == -1 && errno == EINTR)
+		return -1;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	sock_dead(s, n == 0 ? ECONNRESET : errno);
+	return -1;
+}
+
+/*
  * Wait up to timeout ms (-1 forever) for input, flushing output meanwhile.
  * Returns 1 when something was read, 0 on timeout, -1 on error/EINTR.
  */
@@ -878,6 +938,8 @@ io_wait(nbmq_socket *s, int timeout)
 	int		r;
 
 	confirm_send(s);
+	if ((r = in_read_wait(s, timeout)) != -2)
+		return r;
 	if (s->out_len > 0)
 		pfd.events |= POLLOUT;
 	r = poll(&pfd, 1, timeout);
@@ -1080,6 +1142,7 @@ lsock_open(nbmq_ctx *ctx)
 	s->ctx = ctx;
 	s->tailp = &s->head;
 	s->rcvtimeo = s->sndtimeo = -1;
+	s->kern_rcvtimeo = -2;
 	s->max_message_size = 16U << 20;
 	s->in_cap = READ_CHUNK;
 	if ((s->in = malloc(s->in_cap)) == NULL ||
@@ -1096,7 +1159,6 @@ lsock_open(nbmq_ctx *ctx)
 		errno = e;
 		return NULL;
 	}
-	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
 	memset(&hello, 0, sizeof(hello));
 	hello.magic = NBMQ_IPC_MAGIC;
 	hello.version = NBMQ_IPC_VERSION;

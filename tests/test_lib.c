@@ -19,6 +19,8 @@
  */
 #include <sys/socket.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@
 #include "unit.h"
 
 struct sys {
-	int	recv, recv_fail, poll, sendmsg, send;
+	int	recv, recv_fail, poll, sendmsg, send, sockopt;
 	int	alloc, free;	/* malloc, calloc, realloc; free */
 };
 static struct sys	sys;
@@ -92,7 +94,15 @@ sys_send(int fd, const void *b, size_t len, int flags)
 	return send(fd, b, len, flags);
 }
 
+static int
+sys_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+	sys.sockopt++;
+	return setsockopt(fd, level, name, v, len);
+}
+
 #define recv(...)	sys_recv(__VA_ARGS__)
+#define setsockopt(...)	sys_setsockopt(__VA_ARGS__)
 #define poll(...)	sys_poll(__VA_ARGS__)
 #define sendmsg(...)	sys_sendmsg(__VA_ARGS__)
 #define send(...)	sys_send(__VA_ARGS__)
@@ -102,6 +112,7 @@ sys_send(int fd, const void *b, size_t len, int flags)
 #define free(...)	sys_free(__VA_ARGS__)
 #include "../client-lib/nbmq.c"
 #undef recv
+#undef setsockopt
 #undef poll
 #undef sendmsg
 #undef send
@@ -1445,7 +1456,10 @@ END_TEST
 
 /*
  * A round trip: the send is one sendmsg; the blocking receive with
- * nothing queued polls, then reads once (no failing read before or after).
+ * nothing queued reads once, blocking in recv itself (no poll, and no
+ * failing read before or after): each end of a blocking ping-pong paid a
+ * poll per message before.  SO_RCVTIMEO carries the receive timeout, set
+ * once.
  */
 START_TEST(test_syscalls_roundtrip)
 {
@@ -1462,9 +1476,10 @@ START_TEST(test_syscalls_roundtrip)
 	}
 	ck_assert_int_eq(sys.sendmsg, n);
 	ck_assert_int_eq(sys.send, 0);
-	ck_assert_int_eq(sys.poll, n);
+	ck_assert_int_eq(sys.poll, 0);
 	ck_assert_int_eq(sys.recv, n);
 	ck_assert_int_eq(sys.recv_fail, 0);
+	ck_assert_int_eq(sys.sockopt, 1);
 
 	/* Each reply was confirmed with the next send, at no cost. */
 	ck_assert_uint_eq(fake_sync().confirmed, n - 1);
@@ -1479,6 +1494,97 @@ START_TEST(test_syscalls_roundtrip)
 	/* Before it read, with nothing left to hand over: the last one. */
 	ck_assert_int_eq(sys.sendmsg, 1);
 	ck_assert_uint_eq(fake_sync().confirmed, n);
+	fake_stop(s);
+}
+END_TEST
+
+static double
+mono_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The blocking receive waits in recv with SO_RCVTIMEO: a new timeout
+ * reaches the kernel, and nothing waits longer or shorter than asked.
+ */
+START_TEST(test_recv_timeout_kept)
+{
+	nbmq_socket	*s = fake_start(1000);
+	nbmq_msg	*m;
+	double		 t0, t;
+	static const int	 ms[] = { 50, 200, 30 };
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		ck_assert_int_eq(nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, ms[i]), 0);
+		t0 = mono_s();
+		ck_assert_int_eq(nbmq_recv(s, &m, 0), -1);
+		ck_assert_int_eq(errno, EAGAIN);
+		t = mono_s() - t0;
+		ck_assert_msg(t >= ms[i] / 1000.0 - 0.002 && t < ms[i] / 1000.0 +
+		    5, "RCVTIMEO %d: waited %.3f s", ms[i], t);
+	}
+	/* And a message that comes meanwhile ends the wait at once. */
+	cmd(OP_ECHO, 0, 0, 0);
+	ck_assert_int_eq(nbmq_setopt(s, NBMQ_OPT_RCVTIMEO, 10000), 0);
+	ck_assert_int_eq(send_i(s, 0, 64, 0), 0);
+	t0 = mono_s();
+	expect_msg(s, 0, 0, 64);
+	ck_assert(mono_s() - t0 < 5);
+	fake_stop(s);
+}
+END_TEST
+
+static volatile sig_atomic_t	alarms;
+
+/*
+ * The first alarm only interrupts.  Should recv have been restarted
+ * instead, the next (a second on) has the fake send a message, so that
+ * the test fails at once rather than at its timeout.
+ */
+static void
+on_alarm(int sig)
+{
+	struct cmd	x;
+
+	(void)sig;
+	if (alarms++ == 0)
+		return;
+	memset(&x, 0, sizeof(x));
+	x.op = OP_MSG;
+	x.b = 10;
+	x.c = SIZE_MAX;
+	(void)!write(F.ctl[1], &x, sizeof(x));
+}
+
+/*
+ * README: EINTR, a signal interrupted a blocking call.  Waiting forever
+ * in recv, a handler installed with SA_RESTART would have restarted it
+ * (signal(7)); with a timeout set on the socket it never is.
+ */
+START_TEST(test_recv_blocking_eintr)
+{
+	nbmq_socket		*s = fake_start(1000);
+	nbmq_msg		*m;
+	struct sigaction	 sa, old;
+	struct itimerval	 it = { .it_value = { 0, 100000 },
+				    .it_interval = { 1, 0 } }, off;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	alarms = 0;
+	ck_assert_int_eq(nbmq_recv(s, &m, 0), -1);	/* RCVTIMEO -1 */
+	ck_assert_int_eq(errno, EINTR);
+	memset(&off, 0, sizeof(off));
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &off, NULL), 0);
+	ck_assert_int_eq(alarms, 1);
+	ck_assert_int_eq(sigaction(SIGALRM, &old, NULL), 0);
 	fake_stop(s);
 }
 END_TEST
@@ -1547,6 +1653,8 @@ lib_suite(void)
 	tc = tcase_create("syscalls");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_syscalls_roundtrip);
+	tcase_add_test(tc, test_recv_timeout_kept);
+	tcase_add_test(tc, test_recv_blocking_eintr);
 	tcase_add_test(tc, test_syscalls_batch);
 	suite_add_tcase(s, tc);
 	return s;
