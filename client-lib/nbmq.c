@@ -1562,6 +1562,7 @@ recv_wait(nbmq_socket *s, int flags)
 	int		 timeout = (flags & NBMQ_DONTWAIT) ? 0 :
 			    (int)(s->rcvtimeo > INT32_MAX ? INT32_MAX :
 			    s->rcvtimeo);
+	int		 first = 1;
 
 	if (s->type == NBMQ_RADIO && !s->events) {
 		errno = ENOTSUP;
@@ -1591,11 +1592,19 @@ recv_wait(nbmq_socket *s, int flags)
 			errno = EAGAIN;
 			return -1;
 		}
-		if (io_wait(s, remaining(deadline)) == -1 && s->head == NULL) {
+		/*
+		 * The first wait is the whole timeout (the deadline was
+		 * taken just now), so that in_read_wait knows it for the
+		 * socket's own also when a millisecond turned meanwhile: under
+		 * valgrind it did, and the receive polled.
+		 */
+		if (io_wait(s, first ? timeout : remaining(deadline)) == -1 &&
+		    s->head == NULL) {
 			if (s->err)
 				errno = s->err;
 			return -1;
 		}
+		first = 0;
 	}
 	return 0;
 }
