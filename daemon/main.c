@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -267,11 +268,16 @@ main(int argc, char *argv[])
 
 	/*
 	 * Messages up to max_message_size come and go all the time: keep
-	 * them in the heap rather than a fresh, zeroed mmap each, and give
-	 * memory back only past 4 MiB free at the top.
+	 * them in the heap rather than a fresh, zeroed mmap each.  And never
+	 * give the heap back from free(): with the threshold at 4 MiB, a
+	 * stream of 1 MiB messages whose working set rose and fell by the
+	 * pad had the top trimmed and faulted in again, zeroed, over and
+	 * over (safe_dealer 1 MiB: a quarter of daemon B's samples in page
+	 * faults, twice its CPU per message).  daemon.c's heap_idle_cb
+	 * trims once nothing has moved for 2 s.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	mallopt(M_TOP_PAD, 32 << 20);
 	daemon_heap_thp();
 
