@@ -818,14 +818,17 @@ in_parse(nbmq_socket *s)
 
 /*
  * Read what the kernel has: until a read comes back short (a stream that
- * gave less than asked for is drained for now), or EAGAIN.  0, or -1 with
- * s->err set (EOF too).
+ * gave less than asked for is drained for now), or EAGAIN.  With wait,
+ * the first read blocks (up to SO_RCVTIMEO: in_read_wait) and a signal
+ * ends it.  1 when something was read, 0 when nothing was (waiting: the
+ * timeout), or -1: with s->err set (EOF too), or EINTR while waiting.
  */
 static int
-in_read(nbmq_socket *s)
+in_read_how(nbmq_socket *s, int wait)
 {
 	ssize_t	n;
 	size_t	want;
+	int	flags = wait ? 0 : MSG_DONTWAIT, got = 0;
 
 	for (;;) {
 		if (s->in_cap - s->in_len < READ_CHUNK / 4) {
@@ -849,23 +852,34 @@ in_read(nbmq_socket *s)
 			s->in_cap = cap;
 		}
 		want = s->in_cap - s->in_len;
-		n = recv(s->fd, s->in + s->in_len, want, MSG_DONTWAIT);
+		n = recv(s->fd, s->in + s->in_len, want, flags);
 		if (n > 0) {
 			s->in_len += (size_t)n;
 			in_parse(s);
 			if (s->err)
 				return -1;
+			got = 1;
 			if ((size_t)n < want)
-				return 0;
+				return 1;
+			flags = MSG_DONTWAIT;	/* the rest without waiting */
 			continue;
 		}
-		if (n == -1 && errno == EINTR)
+		if (n == -1 && errno == EINTR) {
+			if (flags == 0)
+				return -1;
 			continue;
+		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+			return got;
 		sock_dead(s, n == 0 ? ECONNRESET : errno);
 		return -1;
 	}
+}
+
+static int
+in_read(nbmq_socket *s)
+{
+	return in_read_how(s, 0);
 }
 
 /*
@@ -878,16 +892,13 @@ in_read(nbmq_socket *s)
 static int
 in_read_wait(nbmq_socket *s, int timeout)
 {
-	ssize_t	n;
-	size_t	want;
-
 	/*
 	 * Only for the socket's own receive timeout (what nbmq_recv waits
 	 * first), so that SO_RCVTIMEO is set once, not per call; never 0
 	 * (to the kernel: forever).
 	 */
-	if (s->out_len > 0 || s->in_cap - s->in_len < READ_CHUNK / 4 ||
-	    timeout == 0 || (timeout != -1 && timeout != s->rcvtimeo))
+	if (s->out_len > 0 || timeout == 0 ||
+	    (timeout != -1 && timeout != s->rcvtimeo))
 		return -2;
 	if (s->kern_rcvtimeo != timeout) {
 		/*
@@ -907,24 +918,7 @@ in_read_wait(nbmq_socket *s, int timeout)
 			return -2;
 		s->kern_rcvtimeo = timeout;
 	}
-	want = s->in_cap - s->in_len;
-	n = recv(s->fd, s->in + s->in_len, want, 0);
-	if (n > 0) {
-		s->in_len += (size_t)n;
-		in_parse(s);
-		if (s->err)
-			return -1;
-		/* The buffer filled: more may wait, taken without waiting. */
-		if ((size_t)n == want && in_read(s) == -1)
-			return -1;
-		return 1;
-	}
-	if (n == -1 && errno == EINTR)
-		return -1;
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	sock_dead(s, n == 0 ? ECONNRESET : errno);
-	return -1;
+	return in_read_how(s, 1);
 }
 
 /*
