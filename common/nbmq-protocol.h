@@ -37,6 +37,9 @@
  *   8  ipc_ctl_sock.encryptor and .key, ipc_ctl_peer.key: encryption
  *      and keys per socket and peer for nbmqctl.  Version-7 clients keep
  *      data and events, not 0x04xx control requests.
+ *      Later, without a bump: ipc_ctl_stats.heap_kib took the place of
+ *      a reserved field.  Daemons before it send 0 there, which reads
+ *      as "unknown"; the layout is the same, so nothing else changed.
  */
 #ifndef NBMQ_PROTOCOL_H
 #define NBMQ_PROTOCOL_H
@@ -326,7 +329,9 @@ struct ipc_ctl_stats {			/* IPC_CTL_STATS_INFO */
 	uint64_t	resends, giveups;
 	struct ipc_ctl_events ev;
 	uint32_t	ndrops;
-	uint32_t	reserved;
+	uint32_t	heap_kib;	/* the heap in use, KiB (malloc's
+					   count: not what it keeps free); 0
+					   unknown, as from an older daemon */
 	uint64_t	drops[NBMQ_IPC_NDROPS];
 };
 

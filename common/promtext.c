@@ -133,6 +133,12 @@ prom_daemon(FILE *f, const struct prom_in *in, int om)
 	prom_family(f, om, "nbmq_uptime_seconds", "gauge",
 	    "Seconds since nbmqd started");
 	fprintf(f, "nbmq_uptime_seconds %.3f\n", (double)st->uptime_ms / 1e3);
+	if (ss->heap_kib != 0) {	/* 0: a daemon that cannot say */
+		prom_family(f, om, "nbmq_heap_bytes", "gauge",
+		    "Heap in use: what malloc handed out and has not had back");
+		fprintf(f, "nbmq_heap_bytes %" PRIu64 "\n",
+		    (uint64_t)ss->heap_kib * 1024);
+	}
 	prom_family(f, om, "nbmq_ipc_clients", "gauge",
 	    "Applications and control clients connected to the IPC socket");
 	fprintf(f, "nbmq_ipc_clients %" PRIu32 "\n", st->clients);

@@ -511,6 +511,7 @@ table_stats(const struct conn *c, const struct ipc_ctl_stats *s)
 		{ "peer_down_closed", s->ev.down_closed },
 		{ "peer_address_changed", s->ev.address_changed },
 		{ "drops", drops_total(s->drops, s->ndrops) },
+		{ "heap_kib", s->heap_kib },
 	};
 	struct table	t;
 	size_t		r;
@@ -856,6 +857,7 @@ json_stats(const struct conn *c, const struct ipc_ctl_stats *s)
 	json_u64("giveups", s->giveups);
 	json_events(&s->ev, "peer_events");
 	json_drops(c, s->drops, s->ndrops);
+	json_u64("heap_bytes", (uint64_t)s->heap_kib * 1024);
 	json_close();
 	printf("\n");
 }

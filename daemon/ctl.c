@@ -216,6 +216,7 @@ ctl_build_stats(struct ipc_ctl_stats *w, nbmq_time now)
 {
 	struct sock_stats	 t;
 	struct dsock		*d;
+	uint64_t		 heap;
 
 	memset(w, 0, sizeof(*w));
 	w->uptime_ms = ctl_age(nbmqd->started, now);
@@ -236,6 +237,8 @@ ctl_build_stats(struct ipc_ctl_stats *w, nbmq_time now)
 	w->ndrops = DROP_NREASONS;
 	for (int i = 0; i < DROP_NREASONS; i++)
 		w->drops[i] = t.drops[i];
+	heap = (daemon_heap_bytes() + 1023) / 1024;
+	w->heap_kib = heap > UINT32_MAX ? UINT32_MAX : (uint32_t)heap;
 }
 
 /* One name of a stun socket's index (stunsrv.c). */

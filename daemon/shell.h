@@ -149,6 +149,7 @@ extern struct daemon *nbmqd;
 /* daemon.c */
 /* Transparent huge pages for the heap as it grows (after a read batch). */
 void		 daemon_heap_thp(void);
+uint64_t	 daemon_heap_bytes(void);
 void		 daemon_heap_stop(void);	/* at exit: its idle timer */
 /* A listening stream socket (IPC, /metrics); -1, errno, the failed call. */
 int		 daemon_listen(const struct sockaddr *, socklen_t, int backlog,
