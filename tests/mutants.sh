@@ -203,6 +203,7 @@ CF=${MUTANTS_CFLAGS:--O0}
 MJ=2		# the first builds; then two workers, one make job each
 if [ -n "${MUTANTS_DIR:-}" ]; then
 	S=$MUTANTS_DIR
+	mkdir -p "$S"
 	KEEP=1
 else
 	S=$(mktemp -d "${TMPDIR:-/tmp}/nbmq-mutants.XXXXXX")
