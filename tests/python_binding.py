@@ -261,8 +261,15 @@ class Sync(unittest.TestCase):
 
     def test_send_hwm_again(self):
         srv, cli = pair(self.ctx)
-        # One frame per tick: 1 MiB messages leave slowly (tests/apptool
-        # hwm), so the window is used up after exactly send_hwm.
+        # One frame per tick: 1 MiB messages leave slowly, but the ticks
+        # come as fast as the daemon's loop turns (a 1 MiB message leaves
+        # in milliseconds), so on a busy machine one may leave and give
+        # its room back while this loop runs (CI, 2026-12-06: the ctypes
+        # path, slower, sent 6).  The exact count at send_hwm is the C
+        # library's to hold (test_lib, apptool hwm in int_one_daemon and
+        # int_batch); here: EAGAIN comes, as nbmq.Again, at send_hwm or
+        # past it by what left during a stall (a message each 5-10 ms),
+        # never 100 sends later as it would if send_hwm were not held.
         cli.send_hwm = 4
         cli.max_tick_send = 1
         big = bytes(1 << 20)
@@ -271,7 +278,8 @@ class Sync(unittest.TestCase):
             while n < 100:
                 cli.send(big, nbmq.DONTWAIT)
                 n += 1
-        self.assertEqual(n, 4)
+        self.assertGreaterEqual(n, 4)
+        self.assertLess(n, 4 + 16)
         self.assertIsInstance(cm.exception, BlockingIOError)
         self.assertEqual(cm.exception.errno, errno.EAGAIN)
         # With BATCH too, on a small message.  The window may have
