@@ -1207,7 +1207,7 @@ void		 session_disconnected(struct sock *, uint64_t id,
 void		 session_goodbye(struct sock *);
 void		 session_unknown(struct sock *, uint64_t id,
 		    const struct nbaddr *, nbmq_time);
-void		 session_seen(struct sock *, struct peer *,
+int		 session_seen(struct sock *, struct peer *,
 		    const struct nbaddr *, nbmq_time);
 void		 session_close_all(struct sock *);
 /* A queued message that goes with its peer: counted peer_gone, once. */

@@ -574,8 +574,14 @@ session_accept(struct sock *s, const struct nbaddr *from, void *hs,
 	while ((p = session_at(s, from, NULL, 0)) != NULL)
 		session_peer_free(s, p, PEV_DOWN_REPLACED);
 	live = session_at(s, from, NULL, 1);
-	/* A replacement may wait beside the session it replaces. */
-	if (s->npeers >= s->o.max_peers && live == NULL) {
+	/*
+	 * A replacement may wait beside the session it replaces.  If that
+	 * one moves away (session_seen) it has nothing left to replace and
+	 * waits out its keepalive: 2 x max_peers bounds what such waiting
+	 * ones hold.
+	 */
+	if (s->npeers >= s->o.max_peers &&
+	    (live == NULL || s->npeers >= 2 * (uint64_t)s->o.max_peers)) {
 		s->st.drops[DROP_MAX_PEERS]++;
 		return NULL;
 	}
@@ -597,19 +603,38 @@ session_accept(struct sock *s, const struct nbaddr *from, void *hs,
  * end with safe_dealer frames unacked; and a replayed or forged Connect
  * never becomes a peer that a dealer round-robins into.
  */
-static void
+static int
 session_confirm(struct sock *s, struct peer *p)
 {
 	struct peer	*old;
+	int		 replaced = 0;
 
 	/* It replaces the session its address had (session_accept). */
-	while ((old = session_at(s, &p->addr, p, 1)) != NULL)
+	while ((old = session_at(s, &p->addr, p, 1)) != NULL) {
 		session_peer_free(s, old, PEV_DOWN_REPLACED);
+		replaced = 1;
+	}
+	/*
+	 * Accepted at max_peers beside a live session that has since moved
+	 * away: it replaces nothing, so there is no room for it.  Told, so
+	 * that the other side reconnects rather than send into nothing.
+	 */
+	if (!replaced && s->nup >= s->o.max_peers) {
+		s->st.drops[DROP_MAX_PEERS]++;
+		log_info("socket %s peer %016llx at %s: refused, max_peers "
+		    "%llu sessions up", s->name, (unsigned long long)p->session,
+		    addr_str(&p->addr), (unsigned long long)s->o.max_peers);
+		(void)session_send_ctl(s, &p->addr, FK_DISCONNECTED,
+		    p->session);
+		session_peer_free(s, p, PEV_DOWN_CLOSED);
+		return -1;
+	}
 	p->confirmed = 1;
 	s->nup++;
 	log_notice("socket %s peer %016llx at %s: up", s->name,
 	    (unsigned long long)p->session, addr_str(&p->addr));
 	s->ops->peer_event(s->arg, s, p, PEV_UP);
+	return 0;
 }
 
 /* Connecting side: Connected(id) arrived. */
@@ -626,7 +651,7 @@ session_connected(struct sock *s, uint64_t id, const struct nbaddr *from,
 	}
 	if (p != NULL && p->session == id) {
 		/* Our Connect was answered twice: still a sign of life. */
-		session_seen(s, p, from, now);
+		(void)session_seen(s, p, from, now);
 		session_heartbeat(s, p, now);
 		return NULL;
 	}
@@ -730,15 +755,19 @@ session_refuse(struct sock *s, const struct nbaddr *to, uint8_t why,
 	(void)sock_out(s, NULL, OUT_PLAIN, n, 0);
 }
 
-/* Any frame with a known session: the peer is alive, maybe elsewhere. */
-void
+/*
+ * Any frame with a known session: the peer is alive, maybe elsewhere.
+ * -1 if it was the first and the session was refused (session_confirm):
+ * p is freed.
+ */
+int
 session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
     nbmq_time now)
 {
 	p->last_seen = now;
 	p->reach |= 1;
-	if (!p->confirmed)
-		session_confirm(s, p);
+	if (!p->confirmed && session_confirm(s, p) == -1)
+		return -1;
 	TAILQ_REMOVE(&s->by_seen, p, seen_entry);
 	TAILQ_INSERT_TAIL(&s->by_seen, p, seen_entry);
 	if (!addr_eq(from, &p->addr)) {
@@ -753,6 +782,7 @@ session_seen(struct sock *s, struct peer *p, const struct nbaddr *from,
 		hmap_insert(&s->by_addr, &p->addr_node, addr_hash(from));
 		s->ops->peer_event(s->arg, s, p, PEV_ADDRESS);
 	}
+	return 0;
 }
 
 /*

@@ -366,7 +366,8 @@ sock_batch_in(struct sock *s, struct peer *p, const struct frame *b,
 		}
 		if (!seen) {
 			seen = 1;
-			session_seen(s, p, from, now);
+			if (session_seen(s, p, from, now) == -1)
+				return;		/* refused: counted */
 			if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
 				session_heartbeat(s, p, now);
 		}
@@ -514,7 +515,8 @@ sock_input(struct sock *s, nbmq_time now, const struct nbaddr *from,
 		sock_count(s, p, why);
 		return;
 	}
-	session_seen(s, p, from, now);
+	if (session_seen(s, p, from, now) == -1)
+		return;			/* refused: counted */
 	if (f.kind == FK_DATA) {
 		if (now - p->last_sent >= s->o.peer_heartbeat_ivl)
 			session_heartbeat(s, p, now);

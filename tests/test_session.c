@@ -583,6 +583,76 @@ START_TEST(test_bound_connect_max_peers_refused)
 }
 END_TEST
 
+/*
+ * A replacement may wait beside a live session at max_peers; if the live
+ * one then moves (NAT rebinding, or its owner sending from elsewhere), the
+ * replacement has nothing to replace.  Found by fuzz_frame: one peer
+ * could hold a session per round of Connect, move, confirm, past
+ * max_peers, and unconfirmed ones could pile up past 2 x max_peers.
+ */
+START_TEST(test_bound_rebind_max_peers_held)
+{
+	struct sockopts	 o;
+	struct node	*b;
+	struct nbaddr	 a[8];
+	uint64_t	 id = 0, nid;
+	char		 text[32];
+
+	opts_defaults(&o);
+	o.max_peers = 2;
+	b = node_new_plain(B_ADDR, NBMQ_DEALER, 1, &o);
+	for (int i = 0; i < 8; i++) {
+		snprintf(text, sizeof(text), "10.0.2.%d:%d", i + 1, 5000 + i);
+		a[i] = A(text);
+	}
+	/* Two live sessions: the socket is full. */
+	for (int i = 0; i < 2; i++) {
+		inject_ctl(b, T0, &a[i], FK_CONNECT, 0);
+		id = session_of(&b->out[0]);
+		out_reset(b);
+		inject_ctl(b, T0, &a[i], FK_HEARTBEAT, id);
+	}
+	ck_assert_uint_eq(b->s.nup, 2);	/* id: the one at a[1] */
+	/*
+	 * Connect from the live session's address, the live one moves, then
+	 * the waiting one confirms: it replaces nothing, so it is refused,
+	 * counted and told (Disconnected); the moved session lives on.
+	 */
+	inject_ctl(b, T0 + MSEC, &a[1], FK_CONNECT, 0);
+	nid = session_of(&b->out[0]);
+	out_reset(b);
+	ck_assert_uint_eq(b->s.npeers, 3);
+	inject_ctl(b, T0 + MSEC, &a[2], FK_HEARTBEAT, id);
+	ck_assert(addr_eq(&sock_peer_by_id(&b->s, id)->addr, &a[2]));
+	out_reset(b);
+	inject_ctl(b, T0 + MSEC, &a[1], FK_HEARTBEAT, nid);
+	ck_assert_uint_eq(b->s.nup, 2);
+	ck_assert_uint_eq(b->s.npeers, 2);
+	ck_assert_ptr_null(sock_peer_by_id(&b->s, nid));
+	ck_assert_ptr_nonnull(sock_peer_by_id(&b->s, id));
+	ck_assert_uint_eq(b->s.st.drops[DROP_MAX_PEERS], 1);
+	check_only_ctl(b, FK_DISCONNECTED, nid, &a[1]);
+	out_reset(b);
+	/*
+	 * Unconfirmed ones left behind by the move cannot pile up: each
+	 * round leaves one, and the socket holds at most 2 x max_peers.
+	 */
+	for (int i = 2; i < 7; i++) {
+		inject_ctl(b, T0 + 2 * MSEC, &a[i], FK_CONNECT, 0);
+		out_reset(b);
+		inject_ctl(b, T0 + 2 * MSEC, &a[i + 1], FK_HEARTBEAT, id);
+		out_reset(b);
+		ck_assert_uint_le(b->s.npeers, 2 * o.max_peers);
+		ck_assert_uint_le(b->s.nup, o.max_peers);
+	}
+	ck_assert_uint_eq(b->s.npeers, 4);
+	ck_assert_uint_ge(b->s.st.drops[DROP_MAX_PEERS], 2);
+	/* The live ones still work. */
+	ck_assert(addr_eq(&sock_peer_by_id(&b->s, id)->addr, &a[7]));
+	node_free(b);
+}
+END_TEST
+
 START_TEST(test_bound_connect_same_address_replaces)
 {
 	struct node	*b = node_new(B_ADDR, 1);
@@ -1485,6 +1555,7 @@ session_suite(void)
 	tc = tcase_create("bound");
 	tcase_add_test(tc, test_bound_connect_creates_session);
 	tcase_add_test(tc, test_bound_connect_max_peers_refused);
+	tcase_add_test(tc, test_bound_rebind_max_peers_held);
 	tcase_add_test(tc, test_bound_connect_same_address_replaces);
 	tcase_add_test(tc, test_bound_disconnected_removes_peer);
 	tcase_add_test(tc, test_bound_keepalive_removes_peer);

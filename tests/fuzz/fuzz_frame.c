@@ -282,7 +282,9 @@ invariants(struct fnode *n)
 		/*
 		 * At max_peers a Connect from a live session's address still
 		 * gets a session, which replaces the live one once confirmed
-		 * (session_accept, issue 15): one may wait beside each.
+		 * (session_accept, issue 15): one may wait beside each.  If
+		 * the live one moves away, the waiting one is refused when it
+		 * confirms and is held in 2 x max_peers until its keepalive.
 		 */
 		uint64_t	 beside = 0;
 		struct peer	*q;
@@ -295,7 +297,8 @@ invariants(struct fnode *n)
 					break;
 			beside += q != NULL;
 		}
-		CHECK(s->npeers - beside <= s->o.max_peers);
+		CHECK(s->nup <= s->o.max_peers);
+		CHECK(s->npeers <= 2 * s->o.max_peers);
 		CHECK(beside <= s->nup);
 	} else {
 		CHECK(s->npeers <= 1);
