@@ -132,7 +132,7 @@ bg_stop_all() {
 		if exited "$_p"; then
 			wait "$_p"
 			_st=$?
-			[ "$_st" = 0 ] || fail "README.md:${e#*:}: the background example exited with status $_st: $(cat "$T/bg$_p.log")"
+			[ "$_st" = 0 ] || fail "README.md:${e#*:}: the background example exited with status $_st: $(cat "$T/bg${e#*:}.log")"
 		fi
 	done
 	for g in $GRPS; do kill -TERM "-$g" 2>/dev/null; done
@@ -198,18 +198,18 @@ while read -r n kind lang line; do
 		nc=$((nc + 1))
 		;;
 	background.sh)
-		(cd "$TOPDIR" && exec setsid sh -e "$f") >"$T/bg.tmp.txt" \
-		    2>"$T/bg.tmp.log" &
+		# Its output is named by its README line, known before the
+		# fork (the child opens the files: not yet, when $! is).
+		(cd "$TOPDIR" && exec setsid sh -e "$f") >"$T/bg$line.txt" \
+		    2>"$T/bg$line.log" &
 		_p=$!
-		mv "$T/bg.tmp.txt" "$T/bg$_p.txt"
-		mv "$T/bg.tmp.log" "$T/bg$_p.log"
 		BGS="$BGS $_p:$line"
 		GRPS="$GRPS $_p"
-		lastbg=$_p
+		lastbg=$line
 		# A receiver that binds is ready once it says where.
 		if grep -q -- ' -b ' "$f"; then
-			wait_for 10 grep -q "bound to" "$T/bg$_p.log" ||
-			    fail "README.md:$line: not bound: $(cat "$T/bg$_p.log")"
+			wait_for 10 grep -qs "bound to" "$T/bg$line.log" ||
+			    fail "README.md:$line: not bound: $(cat "$T/bg$line.log" 2>&1)"
 		fi
 		nbg=$((nbg + 1))
 		;;
