@@ -274,7 +274,7 @@ BUILD_J	?= -j$(shell nproc 2>/dev/null || echo 1)
 
 check: deps
 	@O=$(O) tests/stage.sh tests $(MAKE) $(BUILD_J) tests
-	@O=$(O) tests/stage.sh unit+sim $(MAKE) check-unit check-sim
+	@O=$(O) tests/stage.sh unit+sim $(MAKE) -j2 -Otarget check-unit check-sim
 	@O=$(O) tests/stage.sh coverage $(MAKE) coverage
 	@O=$(O) tests/stage.sh mutants $(MAKE) check-mutants
 	@O=$(O) tests/stage.sh asan $(MAKE) check-asan
@@ -325,7 +325,8 @@ ASAN_INT ?= tests/int_one_daemon.sh tests/int_two_daemons.sh \
 	    tests/int_access.sh tests/int_redis.sh
 check-asan:
 	$(MAKE) $(BUILD_J) O=build/asan SAN=1 tests
-	$(MAKE) O=build/asan SAN=1 SIM_CHECK_SEEDS=200 check-unit check-sim
+	$(MAKE) -j2 -Otarget O=build/asan SAN=1 SIM_CHECK_SEEDS=200 \
+	    check-unit check-sim
 	INT_TESTS="$(ASAN_INT)" $(MAKE) O=build/asan SAN=1 check-int
 
 check-asan-all:

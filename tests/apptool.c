@@ -488,8 +488,18 @@ do_hwm(nbmq_ctx *ctx, int64_t hwm)
 			fail("%d sends accepted with send_hwm %lld", n,
 			    (long long)hwm);
 	}
-	if (n != hwm)
-		fail("EAGAIN after %d sends, want %lld", n, (long long)hwm);
+	/*
+	 * Never before send_hwm.  A safe_dealer whose peer never acks holds
+	 * every message, so exactly at it; a dealer's or radio's message
+	 * that has left gives its room back, which the library rightly
+	 * takes: after a stall of 5 ms or more between two sends (a busy
+	 * machine), a few more are accepted.  The exact count against a
+	 * daemon that holds still is test_lib's (test_window_dontwait).
+	 */
+	if (n < hwm || (socktype == NBMQ_SAFE_DEALER && n != hwm) ||
+	    n > 2 * hwm)
+		fail("EAGAIN after %d sends, want %lld%s", n, (long long)hwm,
+		    socktype == NBMQ_SAFE_DEALER ? "" : " (or a few more)");
 	nbmq_setopt(s, NBMQ_OPT_SNDTIMEO, 30000);
 	if (socktype == NBMQ_SAFE_DEALER) {
 		/*

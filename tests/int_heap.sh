@@ -31,11 +31,6 @@ export NBMQ_SOCKET=$T/a.sock
 DPID=$PID_a
 
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$DPID/status"; }
-heap_kb() {
-	"$CTL" -S "$T/a.sock" --json stats | /usr/bin/python3 -c \
-	    'import json,sys; print(json.load(sys.stdin)["heap_bytes"] // 1024)'
-}
-
 "$FLOOD" noread -b 127.0.0.1:0 -H $((N + 16)) 2>"$T/noread.log" &
 NR=$!
 PIDS="$PIDS $NR"
@@ -53,13 +48,13 @@ held_ge() { [ "$(held)" -ge "$1" ]; }
 rss_lt() { [ "$(rss_kb)" -lt "$1" ]; }
 wait_for 10 held_ge 1 ||
     fail "the first message was not held"
-RSS0=$(rss_kb) HEAP0=$(heap_kb)
+RSS0=$(rss_kb) HEAP0=$(heap_kib "$T/a.sock")
 [ -n "$RSS0" ] && [ "${HEAP0:-0}" -gt 0 ] || fail "no RSS or heap: '$RSS0' '$HEAP0'"
 
 out=$("$FLOOD" send -c "$NEP" -n $N -z 1048576 -e) || fail "send: $out"
 wait_for 10 held_ge $((N + 1)) ||
     fail "$(held) of $N messages held for the application ($out)"
-RSS1=$(rss_kb) HEAP1=$(heap_kb)
+RSS1=$(rss_kb) HEAP1=$(heap_kib "$T/a.sock")
 [ $((RSS1 - RSS0)) -ge $((N * 1024)) ] ||
     fail "RSS +$((RSS1 - RSS0)) kB with $N MiB held: the case measures nothing"
 
@@ -67,7 +62,7 @@ kill "$NR"
 wait "$NR" 2>/dev/null
 wait_for 10 grep -q "socket #.*: destroyed" "$T/a.log" ||
     fail "the socket of the killed application was not freed"
-HEAP2=$(heap_kb)
+HEAP2=$(heap_kib "$T/a.sock")
 [ $((HEAP2 - HEAP0)) -lt 1024 ] ||
     fail "heap in use $HEAP0 -> $HEAP1 -> $HEAP2 KiB: the messages were not freed"
 t0=$(date +%s%N)

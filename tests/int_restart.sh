@@ -93,16 +93,12 @@ churn() {
 # (CI, 2026-12-06); it is held to 4 MiB a thousand, against a gross leak.
 # Under ASan freed memory sits in quarantine and under valgrind malloc is
 # valgrind's: the fd count and their own leak checks apply there.
-heap() {
-	"$BIN/nbmqctl" -S "$T/a.sock" --json stats | /usr/bin/python3 -c \
-	    'import json,sys; print(json.load(sys.stdin)["heap_bytes"] // 1024)'
-}
 churn 1100
 churn 2100
 churn 3100
-rss1=$(rss) heap1=$(heap)
+rss1=$(rss) heap1=$(heap_kib "$T/a.sock")
 churn 4100
-rss2=$(rss) heap2=$(heap)
+rss2=$(rss) heap2=$(heap_kib "$T/a.sock")
 [ -n "$rss1" ] && [ -n "$rss2" ] || fail "no VmRSS for the daemon"
 [ -n "$heap1" ] && [ -n "$heap2" ] || fail "no heap_bytes from nbmqctl stats"
 case "$O:${VALGRIND:-0}" in

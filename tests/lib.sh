@@ -158,3 +158,11 @@ log_ms() {
 	[ -n "$_ts" ] || return 1
 	date -d "$_ts" +%s%3N
 }
+
+# heap_kib SOCK: the heap in use of the daemon at SOCK, in KiB (nbmqctl
+# stats' heap_bytes: malloc's own count, where the RSS says only what the
+# allocator has not given back).
+heap_kib() {
+	"$BIN/nbmqctl" -S "$1" --json stats | /usr/bin/python3 -c \
+	    'import json,sys; print(json.load(sys.stdin)["heap_bytes"] // 1024)'
+}
