@@ -519,21 +519,30 @@ START_TEST(test_bound_connect_creates_session)
 }
 END_TEST
 
-START_TEST(test_bound_connect_max_peers_refused)
+/* A bound dealer at max_peers max, and n addresses of net 10.0.net.0/24. */
+static struct node *
+node_max_peers(uint64_t max, struct nbaddr *a, int n, int net)
 {
 	struct sockopts	 o;
-	struct node	*b;
-	struct nbaddr	 a[41];
-	uint64_t	 ids[41];
 	char		 text[32];
 
 	opts_defaults(&o);
-	o.max_peers = 40;
-	b = node_new_plain(B_ADDR, NBMQ_DEALER, 1, &o);
-	for (int i = 0; i < 41; i++) {
-		snprintf(text, sizeof(text), "10.0.1.%d:%d", i + 1, 4000 + i);
+	o.max_peers = max;
+	for (int i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "10.0.%d.%d:%d", net, i + 1,
+		    3000 + 1000 * net + i);
 		a[i] = A(text);
 	}
+	return node_new_plain(B_ADDR, NBMQ_DEALER, 1, &o);
+}
+
+START_TEST(test_bound_connect_max_peers_refused)
+{
+	struct node	*b;
+	struct nbaddr	 a[41];
+	uint64_t	 ids[41];
+
+	b = node_max_peers(40, a, 41, 1);
 	for (int i = 0; i < 40; i++) {
 		inject_ctl(b, T0, &a[i], FK_CONNECT, 0);
 		ck_assert_uint_eq(b->nout, 1);
@@ -592,19 +601,11 @@ END_TEST
  */
 START_TEST(test_bound_rebind_max_peers_held)
 {
-	struct sockopts	 o;
 	struct node	*b;
 	struct nbaddr	 a[8];
 	uint64_t	 id = 0, nid;
-	char		 text[32];
 
-	opts_defaults(&o);
-	o.max_peers = 2;
-	b = node_new_plain(B_ADDR, NBMQ_DEALER, 1, &o);
-	for (int i = 0; i < 8; i++) {
-		snprintf(text, sizeof(text), "10.0.2.%d:%d", i + 1, 5000 + i);
-		a[i] = A(text);
-	}
+	b = node_max_peers(2, a, 8, 2);
 	/* Two live sessions: the socket is full. */
 	for (int i = 0; i < 2; i++) {
 		inject_ctl(b, T0, &a[i], FK_CONNECT, 0);
@@ -642,8 +643,8 @@ START_TEST(test_bound_rebind_max_peers_held)
 		out_reset(b);
 		inject_ctl(b, T0 + 2 * MSEC, &a[i + 1], FK_HEARTBEAT, id);
 		out_reset(b);
-		ck_assert_uint_le(b->s.npeers, 2 * o.max_peers);
-		ck_assert_uint_le(b->s.nup, o.max_peers);
+		ck_assert_uint_le(b->s.npeers, 2 * b->s.o.max_peers);
+		ck_assert_uint_le(b->s.nup, b->s.o.max_peers);
 	}
 	ck_assert_uint_eq(b->s.npeers, 4);
 	ck_assert_uint_ge(b->s.st.drops[DROP_MAX_PEERS], 2);
