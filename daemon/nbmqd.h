@@ -716,6 +716,7 @@ struct unacked {
 	uint16_t	 chunk;
 	uint16_t	 tries;		/* resends so far */
 	nbmq_time	 sent;
+	nbmq_time	 first;		/* its first send: the horizon's start */
 };
 TAILQ_HEAD(unacked_list, unacked);
 

@@ -1824,6 +1824,52 @@ START_TEST(test_safe_resend_limit_then_giveup)
 END_TEST
 
 /*
+ * A sender whose loop runs late: its timers fire 0.7 s after they are due.
+ * To a peer without Floor (v0.2.0 framing, as here) no copy may leave
+ * later than the resend horizon plus RESEND_GRACE after the first: the
+ * receiver keeps delivered ids only that long, and a later copy was
+ * delivered twice (int_exactly_once under valgrind).  Given up instead,
+ * and counted.
+ */
+START_TEST(test_safe_late_loop_holds_horizon)
+{
+	struct sockopts	 o;
+	struct node	*b, *c;
+	struct peer	*cp;
+	nbmq_time	 t, now = T0, last = 0, horizon;
+	int		 data = 0;
+
+	opts_defaults(&o);
+	o.peer_keepalive = 60 * NSEC;
+	horizon = o.safe_resend_limit * o.safe_resend_ivl;
+	b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
+	c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
+	handshake(b, c, T0);
+	cp = only_peer(c);
+	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
+	tick(c, T0);
+	out_reset(c);
+	while ((t = sock_next_deadline(&c->s)) <= T0 + 30 * NSEC) {
+		now = t + 700 * MSEC;
+		(void)sock_timers(&c->s, now);
+		flush(c);
+		if (count_kind(c, FK_DATA) > 0) {
+			data += count_kind(c, FK_DATA);
+			last = now;
+		}
+		out_reset(c);
+	}
+	ck_assert_int_gt(data, 0);
+	ck_assert_int_lt(data, (int)o.safe_resend_limit);
+	ck_assert_uint_le(last - T0, horizon + NSEC / 2);
+	ck_assert_uint_eq(cp->st.giveups, 1);
+	ck_assert_uint_eq(cp->inflight, 0);
+	node_free(b);
+	node_free(c);
+}
+END_TEST
+
+/*
  * A session ends while a message is half sent: its frames in flight are
  * given up with the session, and the message is counted once, given
  * up, never also peer_gone (the simulator's seed 3305 counted both).
@@ -2003,6 +2049,7 @@ sock_suite(void)
 	tcase_add_test(tc, test_safe_acks_keep_heartbeats);
 	tcase_add_test(tc, test_safe_recv_hwm_no_ack);
 	tcase_add_test(tc, test_safe_resend_limit_then_giveup);
+	tcase_add_test(tc, test_safe_late_loop_holds_horizon);
 	tcase_add_test(tc, test_safe_half_sent_counted_once);
 	tcase_add_test(tc, test_safe_half_sent_orphan_counted_once);
 	tcase_add_test(tc, test_safe_dedup_refreshed_by_copies);
