@@ -49,12 +49,18 @@
  */
 #define RESEND_GRACE	(DEDUP_SLACK / 2)
 
+/* From a frame's first send to its last copy's: the resend horizon. */
+static nbmq_time
+safe_horizon(const struct sockopts *o)
+{
+	return o->safe_resend_limit * o->safe_resend_ivl;
+}
+
 /* How long a delivered message id is kept (the comment above). */
 nbmq_time
 safe_dedup_ttl(const struct sockopts *o)
 {
-	nbmq_time	horizon = o->safe_resend_limit * o->safe_resend_ivl +
-			    DEDUP_SLACK;
+	nbmq_time	horizon = safe_horizon(o) + DEDUP_SLACK;
 
 	return o->safe_hash_dedup_ttl > horizon ? o->safe_hash_dedup_ttl :
 	    horizon;
@@ -625,14 +631,15 @@ safe_timers(struct sock *s, nbmq_time now)
 	while ((u = TAILQ_FIRST(&s->resendq)) != NULL &&
 	    u->sent + s->o.safe_resend_ivl <= now) {
 		struct peer	*p = u->peer;
+		const char	*why = NULL;
 
-		if (u->tries >= s->o.safe_resend_limit ||
-		    (!(p->ext_flags & FRAME_HELLO_FLOOR) &&
-		    now > u->first + s->o.safe_resend_limit *
-		    s->o.safe_resend_ivl + RESEND_GRACE)) {
-			safe_give_up(s, p, u->m, u->tries >=
-			    s->o.safe_resend_limit ? "out of resends" :
-			    "out of time");
+		if (u->tries >= s->o.safe_resend_limit)
+			why = "out of resends";
+		else if (!(p->ext_flags & FRAME_HELLO_FLOOR) &&
+		    now > u->first + safe_horizon(&s->o) + RESEND_GRACE)
+			why = "out of time";
+		if (why != NULL) {
+			safe_give_up(s, p, u->m, why);
 			safe_untrack(s, u);
 			safe_floor_out(s, p, FLOOR_STEP, now);
 			continue;

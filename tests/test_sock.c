@@ -1774,6 +1774,18 @@ START_TEST(test_safe_recv_hwm_no_ack)
 }
 END_TEST
 
+/* A safe_dealer pair up at T0 (b bound); c's one 100 B message sent. */
+static struct peer *
+safe_one_sent(const struct sockopts *o, struct node **b, struct node **c)
+{
+	*b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, o);
+	*c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, o);
+	handshake(*b, *c, T0);
+	ck_assert_int_eq(sock_send(&(*c)->s, mkmsg1(1, 100), T0, 0), 0);
+	tick(*c, T0);
+	return only_peer(*c);
+}
+
 /*
  * safe_dealer: an unacked frame is sent again exactly safe_resend_limit
  * times, one every safe_resend_ivl, then given up and counted once (per
@@ -1791,12 +1803,7 @@ START_TEST(test_safe_resend_limit_then_giveup)
 	opts_defaults(&o);
 	o.safe_resend_limit = 3;
 	o.peer_keepalive = 60 * NSEC;		/* the session outlives it */
-	b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
-	c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
-	handshake(b, c, T0);
-	cp = only_peer(c);
-	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
-	tick(c, T0);
+	cp = safe_one_sent(&o, &b, &c);
 	ck_assert_int_eq(count_kind(c, FK_DATA), 1);
 	out_reset(c);				/* lost, and every copy after */
 	ck_assert_uint_eq(cp->inflight, 1);
@@ -1842,12 +1849,7 @@ START_TEST(test_safe_late_loop_holds_horizon)
 	opts_defaults(&o);
 	o.peer_keepalive = 60 * NSEC;
 	horizon = o.safe_resend_limit * o.safe_resend_ivl;
-	b = node_new_plain(B_ADDR, NBMQ_SAFE_DEALER, 1, &o);
-	c = node_new_plain(C_ADDR, NBMQ_SAFE_DEALER, 0, &o);
-	handshake(b, c, T0);
-	cp = only_peer(c);
-	ck_assert_int_eq(sock_send(&c->s, mkmsg1(1, 100), T0, 0), 0);
-	tick(c, T0);
+	cp = safe_one_sent(&o, &b, &c);
 	out_reset(c);
 	while ((t = sock_next_deadline(&c->s)) <= T0 + 30 * NSEC) {
 		now = t + 700 * MSEC;
